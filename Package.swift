@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+import Foundation
+
+// Parsing and numeric code is far slower unoptimised. Debug builds of the library targets are
+// compiled with -O so that `swift test` stays fast; set FLOWHOUND_DEBUG_UNOPTIMIZED=1 to debug
+// them step by step. (unsafeFlags are allowed because this is the root package.)
+let optimiseInDebug: [SwiftSetting] =
+    ProcessInfo.processInfo.environment["FLOWHOUND_DEBUG_UNOPTIMIZED"] == nil
+    ? [.unsafeFlags(["-O"], .when(configuration: .debug))] : []
+
+let package = Package(
+    name: "Flowhound",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "flowhound", targets: ["flowhound"]),
+        .library(name: "FlowRecords", targets: ["FlowRecords"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(
+            name: "FlowRecords",
+            dependencies: ["CZlib"],
+            swiftSettings: optimiseInDebug),
+        .executableTarget(
+            name: "flowhound",
+            dependencies: [
+                "FlowRecords",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(
+            name: "FlowRecordsTests",
+            dependencies: ["FlowRecords"],
+            exclude: ["Fixtures"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

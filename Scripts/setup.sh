@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sets up Flowhound on a Debian or Ubuntu machine: installs the system packages it needs (with sudo
+# when not root), builds it in release, and runs it on a sample log shipped in the repository.
+# Needs a Swift 6 toolchain on PATH (https://www.swift.org/install/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build: zlib for gzip input. Tools: gzip (tests), and the real exporters and scanners used by the
+# loopback capture script and tests (nmap, tcpdump, argus, softflowd, nfdump).
+packages=(zlib1g-dev gzip ca-certificates nmap tcpdump argus-server argus-client softflowd nfdump iproute2)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null; then
+  echo "setup: no 'swift' on PATH: install a Swift 6 toolchain (https://www.swift.org/install/) and run this again" >&2
+  exit 1
+fi
+
+swift build -c release --product flowhound
+echo "setup: built .build/release/flowhound; a sample run:" >&2
+.build/release/flowhound flows stats Samples/stratosphere-008-mixed.head300.conn.log.gz --top 5

@@ -1,0 +1,141 @@
+/// A line-by-line parser for one format. Parsers are values that learn their columns from
+/// header lines and then turn each data line into a record.
+protocol LineParser {
+    /// - Throws: `LineError.malformed` for a bad record (skipped and counted unless strict);
+    ///   `LineError.fatal` when the input cannot be this format at all (a missing header).
+    mutating func parse(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) -> ParsedLine
+}
+
+enum LineError: Error {
+    case malformed(String)
+    case fatal(String)
+}
+
+/// How to read flow logs.
+public struct ReadOptions: Sendable {
+    /// Force a format instead of detecting it from the first lines.
+    public var format: FlowFormat?
+    /// Stop at the first malformed record instead of skipping it.
+    public var strict: Bool
+    /// How many malformed lines to keep for reporting (all are counted).
+    public var issueLimit: Int
+    /// With this many malformed lines and no record yet, the input is declared to be of another format.
+    public var probeLines: Int
+
+    public init(format: FlowFormat? = nil, strict: Bool = false, issueLimit: Int = 5, probeLines: Int = 20) {
+        self.format = format
+        self.strict = strict
+        self.issueLimit = issueLimit
+        self.probeLines = probeLines
+    }
+}
+
+/// Streams `FlowRecord`s out of flow logs: any supported format, plain or gzip, a path or `-` for
+/// standard input. Memory stays flat whatever the input size: one reusable line buffer per file.
+///
+/// ```swift
+/// let summary = try FlowReader().read(path: "conn.log.gz") { record in
+///     print(record.source, record.destinationPort, record.outcome)
+/// }
+/// ```
+public struct FlowReader: Sendable {
+    public var options: ReadOptions
+
+    public init(options: ReadOptions = ReadOptions()) {
+        self.options = options
+    }
+
+    /// Reads one input, calling `body` for every record in file order.
+    /// - Returns: counts of records, skipped and malformed lines, with the first malformed lines.
+    /// - Throws: `FlowReadError` for an input that cannot be read (or, with `strict`, a malformed
+    ///   record), or whatever `body` throws.
+    /// - Complexity: O(n) in the input size, with memory independent of it.
+    public func read(path: String, _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
+        let input = try OpenedInput(path: path)
+        let format = try resolveFormat(path: path, head: input.head)
+        switch format {
+        case .zeek: return try consume(ZeekTSVParser(), input, format, path, body)
+        case .zeekJSON: return try consume(ZeekJSONParser(), input, format, path, body)
+        case .nfdump: return try consume(NfdumpParser(), input, format, path, body)
+        case .argus: return try consume(ArgusParser(), input, format, path, body)
+        case .vpc: return try consume(VPCParser(), input, format, path, body)
+        case .cicflowmeter: return try consume(CICFlowMeterParser(), input, format, path, body)
+        case .jsonl: return try consume(FlowhoundJSONLParser(), input, format, path, body)
+        case .csv: return try consume(FlowhoundCSVParser(), input, format, path, body)
+        }
+    }
+
+    /// The read loop, specialised for each parser so that parsing is not dispatched per line.
+    private func consume<P: LineParser>(
+        _ parser: P, _ input: OpenedInput, _ format: FlowFormat, _ path: String,
+        _ body: (FlowRecord) throws -> Void
+    ) throws -> ReadSummary {
+        var parser = parser
+        var summary = ReadSummary(file: path, format: format)
+        let lines = input.head.withUnsafeBytes {
+            LineReader(source: input.source, name: path, initial: $0)
+        }
+        let options = self.options
+        try lines.forEachLine { line, number in
+            summary.lines += 1
+            if line.isEmpty { return true }
+            do {
+                switch try parser.parse(line) {
+                case .record(let record):
+                    summary.records += 1
+                    try body(record)
+                case .metadata:
+                    break
+                case .skipped(let reason):
+                    summary.skipped[reason, default: 0] += 1
+                }
+            } catch let error as LineError {
+                switch error {
+                case .fatal(let reason):
+                    throw FlowReadError(file: path, line: number, reason: reason)
+                case .malformed(let reason):
+                    let issue = FlowReadError(file: path, line: number, reason: reason)
+                    if options.strict { throw issue }
+                    summary.malformed += 1
+                    if summary.issues.count < options.issueLimit { summary.issues.append(issue) }
+                    if summary.records == 0 && summary.malformed >= options.probeLines {
+                        throw FlowReader.notThisFormat(summary, format: format)
+                    }
+                }
+            }
+            return true
+        }
+        if summary.records == 0 && summary.malformed > 0 {
+            throw FlowReader.notThisFormat(summary, format: format)
+        }
+        return summary
+    }
+
+    static func notThisFormat(_ summary: ReadSummary, format: FlowFormat) -> FlowReadError {
+        let first = summary.issues.first.map { " (line \($0.line ?? 0): \($0.reason))" } ?? ""
+        return FlowReadError(
+            file: summary.file,
+            reason: "no record could be read as \(format.displayName) in \(summary.malformed) data lines\(first); check --format")
+    }
+
+    private func resolveFormat(path: String, head: [UInt8]) throws(FlowReadError) -> FlowFormat {
+        let detected = head.withUnsafeBufferPointer { FlowFormat.detect(head: $0) }
+        guard let forced = options.format else {
+            guard let detected else {
+                let first = head.withUnsafeBufferPointer { buffer -> String in
+                    let end = buffer.firstIndex(of: 0x0A) ?? buffer.count
+                    return ByteParsing.excerpt(UnsafeBufferPointer(rebasing: buffer[..<end]))
+                }
+                throw FlowReadError(
+                    file: path, line: 1,
+                    reason: "unrecognised flow-log format (first line '\(first)'); name it with --format "
+                        + FlowFormat.allCases.map(\.rawValue).joined(separator: "|"))
+            }
+            return detected
+        }
+        // Zeek's two encodings share one --format name: pick by the first character.
+        if forced == .zeek, detected == .zeekJSON { return .zeekJSON }
+        if forced == .zeekJSON, detected == .zeek { return .zeek }
+        return forced
+    }
+}

@@ -1,0 +1,172 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Flowhound's normalised record layout, shared by the CSV and JSON-lines writers and readers.
+///
+/// | column | meaning |
+/// |---|---|
+/// | ts, end | first and last packet, Unix seconds (UTC) with microseconds |
+/// | src, sport, dst, dport | addresses and ports (ICMP: type and code) |
+/// | proto | transport keyword or protocol number |
+/// | src_pkts, src_bytes, dst_pkts, dst_bytes | counts each way |
+/// | flags | union of TCP flags, nfdump letters (`CEUAPRSF`) |
+/// | outcome | established, rejected, unanswered, partial, other |
+/// | state | the exporter's own state text |
+/// | label, detailed_label | dataset labels, empty when none |
+public enum FlowhoundColumns {
+    public static let names = [
+        "ts", "end", "src", "sport", "dst", "dport", "proto", "src_pkts", "src_bytes", "dst_pkts", "dst_bytes",
+        "flags", "outcome", "state", "label", "detailed_label",
+    ]
+    public static let header = names.joined(separator: ",")
+}
+
+/// The output encodings of `flowhound flows convert`.
+public enum RecordEncoding: String, CaseIterable, Sendable {
+    case jsonl, csv
+}
+
+/// Writes records as Flowhound CSV or JSON lines to a file descriptor, through a buffer.
+public final class FlowWriter {
+    private let fd: Int32
+    private let encoding: RecordEncoding
+    private var buffer: [UInt8] = []
+    private var wroteHeader = false
+    private static let flushThreshold = 1 << 16
+
+    /// Writes to standard output by default.
+    public init(encoding: RecordEncoding, fileDescriptor: Int32 = 1) {
+        self.fd = fileDescriptor
+        self.encoding = encoding
+        buffer.reserveCapacity(FlowWriter.flushThreshold + 4096)
+    }
+
+    deinit { try? flush() }
+
+    public func write(_ r: FlowRecord) throws {
+        switch encoding {
+        case .csv:
+            if !wroteHeader {
+                buffer.append(contentsOf: FlowhoundColumns.header.utf8)
+                buffer.append(0x0A)
+                wroteHeader = true
+            }
+            FlowWriter.appendCSV(r, to: &buffer)
+        case .jsonl:
+            FlowWriter.appendJSON(r, to: &buffer)
+        }
+        if buffer.count >= FlowWriter.flushThreshold { try flush() }
+    }
+
+    public func flush() throws {
+        var offset = 0
+        while offset < buffer.count {
+            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let reason = String(cString: strerror(errno))
+                buffer.removeAll(keepingCapacity: true)
+                throw FlowReadError(file: fd == 1 ? "<stdout>" : "<output>", reason: "write failed: \(reason)")
+            }
+            offset += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    static func appendCSV(_ r: FlowRecord, to out: inout [UInt8]) {
+        appendFixed6(r.start, to: &out); out.append(0x2C)
+        appendFixed6(r.end, to: &out); out.append(0x2C)
+        out.append(contentsOf: r.source.description.utf8); out.append(0x2C)
+        appendUnsigned(UInt64(r.sourcePort), to: &out); out.append(0x2C)
+        out.append(contentsOf: r.destination.description.utf8); out.append(0x2C)
+        appendUnsigned(UInt64(r.destinationPort), to: &out); out.append(0x2C)
+        out.append(contentsOf: r.transport.description.utf8); out.append(0x2C)
+        appendUnsigned(r.sourcePackets, to: &out); out.append(0x2C)
+        appendUnsigned(r.sourceBytes, to: &out); out.append(0x2C)
+        appendUnsigned(r.destinationPackets, to: &out); out.append(0x2C)
+        appendUnsigned(r.destinationBytes, to: &out); out.append(0x2C)
+        out.append(contentsOf: r.tcpFlags.description.utf8); out.append(0x2C)
+        out.append(contentsOf: r.outcome.description.utf8); out.append(0x2C)
+        appendCSVField(r.state, to: &out); out.append(0x2C)
+        appendCSVField(r.label ?? "", to: &out); out.append(0x2C)
+        appendCSVField(r.detailedLabel ?? "", to: &out)
+        out.append(0x0A)
+    }
+
+    static func appendJSON(_ r: FlowRecord, to out: inout [UInt8]) {
+        func key(_ k: StaticString) {
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        }
+        out.append(UInt8(ascii: "{"))
+        key("ts"); appendFixed6(r.start, to: &out); out.append(0x2C)
+        key("end"); appendFixed6(r.end, to: &out); out.append(0x2C)
+        key("src"); FlatJSON.appendQuoted(r.source.description, to: &out); out.append(0x2C)
+        key("sport"); appendUnsigned(UInt64(r.sourcePort), to: &out); out.append(0x2C)
+        key("dst"); FlatJSON.appendQuoted(r.destination.description, to: &out); out.append(0x2C)
+        key("dport"); appendUnsigned(UInt64(r.destinationPort), to: &out); out.append(0x2C)
+        key("proto"); FlatJSON.appendQuoted(r.transport.description, to: &out); out.append(0x2C)
+        key("src_pkts"); appendUnsigned(r.sourcePackets, to: &out); out.append(0x2C)
+        key("src_bytes"); appendUnsigned(r.sourceBytes, to: &out); out.append(0x2C)
+        key("dst_pkts"); appendUnsigned(r.destinationPackets, to: &out); out.append(0x2C)
+        key("dst_bytes"); appendUnsigned(r.destinationBytes, to: &out); out.append(0x2C)
+        key("flags"); FlatJSON.appendQuoted(r.tcpFlags.description, to: &out); out.append(0x2C)
+        key("outcome"); FlatJSON.appendQuoted(r.outcome.description, to: &out); out.append(0x2C)
+        key("state"); FlatJSON.appendQuoted(r.state, to: &out)
+        if let label = r.label { out.append(0x2C); key("label"); FlatJSON.appendQuoted(label, to: &out) }
+        if let detail = r.detailedLabel { out.append(0x2C); key("detailed_label"); FlatJSON.appendQuoted(detail, to: &out) }
+        out.append(contentsOf: [UInt8(ascii: "}"), 0x0A])
+    }
+
+    static func appendUnsigned(_ value: UInt64, to out: inout [UInt8]) {
+        var digits = 1
+        var v = value
+        while v >= 10 { v /= 10; digits += 1 }
+        appendDigits(value, count: digits, to: &out)
+    }
+
+    /// Appends exactly `count` decimal digits of `value`, zero-padded on the left.
+    @inline(__always)
+    static func appendDigits(_ value: UInt64, count: Int, to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
+        var x = value
+        var i = start + count - 1
+        while i >= start {
+            out[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: x % 10)
+            x /= 10
+            i -= 1
+        }
+    }
+
+    /// Seconds with exactly six decimals (microseconds), as Zeek writes times.
+    static func appendFixed6(_ value: Double, to out: inout [UInt8]) {
+        var v = value
+        if v < 0 {
+            out.append(UInt8(ascii: "-"))
+            v = -v
+        }
+        let micros = UInt64((v * 1e6).rounded())
+        appendUnsigned(micros / 1_000_000, to: &out)
+        out.append(UInt8(ascii: "."))
+        appendDigits(micros % 1_000_000, count: 6, to: &out)
+    }
+
+    /// RFC 4180: quote a field holding a comma or quote and double inner quotes. Line breaks are
+    /// written as spaces so that every record stays on one line for line-oriented tools.
+    static func appendCSVField(_ text: String, to out: inout [UInt8]) {
+        let needsQuotes = text.utf8.contains { $0 == 0x2C || $0 == 0x22 }
+        if needsQuotes { out.append(0x22) }
+        for b in text.utf8 {
+            if b == 0x22 { out.append(0x22) }
+            out.append(b == 0x0A || b == 0x0D ? 0x20 : b)
+        }
+        if needsQuotes { out.append(0x22) }
+    }
+}

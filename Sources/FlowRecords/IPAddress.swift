@@ -1,0 +1,232 @@
+/// An IPv4 or IPv6 address as a 16-byte value.
+///
+/// IPv4 addresses are stored in their IPv4-mapped IPv6 form (`::ffff:a.b.c.d`), as Zeek does, so
+/// one type covers both families, hashes and compares without branching, and never allocates.
+/// `::ffff:192.0.2.1` written in a log is therefore the same address as `192.0.2.1`.
+public struct IPAddress: Hashable, Comparable, Sendable {
+    /// The high 64 bits of the IPv6 form, in host order.
+    public let high: UInt64
+    /// The low 64 bits of the IPv6 form, in host order.
+    public let low: UInt64
+
+    @usableFromInline static let mappedPrefix: UInt64 = 0x0000_FFFF_0000_0000
+
+    @inlinable public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// An IPv4 address from its 32-bit value in host order (`0xC0000201` is 192.0.2.1).
+    @inlinable public init(ipv4 value: UInt32) {
+        self.high = 0
+        self.low = IPAddress.mappedPrefix | UInt64(value)
+    }
+
+    /// True for IPv4 addresses (including those written in IPv4-mapped IPv6 form).
+    @inlinable public var isIPv4: Bool {
+        high == 0 && (low & 0xFFFF_FFFF_0000_0000) == IPAddress.mappedPrefix
+    }
+
+    /// The 32-bit IPv4 value, or nil for an IPv6 address.
+    @inlinable public var ipv4: UInt32? {
+        isIPv4 ? UInt32(truncatingIfNeeded: low) : nil
+    }
+
+    @inlinable public static func < (a: IPAddress, b: IPAddress) -> Bool {
+        a.high != b.high ? a.high < b.high : a.low < b.low
+    }
+
+    /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text (with `::`, an embedded IPv4 tail and an
+    /// optional `%zone`, which is dropped). Returns nil for anything else.
+    public init?(_ text: String) {
+        var text = text
+        guard let parsed = text.withUTF8({ IPAddress(bytes: $0) }) else { return nil }
+        self = parsed
+    }
+
+    /// Parses an address from UTF-8 bytes without allocating.
+    /// - Complexity: O(n) in the length of `bytes`.
+    @inlinable
+    public init?(bytes: UnsafeBufferPointer<UInt8>) {
+        guard !bytes.isEmpty else { return nil }
+        // An IPv6 address contains a colon within its first five bytes; IPv4 never does.
+        var hasColon = false
+        for i in 0..<min(bytes.count, 5) where bytes[i] == UInt8(ascii: ":") {
+            hasColon = true
+            break
+        }
+        if hasColon {
+            guard let v6 = IPAddress.parseIPv6(bytes) else { return nil }
+            self = v6
+        } else {
+            guard let v4 = IPAddress.parseIPv4(bytes) else { return nil }
+            self.init(ipv4: v4)
+        }
+    }
+
+    @inlinable
+    static func parseIPv4(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32? {
+        var value: UInt32 = 0
+        var octet: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | octet
+                octet = 0
+                digits = 0
+                dots += 1
+            } else {
+                let d = byte &- UInt8(ascii: "0")
+                guard d < 10, digits < 3 else { return nil }
+                octet = octet &* 10 &+ UInt32(d)
+                guard octet <= 255 else { return nil }
+                digits += 1
+            }
+        }
+        guard dots == 3, digits > 0 else { return nil }
+        return value << 8 | octet
+    }
+
+    @inlinable
+    static func hexValue(_ byte: UInt8) -> UInt16? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt16(byte &- UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt16(byte &- UInt8(ascii: "a") &+ 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt16(byte &- UInt8(ascii: "A") &+ 10)
+        default: return nil
+        }
+    }
+
+    @usableFromInline
+    static func parseIPv6(_ input: UnsafeBufferPointer<UInt8>) -> IPAddress? {
+        var end = input.count
+        // Drop a zone index such as %eth0.
+        for i in 0..<input.count where input[i] == UInt8(ascii: "%") {
+            end = i
+            break
+        }
+        guard end >= 2 else { return nil }
+        var groups = [UInt16](repeating: 0, count: 8)
+        var count = 0
+        var gap = -1  // index in groups where "::" stands
+        var i = 0
+        if input[0] == UInt8(ascii: ":") {
+            guard input[1] == UInt8(ascii: ":") else { return nil }
+            gap = 0
+            i = 2
+        }
+        while i < end {
+            // Find the end of this group.
+            var j = i
+            var value: UInt32 = 0
+            var isIPv4Tail = false
+            while j < end, input[j] != UInt8(ascii: ":") {
+                if input[j] == UInt8(ascii: ".") { isIPv4Tail = true }
+                j += 1
+            }
+            if isIPv4Tail {
+                guard j == end, count <= 6,
+                      let v4 = parseIPv4(UnsafeBufferPointer(rebasing: input[i..<j])) else { return nil }
+                groups[count] = UInt16(v4 >> 16)
+                groups[count + 1] = UInt16(v4 & 0xFFFF)
+                count += 2
+                i = j
+                break
+            }
+            guard j > i, j - i <= 4, count < 8 else { return nil }
+            for k in i..<j {
+                guard let h = hexValue(input[k]) else { return nil }
+                value = value << 4 | UInt32(h)
+            }
+            groups[count] = UInt16(value)
+            count += 1
+            i = j
+            if i < end {
+                // At a colon.
+                i += 1
+                if i < end, input[i] == UInt8(ascii: ":") {
+                    guard gap < 0 else { return nil }
+                    gap = count
+                    i += 1
+                } else if i == end {
+                    return nil  // trailing single colon
+                }
+            }
+        }
+        if gap >= 0 {
+            guard count < 8 else { return nil }
+            let tail = count - gap
+            let shift = 8 - count
+            for k in stride(from: tail - 1, through: 0, by: -1) {
+                groups[gap + shift + k] = groups[gap + k]
+            }
+            for k in gap..<(gap + shift) { groups[k] = 0 }
+        } else {
+            guard count == 8 else { return nil }
+        }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for k in 0..<4 { high = high << 16 | UInt64(groups[k]) }
+        for k in 4..<8 { low = low << 16 | UInt64(groups[k]) }
+        return IPAddress(high: high, low: low)
+    }
+}
+
+extension IPAddress: CustomStringConvertible, LosslessStringConvertible {
+    /// Dotted quad for IPv4; RFC 5952 canonical text for IPv6 (lower case, longest zero run as `::`).
+    public var description: String {
+        if let v4 = ipv4 {
+            return "\(v4 >> 24).\(v4 >> 16 & 0xFF).\(v4 >> 8 & 0xFF).\(v4 & 0xFF)"
+        }
+        var groups = [UInt16](repeating: 0, count: 8)
+        for k in 0..<4 {
+            groups[k] = UInt16(truncatingIfNeeded: high >> (48 - 16 * UInt64(k)))
+            groups[k + 4] = UInt16(truncatingIfNeeded: low >> (48 - 16 * UInt64(k)))
+        }
+        // Longest run of two or more zero groups; the first one wins a tie (RFC 5952 4.2.3).
+        var bestStart = -1, bestLength = 1
+        var k = 0
+        while k < 8 {
+            if groups[k] == 0 {
+                var e = k
+                while e < 8, groups[e] == 0 { e += 1 }
+                if e - k > bestLength { bestStart = k; bestLength = e - k }
+                k = e
+            } else {
+                k += 1
+            }
+        }
+        var text = ""
+        k = 0
+        while k < 8 {
+            if k == bestStart {
+                text += "::"
+                k += bestLength
+                continue
+            }
+            if !text.isEmpty, !text.hasSuffix(":") { text += ":" }
+            text += String(groups[k], radix: 16)
+            k += 1
+        }
+        return text
+    }
+}
+
+extension IPAddress: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let address = IPAddress(text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "'\(text)' is not an IPv4 or IPv6 address")
+        }
+        self = address
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

@@ -1,0 +1,255 @@
+/// The conn.log fields Flowhound reads, as byte spans into the current line (nil when absent or unset).
+struct ZeekConnFields {
+    typealias Span = UnsafeBufferPointer<UInt8>
+    var ts: Span?, origH: Span?, origP: Span?, respH: Span?, respP: Span?, proto: Span?
+    var duration: Span?, origBytes: Span?, respBytes: Span?, connState: Span?, history: Span?
+    var origPkts: Span?, origIPBytes: Span?, respPkts: Span?, respIPBytes: Span?
+    var label: Span?, detailedLabel: Span?
+    /// Set when a label span holds JSON escapes.
+    var labelEscaped = false, detailedLabelEscaped = false
+
+    /// Field name → slot, for both encodings. `label`/`detailedlabel` are the Stratosphere columns.
+    enum Slot: Int, CaseIterable {
+        case ts, origH, origP, respH, respP, proto, duration, origBytes, respBytes, connState, history
+        case origPkts, origIPBytes, respPkts, respIPBytes, label, detailedLabel
+
+        static func named(_ name: String) -> Slot? {
+            switch name {
+            case "ts": .ts
+            case "id.orig_h": .origH
+            case "id.orig_p": .origP
+            case "id.resp_h": .respH
+            case "id.resp_p": .respP
+            case "proto": .proto
+            case "duration": .duration
+            case "orig_bytes": .origBytes
+            case "resp_bytes": .respBytes
+            case "conn_state": .connState
+            case "history": .history
+            case "orig_pkts": .origPkts
+            case "orig_ip_bytes": .origIPBytes
+            case "resp_pkts": .respPkts
+            case "resp_ip_bytes": .respIPBytes
+            case "label": .label
+            case "detailedlabel", "detailed-label", "detailed_label": .detailedLabel
+            default: nil
+            }
+        }
+    }
+
+    @inline(__always)
+    mutating func set(_ slot: Slot, _ value: Span) {
+        switch slot {
+        case .ts: ts = value
+        case .origH: origH = value
+        case .origP: origP = value
+        case .respH: respH = value
+        case .respP: respP = value
+        case .proto: proto = value
+        case .duration: duration = value
+        case .origBytes: origBytes = value
+        case .respBytes: respBytes = value
+        case .connState: connState = value
+        case .history: history = value
+        case .origPkts: origPkts = value
+        case .origIPBytes: origIPBytes = value
+        case .respPkts: respPkts = value
+        case .respIPBytes: respIPBytes = value
+        case .label: label = value
+        case .detailedLabel: detailedLabel = value
+        }
+    }
+
+    private static func count(_ span: Span?, _ name: String) throws(LineError) -> UInt64 {
+        guard let span else { return 0 }
+        guard let v = ByteParsing.unsigned(span) else {
+            throw .malformed("bad \(name) '\(ByteParsing.excerpt(span))'")
+        }
+        return v
+    }
+
+    private static func address(_ span: Span?, _ name: String) throws(LineError) -> IPAddress {
+        guard let span else { throw .malformed("missing \(name)") }
+        guard let a = IPAddress(bytes: span) else { throw .malformed("bad address '\(ByteParsing.excerpt(span))' in \(name)") }
+        return a
+    }
+
+    private static func port(_ span: Span?, _ name: String) throws(LineError) -> UInt16 {
+        guard let span else { return 0 }
+        guard let p = ByteParsing.port(span) else { throw .malformed("bad port '\(ByteParsing.excerpt(span))' in \(name)") }
+        return p
+    }
+
+    /// Builds the record; every problem is a `malformed` error naming the field.
+    func record(interner: inout StringInterner) throws(LineError) -> FlowRecord {
+        guard let tsSpan = ts else { throw .malformed("missing ts") }
+        guard let start = ByteParsing.timestamp(tsSpan) else {
+            throw .malformed("bad timestamp '\(ByteParsing.excerpt(tsSpan))' in ts")
+        }
+        var duration = 0.0
+        if let d = self.duration {
+            guard let v = ByteParsing.decimal(d), v >= 0 else {
+                throw .malformed("bad duration '\(ByteParsing.excerpt(d))'")
+            }
+            duration = v
+        }
+        let source = try Self.address(origH, "id.orig_h")
+        let destination = try Self.address(respH, "id.resp_h")
+        let sourcePort = try Self.port(origP, "id.orig_p")
+        let destinationPort = try Self.port(respP, "id.resp_p")
+        guard let protoSpan = proto else { throw .malformed("missing proto") }
+        let transport: Transport
+        if let t = Transport(bytes: protoSpan) {
+            transport = t
+        } else if ByteParsing.equals(protoSpan, "unknown_transport") {
+            transport = Transport(rawValue: 255)
+        } else {
+            throw .malformed("unknown proto '\(ByteParsing.excerpt(protoSpan))'")
+        }
+        let origPkts = try Self.count(origPkts, "orig_pkts")
+        let respPkts = try Self.count(respPkts, "resp_pkts")
+        // IP-level byte counts match what NetFlow-style exporters count; payload bytes are the fallback.
+        let origBytes = try origIPBytes != nil ? Self.count(origIPBytes, "orig_ip_bytes") : Self.count(self.origBytes, "orig_bytes")
+        let respBytes = try respIPBytes != nil ? Self.count(respIPBytes, "resp_ip_bytes") : Self.count(self.respBytes, "resp_bytes")
+        let payloadOut = try Self.count(self.origBytes, "orig_bytes")
+        let empty = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+        let stateSpan = connState ?? empty
+        let historySpan = history ?? empty
+        let outcome = OutcomeRules.zeek(
+            state: stateSpan, history: historySpan, transport: transport,
+            sourcePort: sourcePort, sourceBytes: payloadOut, destinationPackets: respPkts)
+        return FlowRecord(
+            start: start, end: start + duration,
+            source: source, destination: destination,
+            sourcePort: sourcePort, destinationPort: destinationPort, transport: transport,
+            sourcePackets: origPkts, sourceBytes: origBytes,
+            destinationPackets: respPkts, destinationBytes: respBytes,
+            tcpFlags: transport == .tcp ? OutcomeRules.zeekFlags(history: historySpan) : [],
+            outcome: outcome,
+            state: String(decoding: stateSpan, as: UTF8.self),
+            label: label.map { labelEscaped ? FlatJSON.unescape($0) : interner.string($0) },
+            detailedLabel: detailedLabel.map { detailedLabelEscaped ? FlatJSON.unescape($0) : interner.string($0) })
+    }
+}
+
+/// Zeek conn.log in its default tab-separated form. Header lines (`#separator`, `#fields`,
+/// `#unset_field`, ...) set the layout and may appear again mid-file, as when logs are concatenated.
+struct ZeekTSVParser: LineParser {
+    private var separator: UInt8 = 0x09
+    private var unset: [UInt8] = Array("-".utf8)
+    private var emptyField: [UInt8] = Array("(empty)".utf8)
+    /// Slot for each column, nil for columns Flowhound does not read.
+    private var columns: [ZeekConnFields.Slot?] = []
+    private var splitter = FieldSplitter()
+    private var interner = StringInterner()
+
+    mutating func parse(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) -> ParsedLine {
+        if line[0] == UInt8(ascii: "#") {
+            try header(line)
+            return .metadata
+        }
+        guard !columns.isEmpty else {
+            throw .fatal("expected Zeek's '#fields' header line before the first record, found '\(ByteParsing.excerpt(line))'")
+        }
+        splitter.split(line, on: separator)
+        guard splitter.count == columns.count else {
+            throw .malformed("expected \(columns.count) tab-separated fields, found \(splitter.count)")
+        }
+        var fields = ZeekConnFields()
+        for (i, slot) in columns.enumerated() {
+            guard let slot else { continue }
+            let value = splitter.field(i, in: line)
+            if isUnset(value) { continue }
+            fields.set(slot, value)
+        }
+        return .record(try fields.record(interner: &interner))
+    }
+
+    @inline(__always)
+    private func isUnset(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        if value.count == 1 { return unset.count == 1 && value[0] == unset[0] }
+        if value.count == emptyField.count && value.elementsEqual(emptyField) { return true }
+        return value.isEmpty || (value.count == unset.count && value.elementsEqual(unset))
+    }
+
+    private mutating func header(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) {
+        let text = String(decoding: line, as: UTF8.self)
+        if text.hasPrefix("#separator") {
+            // "#separator \x09": the only header line whose value follows a space.
+            let value = text.dropFirst("#separator".count).trimmingSpaces
+            if value.hasPrefix("\\x"), let code = UInt8(value.dropFirst(2), radix: 16) {
+                separator = code
+            } else if let first = value.utf8.first {
+                separator = first
+            }
+            return
+        }
+        let parts = text.split(separator: Character(UnicodeScalar(separator)), omittingEmptySubsequences: false)
+        guard let key = parts.first else { return }
+        let values = parts.dropFirst().map(String.init)
+        switch key {
+        case "#unset_field": if let v = values.first { unset = Array(v.utf8) }
+        case "#empty_field": if let v = values.first { emptyField = Array(v.utf8) }
+        case "#fields":
+            columns = values.map { ZeekConnFields.Slot.named($0) }
+            let found = Set(columns.compactMap { $0 })
+            for required in [ZeekConnFields.Slot.ts, .origH, .respH, .proto] where !found.contains(required) {
+                throw .fatal("the #fields line has no '\(required == .origH ? "id.orig_h" : required == .respH ? "id.resp_h" : String(describing: required))' column: not a conn.log")
+            }
+        default: break  // #set_separator, #path, #open, #close, #types
+        }
+    }
+}
+
+/// Zeek conn.log as JSON lines. `ts` may be an epoch number or an ISO 8601 string.
+struct ZeekJSONParser: LineParser {
+    private var interner = StringInterner()
+
+    mutating func parse(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) -> ParsedLine {
+        var fields = ZeekConnFields()
+        try FlatJSON.forEachMember(line) { (key, value) throws(LineError) in
+            guard let slot = ZeekJSONParser.slot(key) else { return }
+            switch value {
+            case .string(let content, let escaped):
+                fields.set(slot, content)
+                if slot == .label { fields.labelEscaped = escaped }
+                if slot == .detailedLabel { fields.detailedLabelEscaped = escaped }
+            case .literal(let text):
+                fields.set(slot, text)
+            case .null, .nested:
+                break
+            }
+        }
+        return .record(try fields.record(interner: &interner))
+    }
+
+    /// Matches keys without building strings: the key set is small and fixed.
+    @inline(__always)
+    static func slot(_ key: UnsafeBufferPointer<UInt8>) -> ZeekConnFields.Slot? {
+        switch key.count {
+        case 2: return ByteParsing.equals(key, "ts") ? .ts : nil
+        case 5: return ByteParsing.equals(key, "proto") ? .proto : ByteParsing.equals(key, "label") ? .label : nil
+        case 7: return ByteParsing.equals(key, "history") ? .history : nil
+        case 8: return ByteParsing.equals(key, "duration") ? .duration : nil
+        case 9:
+            if ByteParsing.equals(key, "id.orig_h") { return .origH }
+            if ByteParsing.equals(key, "id.orig_p") { return .origP }
+            if ByteParsing.equals(key, "id.resp_h") { return .respH }
+            if ByteParsing.equals(key, "id.resp_p") { return .respP }
+            if ByteParsing.equals(key, "orig_pkts") { return .origPkts }
+            if ByteParsing.equals(key, "resp_pkts") { return .respPkts }
+            return nil
+        default:
+            return ZeekConnFields.Slot.named(String(decoding: key, as: UTF8.self))
+        }
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return s
+    }
+}

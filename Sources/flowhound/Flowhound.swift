@@ -1,0 +1,18 @@
+import ArgumentParser
+
+@main
+struct Flowhound: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flowhound",
+        abstract: "Find port scans and suspicious connections in network flow logs.",
+        discussion: """
+            Reads Zeek conn.log (TSV or JSON), nfdump CSV, Argus/binetflow CSV, AWS VPC Flow Logs and \
+            CICFlowMeter CSV, plain or gzip, from files or standard input ('-'). The format is detected \
+            from the first lines unless --format names it.
+
+            Exit status: 0 on success, 1 when an input cannot be read (or, with --strict, holds a \
+            malformed record), 64 for a usage error.
+            """,
+        version: "0.1.0",
+        subcommands: [Flows.self])
+}

@@ -1,0 +1,57 @@
+import Testing
+@testable import FlowRecords
+
+@Suite struct IPAddressTests {
+    @Test(arguments: [
+        ("192.0.2.1", "192.0.2.1"),
+        ("0.0.0.0", "0.0.0.0"),
+        ("255.255.255.255", "255.255.255.255"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("2001:DB8::1", "2001:db8::1"),
+        ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),
+        ("2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"),
+        ("::", "::"),
+        ("::1", "::1"),
+        ("fe80::1cf4:44d2:904a:14f7%en0", "fe80::1cf4:44d2:904a:14f7"),
+        ("2001:db8::", "2001:db8::"),
+        ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"),
+        ("1:0:0:4:0:0:0:8", "1:0:0:4::8"),
+        ("64:ff9b::192.0.2.33", "64:ff9b::c000:221"),
+    ])
+    func parsesAndPrintsCanonically(input: String, canonical: String) throws {
+        let address = try #require(IPAddress(input))
+        #expect(address.description == canonical)
+        #expect(IPAddress(canonical) == address)
+    }
+
+    @Test(arguments: [
+        "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.04444", "1..2.3", "a.b.c.d", "1.2.3.4 ",
+        ":::", "1:2:3:4:5:6:7:8:9", "2001:db8::1::2", "12345::", "2001:db8:g::1", "1:2:3:4:5:6:7:", ":1:2",
+        "00:00:00:00:00:00",
+    ])
+    func rejectsInvalidText(input: String) {
+        #expect(IPAddress(input) == nil, "'\(input)' should not parse")
+    }
+
+    @Test func ipv4IsStoredMapped() throws {
+        let a = try #require(IPAddress("10.8.0.69"))
+        #expect(a.isIPv4)
+        #expect(a.ipv4 == 0x0A08_0045)
+        #expect(a == IPAddress(ipv4: 0x0A08_0045))
+        #expect(try #require(IPAddress("2001:db8::1")).ipv4 == nil)
+    }
+
+    @Test func ordersNumerically() throws {
+        let sorted = ["10.0.0.2", "9.255.255.255", "10.0.0.10", "::1"].compactMap(IPAddress.init).sorted()
+        #expect(sorted.map(\.description) == ["::1", "9.255.255.255", "10.0.0.2", "10.0.0.10"])
+    }
+
+    @Test func codesAsText() throws {
+        let data = try JSONEncoder().encode([ip("192.0.2.9"), ip("2001:db8::9")])
+        #expect(String(decoding: data, as: UTF8.self) == #"["192.0.2.9","2001:db8::9"]"#)
+        #expect(try JSONDecoder().decode([IPAddress].self, from: data) == [ip("192.0.2.9"), ip("2001:db8::9")])
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode([IPAddress].self, from: Data(#"["nope"]"#.utf8)) }
+    }
+}
+
+import Foundation
