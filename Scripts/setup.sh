@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Build: zlib for gzip input. Tools: gzip (tests), and the real exporters and scanners used by the
 # loopback capture script and tests (nmap, tcpdump, argus, softflowd, nfdump).
-packages=(zlib1g-dev gzip ca-certificates nmap tcpdump argus-server argus-client softflowd nfdump iproute2)
+packages=(zlib1g-dev gzip ca-certificates curl python3 nmap tcpdump argus-server argus-client softflowd nfdump iproute2)
 
 missing=()
 for p in "${packages[@]}"; do
