@@ -63,6 +63,14 @@ public final class FlowWriter {
         if buffer.count >= FlowWriter.flushThreshold { try flush() }
     }
 
+    /// Appends one record, with its line ending, in `encoding` (CSV without the header line).
+    public static func encode(_ record: FlowRecord, as encoding: RecordEncoding, into out: inout [UInt8]) {
+        switch encoding {
+        case .csv: appendCSV(record, to: &out)
+        case .jsonl: appendJSON(record, to: &out)
+        }
+    }
+
     public func flush() throws {
         var offset = 0
         while offset < buffer.count {

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+@testable import FlowRecords
+
+/// The `flowhound` executable as users run it: output, messages on stderr, exit status.
+@Suite struct CommandLineTests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static var binary: URL {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("flowhound")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        let root = Fixture.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/flowhound")
+    }
+
+    static func run(_ arguments: [String], stdin: String? = nil) throws -> Run {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        // Output goes to files so that a large output cannot fill a pipe and block the process.
+        let outPath = try Fixture.temporary("", name: "stdout"), errPath = try Fixture.temporary("", name: "stderr")
+        process.standardOutput = FileHandle(forWritingAtPath: outPath)
+        process.standardError = FileHandle(forWritingAtPath: errPath)
+        if let stdin {
+            process.standardInput = FileHandle(forReadingAtPath: stdin)
+        }
+        try process.run()
+        process.waitUntilExit()
+        let outData = try Data(contentsOf: URL(fileURLWithPath: outPath))
+        let errData = try Data(contentsOf: URL(fileURLWithPath: errPath))
+        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                   stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    @Test func statsAsJSON() throws {
+        let r = try Self.run(["flows", "stats", Fixture.path("zeek/stratosphere-008-mixed.head300.conn.log.labeled"), "--json", "--top", "2"])
+        #expect(r.status == 0)
+        let report = try JSONDecoder().decode(StatsReport.self, from: Data(r.stdout.utf8))
+        #expect(report.records == 300)
+        #expect(report.inputs.first?.format == "zeek")
+        #expect(report.topSources.count == 2)
+        #expect(report.topSources.map(\.key) == ["104.156.155.13", "147.32.81.167"])
+        #expect(report.topSources.map(\.flows) == [99, 58])
+        #expect(report.outcomes["unanswered"] ?? 0 > 150)
+        #expect(report.firstSeen == 1655070878.715924)  // records are not in time order
+    }
+
+    @Test func statsAsTextFromGzipOnStandardInput() throws {
+        let sample = Fixture.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Samples/stratosphere-008-mixed.head300.conn.log.gz").path
+        let r = try Self.run(["flows", "stats", "-", "--top", "3", "--no-progress"], stdin: sample)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("<stdin>: zeek, 300 records"))
+        #expect(r.stdout.contains("top sources:"))
+        #expect(r.stderr.isEmpty)
+    }
+
+    @Test func malformedRecordsAreCountedAndNamed() throws {
+        let log = try Fixture.temporary(MalformedInputTests.vpcGood + "2 broken\n" + MalformedInputTests.vpcGood)
+        let r = try Self.run(["flows", "stats", log])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("\(log): skipped 1 malformed record"))
+        #expect(r.stderr.contains("\(log):2: expected 14 space-separated fields, found 2"))
+        #expect(r.stdout.contains("malformed    1 records skipped"))
+
+        let strict = try Self.run(["flows", "stats", log, "--strict"])
+        #expect(strict.status == 1)
+        #expect(strict.stdout.isEmpty)
+        #expect(strict.stderr == "flowhound: error: \(log):2: expected 14 space-separated fields, found 2\n")
+    }
+
+    @Test func unreadableInputIsOneLineAndStatusOne() throws {
+        let empty = try Fixture.temporary("")
+        let r = try Self.run(["flows", "convert", empty, "--to", "jsonl"])
+        #expect(r.status == 1)
+        #expect(r.stderr == "flowhound: error: \(empty): empty input: no bytes to read\n")
+    }
+
+    @Test func badOptionIsAUsageError() throws {
+        let r = try Self.run(["flows", "stats", "x.log", "--format", "netflow9"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("netflow9"))
+        let twice = try Self.run(["flows", "stats", "-", "-"])
+        #expect(twice.status == 64)
+        #expect(twice.stderr.contains("standard input ('-') can be read only once"))
+    }
+
+    @Test func convertWritesOneRecordPerLine() throws {
+        let r = try Self.run(["flows", "convert", Fixture.path("argus/slips-test5-mixed.binetflow"), Fixture.path("vpc/default-v2.log"), "--to", "jsonl"])
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 296 + 9)
+        #expect(r.stderr.contains("converted 305 records from 2 inputs, 6 non-flow lines skipped"))
+        #expect(r.stderr.contains("1 VPC SKIPDATA record: the exporter dropped flows"))
+        let out = try Fixture.temporary("", name: "flows.csv")
+        let toFile = try Self.run(["flows", "convert", Fixture.path("vpc/default-v2.log"), "--to", "csv", "-o", out])
+        #expect(toFile.status == 0 && toFile.stdout.isEmpty)
+        let (records, summary) = try readRecords(out)
+        #expect(summary.format == .csv && records.count == 9)
+    }
+
+    @Test func helpExplainsTheCommands() throws {
+        let r = try Self.run(["flows", "stats", "--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("--strict"))
+        #expect(r.stdout.contains("zeek, zeek-json, nfdump, argus, vpc, cicflowmeter, jsonl, csv"))
+    }
+}
