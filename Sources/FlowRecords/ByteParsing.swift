@@ -196,11 +196,32 @@ public enum ByteParsing {
         return seconds + Double(hour24 * 3600 + minute * 60) + second
     }
 
-    /// A Unix epoch in seconds (`1655071198.444458`) or, failing that, a calendar timestamp.
+    /// Times Flowhound accepts: from the epoch to the end of year 9999. Anything else is a malformed
+    /// record, never a value that could overflow later arithmetic.
+    public static let timeRange = 0.0...253_402_300_799.0
+
+    /// Durations Flowhound accepts, in seconds (up to about 31 years).
+    public static let durationRange = 0.0...1e9
+
+    /// A Unix epoch in seconds (`1655071198.444458`) or, failing that, a calendar timestamp; nil outside `timeRange`.
     @inlinable
     public static func timestamp(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
-        if let v = decimal(bytes) { return v }
-        return dateTime(bytes)
+        guard let v = decimal(bytes) ?? dateTime(bytes), timeRange.contains(v) else { return nil }
+        return v
+    }
+
+    /// A calendar timestamp or, failing that, a Unix epoch (for formats that usually print dates); nil outside `timeRange`.
+    @inlinable
+    public static func calendarTimestamp(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+        guard let v = dateTime(bytes) ?? decimal(bytes), timeRange.contains(v) else { return nil }
+        return v
+    }
+
+    /// A duration in seconds; nil when negative or outside `durationRange`.
+    @inlinable
+    public static func duration(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+        guard let v = decimal(bytes), durationRange.contains(v) else { return nil }
+        return v
     }
 
     /// Case-insensitive ASCII comparison against a lower-case literal.

@@ -11,6 +11,20 @@ enum LineError: Error {
     case fatal(String)
 }
 
+/// An end time given separately from the start (Argus `LastTime`, VPC `end`, nfdump `te`): no more
+/// than a second before the start (exporters round), and within `ByteParsing.durationRange` after it.
+@inline(__always)
+func validatedEnd(start: Double, end: Double) throws(LineError) -> Double {
+    if end < start {
+        guard start - end <= 1 else { throw .malformed("end time \(end) is before start time \(start)") }
+        return start
+    }
+    guard end - start <= ByteParsing.durationRange.upperBound else {
+        throw .malformed("end time \(end) is implausibly far after start time \(start)")
+    }
+    return end
+}
+
 /// How to read flow logs.
 public struct ReadOptions: Sendable {
     /// Force a format instead of detecting it from the first lines.

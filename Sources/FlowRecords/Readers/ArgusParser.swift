@@ -41,11 +41,14 @@ struct ArgusParser: LineParser {
             throw .malformed("bad time '\(ByteParsing.excerpt(startText))' in StartTime")
         }
         var endTime = startTime
-        if last >= 0, let e = ByteParsing.timestamp(f(last)), e >= startTime {
-            endTime = e
+        if last >= 0, !f(last).isEmpty {
+            guard let e = ByteParsing.timestamp(f(last)) else {
+                throw .malformed("bad time '\(ByteParsing.excerpt(f(last)))' in LastTime")
+            }
+            endTime = try validatedEnd(start: startTime, end: e)
         } else if dur >= 0 {
             let d = f(dur)
-            guard let v = ByteParsing.decimal(d), v >= 0 else { throw .malformed("bad duration '\(ByteParsing.excerpt(d))' in Dur") }
+            guard let v = ByteParsing.duration(d) else { throw .malformed("bad duration '\(ByteParsing.excerpt(d))' in Dur") }
             endTime = startTime + v
         }
         guard let source = IPAddress(bytes: f(saddr)) else {
@@ -82,7 +85,8 @@ struct ArgusParser: LineParser {
             state: stateText, transport: transport, destinationPackets: dp ?? (total != nil ? destinationPackets : nil))
         if transport != .tcp { flags = [] }
         var labelValue: String? = nil
-        if label >= 0 {
+        // The Label column is last and often empty: rows may end before it.
+        if label >= 0, label < splitter.count {
             let text = f(label)
             if !text.isEmpty { labelValue = interner.string(text) }
         }

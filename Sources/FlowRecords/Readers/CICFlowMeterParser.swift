@@ -33,13 +33,13 @@ struct CICFlowMeterParser: LineParser {
             throw .malformed("bad protocol '\(ByteParsing.excerpt(f(proto)))'")
         }
         let transport = Transport(rawValue: UInt8(protocolNumber))
-        guard let start = ByteParsing.dateTime(f(timestamp)) ?? ByteParsing.decimal(f(timestamp)) else {
+        guard let start = ByteParsing.calendarTimestamp(f(timestamp)) else {
             throw .malformed("bad time '\(ByteParsing.excerpt(f(timestamp)))' in Timestamp")
         }
         var end = start
         if duration >= 0 {
             // Some CIC-IDS2017 rows have a negative duration: clamp, the record is otherwise sound.
-            guard let micro = ByteParsing.decimal(f(duration)) else {
+            guard let micro = ByteParsing.decimal(f(duration)), micro < ByteParsing.durationRange.upperBound * 1e6 else {
                 throw .malformed("bad Flow Duration '\(ByteParsing.excerpt(f(duration)))'")
             }
             end = start + max(0, micro) / 1e6

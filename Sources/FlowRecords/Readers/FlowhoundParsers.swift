@@ -35,7 +35,7 @@ struct NormalisedFields {
         var end = start
         if let e = values[1], !e.isEmpty {
             guard let v = ByteParsing.timestamp(e) else { throw .malformed("bad end '\(ByteParsing.excerpt(e))'") }
-            end = v
+            end = try validatedEnd(start: start, end: v)
         }
         guard let source = IPAddress(bytes: try required(2)) else { throw .malformed("bad address in src") }
         guard let destination = IPAddress(bytes: try required(4)) else { throw .malformed("bad address in dst") }

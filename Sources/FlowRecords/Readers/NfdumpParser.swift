@@ -38,14 +38,15 @@ struct NfdumpParser: LineParser {
         @inline(__always) func f(_ i: Int) -> UnsafeBufferPointer<UInt8> {
             ByteParsing.trimmed(splitter.field(i, in: line))
         }
-        guard let start = ByteParsing.dateTime(f(ts)) ?? ByteParsing.decimal(f(ts)) else {
+        guard let start = ByteParsing.calendarTimestamp(f(ts)) else {
             throw .malformed("bad time '\(ByteParsing.excerpt(f(ts)))' in ts")
         }
         var end = start
-        if te >= 0, let e = ByteParsing.dateTime(f(te)) ?? ByteParsing.decimal(f(te)) {
-            end = e
+        if te >= 0 {
+            guard let e = ByteParsing.calendarTimestamp(f(te)) else { throw .malformed("bad time '\(ByteParsing.excerpt(f(te)))' in te") }
+            end = try validatedEnd(start: start, end: e)
         }
-        if td >= 0, let d = ByteParsing.decimal(f(td)), d >= 0, start + d > end {
+        if td >= 0, let d = ByteParsing.duration(f(td)), start + d > end {
             end = start + d  // te has whole seconds in 1.7; td keeps the milliseconds
         }
         guard let source = IPAddress(bytes: f(sa)) else { throw .malformed("bad address '\(ByteParsing.excerpt(f(sa)))' in sa") }
@@ -133,7 +134,7 @@ struct NfdumpParser: LineParser {
         default: return nil
         }
         let number = ByteParsing.trimmed(UnsafeBufferPointer(rebasing: text.dropLast()))
-        guard let v = ByteParsing.decimal(number), v >= 0 else { return nil }
+        guard let v = ByteParsing.decimal(number), v >= 0, v * multiplier < 1.8e19 else { return nil }
         return UInt64(v * multiplier)
     }
 }

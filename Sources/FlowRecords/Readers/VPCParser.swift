@@ -57,7 +57,9 @@ struct VPCParser: LineParser {
         let sourcePort = try number(srcport, "srcport"), destinationPort = try number(dstport, "dstport")
         guard sourcePort <= 65535, destinationPort <= 65535 else { throw .malformed("port out of range") }
         let startTime = try number(start, "start"), endTime = try number(end, "end")
-        guard start >= 0 else { throw .malformed("no start time") }
+        guard ByteParsing.timeRange.contains(Double(startTime)), ByteParsing.timeRange.contains(Double(endTime)) else {
+            throw .malformed("time out of range (start \(startTime), end \(endTime))")
+        }
         let flagBits = tcpFlags >= 0 ? try number(tcpFlags, "tcp-flags") : nil
         let flags = transport == .tcp ? TCPFlags(rawValue: UInt8(truncatingIfNeeded: flagBits ?? 0)) : []
         let actionText = action >= 0 ? f(action) : UnsafeBufferPointer<UInt8>(start: nil, count: 0)
@@ -72,7 +74,7 @@ struct VPCParser: LineParser {
             outcome = .other
         }
         return .record(FlowRecord(
-            start: Double(startTime), end: Double(max(startTime, endTime)),
+            start: Double(startTime), end: try validatedEnd(start: Double(startTime), end: Double(endTime)),
             source: source, destination: destination,
             sourcePort: UInt16(sourcePort), destinationPort: UInt16(destinationPort), transport: transport,
             sourcePackets: try number(packets, "packets"), sourceBytes: try number(bytes, "bytes"),

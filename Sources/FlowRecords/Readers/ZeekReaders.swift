@@ -88,7 +88,7 @@ struct ZeekConnFields {
         }
         var duration = 0.0
         if let d = self.duration {
-            guard let v = ByteParsing.decimal(d), v >= 0 else {
+            guard let v = ByteParsing.duration(d) else {
                 throw .malformed("bad duration '\(ByteParsing.excerpt(d))'")
             }
             duration = v
