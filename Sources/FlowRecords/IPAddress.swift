@@ -101,6 +101,14 @@ public struct IPAddress: Hashable, Comparable, Sendable {
 
     @usableFromInline
     static func parseIPv6(_ input: UnsafeBufferPointer<UInt8>) -> IPAddress? {
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 8) { groups in
+            groups.initialize(repeating: 0)
+            return parseIPv6(input, into: groups)
+        }
+    }
+
+    /// Parses into eight 16-bit groups (stack storage supplied by the caller).
+    static func parseIPv6(_ input: UnsafeBufferPointer<UInt8>, into groups: UnsafeMutableBufferPointer<UInt16>) -> IPAddress? {
         var end = input.count
         // Drop a zone index such as %eth0.
         for i in 0..<input.count where input[i] == UInt8(ascii: "%") {
@@ -108,7 +116,6 @@ public struct IPAddress: Hashable, Comparable, Sendable {
             break
         }
         guard end >= 2 else { return nil }
-        var groups = [UInt16](repeating: 0, count: 8)
         var count = 0
         var gap = -1  // index in groups where "::" stands
         var i = 0
@@ -118,9 +125,7 @@ public struct IPAddress: Hashable, Comparable, Sendable {
             i = 2
         }
         while i < end {
-            // Find the end of this group.
             var j = i
-            var value: UInt32 = 0
             var isIPv4Tail = false
             while j < end, input[j] != UInt8(ascii: ":") {
                 if input[j] == UInt8(ascii: ".") { isIPv4Tail = true }
@@ -136,16 +141,16 @@ public struct IPAddress: Hashable, Comparable, Sendable {
                 break
             }
             guard j > i, j - i <= 4, count < 8 else { return nil }
+            var value: UInt16 = 0
             for k in i..<j {
                 guard let h = hexValue(input[k]) else { return nil }
-                value = value << 4 | UInt32(h)
+                value = value << 4 | h
             }
-            groups[count] = UInt16(value)
+            groups[count] = value
             count += 1
             i = j
             if i < end {
-                // At a colon.
-                i += 1
+                i += 1  // past the colon
                 if i < end, input[i] == UInt8(ascii: ":") {
                     guard gap < 0 else { return nil }
                     gap = count
