@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "flowhound", targets: ["flowhound"]),
         .library(name: "FlowRecords", targets: ["FlowRecords"]),
+        .library(name: "ActivityImage", targets: ["ActivityImage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,16 +26,24 @@ let package = Package(
             name: "FlowRecords",
             dependencies: ["CZlib"],
             swiftSettings: optimiseInDebug),
+        .target(
+            name: "ActivityImage",
+            dependencies: ["FlowRecords", "CZlib"],
+            swiftSettings: optimiseInDebug),
         .executableTarget(
             name: "flowhound",
             dependencies: [
                 "FlowRecords",
+                "ActivityImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "FlowRecordsTests",
             dependencies: ["FlowRecords"],
             exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ActivityImageTests",
+            dependencies: ["ActivityImage", "FlowRecords"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,115 @@
+import FlowRecords
+import Testing
+@testable import ActivityImage
+
+private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ outcome: Outcome) -> FlowRecord {
+    FlowRecord(start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
+               destinationPort: port, transport: .tcp, outcome: outcome)
+}
+
+@Suite struct ActivityImageTests {
+    @Test func portRowsAreFineBelow1024AndLogarithmicAbove() {
+        #expect(ActivityImage.row(port: 0) == 0)
+        #expect(ActivityImage.row(port: 22) == 0)
+        #expect(ActivityImage.row(port: 80) == 2)
+        #expect(ActivityImage.row(port: 443) == 13)
+        #expect(ActivityImage.row(port: 1023) == 31)
+        #expect(ActivityImage.row(port: 1024) == 32)
+        #expect(ActivityImage.row(port: 2048) == 37)  // one doubling of six = 32/6 rows
+        #expect(ActivityImage.row(port: 65535) == 63)
+        for row in 0..<ActivityImage.rows {
+            #expect(ActivityImage.row(port: UInt16(ActivityImage.firstPort(row: row))) == row, "row \(row)")
+        }
+        // Monotone: a higher port never lands on a higher row... above a lower one.
+        var previous = 0
+        for port in stride(from: 0, through: 65535, by: 7) {
+            let row = ActivityImage.row(port: UInt16(port))
+            #expect(row >= previous)
+            previous = row
+        }
+    }
+
+    @Test func hostColumnsFollowOrderOfFirstContact() {
+        #expect((0..<16).map(ActivityImage.column(rank:)) == Array(0..<16))
+        #expect(ActivityImage.column(rank: 16) == 16)
+        #expect(ActivityImage.column(rank: 17) == 17)
+        #expect(ActivityImage.column(rank: 47) == 25)
+        #expect(ActivityImage.column(rank: 270) == 30)
+        #expect(ActivityImage.column(rank: 271) == 31)
+        #expect(ActivityImage.column(rank: 10_000) == 31)
+        for column in 0..<ActivityImage.columns {
+            #expect(ActivityImage.column(rank: ActivityImage.firstRank(column: column)) == column)
+        }
+    }
+
+    @Test func verticalScanIsAColumnAndFailureIsChannelZero() throws {
+        var imager = ActivityImager(window: 3600)
+        // 100 ports on one host, all refused, over 1 second; port 80 answered.
+        for (i, port) in (1...100).enumerated() {
+            imager.add(flow("10.0.0.9", "192.0.2.1", UInt16(port), 7200 + Double(i) / 100, port == 80 ? .established : .rejected))
+        }
+        let images = imager.images()
+        #expect(images.count == 1)
+        let image = images[0]
+        #expect(image.pixels.count == 3 * 64 * 32)
+        #expect(image.flows == 100 && image.failedFlows == 99 && image.distinctPorts == 100 && image.distinctHosts == 1)
+        #expect(image.windowStart == 7200)
+        // Ports 1-31 (31 refused) in row 0, column 0: log2(32)/log2(65).
+        #expect(abs(image[0, 0, 0] - Float(5 / log2(65.0))) < 1e-6)
+        // Row 2 holds ports 64-95: 31 refused and port 80 answered.
+        #expect(abs(image[0, 2, 0] - Float(5 / log2(65.0))) < 1e-6)
+        #expect(abs(image[1, 2, 0] - Float(1 / log2(65.0))) < 1e-6)
+        // Nothing outside column 0, nothing below row 3.
+        for c in 0..<3 {
+            for r in 0..<64 {
+                for col in 0..<32 where col > 0 || r > 3 {
+                    #expect(image[c, r, col] == 0)
+                }
+            }
+        }
+        // Timing: row 0 was touched first (0.1), row 3 (ports 96-100) last.
+        #expect(image[2, 0, 0] == 0.1)
+        #expect(image[2, 3, 0] > 0.9)
+    }
+
+    @Test func scraperAndHorizontalScanDifferOnlyInChannel() {
+        var imager = ActivityImager()
+        for host in 1...50 {
+            imager.add(flow("10.0.0.1", "192.0.2.\(host)", 9100, Double(host), .established))  // scraper: answered
+            imager.add(flow("10.0.0.2", "192.0.2.\(host)", 9100, Double(host), .unanswered))   // scan: failed
+        }
+        let images = imager.images()
+        let scraper = images.first { $0.source == IPAddress("10.0.0.1")! }!
+        let scan = images.first { $0.source == IPAddress("10.0.0.2")! }!
+        let row = ActivityImage.row(port: 9100)
+        #expect(scraper[0, row, 0] == 0 && scraper[1, row, 0] > 0)
+        #expect(scan[0, row, 0] > 0 && scan[1, row, 0] == 0)
+        // Same shape: a horizontal line across the columns of 50 hosts.
+        let touched = (0..<32).filter { scan[0, row, $0] > 0 }
+        #expect(touched == Array(0...ActivityImage.column(rank: 49)))
+        #expect(touched == (0..<32).filter { scraper[1, row, $0] > 0 })
+    }
+
+    @Test func oneSecondAndOneHourScansDrawTheSameShape() {
+        var fast = ActivityImager(), slow = ActivityImager()
+        for port in 1...40 {
+            fast.add(flow("10.0.0.3", "192.0.2.1", UInt16(port), Double(port) / 40, .rejected))
+            slow.add(flow("10.0.0.3", "192.0.2.1", UInt16(port), Double(port) * 89, .rejected))
+        }
+        let a = fast.images()[0], b = slow.images()[0]
+        #expect(a.pixels[0..<(64 * 32 * 2)] == b.pixels[0..<(64 * 32 * 2)])
+        #expect(a.lastSeen - a.firstSeen < 1 && b.lastSeen - b.firstSeen > 3000)
+    }
+
+    @Test func windowsSplitSources() {
+        var imager = ActivityImager(window: 60)
+        imager.add(flow("10.0.0.4", "192.0.2.1", 22, 10, .rejected))
+        imager.add(flow("10.0.0.4", "192.0.2.1", 23, 70, .rejected))
+        imager.add(flow("10.0.0.5", "192.0.2.1", 23, 70, .rejected))
+        let images = imager.images()
+        #expect(images.map(\.windowStart) == [0, 60, 60])
+        #expect(imager.imageCount == 3)
+    }
+}
+
+import Foundation
