@@ -9,15 +9,16 @@ enum OutcomeRules {
     /// - RSTRH, SHR: only the responder's half was seen (backscatter) → other.
     /// - OTH (no SYN): a bare probe reset by the responder (FIN/NULL/XMAS scans of a closed port)
     ///   → rejected; a bare probe with no reply and no payload → unanswered; else midstream → partial.
-    /// - UDP and others: a reply packet → established, REJ → rejected, none → unanswered;
-    ///   ICMP other than echo → other.
+    /// - UDP and others: a reply packet → established, REJ → rejected, none → unanswered.
+    /// - ICMP (Zeek puts the type in `id.orig_p`): echo answered or not; an unreachable is itself a
+    ///   refusal (rejected); other messages → other.
     static func zeek(
         state: UnsafeBufferPointer<UInt8>, history: UnsafeBufferPointer<UInt8>, transport: Transport,
         sourcePort: UInt16, sourceBytes: UInt64, destinationPackets: UInt64
     ) -> Outcome {
         if transport == .icmp || transport == .icmpv6 {
             let isEcho = (transport == .icmp && sourcePort == 8) || (transport == .icmpv6 && sourcePort == 128)
-            guard isEcho else { return .other }
+            guard isEcho else { return icmp(type: sourcePort, transport: transport) }
             return destinationPackets > 0 ? .established : .unanswered
         }
         if ByteParsing.equals(state, "REJ") { return .rejected }
@@ -43,8 +44,7 @@ enum OutcomeRules {
             if ByteParsing.equals(state, "OTH") {
                 if !originatorSyn && !responderSynAck {
                     if responderReset && !responderOther { return .rejected }
-                    if history.isEmpty == false, destinationPackets == 0, sourceBytes == 0, !responderReset,
-                       !responderOther { return .unanswered }
+                    if destinationPackets == 0, sourceBytes == 0, !responderReset, !responderOther { return .unanswered }
                 }
                 return .partial
             }

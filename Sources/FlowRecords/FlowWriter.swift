@@ -26,9 +26,33 @@ public enum FlowhoundColumns {
     public static let header = names.joined(separator: ",")
 }
 
-/// The output encodings of `flowhound flows convert`.
+/// The output encodings of `flowhound flows convert` and `flowhound synth`: Flowhound's own
+/// normalised records, or an exporter's format (see `FlowWriter+Native.swift`).
 public enum RecordEncoding: String, CaseIterable, Sendable {
-    case jsonl, csv
+    case jsonl, csv, zeek, nfdump, argus, vpc
+
+    /// The lines a file of this encoding starts with.
+    public var header: String {
+        switch self {
+        case .jsonl, .vpc: ""
+        case .csv: FlowhoundColumns.header + "\n"
+        case .zeek: FlowWriter.zeekHeader
+        case .nfdump: FlowWriter.nfdumpHeader
+        case .argus: FlowWriter.argusHeader
+        }
+    }
+
+    /// The format Flowhound reads this encoding back as.
+    public var format: FlowFormat {
+        switch self {
+        case .jsonl: .jsonl
+        case .csv: .csv
+        case .zeek: .zeek
+        case .nfdump: .nfdump
+        case .argus: .argus
+        case .vpc: .vpc
+        }
+    }
 }
 
 /// Writes records as Flowhound CSV or JSON lines to a file descriptor, through a buffer.
@@ -49,26 +73,32 @@ public final class FlowWriter {
     deinit { try? flush() }
 
     public func write(_ r: FlowRecord) throws {
-        switch encoding {
-        case .csv:
-            if !wroteHeader {
-                buffer.append(contentsOf: FlowhoundColumns.header.utf8)
-                buffer.append(0x0A)
-                wroteHeader = true
-            }
-            FlowWriter.appendCSV(r, to: &buffer)
-        case .jsonl:
-            FlowWriter.appendJSON(r, to: &buffer)
+        if !wroteHeader {
+            buffer.append(contentsOf: encoding.header.utf8)
+            wroteHeader = true
         }
+        FlowWriter.encode(r, as: encoding, into: &buffer)
         if buffer.count >= FlowWriter.flushThreshold { try flush() }
     }
 
-    /// Appends one record, with its line ending, in `encoding` (CSV without the header line).
+    /// Appends one record, with its line ending, in `encoding` (without the file's header lines).
+    /// nfdump and VPC logs hold one direction per line, so a record with a reply becomes two lines.
     public static func encode(_ record: FlowRecord, as encoding: RecordEncoding, into out: inout [UInt8]) {
         switch encoding {
         case .csv: appendCSV(record, to: &out)
         case .jsonl: appendJSON(record, to: &out)
+        case .zeek: appendZeek(record, to: &out)
+        case .nfdump: appendNfdump(record, to: &out)
+        case .argus: appendArgus(record, to: &out)
+        case .vpc: appendVPC(record, to: &out)
         }
+    }
+
+    /// Writes the file's header lines now, even if no record follows.
+    public func writeHeader() throws {
+        guard !wroteHeader else { return }
+        buffer.append(contentsOf: encoding.header.utf8)
+        wroteHeader = true
     }
 
     public func flush() throws {

@@ -161,19 +161,24 @@ extension Flows {
 
     struct Convert: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write flow logs as normalised records: JSON lines or CSV on standard output.",
+            abstract: "Write flow logs as normalised records (JSON lines, CSV) or in another exporter's format.",
             discussion: """
-                Every format becomes the same columns: \(FlowhoundColumns.header). \
+                jsonl and csv: every format becomes the same columns: \(FlowhoundColumns.header). \
                 Times are Unix seconds (UTC); 'outcome' is one of established, rejected, unanswered, \
-                partial, other; 'state' keeps the exporter's own text. The output can be read back by \
-                every flowhound command (formats 'jsonl' and 'csv').
+                partial, other; 'state' keeps the exporter's own text.
+
+                zeek, nfdump, argus, vpc: the exporter's own layout. What the target format needs and a \
+                record does not carry (Zeek history, per-direction TCP flags) is derived from the outcome; \
+                nfdump and VPC logs get one line per direction.
+
+                Every output can be read back by every flowhound command.
 
                 Example: flowhound flows convert capture.binetflow --to jsonl > flows.jsonl
                 """)
 
         @OptionGroup var input: InputOptions
 
-        @Option(help: "Output encoding: jsonl or csv.")
+        @Option(help: "Output encoding: jsonl, csv, zeek, nfdump, argus or vpc.")
         var to: RecordEncoding
 
         @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
