@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "flowhound", targets: ["flowhound"]),
         .library(name: "FlowRecords", targets: ["FlowRecords"]),
         .library(name: "ActivityImage", targets: ["ActivityImage"]),
+        .library(name: "Synthesis", targets: ["Synthesis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,17 +31,25 @@ let package = Package(
             name: "ActivityImage",
             dependencies: ["FlowRecords", "CZlib"],
             swiftSettings: optimiseInDebug),
+        .target(
+            name: "Synthesis",
+            dependencies: ["FlowRecords"],
+            swiftSettings: optimiseInDebug),
         .executableTarget(
             name: "flowhound",
             dependencies: [
                 "FlowRecords",
                 "ActivityImage",
+                "Synthesis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "FlowRecordsTests",
             dependencies: ["FlowRecords"],
             exclude: ["Fixtures"]),
+        .testTarget(
+            name: "SynthesisTests",
+            dependencies: ["Synthesis", "FlowRecords", "ActivityImage"]),
         .testTarget(
             name: "ActivityImageTests",
             dependencies: ["ActivityImage", "FlowRecords"]),

@@ -1,0 +1,240 @@
+import FlowRecords
+
+/// Which ports a vertical scan probes.
+public enum PortSelection: Sendable, Equatable {
+    /// nmap's `--top-ports N` (low ports dominate the list).
+    case top(Int)
+    /// Every port below 1024.
+    case wellKnown
+    /// All 65,535 ports.
+    case full
+
+    var ports: [UInt16] {
+        switch self {
+        case .top(let n): PortRanking.topTCP(n)
+        case .wellKnown: Array(1...1023)
+        case .full: Array(1...65535)
+        }
+    }
+}
+
+/// Sends `probes` in order, `rate` per second with jitter; silent probes are retried once after
+/// a second (nmap's `--max-retries 1`).
+private func sweep(
+    _ targets: [(IPAddress, UInt16)], from source: IPAddress, startingAt t0: Double, rate: Double, style: ProbeStyle,
+    context: SynthContext, rng: inout SplitMix64
+) -> [FlowRecord] {
+    var flows: [FlowRecord] = []
+    flows.reserveCapacity(targets.count + targets.count / 4)
+    var t = t0
+    // Raw-packet scans use one source port; connect scans take a new ephemeral port each time.
+    let rawPort = UInt16(rng.int(33000...65000))
+    var ephemeral = UInt16(rng.int(33000...50000))
+    for (target, port) in targets {
+        t += rng.exponential(mean: 1 / rate)
+        guard t < context.end else { break }
+        let sourcePort: UInt16
+        if style == .connect { ephemeral = ephemeral &+ 1; sourcePort = ephemeral } else { sourcePort = rawPort }
+        let r = Flows.probe(from: source, port: sourcePort, to: target, port, at: t, style: style, network: context.network, rng: &rng)
+        flows.append(r)
+        if r.outcome == .unanswered && style != .udp && rng.chance(0.5), t + 1 < context.end {
+            var retry = r
+            retry.start = t + rng.uniform(0.9...1.3)
+            retry.end = retry.start
+            flows.append(retry)
+        }
+    }
+    return flows
+}
+
+private func startTime(_ context: SynthContext, span: Double, rng: inout SplitMix64) -> Double {
+    context.start + rng.uniform(0...max(0, context.duration - span))
+}
+
+/// Many ports of one host (nmap -sS/-sT against one target).
+public struct VerticalScan: Behaviour {
+    public var ports: PortSelection = .top(1000)
+    public var rate: ClosedRange<Double> = 200...2000
+    public var style: ProbeStyle = .syn
+    public var kind: String { "vertical" }
+    public var label: TrafficLabel { .scan }
+
+    public init(ports: PortSelection = .top(1000), rate: ClosedRange<Double> = 200...2000, style: ProbeStyle = .syn) {
+        self.ports = ports
+        self.rate = rate
+        self.style = style
+    }
+
+    public func flows(sources: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
+        let target = context.network.hosts[rng.int(0...(context.network.hosts.count - 1))].address
+        let chosen = ports.ports.shuffled(using: &rng)  // nmap randomises the order of the ports it picked
+        let r = rng.uniform(rate)
+        let t0 = startTime(context, span: Double(chosen.count) / r * 1.5, rng: &rng)
+        return sweep(chosen.map { (target, $0) }, from: sources[0], startingAt: t0, rate: r, style: style, context: context, rng: &rng)
+    }
+}
+
+/// One port across many hosts of the network.
+public struct HorizontalScan: Behaviour {
+    public var ports: [UInt16] = [22, 23, 445, 3389, 80, 5900, 1433, 6379]
+    public var hosts: ClosedRange<Int> = 60...254
+    public var rate: ClosedRange<Double> = 20...500
+    public var kind: String { "horizontal" }
+    public var label: TrafficLabel { .scan }
+
+    public init(ports: [UInt16] = [22, 23, 445, 3389, 80, 5900, 1433, 6379], hosts: ClosedRange<Int> = 60...254,
+                rate: ClosedRange<Double> = 20...500) {
+        self.ports = ports
+        self.hosts = hosts
+        self.rate = rate
+    }
+
+    public func flows(sources: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
+        let port = ports[rng.int(0...(ports.count - 1))]
+        let count = rng.int(hosts)
+        let first = rng.int(0...max(0, context.network.block.hostCount - count - 1))
+        let targets = (0..<count).map { (context.network.block.host(first + $0), port) }
+        let r = rng.uniform(rate)
+        let t0 = startTime(context, span: Double(count) / r * 1.5, rng: &rng)
+        return sweep(targets, from: sources[0], startingAt: t0, rate: r, style: .syn, context: context, rng: &rng)
+    }
+}
+
+/// A few ports across a range of hosts (a service sweep: "who runs SSH, RDP or SMB here?").
+public struct BlockScan: Behaviour {
+    public var ports: ClosedRange<Int> = 3...12
+    public var hosts: ClosedRange<Int> = 16...64
+    public var rate: ClosedRange<Double> = 50...1000
+    public var kind: String { "block" }
+    public var label: TrafficLabel { .scan }
+
+    public init(ports: ClosedRange<Int> = 3...12, hosts: ClosedRange<Int> = 16...64, rate: ClosedRange<Double> = 50...1000) {
+        self.ports = ports
+        self.hosts = hosts
+        self.rate = rate
+    }
+
+    public func flows(sources: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
+        let portList = Array(PortRanking.topTCP(40).shuffled(using: &rng).prefix(rng.int(ports)))
+        let count = rng.int(hosts)
+        let first = rng.int(0...max(0, context.network.block.hostCount - count - 1))
+        var targets: [(IPAddress, UInt16)] = []
+        for h in 0..<count { for p in portList { targets.append((context.network.block.host(first + h), p)) } }
+        targets.shuffle(using: &rng)
+        let r = rng.uniform(rate)
+        let t0 = startTime(context, span: Double(targets.count) / r * 1.5, rng: &rng)
+        return sweep(targets, from: sources[0], startingAt: t0, rate: r, style: .syn, context: context, rng: &rng)
+    }
+}
+
+/// FIN, NULL or XMAS probes of one host's ports: closed ports answer RST, open ones say nothing.
+public struct StealthScan: Behaviour {
+    public var style: ProbeStyle
+    public var ports: Int = 300
+    public var rate: ClosedRange<Double> = 100...1000
+    public var kind: String { "stealth-\(style.rawValue)" }
+    public var label: TrafficLabel { .scan }
+
+    public init(style: ProbeStyle, ports: Int = 300, rate: ClosedRange<Double> = 100...1000) {
+        precondition([.fin, .null, .xmas].contains(style), "a stealth scan uses FIN, NULL or XMAS probes")
+        self.style = style
+        self.ports = ports
+        self.rate = rate
+    }
+
+    public func flows(sources: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
+        let target = context.network.hosts[rng.int(0...(context.network.hosts.count - 1))].address
+        let chosen = PortRanking.topTCP(ports).shuffled(using: &rng)
+        let r = rng.uniform(rate)
+        let t0 = startTime(context, span: Double(chosen.count) / r * 1.5, rng: &rng)
+        return sweep(chosen.map { (target, $0) }, from: sources[0], startingAt: t0, rate: r, style: style, context: context, rng: &rng)
+    }
+}
+
+/// UDP probes of the common UDP services of one host (slow: targets rate-limit ICMP errors).
+public struct UDPScan: Behaviour {
+    public var ports: ClosedRange<Int> = 20...40
+    public var rate: ClosedRange<Double> = 1...20
+    public var kind: String { "udp" }
+    public var label: TrafficLabel { .scan }
+
+    public init(ports: ClosedRange<Int> = 20...40, rate: ClosedRange<Double> = 1...20) {
+        self.ports = ports
+        self.rate = rate
+    }
+
+    public func flows(sources: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
+        let target = context.network.hosts[rng.int(0...(context.network.hosts.count - 1))].address
+        let chosen = Array(PortRanking.nmapTopUDP.prefix(rng.int(ports))).shuffled(using: &rng)
+        let r = rng.uniform(rate)
+        let t0 = startTime(context, span: Double(chosen.count) / r * 1.5, rng: &rng)
+        return sweep(chosen.map { (target, $0) }, from: sources[0], startingAt: t0, rate: r, style: .udp, context: context, rng: &rng)
+    }
+}
+
+/// One probe every `interval` seconds (at least 30) for the whole time span, to stay under
+/// per-minute thresholds: ports of one host, or one port across hosts.
+public struct SlowScan: Behaviour {
+    public var interval: ClosedRange<Double> = 30...90
+    public var horizontal = false
+    public var kind: String { horizontal ? "slow-horizontal" : "slow" }
+    public var label: TrafficLabel { .scan }
+
+    public init(interval: ClosedRange<Double> = 30...90, horizontal: Bool = false) {
+        precondition(interval.lowerBound >= 30, "a slow scan probes at most every 30 s")
+        self.interval = interval
+        self.horizontal = horizontal
+    }
+
+    public func flows(sources: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
+        let network = context.network
+        let target = network.hosts[rng.int(0...(network.hosts.count - 1))].address
+        let port = PortRanking.nmapTopTCP[rng.int(0...9)]
+        let first = rng.int(0...max(0, network.block.hostCount - 400))
+        let ports = PortRanking.topTCP(1000).shuffled(using: &rng)
+        var flows: [FlowRecord] = []
+        var t = context.start + rng.uniform(0...interval.upperBound)
+        var i = 0
+        let sourcePort = UInt16(rng.int(33000...65000))
+        while t < context.end {
+            let (host, p) = horizontal ? (network.block.host(first + i), port) : (target, ports[i % ports.count])
+            flows.append(Flows.probe(from: sources[0], port: sourcePort, to: host, p, at: t, style: .syn, network: network, rng: &rng))
+            t += rng.uniform(interval)
+            i += 1
+        }
+        return flows
+    }
+}
+
+/// Several sources splitting one port range on one target, each probing only its share, so that no
+/// single source looks busy.
+public struct DistributedScan: Behaviour {
+    public var sources: Int = 4
+    public var ports: PortSelection = .wellKnown
+    public var rate: ClosedRange<Double> = 20...200
+    public var kind: String { "distributed" }
+    public var label: TrafficLabel { .scan }
+    public var sourceCount: Int { sources }
+
+    public init(sources: Int = 4, ports: PortSelection = .wellKnown, rate: ClosedRange<Double> = 20...200) {
+        precondition(sources >= 2, "a distributed scan has at least two sources")
+        self.sources = sources
+        self.ports = ports
+        self.rate = rate
+    }
+
+    public func flows(sources addresses: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
+        let target = context.network.hosts[rng.int(0...(context.network.hosts.count - 1))].address
+        let all = ports.ports.shuffled(using: &rng)
+        let r = rng.uniform(rate)
+        let share = (all.count + addresses.count - 1) / addresses.count
+        let t0 = startTime(context, span: Double(share) / r * 1.5, rng: &rng)
+        var flows: [FlowRecord] = []
+        for (k, source) in addresses.enumerated() {
+            let mine = all[(k * share)..<min(all.count, (k + 1) * share)]
+            flows += sweep(mine.map { (target, $0) }, from: source, startingAt: t0 + rng.uniform(0...5), rate: r,
+                           style: .syn, context: context, rng: &rng)
+        }
+        return flows
+    }
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import FlowRecords
+import Foundation
+import Synthesis
+
+/// A length of time written as `90s`, `30m`, `1h`, `2d` or plain seconds.
+struct Duration: ExpressibleByArgument {
+    var seconds: Double
+
+    init?(argument: String) {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        var text = argument.lowercased()
+        var scale = 1.0
+        if let last = text.last, let unit = units[last] {
+            scale = unit
+            text.removeLast()
+        }
+        guard let value = Double(text), value > 0, value.isFinite else { return nil }
+        seconds = value * scale
+    }
+}
+
+extension IPv4Block: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+}
+
+struct Synth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate labelled traffic: benign sources and port scans, as a flow log and a ground-truth file.",
+        discussion: """
+            A simulated network (--network, --hosts) with web, SSH, Windows, database and infrastructure \
+            hosts answers probes as real ones do: open ports answer, closed ports refuse (TCP RST, ICMP \
+            port unreachable, rate-limited), firewalled hosts and empty addresses stay silent.
+
+            Scans: \(SynthConfig.allScans.map(\.kind).uniqued().joined(separator: ", ")).
+            Benign: \(SynthConfig.allBenign.map(\.kind).joined(separator: ", ")) (including the hard \
+            cases: a scraper touching one port on 50+ hosts, health checks, a client retrying a closed port, \
+            peer-to-peer fan-out).
+
+            The ground truth is CSV with a header: source,label,kind (label scan or benign). The same \
+            seed and options always give the same bytes.
+
+            Example: flowhound synth --seed 7 --duration 1h --format zeek -o conn.log --truth truth.csv
+            """)
+
+    @Option(help: "Seed for the random generator.")
+    var seed: UInt64
+
+    @Option(help: "Time span: 90s, 30m, 1h, 2d.")
+    var duration = Duration(argument: "1h")!
+
+    @Option(help: "Start time, Unix seconds (default 2024-01-01T00:00:00Z).")
+    var start: Double = 1_704_067_200
+
+    @Option(help: "Output format: jsonl, csv, zeek, nfdump, argus or vpc.")
+    var format: RecordEncoding = .zeek
+
+    @Option(name: .shortAndLong, help: "Flow log to write ('-' for standard output).")
+    var output: String
+
+    @Option(help: "Ground-truth CSV to write (source,label,kind).")
+    var truth: String
+
+    @Option(help: "Number of benign sources.")
+    var benign = 40
+
+    @Option(help: "Fraction of all sources that scan, 0 to 0.95.")
+    var scanPrevalence = 0.25
+
+    @Option(help: "Only these scan kinds (comma-separated), e.g. vertical,horizontal.")
+    var scanKinds: String?
+
+    @Option(help: "Only these benign kinds (comma-separated), e.g. web,scraper.")
+    var benignKinds: String?
+
+    @Option(help: "Internal network that is served and scanned (IPv4 CIDR, /8 to /30).")
+    var network = IPv4Block("10.1.0.0/16")!
+
+    @Option(help: "Hosts with services in the internal network.")
+    var hosts = 200
+
+    func validate() throws {
+        guard benign >= 0 else { throw ValidationError("--benign must be zero or more") }
+        guard (0...0.95).contains(scanPrevalence) else { throw ValidationError("--scan-prevalence must be between 0 and 0.95") }
+        guard hosts >= 1 else { throw ValidationError("--hosts must be at least 1") }
+        guard hosts * 2 <= network.hostCount else {
+            throw ValidationError("--network \(network) is too small for \(hosts) hosts (it needs twice as many addresses)")
+        }
+        _ = try selected(scanKinds, from: SynthConfig.allScans, option: "--scan-kinds")
+        _ = try selected(benignKinds, from: SynthConfig.allBenign, option: "--benign-kinds")
+        if benign == 0 && scanPrevalence > 0 {
+            throw ValidationError("with --benign 0 there is nothing to take a share of; set --benign")
+        }
+    }
+
+    func selected(_ names: String?, from all: [any Behaviour], option: String) throws -> [any Behaviour] {
+        guard let names else { return all }
+        let wanted = names.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let known = all.map(\.kind).uniqued()
+        for name in wanted where !known.contains(name) {
+            throw ValidationError("\(option): unknown kind '\(name)'; known: \(known.joined(separator: ", "))")
+        }
+        return all.filter { wanted.contains($0.kind) }
+    }
+
+    func run() throws {
+        var config = SynthConfig()
+        config.seed = seed
+        config.start = start
+        config.duration = duration.seconds
+        config.benignSources = benign
+        config.scanPrevalence = scanPrevalence
+        config.network = network
+        config.hosts = hosts
+        config.scanBehaviours = try selected(scanKinds, from: SynthConfig.allScans, option: "--scan-kinds")
+        config.benignBehaviours = try selected(benignKinds, from: SynthConfig.allBenign, option: "--benign-kinds")
+        let started = Date()
+        let (flows, truthEntries) = TrafficGenerator(config: config).generate()
+        try Diagnostics.run {
+            try OutputFile.write(to: output) { fd in
+                let writer = FlowWriter(encoding: format, fileDescriptor: fd)
+                try writer.writeHeader()
+                for flow in flows { try writer.write(flow) }
+                try writer.flush()
+            }
+            try OutputFile.write(to: truth) { fd in
+                let text = ([TruthEntry.csvHeader] + truthEntries.map(\.csvLine)).joined(separator: "\n") + "\n"
+                let writer = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
+                writer.write(Data(text.utf8))
+            }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let scans = truthEntries.filter { $0.label == .scan }.count
+        Diagnostics.note("wrote \(flows.count) flows from \(truthEntries.count) sources (\(scans) scanning) to \(output == "-" ? "<stdout>" : output) as \(format.rawValue), truth to \(truth) (\(Int(Double(flows.count) / max(seconds, 1e-9))) flows/s)")
+    }
+}
+
+/// Writes a file atomically: to a temporary name beside it, then renamed over it. `-` is standard output.
+enum OutputFile {
+    static func write(to path: String, _ body: (Int32) throws -> Void) throws {
+        if path == "-" {
+            try body(1)
+            return
+        }
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw FlowReadError(file: path, reason: "cannot create: \(String(cString: strerror(errno)))") }
+        do {
+            try body(fd)
+            guard fsync(fd) == 0 || errno == EINVAL else {
+                throw FlowReadError(file: path, reason: "cannot write: \(String(cString: strerror(errno)))")
+            }
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw FlowReadError(file: path, reason: "cannot write: \(reason)")
+        }
+    }
+}
+
+extension Sequence where Element: Hashable {
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}
