@@ -13,8 +13,8 @@ extension FlowWriter {
         let u = r.tcpFlags
         switch r.outcome {
         case .established:
-            if u.contains(.syn) && !u.contains(.ack) {
-                return (u, [.syn, .ack])  // a half-open probe: SYN, SYN-ACK, RST
+            if isHalfOpen(u) {
+                return (u.intersection([.syn, .rst]), [.syn, .ack])  // SYN, SYN-ACK, then the prober's RST
             }
             return (u.subtracting([.rst]).union(u.contains(.syn) ? [.ack] : []), u.intersection([.syn, .ack, .psh, .fin]).union([.ack]))
         case .rejected:
@@ -26,6 +26,12 @@ extension FlowWriter {
         case .partial, .other:
             return (u, r.destinationPackets > 0 ? u.intersection([.ack, .psh, .fin]) : [])
         }
+    }
+
+    /// A probe answered with SYN-ACK and closed with RST before any data: SYN and RST (or SYN
+    /// without ACK, as a one-direction record shows it), no PSH or FIN.
+    static func isHalfOpen(_ u: TCPFlags) -> Bool {
+        u.contains(.syn) && u.isDisjoint(with: [.psh, .fin]) && (u.contains(.rst) || !u.contains(.ack))
     }
 
     /// Whether this record stands for a UDP (or other non-TCP) probe refused with ICMP unreachable.
@@ -108,7 +114,7 @@ extension FlowWriter {
         if originator.contains(.ack) { probe += "A" }
         switch r.outcome {
         case .established:
-            if syn && !r.tcpFlags.contains(.ack) { return ("RSTO", "ShR") }
+            if isHalfOpen(r.tcpFlags) { return ("RSTO", "ShR") }
             return r.tcpFlags.contains(.fin) ? ("SF", "ShADadFf") : ("S1", "ShADad")
         case .rejected:
             return syn ? ("REJ", "Sr") : ("OTH", probe + "r")
