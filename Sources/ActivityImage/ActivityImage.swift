@@ -145,11 +145,21 @@ public struct ActivityImager: Sendable {
 
     /// The images, ordered by window start, then by flow count (busiest first), then by address.
     public func images() -> [ActivityImage] {
-        accumulators.map { key, acc in Self.render(key, acc, window: window) }
-            .sorted {
-                $0.windowStart != $1.windowStart ? $0.windowStart < $1.windowStart
-                    : $0.flows != $1.flows ? $0.flows > $1.flows : $0.source < $1.source
-            }
+        var all: [ActivityImage] = []
+        all.reserveCapacity(accumulators.count)
+        forEachImage { all.append($0) }
+        return all
+    }
+
+    /// Renders the images one at a time, in the order of `images()`, so that a caller writing them out
+    /// holds one image in memory, not all of them.
+    public func forEachImage(_ body: (ActivityImage) throws -> Void) rethrows {
+        let keys = accumulators.keys.sorted { a, b in
+            if a.window != b.window { return a.window < b.window }
+            let fa = accumulators[a]!.flows, fb = accumulators[b]!.flows
+            return fa != fb ? fa > fb : a.source < b.source
+        }
+        for key in keys { try body(Self.render(key, accumulators[key]!, window: window)) }
     }
 
     static func render(_ key: Key, _ acc: Accumulator, window: Double) -> ActivityImage {

@@ -1,0 +1,147 @@
+import FlowRecords
+import Foundation
+
+/// Writes labelled activity images as a training set for the CNN:
+///
+/// ```
+/// DIR/train/X.npy   float32, N × 3 × 64 × 32 (ActivityImage layout)
+/// DIR/train/y.npy   int64, N: 0 benign, 1 scan
+/// DIR/test/X.npy, DIR/test/y.npy
+/// DIR/meta.json     shape, channels, label names, and the source, window, label and kind of every row
+/// ```
+///
+/// The split is by source: a source's images are all in train or all in test. Within each
+/// (label, kind) group, sources are ordered by a seeded hash and the first `testFraction` of them
+/// (at least one when the group has two or more) go to test, so every kind is represented in both.
+public struct DatasetWriter {
+    public struct Row: Codable, Sendable {
+        public var source: String
+        public var windowStart: Double
+        public var label: Int
+        public var kind: String
+        public var flows: Int
+        public var failedFlows: Int
+    }
+
+    public struct Split: Codable, Sendable {
+        public var count: Int
+        public var scans: Int
+        public var rows: [Row]
+    }
+
+    public struct Meta: Codable, Sendable {
+        public var formatVersion = 1
+        public var shape: [Int]
+        public var layout: String
+        public var channels: [String]
+        public var labelNames: [String]
+        public var windowSeconds: Double
+        public var testFraction: Double
+        public var seed: UInt64
+        public var inputs: [String]
+        public var unlabelledImages: Int
+        public var kinds: [String: Int]
+        public var train: Split
+        public var test: Split
+    }
+
+    public var testFraction: Double
+    public var seed: UInt64
+    /// Images with fewer flows are left out (a source that sent one packet says nothing).
+    public var minimumFlows: Int
+
+    public init(testFraction: Double = 0.2, seed: UInt64 = 1, minimumFlows: Int = 1) {
+        self.testFraction = testFraction
+        self.seed = seed
+        self.minimumFlows = minimumFlows
+    }
+
+    /// Sources chosen for the test split.
+    public func testSources(_ truth: GroundTruth) -> Set<IPAddress> {
+        var groups: [String: [IPAddress]] = [:]
+        for source in truth.sources {
+            let e = truth[source]!
+            groups[e.label + "/" + e.kind, default: []].append(source)
+        }
+        var test = Set<IPAddress>()
+        for key in groups.keys.sorted() {
+            let members = groups[key]!.sorted { hash($0) != hash($1) ? hash($0) < hash($1) : $0 < $1 }
+            var n = Int((Double(members.count) * testFraction).rounded())
+            if n == 0 && members.count >= 2 && testFraction > 0 { n = 1 }
+            test.formUnion(members.prefix(n))
+        }
+        return test
+    }
+
+    func hash(_ a: IPAddress) -> UInt64 {
+        var h = seed ^ 0x9E37_79B9_7F4A_7C15
+        for v in [a.high, a.low] {
+            h = (h ^ v) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+        }
+        return h
+    }
+
+    /// Writes the dataset under `directory`; returns its metadata.
+    public func write(images imager: ActivityImager, truth: GroundTruth, inputs: [String], to directory: String) throws -> Meta {
+        let fm = FileManager.default
+        for split in ["train", "test"] {
+            try fm.createDirectory(atPath: directory + "/" + split, withIntermediateDirectories: true)
+        }
+        let shape = [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns]
+        let trainX = try NumpyWriter(path: directory + "/train/X.npy", dtype: .float32, rowShape: shape)
+        let trainY = try NumpyWriter(path: directory + "/train/y.npy", dtype: .int64, rowShape: [])
+        let testX = try NumpyWriter(path: directory + "/test/X.npy", dtype: .float32, rowShape: shape)
+        let testY = try NumpyWriter(path: directory + "/test/y.npy", dtype: .int64, rowShape: [])
+        let testSet = testSources(truth)
+        var train = Split(count: 0, scans: 0, rows: []), test = Split(count: 0, scans: 0, rows: [])
+        var unlabelled = 0
+        var kinds: [String: Int] = [:]
+        try imager.forEachImage { image in
+            guard image.flows >= minimumFlows else { return }
+            guard let entry = truth[image.source] else {
+                unlabelled += 1
+                return
+            }
+            let label = entry.label == "scan" ? 1 : 0
+            let row = Row(source: image.source.description, windowStart: image.windowStart, label: label, kind: entry.kind,
+                          flows: image.flows, failedFlows: image.failedFlows)
+            kinds[entry.kind, default: 0] += 1
+            if testSet.contains(image.source) {
+                try testX.append(image.pixels)
+                try testY.append(Int64(label))
+                test.rows.append(row)
+                test.count += 1
+                test.scans += label
+            } else {
+                try trainX.append(image.pixels)
+                try trainY.append(Int64(label))
+                train.rows.append(row)
+                train.count += 1
+                train.scans += label
+            }
+        }
+        for w in [trainX, trainY, testX, testY] { try w.finish() }
+        let meta = Meta(
+            shape: shape,
+            layout: "NCHW float32; rows = destination port (0-31: ports 0-1023 in bins of 32; 32-63: 1024-65535 log scale), "
+                + "columns = destination hosts in order of first contact (0-15 one each, then log scale); values 0...1",
+            channels: ActivityImage.channelNames, labelNames: ["benign", "scan"], windowSeconds: imager.window,
+            testFraction: testFraction, seed: seed, inputs: inputs, unlabelledImages: unlabelled, kinds: kinds,
+            train: train, test: test)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let data = try encoder.encode(meta)
+        let temporary = directory + "/meta.json.tmp-\(getpid())"
+        try data.write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, directory + "/meta.json") == 0 else {
+            throw NumpyError(path: directory + "/meta.json", reason: "cannot write: \(String(cString: strerror(errno)))")
+        }
+        return meta
+    }
+}
+
+extension NumpyError: LocalizedError {
+    public var errorDescription: String? { description }
+}

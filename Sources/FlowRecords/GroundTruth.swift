@@ -1,0 +1,62 @@
+import Foundation
+
+/// Labels per source address, as CSV with a header: `source,label,kind` (label `scan` or `benign`;
+/// kind free text such as `vertical` or `scraper`). `flowhound synth` writes it; `dataset`, `render`
+/// and the evaluations read it.
+public struct GroundTruth: Sendable {
+    public struct Entry: Sendable, Equatable, Codable {
+        public var label: String
+        public var kind: String
+    }
+
+    public static let header = "source,label,kind"
+    public private(set) var entries: [IPAddress: Entry] = [:]
+    /// Sources in file order.
+    public private(set) var sources: [IPAddress] = []
+
+    public init() {}
+
+    public subscript(source: IPAddress) -> Entry? { entries[source] }
+
+    public mutating func add(_ source: IPAddress, label: String, kind: String) {
+        if entries[source] == nil { sources.append(source) }
+        entries[source] = Entry(label: label, kind: kind)
+    }
+
+    /// Reads a ground-truth file; every problem is a `FlowReadError` naming the line.
+    public static func load(path: String) throws -> GroundTruth {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw FlowReadError(file: path, reason: "cannot read ground truth: \((error as NSError).localizedDescription)")
+        }
+        var truth = GroundTruth()
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        guard let first = lines.first else { throw FlowReadError(file: path, reason: "empty ground truth") }
+        let columns = first.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard let s = columns.firstIndex(of: "source"), let l = columns.firstIndex(of: "label") else {
+            throw FlowReadError(file: path, line: 1, reason: "expected a header naming source,label,kind; found '\(first.prefix(60))'")
+        }
+        let k = columns.firstIndex(of: "kind")
+        for (i, line) in lines.enumerated().dropFirst() where !line.isEmpty {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.count == columns.count else {
+                throw FlowReadError(file: path, line: i + 1, reason: "expected \(columns.count) fields, found \(fields.count)")
+            }
+            guard let source = IPAddress(fields[s]) else {
+                throw FlowReadError(file: path, line: i + 1, reason: "bad address '\(fields[s])'")
+            }
+            let label = fields[l].lowercased()
+            guard label == "scan" || label == "benign" else {
+                throw FlowReadError(file: path, line: i + 1, reason: "label must be scan or benign, found '\(fields[l])'")
+            }
+            if truth.entries[source] != nil {
+                throw FlowReadError(file: path, line: i + 1, reason: "source \(source) is listed twice")
+            }
+            truth.add(source, label: label, kind: k.map { fields[$0] } ?? label)
+        }
+        return truth
+    }
+}

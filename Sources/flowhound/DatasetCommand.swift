@@ -1,0 +1,112 @@
+import ActivityImage
+import ArgumentParser
+import FlowRecords
+import Foundation
+import Synthesis
+
+struct Dataset: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Turn labelled flow logs (or synthetic traffic) into activity images for training: NumPy arrays and metadata.",
+        discussion: """
+            Writes DIR/train/X.npy and DIR/test/X.npy (float32, N × 3 × 64 × 32: channels failed, answered, \
+            timing; rows destination port, columns destination hosts), DIR/{train,test}/y.npy (int64, \
+            0 benign, 1 scan) and DIR/meta.json (shape, channels, label names, and the source, window, label \
+            and kind of every row). No source is in both train and test.
+
+            In Python: X = numpy.load("DIR/train/X.npy"); y = numpy.load("DIR/train/y.npy").
+
+            Examples:
+              flowhound dataset conn.log --truth truth.csv -o data
+              flowhound dataset --synth-seed 7 --synth-duration 2h -o data
+            """)
+
+    @Argument(help: ArgumentHelp("Labelled flow logs ('-' for standard input, '.gz' accepted).", valueName: "log"))
+    var logs: [String] = []
+
+    @Option(help: "Ground truth for the logs: CSV source,label,kind.")
+    var truth: String?
+
+    @Option(name: .shortAndLong, help: "Output directory.")
+    var output: String
+
+    @Option(help: "Image window in seconds.")
+    var window: Double = 3600
+
+    @Option(help: "Share of each kind's sources held out for testing.")
+    var testFraction = 0.2
+
+    @Option(help: "Seed for the train/test split.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Leave out images with fewer flows than this.")
+    var minFlows = 1
+
+    @Option(help: "Instead of logs: generate synthetic traffic with this seed (see 'flowhound synth').")
+    var synthSeed: UInt64?
+
+    @Option(help: "Synthetic traffic: time span (90s, 30m, 1h, 2d).")
+    var synthDuration = Duration(argument: "1h")!
+
+    @Option(help: "Synthetic traffic: number of benign sources.")
+    var synthBenign = 40
+
+    @Option(help: "Synthetic traffic: fraction of sources that scan.")
+    var synthScanPrevalence = 0.25
+
+    @Option(help: "Input format, instead of detecting it.")
+    var format: FlowFormat?
+
+    @Flag(help: "Stop at the first malformed record.")
+    var strict = false
+
+    func validate() throws {
+        if synthSeed == nil {
+            guard !logs.isEmpty else { throw ValidationError("give flow logs with --truth, or --synth-seed") }
+            guard truth != nil else { throw ValidationError("--truth is required with flow logs") }
+        } else if !logs.isEmpty || truth != nil {
+            throw ValidationError("--synth-seed generates its own traffic and truth: give no logs and no --truth")
+        }
+        guard window > 0 else { throw ValidationError("--window must be positive") }
+        guard (0..<1).contains(testFraction) else { throw ValidationError("--test-fraction must be in 0..<1") }
+        guard minFlows >= 1 else { throw ValidationError("--min-flows must be at least 1") }
+    }
+
+    func run() throws {
+        try Diagnostics.run {
+            let started = Date()
+            var imager = ActivityImager(window: window)
+            var groundTruth = GroundTruth()
+            var inputs: [String] = []
+            var flowCount = 0
+            if let synthSeed {
+                var config = SynthConfig()
+                config.seed = synthSeed
+                config.duration = synthDuration.seconds
+                config.benignSources = synthBenign
+                config.scanPrevalence = synthScanPrevalence
+                let (flows, truthEntries) = TrafficGenerator(config: config).generate()
+                for f in flows { imager.add(f) }
+                for t in truthEntries { groundTruth.add(t.source, label: t.label.rawValue, kind: t.kind) }
+                flowCount = flows.count
+                inputs = ["synth --seed \(synthSeed) --duration \(Int(synthDuration.seconds))s --benign \(synthBenign) --scan-prevalence \(synthScanPrevalence)"]
+            } else {
+                groundTruth = try GroundTruth.load(path: truth!)
+                let reader = FlowReader(options: ReadOptions(format: format, strict: strict))
+                for log in logs {
+                    let summary = try reader.read(path: log) { imager.add($0) }
+                    Diagnostics.reportMalformed(summary)
+                    flowCount += summary.records
+                }
+                inputs = logs
+            }
+            let meta = try DatasetWriter(testFraction: testFraction, seed: seed, minimumFlows: minFlows)
+                .write(images: imager, truth: groundTruth, inputs: inputs, to: output)
+            let seconds = Date().timeIntervalSince(started)
+            let images = meta.train.count + meta.test.count
+            Diagnostics.note("wrote \(output): \(meta.train.count) train images (\(meta.train.scans) scans), \(meta.test.count) test images (\(meta.test.scans) scans) from \(flowCount) flows in \(String(format: "%.2f", seconds)) s (\(Int(Double(images) / max(seconds, 1e-9))) images/s)")
+            if meta.unlabelledImages > 0 {
+                Diagnostics.note("left out \(meta.unlabelledImages) images of sources not in the ground truth")
+            }
+        }
+    }
+}
