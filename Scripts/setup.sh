@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Build: zlib for gzip input. Tools: gzip (tests), and the real exporters and scanners used by the
-# loopback capture script and tests (nmap, tcpdump, argus, softflowd, nfdump).
-packages=(zlib1g-dev gzip ca-certificates curl python3 nmap tcpdump argus-server argus-client softflowd nfdump iproute2)
+# Build: zlib (gzip input, PNG output). Tests: gzip, python3 with NumPy (reads datasets back).
+# Tools: the real scanners and exporters of the loopback capture script (nmap, tcpdump, argus,
+# softflowd, nfdump).
+packages=(zlib1g-dev gzip ca-certificates curl python3 python3-numpy nmap tcpdump argus-server argus-client softflowd nfdump iproute2)
 
 missing=()
 for p in "${packages[@]}"; do
