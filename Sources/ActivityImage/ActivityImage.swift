@@ -12,7 +12,7 @@ import Foundation
 ///   cover ports 1024-65535 on a logarithmic scale (row 32 starts at 1024, row 63 ends at 65535).
 /// - **Columns: destination host**, left to right in the order the source first contacted them:
 ///   the first 16 hosts get a column each, later ones share logarithmically wider columns (column 31
-///   holds the 271st host onwards). A vertical scan is a tall column at the left; a horizontal scan a
+///   holds the 272nd host onwards). A vertical scan is a tall column at the left; a horizontal scan a
 ///   long row; a block scan a rectangle.
 /// - **Channel 0, failed**: attempts that were rejected or unanswered, `log2(1+n)/log2(1+64)` capped at 1.
 /// - **Channel 1, answered**: every other attempt (established, partial, other), same scale.

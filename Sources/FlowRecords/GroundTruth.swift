@@ -1,7 +1,8 @@
 import Foundation
 
 /// Labels per source address, as CSV with a header: `source,label,kind` (label `scan` or `benign`;
-/// kind free text such as `vertical` or `scraper`). `flowhound synth` writes it; `dataset`, `render`
+/// kind free text such as `vertical` or `scraper`; columns in any order; blank lines and lines
+/// starting with `#` are skipped). `flowhound synth` writes it; `dataset`, `render`
 /// and the evaluations read it.
 public struct GroundTruth: Sendable {
     public struct Entry: Sendable, Equatable, Codable {
@@ -32,15 +33,18 @@ public struct GroundTruth: Sendable {
             throw FlowReadError(file: path, reason: "cannot read ground truth: \((error as NSError).localizedDescription)")
         }
         var truth = GroundTruth()
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
-        while lines.last?.isEmpty == true { lines.removeLast() }
-        guard let first = lines.first else { throw FlowReadError(file: path, reason: "empty ground truth") }
-        let columns = first.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            .map { (number: $0.offset + 1, text: $0.element.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            .filter { !$0.text.isEmpty && !$0.text.hasPrefix("#") }
+        guard !lines.isEmpty else { throw FlowReadError(file: path, reason: "empty ground truth (expected a header 'source,label,kind')") }
+        let first = lines.removeFirst()
+        let columns = first.text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard let s = columns.firstIndex(of: "source"), let l = columns.firstIndex(of: "label") else {
-            throw FlowReadError(file: path, line: 1, reason: "expected a header naming source,label,kind; found '\(first.prefix(60))'")
+            throw FlowReadError(file: path, line: first.number, reason: "expected a header naming source,label,kind; found '\(first.text.prefix(60))'")
         }
         let k = columns.firstIndex(of: "kind")
-        for (i, line) in lines.enumerated().dropFirst() where !line.isEmpty {
+        for (number, line) in lines {
+            let i = number - 1
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard fields.count == columns.count else {
                 throw FlowReadError(file: path, line: i + 1, reason: "expected \(columns.count) fields, found \(fields.count)")
