@@ -54,8 +54,9 @@ public struct DNSAndNTP: Behaviour {
 
     public func flows(sources: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
         let me = sources[0]
-        let resolvers = context.network.resolvers.isEmpty ? [context.network.hosts[0].address] : context.network.resolvers
-        let clocks = context.network.timeServers.isEmpty ? resolvers : context.network.timeServers
+        // A host is configured with two resolvers and a few time servers.
+        let resolvers = context.network.resolvers.isEmpty ? [context.network.hosts[0].address] : Array(context.network.resolvers.prefix(2))
+        let clocks = context.network.timeServers.isEmpty ? resolvers : Array(context.network.timeServers.suffix(3))
         var flows: [FlowRecord] = []
         var t = context.start + rng.uniform(0...dnsInterval.upperBound)
         while t < context.end {

@@ -56,6 +56,9 @@ struct Render: ParsableCommand {
         valueName: "csv"))
     var truth: String?
 
+    @Flag(help: "With --top N and --truth: draw the busiest image of each kind in the truth file (at most N).")
+    var onePerKind = false
+
     @Option(help: ArgumentHelp("Tiles per row of the grid (default: enough for a landscape picture).", valueName: "n"))
     var columns: Int?
 
@@ -71,6 +74,7 @@ struct Render: ParsableCommand {
         }
         guard window > 0, window.isFinite else { throw ValidationError("--window must be a positive number of seconds") }
         if let columns, columns < 1 { throw ValidationError("--columns must be at least 1") }
+        if onePerKind && (top == nil || truth == nil) { throw ValidationError("--one-per-kind needs --top N and --truth") }
         if output.isEmpty || output == "-" { throw ValidationError("-o needs a file name (the PNG is binary)") }
     }
 
@@ -108,14 +112,26 @@ struct Render: ParsableCommand {
                     throw ExitCode.failure
                 }
                 let n = top ?? 1
-                chosen = Array(all.sorted {
+                var ranked = all.sorted {
                     $0.flows != $1.flows ? $0.flows > $1.flows
                         : $0.windowStart != $1.windowStart ? $0.windowStart < $1.windowStart : $0.source < $1.source
-                }.prefix(n))
-                if chosen.count < n {
+                }
+                if onePerKind {
+                    // The busiest image of each kind: scans first, then benign, each by name.
+                    var seen = Set<String>()
+                    ranked = ranked.filter { labels[$0.source].map { seen.insert($0).inserted } ?? false }
+                        .sorted {
+                            let a = labels[$0.source]!, b = labels[$1.source]!
+                            return (a.hasPrefix("scan") ? 0 : 1, a) < (b.hasPrefix("scan") ? 0 : 1, b)
+                        }
+                }
+                chosen = Array(ranked.prefix(n))
+                if chosen.count < n && !onePerKind {
                     Diagnostics.note("only \(all.count) image\(all.count == 1 ? "" : "s") (source × \(windowText) window) in the logs; drawing all")
                 }
-                title = "top \(chosen.count) of \(all.count) images by flows (one per source and \(windowText) window), from \(sources.count) source\(sources.count == 1 ? "" : "s")"
+                title = onePerKind
+                    ? "the busiest image of each of \(chosen.count) kinds, of \(all.count) images (one per source and \(windowText) window)"
+                    : "top \(chosen.count) of \(all.count) images by flows (one per source and \(windowText) window), from \(sources.count) source\(sources.count == 1 ? "" : "s")"
             }
 
             let tiles = chosen.map { ($0, truth == nil ? nil : labels[$0.source] ?? "unlabelled") }

@@ -109,4 +109,35 @@ import Testing
         #expect(r.stdout.contains("--strict"))
         #expect(r.stdout.contains("zeek, zeek-json, nfdump, argus, vpc, cicflowmeter, jsonl, csv"))
     }
+
+    @Test func synthRenderAndDatasetEndToEnd() throws {
+        let dir = try Fixture.temporary("", name: "placeholder")
+        let base = URL(fileURLWithPath: dir).deletingLastPathComponent().path
+        let log = base + "/synth.nfdump.csv", truth = base + "/truth.csv"
+        let synth = try Self.run(["synth", "--seed", "5", "--duration", "20m", "--benign", "8", "--format", "nfdump", "-o", log, "--truth", truth])
+        #expect(synth.status == 0, "\(synth.stderr)")
+        #expect(synth.stderr.contains("flows from"))
+        // The same seed writes the same bytes.
+        let again = try Self.run(["synth", "--seed", "5", "--duration", "20m", "--benign", "8", "--format", "nfdump", "-o", log + "2", "--truth", truth + "2"])
+        #expect(again.status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: log)) == Data(contentsOf: URL(fileURLWithPath: log + "2")))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: truth)) == Data(contentsOf: URL(fileURLWithPath: truth + "2")))
+
+        let png = base + "/kinds.png"
+        let render = try Self.run(["render", log, "--truth", truth, "--top", "30", "--one-per-kind", "-o", png])
+        #expect(render.status == 0, "\(render.stderr)")
+        let kinds = Set(try GroundTruth.load(path: truth).entries.values.map(\.kind)).count
+        #expect(render.stderr.contains("(\(kinds) tiles,"), "\(render.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: png)).prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+
+        let data = base + "/data"
+        let dataset = try Self.run(["dataset", log, "--truth", truth, "-o", data])
+        #expect(dataset.status == 0, "\(dataset.stderr)")
+        #expect(dataset.stderr.contains("train images"))
+        for file in ["train/X.npy", "train/y.npy", "test/X.npy", "test/y.npy", "meta.json"] {
+            #expect(FileManager.default.fileExists(atPath: data + "/" + file), "\(file)")
+        }
+        let usage = try Self.run(["dataset", log, "-o", data])
+        #expect(usage.status == 64 && usage.stderr.contains("--truth is required"))
+    }
 }
