@@ -92,6 +92,11 @@ public struct ActivityImager: Sendable {
         var failed: UInt32 = 0
         var answered: UInt32 = 0
         var first: Double = .infinity
+
+        mutating func add(at t: Double, failed failure: Bool) {
+            if failure { failed &+= 1 } else { answered &+= 1 }
+            first = min(first, t)
+        }
     }
 
     struct Accumulator: Sendable {
@@ -102,6 +107,24 @@ public struct ActivityImager: Sendable {
         var failed = 0
         var first = Double.infinity
         var last = -Double.infinity
+
+        mutating func add(_ r: FlowRecord) {
+            let rank: Int
+            if let known = hosts[r.destination] {
+                rank = known
+            } else {
+                rank = hosts.count
+                hosts[r.destination] = rank
+            }
+            ports.insert(r.destinationPort)
+            let index = Int32(ActivityImage.row(port: r.destinationPort) * ActivityImage.columns + ActivityImage.column(rank: rank))
+            let failure = r.outcome.isFailure
+            cells[index, default: Cell()].add(at: r.start, failed: failure)
+            if failure { failed += 1 }
+            flows += 1
+            first = min(first, r.start)
+            last = max(last, r.start)
+        }
     }
 
     private var accumulators: [Key: Accumulator] = [:]
@@ -118,29 +141,8 @@ public struct ActivityImager: Sendable {
     /// - Complexity: amortised O(1).
     public mutating func add(_ r: FlowRecord) {
         let key = Key(source: r.source, window: Int64((r.start / window).rounded(.down)))
-        var acc = accumulators[key, default: Accumulator()]
-        let rank: Int
-        if let known = acc.hosts[r.destination] {
-            rank = known
-        } else {
-            rank = acc.hosts.count
-            acc.hosts[r.destination] = rank
-        }
-        acc.ports.insert(r.destinationPort)
-        let index = Int32(ActivityImage.row(port: r.destinationPort) * ActivityImage.columns + ActivityImage.column(rank: rank))
-        var cell = acc.cells[index, default: Cell()]
-        if r.outcome.isFailure {
-            cell.failed += 1
-            acc.failed += 1
-        } else {
-            cell.answered += 1
-        }
-        cell.first = min(cell.first, r.start)
-        acc.cells[index] = cell
-        acc.flows += 1
-        acc.first = min(acc.first, r.start)
-        acc.last = max(acc.last, r.start)
-        accumulators[key] = acc
+        // Mutated in place through the subscript: copying the accumulator out would copy its tables.
+        accumulators[key, default: Accumulator()].add(r)
     }
 
     /// The images, ordered by window start, then by flow count (busiest first), then by address.
