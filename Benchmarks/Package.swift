@@ -1,0 +1,23 @@
+// swift-tools-version:6.0
+// Benchmarks for Flowhound, kept out of the main package so that its build stays fast.
+// Run them with ./run-readers.sh (release build, one core, medians).
+import Foundation
+import PackageDescription
+
+// A path dependency's identity is its folder's name, which depends on where the repository was cloned.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+
+let package = Package(
+    name: "FlowhoundBenchmarks",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(path: ".."),
+    ],
+    targets: [
+        .executableTarget(
+            name: "flowhound-bench",
+            dependencies: [.product(name: "FlowRecords", package: root.lastPathComponent)],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+    ],
+    swiftLanguageModes: [.v6]
+)

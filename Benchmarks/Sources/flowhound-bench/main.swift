@@ -1,0 +1,47 @@
+import FlowRecords
+import Foundation
+
+/// flowhound-bench generate FORMAT RECORDS OUT   writes a log of RECORDS synthetic flows
+/// flowhound-bench read FILE [RUNS]               reads it RUNS times; prints records/s per run and peak RSS
+let arguments = CommandLine.arguments
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("flowhound-bench: \(message)\n".utf8))
+    exit(2)
+}
+
+func peakRSSKiB() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss
+}
+
+switch arguments.dropFirst().first {
+case "generate":
+    guard arguments.count == 5, let format = FlowFormat(rawValue: arguments[2]), let count = Int(arguments[3]) else {
+        fail("usage: flowhound-bench generate FORMAT RECORDS OUT")
+    }
+    var generator = LogGenerator(format: format, seed: 42)
+    try generator.write(records: count, to: arguments[4])
+case "read":
+    guard arguments.count >= 3 else { fail("usage: flowhound-bench read FILE [RUNS]") }
+    let runs = arguments.count > 3 ? Int(arguments[3]) ?? 5 : 5
+    var rates: [Double] = []
+    var records = 0
+    var checksum: UInt64 = 0
+    for _ in 0..<runs {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let summary = try FlowReader().read(path: arguments[2]) { r in
+            checksum &+= UInt64(r.destinationPort) &+ r.sourceBytes
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        records = summary.records
+        guard summary.malformed == 0 else { fail("\(summary.malformed) malformed records: \(summary.issues)") }
+        rates.append(Double(records) / seconds)
+    }
+    let sorted = rates.sorted()
+    let median = sorted[sorted.count / 2]
+    print("{\"file\":\"\(arguments[2])\",\"records\":\(records),\"runs\":\(runs),\"median_records_per_s\":\(Int(median)),"
+        + "\"rates\":[\(rates.map { String(Int($0)) }.joined(separator: ","))],\"peak_rss_kib\":\(peakRSSKiB()),\"checksum\":\(checksum)}")
+default:
+    fail("usage: flowhound-bench generate|read ...")
+}
