@@ -22,6 +22,15 @@ public enum ByteParsing {
             return hex(UnsafeBufferPointer(rebasing: bytes[2...]))
         }
         var value: UInt64 = 0
+        if bytes.count <= 19 {
+            // Nineteen digits cannot overflow 64 bits.
+            for b in bytes {
+                let d = b &- UInt8(ascii: "0")
+                guard d < 10 else { return nil }
+                value = value &* 10 &+ UInt64(d)
+            }
+            return value
+        }
         for b in bytes {
             let d = b &- UInt8(ascii: "0")
             guard d < 10 else { return nil }
@@ -51,55 +60,53 @@ public enum ByteParsing {
         return UInt16(v)
     }
 
-    @usableFromInline static let powersOfTen: [Double] = (0...18).map { p in
-        var v = 1.0
-        for _ in 0..<p { v *= 10 }
-        return v
-    }
-
     /// A decimal number such as `1655071198.444458`, `-3`, `0.5`, `1e-3` or `9003.680336487907`.
     /// Plain fixed-point text (the common case) is converted exactly digit by digit; text with an
     /// exponent or more than 18 significant digits falls back to the standard library.
     @inlinable
     public static func decimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
-        guard !bytes.isEmpty else { return nil }
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
+        let n = bytes.count
         var i = 0
         var negative = false
-        if bytes[0] == UInt8(ascii: "-") || bytes[0] == UInt8(ascii: "+") {
-            negative = bytes[0] == UInt8(ascii: "-")
+        if base[0] == UInt8(ascii: "-") || base[0] == UInt8(ascii: "+") {
+            negative = base[0] == UInt8(ascii: "-")
             i = 1
         }
+        // Integer part, then fraction part: two tight digit loops.
+        let integerStart = i
         var integer: UInt64 = 0
-        var digits = 0
-        var fraction: UInt64 = 0
-        var fractionDigits = 0
-        var sawDot = false
-        while i < bytes.count {
-            let b = bytes[i]
-            let d = b &- UInt8(ascii: "0")
-            if d < 10 {
-                if sawDot {
-                    if fractionDigits < 18 {
-                        fraction = fraction &* 10 &+ UInt64(d)
-                        fractionDigits += 1
-                    }
-                } else {
-                    guard digits < 18 else { return slowDecimal(bytes) }
-                    integer = integer &* 10 &+ UInt64(d)
-                    digits += 1
-                }
-            } else if b == UInt8(ascii: "."), !sawDot {
-                sawDot = true
-            } else if b | 0x20 == UInt8(ascii: "e") {
-                return slowDecimal(bytes)
-            } else {
-                return nil
-            }
+        while i < n {
+            let d = base[i] &- UInt8(ascii: "0")
+            if d >= 10 { break }
+            integer = integer &* 10 &+ UInt64(d)
             i += 1
         }
-        guard digits > 0 || fractionDigits > 0 else { return nil }
+        let integerDigits = i - integerStart
+        guard integerDigits <= 18 else { return slowDecimal(bytes) }
+        var fraction: UInt64 = 0
+        var scale: UInt64 = 1
+        var fractionDigits = 0
+        if i < n, base[i] == UInt8(ascii: ".") {
+            i += 1
+            let fractionStart = i
+            while i < n {
+                let d = base[i] &- UInt8(ascii: "0")
+                if d >= 10 { break }
+                if i - fractionStart < 18 {
+                    fraction = fraction &* 10 &+ UInt64(d)
+                    scale &*= 10
+                }
+                i += 1
+            }
+            fractionDigits = i - fractionStart
+        }
+        if i < n {
+            return base[i] | 0x20 == UInt8(ascii: "e") && integerDigits + fractionDigits > 0 ? slowDecimal(bytes) : nil
+        }
+        guard integerDigits > 0 || fractionDigits > 0 else { return nil }
         var value = Double(integer)
-        if fractionDigits > 0 { value += Double(fraction) / powersOfTen[fractionDigits] }
+        if fractionDigits > 0 { value += Double(fraction) / Double(scale) }
         return negative ? -value : value
     }
 

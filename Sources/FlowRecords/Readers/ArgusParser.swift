@@ -19,7 +19,7 @@ struct ArgusParser: LineParser {
             try header(line)
             return .metadata
         }
-        splitter.split(line, on: delimiter)
+        splitter.split(line, on: delimiter, limit: max(columnCount, label + 1))
         guard splitter.count >= columnCount else {
             throw .malformed("expected \(columnCount) fields, found \(splitter.count)")
         }
@@ -96,7 +96,7 @@ struct ArgusParser: LineParser {
             sourcePackets: sourcePackets, sourceBytes: sourceBytes,
             destinationPackets: destinationPackets, destinationBytes: destinationBytes,
             tcpFlags: flags, outcome: outcome,
-            state: String(decoding: stateText, as: UTF8.self), label: labelValue))
+            state: interner.string(stateText), label: labelValue))
     }
 
     private mutating func header(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) {

@@ -20,7 +20,7 @@ struct CICFlowMeterParser: LineParser {
             try header(line)
             return .metadata
         }
-        splitter.split(line, on: UInt8(ascii: ","))
+        splitter.split(line, on: UInt8(ascii: ","), limit: max(columnCount, label + 1, category + 1))
         guard splitter.count >= columnCount else {
             throw .malformed("expected \(columnCount) comma-separated fields, found \(splitter.count)")
         }

@@ -12,6 +12,7 @@ struct NfdumpParser: LineParser {
     private var ipkt = -1, ibyt = -1, opkt = -1, obyt = -1
     private var inSummary = false
     private var delimiter = UInt8(ascii: ",")
+    private var interner = StringInterner()
 
     mutating func parse(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) -> ParsedLine {
         if inSummary { return .skipped(.summary) }
@@ -31,7 +32,7 @@ struct NfdumpParser: LineParser {
                 return .skipped(.summary)
             }
         }
-        splitter.split(line, on: delimiter)
+        splitter.split(line, on: delimiter, limit: columnCount)
         guard splitter.count >= columnCount else {
             throw .malformed("expected \(columnCount) fields, found \(splitter.count)")
         }
@@ -101,7 +102,7 @@ struct NfdumpParser: LineParser {
             sourcePackets: inPackets, sourceBytes: inBytes,
             destinationPackets: outPackets, destinationBytes: outBytes,
             tcpFlags: flags, outcome: outcome,
-            state: String(decoding: flagText, as: UTF8.self)))
+            state: interner.string(flagText)))
     }
 
     private mutating func header(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) {

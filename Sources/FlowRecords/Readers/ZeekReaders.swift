@@ -126,7 +126,7 @@ struct ZeekConnFields {
             destinationPackets: respPkts, destinationBytes: respBytes,
             tcpFlags: transport == .tcp ? OutcomeRules.zeekFlags(history: historySpan) : [],
             outcome: outcome,
-            state: String(decoding: stateSpan, as: UTF8.self),
+            state: interner.string(stateSpan),
             label: label.map { labelEscaped ? FlatJSON.unescape($0) : interner.string($0) },
             detailedLabel: detailedLabel.map { detailedLabelEscaped ? FlatJSON.unescape($0) : interner.string($0) })
     }
@@ -140,6 +140,8 @@ struct ZeekTSVParser: LineParser {
     private var emptyField: [UInt8] = Array("(empty)".utf8)
     /// Slot for each column, nil for columns Flowhound does not read.
     private var columns: [ZeekConnFields.Slot?] = []
+    /// The columns Flowhound reads, with their slots.
+    private var wanted: [(slot: ZeekConnFields.Slot, column: Int)] = []
     private var splitter = FieldSplitter()
     private var interner = StringInterner()
 
@@ -156,9 +158,8 @@ struct ZeekTSVParser: LineParser {
             throw .malformed("expected \(columns.count) tab-separated fields, found \(splitter.count)")
         }
         var fields = ZeekConnFields()
-        for (i, slot) in columns.enumerated() {
-            guard let slot else { continue }
-            let value = splitter.field(i, in: line)
+        for (slot, column) in wanted {
+            let value = splitter.field(column, in: line)
             if isUnset(value) { continue }
             fields.set(slot, value)
         }
@@ -167,9 +168,13 @@ struct ZeekTSVParser: LineParser {
 
     @inline(__always)
     private func isUnset(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
-        if value.count == 1 { return unset.count == 1 && value[0] == unset[0] }
-        if value.count == emptyField.count && value.elementsEqual(emptyField) { return true }
-        return value.isEmpty || (value.count == unset.count && value.elementsEqual(unset))
+        switch value.count {
+        case 0: return true
+        case 1: return unset.count == 1 && value[0] == unset[0]
+        case unset.count: return memcmp(value.baseAddress!, unset, unset.count) == 0
+        case emptyField.count: return memcmp(value.baseAddress!, emptyField, emptyField.count) == 0
+        default: return false
+        }
     }
 
     private mutating func header(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) {
@@ -192,6 +197,7 @@ struct ZeekTSVParser: LineParser {
         case "#empty_field": if let v = values.first { emptyField = Array(v.utf8) }
         case "#fields":
             columns = values.map { ZeekConnFields.Slot.named($0) }
+            wanted = columns.enumerated().compactMap { i, slot in slot.map { ($0, i) } }
             let found = Set(columns.compactMap { $0 })
             for required in [ZeekConnFields.Slot.ts, .origH, .respH, .proto] where !found.contains(required) {
                 throw .fatal("the #fields line has no '\(required == .origH ? "id.orig_h" : required == .respH ? "id.resp_h" : String(describing: required))' column: not a conn.log")
@@ -253,3 +259,9 @@ extension Substring {
         return s
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
