@@ -45,7 +45,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "FlowRecordsTests",
-            dependencies: ["FlowRecords"],
+            dependencies: ["FlowRecords", "Synthesis"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "SynthesisTests",

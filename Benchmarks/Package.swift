@@ -16,7 +16,10 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "flowhound-bench",
-            dependencies: [.product(name: "FlowRecords", package: root.lastPathComponent)],
+            dependencies: [
+                .product(name: "FlowRecords", package: root.lastPathComponent),
+                .product(name: "Synthesis", package: root.lastPathComponent),
+            ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     ],
     swiftLanguageModes: [.v6]

@@ -211,7 +211,7 @@ extension ActivityImage {
             label ?? "",
             "\(flows) flow\(flows == 1 ? "" : "s"), \(TextLayout.percent(failedFlows, of: flows)) failed",
             "\(distinctPorts) port\(distinctPorts == 1 ? "" : "s"), \(distinctHosts) host\(distinctHosts == 1 ? "" : "s")",
-            "\(TextLayout.utc(windowStart)) +\(TextLayout.duration(windowLength))",
+            "\(TextLayout.utc(windowStart)) +\(CivilTime.durationText(windowLength))",
         ]
     }
 
@@ -540,26 +540,7 @@ enum TextLayout {
 
     /// `2026-11-22 08:00Z`, with seconds when they are not zero.
     static func utc(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "?" }
-        var t = time_t(seconds.rounded(.down))
-        var parts = tm()
-        guard gmtime_r(&t, &parts) != nil else { return "?" }
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        var text = "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min))"
-        if parts.tm_sec != 0 { text += ":\(two(parts.tm_sec))" }
-        return text + "Z"
-    }
-
-    /// `1h`, `30m`, `90s`, `2d`, `1.5s`.
-    static func duration(_ seconds: Double) -> String {
-        if seconds >= 1, seconds == seconds.rounded() {
-            let s = Int(seconds)
-            if s % 86400 == 0 { return "\(s / 86400)d" }
-            if s % 3600 == 0 { return "\(s / 3600)h" }
-            if s % 60 == 0 { return "\(s / 60)m" }
-            return "\(s)s"
-        }
-        return "\(seconds)s"
+        seconds.isFinite ? CivilTime(seconds).short : "?"
     }
 
     /// Places `blocks` left to right, wrapping to a new line when the next would pass `width`.

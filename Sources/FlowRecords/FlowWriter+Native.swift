@@ -49,31 +49,31 @@ extension FlowWriter {
             sourcePackets: 1, sourceBytes: 28 + min(r.sourceBytes, 548), outcome: .rejected)
     }
 
+    /// The other direction of a record, for formats that log each direction on its own line.
+    static func reply(to r: FlowRecord) -> FlowRecord {
+        var reply = r
+        reply.source = r.destination
+        reply.destination = r.source
+        reply.sourcePort = r.destinationPort
+        reply.destinationPort = r.sourcePort
+        return reply
+    }
+
     static func appendString(_ s: String, to out: inout [UInt8]) { out.append(contentsOf: s.utf8) }
 
     /// `YYYY-MM-DD HH:MM:SS` (separator `-` or `/`), UTC, optionally with six decimals.
     static func appendDate(_ t: Double, separator: UInt8, micros: Bool, to out: inout [UInt8]) {
-        let total = Int64(t.rounded(.down))
-        let days = Int(total / 86400)
-        let rest = Int(total % 86400)
-        let z = days + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        appendDigits(UInt64(y), count: 4, to: &out); out.append(separator)
-        appendDigits(UInt64(m), count: 2, to: &out); out.append(separator)
-        appendDigits(UInt64(d), count: 2, to: &out); out.append(0x20)
-        appendDigits(UInt64(rest / 3600), count: 2, to: &out); out.append(0x3A)
-        appendDigits(UInt64(rest / 60 % 60), count: 2, to: &out); out.append(0x3A)
-        appendDigits(UInt64(rest % 60), count: 2, to: &out)
+        let whole = t.rounded(.down)
+        let c = CivilTime(unixSeconds: Int64(whole))
+        appendDigits(UInt64(c.year), count: 4, to: &out); out.append(separator)
+        appendDigits(UInt64(c.month), count: 2, to: &out); out.append(separator)
+        appendDigits(UInt64(c.day), count: 2, to: &out); out.append(0x20)
+        appendDigits(UInt64(c.hour), count: 2, to: &out); out.append(0x3A)
+        appendDigits(UInt64(c.minute), count: 2, to: &out); out.append(0x3A)
+        appendDigits(UInt64(c.second), count: 2, to: &out)
         if micros {
             out.append(0x2E)
-            appendDigits(UInt64(((t - Double(total)) * 1e6).rounded()) % 1_000_000, count: 6, to: &out)
+            appendDigits(UInt64(((t - whole) * 1e6).rounded()) % 1_000_000, count: 6, to: &out)
         }
     }
 
@@ -209,12 +209,7 @@ extension FlowWriter {
             let icmp = unreachable(for: r)
             appendNfdumpLine(icmp, flags: [], packets: icmp.sourcePackets, bytes: icmp.sourceBytes, to: &out)
         } else if r.destinationPackets > 0 {
-            var reply = r
-            reply.source = r.destination
-            reply.destination = r.source
-            reply.sourcePort = r.destinationPort
-            reply.destinationPort = r.sourcePort
-            appendNfdumpLine(reply, flags: responder, packets: r.destinationPackets, bytes: r.destinationBytes, to: &out)
+            appendNfdumpLine(reply(to: r), flags: responder, packets: r.destinationPackets, bytes: r.destinationBytes, to: &out)
         }
     }
 
@@ -309,12 +304,7 @@ extension FlowWriter {
     static func appendVPC(_ r: FlowRecord, to out: inout [UInt8]) {
         appendVPCLine(r, packets: r.sourcePackets, bytes: r.sourceBytes, action: r.outcome == .rejected ? "REJECT" : "ACCEPT", to: &out)
         if r.destinationPackets > 0 && r.outcome != .rejected {
-            var reply = r
-            reply.source = r.destination
-            reply.destination = r.source
-            reply.sourcePort = r.destinationPort
-            reply.destinationPort = r.sourcePort
-            appendVPCLine(reply, packets: r.destinationPackets, bytes: r.destinationBytes, action: "ACCEPT", to: &out)
+            appendVPCLine(reply(to: r), packets: r.destinationPackets, bytes: r.destinationBytes, action: "ACCEPT", to: &out)
         }
     }
 

@@ -193,7 +193,9 @@ public struct BackupJob: Behaviour {
         let servers = context.network.hosts.filter { $0.tcp.contains(22) && !$0.firewalled }
         let server = (servers.isEmpty ? context.network.hosts : servers)[0].address
         return (0..<rng.int(1...2)).map { _ in
-            let length = rng.uniform(60...min(1800, context.duration * 0.8))
+            // A minute to half an hour, and never longer than most of a short span.
+            let longest = min(1800, context.duration * 0.8)
+            let length = rng.uniform(min(60, longest * 0.5)...longest)
             let at = context.start + rng.uniform(0...(context.duration - length))
             return Flows.session(from: sources[0], to: server, 22, at: at, duration: length,
                                  sent: UInt64(rng.int(50_000_000...2_000_000_000)), received: UInt64(rng.int(100_000...5_000_000)), rng: &rng)

@@ -29,8 +29,8 @@ public struct SynthConfig: Sendable {
     public var hosts = 200
     /// Where benign clients sit.
     public var clients = IPv4Block("10.2.0.0/16")!
-    /// Where scanners come from (TEST-NET-1 and an insider range).
-    public var scanners = IPv4Block("192.0.2.0/24")!
+    /// Where outside scanners come from (the benchmarking range, RFC 2544), and inside ones.
+    public var scanners = IPv4Block("198.18.0.0/15")!
     public var insiders = IPv4Block("10.3.0.0/16")!
     /// Share of scanners that scan from inside (`insiders`).
     public var insiderShare = 0.3
@@ -54,6 +54,21 @@ public struct SynthConfig: Sendable {
     public static let allBenign: [any Behaviour] = [
         WebBrowsing(), DNSAndNTP(), MonitoringScraper(), HealthChecker(), RetryingClient(), BackupJob(), PeerToPeer(),
     ]
+
+    /// Why these address blocks cannot hold the configured sources without reusing addresses, or nil.
+    public var capacityProblem: String? {
+        let scanSources = scanBehaviours.isEmpty ? 0
+            : (0..<scanCount).reduce(0) { $0 + scanBehaviours[$1 % scanBehaviours.count].sourceCount }
+        if benignSources > clients.hostCount - 10 {
+            return "\(benignSources) benign sources do not fit in \(clients) (at most \(clients.hostCount - 10))"
+        }
+        for (block, share) in [(scanners, 1 - insiderShare), (insiders, insiderShare)] where share > 0 {
+            if scanSources > block.hostCount - 10 {
+                return "up to \(scanSources) scanning sources do not fit in \(block) (at most \(block.hostCount - 10))"
+            }
+        }
+        return nil
+    }
 
     /// Number of scanning behaviours for the configured benign sources and prevalence.
     public var scanCount: Int {

@@ -84,6 +84,7 @@ struct Dataset: ParsableCommand {
                 config.duration = synthDuration.seconds
                 config.benignSources = synthBenign
                 config.scanPrevalence = synthScanPrevalence
+                if let problem = config.capacityProblem { throw ValidationError(problem) }
                 let (flows, truthEntries) = TrafficGenerator(config: config).generate()
                 for f in flows { imager.add(f) }
                 for t in truthEntries { groundTruth.add(t.source, label: t.label.rawValue, kind: t.kind) }

@@ -95,7 +95,7 @@ struct Render: ParsableCommand {
             let records = summaries.reduce(0) { $0 + $1.records }
             let all = imager.images()
             if wanted == nil { sources = Set(all.map(\.source)) }
-            let windowText = Self.duration(window)
+            let windowText = CivilTime.durationText(window)
 
             let chosen: [ActivityImage]
             let title: String
@@ -156,17 +156,6 @@ struct Render: ParsableCommand {
     /// Enough columns that the grid is wider than tall (tiles are about 1:2).
     static func defaultColumns(_ count: Int) -> Int {
         max(1, min(count, Int((Double(count) * 2.5).squareRoot().rounded(.up))))
-    }
-
-    static func duration(_ seconds: Double) -> String {
-        if seconds >= 1, seconds == seconds.rounded(), seconds < 1e15 {
-            let s = Int(seconds)
-            if s % 86400 == 0 { return "\(s / 86400)d" }
-            if s % 3600 == 0 { return "\(s / 3600)h" }
-            if s % 60 == 0 { return "\(s / 60)m" }
-            return "\(s)s"
-        }
-        return "\(seconds)s"
     }
 
     /// "label/kind" per source of a ground-truth file.

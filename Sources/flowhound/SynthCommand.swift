@@ -79,13 +79,27 @@ struct Synth: ParsableCommand {
     @Option(help: "Hosts with services in the internal network.")
     var hosts = 200
 
+    @Option(help: "Where benign clients sit (IPv4 CIDR).")
+    var clients = IPv4Block("10.2.0.0/16")!
+
+    @Option(help: "Where outside scanners come from (IPv4 CIDR).")
+    var scanners = IPv4Block("198.18.0.0/15")!
+
+    @Option(help: "Where inside scanners come from (IPv4 CIDR).")
+    var insiders = IPv4Block("10.3.0.0/16")!
+
+    @Option(help: "Share of scanners that scan from inside, 0 to 1.")
+    var insiderShare = 0.3
+
     func validate() throws {
         guard benign >= 0 else { throw ValidationError("--benign must be zero or more") }
         guard (0...0.95).contains(scanPrevalence) else { throw ValidationError("--scan-prevalence must be between 0 and 0.95") }
         guard hosts >= 1 else { throw ValidationError("--hosts must be at least 1") }
+        guard (0...1).contains(insiderShare) else { throw ValidationError("--insider-share must be between 0 and 1") }
         guard hosts * 2 <= network.hostCount else {
             throw ValidationError("--network \(network) is too small for \(hosts) hosts (it needs twice as many addresses)")
         }
+        if let problem = try configuration().capacityProblem { throw ValidationError(problem) }
         _ = try selected(scanKinds, from: SynthConfig.allScans, option: "--scan-kinds")
         _ = try selected(benignKinds, from: SynthConfig.allBenign, option: "--benign-kinds")
         if benign == 0 && scanPrevalence > 0 {
@@ -103,7 +117,7 @@ struct Synth: ParsableCommand {
         return all.filter { wanted.contains($0.kind) }
     }
 
-    func run() throws {
+    func configuration() throws -> SynthConfig {
         var config = SynthConfig()
         config.seed = seed
         config.start = start
@@ -112,8 +126,17 @@ struct Synth: ParsableCommand {
         config.scanPrevalence = scanPrevalence
         config.network = network
         config.hosts = hosts
+        config.clients = clients
+        config.scanners = scanners
+        config.insiders = insiders
+        config.insiderShare = insiderShare
         config.scanBehaviours = try selected(scanKinds, from: SynthConfig.allScans, option: "--scan-kinds")
         config.benignBehaviours = try selected(benignKinds, from: SynthConfig.allBenign, option: "--benign-kinds")
+        return config
+    }
+
+    func run() throws {
+        let config = try configuration()
         let started = Date()
         let (flows, truthEntries) = TrafficGenerator(config: config).generate()
         try Diagnostics.run {

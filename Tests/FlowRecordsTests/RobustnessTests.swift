@@ -1,19 +1,15 @@
 import Foundation
 import Testing
 @testable import FlowRecords
+import Synthesis
 
 /// Mutated real records, read as every format: a clean error or a count of malformed lines, never a
 /// crash (a trap would end this test process) and never a record outside the documented ranges.
 @Suite struct RobustnessTests {
     struct Mutator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var rng: SplitMix64
+        init(state: UInt64) { rng = SplitMix64(seed: state) }
+        mutating func next() -> UInt64 { rng.next() }
         mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 
         static let pieces: [[UInt8]] = [

@@ -146,4 +146,32 @@ import Testing
         for _ in 0..<10_000 { counts[a.int(0...9)] += 1 }
         #expect(counts.allSatisfy { (900...1100).contains($0) })
     }
+
+    @Test func addressBlocksMustHoldEverySource() {
+        var c = SynthConfig()
+        c.benignSources = 800
+        #expect(c.capacityProblem == nil)
+        c.scanners = IPv4Block("192.0.2.0/24")!
+        #expect(c.capacityProblem?.contains("do not fit in 192.0.2.0/24") == true)
+        c.benignSources = 40
+        #expect(c.capacityProblem == nil)
+        c.clients = IPv4Block("10.2.0.0/27")!
+        #expect(c.capacityProblem?.contains("benign sources do not fit") == true)
+        // With room, no address is used twice even for many sources.
+        var big = SynthConfig()
+        big.benignSources = 300
+        big.duration = 600
+        let truth = TrafficGenerator(config: big).generate().truth
+        #expect(Set(truth.map(\.source)).count == truth.count)
+    }
+
+    @Test(arguments: [1.0, 30, 120])
+    func shortSpansStillWork(duration: Double) {
+        var c = SynthConfig()
+        c.duration = duration
+        c.benignSources = 14
+        let (flows, truth) = TrafficGenerator(config: c).generate()
+        #expect(!truth.isEmpty)
+        #expect(flows.allSatisfy { $0.start >= c.start && $0.start < c.start + duration })
+    }
 }

@@ -1,18 +1,6 @@
 import FlowRecords
 import Foundation
-
-/// SplitMix64: a tiny, seedable generator, so that every benchmark run reads the same bytes.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import Synthesis
 
 /// Writes syntactically faithful logs of each format with plausible values: a mix of web, DNS and
 /// scan-like traffic over a few hundred hosts, as each exporter would print it.
@@ -52,18 +40,8 @@ struct LogGenerator {
 
     static func date(_ t: Double, separator: String = "-", fraction: Int) -> String {
         let seconds = Int(t)
-        let days = seconds / 86400
-        let z = days + 719468
-        let era = z / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        let rest = seconds % 86400
-        var text = String(format: "%04d\(separator)%02d\(separator)%02d %02d:%02d:%02d", y, m, d, rest / 3600, rest / 60 % 60, rest % 60)
+        let c = CivilTime(unixSeconds: Int64(seconds))
+        var text = String(format: "%04d\(separator)%02d\(separator)%02d %02d:%02d:%02d", c.year, c.month, c.day, c.hour, c.minute, c.second)
         if fraction > 0 {
             let scale = fraction == 3 ? 1000.0 : 1_000_000.0
             text += String(format: fraction == 3 ? ".%03d" : ".%06d", Int((t - Double(seconds)) * scale))

@@ -1,0 +1,55 @@
+/// A UTC calendar time from Unix seconds, for every place Flowhound prints dates (the inverse of
+/// `ByteParsing.daysFromCivil`; H. Hinnant's civil_from_days).
+public struct CivilTime: Sendable, Equatable {
+    public var year: Int, month: Int, day: Int
+    public var hour: Int, minute: Int, second: Int
+
+    public init(unixSeconds: Int64) {
+        var days = unixSeconds / 86400
+        var rest = unixSeconds % 86400
+        if rest < 0 {
+            rest += 86400
+            days -= 1
+        }
+        let z = Int(days) + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        day = doy - (153 * mp + 2) / 5 + 1
+        month = mp < 10 ? mp + 3 : mp - 9
+        year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        hour = Int(rest / 3600)
+        minute = Int(rest / 60 % 60)
+        second = Int(rest % 60)
+    }
+
+    public init(_ seconds: Double) {
+        self.init(unixSeconds: Int64(seconds.rounded(.down)))
+    }
+
+    private static func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+
+    /// `2022-06-12T22:39:58Z`.
+    public var iso8601: String {
+        "\(year)-\(Self.two(month))-\(Self.two(day))T\(Self.two(hour)):\(Self.two(minute)):\(Self.two(second))Z"
+    }
+
+    /// `2022-06-12 22:39Z`, with seconds when they are not zero.
+    public var short: String {
+        "\(year)-\(Self.two(month))-\(Self.two(day)) \(Self.two(hour)):\(Self.two(minute))" + (second != 0 ? ":\(Self.two(second))" : "") + "Z"
+    }
+
+    /// A length of time as people write it: `1h`, `30m`, `90s`, `2d`, `1.5s`.
+    public static func durationText(_ seconds: Double) -> String {
+        if seconds >= 1, seconds == seconds.rounded(), seconds < 1e15 {
+            let s = Int(seconds)
+            if s % 86400 == 0 { return "\(s / 86400)d" }
+            if s % 3600 == 0 { return "\(s / 3600)h" }
+            if s % 60 == 0 { return "\(s / 60)m" }
+            return "\(s)s"
+        }
+        return "\(seconds)s"
+    }
+}
