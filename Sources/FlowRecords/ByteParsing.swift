@@ -3,8 +3,17 @@
 /// Every reader's hot path runs through these functions; none of them creates a `String`.
 public enum ByteParsing {
     /// Removes leading and trailing spaces and tabs (nfdump pads numbers, Argus pads directions).
+    /// Most fields have neither: that check is inlined, the trimming loop is not.
     @inlinable
     public static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return bytes }
+        let first = base[0], last = base[bytes.count - 1]
+        if first != 0x20 && first != 0x09 && last != 0x20 && last != 0x09 { return bytes }
+        return trimmedSlow(bytes)
+    }
+
+    @usableFromInline
+    static func trimmedSlow(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
         var start = 0
         var end = bytes.count
         while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
@@ -15,22 +24,35 @@ public enum ByteParsing {
 
     /// A decimal unsigned integer ("0x..." hex is accepted too, as Argus writes ICMP ports).
     /// Nil on empty input, any other character, or overflow.
-    @inlinable
+    @inlinable @inline(__always)
     public static func unsigned(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
-        guard !bytes.isEmpty else { return nil }
-        if bytes.count > 2, bytes[0] == UInt8(ascii: "0"), bytes[1] | 0x20 == UInt8(ascii: "x") {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
+        let n = bytes.count
+        guard n <= 19 else { return longUnsigned(bytes) }
+        // Nineteen digits cannot overflow 64 bits. A "0x" prefix shows up as the 'x' that ends the
+        // digits at offset 1, so plain numbers pay nothing for it. (Byte by byte: most numbers are
+        // short, and reading them eight bytes at a time, as `decimal` does, measured slower here.)
+        var value: UInt64 = 0
+        var i = 0
+        repeat {
+            let d = base[i] &- UInt8(ascii: "0")
+            guard d < 10 else {
+                guard i == 1, n > 2, base[0] == UInt8(ascii: "0"), base[1] | 0x20 == UInt8(ascii: "x") else { return nil }
+                return hex(UnsafeBufferPointer(rebasing: bytes[2...]))
+            }
+            value = value &* 10 &+ UInt64(d)
+            i &+= 1
+        } while i < n
+        return value
+    }
+
+    /// `unsigned` for twenty or more bytes: hex, or decimal with overflow checks.
+    @usableFromInline
+    static func longUnsigned(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        if bytes[0] == UInt8(ascii: "0"), bytes[1] | 0x20 == UInt8(ascii: "x") {
             return hex(UnsafeBufferPointer(rebasing: bytes[2...]))
         }
         var value: UInt64 = 0
-        if bytes.count <= 19 {
-            // Nineteen digits cannot overflow 64 bits.
-            for b in bytes {
-                let d = b &- UInt8(ascii: "0")
-                guard d < 10 else { return nil }
-                value = value &* 10 &+ UInt64(d)
-            }
-            return value
-        }
         for b in bytes {
             let d = b &- UInt8(ascii: "0")
             guard d < 10 else { return nil }
@@ -54,7 +76,7 @@ public enum ByteParsing {
     }
 
     /// A port number 0...65535 (decimal or 0x hex).
-    @inlinable
+    @inlinable @inline(__always)
     public static func port(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt16? {
         guard let v = unsigned(bytes), v <= 65535 else { return nil }
         return UInt16(v)
@@ -63,51 +85,212 @@ public enum ByteParsing {
     /// A decimal number such as `1655071198.444458`, `-3`, `0.5`, `1e-3` or `9003.680336487907`.
     /// Plain fixed-point text (the common case) is converted exactly digit by digit; text with an
     /// exponent or more than 18 significant digits falls back to the standard library.
+    ///
+    /// The digits are read eight at a time (`digitRun`): a timestamp such as `1700000000.004130`
+    /// takes three word steps instead of sixteen byte steps, and a text of up to eight bytes such as
+    /// a duration `0.000207` is read and converted as one word (`shortDecimal`).
     @inlinable
     public static func decimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
         let n = bytes.count
+        if n <= 8, let value = shortDecimal(loadWord(base, at: 0, end: n), n) { return value }
         var i = 0
         var negative = false
         if base[0] == UInt8(ascii: "-") || base[0] == UInt8(ascii: "+") {
             negative = base[0] == UInt8(ascii: "-")
             i = 1
         }
-        // Integer part, then fraction part: two tight digit loops.
-        let integerStart = i
-        var integer: UInt64 = 0
-        while i < n {
-            let d = base[i] &- UInt8(ascii: "0")
-            if d >= 10 { break }
-            integer = integer &* 10 &+ UInt64(d)
-            i += 1
-        }
-        let integerDigits = i - integerStart
+        // Integer part, then fraction part (of which the first 18 digits count).
+        let (integer, integerDigits) = digitRun(base, from: &i, to: n)
         guard integerDigits <= 18 else { return slowDecimal(bytes) }
         var fraction: UInt64 = 0
-        var scale: UInt64 = 1
         var fractionDigits = 0
         if i < n, base[i] == UInt8(ascii: ".") {
             i += 1
             let fractionStart = i
-            while i < n {
-                let d = base[i] &- UInt8(ascii: "0")
-                if d >= 10 { break }
-                if i - fractionStart < 18 {
-                    fraction = fraction &* 10 &+ UInt64(d)
-                    scale &*= 10
-                }
-                i += 1
+            (fraction, fractionDigits) = digitRun(base, from: &i, to: n)
+            if fractionDigits > 18 {
+                fraction = 0
+                for k in 0..<18 { fraction = fraction &* 10 &+ UInt64(base[fractionStart &+ k] &- UInt8(ascii: "0")) }
             }
-            fractionDigits = i - fractionStart
         }
         if i < n {
             return base[i] | 0x20 == UInt8(ascii: "e") && integerDigits + fractionDigits > 0 ? slowDecimal(bytes) : nil
         }
         guard integerDigits > 0 || fractionDigits > 0 else { return nil }
-        var value = Double(integer)
-        if fractionDigits > 0 { value += Double(fraction) / Double(scale) }
+        let value = fixedPoint(integer, fraction, fractionDigits: min(fractionDigits, 18))
         return negative ? -value : value
+    }
+
+    /// `decimal` of the `n` (at most eight) bytes in `word` when they are digits, or digits, a dot
+    /// and digits (`0.000207`), found and converted within the one word; nil for anything else, which
+    /// the general reading handles.
+    @inlinable @inline(__always)
+    static func shortDecimal(_ word: UInt64, _ n: Int) -> Double? {
+        // The first non-digit is exact, and so is the next one after a dot (which carries nothing).
+        let notDigit = nonDigits(word)
+        let dot = notDigit.trailingZeroBitCount &>> 3
+        if dot == n { return fixedPoint(eightDigitValue(word &<< UInt64(8 &* (8 &- n))), 0, fractionDigits: 0) }
+        guard dot &+ 1 < n, (word &>> UInt64(8 &* dot)) & 0xFF == UInt64(UInt8(ascii: ".")) else { return nil }
+        // Digits from after the dot to the end (a word of eight has no zero byte to stop the count).
+        let fractionDigits = n &- dot &- 1
+        let run = (notDigit &>> UInt64(8 &* (dot &+ 1))).trailingZeroBitCount &>> 3
+        guard min(run, 7 &- dot) == fractionDigits else { return nil }
+        let integer = dot == 0 ? 0 : eightDigitValue(word &<< UInt64(8 &* (8 &- dot)))
+        let fraction = eightDigitValue((word &>> UInt64(8 &* (dot &+ 1))) &<< UInt64(8 &* (8 &- fractionDigits)))
+        return fixedPoint(integer, fraction, fractionDigits: fractionDigits)
+    }
+
+    /// `integer.fraction` as a `Double`, the fraction having `fractionDigits` (at most 18) digits:
+    /// the one rounding `decimal` and the calendar seconds share.
+    @inlinable @inline(__always)
+    static func fixedPoint(_ integer: UInt64, _ fraction: UInt64, fractionDigits: Int) -> Double {
+        // Below 10^18, so converting from Int64 (one instruction) is exact, as from UInt64.
+        var value = Double(Int64(truncatingIfNeeded: integer))
+        if fractionDigits > 0 {
+            value += Double(Int64(truncatingIfNeeded: fraction)) / Double(Int64(truncatingIfNeeded: powerOfTen(fractionDigits)))
+        }
+        return value
+    }
+
+    /// Reads the run of ASCII digits at `base[i..<n]`, leaving `i` after it. Returns its length and
+    /// its value, which is exact for up to 19 digits (and wraps around beyond).
+    ///
+    /// Eight bytes at a time: one mask finds how many of them are digits, and three multiplications
+    /// combine those digits into a number (the SWAR method described by Lemire, "Faster parsing of
+    /// 8-digit integers").
+    @inlinable @inline(__always)
+    static func digitRun(_ base: UnsafePointer<UInt8>, from i: inout Int, to n: Int) -> (value: UInt64, digits: Int) {
+        var value: UInt64 = 0
+        var digits = 0
+        while true {
+            let word = loadWord(base, at: i, end: n)
+            let run = leadingDigits(word)
+            if run > 0 {
+                value = value &* powerOfTen(run) &+ eightDigitValue(word &<< (8 &* UInt64(8 &- run)))
+            }
+            digits &+= run
+            i &+= run
+            if run < 8 { return (value, digits) }
+        }
+    }
+
+    /// The bytes `base[i..<min(i + 8, end)]` as a little-endian word, zero above `end`, without
+    /// reading outside `base[0..<end]`: a short tail is re-read as the last eight bytes and shifted.
+    @inlinable @inline(__always)
+    static func loadWord(_ base: UnsafePointer<UInt8>, at i: Int, end: Int) -> UInt64 {
+        let remaining = end &- i
+        if remaining >= 8 { return UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) }
+        if remaining <= 0 { return 0 }
+        if end >= 8 {
+            let last = UInt64(littleEndian: UnsafeRawPointer(base + end - 8).loadUnaligned(as: UInt64.self))
+            return last &>> (8 &* UInt64(8 &- remaining))
+        }
+        var word: UInt64 = 0
+        for k in 0..<remaining { word |= UInt64(base[i &+ k]) &<< (8 &* UInt64(k)) }
+        return word
+    }
+
+    /// How many of the bytes of `word`, from the lowest, are ASCII digits before the first other byte (0...8).
+    @inlinable @inline(__always)
+    static func leadingDigits(_ word: UInt64) -> Int {
+        // A carry out of a byte in `nonDigits` (0xFA and above) can only disturb the bytes after
+        // it, which come after a non-digit anyway.
+        nonDigits(word).trailingZeroBitCount &>> 3
+    }
+
+    /// Bits in the high nibble of each byte of `word` that is not an ASCII digit: a digit is
+    /// 0x30...0x39, high nibble 3, and adding 6 leaves that nibble at 3. Exact for a byte unless the
+    /// byte below it is 0xFA or more (whose addition carries into it).
+    @inlinable @inline(__always)
+    static func nonDigits(_ word: UInt64) -> UInt64 {
+        let high: UInt64 = 0xF0F0_F0F0_F0F0_F0F0, three: UInt64 = 0x3030_3030_3030_3030
+        return ((word & high) ^ three) | (((word &+ 0x0606_0606_0606_0606) & high) ^ three)
+    }
+
+    /// Seconds written as two digits, optionally followed by a dot and 1 to 18 digits, that end the
+    /// text at `n`: exactly `decimal(base[i..<n])`, without first finding where the number ends.
+    /// Nil for anything else (which the general reading handles).
+    @inlinable @inline(__always)
+    static func plainSeconds(_ base: UnsafePointer<UInt8>, from i: Int, to n: Int) -> Double? {
+        guard n &- i >= 2 else { return nil }
+        let tens = base[i] &- UInt8(ascii: "0"), units = base[i &+ 1] &- UInt8(ascii: "0")
+        guard tens < 10, units < 10 else { return nil }
+        let whole = UInt64(tens &* 10 &+ units)
+        if n &- i == 2 { return fixedPoint(whole, 0, fractionDigits: 0) }
+        guard base[i &+ 2] == UInt8(ascii: "."), n &- i > 3 else { return nil }
+        var end = i &+ 3
+        let (fraction, digits) = digitRun(base, from: &end, to: n)
+        guard end == n, digits <= 18 else { return nil }
+        return fixedPoint(whole, fraction, fractionDigits: digits)
+    }
+
+    /// The end of the run of digits and dots at `base[i..<n]`, eight bytes at a time: dots are
+    /// turned into '0's, and the digits counted.
+    @inlinable @inline(__always)
+    static func digitsAndDotsEnd(_ base: UnsafePointer<UInt8>, from i: Int, to n: Int) -> Int {
+        var i = i
+        while true {
+            let word = loadWord(base, at: i, end: n)
+            let dots = zeroBytes(word ^ 0x2E2E_2E2E_2E2E_2E2E)
+            let run = leadingDigits(word ^ ((dots &>> 7) &* 0x1E))  // 0x2E ^ 0x1E == 0x30
+            i &+= run
+            if run < 8 { return i }
+        }
+    }
+
+    /// The high bit of each byte of `x` that is zero, and no other bit (exact, unlike the shorter
+    /// `(x - 0x01…) & ~x & 0x80…`, which can flag a byte above a real zero).
+    @inlinable @inline(__always)
+    static func zeroBytes(_ x: UInt64) -> UInt64 {
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        return ~(((x & low7) &+ low7) | x | low7)
+    }
+
+    /// The number written by the eight ASCII digits of `word`, the lowest byte first; zero bytes
+    /// count as leading zeros.
+    @inlinable @inline(__always)
+    static func eightDigitValue(_ word: UInt64) -> UInt64 {
+        // (Shifts bind tighter than multiplications in Swift: the parentheses matter.)
+        var v = ((word & 0x0F0F_0F0F_0F0F_0F0F) &* 2561) &>> 8
+        v = ((v & 0x00FF_00FF_00FF_00FF) &* 6_553_601) &>> 16
+        return ((v & 0x0000_FFFF_0000_FFFF) &* 42_949_672_960_001) &>> 32
+    }
+
+    /// The high bit (0x80) of each byte of `word` that is an ASCII capital letter, 'A'...'Z'.
+    @inlinable @inline(__always)
+    static func upperCaseLetters(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let low7 = word & 0x7F7F_7F7F_7F7F_7F7F  // no carries between bytes below: at most 0x7F + 0x3F
+        let atLeastA = low7 &+ ones &* (0x80 - 0x41), pastZ = low7 &+ ones &* (0x80 - 0x5B)
+        return atLeastA & ~pastZ & ~word & 0x8080_8080_8080_8080
+    }
+
+    /// 10^k for k in 0...19 (a table lookup once compiled).
+    @inlinable @inline(__always)
+    static func powerOfTen(_ k: Int) -> UInt64 {
+        switch k {
+        case 0: 1
+        case 1: 10
+        case 2: 100
+        case 3: 1_000
+        case 4: 10_000
+        case 5: 100_000
+        case 6: 1_000_000
+        case 7: 10_000_000
+        case 8: 100_000_000
+        case 9: 1_000_000_000
+        case 10: 10_000_000_000
+        case 11: 100_000_000_000
+        case 12: 1_000_000_000_000
+        case 13: 10_000_000_000_000
+        case 14: 100_000_000_000_000
+        case 15: 1_000_000_000_000_000
+        case 16: 10_000_000_000_000_000
+        case 17: 100_000_000_000_000_000
+        case 18: 1_000_000_000_000_000_000
+        default: 10_000_000_000_000_000_000
+        }
     }
 
     @usableFromInline
@@ -136,6 +319,15 @@ public enum ByteParsing {
     /// Returns seconds since the Unix epoch, or nil when the text is none of these.
     @inlinable
     public static func dateTime(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+        var cache = DateTimeCache()
+        return dateTime(bytes, cache: &cache)
+    }
+
+    /// `dateTime(_:)`, remembering in `cache` the `YYYY-MM-DD HH:MM` start of the text and what it
+    /// came to: a reader's consecutive records mostly start in the same minute, and their times then
+    /// skip reading and checking the date and the day count.
+    @inlinable
+    static func dateTime(_ bytes: UnsafeBufferPointer<UInt8>, cache: inout DateTimeCache) -> Double? {
         var i = 0
         let n = bytes.count
         @inline(__always) func number(maxDigits: Int) -> Int? {
@@ -150,34 +342,63 @@ public enum ByteParsing {
             }
             return d > 0 ? v : nil
         }
-        guard let a = number(maxDigits: 4), i < n else { return nil }
-        let sep = bytes[i]
-        guard sep == UInt8(ascii: "-") || sep == UInt8(ascii: "/") else { return nil }
-        i += 1
-        guard let b = number(maxDigits: 2), i < n, bytes[i] == sep else { return nil }
-        i += 1
-        guard let c = number(maxDigits: 4) else { return nil }
-        let year: Int, month: Int, day: Int
-        if a > 31 {
-            (year, month, day) = (a, b, c)
+        var seconds: Double
+        let hour: Int, minute: Int
+        if let base = bytes.baseAddress, let cached = cache.lookUp(base, n) {
+            (seconds, hour, minute) = cached
+            i = 16
         } else {
-            (day, month, year) = (a, b, c)  // CIC-IDS2017 writes day/month/year
+            let a: Int, b: Int, c: Int
+            var fixedTime: (hour: Int, minute: Int)? = nil
+            if let base = bytes.baseAddress, let fixed = fixedDateTimePrefix(base, n) {
+                (a, b, c) = (fixed.year, fixed.month, fixed.day)
+                fixedTime = (fixed.hour, fixed.minute)
+                i = 16
+            } else {
+                guard let a0 = number(maxDigits: 4), i < n else { return nil }
+                let sep = bytes[i]
+                guard sep == UInt8(ascii: "-") || sep == UInt8(ascii: "/") else { return nil }
+                i += 1
+                guard let b0 = number(maxDigits: 2), i < n, bytes[i] == sep else { return nil }
+                i += 1
+                guard let c0 = number(maxDigits: 4) else { return nil }
+                (a, b, c) = (a0, b0, c0)
+            }
+            let year: Int, month: Int, day: Int
+            if a > 31 {
+                (year, month, day) = (a, b, c)
+            } else {
+                (day, month, year) = (a, b, c)  // CIC-IDS2017 writes day/month/year
+            }
+            guard year >= 1970, year < 10000, (1...12).contains(month), (1...31).contains(day) else { return nil }
+            seconds = Double(daysFromCivil(year: year, month: month, day: day) * 86400)
+            if let fixedTime {
+                (hour, minute) = fixedTime
+                cache.store(bytes.baseAddress!, (seconds, hour, minute))
+            } else {
+                guard i < n else { return seconds }
+                guard bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "T") else { return nil }
+                i += 1
+                guard let h = number(maxDigits: 2), i < n, bytes[i] == UInt8(ascii: ":") else { return nil }
+                i += 1
+                guard let m = number(maxDigits: 2) else { return nil }
+                (hour, minute) = (h, m)
+            }
         }
-        guard year >= 1970, year < 10000, (1...12).contains(month), (1...31).contains(day) else { return nil }
-        var seconds = Double(daysFromCivil(year: year, month: month, day: day) * 86400)
-        guard i < n else { return seconds }
-        guard bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "T") else { return nil }
-        i += 1
-        guard let hour = number(maxDigits: 2), i < n, bytes[i] == UInt8(ascii: ":") else { return nil }
-        i += 1
-        guard let minute = number(maxDigits: 2) else { return nil }
         var second = 0.0
         if i < n, bytes[i] == UInt8(ascii: ":") {
             i += 1
             let start = i
-            while i < n, (bytes[i] &- UInt8(ascii: "0") < 10) || bytes[i] == UInt8(ascii: ".") { i += 1 }
-            guard let s = decimal(UnsafeBufferPointer(rebasing: bytes[start..<i])), s < 61 else { return nil }
-            second = s
+            if let s = plainSeconds(bytes.baseAddress!, from: i, to: n) {
+                // `SS` or `SS.ffffff` and nothing after: what `decimal` would make of it, read directly.
+                guard s < 61 else { return nil }
+                second = s
+                i = n
+            } else {
+                i = digitsAndDotsEnd(bytes.baseAddress!, from: i, to: n)
+                guard let s = decimal(UnsafeBufferPointer(rebasing: bytes[start..<i])), s < 61 else { return nil }
+                second = s
+            }
         }
         var hour24 = hour
         // Optional " AM"/" PM", "Z" or a numeric offset.
@@ -203,6 +424,33 @@ public enum ByteParsing {
         return seconds + Double(hour24 * 3600 + minute * 60) + second
     }
 
+    /// `YYYY-MM-DD HH:MM` or `YYYY/MM/DD HH:MM` (a `T` for the space allowed) in the first sixteen
+    /// bytes: the layout nearly every exporter writes, read at fixed offsets. Where it matches,
+    /// `dateTime`'s general digit-by-digit reading would find exactly these numbers and stop at
+    /// offset 16; nil leaves every other layout to that reading.
+    @inlinable @inline(__always)
+    static func fixedDateTimePrefix(_ p: UnsafePointer<UInt8>, _ n: Int)
+        -> (year: Int, month: Int, day: Int, hour: Int, minute: Int)?
+    {
+        guard n >= 16 else { return nil }
+        let sep = p[4]
+        guard sep == UInt8(ascii: "-") || sep == UInt8(ascii: "/"), p[7] == sep,
+              p[10] == UInt8(ascii: " ") || p[10] == UInt8(ascii: "T"), p[13] == UInt8(ascii: ":") else { return nil }
+        // "YYYY-MM-" and "DD HH:MM" as two words; the digits must be at bytes 0-3, 5, 6 of the first
+        // and 0, 1, 3, 4, 6, 7 of the second. (The separators, checked above, cannot carry into
+        // `nonDigits`' addition, so its flags are exact at those bytes.)
+        let date = loadWord(p, at: 0, end: 8), time = loadWord(p, at: 8, end: 16)
+        guard nonDigits(date) & 0x00F0_F000_F0F0_F0F0 == 0, nonDigits(time) & 0xF0F0_00F0_F000_F0F0 == 0 else {
+            return nil
+        }
+        /// The two digits at `byte` and `byte + 1` of `word`, as a number.
+        @inline(__always) func pair(_ word: UInt64, _ byte: Int) -> Int {
+            let digits = Int(truncatingIfNeeded: (word &>> UInt64(8 &* byte)) & 0x0F0F)
+            return (digits & 0xFF) &* 10 &+ (digits &>> 8)
+        }
+        return (pair(date, 0) &* 100 &+ pair(date, 2), pair(date, 5), pair(time, 0), pair(time, 3), pair(time, 6))
+    }
+
     /// Times Flowhound accepts: from the epoch to the end of year 9999. Anything else is a malformed
     /// record, never a value that could overflow later arithmetic.
     public static let timeRange = 0.0...253_402_300_799.0
@@ -213,14 +461,37 @@ public enum ByteParsing {
     /// A Unix epoch in seconds (`1655071198.444458`) or, failing that, a calendar timestamp; nil outside `timeRange`.
     @inlinable
     public static func timestamp(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
-        guard let v = decimal(bytes) ?? dateTime(bytes), timeRange.contains(v) else { return nil }
+        var cache = DateTimeCache()
+        return timestamp(bytes, cache: &cache)
+    }
+
+    /// `timestamp(_:)`, with a reader's `DateTimeCache`.
+    @inlinable
+    static func timestamp(_ bytes: UnsafeBufferPointer<UInt8>, cache: inout DateTimeCache) -> Double? {
+        // No text is both a decimal and a date (a date has '-' or '/' right after its first number,
+        // where a decimal cannot), so trying the likelier reading first gives the same result:
+        // the date first when its fifth byte is such a separator, as in `2019/04/04 16:23:00`.
+        let v: Double?
+        if bytes.count > 4, bytes[4] == UInt8(ascii: "/") || bytes[4] == UInt8(ascii: "-") {
+            v = dateTime(bytes, cache: &cache) ?? decimal(bytes)
+        } else {
+            v = decimal(bytes) ?? dateTime(bytes, cache: &cache)
+        }
+        guard let v, timeRange.contains(v) else { return nil }
         return v
     }
 
     /// A calendar timestamp or, failing that, a Unix epoch (for formats that usually print dates); nil outside `timeRange`.
     @inlinable
     public static func calendarTimestamp(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
-        guard let v = dateTime(bytes) ?? decimal(bytes), timeRange.contains(v) else { return nil }
+        var cache = DateTimeCache()
+        return calendarTimestamp(bytes, cache: &cache)
+    }
+
+    /// `calendarTimestamp(_:)`, with a reader's `DateTimeCache`.
+    @inlinable
+    static func calendarTimestamp(_ bytes: UnsafeBufferPointer<UInt8>, cache: inout DateTimeCache) -> Double? {
+        guard let v = dateTime(bytes, cache: &cache) ?? decimal(bytes), timeRange.contains(v) else { return nil }
         return v
     }
 
@@ -244,10 +515,14 @@ public enum ByteParsing {
         return true
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
         guard bytes.count == literal.utf8CodeUnitCount else { return false }
-        return memcmp(bytes.baseAddress!, literal.utf8Start, bytes.count) == 0
+        // A loop rather than memcmp: literals are short and their length is known once inlined,
+        // so this unrolls into a few compares instead of a library call.
+        let b = bytes.baseAddress!, l = literal.utf8Start
+        for i in 0..<bytes.count where b[i] != l[i] { return false }
+        return true
     }
 
     @inlinable
@@ -276,3 +551,31 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// The `YYYY-MM-DD HH:MM` start of the last timestamp `ByteParsing.dateTime` read in that fixed
+/// layout, with the seconds of its date, its hour and minute. A reader keeps one: texts that start
+/// with the same sixteen bytes read the same there, so only the seconds and what follows are read.
+@usableFromInline
+struct DateTimeCache {
+    @usableFromInline var date: UInt64 = 0, time: UInt64 = 0
+    @usableFromInline var filled = false
+    @usableFromInline var value: (seconds: Double, hour: Int, minute: Int) = (0, 0, 0)
+
+    @inlinable init() {}
+
+    @inlinable @inline(__always)
+    func lookUp(_ base: UnsafePointer<UInt8>, _ n: Int) -> (seconds: Double, hour: Int, minute: Int)? {
+        guard filled, n >= 16, ByteParsing.loadWord(base, at: 0, end: 8) == date,
+              ByteParsing.loadWord(base, at: 8, end: 16) == time else { return nil }
+        return value
+    }
+
+    /// Remembers what a text of at least sixteen bytes, read in the fixed layout, starts with.
+    @inlinable @inline(__always)
+    mutating func store(_ base: UnsafePointer<UInt8>, _ value: (seconds: Double, hour: Int, minute: Int)) {
+        date = ByteParsing.loadWord(base, at: 0, end: 8)
+        time = ByteParsing.loadWord(base, at: 8, end: 16)
+        self.value = value
+        filled = true
+    }
+}

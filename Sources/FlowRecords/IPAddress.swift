@@ -48,45 +48,56 @@ public struct IPAddress: Hashable, Comparable, Sendable {
     /// - Complexity: O(n) in the length of `bytes`.
     @inlinable
     public init?(bytes: UnsafeBufferPointer<UInt8>) {
+        // Dotted-quad text is the common case and never contains a colon, so it is tried first;
+        // anything else is IPv6 if it has a colon within its first five bytes (IPv4 never does).
+        if let v4 = IPAddress.parseIPv4(bytes) {
+            self.init(ipv4: v4)
+            return
+        }
         guard !bytes.isEmpty else { return nil }
-        // An IPv6 address contains a colon within its first five bytes; IPv4 never does.
         var hasColon = false
         for i in 0..<min(bytes.count, 5) where bytes[i] == UInt8(ascii: ":") {
             hasColon = true
             break
         }
-        if hasColon {
-            guard let v6 = IPAddress.parseIPv6(bytes) else { return nil }
-            self = v6
-        } else {
-            guard let v4 = IPAddress.parseIPv4(bytes) else { return nil }
-            self.init(ipv4: v4)
-        }
+        guard hasColon, let v6 = IPAddress.parseIPv6(bytes) else { return nil }
+        self = v6
     }
 
-    @inlinable
+    /// Dotted-quad IPv4: exactly four decimal octets of one to three digits each (leading zeros
+    /// allowed), at most 255, separated by single dots, and nothing else.
+    ///
+    /// Written as four unrolled octet reads at a moving offset rather than a byte loop with a
+    /// state machine: about a third of the instructions.
+    @inlinable @inline(__always)
     static func parseIPv4(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32? {
-        var value: UInt32 = 0
-        var octet: UInt32 = 0
-        var digits = 0
-        var dots = 0
-        for byte in bytes {
-            if byte == UInt8(ascii: ".") {
-                guard digits > 0, dots < 3 else { return nil }
-                value = value << 8 | octet
-                octet = 0
-                digits = 0
-                dots += 1
-            } else {
-                let d = byte &- UInt8(ascii: "0")
-                guard d < 10, digits < 3 else { return nil }
-                octet = octet &* 10 &+ UInt32(d)
-                guard octet <= 255 else { return nil }
-                digits += 1
+        guard let base = bytes.baseAddress else { return nil }
+        let n = bytes.count
+        var i = 0
+        /// One to three digits at `i`, at most 255; nil otherwise.
+        @inline(__always) func octet() -> UInt32? {
+            guard i < n else { return nil }
+            var value = UInt32(base[i] &- UInt8(ascii: "0"))
+            guard value < 10 else { return nil }
+            i &+= 1
+            for _ in 0..<2 {
+                guard i < n else { break }
+                let d = UInt32(base[i] &- UInt8(ascii: "0"))
+                guard d < 10 else { break }
+                value = value &* 10 &+ d
+                i &+= 1
             }
+            return value <= 255 ? value : nil
         }
-        guard dots == 3, digits > 0 else { return nil }
-        return value << 8 | octet
+        @inline(__always) func dot() -> Bool {
+            guard i < n, base[i] == UInt8(ascii: ".") else { return false }
+            i &+= 1
+            return true
+        }
+        guard let a = octet(), dot(), let b = octet(), dot(), let c = octet(), dot(), let d = octet(), i == n else {
+            return nil
+        }
+        return a << 24 | b << 16 | c << 8 | d
     }
 
     @inlinable

@@ -158,53 +158,63 @@ final class LineReader {
 
     deinit { buffer.deallocate() }
 
-    /// Calls `body` with each line (without its line ending) and its number. `body` returns false to stop.
-    func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Bool) throws {
+    /// The next line, without its line ending, or nil at the end of the input; `lineNumber` is then
+    /// its 1-based number. The bytes stay valid until the next call.
+    ///
+    /// An iterator rather than a loop taking a closure, so that the read loop's own state (the record
+    /// it reuses for every line) is a plain local that the compiler can pass on without copying; and
+    /// inlined into that loop, with refilling the buffer out of line.
+    @inline(__always)
+    func nextLine() throws -> UnsafeBufferPointer<UInt8>? {
         while true {
             let base = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            // Emit every complete line in the buffer.
-            while start < filled {
-                guard let nl = memchr(base + start, 0x0A, filled - start) else { break }
+            if start < filled, let nl = memchr(base + start, 0x0A, filled - start) {
                 let end = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
                 var lineEnd = end
                 if lineEnd > start, base[lineEnd - 1] == 0x0D { lineEnd -= 1 }
                 lineNumber += 1
                 let line = UnsafeBufferPointer(start: base + start, count: lineEnd - start)
                 start = end + 1
-                if try !body(line, lineNumber) { return }
+                return line
             }
-            if atEnd {
-                if start < filled {
-                    var lineEnd = filled
-                    if base[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                    lineNumber += 1
-                    let line = UnsafeBufferPointer(start: base + start, count: lineEnd - start)
-                    start = filled
-                    _ = try body(line, lineNumber)
-                }
-                return
-            }
-            // Move the partial line to the front and read more.
-            let partial = filled - start
-            if partial > 0 && start > 0 {
-                memmove(buffer.baseAddress!, buffer.baseAddress! + start, partial)
-            }
-            start = 0
-            filled = partial
-            if filled == buffer.count {
-                guard buffer.count < LineReader.maximumLineLength * 2 else {
-                    throw FlowReadError(
-                        file: name, line: lineNumber + 1,
-                        reason: "line longer than \(LineReader.maximumLineLength >> 20) MiB: not a flow log")
-                }
-                let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 16)
-                bigger.copyMemory(from: UnsafeRawBufferPointer(buffer))
-                buffer.deallocate()
-                buffer = bigger
-            }
-            let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
-            if n == 0 { atEnd = true } else { filled += n }
+            if atEnd { return lastLine() }
+            try refill()
         }
+    }
+
+    /// At the end of the input: the last line if it has no line ending, else nil.
+    private func lastLine() -> UnsafeBufferPointer<UInt8>? {
+        guard start < filled else { return nil }
+        let base = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var lineEnd = filled
+        if base[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+        lineNumber += 1
+        let line = UnsafeBufferPointer(start: base + start, count: lineEnd - start)
+        start = filled
+        return line
+    }
+
+    /// Moves the partial line to the front of the buffer (growing it if the line fills it) and reads more.
+    private func refill() throws {
+        let partial = filled - start
+        if partial > 0 && start > 0 {
+            memmove(buffer.baseAddress!, buffer.baseAddress! + start, partial)
+        }
+        start = 0
+        filled = partial
+        if filled == buffer.count {
+            guard buffer.count < LineReader.maximumLineLength * 2 else {
+                throw FlowReadError(
+                    file: name, line: lineNumber + 1,
+                    reason: "line longer than \(LineReader.maximumLineLength >> 20) MiB: not a flow log")
+            }
+            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 16)
+            bigger.copyMemory(from: UnsafeRawBufferPointer(buffer))
+            buffer.deallocate()
+            buffer = bigger
+        }
+        let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+        if n == 0 { atEnd = true } else { filled += n }
     }
 }
 

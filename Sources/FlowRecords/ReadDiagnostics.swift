@@ -39,14 +39,6 @@ public enum SkipReason: String, CaseIterable, Sendable, Codable {
     case summary = "summary"
 }
 
-/// What a parser made of one line.
-public enum ParsedLine {
-    case record(FlowRecord)
-    /// A header, comment, or blank line: part of the format, not data.
-    case metadata
-    case skipped(SkipReason)
-}
-
 /// Counts for one input: records read, lines skipped by reason, malformed lines (with the first few).
 public struct ReadSummary: Sendable {
     public var file: String

@@ -13,27 +13,32 @@ struct ArgusParser: LineParser {
     private var state = -1, totPkts = -1, totBytes = -1, srcPkts = -1, dstPkts = -1, srcBytes = -1, dstBytes = -1
     private var label = -1
     private var interner = StringInterner()
+    private var dates = DateTimeCache()
 
-    mutating func parse(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) -> ParsedLine {
+    mutating func parse(_ line: UnsafeBufferPointer<UInt8>, into record: inout FlowRecord) throws(LineError) -> LineKind {
         if columnCount == 0 {
             try header(line)
             return .metadata
         }
-        splitter.split(line, on: delimiter, limit: max(columnCount, label + 1))
-        guard splitter.count >= columnCount else {
-            throw .malformed("expected \(columnCount) fields, found \(splitter.count)")
+        let fields = splitter.split(line, on: delimiter, limit: max(columnCount, label + 1))
+        guard fields.count >= columnCount else {
+            throw .malformed("expected \(columnCount) fields, found \(fields.count)")
         }
         @inline(__always) func f(_ i: Int) -> UnsafeBufferPointer<UInt8> {
-            ByteParsing.trimmed(splitter.field(i, in: line))
+            ByteParsing.trimmed(fields[i])
         }
+        // Numbers and addresses are read from the field as it is first, and trimmed only if that
+        // fails: few fields are padded, and no padded text is a number or an address (an IPv6 zone
+        // may end in spaces, but it is dropped either way), so the result is the same.
         let protoText = f(proto)
-        if ByteParsing.equalsLowercase(protoText, "man") { return .skipped(.statusRecord) }
+        // "man" is no transport keyword, so management records are found among the failures.
         guard let transport = Transport(bytes: protoText) else {
+            if ByteParsing.equalsLowercase(protoText, "man") { return .skipped(.statusRecord) }
             if ArgusParser.isNonIP(protoText) { return .skipped(.notIP) }
             throw .malformed("unknown protocol '\(ByteParsing.excerpt(protoText))' in Proto")
         }
         let startText = f(start)
-        guard let startTime = ByteParsing.timestamp(startText) else {
+        guard let startTime = ByteParsing.timestamp(startText, cache: &dates) else {
             if startText.contains(UInt8(ascii: ":")) && !startText.contains(UInt8(ascii: "/"))
                 && !startText.contains(UInt8(ascii: "-")) {
                 throw .malformed("time '\(ByteParsing.excerpt(startText))' has no date: run ra with -u (epoch times)")
@@ -42,7 +47,7 @@ struct ArgusParser: LineParser {
         }
         var endTime = startTime
         if last >= 0, !f(last).isEmpty {
-            guard let e = ByteParsing.timestamp(f(last)) else {
+            guard let e = ByteParsing.timestamp(f(last), cache: &dates) else {
                 throw .malformed("bad time '\(ByteParsing.excerpt(f(last)))' in LastTime")
             }
             endTime = try validatedEnd(start: startTime, end: e)
@@ -51,14 +56,15 @@ struct ArgusParser: LineParser {
             guard let v = ByteParsing.duration(d) else { throw .malformed("bad duration '\(ByteParsing.excerpt(d))' in Dur") }
             endTime = startTime + v
         }
-        guard let source = IPAddress(bytes: f(saddr)) else {
+        guard let source = IPAddress(bytes: fields[saddr]) ?? IPAddress(bytes: f(saddr)) else {
             throw .malformed("bad address '\(ByteParsing.excerpt(f(saddr)))' in SrcAddr")
         }
-        guard let destination = IPAddress(bytes: f(daddr)) else {
+        guard let destination = IPAddress(bytes: fields[daddr]) ?? IPAddress(bytes: f(daddr)) else {
             throw .malformed("bad address '\(ByteParsing.excerpt(f(daddr)))' in DstAddr")
         }
         @inline(__always) func port(_ i: Int, _ name: StaticString) throws(LineError) -> UInt16 {
             guard i >= 0 else { return 0 }
+            if let p = ByteParsing.port(fields[i]) { return p }
             let text = f(i)
             if text.isEmpty { return 0 }
             guard let p = ByteParsing.port(text) else { throw .malformed("bad port '\(ByteParsing.excerpt(text))' in \(name)") }
@@ -68,6 +74,7 @@ struct ArgusParser: LineParser {
         let destinationPort = try port(dport, "Dport")
         @inline(__always) func count(_ i: Int, _ name: StaticString) throws(LineError) -> UInt64? {
             guard i >= 0 else { return nil }
+            if let v = ByteParsing.unsigned(fields[i]) { return v }
             let text = f(i)
             if text.isEmpty { return nil }
             guard let v = ByteParsing.unsigned(text) else { throw .malformed("bad \(name) '\(ByteParsing.excerpt(text))'") }
@@ -86,17 +93,18 @@ struct ArgusParser: LineParser {
         if transport != .tcp { flags = [] }
         var labelValue: String? = nil
         // The Label column is last and often empty: rows may end before it.
-        if label >= 0, label < splitter.count {
+        if label >= 0, label < fields.count {
             let text = f(label)
             if !text.isEmpty { labelValue = interner.string(text) }
         }
-        return .record(FlowRecord(
+        record.assign(
             start: startTime, end: endTime, source: source, destination: destination,
             sourcePort: sourcePort, destinationPort: destinationPort, transport: transport,
             sourcePackets: sourcePackets, sourceBytes: sourceBytes,
             destinationPackets: destinationPackets, destinationBytes: destinationBytes,
             tcpFlags: flags, outcome: outcome,
-            state: interner.string(stateText), label: labelValue))
+            state: interner.string(stateText), label: labelValue)
+        return .record
     }
 
     private mutating func header(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) {
@@ -105,8 +113,7 @@ struct ArgusParser: LineParser {
             delimiter = candidate
             break
         }
-        splitter.split(line, on: delimiter)
-        let names = splitter.strings(in: line).map(ColumnNames.normalise)
+        let names = splitter.split(line, on: delimiter).strings().map(ColumnNames.normalise)
         func find(_ aliases: String...) -> Int { ColumnNames.index(of: aliases, in: names) ?? -1 }
         start = find("starttime", "stime")
         last = find("lasttime", "ltime")

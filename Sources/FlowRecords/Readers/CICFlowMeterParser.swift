@@ -14,17 +14,18 @@ struct CICFlowMeterParser: LineParser {
     private var fin = -1, syn = -1, rst = -1, psh = -1, ack = -1, urg = -1, cwr = -1, ece = -1
     private var label = -1, category = -1
     private var interner = StringInterner()
+    private var dates = DateTimeCache()
 
-    mutating func parse(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) -> ParsedLine {
+    mutating func parse(_ line: UnsafeBufferPointer<UInt8>, into record: inout FlowRecord) throws(LineError) -> LineKind {
         if columnCount == 0 {
             try header(line)
             return .metadata
         }
-        splitter.split(line, on: UInt8(ascii: ","), limit: max(columnCount, label + 1, category + 1))
-        guard splitter.count >= columnCount else {
-            throw .malformed("expected \(columnCount) comma-separated fields, found \(splitter.count)")
+        let fields = splitter.split(line, on: UInt8(ascii: ","), limit: max(columnCount, label + 1, category + 1))
+        guard fields.count >= columnCount else {
+            throw .malformed("expected \(columnCount) comma-separated fields, found \(fields.count)")
         }
-        @inline(__always) func f(_ i: Int) -> UnsafeBufferPointer<UInt8> { ByteParsing.trimmed(splitter.field(i, in: line)) }
+        @inline(__always) func f(_ i: Int) -> UnsafeBufferPointer<UInt8> { ByteParsing.trimmed(fields[i]) }
         guard let source = IPAddress(bytes: f(srcIP)) else { throw .malformed("bad address '\(ByteParsing.excerpt(f(srcIP)))' in Src IP") }
         guard let destination = IPAddress(bytes: f(dstIP)) else { throw .malformed("bad address '\(ByteParsing.excerpt(f(dstIP)))' in Dst IP") }
         guard let sourcePort = ByteParsing.port(f(srcPort)) else { throw .malformed("bad port '\(ByteParsing.excerpt(f(srcPort)))' in Src Port") }
@@ -33,7 +34,7 @@ struct CICFlowMeterParser: LineParser {
             throw .malformed("bad protocol '\(ByteParsing.excerpt(f(proto)))'")
         }
         let transport = Transport(rawValue: UInt8(protocolNumber))
-        guard let start = ByteParsing.calendarTimestamp(f(timestamp)) else {
+        guard let start = ByteParsing.calendarTimestamp(f(timestamp), cache: &dates) else {
             throw .malformed("bad time '\(ByteParsing.excerpt(f(timestamp)))' in Timestamp")
         }
         var end = start
@@ -82,19 +83,19 @@ struct CICFlowMeterParser: LineParser {
             outcome = synCount > 0 ? .established : .partial
         }
         var labelValue: String?, detail: String?
-        if label >= 0, label < splitter.count { let t = f(label); if !t.isEmpty { labelValue = interner.string(t) } }
-        if category >= 0, category < splitter.count { let t = f(category); if !t.isEmpty { detail = interner.string(t) } }
-        return .record(FlowRecord(
+        if label >= 0, label < fields.count { let t = f(label); if !t.isEmpty { labelValue = interner.string(t) } }
+        if category >= 0, category < fields.count { let t = f(category); if !t.isEmpty { detail = interner.string(t) } }
+        record.assign(
             start: start, end: end, source: source, destination: destination,
             sourcePort: sourcePort, destinationPort: destinationPort, transport: transport,
             sourcePackets: forwardPackets, sourceBytes: forwardBytes,
             destinationPackets: backwardPackets, destinationBytes: backwardBytes,
-            tcpFlags: flags, outcome: outcome, label: labelValue, detailedLabel: detail))
+            tcpFlags: flags, outcome: outcome, label: labelValue, detailedLabel: detail)
+        return .record
     }
 
     private mutating func header(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) {
-        splitter.split(line, on: UInt8(ascii: ","))
-        let names = splitter.strings(in: line).map(ColumnNames.normalise)
+        let names = splitter.split(line, on: UInt8(ascii: ",")).strings().map(ColumnNames.normalise)
         func find(_ aliases: String...) -> Int { ColumnNames.index(of: aliases, in: names) ?? -1 }
         srcIP = find("srcip", "sourceip")
         srcPort = find("srcport", "sourceport")

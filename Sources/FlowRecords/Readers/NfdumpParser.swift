@@ -13,8 +13,9 @@ struct NfdumpParser: LineParser {
     private var inSummary = false
     private var delimiter = UInt8(ascii: ",")
     private var interner = StringInterner()
+    private var dates = DateTimeCache()
 
-    mutating func parse(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) -> ParsedLine {
+    mutating func parse(_ line: UnsafeBufferPointer<UInt8>, into record: inout FlowRecord) throws(LineError) -> LineKind {
         if inSummary { return .skipped(.summary) }
         if columnCount == 0 {
             try header(line)
@@ -32,19 +33,19 @@ struct NfdumpParser: LineParser {
                 return .skipped(.summary)
             }
         }
-        splitter.split(line, on: delimiter, limit: columnCount)
-        guard splitter.count >= columnCount else {
-            throw .malformed("expected \(columnCount) fields, found \(splitter.count)")
+        let fields = splitter.split(line, on: delimiter, limit: columnCount)
+        guard fields.count >= columnCount else {
+            throw .malformed("expected \(columnCount) fields, found \(fields.count)")
         }
         @inline(__always) func f(_ i: Int) -> UnsafeBufferPointer<UInt8> {
-            ByteParsing.trimmed(splitter.field(i, in: line))
+            ByteParsing.trimmed(fields[i])
         }
-        guard let start = ByteParsing.calendarTimestamp(f(ts)) else {
+        guard let start = ByteParsing.calendarTimestamp(f(ts), cache: &dates) else {
             throw .malformed("bad time '\(ByteParsing.excerpt(f(ts)))' in ts")
         }
         var end = start
         if te >= 0 {
-            guard let e = ByteParsing.calendarTimestamp(f(te)) else { throw .malformed("bad time '\(ByteParsing.excerpt(f(te)))' in te") }
+            guard let e = ByteParsing.calendarTimestamp(f(te), cache: &dates) else { throw .malformed("bad time '\(ByteParsing.excerpt(f(te)))' in te") }
             end = try validatedEnd(start: start, end: e)
         }
         if td >= 0, let d = ByteParsing.duration(f(td)), start + d > end {
@@ -96,19 +97,19 @@ struct NfdumpParser: LineParser {
         } else {
             outcome = outPackets > 0 ? .established : .other
         }
-        return .record(FlowRecord(
+        record.assign(
             start: start, end: end, source: source, destination: destination,
             sourcePort: sourcePort, destinationPort: destinationPort, transport: transport,
             sourcePackets: inPackets, sourceBytes: inBytes,
             destinationPackets: outPackets, destinationBytes: outBytes,
             tcpFlags: flags, outcome: outcome,
-            state: interner.string(flagText)))
+            state: interner.string(flagText))
+        return .record
     }
 
     private mutating func header(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) {
         delimiter = line.contains(UInt8(ascii: ",")) ? UInt8(ascii: ",") : 0x09
-        splitter.split(line, on: delimiter)
-        let names = splitter.strings(in: line).map(ColumnNames.normalise)
+        let names = splitter.split(line, on: delimiter).strings().map(ColumnNames.normalise)
         func find(_ aliases: String...) -> Int { ColumnNames.index(of: aliases, in: names) ?? -1 }
         // 1.6 to 1.7.4 name columns by format tokens (ts, sa, ...); 1.7.5 and later by words
         // (firstSeen, srcAddr, ...), also for `-o csv:%fmt` layouts.

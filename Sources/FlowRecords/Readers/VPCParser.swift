@@ -13,7 +13,7 @@ struct VPCParser: LineParser {
     private var start = 10, end = 11, action = 12, logStatus = 13
     private var tcpFlags = -1, pktSrcaddr = -1, pktDstaddr = -1
 
-    mutating func parse(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) -> ParsedLine {
+    mutating func parse(_ line: UnsafeBufferPointer<UInt8>, into record: inout FlowRecord) throws(LineError) -> LineKind {
         if columnCount == 0 {
             let first = ByteParsing.trimmed(line)
             if let c = first.first, c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
@@ -23,11 +23,11 @@ struct VPCParser: LineParser {
                 return .metadata
             }
         }
-        splitter.split(line, on: UInt8(ascii: " "), collapsing: true)
-        guard splitter.count == columnCount else {
-            throw .malformed("expected \(columnCount) space-separated fields, found \(splitter.count)")
+        let fields = splitter.split(line, on: UInt8(ascii: " "), collapsing: true)
+        guard fields.count == columnCount else {
+            throw .malformed("expected \(columnCount) space-separated fields, found \(fields.count)")
         }
-        @inline(__always) func f(_ i: Int) -> UnsafeBufferPointer<UInt8> { splitter.field(i, in: line) }
+        @inline(__always) func f(_ i: Int) -> UnsafeBufferPointer<UInt8> { fields[i] }
         if logStatus >= 0 {
             let status = f(logStatus)
             if ByteParsing.equals(status, "NODATA") { return .skipped(.noData) }
@@ -73,19 +73,22 @@ struct VPCParser: LineParser {
         } else {
             outcome = .other
         }
-        return .record(FlowRecord(
-            start: Double(startTime), end: try validatedEnd(start: Double(startTime), end: Double(endTime)),
+        let end = try validatedEnd(start: Double(startTime), end: Double(endTime))
+        let sourcePackets = try number(packets, "packets"), sourceBytes = try number(bytes, "bytes")
+        let state = actionText.isEmpty ? "" : (ByteParsing.equals(actionText, "ACCEPT") ? "ACCEPT"
+            : ByteParsing.equals(actionText, "REJECT") ? "REJECT" : String(decoding: actionText, as: UTF8.self))
+        record.assign(
+            start: Double(startTime), end: end,
             source: source, destination: destination,
             sourcePort: UInt16(sourcePort), destinationPort: UInt16(destinationPort), transport: transport,
-            sourcePackets: try number(packets, "packets"), sourceBytes: try number(bytes, "bytes"),
-            tcpFlags: flags, outcome: outcome,
-            state: actionText.isEmpty ? "" : (ByteParsing.equals(actionText, "ACCEPT") ? "ACCEPT"
-                : ByteParsing.equals(actionText, "REJECT") ? "REJECT" : String(decoding: actionText, as: UTF8.self))))
+            sourcePackets: sourcePackets, sourceBytes: sourceBytes,
+            tcpFlags: flags, outcome: outcome, state: state)
+        return .record
     }
 
     private mutating func header(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) {
-        splitter.split(line, on: UInt8(ascii: " "), collapsing: true)
-        let names = splitter.strings(in: line).map { $0.lowercased().replacingUnderscores() }
+        let names = splitter.split(line, on: UInt8(ascii: " "), collapsing: true).strings()
+            .map { $0.lowercased().replacingUnderscores() }
         func find(_ name: String) -> Int { names.firstIndex(of: name) ?? -1 }
         srcaddr = find("srcaddr"); dstaddr = find("dstaddr"); srcport = find("srcport"); dstport = find("dstport")
         proto = find("protocol"); packets = find("packets"); bytes = find("bytes")

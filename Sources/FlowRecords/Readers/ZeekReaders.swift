@@ -1,10 +1,23 @@
 /// The conn.log fields Flowhound reads, as byte spans into the current line (nil when absent or unset).
+///
+/// The spans live in fixed storage indexed by `Slot`, which a parser keeps and refills for every
+/// line: setting a field is one store, with no switch over the slots and no optionals to build.
 struct ZeekConnFields {
     typealias Span = UnsafeBufferPointer<UInt8>
-    var ts: Span?, origH: Span?, origP: Span?, respH: Span?, respP: Span?, proto: Span?
-    var duration: Span?, origBytes: Span?, respBytes: Span?, connState: Span?, history: Span?
-    var origPkts: Span?, origIPBytes: Span?, respPkts: Span?, respIPBytes: Span?
-    var label: Span?, detailedLabel: Span?
+
+    private final class Storage {
+        /// An absent field has no base address (a present one always has: it points into the line).
+        let spans: UnsafeMutablePointer<Span>
+
+        init() {
+            spans = .allocate(capacity: Slot.allCases.count)
+            spans.initialize(repeating: Span(start: nil, count: 0), count: Slot.allCases.count)
+        }
+
+        deinit { spans.deallocate() }
+    }
+
+    private let storage = Storage()
     /// Set when a label span holds JSON escapes.
     var labelEscaped = false, detailedLabelEscaped = false
 
@@ -37,30 +50,26 @@ struct ZeekConnFields {
         }
     }
 
-    @inline(__always)
-    mutating func set(_ slot: Slot, _ value: Span) {
-        switch slot {
-        case .ts: ts = value
-        case .origH: origH = value
-        case .origP: origP = value
-        case .respH: respH = value
-        case .respP: respP = value
-        case .proto: proto = value
-        case .duration: duration = value
-        case .origBytes: origBytes = value
-        case .respBytes: respBytes = value
-        case .connState: connState = value
-        case .history: history = value
-        case .origPkts: origPkts = value
-        case .origIPBytes: origIPBytes = value
-        case .respPkts: respPkts = value
-        case .respIPBytes: respIPBytes = value
-        case .label: label = value
-        case .detailedLabel: detailedLabel = value
-        }
+    /// Clears every field, for the next line.
+    mutating func reset() {
+        for i in 0..<Slot.allCases.count { storage.spans[i] = Span(start: nil, count: 0) }
+        labelEscaped = false
+        detailedLabelEscaped = false
     }
 
-    private static func count(_ span: Span?, _ name: String) throws(LineError) -> UInt64 {
+    @inline(__always)
+    func set(_ slot: Slot, _ value: Span) {
+        storage.spans[slot.rawValue] = value
+    }
+
+    @inline(__always)
+    subscript(_ slot: Slot) -> Span? {
+        let span = storage.spans[slot.rawValue]
+        return span.baseAddress == nil ? nil : span
+    }
+
+    @inline(__always)
+    private static func count(_ span: Span?, _ name: StaticString) throws(LineError) -> UInt64 {
         guard let span else { return 0 }
         guard let v = ByteParsing.unsigned(span) else {
             throw .malformed("bad \(name) '\(ByteParsing.excerpt(span))'")
@@ -68,36 +77,38 @@ struct ZeekConnFields {
         return v
     }
 
-    private static func address(_ span: Span?, _ name: String) throws(LineError) -> IPAddress {
+    @inline(__always)
+    private static func address(_ span: Span?, _ name: StaticString) throws(LineError) -> IPAddress {
         guard let span else { throw .malformed("missing \(name)") }
         guard let a = IPAddress(bytes: span) else { throw .malformed("bad address '\(ByteParsing.excerpt(span))' in \(name)") }
         return a
     }
 
-    private static func port(_ span: Span?, _ name: String) throws(LineError) -> UInt16 {
+    @inline(__always)
+    private static func port(_ span: Span?, _ name: StaticString) throws(LineError) -> UInt16 {
         guard let span else { return 0 }
         guard let p = ByteParsing.port(span) else { throw .malformed("bad port '\(ByteParsing.excerpt(span))' in \(name)") }
         return p
     }
 
-    /// Builds the record; every problem is a `malformed` error naming the field.
-    func record(interner: inout StringInterner) throws(LineError) -> FlowRecord {
-        guard let tsSpan = ts else { throw .malformed("missing ts") }
-        guard let start = ByteParsing.timestamp(tsSpan) else {
+    /// Writes the record into `record`; every problem is a `malformed` error naming the field.
+    func assign(to record: inout FlowRecord, interner: inout StringInterner, dates: inout DateTimeCache) throws(LineError) {
+        guard let tsSpan = self[.ts] else { throw .malformed("missing ts") }
+        guard let start = ByteParsing.timestamp(tsSpan, cache: &dates) else {
             throw .malformed("bad timestamp '\(ByteParsing.excerpt(tsSpan))' in ts")
         }
         var duration = 0.0
-        if let d = self.duration {
+        if let d = self[.duration] {
             guard let v = ByteParsing.duration(d) else {
                 throw .malformed("bad duration '\(ByteParsing.excerpt(d))'")
             }
             duration = v
         }
-        let source = try Self.address(origH, "id.orig_h")
-        let destination = try Self.address(respH, "id.resp_h")
-        let sourcePort = try Self.port(origP, "id.orig_p")
-        let destinationPort = try Self.port(respP, "id.resp_p")
-        guard let protoSpan = proto else { throw .malformed("missing proto") }
+        let source = try Self.address(self[.origH], "id.orig_h")
+        let destination = try Self.address(self[.respH], "id.resp_h")
+        let sourcePort = try Self.port(self[.origP], "id.orig_p")
+        let destinationPort = try Self.port(self[.respP], "id.resp_p")
+        guard let protoSpan = self[.proto] else { throw .malformed("missing proto") }
         let transport: Transport
         if let t = Transport(bytes: protoSpan) {
             transport = t
@@ -106,19 +117,20 @@ struct ZeekConnFields {
         } else {
             throw .malformed("unknown proto '\(ByteParsing.excerpt(protoSpan))'")
         }
-        let origPkts = try Self.count(origPkts, "orig_pkts")
-        let respPkts = try Self.count(respPkts, "resp_pkts")
+        let origPkts = try Self.count(self[.origPkts], "orig_pkts")
+        let respPkts = try Self.count(self[.respPkts], "resp_pkts")
         // IP-level byte counts match what NetFlow-style exporters count; payload bytes are the fallback.
-        let origBytes = try origIPBytes != nil ? Self.count(origIPBytes, "orig_ip_bytes") : Self.count(self.origBytes, "orig_bytes")
-        let respBytes = try respIPBytes != nil ? Self.count(respIPBytes, "resp_ip_bytes") : Self.count(self.respBytes, "resp_bytes")
-        let payloadOut = try Self.count(self.origBytes, "orig_bytes")
+        let origIPBytes = self[.origIPBytes], respIPBytes = self[.respIPBytes], payloadOutSpan = self[.origBytes]
+        let origBytes = try origIPBytes != nil ? Self.count(origIPBytes, "orig_ip_bytes") : Self.count(payloadOutSpan, "orig_bytes")
+        let respBytes = try respIPBytes != nil ? Self.count(respIPBytes, "resp_ip_bytes") : Self.count(self[.respBytes], "resp_bytes")
+        let payloadOut = try Self.count(payloadOutSpan, "orig_bytes")
         let empty = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
-        let stateSpan = connState ?? empty
-        let historySpan = history ?? empty
+        let stateSpan = self[.connState] ?? empty
+        let historySpan = self[.history] ?? empty
         let outcome = OutcomeRules.zeek(
             state: stateSpan, history: historySpan, transport: transport,
             sourcePort: sourcePort, sourceBytes: payloadOut, destinationPackets: respPkts)
-        return FlowRecord(
+        record.assign(
             start: start, end: start + duration,
             source: source, destination: destination,
             sourcePort: sourcePort, destinationPort: destinationPort, transport: transport,
@@ -127,8 +139,8 @@ struct ZeekConnFields {
             tcpFlags: transport == .tcp ? OutcomeRules.zeekFlags(history: historySpan) : [],
             outcome: outcome,
             state: interner.string(stateSpan),
-            label: label.map { labelEscaped ? FlatJSON.unescape($0) : interner.string($0) },
-            detailedLabel: detailedLabel.map { detailedLabelEscaped ? FlatJSON.unescape($0) : interner.string($0) })
+            label: self[.label].map { labelEscaped ? FlatJSON.unescape($0) : interner.string($0) },
+            detailedLabel: self[.detailedLabel].map { detailedLabelEscaped ? FlatJSON.unescape($0) : interner.string($0) })
     }
 }
 
@@ -142,10 +154,14 @@ struct ZeekTSVParser: LineParser {
     private var columns: [ZeekConnFields.Slot?] = []
     /// The columns Flowhound reads, with their slots.
     private var wanted: [(slot: ZeekConnFields.Slot, column: Int)] = []
+    /// Whether two columns have the same slot (as `detailedlabel` and `detailed-label` would).
+    private var repeatsSlots = false
     private var splitter = FieldSplitter()
+    private var fields = ZeekConnFields()
     private var interner = StringInterner()
+    private var dates = DateTimeCache()
 
-    mutating func parse(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) -> ParsedLine {
+    mutating func parse(_ line: UnsafeBufferPointer<UInt8>, into record: inout FlowRecord) throws(LineError) -> LineKind {
         if line[0] == UInt8(ascii: "#") {
             try header(line)
             return .metadata
@@ -153,28 +169,36 @@ struct ZeekTSVParser: LineParser {
         guard !columns.isEmpty else {
             throw .fatal("expected Zeek's '#fields' header line before the first record, found '\(ByteParsing.excerpt(line))'")
         }
-        splitter.split(line, on: separator)
-        guard splitter.count == columns.count else {
-            throw .malformed("expected \(columns.count) tab-separated fields, found \(splitter.count)")
+        let values = splitter.split(line, on: separator)
+        guard values.count == columns.count else {
+            throw .malformed("expected \(columns.count) tab-separated fields, found \(values.count)")
         }
-        var fields = ZeekConnFields()
+        // Each line sets every slot it has a column for (to nil when unset), so clearing the others
+        // is needed only when a name repeats: then an unset column must not hide a set one.
+        if repeatsSlots { fields.reset() }
+        // The markers' lengths, read once: the stores below could alias the arrays, as far as the
+        // compiler can tell, and would make it read them again for every value.
+        let unsetLength = unset.count, emptyLength = emptyField.count
+        let unsetByte = unset.first ?? 0
+        @inline(__always) func isUnset(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+            switch value.count {
+            case 0: return true
+            case 1: return unsetLength == 1 && value[0] == unsetByte
+            case unsetLength: return memcmp(value.baseAddress!, unset, unsetLength) == 0
+            case emptyLength: return memcmp(value.baseAddress!, emptyField, emptyLength) == 0
+            default: return false
+            }
+        }
         for (slot, column) in wanted {
-            let value = splitter.field(column, in: line)
-            if isUnset(value) { continue }
-            fields.set(slot, value)
+            let value = values[column]
+            if !isUnset(value) {
+                fields.set(slot, value)
+            } else if !repeatsSlots {
+                fields.set(slot, UnsafeBufferPointer(start: nil, count: 0))
+            }
         }
-        return .record(try fields.record(interner: &interner))
-    }
-
-    @inline(__always)
-    private func isUnset(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
-        switch value.count {
-        case 0: return true
-        case 1: return unset.count == 1 && value[0] == unset[0]
-        case unset.count: return memcmp(value.baseAddress!, unset, unset.count) == 0
-        case emptyField.count: return memcmp(value.baseAddress!, emptyField, emptyField.count) == 0
-        default: return false
-        }
+        try fields.assign(to: &record, interner: &interner, dates: &dates)
+        return .record
     }
 
     private mutating func header(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) {
@@ -198,6 +222,8 @@ struct ZeekTSVParser: LineParser {
         case "#fields":
             columns = values.map { ZeekConnFields.Slot.named($0) }
             wanted = columns.enumerated().compactMap { i, slot in slot.map { ($0, i) } }
+            repeatsSlots = Set(wanted.map(\.slot)).count < wanted.count
+            fields.reset()
             let found = Set(columns.compactMap { $0 })
             for required in [ZeekConnFields.Slot.ts, .origH, .respH, .proto] where !found.contains(required) {
                 throw .fatal("the #fields line has no '\(required == .origH ? "id.orig_h" : required == .respH ? "id.resp_h" : String(describing: required))' column: not a conn.log")
@@ -209,10 +235,13 @@ struct ZeekTSVParser: LineParser {
 
 /// Zeek conn.log as JSON lines. `ts` may be an epoch number or an ISO 8601 string.
 struct ZeekJSONParser: LineParser {
+    private let fields = ZeekConnFields()
     private var interner = StringInterner()
+    private var dates = DateTimeCache()
 
-    mutating func parse(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) -> ParsedLine {
-        var fields = ZeekConnFields()
+    mutating func parse(_ line: UnsafeBufferPointer<UInt8>, into record: inout FlowRecord) throws(LineError) -> LineKind {
+        var fields = self.fields
+        fields.reset()
         try FlatJSON.forEachMember(line) { (key, value) throws(LineError) in
             guard let slot = ZeekJSONParser.slot(key) else { return }
             switch value {
@@ -226,7 +255,8 @@ struct ZeekJSONParser: LineParser {
                 break
             }
         }
-        return .record(try fields.record(interner: &interner))
+        try fields.assign(to: &record, interner: &interner, dates: &dates)
+        return .record
     }
 
     /// Matches keys without building strings: the key set is small and fixed.
