@@ -49,6 +49,15 @@ extension FlowWriter {
             sourcePackets: 1, sourceBytes: 28 + min(r.sourceBytes, 548), outcome: .rejected)
     }
 
+    /// The records Zeek or Argus write for `r`: itself, or for a UDP probe refused with ICMP, the probe
+    /// without a reply and the port-unreachable message from the target.
+    static func asBidirectionalExporterSeesIt(_ r: FlowRecord) -> [FlowRecord] {
+        guard refusedByICMP(r) else { return [r] }
+        var probe = r
+        probe.outcome = .unanswered
+        return [probe, unreachable(for: r)]
+    }
+
     /// The other direction of a record, for formats that log each direction on its own line.
     static func reply(to r: FlowRecord) -> FlowRecord {
         var reply = r
@@ -145,14 +154,7 @@ extension FlowWriter {
     }
 
     static func appendZeek(_ r: FlowRecord, to out: inout [UInt8]) {
-        if refusedByICMP(r) {
-            var probe = r
-            probe.outcome = .unanswered
-            appendZeekLine(probe, to: &out)
-            appendZeekLine(unreachable(for: r), to: &out)
-        } else {
-            appendZeekLine(r, to: &out)
-        }
+        for line in asBidirectionalExporterSeesIt(r) { appendZeekLine(line, to: &out) }
     }
 
     static func appendZeekLine(_ r: FlowRecord, to out: inout [UInt8]) {
@@ -258,14 +260,7 @@ extension FlowWriter {
     }
 
     static func appendArgus(_ r: FlowRecord, to out: inout [UInt8]) {
-        if refusedByICMP(r) {
-            var probe = r
-            probe.outcome = .unanswered
-            appendArgusLine(probe, to: &out)
-            appendArgusLine(unreachable(for: r), to: &out)
-        } else {
-            appendArgusLine(r, to: &out)
-        }
+        for line in asBidirectionalExporterSeesIt(r) { appendArgusLine(line, to: &out) }
     }
 
     static func appendArgusLine(_ r: FlowRecord, to out: inout [UInt8]) {
