@@ -210,8 +210,3 @@ public struct StatsReport: Codable, Sendable {
     }
 }
 
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
-    }
-}
