@@ -17,12 +17,17 @@ let package = Package(
         .library(name: "FlowRecords", targets: ["FlowRecords"]),
         .library(name: "ActivityImage", targets: ["ActivityImage"]),
         .library(name: "Synthesis", targets: ["Synthesis"]),
+        .library(name: "Neural", targets: ["Neural"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .target(
+            name: "Randomness",
+            swiftSettings: optimiseInDebug),
         .target(
             name: "FlowRecords",
             dependencies: ["CZlib"],
@@ -33,7 +38,11 @@ let package = Package(
             swiftSettings: optimiseInDebug),
         .target(
             name: "Synthesis",
-            dependencies: ["FlowRecords"],
+            dependencies: ["FlowRecords", "Randomness"],
+            swiftSettings: optimiseInDebug),
+        .target(
+            name: "Neural",
+            dependencies: ["COpenBLAS", "Randomness"],
             swiftSettings: optimiseInDebug),
         .executableTarget(
             name: "flowhound",
@@ -50,6 +59,10 @@ let package = Package(
         .testTarget(
             name: "SynthesisTests",
             dependencies: ["Synthesis", "FlowRecords", "ActivityImage"]),
+        .testTarget(
+            name: "NeuralTests",
+            dependencies: ["Neural", "Randomness"],
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "ActivityImageTests",
             dependencies: ["ActivityImage", "FlowRecords"]),

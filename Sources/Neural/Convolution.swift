@@ -1,0 +1,189 @@
+import Randomness
+
+/// 2-D convolution (cross-correlation, as in every deep-learning library) over NCHW batches, computed
+/// as im2col + GEMM: each sample's input patches become the columns of a `(C·k·k) × (H'·W')` matrix,
+/// and one `cblas_sgemm` with the `F × (C·k·k)` weight matrix gives all `F` output planes.
+///
+/// Weights are `F × C × k × k`, biases `F`.
+public final class Conv2D: Layer {
+    public let spec: LayerSpec
+    public let weight: Parameter
+    public let bias: Parameter
+    let channels, height, width, filters, kernel, stride, padding, outHeight, outWidth: Int
+    /// Rows of the patch matrix (`C·k·k`) and its columns (`H'·W'`).
+    var patchSize: Int { channels * kernel * kernel }
+    var positions: Int { outHeight * outWidth }
+    /// The patch matrices of the last training batch, one after another, for `backward`.
+    private var columns = ContiguousArray<Float>()
+    private var cachedBatch = 0
+    /// One patch matrix, for prediction and for the input gradient.
+    private var scratch = ContiguousArray<Float>()
+
+    init(spec: LayerSpec, position: Int, input: Shape, initializer: Initializer, rng: inout SplitMix64) throws(ShapeError) {
+        guard case let .conv2d(filters, kernel, stride, padding) = spec else { preconditionFailure() }
+        let output = try spec.outputShape(for: input, position: position)
+        self.spec = spec
+        (channels, height, width) = (input[0], input[1], input[2])
+        (self.filters, self.kernel, self.stride, self.padding) = (filters, kernel, stride, padding)
+        (outHeight, outWidth) = (output[1], output[2])
+        var w = Tensor(zeros: [filters, input[0], kernel, kernel])
+        let fanIn = input[0] * kernel * kernel
+        initializer.fill(&w, fanIn: fanIn, fanOut: filters * kernel * kernel, rng: &rng)
+        weight = Parameter(name: "\(position).conv2d.weight", value: w)
+        bias = Parameter(name: "\(position).conv2d.bias", value: Tensor(zeros: [filters]))
+    }
+
+    private init(copying other: Conv2D) {
+        spec = other.spec
+        (channels, height, width) = (other.channels, other.height, other.width)
+        (filters, kernel, stride, padding) = (other.filters, other.kernel, other.stride, other.padding)
+        (outHeight, outWidth) = (other.outHeight, other.outWidth)
+        weight = Parameter(name: other.weight.name, value: other.weight.value)
+        bias = Parameter(name: other.bias.name, value: other.bias.value)
+    }
+
+    public var parameters: [Parameter] { [weight, bias] }
+    public func copy(replica: Int) -> any Layer { Conv2D(copying: self) }
+
+    /// - Complexity: O(N · F · C·k² · H'·W').
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        let n = input.shape[0]
+        let (k, p, f) = (patchSize, positions, filters)
+        var output = Tensor(zeros: [n, f, outHeight, outWidth])
+        if training {
+            if columns.count < n * k * p { columns = ContiguousArray(repeating: 0, count: n * k * p) }
+            cachedBatch = n
+        } else if scratch.count < k * p {
+            scratch = ContiguousArray(repeating: 0, count: k * p)
+        }
+        let sampleSize = channels * height * width
+        input.scalars.withUnsafeBufferPointer { x in
+            output.scalars.withUnsafeMutableBufferPointer { y in
+                weight.value.scalars.withUnsafeBufferPointer { w in
+                    bias.value.scalars.withUnsafeBufferPointer { b in
+                        func run(_ cols: UnsafeMutablePointer<Float>, sample s: Int) {
+                            im2col(x.baseAddress! + s * sampleSize, into: cols)
+                            let out = y.baseAddress! + s * f * p
+                            for j in 0..<f { (out + j * p).update(repeating: b[j], count: p) }
+                            BLAS.gemm(m: f, n: p, k: k, a: w.baseAddress!, lda: k, b: cols, ldb: p, beta: 1, c: out, ldc: p)
+                        }
+                        if training {
+                            columns.withUnsafeMutableBufferPointer { c in
+                                for s in 0..<n { run(c.baseAddress! + s * k * p, sample: s) }
+                            }
+                        } else {
+                            scratch.withUnsafeMutableBufferPointer { c in
+                                for s in 0..<n { run(c.baseAddress!, sample: s) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// - Complexity: O(N · F · C·k² · H'·W').
+    public func backward(_ outputGradient: Tensor, inputGradient: Bool) -> Tensor {
+        let n = cachedBatch
+        precondition(outputGradient.shape == [n, filters, outHeight, outWidth], "conv2d backward without a matching forward")
+        let (k, p, f) = (patchSize, positions, filters)
+        var result = inputGradient ? Tensor(zeros: [n, channels, height, width]) : Tensor(zeros: [0])
+        if inputGradient && scratch.count < k * p { scratch = ContiguousArray(repeating: 0, count: k * p) }
+        let sampleSize = channels * height * width
+        outputGradient.scalars.withUnsafeBufferPointer { dy in
+            columns.withUnsafeBufferPointer { cols in
+                weight.value.scalars.withUnsafeBufferPointer { w in
+                    weight.gradient.scalars.withUnsafeMutableBufferPointer { dw in
+                        bias.gradient.scalars.withUnsafeMutableBufferPointer { db in
+                            for s in 0..<n {
+                                let g = dy.baseAddress! + s * f * p
+                                // dW += dY_s · cols_sᵀ
+                                BLAS.gemm(transposeB: true, m: f, n: k, k: p, a: g, lda: p,
+                                          b: cols.baseAddress! + s * k * p, ldb: p, beta: 1, c: dw.baseAddress!, ldc: k)
+                                for j in 0..<f {
+                                    var sum: Float = 0
+                                    for q in 0..<p { sum += g[j * p + q] }
+                                    db[j] += sum
+                                }
+                            }
+                            guard inputGradient else { return }
+                            result.scalars.withUnsafeMutableBufferPointer { dx in
+                                scratch.withUnsafeMutableBufferPointer { dcols in
+                                    for s in 0..<n {
+                                        // dcols = Wᵀ · dY_s, then scattered back onto the input grid.
+                                        BLAS.gemm(transposeA: true, m: k, n: p, k: f, a: w.baseAddress!, lda: k,
+                                                  b: dy.baseAddress! + s * f * p, ldb: p, beta: 0, c: dcols.baseAddress!, ldc: p)
+                                        col2im(dcols.baseAddress!, into: dx.baseAddress! + s * sampleSize)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// The output columns `lo...hi` whose input column `ox·stride − padding + kj` is inside the image.
+    @inline(__always)
+    private func validColumns(_ kj: Int) -> (lo: Int, hi: Int) {
+        let shift = padding - kj
+        let lo = max(0, shift > 0 ? (shift + stride - 1) / stride : 0)
+        let last = width - 1 + shift
+        let hi = last < 0 ? -1 : min(outWidth - 1, last / stride)
+        return (lo, hi)
+    }
+
+    /// Writes the patch matrix of one sample: row `(c·k + ki)·k + kj`, column `oy·W' + ox` holds
+    /// `x[c, oy·stride − padding + ki, ox·stride − padding + kj]`, zero outside the image.
+    /// - Complexity: O(C·k²·H'·W').
+    func im2col(_ x: UnsafePointer<Float>, into cols: UnsafeMutablePointer<Float>) {
+        var row = cols
+        for c in 0..<channels {
+            for ki in 0..<kernel {
+                for kj in 0..<kernel {
+                    let (lo, hi) = validColumns(kj)
+                    for oy in 0..<outHeight {
+                        let d = row + oy * outWidth
+                        let iy = oy * stride - padding + ki
+                        guard iy >= 0, iy < height, lo <= hi else {
+                            d.update(repeating: 0, count: outWidth)
+                            continue
+                        }
+                        if lo > 0 { d.update(repeating: 0, count: lo) }
+                        if hi < outWidth - 1 { (d + hi + 1).update(repeating: 0, count: outWidth - 1 - hi) }
+                        let src = x + (c * height + iy) * width - padding + kj
+                        if stride == 1 {
+                            (d + lo).update(from: src + lo, count: hi - lo + 1)
+                        } else {
+                            for ox in lo...hi { d[ox] = src[ox * stride] }
+                        }
+                    }
+                    row += outHeight * outWidth
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `im2col`: adds each patch-matrix entry to the input position it came from.
+    func col2im(_ cols: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>) {
+        var row = cols
+        for c in 0..<channels {
+            for ki in 0..<kernel {
+                for kj in 0..<kernel {
+                    let (lo, hi) = validColumns(kj)
+                    for oy in 0..<outHeight {
+                        let iy = oy * stride - padding + ki
+                        guard iy >= 0, iy < height, lo <= hi else { continue }
+                        let d = row + oy * outWidth
+                        let dst = x + (c * height + iy) * width - padding + kj
+                        for ox in lo...hi { dst[ox * stride] += d[ox] }
+                    }
+                    row += outHeight * outWidth
+                }
+            }
+        }
+    }
+}

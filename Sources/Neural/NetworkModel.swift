@@ -1,0 +1,104 @@
+import Foundation
+
+/// A trained network saved with everything needed to use it safely: what kind of model it is, its
+/// architecture, loss, class names, a checksum of its weights, and documents the caller adds (input
+/// specification, training provenance, metrics) as JSON text. Stored as safetensors; every part is
+/// checked on reading.
+public struct NetworkModel {
+    public static let format = "flowhound-model"
+    /// Bumped when the layout changes in a way older readers cannot follow.
+    public static let formatVersion = 1
+    static let reservedKeys: Set<String> = ["format", "format_version", "kind", "architecture", "loss", "labels", "weights_sha256"]
+
+    /// What the model is for, e.g. `scan-cnn`; a reader asks for the kind it can use.
+    public var kind: String
+    public var network: Network
+    public var loss: Loss
+    /// Class names in output order.
+    public var labels: [String]
+    /// Further metadata by key, each a JSON document or plain text.
+    public var documents: [String: String]
+
+    public init(kind: String, network: Network, loss: Loss, labels: [String], documents: [String: String] = [:]) {
+        self.kind = kind
+        self.network = network
+        self.loss = loss
+        self.labels = labels
+        self.documents = documents
+    }
+
+    /// The safetensors form.
+    public func safeTensors() -> SafeTensors {
+        var file = SafeTensors(metadata: [:], tensors: network.parameters.map { ($0.name, $0.value) })
+        for (key, value) in documents where !NetworkModel.reservedKeys.contains(key) { file.metadata[key] = value }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        file.metadata["format"] = NetworkModel.format
+        file.metadata["format_version"] = String(NetworkModel.formatVersion)
+        file.metadata["kind"] = kind
+        file.metadata["architecture"] = String(decoding: try! encoder.encode(network.architecture), as: UTF8.self)
+        file.metadata["loss"] = loss.rawValue
+        file.metadata["labels"] = String(decoding: try! encoder.encode(labels), as: UTF8.self)
+        file.metadata["weights_sha256"] = file.data.withUnsafeBytes { hex(sha256($0)) }
+        return file
+    }
+
+    /// Writes atomically (temporary file, then rename).
+    public func write(to path: String) throws(ModelFileError) {
+        try safeTensors().write(to: path)
+    }
+
+    /// Reads a model of `kind`, checking the format, version, architecture, labels, every tensor's name
+    /// and shape, the weights' checksum and that every weight is finite.
+    public static func read(path: String, kind expected: String) throws(ModelFileError) -> NetworkModel {
+        try NetworkModel(SafeTensors.read(path: path), path: path, kind: expected)
+    }
+
+    public init(_ file: SafeTensors, path: String, kind expected: String) throws(ModelFileError) {
+        func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
+        let m = file.metadata
+        guard m["format"] == NetworkModel.format else {
+            throw fail(m["format"].map { "is a '\($0)' file, not a Flowhound model" } ?? "is a safetensors file but not a Flowhound model (no format in its metadata)")
+        }
+        guard let versionText = m["format_version"], let version = Int(versionText) else { throw fail("has no format_version") }
+        guard version <= NetworkModel.formatVersion else {
+            throw fail("was written by a newer Flowhound (model format \(version); this one reads up to \(NetworkModel.formatVersion))")
+        }
+        guard let kind = m["kind"] else { throw fail("does not say what kind of model it is") }
+        guard kind == expected else { throw fail("is a \(kind) model, not a \(expected) model") }
+        guard let architectureText = m["architecture"],
+              let architecture = try? JSONDecoder().decode(Architecture.self, from: Data(architectureText.utf8)) else {
+            throw fail("has no readable architecture")
+        }
+        let network: Network
+        do { network = try Network(architecture, seed: 0) } catch { throw fail("architecture does not fit together: \(error)") }
+        guard let lossText = m["loss"], let loss = Loss(rawValue: lossText) else {
+            throw fail("names no known loss (\(m["loss"] ?? "none"))")
+        }
+        guard let labelsText = m["labels"], let labels = try? JSONDecoder().decode([String].self, from: Data(labelsText.utf8)) else {
+            throw fail("has no label names")
+        }
+        let outputs = network.outputShape.count
+        guard labels.count == (loss == .binaryCrossEntropy ? 2 : outputs), loss != .binaryCrossEntropy || outputs == 1 else {
+            throw fail("has \(labels.count) label names for an output of \(network.outputShape) with \(loss.rawValue)")
+        }
+        let expectedNames = network.parameters.map(\.name)
+        let present = Set(file.tensors.map(\.name))
+        if let missing = expectedNames.first(where: { !present.contains($0) }) { throw fail("has no tensor '\(missing)' that its architecture needs") }
+        if let extra = file.tensors.first(where: { !expectedNames.contains($0.name) }) { throw fail("has a tensor '\(extra.name)' its architecture does not use") }
+        guard let checksum = m["weights_sha256"] else { throw fail("has no weights_sha256 checksum") }
+        guard file.data.withUnsafeBytes({ hex(sha256($0)) }) == checksum else {
+            throw fail("weights do not match their SHA-256 checksum: the file was altered or damaged")
+        }
+        for p in network.parameters {
+            let t = file[p.name]!
+            guard t.shape == p.value.shape else {
+                throw fail("tensor '\(p.name)' is \(t.shape) but the architecture needs \(p.value.shape)")
+            }
+            guard t.scalars.allSatisfy(\.isFinite) else { throw fail("tensor '\(p.name)' holds a value that is not finite") }
+            p.value = t
+        }
+        self.init(kind: kind, network: network, loss: loss, labels: labels,
+                  documents: m.filter { !NetworkModel.reservedKeys.contains($0.key) })
+    }
+}
