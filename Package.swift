@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "ActivityImage", targets: ["ActivityImage"]),
         .library(name: "Synthesis", targets: ["Synthesis"]),
         .library(name: "Neural", targets: ["Neural"]),
+        .library(name: "Detection", targets: ["Detection"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,12 +45,18 @@ let package = Package(
             name: "Neural",
             dependencies: ["COpenBLAS", "Randomness"],
             swiftSettings: optimiseInDebug),
+        .target(
+            name: "Detection",
+            dependencies: ["FlowRecords", "ActivityImage", "Neural", "Synthesis"],
+            swiftSettings: optimiseInDebug),
         .executableTarget(
             name: "flowhound",
             dependencies: [
                 "FlowRecords",
                 "ActivityImage",
                 "Synthesis",
+                "Neural",
+                "Detection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
@@ -63,6 +70,9 @@ let package = Package(
             name: "NeuralTests",
             dependencies: ["Neural", "Randomness"],
             exclude: ["Fixtures"]),
+        .testTarget(
+            name: "DetectionTests",
+            dependencies: ["Detection", "Neural", "ActivityImage", "FlowRecords", "Synthesis"]),
         .testTarget(
             name: "ActivityImageTests",
             dependencies: ["ActivityImage", "FlowRecords"]),

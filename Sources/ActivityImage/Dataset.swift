@@ -21,6 +21,15 @@ public struct DatasetWriter {
         public var kind: String
         public var flows: Int
         public var failedFlows: Int
+
+        public init(source: String, windowStart: Double, label: Int, kind: String, flows: Int, failedFlows: Int) {
+            self.source = source
+            self.windowStart = windowStart
+            self.label = label
+            self.kind = kind
+            self.flows = flows
+            self.failedFlows = failedFlows
+        }
     }
 
     public struct Split: Codable, Sendable {

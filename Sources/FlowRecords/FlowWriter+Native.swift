@@ -321,7 +321,7 @@ extension FlowWriter {
 
 extension String {
     /// Padded on the left to `width` characters (spaces for tables, zeros for hex fields).
-    func leftPadded(_ width: Int, with pad: Character = " ") -> String {
+    public func leftPadded(_ width: Int, with pad: Character = " ") -> String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }

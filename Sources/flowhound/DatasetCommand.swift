@@ -1,5 +1,6 @@
 import ActivityImage
 import ArgumentParser
+import Detection
 import FlowRecords
 import Foundation
 import Synthesis
@@ -41,17 +42,8 @@ struct Dataset: ParsableCommand {
     @Option(help: "Leave out images with fewer flows than this.")
     var minFlows = 1
 
-    @Option(help: "Instead of logs: generate synthetic traffic with this seed (see 'flowhound synth').")
-    var synthSeed: UInt64?
-
-    @Option(help: "Synthetic traffic: time span (90s, 30m, 1h, 2d).")
-    var synthDuration = Duration(argument: "1h")!
-
-    @Option(help: "Synthetic traffic: number of benign sources.")
-    var synthBenign = 40
-
-    @Option(help: "Synthetic traffic: fraction of sources that scan.")
-    var synthScanPrevalence = 0.25
+    @OptionGroup(title: "Synthetic traffic instead of logs")
+    var synth: SyntheticDataOptions
 
     @Option(help: "Input format, instead of detecting it.")
     var format: FlowFormat?
@@ -60,7 +52,7 @@ struct Dataset: ParsableCommand {
     var strict = false
 
     func validate() throws {
-        if synthSeed == nil {
+        if synth.synthSeed == nil {
             guard !logs.isEmpty else { throw ValidationError("give flow logs with --truth, or --synth-seed") }
             guard truth != nil else { throw ValidationError("--truth is required with flow logs") }
         } else if !logs.isEmpty || truth != nil {
@@ -74,34 +66,22 @@ struct Dataset: ParsableCommand {
     func run() throws {
         try Diagnostics.run {
             let started = Date()
-            var imager = ActivityImager(window: window)
-            var groundTruth = GroundTruth()
-            var inputs: [String] = []
+            let writer = DatasetWriter(testFraction: testFraction, seed: seed, minimumFlows: minFlows)
+            let meta: DatasetWriter.Meta
             var flowCount = 0
-            if let synthSeed {
-                var config = SynthConfig()
-                config.seed = synthSeed
-                config.duration = synthDuration.seconds
-                config.benignSources = synthBenign
-                config.scanPrevalence = synthScanPrevalence
-                if let problem = config.capacityProblem { throw ValidationError(problem) }
-                let (flows, truthEntries) = TrafficGenerator(config: config).generate()
-                for f in flows { imager.add(f) }
-                for t in truthEntries { groundTruth.add(t.source, label: t.label.rawValue, kind: t.kind) }
-                flowCount = flows.count
-                inputs = ["synth --seed \(synthSeed) --duration \(Int(synthDuration.seconds))s --benign \(synthBenign) --scan-prevalence \(synthScanPrevalence)"]
+            if let config = synth.config {
+                (meta, flowCount) = try ScanDataset.writeSynthetic(config: config, window: window, writer: writer, to: output)
             } else {
-                groundTruth = try GroundTruth.load(path: truth!)
+                var imager = ActivityImager(window: window)
+                let groundTruth = try GroundTruth.load(path: truth!)
                 let reader = FlowReader(options: ReadOptions(format: format, strict: strict))
                 for log in logs {
                     let summary = try reader.read(path: log) { imager.add($0) }
                     Diagnostics.reportMalformed(summary)
                     flowCount += summary.records
                 }
-                inputs = logs
+                meta = try writer.write(images: imager, truth: groundTruth, inputs: logs, to: output)
             }
-            let meta = try DatasetWriter(testFraction: testFraction, seed: seed, minimumFlows: minFlows)
-                .write(images: imager, truth: groundTruth, inputs: inputs, to: output)
             let seconds = Date().timeIntervalSince(started)
             let images = meta.train.count + meta.test.count
             Diagnostics.note("wrote \(output): \(meta.train.count) train images (\(meta.train.scans) scans), \(meta.test.count) test images (\(meta.test.scans) scans) from \(flowCount) flows in \(String(format: "%.2f", seconds)) s (\(Int(Double(images) / max(seconds, 1e-9))) images/s)")
@@ -109,5 +89,36 @@ struct Dataset: ParsableCommand {
                 Diagnostics.note("left out \(meta.unlabelledImages) images of sources not in the ground truth")
             }
         }
+    }
+}
+
+/// Options that generate labelled synthetic traffic in place of logs and ground truth.
+struct SyntheticDataOptions: ParsableArguments {
+    @Option(help: "Instead of logs: generate synthetic traffic with this seed (see 'flowhound synth').")
+    var synthSeed: UInt64?
+
+    @Option(help: "Synthetic traffic: time span (90s, 30m, 1h, 2d).")
+    var synthDuration = Duration(argument: "1h")!
+
+    @Option(help: "Synthetic traffic: number of benign sources.")
+    var synthBenign = 40
+
+    @Option(help: "Synthetic traffic: fraction of sources that scan.")
+    var synthScanPrevalence = 0.25
+
+    func validate() throws {
+        guard synthBenign >= 1 else { throw ValidationError("--synth-benign must be at least 1") }
+        guard (0..<1).contains(synthScanPrevalence) else { throw ValidationError("--synth-scan-prevalence must be in 0..<1") }
+    }
+
+    /// The traffic these options describe, or nil without --synth-seed.
+    var config: SynthConfig? {
+        guard let synthSeed else { return nil }
+        var config = SynthConfig()
+        config.seed = synthSeed
+        config.duration = synthDuration.seconds
+        config.benignSources = synthBenign
+        config.scanPrevalence = synthScanPrevalence
+        return config
     }
 }

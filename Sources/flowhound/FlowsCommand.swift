@@ -1,4 +1,7 @@
 import ArgumentParser
+import Detection
+import Neural
+import ActivityImage
 import FlowRecords
 import Foundation
 
@@ -81,6 +84,18 @@ enum Diagnostics {
         do {
             try body()
         } catch let error as FlowReadError {
+            Diagnostics.error(error.description)
+            throw ExitCode.failure
+        } catch let error as ModelFileError {
+            Diagnostics.error(error.description)
+            throw ExitCode.failure
+        } catch let error as ScanDataError {
+            Diagnostics.error(error.description)
+            throw ExitCode.failure
+        } catch let error as NumpyError {
+            Diagnostics.error(error.description)
+            throw ExitCode.failure
+        } catch let error as ShapeError {
             Diagnostics.error(error.description)
             throw ExitCode.failure
         }
