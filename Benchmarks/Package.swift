@@ -19,6 +19,8 @@ let package = Package(
             dependencies: [
                 .product(name: "FlowRecords", package: root.lastPathComponent),
                 .product(name: "Synthesis", package: root.lastPathComponent),
+                .product(name: "Neural", package: root.lastPathComponent),
+                .product(name: "Detection", package: root.lastPathComponent),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     ],

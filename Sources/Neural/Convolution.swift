@@ -152,11 +152,12 @@ public final class Conv2D: Layer {
                             d.update(repeating: 0, count: outWidth)
                             continue
                         }
-                        if lo > 0 { d.update(repeating: 0, count: lo) }
-                        if hi < outWidth - 1 { (d + hi + 1).update(repeating: 0, count: outWidth - 1 - hi) }
+                        // Plain loops: rows are short (8 to 64 values), too short for memcpy to pay.
+                        for ox in 0..<lo { d[ox] = 0 }
+                        for ox in (hi + 1)..<outWidth { d[ox] = 0 }
                         let src = x + (c * height + iy) * width - padding + kj
                         if stride == 1 {
-                            (d + lo).update(from: src + lo, count: hi - lo + 1)
+                            for ox in lo...hi { d[ox] = src[ox] }
                         } else {
                             for ox in lo...hi { d[ox] = src[ox * stride] }
                         }

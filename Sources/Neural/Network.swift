@@ -1,3 +1,4 @@
+import Dispatch
 import Randomness
 
 /// A sequential model: layers built from an `Architecture`, each sized from the one before.
@@ -14,10 +15,15 @@ public final class Network {
     /// The output shape of every layer (one sample).
     public let shapes: [Shape]
     public let layers: [any Layer]
+    /// The first three layers computed from the input's non-zero values, when they have that shape.
+    let front: SparseFront?
+    /// Whether the last training forward pass went through `front`.
+    private var frontInTraining = false
 
     /// Builds the layers with fresh weights: He normal for every weighted layer but the last,
     /// Glorot uniform for the last (it produces logits, not ReLU inputs).
     public init(_ architecture: Architecture, seed: UInt64) throws(ShapeError) {
+        _ = BLAS.singleThreaded
         self.architecture = architecture
         shapes = try architecture.shapes()
         let lastWeighted = architecture.layers.lastIndex { $0.hasParameters }
@@ -38,12 +44,14 @@ public final class Network {
             }
         }
         self.layers = layers
+        front = SparseFront(layers)
     }
 
     private init(architecture: Architecture, shapes: [Shape], layers: [any Layer]) {
         self.architecture = architecture
         self.shapes = shapes
         self.layers = layers
+        front = SparseFront(layers)
     }
 
     /// An independent copy with the same weights, for another thread.
@@ -81,17 +89,52 @@ public final class Network {
     /// Runs every layer; with `training`, dropout is active and each layer keeps what `backward` needs.
     public func forward(_ batch: Tensor, training: Bool) throws(ShapeError) -> Tensor {
         try check(batch)
+        return run(batch, training: training)
+    }
+
+    /// `forward` for a batch already checked.
+    func run(_ batch: Tensor, training: Bool) -> Tensor {
         var x = batch
-        for layer in layers { x = layer.forward(x, training: training) }
+        var first = 0
+        if let front, front.accepts(batch) {
+            x = front.forward(batch, training: training)
+            first = 3
+        }
+        if training { frontInTraining = first == 3 }
+        for layer in layers[first...] { x = layer.forward(x, training: training) }
         return x
+    }
+
+    /// Prediction on one batch, stage by stage: the name of each stage (the fused sparse front counts
+    /// as one) and the seconds it took. For benchmarks and for finding where time goes.
+    public func stageTimes(_ batch: Tensor) throws(ShapeError) -> [(stage: String, seconds: Double)] {
+        try check(batch)
+        func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+        var times: [(String, Double)] = []
+        var x = batch
+        var first = 0
+        var t = now()
+        if let front, front.accepts(batch) {
+            x = front.forward(batch, training: false)
+            first = 3
+            times.append(("sparse front (layers 0-2)", Double(now() - t) / 1e9))
+        }
+        for (i, layer) in layers.enumerated() where i >= first {
+            t = now()
+            x = layer.forward(x, training: false)
+            times.append(("\(i) \(layer.spec.description)", Double(now() - t) / 1e9))
+        }
+        return times
     }
 
     /// Back-propagates the gradient of the loss with respect to the last `forward(training: true)`
     /// output, adding to every parameter's gradient.
     public func backward(_ outputGradient: Tensor) {
         var g = outputGradient
-        for (i, layer) in layers.enumerated().reversed() {
+        let first = frontInTraining ? 3 : 0
+        for (i, layer) in layers.enumerated().reversed() where i >= first {
             g = layer.backward(g, inputGradient: i > 0)
         }
+        if frontInTraining { front!.backward(g) }
     }
 }

@@ -243,8 +243,7 @@ extension Network {
                 let end = (w + 1) * n / workers
                 while start < end {
                     let stop = min(start + batchSize, end)
-                    var x = samples.batch(start..<stop)
-                    for layer in copies[w].layers { x = layer.forward(x, training: false) }
+                    let x = copies[w].run(samples.batch(start..<stop), training: false)
                     x.scalars.withUnsafeBufferPointer { y in
                         (out.value.baseAddress! + start * classes).update(from: y.baseAddress!, count: y.count)
                     }

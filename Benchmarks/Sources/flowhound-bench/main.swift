@@ -1,4 +1,6 @@
+import Detection
 import FlowRecords
+import Neural
 import Foundation
 
 /// flowhound-bench generate FORMAT RECORDS OUT   writes a log of RECORDS synthetic flows
@@ -42,6 +44,31 @@ case "read":
     let median = sorted[sorted.count / 2]
     print("{\"file\":\"\(arguments[2])\",\"records\":\(records),\"runs\":\(runs),\"median_records_per_s\":\(Int(median)),"
         + "\"rates\":[\(rates.map { String(Int($0)) }.joined(separator: ","))],\"peak_rss_kib\":\(peakRSSKiB()),\"checksum\":\(checksum)}")
+case "cnn-stages":
+    // Where prediction time goes, on one thread: seconds per stage over a dataset split.
+    guard arguments.count >= 4 else { fail("usage: flowhound-bench cnn-stages MODEL DATASET [BATCH]") }
+    let model = try ScanModel.load(path: arguments[2])
+    let split = try ScanDataset.load(directory: arguments[3]).train.samples
+    let batch = arguments.count > 4 ? Int(arguments[4]) ?? 64 : 64
+    var totals: [String: Double] = [:]
+    var order: [String] = []
+    for round in 0..<3 {
+        var start = 0
+        while start < split.count {
+            let stop = min(start + batch, split.count)
+            for (stage, seconds) in try model.network.stageTimes(split.batch(start..<stop)) where round > 0 {
+                if totals[stage] == nil { order.append(stage) }
+                totals[stage, default: 0] += seconds
+            }
+            start = stop
+        }
+    }
+    let images = Double(split.count * 2)
+    let all = totals.values.reduce(0, +)
+    for stage in order {
+        print("\(stage.padding(toLength: 36, withPad: " ", startingAt: 0)) \(String(format: "%8.2f", totals[stage]! / images * 1e6)) µs/image")
+    }
+    print("total \(String(format: "%.2f", all / images * 1e6)) µs/image, \(Int(images / all)) images/s on one thread (batch \(batch))")
 default:
-    fail("usage: flowhound-bench generate|read ...")
+    fail("usage: flowhound-bench generate|read|cnn-stages ...")
 }

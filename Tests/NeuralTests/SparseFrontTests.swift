@@ -1,0 +1,96 @@
+import Randomness
+import Testing
+@testable import Neural
+
+/// The fused sparse path through convolution, ReLU and max-pool gives what the three layers give.
+@Suite struct SparseFrontTests {
+    /// A batch with about `density` of its values set, plus one fully set 5×5 patch so that some pooling
+    /// windows hold no untouched output.
+    static func sparseBatch(_ shape: Shape, density: Double, seed: UInt64) -> Tensor {
+        var rng = SplitMix64(seed: seed)
+        var t = Tensor(zeros: shape)
+        for i in 0..<t.count where rng.chance(density) { t.scalars[i] = Float(rng.uniform(0.05...1)) }
+        let (h, w) = (shape[2], shape[3])
+        for y in 2..<7 { for x in 1..<6 { t.scalars[y * w + x] = Float(rng.uniform(0.05...1)) } }  // sample 0, channel 0
+        _ = h
+        return t
+    }
+
+    /// Forward and backward through the layers one by one, bypassing the fused path.
+    static func layered(_ network: Network, _ x: Tensor, _ labels: [Int32]) throws -> (Tensor, [Tensor]) {
+        network.zeroGradients()
+        var y = x
+        for layer in network.layers { y = layer.forward(y, training: true) }
+        var g = try Loss.softmaxCrossEntropy.evaluate(logits: y, labels: labels).gradient
+        for (i, layer) in network.layers.enumerated().reversed() { g = layer.backward(g, inputGradient: i > 0) }
+        return (y, network.parameters.map(\.gradient))
+    }
+
+    @Test(arguments: [
+        (LayerSpec.conv2d(filters: 4, kernel: 3, stride: 1, padding: 1), 2),
+        (.conv2d(filters: 5, kernel: 3, stride: 1, padding: 1), 4),
+        (.conv2d(filters: 3, kernel: 5, stride: 1, padding: 0), 2),
+        (.conv2d(filters: 2, kernel: 2, stride: 1, padding: 1), 3),
+    ])
+    func matchesTheLayers(_ conv: LayerSpec, _ pool: Int) throws {
+        let architecture = Architecture(input: [2, 16, 12], layers: [
+            conv, .relu, .maxPool2d(size: pool, stride: pool), .flatten, .dense(units: 3),
+        ])
+        let network = try Network(architecture, seed: 4)
+        #expect(network.front != nil)
+        for p in network.parameters where p.name.hasSuffix("bias") {  // biases of both signs
+            p.value = randomTensor(p.value.shape, seed: 8, scale: 0.2)
+        }
+        let x = Self.sparseBatch([3, 2, 16, 12], density: 0.06, seed: 9)
+        #expect(network.front!.accepts(x))
+        let labels: [Int32] = [0, 2, 1]
+
+        let (expectedOutput, expectedGradients) = try Self.layered(network, x, labels)
+        network.zeroGradients()
+        let output = try network.forward(x, training: true)
+        network.backward(try Loss.softmaxCrossEntropy.evaluate(logits: output, labels: labels).gradient)
+
+        #expect(worstRelativeError(output.scalars, expectedOutput.scalars) < 1e-5)
+        for (p, expected) in zip(network.parameters, expectedGradients) {
+            #expect(worstRelativeError(p.gradient.scalars, expected.scalars) < 1e-4, "\(p.name)")
+        }
+        // Prediction takes the same path.
+        #expect(worstRelativeError(try network(x).scalars, expectedOutput.scalars) < 1e-5)
+    }
+
+    /// Predicting a batch larger than the last training batch must not touch the training caches.
+    @Test func predictionAfterASmallTrainingBatch() throws {
+        let network = try Network(Architecture(input: [2, 16, 12], layers: [
+            .conv2d(filters: 4, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2),
+        ]), seed: 2)
+        let big = Self.sparseBatch([16, 2, 16, 12], density: 0.05, seed: 5)
+        let before = try network(big)
+        _ = try network.forward(Self.sparseBatch([1, 2, 16, 12], density: 0.05, seed: 6), training: true)
+        #expect(try network(big).scalars == before.scalars)
+    }
+
+    @Test func denseBatchesTakeTheOrdinaryPath() throws {
+        let network = try Network(Architecture(input: [1, 8, 8], layers: [
+            .conv2d(filters: 2, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2),
+        ]), seed: 1)
+        let dense = randomTensor([2, 1, 8, 8], seed: 3)
+        #expect(!network.front!.accepts(dense))
+        let (expected, gradients) = try Self.layered(network, dense, [0, 1])
+        network.zeroGradients()
+        let output = try network.forward(dense, training: true)
+        network.backward(try Loss.softmaxCrossEntropy.evaluate(logits: output, labels: [0, 1]).gradient)
+        #expect(output.scalars == expected.scalars)
+        #expect(network.parameters[0].gradient.scalars == gradients[0].scalars)
+    }
+
+    @Test func onlyTheRightShapeIsFused() throws {
+        let strided = try Network(Architecture(input: [1, 8, 8], layers: [
+            .conv2d(filters: 2, kernel: 3, stride: 2, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
+        ]), seed: 1)
+        #expect(strided.front == nil)
+        let overlapping = try Network(Architecture(input: [1, 8, 8], layers: [
+            .conv2d(filters: 2, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 3, stride: 2),
+        ]), seed: 1)
+        #expect(overlapping.front == nil)
+    }
+}
