@@ -48,6 +48,7 @@ let package = Package(
         .target(
             name: "Detection",
             dependencies: ["FlowRecords", "ActivityImage", "Neural", "Synthesis"],
+            resources: [.copy("Resources/scan-cnn.safetensors")],
             swiftSettings: optimiseInDebug),
         .executableTarget(
             name: "flowhound",

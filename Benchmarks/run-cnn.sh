@@ -98,8 +98,20 @@ for r in $(seq 1 "$runs"); do
     note "run $r/$runs: flowhound eval scan"
     "$bin" eval scan --model "$model" --data "$dataset" --threads "$threads" --json >"$data/cnn-run$r-eval.json" \
         || die "flowhound eval scan failed (run $r)"
+    # Throughput over every image (train and test), the median of three passes, as Keras is timed.
+    for pass in 1 2 3; do
+        "$bin" eval scan --model "$model" --data "$dataset" --split all --threads "$threads" --json \
+            >"$data/cnn-run$r-infer$pass.json" || die "flowhound eval scan --split all failed (run $r)"
+    done
+    "$py" - "$data/cnn-run$r-eval.json" "$data"/cnn-run$r-infer{1,2,3}.json <<'PY' || die "cannot merge the timings of run $r"
+import json, statistics, sys
+path, passes = sys.argv[1], sys.argv[2:]
+result = json.load(open(path))
+result["inference_samples_per_second"] = statistics.median(json.load(open(p))["inference_samples_per_second"] for p in passes)
+json.dump(result, open(path, "w"), indent=1)
+PY
     note "run $r/$runs: keras ($epochs epochs, seed $r)"
-    "$py" "$here/keras/compare_cnn.py" --data "$dataset" --epochs "$epochs" --batch-size "$batch" \
+    "$py" "$here/keras/compare_cnn.py" --data "$dataset" --model "$model" --epochs "$epochs" --batch-size "$batch" \
         --threads "$threads" --seed "$r" --json "$data/cnn-run$r-keras.json" >&2 \
         || die "compare_cnn.py failed (run $r)"
 done

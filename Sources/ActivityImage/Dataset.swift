@@ -76,7 +76,7 @@ public struct DatasetWriter {
         for key in groups.keys.sorted() {
             let members = groups[key]!.sorted { hash($0) != hash($1) ? hash($0) < hash($1) : $0 < $1 }
             var n = Int((Double(members.count) * testFraction).rounded())
-            if n == 0 && members.count >= 2 && testFraction > 0 { n = 1 }
+            if members.count >= 2 && testFraction > 0 { n = min(max(n, 1), members.count - 1) }  // both sides keep the kind
             test.formUnion(members.prefix(n))
         }
         return test

@@ -118,6 +118,7 @@ public enum NumpyReader {
         public var descr: String
         public var shape: [Int]
         public var dataOffset: Int
+        /// Number of values (the parser refuses shapes whose product overflows).
         public var count: Int { shape.reduce(1, *) }
     }
 
@@ -182,8 +183,15 @@ public enum NumpyReader {
             let header = try parse(String(decoding: text, as: UTF8.self), dataOffset: offset, path: path)
             var st = stat()
             guard fstat(fd, &st) == 0 else { throw NumpyError(path: path, reason: "cannot stat: \(String(cString: strerror(errno)))") }
-            let itemSize = header.descr.hasSuffix("8") ? 8 : header.descr.hasSuffix("4") ? 4 : 1
-            let expected = offset + header.count * itemSize
+            // The item size is the number after the type letter ('<f4', '<i8', '|u1').
+            guard let itemSize = Int(header.descr.dropFirst(2)), itemSize > 0 else {
+                throw NumpyError(path: path, reason: "unsupported dtype \(header.descr)")
+            }
+            let (bytes, overflow) = header.count.multipliedReportingOverflow(by: itemSize)
+            guard !overflow, bytes < Int.max - offset else {
+                throw NumpyError(path: path, reason: "shape \(header.shape) in its header is too large for any file")
+            }
+            let expected = offset + bytes
             guard Int(st.st_size) == expected else {
                 throw NumpyError(path: path, reason: "is \(st.st_size) bytes but its header (\(header.shape) of \(header.descr)) needs \(expected): truncated or not written to the end")
             }
@@ -216,6 +224,12 @@ public enum NumpyReader {
             if trimmed.isEmpty { continue }
             guard let n = Int(trimmed), n >= 0 else { throw NumpyError(path: path, reason: "bad shape in header: \(s[...close])") }
             shape.append(n)
+        }
+        var total = 1
+        for n in shape {
+            let (product, overflow) = total.multipliedReportingOverflow(by: n)
+            guard !overflow else { throw NumpyError(path: path, reason: "shape \(shape) in its header is too large for any file") }
+            total = product
         }
         return Header(descr: descr, shape: shape, dataOffset: dataOffset)
     }

@@ -67,6 +67,16 @@ public struct ScanDataset: Sendable {
         return ScanDataset(directory: directory, meta: meta, train: try split("train", meta.train), test: try split("test", meta.test))
     }
 
+    /// Both splits together, for a dataset a model never saw.
+    public var all: Split {
+        var features = train.samples.features
+        features.append(contentsOf: test.samples.features)
+        // Both halves have the dataset's sample shape, so the counts agree.
+        let samples = try! Samples(sampleShape: train.samples.sampleShape, features: features,
+                                   labels: train.samples.labels + test.samples.labels)
+        return Split(samples: samples, rows: train.rows + test.rows)
+    }
+
     /// Splits off about `fraction` of the training sources (all images of a source on one side) for
     /// validation, chosen by a seeded hash within each behaviour kind, so that every kind with two or
     /// more sources is in both parts.
@@ -78,7 +88,7 @@ public struct ScanDataset: Sendable {
         for key in sourcesByKind.keys.sorted() {
             let sources = sourcesByKind[key]!.sorted { mix($0, seed) != mix($1, seed) ? mix($0, seed) < mix($1, seed) : $0 < $1 }
             var n = Int((Double(sources.count) * fraction).rounded())
-            if n == 0 && sources.count >= 2 { n = 1 }
+            if sources.count >= 2 { n = min(max(n, 1), sources.count - 1) }  // both sides keep the kind
             held.formUnion(sources.prefix(n))
         }
         let validation = train.rows.indices.filter { held.contains(train.rows[$0].source) }

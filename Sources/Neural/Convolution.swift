@@ -180,7 +180,11 @@ public final class Conv2D: Layer {
                         guard iy >= 0, iy < height, lo <= hi else { continue }
                         let d = row + oy * outWidth
                         let dst = x + (c * height + iy) * width - padding + kj
-                        for ox in lo...hi { dst[ox * stride] += d[ox] }
+                        if stride == 1 {
+                            for ox in lo...hi { dst[ox] += d[ox] }
+                        } else {
+                            for ox in lo...hi { dst[ox * stride] += d[ox] }
+                        }
                     }
                     row += outHeight * outWidth
                 }

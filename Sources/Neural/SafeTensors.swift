@@ -100,9 +100,15 @@ public struct SafeTensors: Sendable {
             guard let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), offsets.count == 2 else {
                 throw fail("tensor '\(name)' has bad data_offsets")
             }
-            let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max / 8 : $0 * $1 }
-            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == count * 4 else {
-                throw fail("tensor '\(name)' (\(shape)) has data_offsets \(offsets) that do not hold \(count) float32 values")
+            // A shape too large to count is refused like any other that the data cannot hold.
+            var bytes: Int? = 4
+            for d in shape {
+                guard let b = bytes else { break }
+                let (product, overflow) = b.multipliedReportingOverflow(by: d)
+                bytes = overflow ? nil : product
+            }
+            guard let bytes, offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == bytes else {
+                throw fail("tensor '\(name)' (\(shape)) has data_offsets \(offsets) that do not hold its float32 values")
             }
             entries.append((name, shape, offsets[0], offsets[1]))
         }

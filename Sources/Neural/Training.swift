@@ -225,7 +225,7 @@ public func accuracy(_ probabilities: Tensor, _ labels: [Int32]) -> Double {
 
 extension Network {
     /// Logits for every sample, `batchSize` at a time, the samples spread over `threads` copies of the network.
-    public func predict(_ samples: Samples, threads: Int = defaultThreadCount, batchSize: Int = 256) throws(ShapeError) -> Tensor {
+    public func predict(_ samples: Samples, threads: Int = defaultThreadCount, batchSize: Int = 64) throws(ShapeError) -> Tensor {
         guard samples.sampleShape == inputShape else {
             throw ShapeError("network input: expected \(inputShape.batchDescription), got \(samples.sampleShape.batched(samples.count))")
         }

@@ -193,7 +193,7 @@ struct EvalScan: ParsableCommand {
     @Option(help: "Dataset directory written by 'flowhound dataset'.")
     var data: String
 
-    @Option(help: "Which split to score: test or train.")
+    @Option(help: "Which images to score: test, train, or all (for a dataset the model never saw).")
     var split = "test"
 
     @Option(help: "Scan probability at or above which an image counts as a scan.")
@@ -206,7 +206,7 @@ struct EvalScan: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard split == "test" || split == "train" else { throw ValidationError("--split must be test or train") }
+        guard ["test", "train", "all"].contains(split) else { throw ValidationError("--split must be test, train or all") }
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be in 0...1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
@@ -215,7 +215,12 @@ struct EvalScan: ParsableCommand {
         try Diagnostics.run {
             let scanModel = try ScanModel.load(pathOrDefault: model)
             let dataset = try ScanDataset.load(directory: data)
-            let evaluation = try scanModel.evaluate(split == "test" ? dataset.test : dataset.train, threads: threads, threshold: threshold)
+            let images = switch split {
+            case "test": dataset.test
+            case "train": dataset.train
+            default: dataset.all
+            }
+            let evaluation = try scanModel.evaluate(images, threads: threads, threshold: threshold)
             print(json ? try jsonText(evaluation) : evaluationText(evaluation))
         }
     }
