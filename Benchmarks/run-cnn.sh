@@ -208,8 +208,9 @@ print(("Training samples/s: in each run the median epoch throughput leaving out 
        "tracing, warm-up), then the median over runs." if epochs >= 2 else
        "Training samples/s: the one epoch of each run, warm-up (and Keras's graph tracing) included, then "
        "the median over runs.") +
-      " Inference: the test set in batches of 256; Keras "
-      "through a tf.function around model(x, training=False), its fastest path here; "
+      " Inference: every image (train and test), the median of three passes; Flowhound through eval scan "
+      "(batches of 64 over both cores), Keras in batches of 256 through a tf.function around "
+      "model(x, training=False), its fastest path here; "
       f"Keras model.predict(batch_size=256) gave {statistics.median(predict):,.0f} samples/s (median).")
 if warnings:
     print()
