@@ -35,3 +35,26 @@ extension ScanModel {
                               inferenceSamplesPerSecond: split.samples.count > 0 ? Double(split.samples.count) / max(seconds, 1e-9) : nil)
     }
 }
+
+/// What `flowhound train scan --json` prints.
+public struct ScanTrainingSummary: Codable, Sendable {
+    public var model: String
+    public var trainImages: Int
+    public var validationImages: Int
+    public var epochs: [EpochReport]
+    /// The median epoch throughput, leaving out the first epoch (warm-up) when there are more.
+    public var trainingSamplesPerSecond: Double
+    public var seconds: Double
+    public var test: ScanEvaluation
+
+    public init(model: String, trainImages: Int, validationImages: Int, epochs: [EpochReport],
+                trainingSamplesPerSecond: Double, seconds: Double, test: ScanEvaluation) {
+        self.model = model
+        self.trainImages = trainImages
+        self.validationImages = validationImages
+        self.epochs = epochs
+        self.trainingSamplesPerSecond = trainingSamplesPerSecond
+        self.seconds = seconds
+        self.test = test
+    }
+}

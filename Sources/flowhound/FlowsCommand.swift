@@ -83,24 +83,23 @@ enum Diagnostics {
     static func run(_ body: () throws -> Void) throws {
         do {
             try body()
-        } catch let error as FlowReadError {
-            Diagnostics.error(error.description)
-            throw ExitCode.failure
-        } catch let error as ModelFileError {
-            Diagnostics.error(error.description)
-            throw ExitCode.failure
-        } catch let error as ScanDataError {
-            Diagnostics.error(error.description)
-            throw ExitCode.failure
-        } catch let error as NumpyError {
-            Diagnostics.error(error.description)
-            throw ExitCode.failure
-        } catch let error as ShapeError {
+        } catch let error as any OneLineError {
             Diagnostics.error(error.description)
             throw ExitCode.failure
         }
     }
 }
+
+/// An error about the user's input or files whose description is the whole message, one line naming
+/// the file (and line) and the reason.
+protocol OneLineError: Error, CustomStringConvertible {}
+
+extension FlowReadError: OneLineError {}
+extension ModelFileError: OneLineError {}
+extension ScanDataError: OneLineError {}
+extension NumpyError: OneLineError {}
+extension ShapeError: OneLineError {}
+extension ImageWriteError: OneLineError {}
 
 /// Progress on stderr, at most twice a second, for reads that take a while.
 final class ProgressMeter {

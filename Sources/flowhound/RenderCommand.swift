@@ -141,12 +141,7 @@ struct Render: ParsableCommand {
             } else {
                 picture = ActivityImage.renderGrid(tiles, columns: columns ?? Self.defaultColumns(tiles.count), title: title)
             }
-            do {
-                try picture.writePNG(toFile: output)
-            } catch let error as ImageWriteError {
-                Diagnostics.error(error.description)
-                throw ExitCode.failure
-            }
+            try picture.writePNG(toFile: output)
             let unlabelled = truth == nil ? 0 : chosen.filter { labels[$0.source] == nil }.count
             Diagnostics.note("wrote \(output) (\(tiles.count) tile\(tiles.count == 1 ? "" : "s"), \(picture.width)×\(picture.height))"
                 + (unlabelled > 0 ? "; \(unlabelled) source\(unlabelled == 1 ? "" : "s") not in the truth file" : ""))

@@ -144,7 +144,7 @@ struct TrainScan: ParsableCommand {
             let reports = model.provenance?.epochs ?? []
             let throughput = medianThroughput(reports)
             if json {
-                let summary = TrainingSummary(
+                let summary = ScanTrainingSummary(
                     model: output, trainImages: model.provenance?.trainImages ?? 0,
                     validationImages: model.provenance?.validationImages ?? 0, epochs: reports,
                     trainingSamplesPerSecond: throughput, seconds: Date().timeIntervalSince(started), test: test)
@@ -161,16 +161,6 @@ struct TrainScan: ParsableCommand {
         let rates = (reports.count > 1 ? reports.dropFirst() : reports[...]).map(\.samplesPerSecond).sorted()
         guard !rates.isEmpty else { return 0 }
         return rates.count % 2 == 1 ? rates[rates.count / 2] : (rates[rates.count / 2 - 1] + rates[rates.count / 2]) / 2
-    }
-
-    struct TrainingSummary: Encodable {
-        var model: String
-        var trainImages: Int
-        var validationImages: Int
-        var epochs: [EpochReport]
-        var trainingSamplesPerSecond: Double
-        var seconds: Double
-        var test: ScanEvaluation
     }
 }
 

@@ -22,16 +22,6 @@ import Testing
         }
     }
 
-    /// What `train scan --json` prints.
-    struct TrainingSummary: Decodable {
-        var model: String
-        var trainImages: Int
-        var validationImages: Int
-        var epochs: [EpochReport]
-        var trainingSamplesPerSecond: Double
-        var seconds: Double
-        var test: ScanEvaluation
-    }
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -120,7 +110,7 @@ import Testing
         let recallByKind = try #require(test["recall_by_kind"] as? [String: Double])
         #expect(!recallByKind.isEmpty)
         #expect(Set(recallByKind.keys) == Set((test["scan_kinds"] as? [String] ?? []) + (test["benign_kinds"] as? [String] ?? [])))
-        let decoded = try r.decoded(TrainingSummary.self)
+        let decoded = try r.decoded(ScanTrainingSummary.self)
         let accuracy = decoded.test.accuracy
         #expect((0...1).contains(accuracy))
         #expect(decoded.epochs.map(\.epoch) == [1, 2])
