@@ -48,7 +48,7 @@ extension ActivityImage {
     /// The colour of one tensor cell, made for people to read:
     ///
     /// - **black**: no attempt in the cell;
-    /// - **red** = failed attempts (channel 0), **green** = answered attempts (channel 1), each
+    /// - **red** = failed targets (channel 0), **green** = answered attempts (channel 1), each
     ///   `255 × (0.2 + 0.8 × sqrt(value))` when the value is above 0: the square root and the floor lift
     ///   the log-scaled counts so that a single attempt (value 0.17, level 134) stands out against
     ///   black, 8 attempts give 199 and 64 or more saturate at 255. A cell with both failed and answered
@@ -305,7 +305,7 @@ extension ActivityImage {
     /// Attempts-per-cell values marked on the legend's colour ramps.
     public static let legendCounts: [(label: String, count: Int)] = [("0", 0), ("1", 1), ("8", 8), ("64+", 64)]
 
-    /// The tensor value of `count` attempts in a cell: `log2(1 + n) / log2(65)`, capped at 1.
+    /// The tensor value of `count` attempts (or failed targets) in a cell: `log2(1 + n) / log2(65)`, capped at 1.
     public static func cellValue(attempts count: Int) -> Float {
         Float(min(1, log2(1 + Double(max(0, count))) / log2(1 + saturation)))
     }
@@ -320,7 +320,7 @@ extension ActivityImage {
         var blocks: [RGBImage] = []
 
         // Two ramps: attempts per cell, red for failed, green for answered.
-        for (title, channel) in [("failed attempts per cell", 0), ("answered attempts per cell", 1)] {
+        for (title, channel) in [("failed targets per cell", 0), ("answered attempts per cell", 1)] {
             let barHeight = 10 * s
             let overhang = BitmapFont.width(of: "64+", scale: s) / 2 + 1
             let w = max(BitmapFont.width(of: title, scale: s), rampWidth + overhang + 2)

@@ -14,7 +14,9 @@ import Foundation
 ///   the first 16 hosts get a column each, later ones share logarithmically wider columns (column 31
 ///   holds the 272nd host onwards). A vertical scan is a tall column at the left; a horizontal scan a
 ///   long row; a block scan a rectangle.
-/// - **Channel 0, failed**: attempts that were rejected or unanswered, `log2(1+n)/log2(1+64)` capped at 1.
+/// - **Channel 0, failed**: distinct targets (host and port) whose attempts were rejected or unanswered,
+///   `log2(1+n)/log2(1+64)` capped at 1. Targets, not attempts: 31 ports refused once each (a scan)
+///   and one port refused 31 times (a client retrying) fall in the same cell and must not look alike.
 /// - **Channel 1, answered**: every other attempt (established, partial, other), same scale.
 ///   A scraper that succeeds against 50 hosts lights channel 1; a scan failing against 50 hosts, channel 0.
 /// - **Channel 2, timing**: when the cell was first touched, relative to the source's own activity in
@@ -89,12 +91,14 @@ public struct ActivityImager: Sendable {
     }
 
     struct Cell: Sendable {
+        /// Distinct failed targets.
         var failed: UInt32 = 0
+        /// Answered attempts.
         var answered: UInt32 = 0
         var first: Double = .infinity
 
-        mutating func add(at t: Double, failed failure: Bool) {
-            if failure { failed &+= 1 } else { answered &+= 1 }
+        mutating func add(at t: Double, failed failure: Bool, newTarget: Bool) {
+            if !failure { answered &+= 1 } else if newTarget { failed &+= 1 }
             first = min(first, t)
         }
     }
@@ -102,6 +106,8 @@ public struct ActivityImager: Sendable {
     struct Accumulator: Sendable {
         var hosts: [IPAddress: Int] = [:]
         var ports: Set<UInt16> = []
+        /// Host rank and port of every failed attempt so far (rank << 16 | port).
+        var failedTargets: Set<UInt64> = []
         var cells: [Int32: Cell] = [:]
         var flows = 0
         var failed = 0
@@ -119,7 +125,8 @@ public struct ActivityImager: Sendable {
             ports.insert(r.destinationPort)
             let index = Int32(ActivityImage.row(port: r.destinationPort) * ActivityImage.columns + ActivityImage.column(rank: rank))
             let failure = r.outcome.isFailure
-            cells[index, default: Cell()].add(at: r.start, failed: failure)
+            let newTarget = failure && failedTargets.insert(UInt64(rank) << 16 | UInt64(r.destinationPort)).inserted
+            cells[index, default: Cell()].add(at: r.start, failed: failure, newTarget: newTarget)
             if failure { failed += 1 }
             flows += 1
             first = min(first, r.start)

@@ -23,14 +23,15 @@ public struct ScanModel {
     public struct InputSpec: Codable, Sendable, Equatable {
         public var shape: [Int]
         public var channels: [String]
-        /// Bumped whenever the image layout (port rows, host columns, scaling) changes.
+        /// Bumped whenever the image layout (port rows, host columns, scaling) changes. 2: channel 0
+        /// counts distinct failed targets instead of failed attempts.
         public var imageLayoutVersion: Int
         /// The window each training image covers; detection should use the same.
         public var windowSeconds: Double
 
         public static func current(window: Double) -> InputSpec {
             InputSpec(shape: [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns],
-                      channels: ActivityImage.channelNames, imageLayoutVersion: 1, windowSeconds: window)
+                      channels: ActivityImage.channelNames, imageLayoutVersion: 2, windowSeconds: window)
         }
 
         public func isCompatible(with other: InputSpec) -> Bool {

@@ -76,14 +76,16 @@ public struct DNSAndNTP: Behaviour {
 }
 
 /// A monitoring server scraping one port (Prometheus node exporter, 9100) on every host that runs
-/// it, every few seconds; all answered. Looks like a horizontal scan to a threshold that ignores outcomes.
+/// it, every few seconds to every few minutes; all answered. Looks like a horizontal scan to a threshold that ignores outcomes.
 public struct MonitoringScraper: Behaviour {
-    public var interval: ClosedRange<Double> = 10...30
+    /// Seconds between passes: from busy monitoring (10 s) to inventory sweeps (10 min) that an
+    /// image window may hold only once.
+    public var interval: ClosedRange<Double> = 10...600
     public var minimumHosts = 50
     public var kind: String { "scraper" }
     public var label: TrafficLabel { .benign }
 
-    public init(interval: ClosedRange<Double> = 10...30, minimumHosts: Int = 50) {
+    public init(interval: ClosedRange<Double> = 10...600, minimumHosts: Int = 50) {
         self.interval = interval
         self.minimumHosts = minimumHosts
     }
@@ -92,11 +94,14 @@ public struct MonitoringScraper: Behaviour {
         let me = sources[0]
         let targets = Array(context.network.exporters.prefix(rng.int(minimumHosts...(minimumHosts + 30))))
         let every = rng.uniform(interval)
+        // Half the scrapers go through their targets at once, half spread them over the interval
+        // (as Prometheus does), so that their first contacts are spread in time like a slow sweep's.
+        let pace = rng.chance(0.5) ? 0.01 : every / Double(max(targets.count, 1))
         var flows: [FlowRecord] = []
         var t = context.start + rng.uniform(0...every)
         while t < context.end {
             for (i, host) in targets.enumerated() {
-                flows.append(Flows.session(from: me, to: host, 9100, at: t + Double(i) * 0.01 + rng.uniform(0...0.05),
+                flows.append(Flows.session(from: me, to: host, 9100, at: t + Double(i) * pace + rng.uniform(0...0.05),
                                            duration: rng.uniform(0.005...0.08), sent: UInt64(rng.int(150...250)),
                                            received: UInt64(rng.int(8000...60000)), rng: &rng))
             }

@@ -8,12 +8,16 @@ public enum PortSelection: Sendable, Equatable {
     case wellKnown
     /// All 65,535 ports.
     case full
+    /// Ports 1 to n with n drawn from the range, as `nmap -p 1-n`: small scans whose ports share a few
+    /// rows of the activity image.
+    case first(ClosedRange<Int>)
 
-    var ports: [UInt16] {
+    func ports(rng: inout SplitMix64) -> [UInt16] {
         switch self {
         case .top(let n): PortRanking.topTCP(n)
         case .wellKnown: Array(1...1023)
         case .full: Array(1...65535)
+        case .first(let range): Array(1...UInt16(clamping: rng.int(range)))
         }
     }
 }
@@ -67,7 +71,7 @@ public struct VerticalScan: Behaviour {
 
     public func flows(sources: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
         let target = context.network.hosts[rng.int(0...(context.network.hosts.count - 1))].address
-        let chosen = ports.ports.shuffled(using: &rng)  // nmap randomises the order of the ports it picked
+        let chosen = ports.ports(rng: &rng).shuffled(using: &rng)  // nmap randomises the order of the ports it picked
         let r = rng.uniform(rate)
         let t0 = startTime(context, span: Double(chosen.count) / r * 1.5, rng: &rng)
         return sweep(chosen.map { (target, $0) }, from: sources[0], startingAt: t0, rate: r, style: style, context: context, rng: &rng)
@@ -130,12 +134,12 @@ public struct BlockScan: Behaviour {
 /// FIN, NULL or XMAS probes of one host's ports: closed ports answer RST, open ones say nothing.
 public struct StealthScan: Behaviour {
     public var style: ProbeStyle
-    public var ports: Int = 300
+    public var ports: PortSelection = .top(300)
     public var rate: ClosedRange<Double> = 100...1000
     public var kind: String { "stealth-\(style.rawValue)" }
     public var label: TrafficLabel { .scan }
 
-    public init(style: ProbeStyle, ports: Int = 300, rate: ClosedRange<Double> = 100...1000) {
+    public init(style: ProbeStyle, ports: PortSelection = .top(300), rate: ClosedRange<Double> = 100...1000) {
         precondition([.fin, .null, .xmas].contains(style), "a stealth scan uses FIN, NULL or XMAS probes")
         self.style = style
         self.ports = ports
@@ -144,7 +148,7 @@ public struct StealthScan: Behaviour {
 
     public func flows(sources: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
         let target = context.network.hosts[rng.int(0...(context.network.hosts.count - 1))].address
-        let chosen = PortRanking.topTCP(ports).shuffled(using: &rng)
+        let chosen = ports.ports(rng: &rng).shuffled(using: &rng)
         let r = rng.uniform(rate)
         let t0 = startTime(context, span: Double(chosen.count) / r * 1.5, rng: &rng)
         return sweep(chosen.map { (target, $0) }, from: sources[0], startingAt: t0, rate: r, style: style, context: context, rng: &rng)
@@ -225,7 +229,7 @@ public struct DistributedScan: Behaviour {
 
     public func flows(sources addresses: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
         let target = context.network.hosts[rng.int(0...(context.network.hosts.count - 1))].address
-        let all = ports.ports.shuffled(using: &rng)
+        let all = ports.ports(rng: &rng).shuffled(using: &rng)
         let r = rng.uniform(rate)
         let share = (all.count + addresses.count - 1) / addresses.count
         let t0 = startTime(context, span: Double(share) / r * 1.5, rng: &rng)

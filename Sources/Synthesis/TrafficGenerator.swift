@@ -48,6 +48,9 @@ public struct SynthConfig: Sendable {
         VerticalScan(), VerticalScan(ports: .top(100), rate: 50...500, style: .connect), HorizontalScan(), BlockScan(),
         StealthScan(style: .fin), StealthScan(style: .null), StealthScan(style: .xmas), UDPScan(), SlowScan(),
         SlowScan(horizontal: true), DistributedScan(),
+        // Small scans (nmap -p 1-n): a few image rows, easily mistaken for one busy port.
+        VerticalScan(ports: .first(10...100), rate: 20...1000), StealthScan(style: .fin, ports: .first(10...60)),
+        StealthScan(style: .xmas, ports: .first(10...60)), VerticalScan(ports: .first(10...100), rate: 20...500, style: .connect),
     ]
 
     /// Benign kinds; the first one (web browsing) is the most common, every other appears at least once.

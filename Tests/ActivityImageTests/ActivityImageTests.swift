@@ -72,6 +72,19 @@ private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ o
         #expect(image[2, 3, 0] > 0.9)
     }
 
+    /// Channel 0 counts distinct failed targets: 31 ports refused once each is a scan's bright cell, one
+    /// port refused 31 times a retrying client's dim one, though both fall in row 0.
+    @Test func failedTargetsNotAttemptsLightChannelZero() {
+        var imager = ActivityImager(window: 3600)
+        for port in 1...31 { imager.add(flow("10.0.0.1", "192.0.2.1", UInt16(port), Double(port), .rejected)) }
+        for i in 1...31 { imager.add(flow("10.0.0.2", "192.0.2.1", 22, Double(i), .rejected)) }
+        let images = Dictionary(uniqueKeysWithValues: imager.images().map { ($0.source.description, $0) })
+        let scan = images["10.0.0.1"]!, retries = images["10.0.0.2"]!
+        #expect(abs(scan[0, 0, 0] - Float(5 / log2(65.0))) < 1e-6)  // log2(1 + 31)
+        #expect(abs(retries[0, 0, 0] - Float(1 / log2(65.0))) < 1e-6)  // log2(1 + 1)
+        #expect(retries.failedFlows == 31)
+    }
+
     @Test func scraperAndHorizontalScanDifferOnlyInChannel() {
         var imager = ActivityImager()
         for host in 1...50 {

@@ -248,14 +248,23 @@ struct SyntheticDataset {
         #expect(try ScanModel.load(pathOrDefault: path).input == model.input)
     }
 
+    /// The model that ships loads: it reads the images Flowhound draws now, and carries its card.
+    @Test func theShippedModelLoads() throws {
+        let model = try ScanModel.load(pathOrDefault: nil)
+        #expect(model.input.isCompatible(with: .current(window: model.input.windowSeconds)))
+        #expect(model.network.architecture == ScanModel.defaultArchitecture)
+        #expect(model.provenance != nil && model.metrics != nil)
+    }
+
     @Test func aModelForOtherImagesIsRefused() throws {
         let (dir, path) = try Self.temporaryPath()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var input = ScanModel.InputSpec.current(window: 600)
-        input.imageLayoutVersion = 2
+        let current = input.imageLayoutVersion
+        input.imageLayoutVersion = current + 1
         try ScanModel(network: Network(ScanModel.defaultArchitecture, seed: 1), input: input).write(to: path)
         let error = #expect(throws: ModelFileError.self) { _ = try ScanModel.load(path: path) }
-        #expect(error?.reason == "was trained on 3×64×32 images (layout 2) but Flowhound draws 3×64×32 images (layout 1); retrain it")
+        #expect(error?.reason == "was trained on 3×64×32 images (layout \(current + 1)) but Flowhound draws 3×64×32 images (layout \(current)); retrain it")
     }
 
     @Test func aModelWithoutItsInputSpecificationOrWithOtherClassesIsRefused() throws {
