@@ -1,4 +1,5 @@
 import ActivityImage
+import FlowRecords
 import Foundation
 import Neural
 import Synthesis
@@ -282,5 +283,28 @@ struct SyntheticDataset {
         try NetworkModel(kind: "ip-mlp", network: network, loss: .softmaxCrossEntropy, labels: ScanModel.labels).write(to: path)
         let kind = #expect(throws: ModelFileError.self) { _ = try ScanModel.load(path: path) }
         #expect(kind?.reason == "is a ip-mlp model, not a scan-cnn model")
+    }
+}
+
+/// The shipped model on real scans: nmap against loopback, captured and exported by Argus
+/// (Tests/FlowRecordsTests/Fixtures/realtools, see its README).
+@Suite struct ShippedModelOnRealScansTests {
+    @Test(arguments: ["loopback-scans.binetflow", "loopback-scans.argus.csv"])
+    func everyScanFoundAndNoBenignSourceFlagged(_ file: String) throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../FlowRecordsTests/Fixtures/realtools").standardized.path
+        let truth = try GroundTruth.load(path: fixtures + "/loopback-scans.truth.csv")
+        let model = try ScanModel.load(pathOrDefault: nil)
+        var imager = ActivityImager(window: model.input.windowSeconds)
+        _ = try FlowReader().read(path: fixtures + "/" + file) { imager.add($0) }
+        let images = imager.images().filter { truth[$0.source] != nil }
+        #expect(images.count == truth.sources.count)
+        let samples = try Samples(sampleShape: model.network.inputShape,
+                                  features: ContiguousArray(images.flatMap(\.pixels)),
+                                  labels: [Int32](repeating: 0, count: images.count))
+        for (image, score) in zip(images, try model.scanProbabilities(samples)) {
+            let entry = truth[image.source]!
+            #expect((score >= 0.5) == (entry.label == "scan"), "\(image.source) \(entry.kind): scan probability \(score)")
+        }
     }
 }
