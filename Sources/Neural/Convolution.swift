@@ -126,6 +126,81 @@ public final class Conv2D: Layer {
         return result
     }
 
+    /// Prediction for inputs that equal `background` (one sample) except at a few positions: the
+    /// output is the background's output except where a kernel reaches a changed input, and only
+    /// there is it computed (im2col of those columns alone, one GEMM per sample).
+    /// - Parameter changed: per sample, the input positions (`y · W + x`, all channels) that may
+    ///   differ from `background`.
+    /// - Complexity: O(N · (F·H'·W' + changed outputs · F·C·k²)).
+    func forwardChanged(_ input: Tensor, changed: [[Int32]], background: Tensor) -> Tensor {
+        precondition(stride == 1, "only stride-1 convolutions compute changed outputs alone")
+        let n = input.shape[0]
+        let (k, p, f) = (patchSize, positions, filters)
+        let base = forward(background, training: false)
+        var output = Tensor(zeros: [n, f, outHeight, outWidth])
+        var marked = [Bool](repeating: false, count: p)
+        var dirty: [Int] = []
+        var cols = [Float](), product = [Float]()
+        let sampleSize = channels * height * width
+        input.scalars.withUnsafeBufferPointer { x in
+            output.scalars.withUnsafeMutableBufferPointer { y in
+                for s in 0..<n {
+                    // Outputs whose window holds a changed input.
+                    dirty.removeAll(keepingCapacity: true)
+                    for position in changed[s] {
+                        let iy = Int(position) / width, ix = Int(position) % width
+                        let (top, bottom) = (max(0, iy + padding - kernel + 1), min(outHeight - 1, iy + padding))
+                        let (left, right) = (max(0, ix + padding - kernel + 1), min(outWidth - 1, ix + padding))
+                        guard top <= bottom, left <= right else { continue }
+                        for oy in top...bottom {
+                            for ox in left...right where !marked[oy * outWidth + ox] {
+                                marked[oy * outWidth + ox] = true
+                                dirty.append(oy * outWidth + ox)
+                            }
+                        }
+                    }
+                    let out = y.baseAddress! + s * f * p
+                    base.scalars.withUnsafeBufferPointer { b in out.update(from: b.baseAddress!, count: f * p) }
+                    guard !dirty.isEmpty else { continue }
+                    let d = dirty.count
+                    if cols.count < k * d { cols = [Float](repeating: 0, count: k * d) }
+                    if product.count < f * d { product = [Float](repeating: 0, count: f * d) }
+                    let sample = x.baseAddress! + s * sampleSize
+                    cols.withUnsafeMutableBufferPointer { c in
+                        for (column, position) in dirty.enumerated() {
+                            let oy = position / outWidth, ox = position % outWidth
+                            var row = 0
+                            for ch in 0..<channels {
+                                for ki in 0..<kernel {
+                                    let iy = oy - padding + ki
+                                    for kj in 0..<kernel {
+                                        let ix = ox - padding + kj
+                                        c[row * d + column] = iy >= 0 && iy < height && ix >= 0 && ix < width
+                                            ? sample[(ch * height + iy) * width + ix] : 0
+                                        row += 1
+                                    }
+                                }
+                            }
+                        }
+                        product.withUnsafeMutableBufferPointer { r in
+                            weight.value.scalars.withUnsafeBufferPointer { w in
+                                BLAS.gemm(m: f, n: d, k: k, a: w.baseAddress!, lda: k, b: c.baseAddress!, ldb: d,
+                                          beta: 0, c: r.baseAddress!, ldc: d)
+                            }
+                            bias.value.scalars.withUnsafeBufferPointer { bias in
+                                for j in 0..<f {
+                                    for (column, position) in dirty.enumerated() { out[j * p + position] = r[j * d + column] + bias[j] }
+                                }
+                            }
+                        }
+                    }
+                    for position in dirty { marked[position] = false }
+                }
+            }
+        }
+        return output
+    }
+
     /// The output columns `lo...hi` whose input column `ox·stride − padding + kj` is inside the image.
     @inline(__always)
     private func validColumns(_ kj: Int) -> (lo: Int, hi: Int) {

@@ -97,8 +97,16 @@ public final class Network {
         var x = batch
         var first = 0
         if let front, front.accepts(batch) {
-            x = front.forward(batch, training: training)
-            first = 3
+            if !training, layers.count > 3, let next = layers[3] as? Conv2D, next.stride == 1 {
+                // Predicting: the convolution after the front computes only what the input changes.
+                var changed: [[Int32]] = []
+                x = withUnsafeMutablePointer(to: &changed) { front.forward(batch, training: false, changed: $0) }
+                x = next.forwardChanged(x, changed: changed, background: front.backgroundOutput())
+                first = 4
+            } else {
+                x = front.forward(batch, training: training)
+                first = 3
+            }
         }
         if training { frontInTraining = first == 3 }
         for layer in layers[first...] { x = layer.forward(x, training: training) }
@@ -115,9 +123,19 @@ public final class Network {
         var first = 0
         var t = now()
         if let front, front.accepts(batch) {
-            x = front.forward(batch, training: false)
-            first = 3
-            times.append(("sparse front (layers 0-2)", Double(now() - t) / 1e9))
+            if layers.count > 3, let next = layers[3] as? Conv2D, next.stride == 1 {
+                var changed: [[Int32]] = []
+                x = withUnsafeMutablePointer(to: &changed) { front.forward(batch, training: false, changed: $0) }
+                times.append(("sparse front (layers 0-2)", Double(now() - t) / 1e9))
+                t = now()
+                x = next.forwardChanged(x, changed: changed, background: front.backgroundOutput())
+                times.append(("3 conv2d, changed outputs only", Double(now() - t) / 1e9))
+                first = 4
+            } else {
+                x = front.forward(batch, training: false)
+                first = 3
+                times.append(("sparse front (layers 0-2)", Double(now() - t) / 1e9))
+            }
         }
         for (i, layer) in layers.enumerated() where i >= first {
             t = now()

@@ -85,8 +85,10 @@ final class SparseFront {
         }
     }
 
+    /// - Parameter changed: when given, receives per sample the pooled positions (`py · W'' + px`) that
+    ///   may differ from the background: every other pooled output is `ReLU(bias)` of its channel.
     /// - Complexity: O(N · (C·H·W + non-zeros · F·k² + F·H'·W' / size²)).
-    func forward(_ input: Tensor, training: Bool) -> Tensor {
+    func forward(_ input: Tensor, training: Bool, changed: UnsafeMutablePointer<[[Int32]]>? = nil) -> Tensor {
         let n = input.shape[0]
         let (f, taps, plane, pooled) = (filters, kernel * kernel, channels * height * width, poolHeight * poolWidth)
         let area = height * width
@@ -159,9 +161,13 @@ final class SparseFront {
                                 }
                                 windowCount[window] += 1
                                 let a = sv.baseAddress! + (base + slot) * f
-                                for j in 0..<f where a[j] > o[j * pooled + window] {
-                                    o[j * pooled + window] = a[j]
-                                    where_?[j * pooled + window] = Int32(base + slot)
+                                if let where_ {
+                                    for j in 0..<f where a[j] > o[j * pooled + window] {
+                                        o[j * pooled + window] = a[j]
+                                        where_[j * pooled + window] = Int32(base + slot)
+                                    }
+                                } else {
+                                    for j in 0..<f { o[j * pooled + window] = max(o[j * pooled + window], a[j]) }
                                 }
                             }
                             for w in touched {
@@ -181,6 +187,7 @@ final class SparseFront {
                     }
                 }
                 for position in positions { slotOf[Int(position)] = -1 }
+                changed?.pointee.append(touched)
                 if training {
                     for index in nonzeros {
                         nonzeroIndex.append(index)
@@ -244,6 +251,17 @@ final class SparseFront {
         conv.weight.gradient.scalars.withUnsafeMutableBufferPointer { dw in
             for t in 0..<all { for j in 0..<f { dw[j * all + t] += weightGradient[t * f + j] } }
         }
+    }
+
+    /// The output for an all-zero input: `ReLU(bias)` of each channel everywhere.
+    func backgroundOutput() -> Tensor {
+        var t = Tensor(zeros: [1, filters, poolHeight, poolWidth])
+        let plane = poolHeight * poolWidth
+        for j in 0..<filters {
+            let v = max(conv.bias.value.scalars[j], 0)
+            for i in 0..<plane { t.scalars[j * plane + i] = v }
+        }
+        return t
     }
 
     private func refreshTransposedWeights() {

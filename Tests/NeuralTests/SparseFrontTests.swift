@@ -69,6 +69,34 @@ import Testing
         #expect(try network(big).scalars == before.scalars)
     }
 
+    /// Prediction computes the convolution after the front only where the input changed it; the
+    /// result equals the layers run one by one.
+    @Test(arguments: [
+        (LayerSpec.conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), 2),
+        (.conv2d(filters: 4, kernel: 3, stride: 1, padding: 0), 2),
+        (.conv2d(filters: 2, kernel: 1, stride: 1, padding: 0), 4),
+        (.conv2d(filters: 3, kernel: 2, stride: 1, padding: 1), 2),
+    ])
+    func theNextConvolutionComputesChangedOutputsOnly(_ second: LayerSpec, _ pool: Int) throws {
+        let network = try Network(Architecture(input: [2, 16, 12], layers: [
+            .conv2d(filters: 4, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: pool, stride: pool),
+            second, .relu, .flatten, .dense(units: 3),
+        ]), seed: 6)
+        for p in network.parameters where p.name.hasSuffix("bias") {
+            p.value = randomTensor(p.value.shape, seed: 10, scale: 0.2)
+        }
+        // Sparse samples, an empty one, and one whose set pixels sit in the corners.
+        var x = Self.sparseBatch([4, 2, 16, 12], density: 0.03, seed: 11)
+        for i in (2 * 2 * 16 * 12)..<(3 * 2 * 16 * 12) { x.scalars[i] = 0 }
+        let corner = 3 * 2 * 16 * 12
+        for i in corner..<(4 * 2 * 16 * 12) { x.scalars[i] = 0 }
+        x.scalars[corner] = 0.7
+        x.scalars[corner + 16 * 12 - 1] = 0.4
+        var expected = x
+        for layer in network.layers { expected = layer.forward(expected, training: false) }
+        #expect(worstRelativeError(try network(x).scalars, expected.scalars) < 1e-5)
+    }
+
     @Test func denseBatchesTakeTheOrdinaryPath() throws {
         let network = try Network(Architecture(input: [1, 8, 8], layers: [
             .conv2d(filters: 2, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2),
