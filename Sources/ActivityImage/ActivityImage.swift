@@ -90,51 +90,7 @@ public struct ActivityImager: Sendable {
         var window: Int64
     }
 
-    struct Cell: Sendable {
-        /// Distinct failed targets.
-        var failed: UInt32 = 0
-        /// Answered attempts.
-        var answered: UInt32 = 0
-        var first: Double = .infinity
-
-        mutating func add(at t: Double, failed failure: Bool, newTarget: Bool) {
-            if !failure { answered &+= 1 } else if newTarget { failed &+= 1 }
-            first = min(first, t)
-        }
-    }
-
-    struct Accumulator: Sendable {
-        var hosts: [IPAddress: Int] = [:]
-        var ports: Set<UInt16> = []
-        /// Host rank and port of every failed attempt so far (rank << 16 | port).
-        var failedTargets: Set<UInt64> = []
-        var cells: [Int32: Cell] = [:]
-        var flows = 0
-        var failed = 0
-        var first = Double.infinity
-        var last = -Double.infinity
-
-        mutating func add(_ r: FlowRecord) {
-            let rank: Int
-            if let known = hosts[r.destination] {
-                rank = known
-            } else {
-                rank = hosts.count
-                hosts[r.destination] = rank
-            }
-            ports.insert(r.destinationPort)
-            let index = Int32(ActivityImage.row(port: r.destinationPort) * ActivityImage.columns + ActivityImage.column(rank: rank))
-            let failure = r.outcome.isFailure
-            let newTarget = failure && failedTargets.insert(UInt64(rank) << 16 | UInt64(r.destinationPort)).inserted
-            cells[index, default: Cell()].add(at: r.start, failed: failure, newTarget: newTarget)
-            if failure { failed += 1 }
-            flows += 1
-            first = min(first, r.start)
-            last = max(last, r.start)
-        }
-    }
-
-    private var accumulators: [Key: Accumulator] = [:]
+    private var accumulators: [Key: ActivityAccumulator] = [:]
 
     /// - Parameter window: window length in seconds (default one hour, long enough for slow scans).
     public init(window: Double = 3600) {
@@ -149,7 +105,7 @@ public struct ActivityImager: Sendable {
     public mutating func add(_ r: FlowRecord) {
         let key = Key(source: r.source, window: Int64((r.start / window).rounded(.down)))
         // Mutated in place through the subscript: copying the accumulator out would copy its tables.
-        accumulators[key, default: Accumulator()].add(r)
+        accumulators[key, default: ActivityAccumulator()].add(r)
     }
 
     /// The images, ordered by window start, then by flow count (busiest first), then by address.
@@ -168,23 +124,76 @@ public struct ActivityImager: Sendable {
             let fa = accumulators[a]!.flows, fb = accumulators[b]!.flows
             return fa != fb ? fa > fb : a.source < b.source
         }
-        for key in keys { try body(Self.render(key, accumulators[key]!, window: window)) }
+        for key in keys {
+            try body(accumulators[key]!.image(source: key.source, windowStart: Double(key.window) * window, windowLength: window))
+        }
+    }
+}
+
+/// One source's flows in one window, gathered as they arrive: what its activity image and the
+/// detectors need. Memory grows with the distinct hosts, ports and cells touched, not with flows.
+public struct ActivityAccumulator: Sendable {
+    struct Cell: Sendable {
+        /// Distinct failed targets.
+        var failed: UInt32 = 0
+        /// Answered attempts.
+        var answered: UInt32 = 0
+        var first: Double = .infinity
+
+        mutating func add(at t: Double, failed failure: Bool, newTarget: Bool) {
+            if !failure { answered &+= 1 } else if newTarget { failed &+= 1 }
+            first = min(first, t)
+        }
     }
 
-    static func render(_ key: Key, _ acc: Accumulator, window: Double) -> ActivityImage {
+    /// Destination hosts and their rank in order of first contact.
+    public private(set) var hosts: [IPAddress: Int] = [:]
+    public private(set) var ports: Set<UInt16> = []
+    /// Host rank and port of every failed attempt (rank << 16 | port).
+    public private(set) var failedTargets: Set<UInt64> = []
+    var cells: [Int32: Cell] = [:]
+    public private(set) var flows = 0
+    public private(set) var failedFlows = 0
+    public private(set) var firstSeen = Double.infinity
+    public private(set) var lastSeen = -Double.infinity
+
+    public init() {}
+
+    /// - Complexity: amortised O(1).
+    public mutating func add(_ r: FlowRecord) {
+        let rank: Int
+        if let known = hosts[r.destination] {
+            rank = known
+        } else {
+            rank = hosts.count
+            hosts[r.destination] = rank
+        }
+        ports.insert(r.destinationPort)
+        let index = Int32(ActivityImage.row(port: r.destinationPort) * ActivityImage.columns + ActivityImage.column(rank: rank))
+        let failure = r.outcome.isFailure
+        let newTarget = failure && failedTargets.insert(UInt64(rank) << 16 | UInt64(r.destinationPort)).inserted
+        cells[index, default: Cell()].add(at: r.start, failed: failure, newTarget: newTarget)
+        if failure { failedFlows += 1 }
+        flows += 1
+        firstSeen = min(firstSeen, r.start)
+        lastSeen = max(lastSeen, r.start)
+    }
+
+    /// The activity image of what was gathered.
+    public func image(source: IPAddress, windowStart: Double, windowLength: Double) -> ActivityImage {
         var pixels = [Float](repeating: 0, count: ActivityImage.count)
         let plane = ActivityImage.rows * ActivityImage.columns
         let scale = 1 / log2(1 + ActivityImage.saturation)
-        let span = max(acc.last - acc.first, 1)
-        for (index, cell) in acc.cells {
+        let span = max(lastSeen - firstSeen, 1)
+        for (index, cell) in cells {
             let i = Int(index)
             pixels[i] = Float(min(1, log2(1 + Double(cell.failed)) * scale))
             pixels[plane + i] = Float(min(1, log2(1 + Double(cell.answered)) * scale))
-            pixels[2 * plane + i] = Float(0.1 + 0.9 * min(1, (cell.first - acc.first) / span))
+            pixels[2 * plane + i] = Float(0.1 + 0.9 * min(1, (cell.first - firstSeen) / span))
         }
         return ActivityImage(
-            source: key.source, windowStart: Double(key.window) * window, windowLength: window, pixels: pixels,
-            flows: acc.flows, failedFlows: acc.failed, distinctPorts: acc.ports.count, distinctHosts: acc.hosts.count,
-            firstSeen: acc.first, lastSeen: acc.last)
+            source: source, windowStart: windowStart, windowLength: windowLength, pixels: pixels,
+            flows: flows, failedFlows: failedFlows, distinctPorts: ports.count, distinctHosts: hosts.count,
+            firstSeen: firstSeen, lastSeen: lastSeen)
     }
 }
