@@ -112,6 +112,22 @@ enum OutcomeRules {
         return .other
     }
 
+    /// A TCP conversation judged from the flags each side sent, as Argus writes them (`SRC_DST`)
+    /// and as `DirectionPairer` rebuilds them from two one-direction records.
+    ///
+    /// - nothing from the destination: unanswered, or partial if the source acknowledged something
+    ///   (it saw replies the capture missed);
+    /// - a SYN from the destination (SYN-ACK: the handshake was answered, even if the source then
+    ///   reset it, as SYN scanners do) → established;
+    /// - a RST from the destination without SYN → rejected (closed port, or a stealth probe reset);
+    /// - other replies: established after a SYN from the source, else partial (midstream).
+    static func tcpConversation(source src: TCPFlags, destination dst: TCPFlags) -> Outcome {
+        if dst.isEmpty { return src.contains(.ack) ? .partial : .unanswered }
+        if dst.contains(.syn) { return .established }
+        if dst.contains(.rst) { return .rejected }
+        return src.contains(.syn) ? .established : .partial
+    }
+
     /// Argus `State`: a flag pair `SRC_DST` (CTU-13 binetflow, `ra -z`/`-Z`) or a state name
     /// (REQ, ACC, EST, CON, CLO, FIN, RST, TIM, INT, ECO, ECR, UR*).
     static func argus(state: UnsafeBufferPointer<UInt8>, transport: Transport, destinationPackets: UInt64?)
@@ -122,13 +138,7 @@ enum OutcomeRules {
             let dst = TCPFlags(letters: UnsafeBufferPointer(rebasing: state[(underscore + 1)...]))
             let flags = src.union(dst)
             guard transport == .tcp else { return (dst.isEmpty ? .unanswered : .established, flags) }
-            if dst.isEmpty {
-                // An originator that acknowledged something saw replies the capture missed.
-                return (src.contains(.ack) ? .partial : .unanswered, flags)
-            }
-            if dst.contains(.syn) { return (.established, flags) }
-            if dst.contains(.rst) { return (.rejected, flags) }
-            return (src.contains(.syn) ? .established : .partial, flags)
+            return (tcpConversation(source: src, destination: dst), flags)
         }
         let replied = (destinationPackets ?? 0) > 0
         var key: UInt32 = 0

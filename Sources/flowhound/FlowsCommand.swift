@@ -42,19 +42,7 @@ struct InputOptions: ParsableArguments {
 
     /// Reads every log in turn, reporting malformed records on stderr. Throws on the first unreadable input.
     func readAll(_ body: (FlowRecord) throws -> Void) throws -> [ReadSummary] {
-        let reader = FlowReader(options: readOptions)
-        let meter = ProgressMeter(enabled: progress ?? (isatty(2) == 1))
-        var summaries: [ReadSummary] = []
-        for log in logs {
-            let summary = try reader.read(path: log) { record in
-                try body(record)
-                meter.tick(log)
-            }
-            meter.finish()
-            Diagnostics.reportMalformed(summary)
-            summaries.append(summary)
-        }
-        return summaries
+        try readLogs(logs, options: readOptions, progress: progress, body)
     }
 }
 
@@ -100,6 +88,23 @@ extension ScanDataError: OneLineError {}
 extension NumpyError: OneLineError {}
 extension ShapeError: OneLineError {}
 extension ImageWriteError: OneLineError {}
+
+/// Reads every log in turn, reporting malformed records on stderr. Throws on the first unreadable input.
+func readLogs(_ logs: [String], options: ReadOptions, progress: Bool?, _ body: (FlowRecord) throws -> Void) throws -> [ReadSummary] {
+    let reader = FlowReader(options: options)
+    let meter = ProgressMeter(enabled: progress ?? (isatty(2) == 1))
+    var summaries: [ReadSummary] = []
+    for log in logs {
+        let summary = try reader.read(path: log) { record in
+            try body(record)
+            meter.tick(log)
+        }
+        meter.finish()
+        Diagnostics.reportMalformed(summary)
+        summaries.append(summary)
+    }
+    return summaries
+}
 
 /// Progress on stderr, at most twice a second, for reads that take a while.
 final class ProgressMeter {

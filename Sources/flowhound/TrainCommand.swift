@@ -13,7 +13,7 @@ struct Train: ParsableCommand {
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure a model on labelled data it was not trained on.",
-        subcommands: [EvalScan.self])
+        subcommands: [EvalScan.self, EvalDetect.self])
 }
 
 /// Settings every training command shares.

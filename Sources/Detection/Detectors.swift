@@ -1,0 +1,226 @@
+import ActivityImage
+import FlowRecords
+import Foundation
+import Neural
+
+/// One source's closed window, as the detectors see it.
+public struct ClosedWindow: Sendable {
+    public var source: IPAddress
+    public var windowStart: Double
+    public var windowLength: Double
+    public var activity: ActivityAccumulator
+    /// The source's Threshold Random Walk state when the window closed (it spans windows).
+    public var walk: RandomWalkState
+
+    /// The most distinct ports that failed on any one host, and that host.
+    public var busiestHost: (host: IPAddress, failedPorts: Int)? {
+        var perRank: [Int: Int] = [:]
+        for t in activity.failedTargets { perRank[Int(t >> 16), default: 0] += 1 }
+        guard let (rank, count) = perRank.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }) else { return nil }
+        let host = activity.hosts.first { $0.value == rank }!.key
+        return (host, count)
+    }
+
+    /// The most distinct hosts that failed on any one port, and that port.
+    public var busiestPort: (port: UInt16, failedHosts: Int)? {
+        var perPort: [UInt16: Int] = [:]
+        for t in activity.failedTargets { perPort[UInt16(truncatingIfNeeded: t), default: 0] += 1 }
+        guard let (port, count) = perPort.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }) else { return nil }
+        return (port, count)
+    }
+}
+
+/// What one detector says of one window: a score in 0...1 and whether it raises an alert.
+public struct Verdict: Sendable, Equatable {
+    public var score: Double
+    public var flagged: Bool
+    /// Why, in a few words (`998 failed ports on 10.1.0.5 ≥ 15`).
+    public var reason: String
+
+    public init(score: Double, flagged: Bool, reason: String) {
+        self.score = score
+        self.flagged = flagged
+        self.reason = reason
+    }
+
+    public static let silent = Verdict(score: 0, flagged: false, reason: "")
+}
+
+/// A scan detector: judges closed windows, in batches so that a model can score many at once.
+public protocol ScanDetector {
+    /// `threshold`, `trw` or `cnn`: the name in alerts and on the command line.
+    var name: String { get }
+    /// One verdict per window, in order.
+    func judge(_ windows: [ClosedWindow]) throws -> [Verdict]
+}
+
+/// Counts failed attempts as Zeek's scan policy and Snort's port_scan do: distinct ports that failed
+/// on one host (a vertical scan) and distinct hosts that failed on one port (a horizontal scan), in
+/// one window. Only failures count, so a scraper that succeeds everywhere is never flagged.
+public struct ThresholdDetector: ScanDetector {
+    public var name: String { "threshold" }
+    /// Distinct failed ports on one host that make a vertical scan. Zeek uses 15 in 5 minutes. Lower
+    /// catches smaller scans and flags more clients that retry several closed services.
+    public var portsPerHost = 15
+    /// Distinct failed hosts on one port that make a horizontal scan. Zeek uses 25 in 5 minutes. Lower
+    /// catches smaller sweeps and flags more clients whose peers are often gone (P2P, stale DNS).
+    public var hostsPerPort = 25
+    /// Distinct failed (host, port) targets in all that make a block scan, when neither count above is
+    /// reached. Lower catches scans spread thin over ports and hosts, and flags busy P2P clients sooner.
+    public var targets = 50
+
+    public init() {}
+
+    public func judge(_ windows: [ClosedWindow]) -> [Verdict] {
+        windows.map { w in
+            let host = w.busiestHost, port = w.busiestPort
+            let vertical = Double(host?.failedPorts ?? 0) / Double(portsPerHost)
+            let horizontal = Double(port?.failedHosts ?? 0) / Double(hostsPerPort)
+            let block = Double(w.activity.failedTargets.count) / Double(targets)
+            let score = min(1, max(vertical, horizontal, block))
+            var reason = ""
+            if let host, vertical >= 1 { reason = "\(host.failedPorts) failed ports on \(host.host) ≥ \(portsPerHost)" }
+            else if let port, horizontal >= 1 { reason = "\(port.failedHosts) failed hosts on port \(port.port) ≥ \(hostsPerPort)" }
+            else if block >= 1 { reason = "\(w.activity.failedTargets.count) failed targets ≥ \(targets)" }
+            return Verdict(score: score, flagged: score >= 1, reason: reason)
+        }
+    }
+}
+
+/// The Threshold Random Walk state of one source: the likelihood ratio so far over its first contacts.
+public struct RandomWalkState: Sendable, Equatable {
+    /// Natural logarithm of the likelihood ratio (scanner vs benign).
+    public var logRatio = 0.0
+    public var decision: Decision = .pending
+    /// Times the walk reached the benign bound and started over.
+    public var benignDecisions = 0
+    /// First contacts seen, and how many failed.
+    public var contacts = 0
+    public var failures = 0
+    /// Hosts contacted so far (dropped once decided).
+    var contacted: Set<IPAddress> = []
+
+    public enum Decision: String, Sendable, Equatable { case pending, scanner }
+
+    public init() {}
+}
+
+/// Threshold Random Walk (Jung, Paxson, Berger, Balakrishnan, IEEE S&P 2004): a sequential hypothesis
+/// test on whether each *new* host a source contacts answers. A benign source's first contacts succeed
+/// with probability θ0, a scanner's with θ1; each success multiplies the likelihood ratio by θ1/θ0,
+/// each failure by (1−θ1)/(1−θ0), until it crosses η1 = PD/PF (scanner) or η0 = (1−PD)/(1−PF) (benign;
+/// the walk then starts over). It needs no window and catches slow horizontal scans; a vertical scan
+/// of one host is one contact, which is why it works beside the other two.
+public struct RandomWalkDetector: ScanDetector {
+    public var name: String { "trw" }
+    /// Chance that a benign source's first contact succeeds. Lower tolerates clients with more dead peers.
+    public var theta0 = 0.8
+    /// Chance that a scanner's first contact succeeds. Higher catches scanners that hit more live hosts,
+    /// and flags benign sources sooner.
+    public var theta1 = 0.2
+    /// Detection probability aimed at. Higher needs more failures before calling a scanner.
+    public var detectionProbability = 0.99
+    /// False-positive probability allowed. Lower needs more failures before calling a scanner.
+    public var falsePositiveProbability = 0.01
+
+    public init() {}
+
+    public var upper: Double { log(detectionProbability / falsePositiveProbability) }
+    public var lower: Double { log((1 - detectionProbability) / (1 - falsePositiveProbability)) }
+
+    /// Feeds one flow; only a first contact with a host moves the walk.
+    /// - Complexity: amortised O(1).
+    public func observe(_ flow: FlowRecord, _ state: inout RandomWalkState) {
+        guard state.decision == .pending, state.contacted.insert(flow.destination).inserted else { return }
+        state.contacts += 1
+        if flow.outcome.isFailure {
+            state.failures += 1
+            state.logRatio += log((1 - theta1) / (1 - theta0))
+        } else {
+            state.logRatio += log(theta1 / theta0)
+        }
+        if state.logRatio >= upper {
+            state.decision = .scanner
+            state.contacted = []
+        } else if state.logRatio <= lower {
+            // Benign so far: start a new test, so that a source that turns to scanning later is caught.
+            // Hosts already contacted stay known and do not count again.
+            state.benignDecisions += 1
+            state.logRatio = 0
+            state.contacts = 0
+            state.failures = 0
+        }
+    }
+
+    public func judge(_ windows: [ClosedWindow]) -> [Verdict] {
+        let (lo, hi) = (lower, upper)
+        return windows.map { w in
+            let s = w.walk
+            let score = s.decision == .scanner ? 1 : min(1, max(0, (s.logRatio - lo) / (hi - lo)))
+            let flagged = s.decision == .scanner
+            return Verdict(score: score, flagged: flagged,
+                           reason: flagged ? "\(s.failures) of \(s.contacts) first contacts failed" : "")
+        }
+    }
+}
+
+/// The scan CNN on the window's activity image. Only windows that pass a cheap prefilter (enough
+/// distinct failed targets, or enough targets at all) are drawn and scored; the rest score 0.
+public struct CNNDetector: ScanDetector {
+    public var name: String { "cnn" }
+    public let model: ScanModel
+    /// Scan probability at or above which a window is flagged. Lower catches more, flags more.
+    public var threshold = 0.5
+    /// Windows with fewer distinct failed targets than this, and fewer than `minimumTargets` targets in
+    /// all, are not scored. Lower scores more windows (slower) and lets the model see tiny scans.
+    public var minimumFailedTargets = 3
+    public var minimumTargets = 10
+    public var threads = defaultThreadCount
+
+    public init(model: ScanModel) { self.model = model }
+
+    func passes(_ w: ClosedWindow) -> Bool {
+        w.activity.failedTargets.count >= minimumFailedTargets || w.activity.ports.count * w.activity.hosts.count >= minimumTargets
+    }
+
+    public func judge(_ windows: [ClosedWindow]) throws -> [Verdict] {
+        let chosen = windows.indices.filter { passes(windows[$0]) }
+        var verdicts = [Verdict](repeating: .silent, count: windows.count)
+        guard !chosen.isEmpty else { return verdicts }
+        var features = ContiguousArray<Float>()
+        features.reserveCapacity(chosen.count * ActivityImage.count)
+        for i in chosen {
+            let w = windows[i]
+            features.append(contentsOf: w.activity.image(source: w.source, windowStart: w.windowStart, windowLength: w.windowLength).pixels)
+        }
+        let samples = try Samples(sampleShape: model.network.inputShape, features: features,
+                                  labels: [Int32](repeating: 0, count: chosen.count))
+        let scores = try model.scanProbabilities(samples, threads: threads)
+        for (i, score) in zip(chosen, scores) {
+            verdicts[i] = Verdict(score: score, flagged: score >= threshold,
+                                  reason: score >= threshold ? "activity image scored \(String(format: "%.2f", score))" : "")
+        }
+        return verdicts
+    }
+}
+
+/// How the detectors' verdicts become an alert.
+public enum EnsemblePolicy: String, Sendable, CaseIterable, Codable {
+    /// Any detector flags: misses least (an allowlist silences what is known to be fine).
+    case any
+    /// More than half of the detectors flag.
+    case majority
+    /// The mean score reaches `weightedThreshold`.
+    case weighted
+
+    public func decide(_ verdicts: [Verdict], weights: [Double], weightedThreshold: Double) -> Bool {
+        switch self {
+        case .any: return verdicts.contains { $0.flagged }
+        case .majority: return verdicts.filter(\.flagged).count * 2 > verdicts.count
+        case .weighted:
+            let total = weights.reduce(0, +)
+            guard total > 0 else { return false }
+            return zip(verdicts, weights).reduce(0) { $0 + $1.0.score * $1.1 } / total >= weightedThreshold
+        }
+    }
+}

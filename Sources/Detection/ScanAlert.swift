@@ -1,0 +1,124 @@
+import FlowRecords
+import Foundation
+
+/// One scan episode of one source: everything it touched while detectors kept flagging it, and why.
+public struct ScanAlert: Sendable {
+    public var source: IPAddress
+    public var firstSeen: Double
+    public var lastSeen: Double
+    /// Windows in the episode that a detector flagged.
+    public var windows: Int
+    public var flows: Int
+    public var failedFlows: Int
+    public var ports: [UInt16]
+    public var hosts: [IPAddress]
+    /// Each detector's highest score over the episode.
+    public var scores: [String: Double]
+    /// The detectors that flagged, with their first reason.
+    public var reasons: [String: String]
+
+    public var failureRatio: Double { flows == 0 ? 0 : Double(failedFlows) / Double(flows) }
+
+    /// `vertical` (one or two hosts, many ports), `horizontal` (one to three ports, many hosts) or
+    /// `block` (many of both).
+    public var scanType: String {
+        if hosts.count <= 2 { return "vertical" }
+        if ports.count <= 3 { return "horizontal" }
+        return "block"
+    }
+
+    /// `22, 80-90, 443` with at most `limit` ranges, then how many more.
+    public static func ranges(_ ports: [UInt16], limit: Int = 12) -> String {
+        var parts: [String] = []
+        var i = 0
+        while i < ports.count {
+            var j = i
+            while j + 1 < ports.count && ports[j + 1] == ports[j] + 1 { j += 1 }
+            parts.append(i == j ? "\(ports[i])" : "\(ports[i])-\(ports[j])")
+            i = j + 1
+        }
+        return parts.count <= limit ? parts.joined(separator: ",") : parts.prefix(limit).joined(separator: ",") + " (+\(parts.count - limit) more)"
+    }
+
+    /// One sentence a person can read.
+    public var explanation: String {
+        let span = CivilTime.durationText((lastSeen - firstSeen).rounded())
+        let what: String
+        switch scanType {
+        case "vertical": what = "\(ports.count) port\(ports.count == 1 ? "" : "s") on \(hosts.count == 1 ? hosts[0].description : "\(hosts.count) hosts")"
+        case "horizontal": what = "port\(ports.count == 1 ? "" : "s") \(ScanAlert.ranges(ports, limit: 3)) on \(hosts.count) hosts"
+        default: what = "\(ports.count) ports on \(hosts.count) hosts"
+        }
+        let why = reasons.keys.sorted().map { "\($0): \(reasons[$0]!)" }.joined(separator: "; ")
+        return "\(source) probed \(what) in \(span), \(Int((failureRatio * 100).rounded()))% of \(flows) attempts failed (\(why))."
+    }
+
+    /// The alert as one line of JSON: Elastic Common Schema names where they exist, Flowhound's own
+    /// detail under `flowhound`.
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! encoder.encode(ECS(self)), as: UTF8.self)
+    }
+
+    private struct ECS: Encodable {
+        struct Event: Encodable {
+            var kind = "alert", category = ["network"], type = ["connection"], dataset = "flowhound.scan"
+            var start: String, end: String
+        }
+        struct Rule: Encodable { var name: String; var category = "port scan" }
+        struct Technique: Encodable {
+            var id = "T1046", name = "Network Service Discovery", reference = "https://attack.mitre.org/techniques/T1046/"
+        }
+        struct Tactic: Encodable { var id = "TA0007", name = "Discovery" }
+        struct Threat: Encodable {
+            var framework = "MITRE ATT&CK"
+            var technique = Technique()
+            var tactic = Tactic()
+        }
+        struct Address: Encodable { var ip: String }
+        struct Detail: Encodable {
+            var scan_type: String, explanation: String
+            var first_seen: String, last_seen: String, duration_seconds: Double
+            var distinct_ports: Int, distinct_hosts: Int, port_ranges: String, hosts: [String]
+            var flows: Int, failed_flows: Int, failure_ratio: Double, windows: Int
+            var scores: [String: Double], detectors: [String], reasons: [String: String]
+        }
+
+        var timestamp: String
+        var event: Event
+        var rule: Rule
+        var threat = Threat()
+        var source: Address
+        var destination: Address?
+        var flowhound: Detail
+
+        enum CodingKeys: String, CodingKey {
+            case timestamp = "@timestamp", event, rule, threat, source, destination, flowhound
+        }
+
+        init(_ a: ScanAlert) {
+            let first = CivilTime(a.firstSeen).iso8601, last = CivilTime(a.lastSeen).iso8601
+            timestamp = first
+            event = Event(start: first, end: last)
+            rule = Rule(name: "Flowhound port scan (\(a.scanType))")
+            source = Address(ip: a.source.description)
+            destination = a.hosts.count == 1 ? Address(ip: a.hosts[0].description) : nil
+            flowhound = Detail(
+                scan_type: a.scanType, explanation: a.explanation, first_seen: first, last_seen: last,
+                duration_seconds: ((a.lastSeen - a.firstSeen) * 1000).rounded() / 1000,
+                distinct_ports: a.ports.count, distinct_hosts: a.hosts.count, port_ranges: ScanAlert.ranges(a.ports, limit: 50),
+                hosts: a.hosts.prefix(20).map(\.description), flows: a.flows, failed_flows: a.failedFlows,
+                failure_ratio: (a.failureRatio * 10000).rounded() / 10000, windows: a.windows,
+                scores: a.scores.mapValues { ($0 * 10000).rounded() / 10000 }, detectors: a.reasons.keys.sorted(),
+                reasons: a.reasons)
+        }
+    }
+
+    /// Column titles and one row for `--format table`.
+    public static let tableHeader = ["first seen", "source", "type", "ports", "hosts", "failed", "detectors", "ports probed"]
+    public var tableRow: [String] {
+        [CivilTime(firstSeen).short, source.description, scanType, String(ports.count), String(hosts.count),
+         "\(Int((failureRatio * 100).rounded()))%", reasons.keys.sorted().joined(separator: "+"), ScanAlert.ranges(ports, limit: 4)]
+    }
+}

@@ -1,0 +1,249 @@
+import ActivityImage
+import FlowRecords
+import Foundation
+
+/// Settings of the streaming pipeline, each with the trade-off it makes.
+public struct DetectionSettings: Sendable {
+    /// Window length, seconds. The CNN's images cover the window it was trained on (600 s for the
+    /// default model), so `ScanDetection` uses that when a CNN runs. Longer windows catch slower scans by
+    /// threshold and cost memory per active source.
+    public var window: Double = 600
+    /// How late a flow may arrive (input time) and still count in its window: exporters write flows
+    /// when they end, a little out of order. Longer tolerates more disorder and delays decisions.
+    public var lateness: Double = 60
+    /// A source's scan episode ends after this long without a flagged window; a scan after that alerts
+    /// again. Longer merges a scan that pauses into one alert, shorter repeats alerts.
+    public var quietPeriod: Double = 1800
+    /// A source with no flow for this long is forgotten (its walk included). Longer remembers slow
+    /// scanners' first contacts, and holds more memory.
+    public var idleTimeout: Double = 3600
+    /// Most sources held at once; beyond it the least recently seen are evicted, counted and reported.
+    public var maximumSources = 1_000_000
+    public var policy = EnsemblePolicy.any
+    /// Detector weights for the `weighted` policy (by name; missing ones weigh 1).
+    public var weights: [String: Double] = [:]
+    public var weightedThreshold = 0.5
+    /// Windows judged together (the CNN scores them in one batch).
+    public var batch = 1024
+
+    public init() {}
+}
+
+/// What the pipeline did, for the closing report.
+public struct DetectionStatistics: Sendable, Codable {
+    public var flows = 0
+    public var windows = 0
+    public var flaggedWindows = 0
+    public var alerts = 0
+    /// Alerts of allowlisted sources, not printed.
+    public var silenced = 0
+    /// Flows to allowlisted destinations, not counted.
+    public var allowlistedFlows = 0
+    /// Flows that arrived after their window had closed (counted in the source's current window).
+    public var lateFlows = 0
+    /// Sources dropped because `maximumSources` was reached.
+    public var evictedSources = 0
+    public var peakSources = 0
+}
+
+/// Port-scan detection over a stream of flows in (roughly) time order: per-source windows with bounded
+/// memory, the detectors judging each closed window, an ensemble policy, and one alert per scan episode.
+///
+/// Feed flows with `add`, then call `finish`; alerts arrive through `onAlert` as episodes end.
+public final class ScanDetection {
+    public let settings: DetectionSettings
+    public let detectors: [any ScanDetector]
+    public let walk: RandomWalkDetector?
+    public let allowlist: CIDRSet
+    public private(set) var statistics = DetectionStatistics()
+    public var onAlert: (ScanAlert) -> Void = { _ in }
+
+    struct SourceState {
+        var window: Int64
+        var activity = ActivityAccumulator()
+        var walk = RandomWalkState()
+        var lastSeen: Double
+    }
+
+    struct Episode {
+        var alert: ScanAlert
+        var portSet: Set<UInt16>
+        var hostSet: Set<IPAddress>
+        var lastFlaggedEnd: Double
+    }
+
+    private var sources: [IPAddress: SourceState] = [:]
+    private var episodes: [IPAddress: Episode] = [:]
+    private var pending: [ClosedWindow] = []
+    private var now = -Double.infinity
+    private var nextSweep = -Double.infinity
+
+    /// - Parameters:
+    ///   - detectors: the detectors that judge windows; a `RandomWalkDetector` among them also sees every flow.
+    public init(settings: DetectionSettings, detectors: [any ScanDetector], allowlist: CIDRSet = CIDRSet()) {
+        self.settings = settings
+        self.detectors = detectors
+        walk = detectors.lazy.compactMap { $0 as? RandomWalkDetector }.first
+        self.allowlist = allowlist
+    }
+
+    private func windowIndex(_ t: Double) -> Int64 { Int64((t / settings.window).rounded(.down)) }
+
+    /// - Complexity: amortised O(1) per flow, plus a sweep over active sources once a window.
+    public func add(_ flow: FlowRecord) throws {
+        statistics.flows += 1
+        if !allowlist.isEmpty && allowlist.contains(flow.destination) {
+            statistics.allowlistedFlows += 1
+            return
+        }
+        if flow.start > now {
+            now = flow.start
+            if now >= nextSweep { try sweep() }
+        }
+        let w = windowIndex(flow.start)
+        if sources[flow.source] == nil {
+            if sources.count >= settings.maximumSources { evictLeastRecent() }
+            sources[flow.source] = SourceState(window: w, lastSeen: flow.start)
+            statistics.peakSources = max(statistics.peakSources, sources.count)
+        }
+        // Mutated in place: copying the state out would copy its tables.
+        var closed: ClosedWindow? = nil
+        let source = flow.source
+        let windowLength = settings.window
+        let walkDetector = walk
+        var late = false
+        withState(source) { state in
+            if w > state.window {
+                if state.activity.flows > 0 {
+                    closed = ClosedWindow(source: source, windowStart: Double(state.window) * windowLength,
+                                          windowLength: windowLength, activity: state.activity, walk: state.walk)
+                }
+                state.activity = ActivityAccumulator()
+                state.window = w
+            } else if w < state.window {
+                late = true
+            }
+            state.activity.add(flow)
+            walkDetector?.observe(flow, &state.walk)
+            state.lastSeen = max(state.lastSeen, flow.start)
+        }
+        if late { statistics.lateFlows += 1 }
+        if let closed { try enqueue(closed) }
+    }
+
+    @inline(__always)
+    private func withState(_ source: IPAddress, _ body: (inout SourceState) -> Void) {
+        body(&sources[source]!)
+    }
+
+    /// Judges what is pending and reports every episode still open.
+    public func finish() throws {
+        for (source, state) in sources where state.activity.flows > 0 {
+            pending.append(ClosedWindow(source: source, windowStart: Double(state.window) * settings.window,
+                                        windowLength: settings.window, activity: state.activity, walk: state.walk))
+        }
+        sources = [:]
+        pending.sort { $0.windowStart != $1.windowStart ? $0.windowStart < $1.windowStart : $0.source < $1.source }
+        try judgePending()
+        for source in episodes.keys.sorted() { emit(episodes[source]!) }
+        episodes = [:]
+    }
+
+    private func enqueue(_ w: ClosedWindow) throws {
+        pending.append(w)
+        if pending.count >= settings.batch { try judgePending() }
+    }
+
+    /// Closes windows that can no longer receive flows, ends quiet episodes, forgets idle sources.
+    private func sweep() throws {
+        nextSweep = (Double(windowIndex(now)) + 1) * settings.window + settings.lateness
+        let closeBefore = windowIndex(now - settings.lateness)
+        var idle: [IPAddress] = []
+        for (source, state) in sources {
+            if state.window < closeBefore && state.activity.flows > 0 {
+                pending.append(ClosedWindow(source: source, windowStart: Double(state.window) * settings.window,
+                                            windowLength: settings.window, activity: state.activity, walk: state.walk))
+                withState(source) { $0.activity = ActivityAccumulator() }
+            }
+            if state.lastSeen + settings.idleTimeout < now { idle.append(source) }
+        }
+        for source in idle { sources[source] = nil }
+        pending.sort { $0.windowStart != $1.windowStart ? $0.windowStart < $1.windowStart : $0.source < $1.source }
+        try judgePending()
+        let ended = episodes.filter { $0.value.lastFlaggedEnd + settings.quietPeriod <= now }.keys.sorted()
+        for source in ended {
+            emit(episodes[source]!)
+            episodes[source] = nil
+        }
+    }
+
+    private func evictLeastRecent() {
+        // Drop the oldest tenth at once so that eviction does not run on every new source.
+        let drop = max(1, settings.maximumSources / 10)
+        let oldest = sources.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(drop)
+        for (source, state) in oldest {
+            if state.activity.flows > 0 {
+                pending.append(ClosedWindow(source: source, windowStart: Double(state.window) * settings.window,
+                                            windowLength: settings.window, activity: state.activity, walk: state.walk))
+            }
+            sources[source] = nil
+        }
+        statistics.evictedSources += oldest.count
+    }
+
+    private func judgePending() throws {
+        guard !pending.isEmpty else { return }
+        let windows = pending
+        pending = []
+        statistics.windows += windows.count
+        let verdicts = try detectors.map { try $0.judge(windows) }
+        let weights = detectors.map { settings.weights[$0.name] ?? 1 }
+        for (i, w) in windows.enumerated() {
+            let these = verdicts.map { $0[i] }
+            guard settings.policy.decide(these, weights: weights, weightedThreshold: settings.weightedThreshold) else { continue }
+            statistics.flaggedWindows += 1
+            record(w, these)
+        }
+    }
+
+    /// Adds a flagged window to its source's episode, or starts one.
+    private func record(_ w: ClosedWindow, _ verdicts: [Verdict]) {
+        let a = w.activity
+        let windowEnd = w.windowStart + w.windowLength
+        if let open = episodes[w.source], w.windowStart - open.lastFlaggedEnd > settings.quietPeriod {
+            emit(open)
+            episodes[w.source] = nil
+        }
+        var e = episodes[w.source] ?? Episode(
+            alert: ScanAlert(source: w.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 0, flows: 0,
+                             failedFlows: 0, ports: [], hosts: [], scores: [:], reasons: [:]),
+            portSet: [], hostSet: [], lastFlaggedEnd: windowEnd)
+        e.alert.firstSeen = min(e.alert.firstSeen, a.firstSeen)
+        e.alert.lastSeen = max(e.alert.lastSeen, a.lastSeen)
+        e.alert.windows += 1
+        e.alert.flows += a.flows
+        e.alert.failedFlows += a.failedFlows
+        e.portSet.formUnion(a.ports)
+        e.hostSet.formUnion(a.hosts.keys)
+        e.lastFlaggedEnd = max(e.lastFlaggedEnd, windowEnd)
+        for (detector, verdict) in zip(detectors, verdicts) {
+            e.alert.scores[detector.name] = max(e.alert.scores[detector.name] ?? 0, verdict.score)
+            if verdict.flagged && e.alert.reasons[detector.name] == nil { e.alert.reasons[detector.name] = verdict.reason }
+        }
+        episodes[w.source] = e
+    }
+
+    private func emit(_ e: Episode) {
+        // The walk starts over: a scanner that comes back after a quiet period must fail again to be flagged.
+        if sources[e.alert.source] != nil { withState(e.alert.source) { $0.walk = RandomWalkState() } }
+        var alert = e.alert
+        alert.ports = e.portSet.sorted()
+        alert.hosts = e.hostSet.sorted()
+        if allowlist.contains(alert.source) {
+            statistics.silenced += 1
+            return
+        }
+        statistics.alerts += 1
+        onAlert(alert)
+    }
+}

@@ -1,0 +1,276 @@
+import ArgumentParser
+import Detection
+import FlowRecords
+import Foundation
+import Neural
+
+enum DetectorName: String, CaseIterable, ExpressibleByArgument {
+    case threshold, trw, cnn
+}
+
+extension EnsemblePolicy: ExpressibleByArgument {}
+
+/// Options shared by `detect` and `eval detect`: which detectors, their settings, the pipeline's.
+struct DetectionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Detectors to run, comma-separated: threshold, trw, cnn.", valueName: "list"))
+    var detectors = "threshold,trw,cnn"
+
+    @Option(help: "How verdicts become an alert: any (default; misses least), majority, weighted (mean score ≥ --weighted-threshold).")
+    var policy = EnsemblePolicy.any
+
+    @Option(help: "weighted policy: mean detector score that alerts.")
+    var weightedThreshold = 0.5
+
+    @Option(help: "Scan CNN model (default: the one that ships with Flowhound).")
+    var model: String?
+
+    @Option(help: "Addresses and blocks (CIDR, one a line, '#' comments): alerts of these sources are silenced, flows to these destinations ignored.")
+    var allowlist: String?
+
+    @Option(help: "Window length in seconds (default: the CNN's, 600 for the default model; 600 without the CNN).")
+    var window: Double?
+
+    @Option(help: "threshold: distinct failed ports on one host that make a vertical scan (Zeek: 15).")
+    var portsPerHost = 15
+
+    @Option(help: "threshold: distinct failed hosts on one port that make a horizontal scan (Zeek: 25).")
+    var hostsPerPort = 25
+
+    @Option(help: "threshold: distinct failed (host, port) targets that make a block scan.")
+    var failedTargets = 50
+
+    @Option(help: "trw: chance that a benign source's first contact with a host succeeds (θ0).")
+    var theta0 = 0.8
+
+    @Option(help: "trw: chance that a scanner's first contact succeeds (θ1).")
+    var theta1 = 0.2
+
+    @Option(help: "cnn: scan probability that flags a window.")
+    var cnnThreshold = 0.5
+
+    @Option(help: "A scan episode ends after this many seconds without a flagged window; later scanning alerts again.")
+    var quietPeriod: Double = 1800
+
+    @Option(help: "Seconds a flow may arrive after its window has passed and still count in it.")
+    var lateness: Double = 60
+
+    @Option(help: "Most sources held in memory; beyond it the least recently seen are evicted and counted.")
+    var maxSources = 1_000_000
+
+    @Option(help: "Threads for the CNN (default: one per core).")
+    var threads = defaultThreadCount
+
+    var detectorNames: [DetectorName] {
+        get throws {
+            let names = detectors.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            var result: [DetectorName] = []
+            for name in names {
+                guard let d = DetectorName(rawValue: name) else {
+                    throw ValidationError("unknown detector '\(name)' in --detectors (known: threshold, trw, cnn)")
+                }
+                if !result.contains(d) { result.append(d) }
+            }
+            guard !result.isEmpty else { throw ValidationError("--detectors names no detector") }
+            return result
+        }
+    }
+
+    func validate() throws {
+        _ = try detectorNames
+        guard portsPerHost >= 1, hostsPerPort >= 1, failedTargets >= 1 else {
+            throw ValidationError("--ports-per-host, --hosts-per-port and --failed-targets must be at least 1")
+        }
+        guard theta1 > 0, theta0 < 1, theta1 < theta0 else { throw ValidationError("trw needs 0 < --theta1 < --theta0 < 1") }
+        guard (0...1).contains(cnnThreshold) else { throw ValidationError("--cnn-threshold must be in 0...1") }
+        guard (0...1).contains(weightedThreshold) else { throw ValidationError("--weighted-threshold must be in 0...1") }
+        if let window { guard window > 0 else { throw ValidationError("--window must be positive") } }
+        guard quietPeriod >= 0, lateness >= 0 else { throw ValidationError("--quiet-period and --lateness must not be negative") }
+        guard maxSources >= 10 else { throw ValidationError("--max-sources must be at least 10") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    /// The pipeline these options describe.
+    func makeDetection() throws -> ScanDetection {
+        var list: [any ScanDetector] = []
+        var settings = DetectionSettings()
+        settings.window = window ?? 600
+        for name in try detectorNames {
+            switch name {
+            case .threshold:
+                var t = ThresholdDetector()
+                t.portsPerHost = portsPerHost
+                t.hostsPerPort = hostsPerPort
+                t.targets = failedTargets
+                list.append(t)
+            case .trw:
+                var w = RandomWalkDetector()
+                w.theta0 = theta0
+                w.theta1 = theta1
+                list.append(w)
+            case .cnn:
+                var c = CNNDetector(model: try ScanModel.load(pathOrDefault: model))
+                c.threshold = cnnThreshold
+                c.threads = threads
+                if window == nil { settings.window = c.model.input.windowSeconds }
+                list.append(c)
+            }
+        }
+        settings.policy = policy
+        settings.weightedThreshold = weightedThreshold
+        settings.quietPeriod = quietPeriod
+        settings.lateness = lateness
+        settings.maximumSources = maxSources
+        let allow = try allowlist.map { try CIDRSet.load(path: $0) } ?? CIDRSet()
+        return ScanDetection(settings: settings, detectors: list, allowlist: allow)
+    }
+}
+
+extension CIDRSetError: OneLineError {}
+
+enum AlertFormat: String, ExpressibleByArgument, CaseIterable {
+    case jsonl, table
+}
+
+/// The logs `detect` reads: as for every command, but the input format is `--input-format`, since
+/// `--format` names the output.
+struct DetectionInput: ParsableArguments {
+    @Argument(help: ArgumentHelp("Flow logs to read: paths, '.gz' files, or '-' for standard input.", valueName: "log"))
+    var logs: [String]
+
+    @Option(help: ArgumentHelp(
+        "Input format, instead of detecting it from the first lines.",
+        discussion: "One of: " + FlowFormat.allCases.map(\.rawValue).joined(separator: ", ") + "."))
+    var inputFormat: FlowFormat?
+
+    @Flag(help: "Stop at the first malformed record (exit status 1) instead of skipping and counting it.")
+    var strict = false
+
+    @Flag(name: .customLong("progress"), inversion: .prefixedNo,
+          help: "Report progress on standard error during long reads (default: when it is a terminal).")
+    var progress: Bool?
+
+    func validate() throws {
+        if logs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
+    }
+}
+
+/// Reads logs through a detection pipeline.
+func runDetection(_ input: DetectionInput, _ detection: ScanDetection) throws -> (seconds: Double, flows: Int) {
+    let started = DispatchTime.now().uptimeNanoseconds
+    let summaries = try readLogs(input.logs, options: ReadOptions(format: input.inputFormat, strict: input.strict),
+                                 progress: input.progress) { try detection.add($0) }
+    let flows = summaries.reduce(0) { $0 + $1.records }
+    try detection.finish()
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    return (seconds, flows)
+}
+
+struct Detect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Find port scans in flow logs: threshold, Threshold Random Walk and CNN detectors, one alert per scan episode.",
+        discussion: """
+            Reads the logs in order (each in time order, small disorder tolerated), keeps per-source \
+            windows, and judges every closed window with the detectors; the --policy decides which \
+            windows are flagged. A source's flagged windows make one scan episode, reported once when \
+            it ends (after --quiet-period without a flagged window, or at the end of input).
+
+            Alerts are JSON lines (Elastic Common Schema names: @timestamp, event.kind alert, source.ip, \
+            rule.name, threat.technique.id T1046; Flowhound's detail under flowhound.*: scan type, ports and \
+            hosts, time span, failure ratio, every detector's score, an explanation) or, with \
+            --format table, a table. A summary goes to stderr.
+
+            Detectors:
+              threshold  distinct failed ports on one host, hosts on one port, targets in all (Zeek/Snort style)
+              trw        Threshold Random Walk over first contacts (Jung et al. 2004)
+              cnn        the scan CNN on the window's activity image (--model, or the default)
+
+            Examples:
+              flowhound detect conn.log
+              flowhound detect flows.csv --format table --allowlist allow.txt
+              flowhound detect conn.log.gz --detectors threshold,trw --policy majority
+            """)
+
+    @OptionGroup var input: DetectionInput
+    @OptionGroup(title: "Detection") var options: DetectionOptions
+
+    @Option(help: "Output: jsonl (one alert a line, as episodes end) or table (at the end).")
+    var format = AlertFormat.jsonl
+
+    func run() throws {
+        try Diagnostics.run {
+            let detection = try options.makeDetection()
+            var table: [ScanAlert] = []
+            let out = FileHandle.standardOutput
+            detection.onAlert = { alert in
+                if format == .jsonl { out.write(Data((alert.json() + "\n").utf8)) } else { table.append(alert) }
+            }
+            let (seconds, flows) = try runDetection(input, detection)
+            if format == .table { print(alertTable(table)) }
+            let s = detection.statistics
+            Diagnostics.note("\(flows) flows in \(fixed(seconds, 2)) s (\(Int(Double(flows) / max(seconds, 1e-9))) flows/s): \(s.alerts) alert\(s.alerts == 1 ? "" : "s"), \(s.windows) windows judged (\(s.flaggedWindows) flagged), peak \(s.peakSources) sources"
+                + (s.silenced > 0 ? ", \(s.silenced) silenced by the allowlist" : "")
+                + (s.allowlistedFlows > 0 ? ", \(s.allowlistedFlows) flows to allowlisted destinations ignored" : "")
+                + (s.lateFlows > 0 ? ", \(s.lateFlows) late flows" : "")
+                + (s.evictedSources > 0 ? ", \(s.evictedSources) sources evicted at --max-sources" : ""))
+        }
+    }
+}
+
+/// A table of alerts, columns padded to fit.
+func alertTable(_ alerts: [ScanAlert]) -> String {
+    let rows = [ScanAlert.tableHeader] + alerts.map(\.tableRow)
+    let widths = ScanAlert.tableHeader.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+    return rows.map { row in
+        row.enumerated().map { c, cell in c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
+            .joined(separator: "  ")
+    }.joined(separator: "\n") + (alerts.isEmpty ? "\n(no scans found)" : "")
+}
+
+struct EvalDetect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "detect",
+        abstract: "Run detection over labelled logs and compare the flagged sources with the ground truth.",
+        discussion: """
+            Per source: precision, recall and F1, the share of each scan kind found and of each benign \
+            kind wrongly flagged, and every miss and false alarm by address and kind. The detection \
+            options are those of 'flowhound detect'.
+
+            Example:
+              flowhound synth --seed 7 -o conn.log --truth truth.csv
+              flowhound eval detect conn.log --truth truth.csv
+            """)
+
+    @OptionGroup var input: DetectionInput
+    @Option(help: "Ground truth: CSV source,label,kind (as 'flowhound synth' writes).")
+    var truth: String
+    @OptionGroup(title: "Detection") var options: DetectionOptions
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    func run() throws {
+        try Diagnostics.run {
+            let groundTruth = try GroundTruth.load(path: truth)
+            let detection = try options.makeDetection()
+            var flagged = Set<IPAddress>()
+            detection.onAlert = { flagged.insert($0.source) }
+            let (seconds, flows) = try runDetection(input, detection)
+            let e = DetectionEvaluation(flagged: flagged, truth: groundTruth)
+            if json {
+                print(try jsonText(e))
+            } else {
+                var lines = [
+                    "sources: \(e.scanners) scanning, \(e.benignSources) benign; \(flows) flows in \(fixed(seconds, 2)) s",
+                    "precision \(fixed(e.precision, 4))  recall \(fixed(e.recall, 4))  F1 \(fixed(e.f1, 4))  (\(e.truePositives) found, \(e.falseNegatives) missed, \(e.falsePositives) false alarms)",
+                    "found by scan kind:",
+                ]
+                for kind in e.recallByKind.keys.sorted() { lines.append("  \(kind.padding(toLength: 18, withPad: " ", startingAt: 0))\(fixed(e.recallByKind[kind]!, 4))") }
+                lines.append("wrongly flagged by benign kind:")
+                for kind in e.falseAlarmRateByKind.keys.sorted() { lines.append("  \(kind.padding(toLength: 18, withPad: " ", startingAt: 0))\(fixed(e.falseAlarmRateByKind[kind]!, 4))") }
+                if !e.misses.isEmpty { lines.append("missed: " + e.misses.map { "\($0.source) (\($0.kind))" }.joined(separator: ", ")) }
+                if !e.falseAlarms.isEmpty { lines.append("false alarms: " + e.falseAlarms.map { "\($0.source) (\($0.kind))" }.joined(separator: ", ")) }
+                if !e.unlabelledFlagged.isEmpty { lines.append("flagged but not in the ground truth: " + e.unlabelledFlagged.joined(separator: ", ")) }
+                print(lines.joined(separator: "\n"))
+            }
+        }
+    }
+}
