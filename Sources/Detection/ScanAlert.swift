@@ -16,14 +16,24 @@ public struct ScanAlert: Sendable {
     public var scores: [String: Double]
     /// The detectors that flagged, with their first reason.
     public var reasons: [String: String]
+    /// The most distinct ports that failed on one host in one flagged window, and that host.
+    public var busiestHost: (host: IPAddress, failedPorts: Int)?
+    /// The most distinct hosts that failed on one port in one flagged window, and that port.
+    public var busiestPort: (port: UInt16, failedHosts: Int)?
 
     public var failureRatio: Double { flows == 0 ? 0 : Double(failedFlows) / Double(flows) }
 
-    /// `vertical` (one or two hosts, many ports), `horizontal` (one to three ports, many hosts) or
-    /// `block` (many of both).
+    /// `vertical` (most failed ports on one host), `horizontal` (most failed hosts on one port) or
+    /// `block` (spread over both). Incidental traffic beside a scan (DNS lookups, a web page) does not
+    /// change its type.
     public var scanType: String {
-        if hosts.count <= 2 { return "vertical" }
-        if ports.count <= 3 { return "horizontal" }
+        let ports = busiestHost?.failedPorts ?? 0, hosts = busiestPort?.failedHosts ?? 0
+        if ports >= 5 && ports >= 4 * hosts { return "vertical" }
+        if hosts >= 5 && hosts >= 4 * ports { return "horizontal" }
+        if ports >= 5 || hosts >= 5 { return "block" }
+        // Too few failures to tell: by what was touched.
+        if self.hosts.count <= 2 { return "vertical" }
+        if self.ports.count <= 3 { return "horizontal" }
         return "block"
     }
 
@@ -45,7 +55,9 @@ public struct ScanAlert: Sendable {
         let span = CivilTime.durationText((lastSeen - firstSeen).rounded())
         let what: String
         switch scanType {
-        case "vertical": what = "\(ports.count) port\(ports.count == 1 ? "" : "s") on \(hosts.count == 1 ? hosts[0].description : "\(hosts.count) hosts")"
+        case "vertical":
+            let target = busiestHost?.host.description ?? hosts.first?.description ?? "?"
+            what = "\(ports.count) port\(ports.count == 1 ? "" : "s") on \(hosts.count == 1 ? target : "\(hosts.count) hosts, most on \(target)")"
         case "horizontal": what = "port\(ports.count == 1 ? "" : "s") \(ScanAlert.ranges(ports, limit: 3)) on \(hosts.count) hosts"
         default: what = "\(ports.count) ports on \(hosts.count) hosts"
         }

@@ -216,7 +216,7 @@ public final class ScanDetection {
         }
         var e = episodes[w.source] ?? Episode(
             alert: ScanAlert(source: w.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 0, flows: 0,
-                             failedFlows: 0, ports: [], hosts: [], scores: [:], reasons: [:]),
+                             failedFlows: 0, ports: [], hosts: [], scores: [:], reasons: [:], busiestHost: nil, busiestPort: nil),
             portSet: [], hostSet: [], lastFlaggedEnd: windowEnd)
         e.alert.firstSeen = min(e.alert.firstSeen, a.firstSeen)
         e.alert.lastSeen = max(e.alert.lastSeen, a.lastSeen)
@@ -226,6 +226,8 @@ public final class ScanDetection {
         e.portSet.formUnion(a.ports)
         e.hostSet.formUnion(a.hosts.keys)
         e.lastFlaggedEnd = max(e.lastFlaggedEnd, windowEnd)
+        if let h = w.busiestHost, h.failedPorts > e.alert.busiestHost?.failedPorts ?? 0 { e.alert.busiestHost = h }
+        if let p = w.busiestPort, p.failedHosts > e.alert.busiestPort?.failedHosts ?? 0 { e.alert.busiestPort = p }
         for (detector, verdict) in zip(detectors, verdicts) {
             e.alert.scores[detector.name] = max(e.alert.scores[detector.name] ?? 0, verdict.score)
             if verdict.flagged && e.alert.reasons[detector.name] == nil { e.alert.reasons[detector.name] = verdict.reason }
