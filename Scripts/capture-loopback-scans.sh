@@ -322,6 +322,11 @@ wait "$SLOW_PID" || true
 # tcpdump closes the file cleanly on TERM).
 sleep 2
 kill -TERM "$TCPDUMP_PID" 2>/dev/null || true
+# A parent that blocked SIGTERM (some process launchers do, and the mask survives exec) would leave
+# tcpdump running: give it five seconds, then SIGKILL (with -U every packet is already on disk).
+for _ in $(seq 50); do kill -0 "$TCPDUMP_PID" 2>/dev/null || break; sleep 0.1; done
+kill -KILL "$TCPDUMP_PID" 2>/dev/null || true
+pkill -KILL -f "tcpdump -i lo -n -s 256 -U -w $PCAP" 2>/dev/null || true
 wait "$TCPDUMP_PID" 2>/dev/null || true
 # tcpdump drops to its own user before writing; hand the file to OUT's owner.
 chown --reference="$OUT" "$PCAP"

@@ -39,6 +39,9 @@ public struct DetectionStatistics: Sendable, Codable {
     public var silenced = 0
     /// Flows to allowlisted destinations, not counted.
     public var allowlistedFlows = 0
+    /// ICMP error messages (destination unreachable, time exceeded, ...): answers, not attempts by
+    /// their sender, so left out.
+    public var icmpErrors = 0
     /// Flows that arrived after their window had closed (counted in the source's current window).
     public var lateFlows = 0
     /// Sources dropped because `maximumSources` was reached.
@@ -92,6 +95,10 @@ public final class ScanDetection {
     /// - Complexity: amortised O(1) per flow, plus a sweep over active sources once a window.
     public func add(_ flow: FlowRecord) throws {
         statistics.flows += 1
+        if flow.isICMPError {
+            statistics.icmpErrors += 1
+            return
+        }
         if !allowlist.isEmpty && allowlist.contains(flow.destination) {
             statistics.allowlistedFlows += 1
             return
@@ -247,5 +254,17 @@ public final class ScanDetection {
         }
         statistics.alerts += 1
         onAlert(alert)
+    }
+}
+
+extension FlowRecord {
+    /// Whether this is an ICMP error message (IPv4 types 3, 4, 5, 11, 12; ICMPv6 types 1-4): the answer
+    /// to someone else's packet. Exporters put the ICMP type and code in the ports: Argus and nfdump as
+    /// `type << 8 | code` (in the source or the destination port), Zeek the type in the source port.
+    public var isICMPError: Bool {
+        guard transport == .icmp || transport == .icmpv6 else { return false }
+        let value = Int(sourcePort != 0 ? sourcePort : destinationPort)
+        let type = value > 255 ? value >> 8 : value
+        return transport == .icmp ? [3, 4, 5, 11, 12].contains(type) : (1...4).contains(type)
     }
 }

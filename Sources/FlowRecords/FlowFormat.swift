@@ -34,6 +34,10 @@ public enum FlowFormat: String, CaseIterable, Sendable, Codable, CustomStringCon
     }
 
     /// Recognises a format from the first lines of a file, or nil.
+    /// Whether the format writes one record per direction (NetFlow/IPFIX via nfdump, VPC Flow Logs),
+    /// so that a probe and its answer are two records (see `DirectionPairer`).
+    public var recordsOneDirection: Bool { self == .nfdump || self == .vpc }
+
     public static func detect(head: UnsafeBufferPointer<UInt8>) -> FlowFormat? {
         // Look at the first non-blank line.
         var lineStart = 0

@@ -78,9 +78,12 @@ public struct FlowReader: Sendable {
     /// - Throws: `FlowReadError` for an input that cannot be read (or, with `strict`, a malformed
     ///   record), or whatever `body` throws.
     /// - Complexity: O(n) in the input size, with memory independent of it.
-    public func read(path: String, _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
+    /// - Parameter onFormat: told the input's format (detected or forced) before the first record.
+    public func read(path: String, onFormat: (FlowFormat) throws -> Void = { _ in },
+                     _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
         let input = try OpenedInput(path: path)
         let format = try resolveFormat(path: path, head: input.head)
+        try onFormat(format)
         switch format {
         case .zeek: return try consume(ZeekTSVParser(), input, format, path, body)
         case .zeekJSON: return try consume(ZeekJSONParser(), input, format, path, body)

@@ -154,12 +154,38 @@ struct DetectionInput: ParsableArguments {
     }
 }
 
-/// Reads logs through a detection pipeline.
+/// Reads logs through a detection pipeline. Logs that record each direction apart (nfdump, VPC) go
+/// through a `DirectionPairer` first, so that a probe and its answer become one attempt.
 func runDetection(_ input: DetectionInput, _ detection: ScanDetection) throws -> (seconds: Double, flows: Int) {
     let started = DispatchTime.now().uptimeNanoseconds
-    let summaries = try readLogs(input.logs, options: ReadOptions(format: input.inputFormat, strict: input.strict),
-                                 progress: input.progress) { try detection.add($0) }
-    let flows = summaries.reduce(0) { $0 + $1.records }
+    let reader = FlowReader(options: ReadOptions(format: input.inputFormat, strict: input.strict))
+    let meter = ProgressMeter(enabled: input.progress ?? (isatty(2) == 1))
+    var flows = 0
+    for log in input.logs {
+        var pairer: DirectionPairer? = nil
+        var failure: (any Error)? = nil
+        let summary = try reader.read(path: log, onFormat: { if $0.recordsOneDirection { pairer = DirectionPairer() } }) { record in
+            meter.tick(log)
+            if pairer != nil {
+                pairer!.add(record) { paired in
+                    do { try detection.add(paired) } catch { failure = failure ?? error }
+                }
+                if let failure { throw failure }
+            } else {
+                try detection.add(record)
+            }
+        }
+        pairer?.finish { paired in
+            do { try detection.add(paired) } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
+        meter.finish()
+        Diagnostics.reportMalformed(summary)
+        if let pairer {
+            Diagnostics.note("\(log): paired the two directions of \(pairer.paired) attempts; \(pairer.unpaired) records had no answer within \(Int(pairer.horizon)) s")
+        }
+        flows += summary.records
+    }
     try detection.finish()
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     return (seconds, flows)
