@@ -164,7 +164,8 @@ func runDetection(_ input: DetectionInput, _ detection: ScanDetection) throws ->
     for log in input.logs {
         var pairer: DirectionPairer? = nil
         var failure: (any Error)? = nil
-        let summary = try reader.read(path: log, onFormat: { if $0.recordsOneDirection { pairer = DirectionPairer() } }) { record in
+        // nfdump prints records up to half a minute out of order: a 60 s horizon pairs them all.
+        let summary = try reader.read(path: log, onFormat: { if $0.recordsOneDirection { pairer = DirectionPairer(horizon: 60) } }) { record in
             meter.tick(log)
             if pairer != nil {
                 pairer!.add(record) { paired in
