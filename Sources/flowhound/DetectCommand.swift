@@ -111,6 +111,9 @@ struct DetectionOptions: ParsableArguments {
                 var c = CNNDetector(model: try ScanModel.load(pathOrDefault: model))
                 c.threshold = cnnThreshold
                 c.threads = threads
+                if let window, window != c.model.input.windowSeconds {
+                    Diagnostics.note("--window \(Int(window)) s: the scan model was trained on \(Int(c.model.input.windowSeconds)) s images; its scores may be off")
+                }
                 if window == nil { settings.window = c.model.input.windowSeconds }
                 list.append(c)
             }
