@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Synthesis", targets: ["Synthesis"]),
         .library(name: "Neural", targets: ["Neural"]),
         .library(name: "Detection", targets: ["Detection"]),
+        .library(name: "Forest", targets: ["Forest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,6 +47,10 @@ let package = Package(
             dependencies: ["COpenBLAS", "Randomness"],
             swiftSettings: optimiseInDebug),
         .target(
+            name: "Forest",
+            dependencies: ["Randomness"],
+            swiftSettings: optimiseInDebug),
+        .target(
             name: "Detection",
             dependencies: ["FlowRecords", "ActivityImage", "Neural", "Synthesis"],
             resources: [.copy("Resources/scan-cnn.safetensors")],
@@ -70,6 +75,10 @@ let package = Package(
         .testTarget(
             name: "NeuralTests",
             dependencies: ["Neural", "Randomness"],
+            exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ForestTests",
+            dependencies: ["Forest", "Randomness"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "DetectionTests",

@@ -21,6 +21,8 @@ let package = Package(
                 .product(name: "Synthesis", package: root.lastPathComponent),
                 .product(name: "Neural", package: root.lastPathComponent),
                 .product(name: "Detection", package: root.lastPathComponent),
+                .product(name: "Forest", package: root.lastPathComponent),
+                .product(name: "ActivityImage", package: root.lastPathComponent),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     ],

@@ -1,5 +1,7 @@
+import ActivityImage
 import Detection
 import FlowRecords
+import Forest
 import Neural
 import Foundation
 
@@ -69,6 +71,48 @@ case "cnn-stages":
         print("\(stage.padding(toLength: 36, withPad: " ", startingAt: 0)) \(String(format: "%8.2f", totals[stage]! / images * 1e6)) µs/image")
     }
     print("total \(String(format: "%.2f", all / images * 1e6)) µs/image, \(Int(images / all)) images/s on one thread (batch \(batch))")
+case "forest":
+    // Fit, batch prediction and single-row latency of a random forest on NumPy arrays (as
+    // Benchmarks/forest/compare_forest.py writes them); prints one JSON object.
+    guard arguments.count >= 3 else { fail("usage: flowhound-bench forest DIR [TREES] [THREADS]") }
+    let dir = arguments[2]
+    let trees = arguments.count > 3 ? Int(arguments[3]) ?? 100 : 100
+    let threads = arguments.count > 4 ? Int(arguments[4]) ?? 2 : 2
+    func matrix(_ name: String) throws -> (FeatureMatrix, [Bool]) {
+        let (shape, x) = try NumpyReader.readFloat32(path: "\(dir)/\(name)_X.npy")
+        let (_, y) = try NumpyReader.readIntegers(path: "\(dir)/\(name)_y.npy")
+        return (FeatureMatrix(rows: shape[0], columns: shape[1], values: x), y.map { $0 != 0 })
+    }
+    let (train, trainLabels) = try matrix("train")
+    let (test, testLabels) = try matrix("test")
+    var settings = ForestSettings()
+    settings.trees = trees
+    settings.threads = threads
+    var started = DispatchTime.now().uptimeNanoseconds
+    let forest = RandomForest.fit(train, labels: trainLabels, settings: settings)
+    let fitSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    var batchRates: [Double] = []
+    var scores: [Float] = []
+    for _ in 0..<3 {
+        started = DispatchTime.now().uptimeNanoseconds
+        scores = forest.probabilities(test, threads: threads)
+        batchRates.append(Double(test.rows) / (Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
+    }
+    // Single rows, one at a time, on one thread: the median over 2,000 rows.
+    var latencies: [Double] = []
+    test.values.withUnsafeBufferPointer { v in
+        for i in 0..<min(2000, test.rows) {
+            let row = UnsafeBufferPointer(rebasing: v[(i * test.columns)..<((i + 1) * test.columns)])
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let p = forest.probability(row)
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e3)
+            if p < -1 { print(p) }
+        }
+    }
+    let auc = BinaryMetrics(scores: scores.map(Double.init), positives: testLabels).rocAUC ?? 0
+    let nodes = forest.trees.reduce(0) { $0 + $1.nodeCount }
+    print("{\"fit_seconds\":\(fitSeconds),\"batch_rows_per_second\":\(batchRates.sorted()[1]),"
+        + "\"single_row_microseconds\":\(latencies.sorted()[latencies.count / 2]),\"roc_auc\":\(auc),\"nodes\":\(nodes)}")
 default:
-    fail("usage: flowhound-bench generate|read|cnn-stages ...")
+    fail("usage: flowhound-bench generate|read|cnn-stages|forest ...")
 }

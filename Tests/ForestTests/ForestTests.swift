@@ -1,0 +1,99 @@
+import Foundation
+import Randomness
+import Testing
+@testable import Forest
+
+@Suite struct ForestTests {
+    /// Rows of `columns` uniform features; label = whether feature 0 + 0.5·feature 1 exceeds 0.75,
+    /// flipped for a share `noise` of rows. The other features are noise.
+    static func data(rows: Int, columns: Int, noise: Double = 0, seed: UInt64) -> (FeatureMatrix, [Bool]) {
+        var rng = SplitMix64(seed: seed)
+        var values = ContiguousArray<Float>()
+        var labels: [Bool] = []
+        for _ in 0..<rows {
+            let row = (0..<columns).map { _ in Float(rng.unit()) }
+            values.append(contentsOf: row)
+            var label = row[0] + 0.5 * row[1] > 0.75
+            if rng.chance(noise) { label.toggle() }
+            labels.append(label)
+        }
+        return (FeatureMatrix(rows: rows, columns: columns, values: values), labels)
+    }
+
+    @Test func aStumpFindsTheGiniSplit() {
+        let x = FeatureMatrix(rows: 6, columns: 1, values: [1, 2, 3, 4, 5, 6])
+        var settings = ForestSettings()
+        settings.trees = 1
+        settings.bootstrap = false
+        settings.maximumDepth = 1
+        let forest = RandomForest.fit(x, labels: [false, false, false, true, true, true], settings: settings)
+        let tree = forest.trees[0]
+        #expect(tree.feature == [0, -1, -1])
+        #expect(tree.threshold[0] == 3.5)
+        #expect(tree.value == [0.5, 0, 1])
+        #expect(forest.importances == [1])
+    }
+
+    @Test func aFullTreeWithoutBootstrapFitsItsTrainingData() {
+        let (x, y) = Self.data(rows: 500, columns: 4, noise: 0.1, seed: 1)
+        var settings = ForestSettings()
+        settings.trees = 1
+        settings.bootstrap = false
+        settings.featuresPerSplit = 4
+        let forest = RandomForest.fit(x, labels: y, settings: settings)
+        let p = forest.probabilities(x)
+        #expect(zip(p, y).allSatisfy { ($0 >= 0.5) == $1 })
+        #expect(forest.trees[0].problem(features: 4) == nil)
+    }
+
+    @Test func forestsGeneraliseAndRankTheInformativeFeatures() {
+        let (train, trainLabels) = Self.data(rows: 3000, columns: 8, noise: 0.05, seed: 2)
+        let (test, testLabels) = Self.data(rows: 2000, columns: 8, noise: 0.05, seed: 3)
+        var settings = ForestSettings()
+        settings.trees = 50
+        let forest = RandomForest.fit(train, labels: trainLabels, settings: settings)
+        let p = forest.probabilities(test)
+        let accuracy = Double(zip(p, testLabels).filter { ($0 >= 0.5) == $1 }.count) / Double(testLabels.count)
+        #expect(accuracy > 0.90, "accuracy \(accuracy)")  // the noise alone costs 5 %
+        let ranked = forest.importances.indices.sorted { forest.importances[$0] > forest.importances[$1] }
+        #expect(Array(ranked.prefix(2)) == [0, 1])
+        #expect(abs(forest.importances.reduce(0, +) - 1) < 1e-9)
+        for tree in forest.trees { #expect(tree.problem(features: 8) == nil) }
+    }
+
+    @Test func theSameSeedGivesTheSameForestWhateverTheThreads() {
+        let (x, y) = Self.data(rows: 800, columns: 6, noise: 0.1, seed: 4)
+        var settings = ForestSettings()
+        settings.trees = 12
+        settings.threads = 1
+        let one = RandomForest.fit(x, labels: y, settings: settings)
+        settings.threads = 2
+        let two = RandomForest.fit(x, labels: y, settings: settings)
+        #expect(one == two)
+        settings.seed = 5
+        #expect(RandomForest.fit(x, labels: y, settings: settings) != one)
+    }
+
+    @Test func limitsAreKept() {
+        let (x, y) = Self.data(rows: 1000, columns: 5, noise: 0.2, seed: 6)
+        var settings = ForestSettings()
+        settings.trees = 5
+        settings.maximumDepth = 3
+        settings.minimumSamplesLeaf = 20
+        let forest = RandomForest.fit(x, labels: y, settings: settings)
+        for tree in forest.trees {
+            #expect(tree.nodeCount <= 15)  // a binary tree of depth 3
+        }
+        let single = forest.probability(Array(x.values[0..<5]))
+        #expect(single == forest.probabilities(x)[0])
+    }
+
+    @Test func brokenTreesAreDescribed() {
+        let cycle = DecisionTree(feature: [0, -1, -1], threshold: [0.5, 0, 0], left: [0, 0, 0], right: [2, 0, 0], value: [0.5, 0, 1])
+        #expect(cycle.problem(features: 1) == "node 0 points to node 0")
+        let feature = DecisionTree(feature: [3, -1, -1], threshold: [0.5, 0, 0], left: [1, 0, 0], right: [2, 0, 0], value: [0.5, 0, 1])
+        #expect(feature.problem(features: 2) == "node 0 splits on feature 3 of 2")
+        let probability = DecisionTree(feature: [-1], threshold: [0], left: [0], right: [0], value: [1.5])
+        #expect(probability.problem(features: 2) == "node 0 has probability 1.5")
+    }
+}
