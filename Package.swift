@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Synthesis", targets: ["Synthesis"]),
         .library(name: "Neural", targets: ["Neural"]),
         .library(name: "Detection", targets: ["Detection"]),
+        .library(name: "Enrichment", targets: ["Enrichment"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,6 +27,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CMaxMindDB", path: "Sources/CMaxMindDB"),
+        .systemLibrary(name: "CLibloc", path: "Sources/CLibloc"),
         .target(
             name: "Randomness",
             swiftSettings: optimiseInDebug),
@@ -49,6 +52,10 @@ let package = Package(
             name: "Detection",
             dependencies: ["FlowRecords", "ActivityImage", "Neural", "Synthesis"],
             resources: [.copy("Resources/scan-cnn.safetensors")],
+            swiftSettings: optimiseInDebug),
+        .target(
+            name: "Enrichment",
+            dependencies: ["FlowRecords", "CMaxMindDB", "CLibloc"],
             swiftSettings: optimiseInDebug),
         .executableTarget(
             name: "flowhound",
@@ -77,6 +84,10 @@ let package = Package(
         .testTarget(
             name: "ActivityImageTests",
             dependencies: ["ActivityImage", "FlowRecords"]),
+        .testTarget(
+            name: "EnrichmentTests",
+            dependencies: ["Enrichment", "FlowRecords"],
+            exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
