@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Neural", targets: ["Neural"]),
         .library(name: "Detection", targets: ["Detection"]),
         .library(name: "Forest", targets: ["Forest"]),
+        .library(name: "Enrichment", targets: ["Enrichment"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,6 +28,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CMaxMindDB", path: "Sources/CMaxMindDB"),
+        .systemLibrary(name: "CLibloc", path: "Sources/CLibloc"),
         .target(
             name: "Randomness",
             swiftSettings: optimiseInDebug),
@@ -54,6 +57,10 @@ let package = Package(
             name: "Detection",
             dependencies: ["FlowRecords", "ActivityImage", "Neural", "Synthesis"],
             resources: [.copy("Resources/scan-cnn.safetensors")],
+            swiftSettings: optimiseInDebug),
+        .target(
+            name: "Enrichment",
+            dependencies: ["FlowRecords", "CMaxMindDB", "CLibloc"],
             swiftSettings: optimiseInDebug),
         .executableTarget(
             name: "flowhound",
@@ -86,6 +93,10 @@ let package = Package(
         .testTarget(
             name: "ActivityImageTests",
             dependencies: ["ActivityImage", "FlowRecords"]),
+        .testTarget(
+            name: "EnrichmentTests",
+            dependencies: ["Enrichment", "FlowRecords"],
+            exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,10 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Build: zlib (gzip input, PNG output), OpenBLAS (every matrix product of the neural networks). Tests: gzip, python3 with NumPy (reads datasets back).
+# Build: zlib (gzip input, PNG output), OpenBLAS (every matrix product of the neural networks),
+# libmaxminddb (MMDB geolocation and ASN databases), libloc with its database (the IPFire location
+# database: country, ASN and network flags with no download). Tests: gzip, python3 with NumPy (reads datasets back).
 # Tools: the real scanners and exporters of the loopback capture script (nmap, tcpdump, argus,
 # softflowd, nfdump).
-packages=(zlib1g-dev libopenblas-dev gzip ca-certificates curl python3 python3-numpy nmap tcpdump argus-server argus-client softflowd nfdump iproute2)
+packages=(zlib1g-dev libopenblas-dev libmaxminddb-dev libloc-dev libloc-database gzip ca-certificates curl python3 python3-numpy nmap tcpdump argus-server argus-client softflowd nfdump iproute2)
 
 missing=()
 for p in "${packages[@]}"; do

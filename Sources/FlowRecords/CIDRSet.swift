@@ -1,7 +1,7 @@
 import Foundation
 
 /// A set of address blocks (`10.0.0.0/8`, `2001:db8::/32`, single addresses) read from allowlists:
-/// one block a line, `#` starts a comment, blank lines ignored.
+/// one block a line, `#` starts a comment, blank lines ignored (parsed by `AddressBlock`).
 ///
 /// Lookup masks the address once per distinct prefix length in the set and looks the result up in a
 /// hash set, so it costs O(number of distinct prefix lengths), whatever the number of blocks.
@@ -20,12 +20,9 @@ public struct CIDRSet: Sendable {
 
     /// Parses `text`; `name` is used in error messages (`name:line: reason`).
     public init(text: String, name: String) throws(CIDRSetError) {
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let entry = line.trimmingCharacters(in: .whitespaces)
-            if entry.isEmpty { continue }
+        for (line, entry) in AddressBlock.listEntries(in: text) {
             guard insert(entry) else {
-                throw CIDRSetError(description: "\(name):\(i + 1): '\(entry)' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32)")
+                throw CIDRSetError(description: "\(name):\(line): '\(entry)' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32)")
             }
         }
     }
@@ -41,19 +38,17 @@ public struct CIDRSet: Sendable {
     /// Adds `10.1.2.0/24`, `192.0.2.7`, `2001:db8::/32` or `::1`; false if it is none of these.
     @discardableResult
     public mutating func insert(_ text: some StringProtocol) -> Bool {
-        let parts = text.split(separator: "/", maxSplits: 1)
-        guard let first = parts.first, let address = IPAddress(String(first)) else { return false }
-        let maximum = address.isIPv4 ? 32 : 128
-        var prefix = maximum
-        if parts.count == 2 {
-            guard let p = Int(parts[1]), (0...maximum).contains(p) else { return false }
-            prefix = p
-        }
-        let length = address.isIPv4 ? 96 + prefix : prefix
-        let key = CIDRSet.masked(address, length)
+        guard let block = AddressBlock(text) else { return false }
+        insert(block)
+        return true
+    }
+
+    /// Adds a block.
+    public mutating func insert(_ block: AddressBlock) {
+        let length = block.mappedPrefixLength
+        let key = Key(high: block.address.high, low: block.address.low)
         if byLength[length, default: []].insert(key).inserted { count += 1 }
         lengths = byLength.keys.sorted()
-        return true
     }
 
     public func contains(_ address: IPAddress) -> Bool {
