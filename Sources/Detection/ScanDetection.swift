@@ -165,15 +165,17 @@ public final class ScanDetection {
     private func sweep() throws {
         nextSweep = (Double(windowIndex(now)) + 1) * settings.window + settings.lateness
         let closeBefore = windowIndex(now - settings.lateness)
-        var idle: [IPAddress] = []
+        var idle: [IPAddress] = [], closed: [IPAddress] = []
         for (source, state) in sources {
             if state.window < closeBefore && state.activity.flows > 0 {
                 pending.append(ClosedWindow(source: source, windowStart: Double(state.window) * settings.window,
                                             windowLength: settings.window, activity: state.activity, walk: state.walk))
-                withState(source) { $0.activity = ActivityAccumulator() }
+                closed.append(source)
             }
             if state.lastSeen + settings.idleTimeout < now { idle.append(source) }
         }
+        // Changed after the loop: changing the table while iterating it would copy it on every change.
+        for source in closed { withState(source) { $0.activity = ActivityAccumulator() } }
         for source in idle { sources[source] = nil }
         pending.sort { $0.windowStart != $1.windowStart ? $0.windowStart < $1.windowStart : $0.source < $1.source }
         try judgePending()
