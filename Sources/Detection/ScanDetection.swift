@@ -76,6 +76,11 @@ public final class ScanDetection {
     }
 
     private var sources: [IPAddress: SourceState] = [:]
+    /// Sources by the window they opened, so that a sweep visits only the windows it closes (an entry
+    /// is stale when its source has moved on or gone).
+    private var windowBuckets: [Int64: [IPAddress]] = [:]
+    /// Quiet sources by the window in which they become idle.
+    private var expiryBuckets: [Int64: [IPAddress]] = [:]
     private var episodes: [IPAddress: Episode] = [:]
     private var pending: [ClosedWindow] = []
     private var now = -Double.infinity
@@ -111,6 +116,7 @@ public final class ScanDetection {
         if sources[flow.source] == nil {
             if sources.count >= settings.maximumSources { evictLeastRecent() }
             sources[flow.source] = SourceState(window: w, lastSeen: flow.start)
+            windowBuckets[w, default: []].append(flow.source)
             statistics.peakSources = max(statistics.peakSources, sources.count)
         }
         // Mutated in place: copying the state out would copy its tables.
@@ -119,8 +125,10 @@ public final class ScanDetection {
         let windowLength = settings.window
         let walkDetector = walk
         var late = false
+        var moved = false
         withState(source) { state in
             if w > state.window {
+                moved = true
                 if state.activity.flows > 0 {
                     closed = ClosedWindow(source: source, windowStart: Double(state.window) * windowLength,
                                           windowLength: windowLength, activity: state.activity, walk: state.walk)
@@ -135,6 +143,7 @@ public final class ScanDetection {
             state.lastSeen = max(state.lastSeen, flow.start)
         }
         if late { statistics.lateFlows += 1 }
+        if moved { windowBuckets[w, default: []].append(source) }
         if let closed { try enqueue(closed) }
     }
 
@@ -150,6 +159,8 @@ public final class ScanDetection {
                                         windowLength: settings.window, activity: state.activity, walk: state.walk))
         }
         sources = [:]
+        windowBuckets = [:]
+        expiryBuckets = [:]
         pending.sort { $0.windowStart != $1.windowStart ? $0.windowStart < $1.windowStart : $0.source < $1.source }
         try judgePending()
         for source in episodes.keys.sorted() { emit(episodes[source]!) }
@@ -165,18 +176,27 @@ public final class ScanDetection {
     private func sweep() throws {
         nextSweep = (Double(windowIndex(now)) + 1) * settings.window + settings.lateness
         let closeBefore = windowIndex(now - settings.lateness)
-        var idle: [IPAddress] = [], closed: [IPAddress] = []
-        for (source, state) in sources {
-            if state.window < closeBefore && state.activity.flows > 0 {
+        for w in windowBuckets.keys.filter({ $0 < closeBefore }).sorted() {
+            for source in windowBuckets.removeValue(forKey: w)! {
+                guard let state = sources[source], state.window == w, state.activity.flows > 0 else { continue }
                 pending.append(ClosedWindow(source: source, windowStart: Double(state.window) * settings.window,
                                             windowLength: settings.window, activity: state.activity, walk: state.walk))
-                closed.append(source)
+                withState(source) { $0.activity = ActivityAccumulator() }
+                expiryBuckets[windowIndex(state.lastSeen + settings.idleTimeout), default: []].append(source)
             }
-            if state.lastSeen + settings.idleTimeout < now { idle.append(source) }
         }
-        // Changed after the loop: changing the table while iterating it would copy it on every change.
-        for source in closed { withState(source) { $0.activity = ActivityAccumulator() } }
-        for source in idle { sources[source] = nil }
+        let current = windowIndex(now)
+        for e in expiryBuckets.keys.filter({ $0 <= current }).sorted() {
+            for source in expiryBuckets.removeValue(forKey: e)! {
+                // Gone already, or active again (its next closed window files it anew).
+                guard let state = sources[source], state.activity.flows == 0 else { continue }
+                if state.lastSeen + settings.idleTimeout < now {
+                    sources[source] = nil
+                } else {
+                    expiryBuckets[current + 1, default: []].append(source)
+                }
+            }
+        }
         pending.sort { $0.windowStart != $1.windowStart ? $0.windowStart < $1.windowStart : $0.source < $1.source }
         try judgePending()
         let ended = episodes.filter { $0.value.lastFlaggedEnd + settings.quietPeriod <= now }.keys.sorted()
