@@ -72,14 +72,22 @@ public struct DatasetWriter {
             let e = truth[source]!
             groups[e.label + "/" + e.kind, default: []].append(source)
         }
-        var test = Set<IPAddress>()
-        for key in groups.keys.sorted() {
-            let members = groups[key]!.sorted { hash($0) != hash($1) ? hash($0) < hash($1) : $0 < $1 }
-            var n = Int((Double(members.count) * testFraction).rounded())
-            if members.count >= 2 && testFraction > 0 { n = min(max(n, 1), members.count - 1) }  // both sides keep the kind
-            test.formUnion(members.prefix(n))
+        return DatasetWriter.heldOut(groups, fraction: testFraction, rank: hash)
+    }
+
+    /// About `fraction` of every group's members, the first in order of `rank` (ties by the members
+    /// themselves); a group of two or more always keeps at least one member on each side.
+    public static func heldOut<Member: Hashable & Comparable>(
+        _ groups: [String: [Member]], fraction: Double, rank: (Member) -> UInt64
+    ) -> Set<Member> {
+        var held = Set<Member>()
+        for members in groups.values {
+            let ordered = members.map { (rank($0), $0) }.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+            var n = Int((Double(members.count) * fraction).rounded())
+            if members.count >= 2 && fraction > 0 { n = min(max(n, 1), members.count - 1) }  // both sides keep the kind
+            held.formUnion(ordered.prefix(n).map(\.1))
         }
-        return test
+        return held
     }
 
     func hash(_ a: IPAddress) -> UInt64 {

@@ -84,13 +84,7 @@ public struct ScanDataset: Sendable {
         guard fraction > 0 else { return (train, Split(samples: train.samples.subset([]), rows: [])) }
         var sourcesByKind: [String: Set<String>] = [:]
         for row in train.rows { sourcesByKind[row.label.description + "/" + row.kind, default: []].insert(row.source) }
-        var held = Set<String>()
-        for key in sourcesByKind.keys.sorted() {
-            let sources = sourcesByKind[key]!.sorted { mix($0, seed) != mix($1, seed) ? mix($0, seed) < mix($1, seed) : $0 < $1 }
-            var n = Int((Double(sources.count) * fraction).rounded())
-            if sources.count >= 2 { n = min(max(n, 1), sources.count - 1) }  // both sides keep the kind
-            held.formUnion(sources.prefix(n))
-        }
+        let held = DatasetWriter.heldOut(sourcesByKind.mapValues(Array.init), fraction: fraction) { mix($0, seed) }
         let validation = train.rows.indices.filter { held.contains(train.rows[$0].source) }
         let training = train.rows.indices.filter { !held.contains(train.rows[$0].source) }
         return (train.subset(training), train.subset(validation))
