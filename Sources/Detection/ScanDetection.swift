@@ -66,6 +66,12 @@ public final class ScanDetection {
         var activity = ActivityAccumulator()
         var walk = RandomWalkState()
         var lastSeen: Double
+
+        /// The open window as the detectors see it.
+        func closed(_ source: IPAddress, windowLength: Double) -> ClosedWindow {
+            ClosedWindow(source: source, windowStart: Double(window) * windowLength, windowLength: windowLength,
+                         activity: activity, walk: walk)
+        }
     }
 
     struct Episode {
@@ -130,8 +136,7 @@ public final class ScanDetection {
             if w > state.window {
                 moved = true
                 if state.activity.flows > 0 {
-                    closed = ClosedWindow(source: source, windowStart: Double(state.window) * windowLength,
-                                          windowLength: windowLength, activity: state.activity, walk: state.walk)
+                    closed = state.closed(source, windowLength: windowLength)
                 }
                 state.activity = ActivityAccumulator()
                 state.window = w
@@ -155,14 +160,12 @@ public final class ScanDetection {
     /// Judges what is pending and reports every episode still open.
     public func finish() throws {
         for (source, state) in sources where state.activity.flows > 0 {
-            pending.append(ClosedWindow(source: source, windowStart: Double(state.window) * settings.window,
-                                        windowLength: settings.window, activity: state.activity, walk: state.walk))
+            pending.append(state.closed(source, windowLength: settings.window))
         }
         sources = [:]
         windowBuckets = [:]
         expiryBuckets = [:]
-        pending.sort { $0.windowStart != $1.windowStart ? $0.windowStart < $1.windowStart : $0.source < $1.source }
-        try judgePending()
+        try judgePendingInWindowOrder()
         for source in episodes.keys.sorted() { emit(episodes[source]!) }
         episodes = [:]
     }
@@ -179,8 +182,7 @@ public final class ScanDetection {
         for w in windowBuckets.keys.filter({ $0 < closeBefore }).sorted() {
             for source in windowBuckets.removeValue(forKey: w)! {
                 guard let state = sources[source], state.window == w, state.activity.flows > 0 else { continue }
-                pending.append(ClosedWindow(source: source, windowStart: Double(state.window) * settings.window,
-                                            windowLength: settings.window, activity: state.activity, walk: state.walk))
+                pending.append(state.closed(source, windowLength: settings.window))
                 withState(source) { $0.activity = ActivityAccumulator() }
                 expiryBuckets[windowIndex(state.lastSeen + settings.idleTimeout), default: []].append(source)
             }
@@ -197,8 +199,7 @@ public final class ScanDetection {
                 }
             }
         }
-        pending.sort { $0.windowStart != $1.windowStart ? $0.windowStart < $1.windowStart : $0.source < $1.source }
-        try judgePending()
+        try judgePendingInWindowOrder()
         let ended = episodes.filter { $0.value.lastFlaggedEnd + settings.quietPeriod <= now }.keys.sorted()
         for source in ended {
             emit(episodes[source]!)
@@ -212,12 +213,17 @@ public final class ScanDetection {
         let oldest = sources.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(drop)
         for (source, state) in oldest {
             if state.activity.flows > 0 {
-                pending.append(ClosedWindow(source: source, windowStart: Double(state.window) * settings.window,
-                                            windowLength: settings.window, activity: state.activity, walk: state.walk))
+                pending.append(state.closed(source, windowLength: settings.window))
             }
             sources[source] = nil
         }
         statistics.evictedSources += oldest.count
+    }
+
+    /// Judges what is pending, oldest window first (then by source), so alerts come out in time order.
+    private func judgePendingInWindowOrder() throws {
+        pending.sort { $0.windowStart != $1.windowStart ? $0.windowStart < $1.windowStart : $0.source < $1.source }
+        try judgePending()
     }
 
     private func judgePending() throws {
