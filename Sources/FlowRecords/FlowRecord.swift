@@ -6,26 +6,26 @@
 /// log each direction separately (nfdump, VPC Flow Logs) leave the `destination…` counts at zero.
 public struct FlowRecord: Sendable, Equatable {
     /// First packet, seconds since the Unix epoch (UTC).
-    public var start: Double
+    public var start: Double = 0
     /// Last packet, seconds since the Unix epoch (UTC); equal to `start` when the exporter gave no duration.
-    public var end: Double
-    public var source: IPAddress
-    public var destination: IPAddress
+    public var end: Double = 0
+    public var source = IPAddress(ipv4: 0)
+    public var destination = IPAddress(ipv4: 0)
     /// Transport port, or for ICMP the type (source) and code (destination) where the exporter gives them.
-    public var sourcePort: UInt16
-    public var destinationPort: UInt16
-    public var transport: Transport
-    public var sourcePackets: UInt64
-    public var sourceBytes: UInt64
-    public var destinationPackets: UInt64
-    public var destinationBytes: UInt64
+    public var sourcePort: UInt16 = 0
+    public var destinationPort: UInt16 = 0
+    public var transport = Transport(rawValue: 0)
+    public var sourcePackets: UInt64 = 0
+    public var sourceBytes: UInt64 = 0
+    public var destinationPackets: UInt64 = 0
+    public var destinationBytes: UInt64 = 0
     /// Union of the TCP flags seen in either direction (empty for other transports or when unknown).
-    public var tcpFlags: TCPFlags
+    public var tcpFlags: TCPFlags = []
     /// What became of the connection attempt, normalised across formats.
-    public var outcome: Outcome
+    public var outcome = Outcome.other
     /// The exporter's own state text, unchanged: Zeek `conn_state`, Argus `State`, VPC `action`,
     /// nfdump's flag string. Empty when the format has none.
-    public var state: String
+    public var state = ""
     /// Label carried by labelled datasets (Zeek `label`, Argus `Label`, CICFlowMeter `Label`).
     public var label: String?
     /// Finer label where the dataset has one (Zeek `detailedlabel`, CICFlowMeter `Attempted Category`).
@@ -41,25 +41,13 @@ public struct FlowRecord: Sendable, Equatable {
         tcpFlags: TCPFlags = [], outcome: Outcome = .other, state: String = "",
         label: String? = nil, detailedLabel: String? = nil
     ) {
-        self.start = start
-        self.end = end
-        self.source = source
-        self.destination = destination
-        self.sourcePort = sourcePort
-        self.destinationPort = destinationPort
-        self.transport = transport
-        self.sourcePackets = sourcePackets
-        self.sourceBytes = sourceBytes
-        self.destinationPackets = destinationPackets
-        self.destinationBytes = destinationBytes
-        self.tcpFlags = tcpFlags
-        self.outcome = outcome
-        self.state = state
-        self.label = label
-        self.detailedLabel = detailedLabel
+        assign(start: start, end: end, source: source, destination: destination, sourcePort: sourcePort,
+               destinationPort: destinationPort, transport: transport, sourcePackets: sourcePackets,
+               sourceBytes: sourceBytes, destinationPackets: destinationPackets, destinationBytes: destinationBytes,
+               tcpFlags: tcpFlags, outcome: outcome, state: state, label: label, detailedLabel: detailedLabel)
     }
 
-    /// Overwrites every field in place, with the same parameters and defaults as `init`.
+    /// Overwrites every field in place, with the same parameters and defaults as `init` (which calls it).
     ///
     /// The readers parse each line into one record that they reuse; `record = FlowRecord(...)` compiles
     /// to building the value twice on the stack, an outlined copy and destroy, and a memcpy, while
