@@ -191,14 +191,14 @@ public struct DirectionPairer: Sendable {
     /// Takes the next record; calls `emit` for every record this completes or expires (zero, one or
     /// several).
     /// - Complexity: amortised O(1).
-    public mutating func add(_ record: FlowRecord, emit: (FlowRecord) -> Void) {
+    public mutating func add(_ record: FlowRecord, emit: (FlowRecord) throws -> Void) rethrows {
         if record.start > clock {
             clock = record.start
-            expire(emit: emit, all: false)
+            try expire(emit: emit, all: false)
         }
         if record.destinationPackets > 0 {
             passedThrough += 1
-            emit(record)
+            try emit(record)
             return
         }
         let transport = record.transport
@@ -207,12 +207,12 @@ public struct DirectionPairer: Sendable {
         if transport == .icmp || transport == .icmpv6 {
             let type = record.sourcePort
             if type == (transport == .icmp ? 3 : 1) {
-                addUnreachable(record, emit: emit)
+                try addUnreachable(record, emit: emit)
                 return
             }
             guard let partner = Self.icmpPartner(type: type, transport: transport) else {
                 passedThrough += 1
-                emit(record)
+                try emit(record)
                 return
             }
             own = Key(a: record.source, b: record.destination, aPort: type, bPort: record.destinationPort,
@@ -232,24 +232,24 @@ public struct DirectionPairer: Sendable {
             flows.live -= 1
             paired += 1
             if Self.firstIsInitiator(other, record) {
-                emit(merge(initiator: other, responder: record))
+                try emit(merge(initiator: other, responder: record))
             } else {
-                emit(merge(initiator: record, responder: other))
+                try emit(merge(initiator: record, responder: other))
             }
             return
         }
         let slot = insert(record, key: own)
         flows.entries.append(QueueEntry(slot: slot, generation: slots[Int(slot)].generation))
         flows.live += 1
-        enforceCapacity(emit: emit)
+        try enforceCapacity(emit: emit)
     }
 
     /// Emits everything still pending, in arrival order, as if every horizon had passed: unpaired
     /// records (probes first claim any ICMP unreachable credit), then unclaimed ICMP credit.
     /// The pairer is empty afterwards and can take more input; the counters keep counting.
     /// - Complexity: O(n) in the records pending.
-    public mutating func finish(emit: (FlowRecord) -> Void) {
-        expire(emit: emit, all: true)
+    public mutating func finish(emit: (FlowRecord) throws -> Void) rethrows {
+        try expire(emit: emit, all: true)
         slots.removeAll(keepingCapacity: true)
         freeSlots.removeAll(keepingCapacity: true)
         index.removeAll(keepingCapacity: true)
@@ -322,7 +322,7 @@ public struct DirectionPairer: Sendable {
 
     // MARK: ICMP unreachables
 
-    mutating func addUnreachable(_ record: FlowRecord, emit: (FlowRecord) -> Void) {
+    mutating func addUnreachable(_ record: FlowRecord, emit: (FlowRecord) throws -> Void) rethrows {
         let key = Key(a: record.source, b: record.destination, aPort: 0, bPort: 0,
                       transport: record.transport.rawValue, kind: 1)
         let slot = insert(record, key: key)
@@ -330,7 +330,7 @@ public struct DirectionPairer: Sendable {
         slots[Int(slot)].creditBytes = record.sourceBytes
         unreachables.entries.append(QueueEntry(slot: slot, generation: slots[Int(slot)].generation))
         unreachables.live += 1
-        enforceCapacity(emit: emit)
+        try enforceCapacity(emit: emit)
     }
 
     /// Hands one packet of the closest ICMP unreachable credit to `probe`: the merged, rejected
@@ -365,7 +365,7 @@ public struct DirectionPairer: Sendable {
 
     /// Emits the records whose horizon has passed (or all of them), flows before ICMP credit so
     /// that probes can claim it first.
-    mutating func expire(emit: (FlowRecord) -> Void, all: Bool) {
+    mutating func expire(emit: (FlowRecord) throws -> Void, all: Bool) rethrows {
         while !flows.isEmpty {
             let entry = flows.entries[flows.head]
             let i = Int(entry.slot)
@@ -377,10 +377,10 @@ public struct DirectionPairer: Sendable {
                 flows.live -= 1
                 if let merged = claimUnreachable(for: record) {
                     paired += 1
-                    emit(merged)
+                    try emit(merged)
                 } else {
                     unpaired += 1
-                    emit(Self.alone(record))
+                    try emit(Self.alone(record))
                 }
             }
             flows.dropFront()
@@ -390,7 +390,7 @@ public struct DirectionPairer: Sendable {
             let i = Int(entry.slot)
             if slots[i].generation == entry.generation {
                 if !all && !(clock - slots[i].record.start > 2 * horizon) { break }
-                emitLeftover(entry.slot, emit: emit)
+                try emitLeftover(entry.slot, emit: emit)
             }
             unreachables.dropFront()
         }
@@ -399,7 +399,7 @@ public struct DirectionPairer: Sendable {
     }
 
     /// An ICMP unreachable nobody (or not everybody) claimed: emitted alone with what is left.
-    mutating func emitLeftover(_ slot: Int32, emit: (FlowRecord) -> Void) {
+    mutating func emitLeftover(_ slot: Int32, emit: (FlowRecord) throws -> Void) rethrows {
         var record = slots[Int(slot)].record
         record.sourcePackets = min(record.sourcePackets, slots[Int(slot)].creditPackets)
         record.sourceBytes = slots[Int(slot)].creditBytes
@@ -407,7 +407,7 @@ public struct DirectionPairer: Sendable {
         free(slot)
         unreachables.live -= 1
         unpaired += 1
-        emit(record)
+        try emit(record)
     }
 
     /// Keeps the arrival queues at most about twice their live entries: paired records leave
@@ -426,7 +426,7 @@ public struct DirectionPairer: Sendable {
 
     /// Emits the oldest pending records unpaired while more than `maximumPending` wait: flows
     /// first (as one-sided attempts, without claiming ICMP credit), then ICMP credit.
-    mutating func enforceCapacity(emit: (FlowRecord) -> Void) {
+    mutating func enforceCapacity(emit: (FlowRecord) throws -> Void) rethrows {
         while pending > maximumPending {
             evicted += 1
             if flows.live > 0 {
@@ -436,9 +436,9 @@ public struct DirectionPairer: Sendable {
                 free(slot)
                 flows.live -= 1
                 unpaired += 1
-                emit(Self.alone(record))
+                try emit(Self.alone(record))
             } else {
-                emitLeftover(Self.popLive(&unreachables, slots), emit: emit)
+                try emitLeftover(Self.popLive(&unreachables, slots), emit: emit)
             }
         }
     }

@@ -161,35 +161,20 @@ struct DetectionInput: ParsableArguments {
 /// through a `DirectionPairer` first, so that a probe and its answer become one attempt.
 func runDetection(_ input: DetectionInput, _ detection: ScanDetection) throws -> (seconds: Double, flows: Int) {
     let started = DispatchTime.now().uptimeNanoseconds
-    let reader = FlowReader(options: ReadOptions(format: input.inputFormat, strict: input.strict))
-    let meter = ProgressMeter(enabled: input.progress ?? (isatty(2) == 1))
-    var flows = 0
-    for log in input.logs {
-        var pairer: DirectionPairer? = nil
-        var failure: (any Error)? = nil
+    var pairer: DirectionPairer? = nil
+    let summaries = try readLogs(
+        input.logs, options: ReadOptions(format: input.inputFormat, strict: input.strict), progress: input.progress,
         // nfdump prints records up to half a minute out of order: a 60 s horizon pairs them all.
-        let summary = try reader.read(path: log, onFormat: { if $0.recordsOneDirection { pairer = DirectionPairer(horizon: 60) } }) { record in
-            meter.tick(log)
-            if pairer != nil {
-                pairer!.add(record) { paired in
-                    do { try detection.add(paired) } catch { failure = failure ?? error }
-                }
-                if let failure { throw failure }
-            } else {
-                try detection.add(record)
-            }
+        onFormat: { pairer = $0.recordsOneDirection ? DirectionPairer(horizon: 60) : nil },
+        afterEach: { summary in
+            guard pairer != nil else { return }
+            try pairer!.finish(emit: detection.add)
+            Diagnostics.note("\(summary.file): paired the two directions of \(pairer!.paired) attempts; \(pairer!.unpaired) records had no answer within \(Int(pairer!.horizon)) s")
         }
-        pairer?.finish { paired in
-            do { try detection.add(paired) } catch { failure = failure ?? error }
-        }
-        if let failure { throw failure }
-        meter.finish()
-        Diagnostics.reportMalformed(summary)
-        if let pairer {
-            Diagnostics.note("\(log): paired the two directions of \(pairer.paired) attempts; \(pairer.unpaired) records had no answer within \(Int(pairer.horizon)) s")
-        }
-        flows += summary.records
+    ) { record in
+        if pairer != nil { try pairer!.add(record, emit: detection.add) } else { try detection.add(record) }
     }
+    let flows = summaries.reduce(0) { $0 + $1.records }
     try detection.finish()
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     return (seconds, flows)
@@ -293,9 +278,9 @@ struct EvalDetect: ParsableCommand {
                     "precision \(fixed(e.precision, 4))  recall \(fixed(e.recall, 4))  F1 \(fixed(e.f1, 4))  (\(e.truePositives) found, \(e.falseNegatives) missed, \(e.falsePositives) false alarms)",
                     "found by scan kind:",
                 ]
-                for kind in e.recallByKind.keys.sorted() { lines.append("  \(kind.padding(toLength: 18, withPad: " ", startingAt: 0))\(fixed(e.recallByKind[kind]!, 4))") }
+                for kind in e.recallByKind.keys.sorted() { lines.append(kindLine(kind, e.recallByKind[kind]!)) }
                 lines.append("wrongly flagged by benign kind:")
-                for kind in e.falseAlarmRateByKind.keys.sorted() { lines.append("  \(kind.padding(toLength: 18, withPad: " ", startingAt: 0))\(fixed(e.falseAlarmRateByKind[kind]!, 4))") }
+                for kind in e.falseAlarmRateByKind.keys.sorted() { lines.append(kindLine(kind, e.falseAlarmRateByKind[kind]!)) }
                 if !e.misses.isEmpty { lines.append("missed: " + e.misses.map { "\($0.source) (\($0.kind))" }.joined(separator: ", ")) }
                 if !e.falseAlarms.isEmpty { lines.append("false alarms: " + e.falseAlarms.map { "\($0.source) (\($0.kind))" }.joined(separator: ", ")) }
                 if !e.unlabelledFlagged.isEmpty { lines.append("flagged but not in the ground truth: " + e.unlabelledFlagged.joined(separator: ", ")) }

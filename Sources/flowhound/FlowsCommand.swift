@@ -90,17 +90,25 @@ extension ShapeError: OneLineError {}
 extension ImageWriteError: OneLineError {}
 
 /// Reads every log in turn, reporting malformed records on stderr. Throws on the first unreadable input.
-func readLogs(_ logs: [String], options: ReadOptions, progress: Bool?, _ body: (FlowRecord) throws -> Void) throws -> [ReadSummary] {
+/// - Parameters:
+///   - onFormat: told each log's format before its first record.
+///   - afterEach: called when a log has been read, with its summary.
+func readLogs(
+    _ logs: [String], options: ReadOptions, progress: Bool?,
+    onFormat: (FlowFormat) throws -> Void = { _ in }, afterEach: (ReadSummary) throws -> Void = { _ in },
+    _ body: (FlowRecord) throws -> Void
+) throws -> [ReadSummary] {
     let reader = FlowReader(options: options)
     let meter = ProgressMeter(enabled: progress ?? (isatty(2) == 1))
     var summaries: [ReadSummary] = []
     for log in logs {
-        let summary = try reader.read(path: log) { record in
+        let summary = try reader.read(path: log, onFormat: onFormat) { record in
             try body(record)
             meter.tick(log)
         }
         meter.finish()
         Diagnostics.reportMalformed(summary)
+        try afterEach(summary)
         summaries.append(summary)
     }
     return summaries

@@ -218,6 +218,11 @@ struct EvalScan: ParsableCommand {
 
 func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
 
+/// `  kind              0.9876`: one behaviour kind's share in a report.
+func kindLine(_ kind: String, _ share: Double) -> String {
+    "  " + kind.padding(toLength: 18, withPad: " ", startingAt: 0) + fixed(share, 4)
+}
+
 func jsonText(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -238,11 +243,11 @@ func evaluationText(_ e: ScanEvaluation) -> String {
         "recall by scan kind:",
     ]
     for kind in e.scanKinds {
-        lines.append("  \(kind.padding(toLength: 18, withPad: " ", startingAt: 0))\(fixed(e.recallByKind[kind] ?? 0, 4))  (\(e.imagesByKind[kind] ?? 0) images)")
+        lines.append(kindLine(kind, e.recallByKind[kind] ?? 0) + "  (\(e.imagesByKind[kind] ?? 0) images)")
     }
     lines.append("left alone by benign kind:")
     for kind in e.benignKinds {
-        lines.append("  \(kind.padding(toLength: 18, withPad: " ", startingAt: 0))\(fixed(e.recallByKind[kind] ?? 0, 4))  (\(e.imagesByKind[kind] ?? 0) images)")
+        lines.append(kindLine(kind, e.recallByKind[kind] ?? 0) + "  (\(e.imagesByKind[kind] ?? 0) images)")
     }
     if let rate = e.inferenceSamplesPerSecond { lines.append("scored \(Int(rate)) images/s") }
     return lines.joined(separator: "\n")
