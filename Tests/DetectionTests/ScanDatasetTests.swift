@@ -291,8 +291,7 @@ struct SyntheticDataset {
 @Suite struct ShippedModelOnRealScansTests {
     @Test(arguments: ["loopback-scans.binetflow", "loopback-scans.argus.csv"])
     func everyScanFoundAndNoBenignSourceFlagged(_ file: String) throws {
-        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../FlowRecordsTests/Fixtures/realtools").standardized.path
+        let fixtures = RealScannerTests.fixtures
         let truth = try GroundTruth.load(path: fixtures + "/loopback-scans.truth.csv")
         let model = try ScanModel.load(pathOrDefault: nil)
         var imager = ActivityImager(window: model.input.windowSeconds)
