@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "Detection", targets: ["Detection"]),
         .library(name: "Forest", targets: ["Forest"]),
         .library(name: "Enrichment", targets: ["Enrichment"]),
+        .library(name: "Reputation", targets: ["Reputation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -62,6 +63,10 @@ let package = Package(
             name: "Enrichment",
             dependencies: ["FlowRecords", "CMaxMindDB", "CLibloc"],
             swiftSettings: optimiseInDebug),
+        .target(
+            name: "Reputation",
+            dependencies: ["Enrichment", "Forest", "Neural", "FlowRecords", "ActivityImage", "Randomness"],
+            swiftSettings: optimiseInDebug),
         .executableTarget(
             name: "flowhound",
             dependencies: [
@@ -70,6 +75,8 @@ let package = Package(
                 "Synthesis",
                 "Neural",
                 "Detection",
+                "Enrichment",
+                "Reputation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
@@ -93,6 +100,10 @@ let package = Package(
         .testTarget(
             name: "ActivityImageTests",
             dependencies: ["ActivityImage", "FlowRecords"]),
+        .testTarget(
+            name: "ReputationTests",
+            dependencies: ["Reputation", "Enrichment", "Forest", "Neural", "FlowRecords"],
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "EnrichmentTests",
             dependencies: ["Enrichment", "FlowRecords"],

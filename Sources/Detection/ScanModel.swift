@@ -105,13 +105,8 @@ public struct ScanModel {
     /// The model that ships with Flowhound: `$FLOWHOUND_SCAN_MODEL` if set, else `scan-cnn.safetensors`
     /// in the resource bundle beside the executable, else in the source tree it was built from.
     public static func defaultPath() -> String? {
-        if let path = ProcessInfo.processInfo.environment["FLOWHOUND_SCAN_MODEL"], !path.isEmpty { return path }
-        var candidates: [String] = []
-        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
-            candidates.append(executable.deletingLastPathComponent().appendingPathComponent("Flowhound_Detection.resources/scan-cnn.safetensors").path)
-        }
-        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/scan-cnn.safetensors").path)
-        return candidates.first { FileManager.default.isReadableFile(atPath: $0) }
+        shippedModelPath(environmentVariable: "FLOWHOUND_SCAN_MODEL", bundle: "Flowhound_Detection",
+                         file: "scan-cnn.safetensors", sourceResources: URL(fileURLWithPath: #filePath).deletingLastPathComponent())
     }
 
     /// Loads `path`, or the default model when `path` is nil.

@@ -50,7 +50,8 @@ public struct AddressBlock: Hashable, Sendable {
     /// 1-based line number, for messages like `name:line: reason`.
     public static func listEntries(in text: String) -> [(line: Int, entry: Substring)] {
         var entries: [(line: Int, entry: Substring)] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift, so split on every kind of line end, not on "\n".
+        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let entry = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if entry.isEmpty { continue }

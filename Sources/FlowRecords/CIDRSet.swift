@@ -1,7 +1,8 @@
 import Foundation
 
 /// A set of address blocks (`10.0.0.0/8`, `2001:db8::/32`, single addresses) read from allowlists:
-/// one block a line, `#` starts a comment, blank lines ignored (parsed by `AddressBlock`).
+/// one block a line, `#` starts a comment, blank lines ignored (parsed by `AddressBlock`); `load`
+/// also takes any `AddressList` file, such as a cloud provider's published JSON ranges.
 ///
 /// Lookup masks the address once per distinct prefix length in the set and looks the result up in a
 /// hash set, so it costs O(number of distinct prefix lengths), whatever the number of blocks.
@@ -27,12 +28,11 @@ public struct CIDRSet: Sendable {
         }
     }
 
-    /// Reads an allowlist file.
+    /// Reads an allowlist file in any form `AddressList` reads.
     public static func load(path: String) throws -> CIDRSet {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CIDRSetError(description: "\(path): cannot be read")
-        }
-        return try CIDRSet(text: String(decoding: data, as: UTF8.self), name: path)
+        var set = CIDRSet()
+        for entry in try AddressList.read(path: path).entries { set.insert(entry.block) }
+        return set
     }
 
     /// Adds `10.1.2.0/24`, `192.0.2.7`, `2001:db8::/32` or `::1`; false if it is none of these.

@@ -164,3 +164,15 @@ enum OutcomeRules {
         }
     }
 }
+
+extension FlowRecord {
+    /// Whether this is an ICMP error message (IPv4 types 3, 4, 5, 11, 12; ICMPv6 types 1-4): the answer
+    /// to someone else's packet. Exporters put the ICMP type and code in the ports: Argus and nfdump as
+    /// `type << 8 | code` (in the source or the destination port), Zeek the type in the source port.
+    public var isICMPError: Bool {
+        guard transport == .icmp || transport == .icmpv6 else { return false }
+        let value = Int(sourcePort != 0 ? sourcePort : destinationPort)
+        let type = value > 255 ? value >> 8 : value
+        return transport == .icmp ? [3, 4, 5, 11, 12].contains(type) : (1...4).contains(type)
+    }
+}

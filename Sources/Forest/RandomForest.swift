@@ -172,6 +172,29 @@ public struct RandomForest: Sendable, Equatable {
         row.withUnsafeBufferPointer { probability($0) }
     }
 
+    /// Why the forest gives `row` its probability, feature by feature (Saabas's decomposition):
+    /// along each tree's path, the change in the node's positive share at every split is credited
+    /// to the split's feature. `bias` (the mean share at the roots) plus the sum of `perFeature`
+    /// equals `probability(row)` up to rounding.
+    /// - Complexity: O(trees · depth).
+    public func contributions(_ row: [Float]) -> (bias: Float, perFeature: [Float]) {
+        precondition(row.count == featureCount, "a row of \(featureCount) features")
+        var perFeature = [Float](repeating: 0, count: featureCount)
+        var bias: Float = 0
+        for tree in trees {
+            var node = 0
+            bias += tree.value[0]
+            while tree.feature[node] >= 0 {
+                let f = Int(tree.feature[node])
+                let next = Int(row[f] <= tree.threshold[node] ? tree.left[node] : tree.right[node])
+                perFeature[f] += tree.value[next] - tree.value[node]
+                node = next
+            }
+        }
+        let scale = 1 / Float(max(1, trees.count))
+        return (bias * scale, perFeature.map { $0 * scale })
+    }
+
     /// Probabilities for every row, the rows spread over `threads`.
     public func probabilities(_ x: FeatureMatrix, threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> [Float] {
         precondition(x.columns == featureCount, "rows of \(featureCount) features, got \(x.columns)")

@@ -102,3 +102,16 @@ public struct NetworkModel {
                   documents: m.filter { !NetworkModel.reservedKeys.contains($0.key) })
     }
 }
+
+/// Where a model that ships with Flowhound is: the path in `environmentVariable` if set, else `file`
+/// in the resource bundle `bundle` beside the executable, else in `sourceResources/Resources` of the
+/// source tree it was built from. Nil when none is readable.
+public func shippedModelPath(environmentVariable: String, bundle: String, file: String, sourceResources: URL) -> String? {
+    if let path = ProcessInfo.processInfo.environment[environmentVariable], !path.isEmpty { return path }
+    var candidates: [String] = []
+    if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+        candidates.append(executable.deletingLastPathComponent().appendingPathComponent("\(bundle).resources/\(file)").path)
+    }
+    candidates.append(sourceResources.appendingPathComponent("Resources/\(file)").path)
+    return candidates.first { FileManager.default.isReadableFile(atPath: $0) }
+}

@@ -45,7 +45,7 @@ public func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
 }
 
 /// Lower-case hexadecimal.
-func hex(_ bytes: [UInt8]) -> String {
+public func hex(_ bytes: [UInt8]) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var out: [UInt8] = []
     for b in bytes {

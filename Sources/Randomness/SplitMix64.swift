@@ -13,7 +13,13 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
+        return SplitMix64.mix(state)
+    }
+
+    /// SplitMix64's output function: a bijection of 64-bit values whose every output bit depends on
+    /// every input bit, for hashing numbers into buckets and ranks.
+    @inlinable public static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)

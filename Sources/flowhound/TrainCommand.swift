@@ -7,13 +7,13 @@ import Neural
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train Flowhound's models on your own data.",
-        subcommands: [TrainScan.self])
+        subcommands: [TrainScan.self, TrainIP.self])
 }
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure a model on labelled data it was not trained on.",
-        subcommands: [EvalScan.self, EvalDetect.self])
+        subcommands: [EvalScan.self, EvalIP.self, EvalDetect.self])
 }
 
 /// Settings every training command shares.

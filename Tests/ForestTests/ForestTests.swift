@@ -97,3 +97,23 @@ import Testing
         #expect(probability.problem(features: 2) == "node 0 has probability 1.5")
     }
 }
+
+@Suite struct ContributionTests {
+    @Test func biasPlusContributionsIsTheProbability() {
+        let (x, y) = ForestTests.data(rows: 600, columns: 6, noise: 0.05, seed: 3)
+        var settings = ForestSettings()
+        settings.trees = 12
+        let forest = RandomForest.fit(x, labels: y, settings: settings)
+        for r in stride(from: 0, to: 600, by: 37) {
+            let row = Array(x.values[(r * 6)..<((r + 1) * 6)])
+            let (bias, perFeature) = forest.contributions(row)
+            #expect(abs(bias + perFeature.reduce(0, +) - forest.probability(row)) < 1e-4)
+        }
+        // The label depends on features 0 and 1 only: they move the probability more than the noise features.
+        let (_, spread) = (0..<600).reduce(into: (0, [Float](repeating: 0, count: 6))) { acc, r in
+            let c = forest.contributions(Array(x.values[(r * 6)..<((r + 1) * 6)])).perFeature
+            for f in 0..<6 { acc.1[f] += abs(c[f]) }
+        }
+        #expect(spread[0] > spread[2] && spread[0] > spread[3] && spread[1] > spread[4])
+    }
+}

@@ -1,0 +1,161 @@
+import Enrichment
+import Forest
+import Foundation
+import Neural
+
+/// Which parts a trained model holds.
+public enum IPScorerKind: String, Codable, Sendable, CaseIterable {
+    /// Random forest and network, probabilities averaged.
+    case ensemble
+    case forest
+    case mlp
+}
+
+/// Everything `train ip` can set besides its inputs.
+public struct IPTrainingOptions: Sendable {
+    public var scorer = IPScorerKind.ensemble
+    /// Defaults suited to address features: 100 trees, leaves of at least two samples (which halves
+    /// the forest's size for no loss of accuracy on list data).
+    public var forest: ForestSettings = {
+        var s = ForestSettings()
+        s.minimumSamplesLeaf = 2
+        return s
+    }()
+    public var asnBuckets = 128
+    /// A country gets its own column when at least this many training rows are from it...
+    public var countryMinimumRows = 20
+    /// ...up to this many countries (the most frequent).
+    public var maximumCountries = 64
+    public var epochs = 20
+    public var batchSize = 128
+    public var learningRate: Float = 0.001
+    public var patience = 3
+    public var targetRecall = 0.95
+    public var forestWeight = 0.5
+    public var split = SplitOptions()
+    public var seed: UInt64 = 1
+    public var threads = defaultThreadCount
+
+    public init() {}
+}
+
+/// The rows of one part of the split, encoded.
+public struct EncodedPart {
+    public var observations: [Observation]
+    public var labels: [Bool]
+    public var matrix: FeatureMatrix
+
+    public init(observations: [Observation], labels: [Bool], matrix: FeatureMatrix) {
+        self.observations = observations
+        self.labels = labels
+        self.matrix = matrix
+    }
+}
+
+/// What training produced: the model and the encoded parts (for export and reports).
+public struct IPTrainingResult {
+    public var model: IPModel
+    public var parts: [SplitOptions.Part: EncodedPart]
+    public var epochs: [EpochReport]
+}
+
+public enum IPTraining {
+    /// Trains on `data` (facts looked up in `intelligence`); `progress` receives one line per stage.
+    public static func train(_ data: LabelledData, loading: LoadingOptions, intelligence: IntelligenceSetup, lists: [NamedList],
+                             options: IPTrainingOptions, progress: (String) -> Void = { _ in }) throws -> IPTrainingResult {
+        let facts = try intelligence.facts(for: data.rows.map(\.observation.address))
+        let known = facts.values.filter { !$0.isEmpty }.count
+        progress("looked up \(facts.count) addresses in \(intelligence.databases.map(\.name).joined(separator: "+")): \(known) known")
+        let parts = options.split.parts(data.rows, facts: facts)
+
+        // Countries frequent enough in the training part get a column each.
+        var countryRows: [String: Int] = [:]
+        for (row, part) in zip(data.rows, parts) where part == .train {
+            if let c = facts[row.observation.address]?.countryCode { countryRows[c, default: 0] += 1 }
+        }
+        let countries = countryRows.filter { $0.value >= options.countryMinimumRows }
+            .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .prefix(options.maximumCountries).map(\.key).sorted()
+        let spec = FeatureSpec(hour: data.hasHour, port: data.hasPort, countries: countries, location: intelligence.hasCity,
+                               asnBuckets: options.asnBuckets, flags: intelligence.hasLibloc, prefixLength: true, lists: lists.map(\.name))
+        let encoder = try FeatureEncoder(spec: spec, lists: lists)
+        try checkLeaks(lists: encoder.lists, data.rows)
+
+        var encoded: [SplitOptions.Part: EncodedPart] = [:]
+        for part in SplitOptions.Part.allCases {
+            let rows = zip(data.rows, parts).filter { $0.1 == part }.map(\.0)
+            encoded[part] = EncodedPart(observations: rows.map(\.observation), labels: rows.map(\.malicious),
+                                        matrix: encoder.matrix(rows.map(\.observation), facts: facts))
+        }
+        let train = encoded[.train]!, validation = encoded[.validation]!
+        for (name, part) in [("training", train), ("validation", validation)] {
+            guard part.labels.contains(true), part.labels.contains(false) else {
+                throw ReputationDataError("the \(name) part has only \(part.labels.first == true ? "malicious" : "benign") rows: too few groups to split (\(Set(parts).count) parts); give more data or split by network")
+            }
+        }
+        progress("\(spec.columnCount) feature columns; rows: \(train.labels.count) train, \(validation.labels.count) validation, \(encoded[.test]!.labels.count) test")
+
+        var forest: RandomForest? = nil
+        if options.scorer != .mlp {
+            var settings = options.forest
+            settings.seed = options.seed
+            settings.threads = options.threads
+            let started = Date()
+            forest = RandomForest.fit(train.matrix, labels: train.labels, settings: settings)
+            let nodes = forest!.trees.reduce(0) { $0 + $1.nodeCount }
+            progress("forest: \(settings.trees) trees, \(nodes) nodes, \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+        }
+        var mlp: Network? = nil
+        var epochs: [EpochReport] = []
+        if options.scorer != .forest {
+            let network = try Network(IPModel.defaultArchitecture(columns: spec.columnCount), seed: options.seed)
+            var training = TrainingOptions()
+            training.epochs = options.epochs
+            training.batchSize = options.batchSize
+            training.learningRate = options.learningRate
+            training.patience = options.patience
+            training.seed = options.seed
+            training.threads = options.threads
+            let samples = { (p: EncodedPart) throws -> Samples in
+                try Samples(sampleShape: [spec.columnCount], features: p.matrix.values, labels: p.labels.map { $0 ? 1 : 0 })
+            }
+            epochs = try Trainer(network: network, options: training).fit(try samples(train), validation: try samples(validation)) { report in
+                progress("mlp epoch \(report.epoch): loss \(String(format: "%.4f", report.loss)), validation loss \(report.validationLoss.map { String(format: "%.4f", $0) } ?? "-")")
+            }
+            mlp = network
+        }
+        var model = IPModel(spec: spec, databases: intelligence.databases, lists: encoder.lists.map(\.requirement), forest: forest, mlp: mlp,
+                            forestWeight: options.forestWeight, threshold: 0.5, targetRecall: options.targetRecall)
+        let validationScores = try model.scores(validation.matrix, threads: options.threads).combined
+        model.threshold = RankingMetrics.threshold(forRecall: options.targetRecall, scores: validationScores, positives: validation.labels) ?? 0.5
+        progress("threshold \(String(format: "%.4f", model.threshold)) for recall \(options.targetRecall) on validation")
+        return IPTrainingResult(model: model, parts: encoded, epochs: epochs)
+    }
+
+    /// Refuses an infrastructure list whose membership all but gives the label away: as a feature it
+    /// would hand the model the answer it is meant to learn (the flaw of copying the label into the inputs).
+    static func checkLeaks(lists: [NamedList], _ rows: [LabelledRow]) throws {
+        let malicious = rows.filter(\.malicious), benign = rows.filter { !$0.malicious }
+        for list in lists {
+            let m = Double(malicious.filter { list.set.contains($0.observation.address) }.count) / Double(max(1, malicious.count))
+            let b = Double(benign.filter { list.set.contains($0.observation.address) }.count) / Double(max(1, benign.count))
+            if abs(m - b) >= 0.9 {
+                throw ReputationDataError(String(format: "list '%@' holds %.1f%% of the malicious rows and %.1f%% of the benign ones: as a feature it would hand the model its label (was it also a training input?); use it as an allowlist when scoring instead", list.name, 100 * m, 100 * b))
+            }
+        }
+    }
+
+    /// Ranking metrics and the confusion at `model.threshold` of every part of `model` on `part`.
+    public static func evaluate(_ model: IPModel, _ part: EncodedPart, threads: Int = defaultThreadCount) throws -> [IPModelCard.Part] {
+        let scores = try model.scores(part.matrix, threads: threads)
+        var out: [IPModelCard.Part] = []
+        func add(_ name: String, _ s: [Double]) {
+            out.append(IPModelCard.Part(scorer: name, ranking: RankingMetrics(scores: s, positives: part.labels),
+                                        atThreshold: BinaryMetrics(scores: s, positives: part.labels, threshold: model.threshold)))
+        }
+        if scores.forest != nil && scores.mlp != nil { add(model.scorer, scores.combined) }
+        if let f = scores.forest { add("forest", f.map(Double.init)) }
+        if let m = scores.mlp { add("mlp", m.map(Double.init)) }
+        return out
+    }
+}

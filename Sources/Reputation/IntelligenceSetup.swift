@@ -1,0 +1,114 @@
+import Enrichment
+import FlowRecords
+import Forest
+import Foundation
+import Neural
+
+/// The address databases a command opens: any MMDB files given, then the libloc database (unless
+/// turned off). Earlier sources win for a field they know, so a City MMDB's country is preferred to
+/// libloc's, while libloc alone knows network flags. Lookups are cached.
+public struct IntelligenceSetup: Sendable {
+    public let source: CachedIntelligence
+    /// What was opened, as a model records it.
+    public let databases: [DatabaseRequirement]
+
+    public init(mmdb paths: [String], libloc: String?) throws(EnrichmentError) {
+        var sources: [any AddressIntelligence] = []
+        var databases: [DatabaseRequirement] = []
+        let day = DateFormatter()
+        day.dateFormat = "yyyy-MM-dd"
+        day.timeZone = TimeZone(identifier: "UTC")
+        for path in paths {
+            let db = try MaxMindDatabase(path: path)
+            sources.append(db)
+            databases.append(DatabaseRequirement(kind: db.content.rawValue, name: db.databaseType, built: day.string(from: db.buildDate)))
+        }
+        if let libloc {
+            let db = try LocationDatabase(path: libloc)
+            sources.append(db)
+            databases.append(DatabaseRequirement(kind: "libloc", name: "libloc", built: day.string(from: db.createdAt)))
+        }
+        guard !sources.isEmpty else {
+            throw EnrichmentError(.missingFile, "no address database: give --mmdb files or leave the libloc database on")
+        }
+        source = CachedIntelligence(sources.count == 1 ? sources[0] : CombinedIntelligence(sources))
+        self.databases = databases
+    }
+
+    /// Whether a City database is among the sources (latitude, longitude and time zone).
+    public var hasCity: Bool { databases.contains { $0.kind == "city" } }
+    public var hasLibloc: Bool { databases.contains { $0.kind == "libloc" } }
+
+    /// The databases `model` needs that are not open here.
+    public func missing(for model: IPModel) -> [DatabaseRequirement] {
+        model.databases.filter { need in !databases.contains { $0.kind == need.kind } }
+    }
+
+    /// The facts of every distinct address.
+    public func facts(for addresses: some Sequence<IPAddress>) throws -> [IPAddress: AddressFacts] {
+        var out: [IPAddress: AddressFacts] = [:]
+        for address in addresses where out[address] == nil { out[address] = try source.facts(for: address) }
+        return out
+    }
+}
+
+/// An infrastructure list used as a feature: a name and the blocks of its file.
+public struct NamedList: Sendable {
+    public var name: String
+    public var set: CIDRSet
+    public var requirement: ListRequirement
+
+    /// Reads `NAME=FILE`.
+    public static func load(_ argument: String) throws -> NamedList {
+        guard let eq = argument.firstIndex(of: "="), eq != argument.startIndex else {
+            throw ReputationDataError("'\(argument)': a list is given as NAME=FILE (cloud=ranges.txt)")
+        }
+        let name = String(argument[..<eq]), path = String(argument[argument.index(after: eq)...])
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
+            throw ReputationDataError("'\(name)': a list name is letters, digits, '-', '_' and '.'")
+        }
+        let list = try AddressList.read(path: path)
+        var set = CIDRSet()
+        for entry in list.entries { set.insert(entry.block) }
+        return NamedList(name: name, set: set,
+                         requirement: ListRequirement(name: name, blocks: set.count, sha256: try LabelledData.fileChecksum(path)))
+    }
+}
+
+/// Turns observations into feature rows for a spec.
+public struct FeatureEncoder {
+    public let spec: FeatureSpec
+    public let lists: [NamedList]
+
+    /// `lists` must hold every list `spec` names; they are put in the spec's order.
+    public init(spec: FeatureSpec, lists: [NamedList]) throws {
+        self.spec = spec
+        self.lists = try spec.lists.map { name in
+            guard let list = lists.first(where: { $0.name == name }) else {
+                throw ReputationDataError("the model uses the infrastructure list '\(name)': give it with --list \(name)=FILE")
+            }
+            return list
+        }
+    }
+
+    public func membership(_ address: IPAddress) -> [Bool] { lists.map { $0.set.contains(address) } }
+
+    public func row(_ facts: AddressFacts, _ observation: Observation) -> [Float] {
+        var row = [Float](repeating: 0, count: spec.columnCount)
+        row.withUnsafeMutableBufferPointer { spec.encode(facts, observation, membership: membership(observation.address), into: $0) }
+        return row
+    }
+
+    public func matrix(_ observations: [Observation], facts: [IPAddress: AddressFacts]) -> FeatureMatrix {
+        let columns = spec.columnCount
+        var values = ContiguousArray<Float>(repeating: 0, count: observations.count * columns)
+        values.withUnsafeMutableBufferPointer { buffer in
+            for (i, o) in observations.enumerated() {
+                spec.encode(facts[o.address] ?? AddressFacts(), o, membership: membership(o.address),
+                            into: UnsafeMutableBufferPointer(rebasing: buffer[(i * columns)..<((i + 1) * columns)]))
+            }
+        }
+        return FeatureMatrix(rows: observations.count, columns: columns, values: values)
+    }
+}
+

@@ -1,0 +1,83 @@
+import Enrichment
+import FlowRecords
+import Testing
+@testable import Reputation
+
+@Suite struct FeatureTests {
+    let spec = FeatureSpec(hour: true, port: true, countries: ["DE", "US"], location: true, asnBuckets: 8,
+                           flags: true, prefixLength: true, lists: ["cdn"])
+
+    func row(_ facts: AddressFacts, _ observation: Observation, member: Bool = false) -> [String: Float] {
+        var values = [Float](repeating: -1, count: spec.columnCount)
+        values.withUnsafeMutableBufferPointer { spec.encode(facts, observation, membership: [member], into: $0) }
+        return Dictionary(uniqueKeysWithValues: zip(spec.columns.map(\.name), values))
+    }
+
+    @Test func namesEveryColumnOnceInFeatureOrder() {
+        let names = spec.columns.map(\.name)
+        #expect(Set(names).count == names.count)
+        #expect(names.count == 2 + 7 + 4 + 8 + 4 + 9 + 5 + 2 + 1)
+        #expect(spec.features == ["hour", "port", "transport", "country", "continent", "location", "asn", "flags", "prefix_length", "list:cdn"])
+        let bare = FeatureSpec(hour: false, port: false, countries: [], location: false, asnBuckets: 0, flags: false, prefixLength: false, lists: [])
+        #expect(bare.columns.map(\.name) == ["country=other", "country=unknown"] + FeatureSpec.continents.map { "continent=\($0)" } + ["continent=unknown"])
+    }
+
+    @Test func encodesKnownFacts() {
+        let facts = AddressFacts(countryCode: "DE", continentCode: "EU", latitude: 45, longitude: -90, utcOffsetHours: 7,
+                                 asn: 3320, prefixLength: 24, flags: [.anycast], sources: ["test"])
+        let r = row(facts, Observation(address: ip("193.0.0.1"), hour: 6, port: 22, transport: .tcp), member: true)
+        #expect(abs(r["hour_sin"]! - 1) < 1e-6 && abs(r["hour_cos"]!) < 1e-6)
+        #expect(abs(r["port"]! - 22.0 / 65535) < 1e-7 && r["port_system"] == 1 && r["port_registered"] == 0)
+        #expect(r["transport=tcp"] == 1 && r["transport=udp"] == 0)
+        #expect(r["country=DE"] == 1 && r["country=US"] == 0 && r["country=other"] == 0 && r["country=unknown"] == 0)
+        #expect(r["continent=EU"] == 1 && r["continent=unknown"] == 0)
+        #expect(r["latitude"] == 0.5 && r["longitude"] == -0.5 && r["utc_offset"] == 0.5 && r["location=unknown"] == 0)
+        #expect(r["asn_bucket=\(spec.asnBucket(3320))"] == 1 && r["asn=unknown"] == 0)
+        #expect((0..<8).reduce(Float(0)) { $0 + r["asn_bucket=\($1)"]! } == 1)
+        #expect(r["flag=anycast"] == 1 && r["flag=hostile"] == 0 && r["flags=unknown"] == 0)
+        #expect(r["network_size"] == 0.25 && r["network=unknown"] == 0)
+        #expect(r["list=cdn"] == 1)
+        #expect(!r.values.contains(-1))
+    }
+
+    @Test func encodesUnknownsAsTheirOwnColumns() {
+        let r = row(AddressFacts(countryCode: "FR"), Observation(address: ip("2001:4860::1")))
+        #expect(r["country=other"] == 1 && r["country=DE"] == 0)
+        #expect(r["continent=unknown"] == 1 && r["location=unknown"] == 1 && r["asn=unknown"] == 1)
+        #expect(r["flags=unknown"] == 1 && r["network=unknown"] == 1 && r["list=cdn"] == 0)
+        #expect(spec.missingInputs(Observation(address: ip("2001:4860::1"))) == ["hour", "port"])
+    }
+
+    @Test func hashesASNsIntoStableBuckets() {
+        let buckets = (1...5000).map { spec.asnBucket(UInt32($0)) }
+        #expect(buckets.allSatisfy { (0..<8).contains($0) })
+        #expect(Set(buckets).count == 8)
+        // Roughly even: no bucket holds twice its share.
+        #expect(Dictionary(grouping: buckets, by: { $0 }).values.allSatisfy { $0.count < 1250 })
+        #expect(spec.asnBucket(13335) == spec.asnBucket(13335))
+    }
+
+    @Test func parsesObservations() throws {
+        let full = try Observation.parse("203.0.113.9,14,53/udp").get()
+        #expect(full == Observation(address: ip("203.0.113.9"), hour: 14, port: 53, transport: .udp))
+        #expect(try Observation.parse(" 2001:db8::1 ").get() == Observation(address: ip("2001:db8::1")))
+        #expect(try Observation.parse("198.51.100.1,,443").get() == Observation(address: ip("198.51.100.1"), port: 443, transport: .tcp))
+        for bad in ["example.com", "1.2.3.4,24", "1.2.3.4,x", "1.2.3.4,3,70000/tcp", "1.2.3.4,3,22/xyz", "1.2.3.4,1,2,3"] {
+            #expect(throws: ObservationSyntaxError.self, "\(bad)") { _ = try Observation.parse(bad).get() }
+        }
+    }
+
+    @Test func encodesCityFactsFromAMaxMindDatabase() throws {
+        let setup = try IntelligenceSetup(mmdb: [Fixture.mmdb("GeoLite2-City-Test.mmdb")], libloc: nil)
+        #expect(setup.hasCity && !setup.hasLibloc)
+        #expect(setup.databases.map(\.kind) == ["city"])
+        let spec = FeatureSpec(hour: false, port: false, countries: ["GB"], location: true, asnBuckets: 4, flags: false, prefixLength: true, lists: [])
+        let encoder = try FeatureEncoder(spec: spec, lists: [])
+        let london = Observation(address: ip("81.2.69.142"))
+        let facts = try setup.facts(for: [london.address])
+        let r = Dictionary(uniqueKeysWithValues: zip(spec.columns.map(\.name), encoder.row(facts[london.address]!, london)))
+        #expect(r["country=GB"] == 1 && r["continent=EU"] == 1 && r["location=unknown"] == 0)
+        #expect(abs(r["latitude"]! - Float(51.5142 / 90)) < 1e-3)
+        #expect(r["asn=unknown"] == 1)
+    }
+}

@@ -1,0 +1,135 @@
+import Enrichment
+import FlowRecords
+import Forest
+import Foundation
+import Neural
+import Testing
+@testable import Reputation
+
+/// Training on real IPsum and Cloudflare/Fastly excerpts with the system's libloc database.
+@Suite(.enabled(if: liblocInstalled, "the libloc-database package is not installed"), .serialized)
+struct ModelTests {
+    static let intelligence = try! IntelligenceSetup(mmdb: [], libloc: LocationDatabase.defaultPath)
+
+    static func data() throws -> LabelledData {
+        var o = LoadingOptions()
+        o.minimumCount = 2
+        o.samplesPerList = 300
+        return try LabelledData.load(malicious: [Fixture.path("ipsum-excerpt.txt")],
+                                     benign: [Fixture.path("cloudflare-v4-ip-ranges.txt"), Fixture.path("fastly-ip-ranges.json")], options: o)
+    }
+
+    static func options(_ scorer: IPScorerKind = .ensemble) -> IPTrainingOptions {
+        var o = IPTrainingOptions()
+        o.scorer = scorer
+        o.forest.trees = 15
+        o.epochs = 4
+        o.asnBuckets = 32
+        o.countryMinimumRows = 5
+        return o
+    }
+
+    nonisolated(unsafe) static let trained: IPTrainingResult = try! IPTraining.train(data(), loading: LoadingOptions(), intelligence: intelligence, lists: [], options: options())
+
+    @Test func learnsToTellBlocklistedAddressesFromCDNs() throws {
+        let result = Self.trained
+        #expect(result.model.scorer == "forest+mlp")
+        #expect(result.model.databases.map(\.kind) == ["libloc"])
+        #expect(result.model.spec.flags && !result.model.spec.location && !result.model.spec.hour)
+        let test = try IPTraining.evaluate(result.model, result.parts[.test]!)
+        #expect(test.map(\.scorer) == ["forest+mlp", "forest", "mlp"])
+        for part in test { #expect(try #require(part.ranking.rocAUC) > 0.85, "\(part.scorer)") }
+        #expect(test[0].atThreshold.recall > 0.8)
+    }
+
+    @Test func roundTripsThroughItsFile() throws {
+        let model = Self.trained.model
+        let path = Fixture.scratch.appendingPathComponent("ip.safetensors").path
+        try model.write(to: path)
+        let read = try IPModel.read(path: path)
+        #expect(read.spec == model.spec && read.threshold == model.threshold && read.databases == model.databases)
+        #expect(read.forest?.trees == model.forest?.trees)
+        let x = Self.trained.parts[.test]!.matrix
+        #expect(try read.scores(x).combined == model.scores(x).combined)
+        let size = try #require(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(size < 4 << 20)
+    }
+
+    @Test func refusesDamagedOrForeignFiles() throws {
+        let path = Fixture.scratch.appendingPathComponent("damaged.safetensors").path
+        var file = Self.trained.model.safeTensors()
+        let i = try #require(file.tensors.firstIndex { $0.name == "forest.threshold" })
+        file.tensors[i].tensor.scalars[0] += 1
+        try file.write(to: path)
+        let damaged = #expect(throws: ModelFileError.self) { _ = try IPModel.read(path: path) }
+        #expect(damaged?.reason.contains("forest does not match its SHA-256 checksum") == true)
+
+        var wrongKind = Self.trained.model.safeTensors()
+        wrongKind.metadata["kind"] = "scan-cnn"
+        try wrongKind.write(to: path)
+        let kind = #expect(throws: ModelFileError.self) { _ = try IPModel.read(path: path) }
+        #expect(kind?.reason == "is a scan-cnn model, not an ip-reputation model")
+
+        var missing = Self.trained.model.safeTensors()
+        missing.metadata["databases"] = nil
+        try missing.write(to: path)
+        #expect(throws: ModelFileError.self) { _ = try IPModel.read(path: path) }
+    }
+
+    @Test func scoresExplainsAndHonoursTheAllowlist() throws {
+        let model = Self.trained.model
+        var allow = CIDRSet()
+        allow.insert("45.148.10.0/24")
+        let scorer = try IPScorer(model: model, intelligence: Self.intelligence, lists: [], allowlist: allow)
+        let cdn = try scorer.score(Observation(address: ip("104.16.1.1")))
+        #expect(cdn.probability != nil && cdn.threshold == model.threshold)
+        #expect(cdn.drivers.count == 3)
+        #expect(cdn.verdict == (cdn.probability! >= model.threshold ? .suspicious : .unremarkable))
+        #expect(try scorer.score(Observation(address: ip("45.148.10.5"))).verdict == .allowlisted)
+        #expect(try scorer.score(Observation(address: ip("192.168.1.9"))).verdict == .notPublic)
+        // The malicious rows of the test part score higher on average than the benign ones.
+        let test = Self.trained.parts[.test]!
+        let scores = try test.observations.map { try scorer.score($0).probability! }
+        let mean = { (m: Bool) in zip(scores, test.labels).filter { $0.1 == m }.map(\.0).reduce(0, +) / Double(test.labels.filter { $0 == m }.count) }
+        #expect(mean(true) > mean(false) + 0.3)
+    }
+
+    @Test func refusesToScoreWithoutWhatTheModelWasTrainedWith() throws {
+        let city = try IntelligenceSetup(mmdb: [Fixture.mmdb("GeoLite2-City-Test.mmdb")], libloc: nil)
+        let error = #expect(throws: ReputationDataError.self) { _ = try IPScorer(model: Self.trained.model, intelligence: city, lists: []) }
+        #expect(error?.description.contains("the libloc location database") == true)
+
+        var withList = Self.trained.model
+        withList.spec.lists = ["cdn"]
+        withList.lists = [ListRequirement(name: "cdn", blocks: 1, sha256: "")]
+        let listError = #expect(throws: ReputationDataError.self) { _ = try IPScorer(model: withList, intelligence: Self.intelligence, lists: []) }
+        #expect(listError?.description.contains("--list cdn=FILE") == true)
+    }
+
+    @Test func refusesAListThatGivesTheLabelAway() throws {
+        let list = try NamedList.load("cf=\(Fixture.path("cloudflare-v4-ip-ranges.txt"))")
+        var o = LoadingOptions()
+        o.minimumCount = 2
+        o.samplesPerList = 100
+        let data = try LabelledData.load(malicious: [Fixture.path("ipsum-excerpt.txt")], benign: [Fixture.path("cloudflare-v4-ip-ranges.txt")], options: o)
+        let error = #expect(throws: ReputationDataError.self) {
+            _ = try IPTraining.train(data, loading: o, intelligence: Self.intelligence, lists: [list], options: Self.options(.forest))
+        }
+        #expect(error?.description.contains("would hand the model its label") == true)
+    }
+
+    @Test func aModelOfFlowsNeedsTheHour() throws {
+        let scanners = try Fixture.connLog((1...40).map { "45.148.\($0).5" }, hour: 3, port: 22, name: "m-conn.log")
+        let visitors = try Fixture.connLog((1...40).map { "104.16.\($0).9" }, hour: 15, port: 443, name: "b-conn.log")
+        let data = try LabelledData.load(malicious: [scanners], benign: [visitors], options: LoadingOptions())
+        var o = Self.options(.mlp)
+        o.split.testFraction = 0.3
+        o.split.validationFraction = 0.3
+        let model = try IPTraining.train(data, loading: LoadingOptions(), intelligence: Self.intelligence, lists: [], options: o).model
+        #expect(model.spec.hour && model.spec.port && model.scorer == "mlp")
+        let scorer = try IPScorer(model: model, intelligence: Self.intelligence, lists: [])
+        #expect(throws: ReputationDataError.self) { _ = try scorer.score(Observation(address: ip("45.148.99.5"))) }
+        let scored = try scorer.score(Observation(address: ip("45.148.99.5"), hour: 3, port: 22, transport: .tcp))
+        #expect(!scored.drivers.isEmpty)
+    }
+}
