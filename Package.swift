@@ -56,7 +56,7 @@ let package = Package(
             swiftSettings: optimiseInDebug),
         .target(
             name: "Detection",
-            dependencies: ["FlowRecords", "ActivityImage", "Neural", "Synthesis"],
+            dependencies: ["FlowRecords", "ActivityImage", "Neural", "Synthesis", "Reputation"],
             resources: [.copy("Resources/scan-cnn.safetensors")],
             swiftSettings: optimiseInDebug),
         .target(
@@ -66,6 +66,7 @@ let package = Package(
         .target(
             name: "Reputation",
             dependencies: ["Enrichment", "Forest", "Neural", "FlowRecords", "ActivityImage", "Randomness"],
+            resources: [.copy("Resources/ip-model.safetensors")],
             swiftSettings: optimiseInDebug),
         .executableTarget(
             name: "flowhound",

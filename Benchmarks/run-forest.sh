@@ -2,13 +2,15 @@
 # Random forest benchmark: Flowhound's Forest against scikit-learn's RandomForestClassifier on the same
 # arrays, in one run: fit time, batch predict rows/s, single-row latency, test ROC-AUC.
 #
-#   Benchmarks/run-forest.sh [RUNS] [TREES]        (defaults 3 and 100)
+#   Benchmarks/run-forest.sh [RUNS] [TREES] [DATA]     (defaults 3, 100, and the synthetic data)
 #
 # Environment: BENCH_DATA (default <repo>/.build-bench-data), PYTHON (default python3, for the venv).
-# The data is scikit-learn's make_classification: 100,000 rows × 40 float32 features (75 % train),
-# written once to $BENCH_DATA/forest. Both fit 100 trees with 2 threads and scikit-learn's defaults
-# (Gini, unlimited depth, sqrt features, bootstrap). Prints a Markdown table of medians and ratios,
-# also written to $BENCH_DATA/forest-results.md.
+# The data is DATA/{train,test}_{X,y}.npy when DATA is given (as `flowhound train ip --export DATA`
+# writes the IP model's real feature matrix; Benchmarks/run-ip-forest.sh does that), else
+# scikit-learn's make_classification: 100,000 rows × 40 float32 features (75 % train), written once to
+# $BENCH_DATA/forest. Both fit the trees with 2 threads and scikit-learn's defaults (Gini, unlimited
+# depth, sqrt features, bootstrap). Prints a Markdown table of medians and ratios, also written to
+# forest-results.md beside the data.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,9 +19,10 @@ die() { echo "run-forest.sh: error: $*" >&2; exit 1; }
 note() { echo "==> $*" >&2; }
 
 runs="${1:-3}"; trees="${2:-100}"
-[[ "$runs" =~ ^[1-9][0-9]*$ && "$trees" =~ ^[1-9][0-9]*$ ]] || die "usage: $0 [RUNS] [TREES]"
-data="${BENCH_DATA:-$repo/.build-bench-data}/forest"
+[[ "$runs" =~ ^[1-9][0-9]*$ && "$trees" =~ ^[1-9][0-9]*$ ]] || die "usage: $0 [RUNS] [TREES] [DATA]"
+data="${3:-${BENCH_DATA:-$repo/.build-bench-data}/forest}"
 mkdir -p "$data" || die "cannot create $data"
+[[ -z "${3:-}" || -s "$data/train_X.npy" ]] || die "$data has no train_X.npy (write it with: flowhound train ip ... --export $data)"
 
 venv="$here/.venv-keras"
 if [[ ! -x "$venv/bin/python" ]]; then
@@ -43,17 +46,19 @@ for r in $(seq 1 "$runs"); do
     "$py" "$here/forest/compare_forest.py" fit "$data" "$trees" 2 >>"$data/sklearn.jsonl" || die "compare_forest.py failed"
 done
 
-"$py" - "$data" "$runs" "$trees" "$0 $*" "$(git -C "$repo" rev-parse --short HEAD)" <<'PY' | tee "$data/../forest-results.md"
+"$py" - "$data" "$runs" "$trees" "$0 $*" "$(git -C "$repo" rev-parse --short HEAD)" <<'PY' | tee "$data/forest-results.md"
 import json, statistics, sys, sklearn
+import numpy as np
 data, runs, trees, command, revision = sys.argv[1:]
+train, test = np.load(f"{data}/train_X.npy", mmap_mode="r"), np.load(f"{data}/test_X.npy", mmap_mode="r")
 def load(name):
     rows = [json.loads(l) for l in open(f"{data}/{name}.jsonl")]
     return {k: statistics.median(r[k] for r in rows) for k in rows[0]}
 f, s = load("flowhound"), load("sklearn")
 print(f"| {trees} trees, 2 threads, median of {runs} | Flowhound | scikit-learn {sklearn.__version__} | ratio |")
 print("|---|---:|---:|---:|")
-print(f"| fit seconds (75,000 × 40) | {f['fit_seconds']:.2f} | {s['fit_seconds']:.2f} | {s['fit_seconds'] / f['fit_seconds']:.2f}× faster |")
-print(f"| batch predict rows/s (25,000) | {f['batch_rows_per_second']:,.0f} | {s['batch_rows_per_second']:,.0f} | {f['batch_rows_per_second'] / s['batch_rows_per_second']:.1f}× |")
+print(f"| fit seconds ({train.shape[0]:,} × {train.shape[1]}) | {f['fit_seconds']:.2f} | {s['fit_seconds']:.2f} | {s['fit_seconds'] / f['fit_seconds']:.2f}× faster |")
+print(f"| batch predict rows/s ({test.shape[0]:,}) | {f['batch_rows_per_second']:,.0f} | {s['batch_rows_per_second']:,.0f} | {f['batch_rows_per_second'] / s['batch_rows_per_second']:.1f}× |")
 print(f"| single-row latency µs (median) | {f['single_row_microseconds']:.1f} | {s['single_row_microseconds']:.0f} | {s['single_row_microseconds'] / f['single_row_microseconds']:.0f}× lower |")
 print(f"| test ROC-AUC | {f['roc_auc']:.4f} | {s['roc_auc']:.4f} | {f['roc_auc'] - s['roc_auc']:+.4f} |")
 print(f"| nodes in the forest | {f['nodes']:,.0f} | {s['nodes']:,.0f} | |")

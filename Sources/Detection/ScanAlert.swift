@@ -1,5 +1,6 @@
 import FlowRecords
 import Foundation
+import Reputation
 
 /// One scan episode of one source: everything it touched while detectors kept flagging it, and why.
 public struct ScanAlert: Sendable {
@@ -20,6 +21,8 @@ public struct ScanAlert: Sendable {
     public var busiestHost: (host: IPAddress, failedPorts: Int)?
     /// The most distinct hosts that failed on one port in one flagged window, and that port.
     public var busiestPort: (port: UInt16, failedHosts: Int)?
+    /// The IP model's verdict on the source, when detection was asked to score it.
+    public var sourceScore: IPScore?
 
     public var failureRatio: Double { flows == 0 ? 0 : Double(failedFlows) / Double(flows) }
 
@@ -62,7 +65,8 @@ public struct ScanAlert: Sendable {
         default: what = "\(ports.count) ports on \(hosts.count) hosts"
         }
         let why = reasons.keys.sorted().map { "\($0): \(reasons[$0]!)" }.joined(separator: "; ")
-        return "\(source) probed \(what) in \(span), \(Int((failureRatio * 100).rounded()))% of \(flows) attempts failed (\(why))."
+        let reputation = sourceScore.map { " Source reputation: \($0.summary)." } ?? ""
+        return "\(source) probed \(what) in \(span), \(Int((failureRatio * 100).rounded()))% of \(flows) attempts failed (\(why))." + reputation
     }
 
     /// The alert as one line of JSON: Elastic Common Schema names where they exist, Flowhound's own
@@ -88,13 +92,24 @@ public struct ScanAlert: Sendable {
             var technique = Technique()
             var tactic = Tactic()
         }
-        struct Address: Encodable { var ip: String }
+        struct Address: Encodable {
+            var ip: String
+            var geo: Geo? = nil
+            var `as`: AS? = nil
+        }
+        struct Geo: Encodable { var country_iso_code: String }
+        struct AS: Encodable {
+            struct Organization: Encodable { var name: String }
+            var number: UInt32
+            var organization: Organization?
+        }
         struct Detail: Encodable {
             var scan_type: String, explanation: String
             var first_seen: String, last_seen: String, duration_seconds: Double
             var distinct_ports: Int, distinct_hosts: Int, port_ranges: String, hosts: [String]
             var flows: Int, failed_flows: Int, failure_ratio: Double, windows: Int
             var scores: [String: Double], detectors: [String], reasons: [String: String]
+            var source_reputation: IPScore?
         }
 
         var timestamp: String
@@ -114,7 +129,8 @@ public struct ScanAlert: Sendable {
             timestamp = first
             event = Event(start: first, end: last)
             rule = Rule(name: "Flowhound port scan (\(a.scanType))")
-            source = Address(ip: a.source.description)
+            source = Address(ip: a.source.description, geo: a.sourceScore?.country.map(Geo.init),
+                             as: a.sourceScore?.asn.map { AS(number: $0, organization: a.sourceScore?.asOrganization.map(AS.Organization.init)) })
             destination = a.hosts.count == 1 ? Address(ip: a.hosts[0].description) : nil
             flowhound = Detail(
                 scan_type: a.scanType, explanation: a.explanation, first_seen: first, last_seen: last,
@@ -123,14 +139,16 @@ public struct ScanAlert: Sendable {
                 hosts: a.hosts.prefix(20).map(\.description), flows: a.flows, failed_flows: a.failedFlows,
                 failure_ratio: (a.failureRatio * 10000).rounded() / 10000, windows: a.windows,
                 scores: a.scores.mapValues { ($0 * 10000).rounded() / 10000 }, detectors: a.reasons.keys.sorted(),
-                reasons: a.reasons)
+                reasons: a.reasons, source_reputation: a.sourceScore)
         }
     }
 
     /// Column titles and one row for `--format table`.
-    public static let tableHeader = ["first seen", "source", "type", "ports", "hosts", "failed", "detectors", "ports probed"]
+    public static let tableHeader = ["first seen", "source", "type", "ports", "hosts", "failed", "detectors", "ip score", "ports probed"]
     public var tableRow: [String] {
         [CivilTime(firstSeen).short, source.description, scanType, String(ports.count), String(hosts.count),
-         "\(Int((failureRatio * 100).rounded()))%", reasons.keys.sorted().joined(separator: "+"), ScanAlert.ranges(ports, limit: 4)]
+         "\(Int((failureRatio * 100).rounded()))%", reasons.keys.sorted().joined(separator: "+"),
+         sourceScore.map { s in s.probability.map { String(format: "%.2f", $0) + (s.verdict == .suspicious ? "!" : "") } ?? s.verdict.rawValue } ?? "-",
+         ScanAlert.ranges(ports, limit: 4)]
     }
 }

@@ -20,6 +20,13 @@ public struct Observation: Sendable, Hashable {
         self.transport = transport
     }
 
+    /// One end of `flow`: the hour (UTC) the flow started, its destination port and transport.
+    public init(_ address: IPAddress, in flow: FlowRecord) {
+        let seconds = Int(flow.start.rounded(.down))
+        self.init(address: address, hour: ((seconds % 86_400) + 86_400) % 86_400 / 3600,
+                  port: flow.destinationPort, transport: flow.transport)
+    }
+
     /// Parses `ADDR`, `ADDR,HOUR` or `ADDR,HOUR,PORT/PROTO` (`203.0.113.9,14,22/tcp`); an empty
     /// hour (`ADDR,,443/tcp`) means unknown. Nil with the reason when the text is none of these.
     public static func parse(_ text: String) -> Result<Observation, ObservationSyntaxError> {

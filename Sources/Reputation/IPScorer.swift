@@ -38,6 +38,19 @@ public struct IPScore: Sendable, Codable, Equatable {
     public var asOrganization: String?
     public var flags: String?
     public var drivers: [Driver]
+
+    enum CodingKeys: String, CodingKey {
+        case address, hour, port, transport, verdict, probability, threshold, forest, mlp, country, asn, flags, drivers
+        case asOrganization = "as_organization"
+    }
+
+    /// `suspicious (0.97 ≥ 0.37: asn=AS208485 Moon Dc +0.18, country=TR +0.16)`, for explanations.
+    public var summary: String {
+        guard let probability, let threshold else { return verdict.rawValue }
+        let why = drivers.map { "\($0.feature)=\($0.value) \($0.contribution >= 0 ? "+" : "")\(String(format: "%.2f", $0.contribution))" }
+        return "\(verdict.rawValue) (\(String(format: "%.2f", probability)) \(probability >= threshold ? "≥" : "<") \(String(format: "%.2f", threshold))"
+            + (why.isEmpty ? ")" : ": " + why.joined(separator: ", ") + ")")
+    }
 }
 
 /// Scores remote addresses with an `IPModel`: looks the address up, encodes the model's features,
@@ -71,7 +84,11 @@ public final class IPScorer {
     }
 
     /// The score of one observation. Throws when the model needs an hour or port the observation lacks.
-    public func score(_ observation: Observation) throws -> IPScore {
+    public func score(_ given: Observation) throws -> IPScore {
+        // Only what the model reads: a model without the hour scores an address the same at any hour.
+        var observation = given
+        if !model.spec.hour { observation.hour = nil }
+        if !model.spec.port { observation.port = nil; observation.transport = nil }
         if let known = cache[observation] { return known }
         var result = IPScore(address: observation.address.description, hour: observation.hour, port: observation.port.map(Int.init),
                              transport: observation.transport?.description, verdict: .unremarkable, drivers: [])

@@ -136,10 +136,7 @@ public struct LabelledData: Sendable {
         if try isFlowLog(path) {
             let summary = try FlowReader(options: flowOptions).read(path: path) { record in
                 if record.isICMPError { return }
-                let address = options.remoteEnd == .originator ? record.source : record.destination
-                let seconds = Int(record.start.rounded(.down))
-                let hour = ((seconds % 86_400) + 86_400) % 86_400 / 3600
-                add(Observation(address: address, hour: hour, port: record.destinationPort, transport: record.transport))
+                add(Observation(options.remoteEnd == .originator ? record.source : record.destination, in: record))
             }
             if summary.malformed > 0 { notes.append("\(path): \(summary.malformed) malformed records skipped") }
             return "flows"

@@ -3,6 +3,7 @@ import Detection
 import FlowRecords
 import Foundation
 import Neural
+import Reputation
 
 enum DetectorName: String, CaseIterable, ExpressibleByArgument {
     case threshold, trw, cnn
@@ -123,9 +124,10 @@ struct DetectionOptions: ParsableArguments {
         settings.quietPeriod = quietPeriod
         settings.lateness = lateness
         settings.maximumSources = maxSources
-        let allow = try allowlist.map { try CIDRSet.load(path: $0) } ?? CIDRSet()
-        return ScanDetection(settings: settings, detectors: list, allowlist: allow)
+        return ScanDetection(settings: settings, detectors: list, allowlist: try loadAllowlist())
     }
+
+    func loadAllowlist() throws -> CIDRSet { try allowlist.map { try CIDRSet.load(path: $0) } ?? CIDRSet() }
 }
 
 extension CIDRSetError: OneLineError {}
@@ -159,20 +161,22 @@ struct DetectionInput: ParsableArguments {
 
 /// Reads logs through a detection pipeline. Logs that record each direction apart (nfdump, VPC) go
 /// through a `DirectionPairer` first, so that a probe and its answer become one attempt.
-func runDetection(_ input: DetectionInput, _ detection: ScanDetection) throws -> (seconds: Double, flows: Int) {
+/// `inspect` sees every flow (after pairing) before detection does.
+func runDetection(_ input: DetectionInput, _ detection: ScanDetection, inspect: ((FlowRecord) throws -> Void)? = nil) throws -> (seconds: Double, flows: Int) {
     let started = DispatchTime.now().uptimeNanoseconds
     var pairer: DirectionPairer? = nil
+    let add: (FlowRecord) throws -> Void = inspect.map { inspect in { flow in try inspect(flow); try detection.add(flow) } } ?? detection.add
     let summaries = try readLogs(
         input.logs, options: ReadOptions(format: input.inputFormat, strict: input.strict), progress: input.progress,
         // nfdump prints records up to half a minute out of order: a 60 s horizon pairs them all.
         onFormat: { pairer = $0.recordsOneDirection ? DirectionPairer(horizon: 60) : nil },
         afterEach: { summary in
             guard pairer != nil else { return }
-            try pairer!.finish(emit: detection.add)
+            try pairer!.finish(emit: add)
             Diagnostics.note("\(summary.file): paired the two directions of \(pairer!.paired) attempts; \(pairer!.unpaired) records had no answer within \(Int(pairer!.horizon)) s")
         }
     ) { record in
-        if pairer != nil { try pairer!.add(record, emit: detection.add) } else { try detection.add(record) }
+        if pairer != nil { try pairer!.add(record, emit: add) } else { try add(record) }
     }
     let flows = summaries.reduce(0) { $0 + $1.records }
     try detection.finish()
@@ -207,6 +211,7 @@ struct Detect: ParsableCommand {
 
     @OptionGroup var input: DetectionInput
     @OptionGroup(title: "Detection") var options: DetectionOptions
+    @OptionGroup(title: "IP reputation") var reputation: RemoteScoringOptions
 
     @Option(help: "Output: jsonl (one alert a line, as episodes end) or table (at the end).")
     var format = AlertFormat.jsonl
@@ -214,13 +219,39 @@ struct Detect: ParsableCommand {
     func run() throws {
         try Diagnostics.run {
             let detection = try options.makeDetection()
+            let scorer = try reputation.makeScorer(allowlist: options.loadAllowlist())
             var table: [ScanAlert] = []
+            var connectionTable: [ConnectionAlert] = []
             let out = FileHandle.standardOutput
-            detection.onAlert = { alert in
+            var scoringFailure: String? = nil
+            detection.onAlert = { found in
+                var alert = found
+                if let scorer {
+                    do {
+                        let port = alert.busiestPort?.port ?? alert.ports.first
+                        let seconds = Int(alert.firstSeen.rounded(.down))
+                        alert.sourceScore = try scorer.score(Observation(address: alert.source, hour: ((seconds % 86_400) + 86_400) % 86_400 / 3600,
+                                                                         port: port, transport: port.map { _ in .tcp }))
+                    } catch {
+                        scoringFailure = scoringFailure ?? "\(error)"
+                    }
+                }
                 if format == .jsonl { out.write(Data((alert.json() + "\n").utf8)) } else { table.append(alert) }
             }
-            let (seconds, flows) = try runDetection(input, detection)
-            if format == .table { print(alertTable(table)) }
+            var watch: ConnectionWatch? = nil
+            if reputation.connectionAlerts, let scorer {
+                watch = ConnectionWatch(scorer: scorer, home: try reputation.home.map { try CIDRSet.load(path: $0) })
+                watch!.onAlert = { alert in
+                    if format == .jsonl { out.write(Data((alert.json() + "\n").utf8)) } else { connectionTable.append(alert) }
+                }
+            }
+            let (seconds, flows) = try runDetection(input, detection, inspect: watch.map { w in w.inspect })
+            if format == .table {
+                print(alertTable(table))
+                if let watch { print("\n" + textTable(ConnectionAlert.tableHeader, connectionTable.map(\.tableRow)) + (connectionTable.isEmpty ? "\n(no suspicious connections among \(watch.remoteFlows) flows with a remote end)" : "")) }
+            }
+            if let scoringFailure { Diagnostics.note("warning: scan sources were not scored: \(scoringFailure)") }
+            if let watch { Diagnostics.note("\(watch.alerts) suspicious remote address\(watch.alerts == 1 ? "" : "es") among \(watch.remoteFlows) flows with a remote end") }
             let s = detection.statistics
             Diagnostics.note("\(flows) flows in \(fixed(seconds, 2)) s (\(Int(Double(flows) / max(seconds, 1e-9))) flows/s): \(s.alerts) alert\(s.alerts == 1 ? "" : "s"), \(s.windows) windows judged (\(s.flaggedWindows) flagged), peak \(s.peakSources) sources"
                 + (s.silenced > 0 ? ", \(s.silenced) silenced by the allowlist" : "")
@@ -233,12 +264,17 @@ struct Detect: ParsableCommand {
 
 /// A table of alerts, columns padded to fit.
 func alertTable(_ alerts: [ScanAlert]) -> String {
-    let rows = [ScanAlert.tableHeader] + alerts.map(\.tableRow)
-    let widths = ScanAlert.tableHeader.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+    textTable(ScanAlert.tableHeader, alerts.map(\.tableRow)) + (alerts.isEmpty ? "\n(no scans found)" : "")
+}
+
+/// Rows under a header, columns padded to fit (the last left ragged).
+func textTable(_ header: [String], _ body: [[String]]) -> String {
+    let rows = [header] + body
+    let widths = header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
     return rows.map { row in
         row.enumerated().map { c, cell in c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
             .joined(separator: "  ")
-    }.joined(separator: "\n") + (alerts.isEmpty ? "\n(no scans found)" : "")
+    }.joined(separator: "\n")
 }
 
 struct EvalDetect: ParsableCommand {

@@ -409,3 +409,32 @@ func scoreTableLine(_ s: IPScore) -> String {
         + (s.asn.map { "AS\($0)" } ?? "-").padding(toLength: 10, withPad: " ", startingAt: 0)
         + drivers
 }
+
+/// How `detect` scores remote addresses with the IP model.
+struct RemoteScoringOptions: ParsableArguments {
+    @Flag(help: "Score every scan alert's source with the IP model (the shipped one unless --ip-model): probability, verdict and drivers in the alert.")
+    var ipScores = false
+
+    @Option(help: ArgumentHelp("IP model file; implies --ip-scores.", valueName: "file"))
+    var ipModel: String?
+
+    @Flag(help: "Also alert on connections whose remote end the IP model finds suspicious, once per remote address (implies --ip-scores).")
+    var connectionAlerts = false
+
+    @Option(help: ArgumentHelp("Your networks (addresses and blocks, text or JSON): the other end of a flow is the remote one. Default: private and other non-public addresses are yours.", valueName: "file"))
+    var home: String?
+
+    @OptionGroup(title: "Address databases") var databases: AddressDatabaseOptions
+    @OptionGroup(title: "Feature lists") var lists: ListOptions
+
+    var enabled: Bool { ipScores || ipModel != nil || connectionAlerts }
+
+    /// The scorer, or nil when IP scoring is off. The detection allowlist silences IP verdicts too.
+    func makeScorer(allowlist: CIDRSet) throws -> IPScorer? {
+        guard enabled else { return nil }
+        let scorer = try IPScorer(model: try IPModel.load(pathOrDefault: ipModel), intelligence: try databases.open(),
+                                  lists: try lists.load(), allowlist: allowlist)
+        for warning in scorer.warnings { Diagnostics.note("warning: \(warning)") }
+        return scorer
+    }
+}

@@ -69,4 +69,46 @@ import Testing
         #expect(silenced.status == 0 && silenced.stdout.isEmpty)
         #expect(silenced.stderr.contains("silenced by the allowlist"))
     }
+
+    /// A vertical scan of 10.0.0.5 from a public address, and one HTTPS connection out to a CDN.
+    static func publicScanLog(in base: String) throws -> String {
+        var lines: [String] = []
+        for port in 1...60 {
+            lines.append(#"{"ts":\#(1_740_787_200 + port),"uid":"S\#(port)","id.orig_h":"45.148.10.5","id.orig_p":40000,"id.resp_h":"10.0.0.5","id.resp_p":\#(port),"proto":"tcp","conn_state":"REJ","orig_pkts":1,"resp_pkts":1,"orig_bytes":0,"resp_bytes":0,"duration":0.001}"#)
+        }
+        lines.append(#"{"ts":1740787300,"uid":"W1","id.orig_h":"10.0.0.7","id.orig_p":51000,"id.resp_h":"104.16.1.1","id.resp_p":443,"proto":"tcp","conn_state":"SF","orig_pkts":9,"resp_pkts":12,"orig_bytes":900,"resp_bytes":20000,"duration":2.5}"#)
+        let log = base + "/public-conn.log"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        return log
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/var/lib/location/database.db"), "the libloc-database package is not installed"))
+    func scoresTheRemoteEndWithTheIPModel() throws {
+        let base = try Tool.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let log = try Self.publicScanLog(in: base)
+        let r = try Tool.run(["detect", log, "--detectors", "threshold", "--connection-alerts"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let objects = r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let datasets = objects.map { ($0["event"] as? [String: Any])?["dataset"] as? String }
+        #expect(datasets.filter { $0 == "flowhound.scan" }.count == 1)
+        let scan = try #require(objects.first { ($0["event"] as? [String: Any])?["dataset"] as? String == "flowhound.scan" })
+        let reputation = try #require((scan["flowhound"] as? [String: Any])?["source_reputation"] as? [String: Any])
+        #expect(reputation["probability"] as? Double != nil && reputation["drivers"] as? [Any] != nil)
+        #expect((scan["source"] as? [String: Any])?["as"] != nil)
+        // Every connection alert names a remote address the model found suspicious, at most once each.
+        let connections = objects.filter { ($0["event"] as? [String: Any])?["dataset"] as? String == "flowhound.connection" }
+        let remotes = connections.compactMap { ($0["flowhound"] as? [String: Any])?["remote"] as? String }
+        #expect(Set(remotes).count == remotes.count)
+        for c in connections {
+            let rep = try #require((c["flowhound"] as? [String: Any])?["reputation"] as? [String: Any])
+            #expect(rep["verdict"] as? String == "suspicious")
+        }
+        #expect(r.stderr.contains("among 61 flows with a remote end"))
+        // Allowlisting the scanner silences its scan alert and its reputation alert alike.
+        let allow = base + "/allow.txt"
+        try "45.148.10.0/24\n".write(toFile: allow, atomically: true, encoding: .utf8)
+        let silenced = try Tool.run(["detect", log, "--detectors", "threshold", "--connection-alerts", "--allowlist", allow])
+        #expect(!silenced.stdout.contains("45.148.10.5"), "\(silenced.stdout)")
+    }
 }
