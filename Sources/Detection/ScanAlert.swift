@@ -71,11 +71,7 @@ public struct ScanAlert: Sendable {
 
     /// The alert as one line of JSON: Elastic Common Schema names where they exist, Flowhound's own
     /// detail under `flowhound`.
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try! encoder.encode(ECS(self)), as: UTF8.self)
-    }
+    public func json() -> String { jsonLine(ECS(self)) }
 
     private struct ECS: Encodable {
         struct Event: Encodable {

@@ -10,7 +10,8 @@ import Foundation
 ///   the published ranges of Google Cloud (`"ipv4Prefix": "34.1.208.0/20"`) or Fastly
 ///   (`"addresses": [...]`).
 ///
-/// A text line whose first word is not an address or block is an error naming the file and line.
+/// A text line whose first word is not an address or block is an error naming the file and line,
+/// or, when not `strict`, is skipped and kept in `malformed`.
 public struct AddressList: Sendable {
     public struct Entry: Sendable, Equatable {
         public var block: AddressBlock
@@ -23,9 +24,11 @@ public struct AddressList: Sendable {
     /// The file name or path, for messages.
     public var name: String
     public var entries: [Entry]
+    /// Lines skipped because they are not addresses (only when not strict), as `name:line: reason`.
+    public var malformed: [String] = []
 
     /// Parses a list's text; `name` is used in error messages (`name:line: reason`).
-    public init(text: String, name: String) throws(AddressListError) {
+    public init(text: String, name: String, strict: Bool = true) throws(AddressListError) {
         self.name = name
         let trimmed = text.drop { $0.isWhitespace }
         if trimmed.first == "{" || trimmed.first == "[" {
@@ -41,14 +44,17 @@ public struct AddressList: Sendable {
             let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," })
             guard let first = words.first else { continue }
             guard let block = AddressBlock(first) else {
-                throw AddressListError(description: "\(name):\(number + 1): '\(first)' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32)")
+                let problem = "\(name):\(number + 1): '\(first)' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32)"
+                if strict { throw AddressListError(description: problem) }
+                malformed.append(problem)
+                continue
             }
             entries.append(Entry(block: block, count: words.count > 1 ? Int(words[1]) : nil, line: number + 1))
         }
     }
 
     /// Reads a list file.
-    public static func read(path: String) throws(AddressListError) -> AddressList {
+    public static func read(path: String, strict: Bool = true) throws(AddressListError) -> AddressList {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw AddressListError(description: "\(path): no such file")
@@ -56,7 +62,7 @@ public struct AddressList: Sendable {
         guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else {
             throw AddressListError(description: "\(path): cannot be read")
         }
-        return try AddressList(text: String(decoding: data, as: UTF8.self), name: path)
+        return try AddressList(text: String(decoding: data, as: UTF8.self), name: path, strict: strict)
     }
 
     /// Every JSON string literal that parses as an address or block, with its line.

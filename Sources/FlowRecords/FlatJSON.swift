@@ -1,3 +1,5 @@
+import Foundation
+
 /// A scanner for one-line, flat JSON objects such as Zeek's JSON logs and Flowhound's own JSON
 /// lines: top-level keys with string, number, boolean or null values (nested arrays and objects
 /// are skipped over). It reads bytes in place and allocates nothing for escape-free strings.
@@ -163,4 +165,11 @@ struct FlatJSON {
         }
         out.append(UInt8(ascii: "\""))
     }
+}
+
+/// `value` as one line of JSON with sorted keys and unescaped slashes, as alerts are written.
+public func jsonLine(_ value: some Encodable) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try! encoder.encode(value), as: UTF8.self)
 }

@@ -22,9 +22,13 @@ public struct Observation: Sendable, Hashable {
 
     /// One end of `flow`: the hour (UTC) the flow started, its destination port and transport.
     public init(_ address: IPAddress, in flow: FlowRecord) {
-        let seconds = Int(flow.start.rounded(.down))
-        self.init(address: address, hour: ((seconds % 86_400) + 86_400) % 86_400 / 3600,
-                  port: flow.destinationPort, transport: flow.transport)
+        self.init(address, at: flow.start, port: flow.destinationPort, transport: flow.transport)
+    }
+
+    /// `address` seen at `time` (seconds since the epoch), its hour of day in UTC.
+    public init(_ address: IPAddress, at time: Double, port: UInt16?, transport: Transport?) {
+        let seconds = Int(time.rounded(.down))
+        self.init(address: address, hour: ((seconds % 86_400) + 86_400) % 86_400 / 3600, port: port, transport: transport)
     }
 
     /// Parses `ADDR`, `ADDR,HOUR` or `ADDR,HOUR,PORT/PROTO` (`203.0.113.9,14,22/tcp`); an empty

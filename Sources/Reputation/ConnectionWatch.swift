@@ -16,11 +16,7 @@ public struct ConnectionAlert: Sendable {
     }
 
     /// One line of JSON with Elastic Common Schema names; Flowhound's detail under `flowhound`.
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try! encoder.encode(ECS(self)), as: UTF8.self)
-    }
+    public func json() -> String { jsonLine(ECS(self)) }
 
     private struct ECS: Encodable {
         struct Event: Encodable {

@@ -142,8 +142,11 @@ public struct LabelledData: Sendable {
             return "flows"
         }
         let list: AddressList
-        do { list = try AddressList.read(path: path) } catch {
+        do { list = try AddressList.read(path: path, strict: flowOptions.strict) } catch {
             throw ReputationDataError("\(error.description) (neither a flow log Flowhound reads nor an address list)")
+        }
+        if let first = list.malformed.first {
+            notes.append("\(path): skipped \(list.malformed.count) malformed line\(list.malformed.count == 1 ? "" : "s"), the first: \(first.dropFirst(path.count + 1)) (--strict stops at it)")
         }
         var belowCount = 0
         var blocks: [AddressBlock] = []

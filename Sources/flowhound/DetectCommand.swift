@@ -229,9 +229,8 @@ struct Detect: ParsableCommand {
                 if let scorer {
                     do {
                         let port = alert.busiestPort?.port ?? alert.ports.first
-                        let seconds = Int(alert.firstSeen.rounded(.down))
-                        alert.sourceScore = try scorer.score(Observation(address: alert.source, hour: ((seconds % 86_400) + 86_400) % 86_400 / 3600,
-                                                                         port: port, transport: port.map { _ in .tcp }))
+                        // The port the scan tried most, over TCP: what a model that uses ports needs.
+                        alert.sourceScore = try scorer.score(Observation(alert.source, at: alert.firstSeen, port: port, transport: port.map { _ in .tcp }))
                     } catch {
                         scoringFailure = scoringFailure ?? "\(error)"
                     }

@@ -72,9 +72,15 @@ import Testing
     @Test func reportsUnusableInputs() throws {
         let empty = try Fixture.temporary("# nothing\n", name: "empty.txt")
         #expect(throws: ReputationDataError.self) { _ = try LabelledData.load(malicious: [empty], benign: [Fixture.path("cloudflare-v4-ip-ranges.txt")], options: options) }
-        let broken = try Fixture.temporary("1.2.3.4\nnot-an-address\n", name: "broken.txt")
+        let broken = try Fixture.temporary("45.148.10.5 2\nnot-an-address\n", name: "broken.txt")
+        // Counted and reported, and the rest used...
+        let lenient = try LabelledData.load(malicious: [broken], benign: [Fixture.path("cloudflare-v4-ip-ranges.txt")], options: options)
+        #expect(lenient.rows.filter(\.malicious).count == 1)
+        #expect(lenient.notes.contains("\(broken): skipped 1 malformed line, the first: 2: 'not-an-address' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32) (--strict stops at it)"))
+        // ...or, with --strict, the first stops the run.
         let error = #expect(throws: ReputationDataError.self) {
-            _ = try LabelledData.load(malicious: [broken], benign: [Fixture.path("cloudflare-v4-ip-ranges.txt")], options: options)
+            _ = try LabelledData.load(malicious: [broken], benign: [Fixture.path("cloudflare-v4-ip-ranges.txt")], options: options,
+                                      flowOptions: ReadOptions(strict: true))
         }
         #expect(error?.description.hasPrefix("\(broken):2: 'not-an-address' is not an address") == true)
         #expect(throws: ReputationDataError.self) { _ = try LabelledData.load(malicious: ["/nonexistent/list.txt"], benign: [broken], options: options) }
