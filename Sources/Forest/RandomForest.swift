@@ -36,7 +36,7 @@ public struct ForestSettings: Sendable, Codable, Equatable {
     public var minimumSamplesSplit = 2
     /// Fewest samples each side of a split must keep.
     public var minimumSamplesLeaf = 1
-    /// Features tried at each split: nil means ⌈√features⌉ (scikit-learn's "sqrt").
+    /// Features visited at each split: nil means ⌊√features⌋ (scikit-learn's "sqrt").
     public var featuresPerSplit: Int? = nil
     /// Each tree learns from a bootstrap sample (n rows drawn with replacement).
     public var bootstrap = true
@@ -142,12 +142,22 @@ public struct RandomForest: Sendable, Equatable {
                 var n = (Int(root), Int(root), Int(root), Int(root), Int(root), Int(root), Int(root), Int(root))
                 withUnsafeMutableBytes(of: &n) { raw in
                     let at = raw.bindMemory(to: Int.self).baseAddress!
-                    for _ in 0..<depth {
-                        for l in 0..<width {
-                            let node = nodes[at[l]]
-                            let x = rows[(lane + l) * stride + Int(node.feature)]
-                            at[l] = Int(node.left) + (x > node.threshold ? 1 : 0)
+                    // Unbalanced trees (one-hot features make long chains) are walked in steps of
+                    // four, stopping once every row of the block is at its leaf.
+                    var step = 0
+                    let depth = Int(depth)
+                    while step < depth {
+                        for _ in 0..<min(4, depth - step) {
+                            for l in 0..<width {
+                                let node = nodes[at[l]]
+                                let x = rows[(lane + l) * stride + Int(node.feature)]
+                                at[l] = Int(node.left) + (x > node.threshold ? 1 : 0)
+                            }
                         }
+                        step += 4
+                        var done = true
+                        for l in 0..<width where nodes[at[l]].threshold != .infinity { done = false }
+                        if done { break }
                     }
                     for l in 0..<width { sums[lane + l] += nodes[at[l]].value }
                 }
@@ -211,7 +221,7 @@ public struct RandomForest: Sendable, Equatable {
                         // Blocks of rows, so that the rows stay in cache while every tree walks them.
                         var blockStart = start
                         while blockStart < end {
-                            let blockEnd = min(blockStart + 512, end)
+                            let blockEnd = min(blockStart + 128, end)
                             for i in blockStart..<blockEnd { o[i] = 0 }
                             RandomForest.accumulate(p.baseAddress!, roots, depths, rows: v.baseAddress! + blockStart * x.columns,
                                                     stride: x.columns, count: blockEnd - blockStart, into: o.baseAddress! + blockStart)
@@ -253,6 +263,13 @@ struct TreeBuilder {
         self.settings = settings
     }
 
+    /// The threshold between two neighbouring values `a < b`: halfway, or `a` when halfway rounds up
+    /// to `b` or overflows (rows with `a` go left, rows with `b` right).
+    static func midpoint(_ a: Float, _ b: Float) -> Float {
+        let t = (a + b) / 2
+        return t >= b || !t.isFinite ? a : t
+    }
+
     static func gini(_ positive: Double, _ total: Double) -> Double {
         guard total > 0 else { return 0 }
         let p = positive / total
@@ -264,11 +281,11 @@ struct TreeBuilder {
         if settings.bootstrap { for _ in 0..<rows { weights[rng.int(0...(rows - 1))] += 1 } }
         indices = (0..<rows).filter { weights[$0] > 0 }.map { Int32($0) }
         featureOrder = Array(0..<features)
-        let tries = min(features, settings.featuresPerSplit ?? Int(Double(features).squareRoot().rounded(.up)))
+        let tries = min(features, settings.featuresPerSplit ?? max(1, Int(Double(features).squareRoot())))
         var feature: [Int32] = [-1], threshold: [Float] = [0], left: [Int32] = [0], right: [Int32] = [0], value: [Float] = [0]
         var importance = [Double](repeating: 0, count: features)
-        var stack: [(node: Int, start: Int, end: Int, depth: Int)] = [(0, 0, indices.count, 0)]
-        while let (node, start, end, depth) = stack.popLast() {
+        var stack: [(node: Int, start: Int, end: Int, depth: Int, constants: Int)] = [(0, 0, indices.count, 0, 0)]
+        while let (node, start, end, depth, knownConstants) = stack.popLast() {
             var total = 0.0, positive = 0.0
             for k in start..<end {
                 let i = Int(indices[k])
@@ -281,7 +298,8 @@ struct TreeBuilder {
                 || count < 2 * settings.minimumSamplesLeaf || depth == settings.maximumDepth {
                 continue
             }
-            guard let split = bestSplit(start, end, total, positive, tries: tries, rng: &rng) else { continue }
+            let (found, constants) = bestSplit(start, end, total, positive, tries: tries, knownConstants: knownConstants, rng: &rng)
+            guard let split = found else { continue }
             // Partition the node's samples: those going left first.
             var i = start, j = end - 1
             let column = split.feature * rows
@@ -301,30 +319,80 @@ struct TreeBuilder {
                 right.append(0)
                 value.append(0)
             }
-            stack.append((r, i, end, depth + 1))
-            stack.append((l, start, i, depth + 1))
+            stack.append((r, i, end, depth + 1, constants))
+            stack.append((l, start, i, depth + 1, constants))
         }
         return (DecisionTree(feature: feature, threshold: threshold, left: left, right: right, value: value), importance)
     }
 
-    /// The split of `indices[start..<end]` with the lowest weighted child impurity over `tries` randomly
-    /// chosen features (more are drawn when the chosen ones are constant here, as scikit-learn does).
-    mutating func bestSplit(_ start: Int, _ end: Int, _ total: Double, _ positive: Double, tries: Int,
-                            rng: inout SplitMix64) -> (feature: Int, threshold: Float, childImpurity: Double)? {
+    /// The split of `indices[start..<end]` with the lowest weighted child impurity, found as
+    /// scikit-learn's best splitter finds it. Features are drawn at random without replacement until
+    /// `tries` have been visited and at least one of them varies here. Features known to be constant
+    /// in this node (constant in an ancestor: `featureOrder[0..<knownConstants]`) are skipped, and
+    /// those found constant here are moved after them, so that the children skip them too; a drawn
+    /// feature that turns out to be constant still counts as visited. Sparse one-hot columns make most
+    /// features constant deep in a tree, so this keeps the draws random where a greedier search would
+    /// keep drawing until it found `tries` varying ones (slower, and a less diverse forest).
+    /// - Returns: the split, if any, and how many features are now known to be constant (the
+    ///   children's `knownConstants`).
+    mutating func bestSplit(_ start: Int, _ end: Int, _ total: Double, _ positive: Double, tries: Int, knownConstants: Int,
+                            rng: inout SplitMix64) -> (split: (feature: Int, threshold: Float, childImpurity: Double)?, constants: Int) {
         var best: (feature: Int, threshold: Float, childImpurity: Double)? = nil
-        var tried = 0, drawn = 0
         let minimumLeaf = settings.minimumSamplesLeaf
-        while drawn < features && (tried < tries || best == nil) {
-            let pick = rng.int(drawn...(features - 1))
-            featureOrder.swapAt(drawn, pick)
-            let f = featureOrder[drawn]
-            drawn += 1
-            pairs.removeAll(keepingCapacity: true)
+        var unvisited = features  // featureOrder[unvisited...] holds the varying features already visited
+        var drawnConstants = 0, foundConstants = 0, totalConstants = knownConstants, visited = 0
+        while unvisited > totalConstants && (visited < tries || visited <= foundConstants + drawnConstants) {
+            visited += 1
+            var j = rng.int(drawnConstants...(unvisited - foundConstants - 1))
+            if j < knownConstants {
+                featureOrder.swapAt(drawnConstants, j)
+                drawnConstants += 1
+                continue
+            }
+            j += foundConstants
+            let f = featureOrder[j]
             let column = f * rows
+            var low = Float.infinity, high = -Float.infinity
+            for k in start..<end {
+                let v = columns[column + Int(indices[k])]
+                low = min(low, v)
+                high = max(high, v)
+            }
+            if high <= low {
+                featureOrder.swapAt(j, totalConstants)
+                foundConstants += 1
+                totalConstants += 1
+                continue
+            }
+            unvisited -= 1
+            featureOrder.swapAt(unvisited, j)
+            // Two values only (one-hot and flag columns): the one candidate split needs no sort.
+            var lowTotal = 0.0, lowPositive = 0.0, lowCount = 0, twoValued = true
+            for k in start..<end {
+                let i = Int(indices[k])
+                let v = columns[column + i]
+                if v == low {
+                    lowTotal += Double(weights[i])
+                    lowPositive += Double(weights[i] * labels[i])
+                    lowCount += 1
+                } else if v != high {
+                    twoValued = false
+                    break
+                }
+            }
+            if twoValued {
+                let n = end - start
+                guard lowCount >= minimumLeaf, n - lowCount >= minimumLeaf else { continue }
+                let impurity = lowTotal * TreeBuilder.gini(lowPositive, lowTotal)
+                    + (total - lowTotal) * TreeBuilder.gini(positive - lowPositive, total - lowTotal)
+                if best == nil || impurity < best!.childImpurity - 1e-12 {
+                    best = (f, TreeBuilder.midpoint(low, high), impurity)
+                }
+                continue
+            }
+            pairs.removeAll(keepingCapacity: true)
             for k in start..<end { pairs.append((columns[column + Int(indices[k])], indices[k])) }
             pairs.sort { $0.0 < $1.0 }
-            guard pairs.first!.0 < pairs.last!.0 else { continue }  // constant here: does not count as tried
-            tried += 1
             var leftTotal = 0.0, leftPositive = 0.0
             let n = pairs.count
             for k in 0..<(n - 1) {
@@ -336,12 +404,10 @@ struct TreeBuilder {
                 let impurity = leftTotal * TreeBuilder.gini(leftPositive, leftTotal)
                     + rightTotal * TreeBuilder.gini(rightPositive, rightTotal)
                 if best == nil || impurity < best!.childImpurity - 1e-12 {
-                    var t = (pairs[k].0 + pairs[k + 1].0) / 2
-                    if t >= pairs[k + 1].0 || !t.isFinite { t = pairs[k].0 }  // halfway rounded up, or overflowed
-                    best = (f, t, impurity)
+                    best = (f, TreeBuilder.midpoint(pairs[k].0, pairs[k + 1].0), impurity)
                 }
             }
         }
-        return best
+        return (best, totalConstants)
     }
 }

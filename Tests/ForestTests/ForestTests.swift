@@ -117,3 +117,31 @@ import Testing
         #expect(spread[0] > spread[2] && spread[0] > spread[3] && spread[1] > spread[4])
     }
 }
+
+@Suite struct OneHotTests {
+    /// A categorical feature of 40 levels one-hot encoded, beside 60 columns that are always zero: the
+    /// label is whether the level is one of eight. Most columns are constant in every node.
+    @Test func learnsFromSparseOneHotColumns() {
+        var rng = SplitMix64(seed: 5)
+        let rows = 2000, columns = 100
+        var values = ContiguousArray<Float>(repeating: 0, count: rows * columns)
+        var labels: [Bool] = []
+        for r in 0..<rows {
+            let level = rng.int(0...39)
+            values[r * columns + level] = 1
+            labels.append(level % 5 == 0)
+        }
+        var settings = ForestSettings()
+        settings.trees = 20
+        let forest = RandomForest.fit(FeatureMatrix(rows: rows, columns: columns, values: values), labels: labels, settings: settings)
+        for tree in forest.trees {
+            for (f, t) in zip(tree.feature, tree.threshold) where f >= 0 {
+                #expect(f < 40 && t == 0.5)  // never a column that is always zero; halfway between 0 and 1
+            }
+        }
+        let scores = forest.probabilities(FeatureMatrix(rows: rows, columns: columns, values: values))
+        let right = zip(scores, labels).filter { ($0.0 >= 0.5) == $0.1 }.count
+        #expect(right == rows)
+        #expect(TreeBuilder.midpoint(0, 1) == 0.5 && TreeBuilder.midpoint(1, 1.0000001) == 1)
+    }
+}
