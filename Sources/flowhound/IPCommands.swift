@@ -64,7 +64,7 @@ struct LabelledInputOptions: ParsableArguments {
     @Flag(help: "When only the malicious data has hours (flow logs), give benign rows uniformly random hours so that the hour stays a feature. The hours are invented; the model card says so.")
     var spreadBenignHours = false
 
-    @Flag(help: "Stop at the first malformed flow record instead of skipping and counting it.")
+    @Flag(help: "Stop at the first malformed flow record or list line instead of skipping and counting it.")
     var strict = false
 
     func validate() throws {
