@@ -80,6 +80,6 @@ extension FlowhoundService {
             }
         }
         metrics.addressesScored.increment(by: Int64(scores.count))
-        return try json(IPScoreResponse(generation: generation.number, scores: scores))
+        return Self.jsonResponse(try JSONCoding.plainEncoder.encode(IPScoreResponse(generation: generation.number, scores: scores)))
     }
 }

@@ -11,6 +11,14 @@ enum JSONCoding {
         return encoder
     }()
 
+    /// For bodies whose keys are already snake_case (IP scores): the same text, without converting
+    /// every key on every request.
+    static let plainEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
     static let decoder = JSONDecoder()
 
     /// Decodes a request body, or throws a 400 saying what was wrong and where.
@@ -66,6 +74,7 @@ enum JSONCoding {
         case is Double.Type, is Float.Type: "a number"
         case is Bool.Type: "true or false"
         case is [Any].Type: "an array"
+        case is AddressEntry.Type: "a string ADDR[,HOUR[,PORT/PROTO]] or an object {address, hour, port, transport}"
         case is [String: Any].Type: "an object"
         default: "\(type)" == "Array<Any>" ? "an array" : "\(type)".hasPrefix("Dictionary") ? "an object" : "a value of type \(type)"
         }

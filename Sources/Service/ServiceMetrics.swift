@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// What `GET /metrics` reports, in Prometheus's text format: requests by route, method and status,
 /// their latency, the work done (addresses scored, flow records read, alerts), requests in flight
@@ -32,9 +33,33 @@ final class ServiceMetrics: Sendable {
     /// Counts a finished request and its latency. `route` is the matched route pattern (never the
     /// raw path, so that the number of series stays bounded).
     func request(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]).increment()
-        registry.makeDurationHistogram(descriptor: Self.latency, labels: [("route", route)], buckets: Self.latencyBuckets).record(duration)
+        let key = RequestKey(route: route, method: method, status: status)
+        let known = requestSeries.withLock { $0[key] }
+        let series = known ?? {
+            let made = RequestSeries(
+                count: registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]),
+                latency: registry.makeDurationHistogram(descriptor: Self.latency, labels: [("route", route)], buckets: Self.latencyBuckets))
+            requestSeries.withLock { $0[key] = made }
+            return made
+        }()
+        series.count.increment()
+        series.latency.record(duration)
     }
+
+    struct RequestKey: Hashable {
+        var route: String
+        var method: String
+        var status: Int
+    }
+
+    struct RequestSeries: Sendable {
+        var count: Counter
+        var latency: DurationHistogram
+    }
+
+    /// The series of each route, method and status seen, so that a request finds its own without
+    /// building label lists (the registry would return the same ones).
+    private let requestSeries = Mutex<[RequestKey: RequestSeries]>([:])
 
     func reload(succeeded: Bool) {
         registry.makeCounter(descriptor: Self.reloads, labels: [("result", succeeded ? "ok" : "failed")]).increment()

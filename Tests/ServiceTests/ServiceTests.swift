@@ -161,7 +161,7 @@ struct ServiceTests {
             (#"{"addresses": ["1.2.3.4", "300.1.1.1"]}"#, "addresses[1]: '300.1.1.1': '300.1.1.1' is not an IPv4 or IPv6 address", "addresses[1]"),
             (#"{"addresses": [{"address": "1.2.3.4", "hour": 24}]}"#, "hour '24' is not 0–23", "addresses[0]"),
             (#"{"addresses": [{"address": "1.2.3.4", "transport": "udp"}]}"#, "addresses[0].transport: a transport needs a port", "addresses[0].transport"),
-            (#"{"addresses": [42]}"#, "addresses[0]: expected", "addresses[0]"),
+            (#"{"addresses": [42]}"#, "addresses[0]: expected a string ADDR[,HOUR[,PORT/PROTO]] or an object", "addresses[0]"),
             (#"{"addresses": []}"#, "addresses: empty", "addresses"),
         ]
         try await app.test(.router) { client in
