@@ -43,22 +43,35 @@ final class FlowhoundService: Sendable {
         for warning in store.current.warnings { logger.warning("\(warning)") }
     }
 
+    /// Every route and its method: what the router answers and the OpenAPI document lists.
+    static let routes: [(method: HTTPRequest.Method, path: String)] = [
+        (.get, "/healthz"), (.get, "/metrics"), (.get, "/openapi.yaml"), (.post, "/v1/ip/score"),
+        (.post, "/v1/detect"), (.get, "/v1/models"), (.post, "/v1/models/reload"),
+    ]
+
     func buildRouter() -> Router<ServiceRequestContext> {
         let router = Router(context: ServiceRequestContext.self)
-        router.middlewares.add(ServiceMiddleware(configuration: configuration, metrics: metrics))
-        router.get("healthz") { _, _ in try self.health() }
-        router.get("metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: self.metrics.text())))
+        router.middlewares.add(ServiceMiddleware(configuration: configuration, metrics: metrics,
+                                                 allowed: Dictionary(grouping: Self.routes, by: \.path).mapValues { $0.map(\.method) }))
+        for (method, path) in Self.routes {
+            router.on(RouterPath(path), method: method) { request, context in try await self.respond(path, request, context) }
         }
-        router.get("openapi.yaml") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: self.openAPI))
-        }
-        router.post("v1/ip/score") { request, context in try await self.scoreAddresses(request, context: context) }
-        router.post("v1/detect") { request, context in try await self.detect(request, context: context) }
-        router.get("v1/models") { _, _ in try self.json(ModelsResponse(self.store.current)) }
-        router.post("v1/models/reload") { _, _ in try await self.reloadRequested() }
         return router
+    }
+
+    private func respond(_ path: String, _ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+        switch path {
+        case "/healthz": return try health()
+        case "/metrics":
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: metrics.text())))
+        case "/openapi.yaml": return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: openAPI))
+        case "/v1/ip/score": return try await scoreAddresses(request, context: context)
+        case "/v1/detect": return try await detect(request, context: context)
+        case "/v1/models": return try json(ModelsResponse(store.current))
+        case "/v1/models/reload": return try await reloadRequested()
+        default: preconditionFailure("no handler for the route \(path)")
+        }
     }
 
     struct Health: Encodable {

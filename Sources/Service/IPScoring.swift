@@ -29,12 +29,25 @@ struct AddressEntry: Decodable {
         } else if (try? decoder.container(keyedBy: AnyCodingKey.self)) != nil {
             try decoder.rejectUnknownKeys(["address", "hour", "port", "transport"])
             let object = try decoder.container(keyedBy: CodingKeys.self)
+            // An optional field is left out or given, never null.
+            for key in [CodingKeys.hour, .port, .transport] where object.contains(key) {
+                if try object.decodeNil(forKey: key) {
+                    throw DecodingError.valueNotFound(key == .transport ? String.self : Int.self,
+                                                      .init(codingPath: decoder.codingPath + [key], debugDescription: "null"))
+                }
+            }
             let address = try object.decode(String.self, forKey: .address)
             let hour = try object.decodeIfPresent(Int.self, forKey: .hour)
             let port = try object.decodeIfPresent(Int.self, forKey: .port)
             let transport = try object.decodeIfPresent(String.self, forKey: .transport)
-            if transport != nil && port == nil {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [CodingKeys.transport], debugDescription: "a transport needs a port"))
+            if let transport {
+                guard port != nil else {
+                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [CodingKeys.transport], debugDescription: "a transport needs a port"))
+                }
+                guard ["tcp", "udp", "icmp"].contains(transport) || (UInt8(transport).map { String($0) == transport } ?? false) else {
+                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [CodingKeys.transport],
+                                                           debugDescription: "'\(transport)' is not tcp, udp, icmp or a protocol number 0–255"))
+                }
             }
             // The same syntax `score ip` reads, so both check addresses, hours and ports alike.
             text = [address, hour.map(String.init) ?? "", port.map { "\($0)/\(transport ?? "tcp")" } ?? ""]

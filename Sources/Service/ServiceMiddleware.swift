@@ -40,9 +40,12 @@ struct ServiceMiddleware: RouterMiddleware {
     let maxConcurrent: Int
     let timeout: Duration
     let token: [UInt8]?
+    /// The methods of each path, so that a known path asked with another method gets 405, not 404.
+    let allowed: [String: [HTTPRequest.Method]]
 
-    init(configuration: ServiceConfiguration, metrics: ServiceMetrics) {
+    init(configuration: ServiceConfiguration, metrics: ServiceMetrics, allowed: [String: [HTTPRequest.Method]] = [:]) {
         self.metrics = metrics
+        self.allowed = allowed
         maxConcurrent = configuration.maxConcurrentRequests
         timeout = configuration.requestTimeout
         token = configuration.token.map { Array($0.utf8) }
@@ -54,7 +57,7 @@ struct ServiceMiddleware: RouterMiddleware {
         do {
             response = try await admit(request, context, next)
         } catch {
-            response = try Self.errorResponse(error, request: request, context: context)
+            response = try errorResponse(error, request: request, context: context)
         }
         metrics.request(route: context.endpointPath ?? "unmatched", method: request.method.rawValue,
                         status: response.status.code, duration: ContinuousClock.now - started)
@@ -104,10 +107,14 @@ struct ServiceMiddleware: RouterMiddleware {
 
     /// Any error as a JSON response: the service's own as they are, Hummingbird's (no route, body
     /// too large) with their status, anything else as a 500 that is logged.
-    static func errorResponse(_ error: any Error, request: Request, context: Context) throws -> Response {
+    func errorResponse(_ error: any Error, request: Request, context: Context) throws -> Response {
         switch error {
         case let error as ServiceError:
             return try error.response(from: request, context: context)
+        case let error as HTTPError where error.status == .notFound && allowed[request.uri.path] != nil:
+            let methods = allowed[request.uri.path]!.map(\.rawValue).joined(separator: ", ")
+            return try ServiceError(.methodNotAllowed, "\(request.uri.path) answers \(methods), not \(request.method)", headers: [.allow: methods])
+                .response(from: request, context: context)
         case let error as HTTPError where error.status == .notFound:
             return try ServiceError(.notFound, "no route for \(request.method) \(request.uri.path); GET /openapi.yaml lists them")
                 .response(from: request, context: context)

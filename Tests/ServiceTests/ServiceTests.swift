@@ -104,6 +104,7 @@ struct ServiceTests {
                 }
             }
             #expect(listed == routes)
+            #expect(Set(FlowhoundService.routes.map { "\($0.method) \($0.path)" }) == routes)
             // Every listed route is answered (anything but 404), and every $ref resolves.
             for route in listed {
                 let parts = route.split(separator: " ")
@@ -161,6 +162,9 @@ struct ServiceTests {
             (#"{"addresses": ["1.2.3.4", "300.1.1.1"]}"#, "addresses[1]: '300.1.1.1': '300.1.1.1' is not an IPv4 or IPv6 address", "addresses[1]"),
             (#"{"addresses": [{"address": "1.2.3.4", "hour": 24}]}"#, "hour '24' is not 0–23", "addresses[0]"),
             (#"{"addresses": [{"address": "1.2.3.4", "transport": "udp"}]}"#, "addresses[0].transport: a transport needs a port", "addresses[0].transport"),
+            (#"{"addresses": [{"address": "1.2.3.4", "port": 22, "transport": null}]}"#, "addresses[0].transport: expected a string, not null", "addresses[0].transport"),
+            (#"{"addresses": [{"address": "1.2.3.4", "port": 22, "transport": "TCP"}]}"#, "'TCP' is not tcp, udp, icmp or a protocol number 0–255", "addresses[0].transport"),
+            (#"{"addresses": [{"address": "1.2.3.4", "port": 22, "transport": "256"}]}"#, "'256' is not tcp, udp, icmp", "addresses[0].transport"),
             (#"{"addresses": [42]}"#, "addresses[0]: expected a string ADDR[,HOUR[,PORT/PROTO]] or an object", "addresses[0]"),
             (#"{"addresses": []}"#, "addresses: empty", "addresses"),
         ]
@@ -177,6 +181,11 @@ struct ServiceTests {
             try await client.execute(uri: "/v1/ip/score", method: .post, body: jsonBody(#"{"addresses": ["8.8.8.8"]}"#)) { response in
                 #expect(response.status == .serviceUnavailable)
                 try expectMessage(response, contains: "IP scoring is off")
+            }
+            try await client.execute(uri: "/v1/ip/score", method: .get) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "POST")
+                try expectMessage(response, contains: "/v1/ip/score answers POST, not GET")
             }
             try await client.execute(uri: "/v2/nothing", method: .get) { response in
                 #expect(response.status == .notFound)
