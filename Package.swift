@@ -11,7 +11,7 @@ let optimiseInDebug: [SwiftSetting] =
 
 let package = Package(
     name: "Flowhound",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "flowhound", targets: ["flowhound"]),
         .library(name: "FlowRecords", targets: ["FlowRecords"]),
@@ -22,9 +22,13 @@ let package = Package(
         .library(name: "Forest", targets: ["Forest"]),
         .library(name: "Enrichment", targets: ["Enrichment"]),
         .library(name: "Reputation", targets: ["Reputation"]),
+        .library(name: "Service", targets: ["Service"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
@@ -68,6 +72,15 @@ let package = Package(
             dependencies: ["Enrichment", "Forest", "Neural", "FlowRecords", "ActivityImage", "Randomness"],
             resources: [.copy("Resources/ip-model.safetensors")],
             swiftSettings: optimiseInDebug),
+        .target(
+            name: "Service",
+            dependencies: [
+                "Detection", "Reputation", "FlowRecords", "Enrichment", "Neural",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")],
+            swiftSettings: optimiseInDebug),
         .executableTarget(
             name: "flowhound",
             dependencies: [
@@ -78,6 +91,7 @@ let package = Package(
                 "Detection",
                 "Enrichment",
                 "Reputation",
+                "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
@@ -105,6 +119,13 @@ let package = Package(
             name: "ReputationTests",
             dependencies: ["Reputation", "Enrichment", "Forest", "Neural", "FlowRecords"],
             exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "Service", "Detection", "Reputation", "FlowRecords",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+            ]),
         .testTarget(
             name: "EnrichmentTests",
             dependencies: ["Enrichment", "FlowRecords"],

@@ -57,7 +57,7 @@ public protocol ScanDetector {
 /// Counts failed attempts as Zeek's scan policy and Snort's port_scan do: distinct ports that failed
 /// on one host (a vertical scan) and distinct hosts that failed on one port (a horizontal scan), in
 /// one window. Only failures count, so a scraper that succeeds everywhere is never flagged.
-public struct ThresholdDetector: ScanDetector {
+public struct ThresholdDetector: ScanDetector, Sendable {
     public var name: String { "threshold" }
     /// Distinct failed ports on one host that make a vertical scan. Zeek uses 15 in 5 minutes. Lower
     /// catches smaller scans and flags more clients that retry several closed services.
@@ -111,7 +111,7 @@ public struct RandomWalkState: Sendable, Equatable {
 /// each failure by (1−θ1)/(1−θ0), until it crosses η1 = PD/PF (scanner) or η0 = (1−PD)/(1−PF) (benign;
 /// the walk then starts over). It needs no window and catches slow horizontal scans; a vertical scan
 /// of one host is one contact, which is why it works beside the other two.
-public struct RandomWalkDetector: ScanDetector {
+public struct RandomWalkDetector: ScanDetector, Sendable {
     public var name: String { "trw" }
     /// Chance that a benign source's first contact succeeds. Lower tolerates clients with more dead peers.
     public var theta0 = 0.8

@@ -81,7 +81,18 @@ public struct FlowReader: Sendable {
     /// - Parameter onFormat: told the input's format (detected or forced) before the first record.
     public func read(path: String, onFormat: (FlowFormat) throws -> Void = { _ in },
                      _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
-        let input = try OpenedInput(path: path)
+        try read(try OpenedInput(path: path), path: path, onFormat: onFormat, body)
+    }
+
+    /// Reads a log held in memory (plain or gzip), as `read(path:)` reads a file; `name` stands for
+    /// the file in messages and the summary.
+    public func read(bytes: [UInt8], name: String, onFormat: (FlowFormat) throws -> Void = { _ in },
+                     _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
+        try read(try OpenedInput(source: MemorySource(bytes), name: name), path: name, onFormat: onFormat, body)
+    }
+
+    private func read(_ input: OpenedInput, path: String, onFormat: (FlowFormat) throws -> Void,
+                      _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
         let format = try resolveFormat(path: path, head: input.head)
         try onFormat(format)
         switch format {

@@ -54,6 +54,24 @@ final class FileDescriptorSource: ByteSource {
     }
 }
 
+/// Bytes already in memory (a request body, say), read as if from a file.
+final class MemorySource: ByteSource {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(FlowReadError) -> Int {
+        let n = min(buffer.count, bytes.count - offset)
+        guard n > 0 else { return 0 }
+        bytes.withUnsafeBytes { source in
+            buffer.baseAddress!.copyMemory(from: source.baseAddress! + offset, byteCount: n)
+        }
+        offset += n
+        return n
+    }
+}
+
 /// Inflates gzip (and zlib) data from another source, including files of several gzip members
 /// concatenated (as `cat a.gz b.gz` or log rotation produce). A stream that ends before its
 /// trailer is an error, not a quiet end of input.
@@ -227,7 +245,11 @@ struct OpenedInput {
     static let sniffLength = 64 * 1024
 
     init(path: String) throws {
-        let file = try FileDescriptorSource(path: path)
+        try self.init(source: try FileDescriptorSource(path: path), name: path)
+    }
+
+    /// Sniffs `file`, a plain or gzip byte stream called `path` in messages.
+    init(source file: any ByteSource, name path: String) throws {
         var raw = [UInt8](repeating: 0, count: OpenedInput.sniffLength)
         let rawCount = try raw.withUnsafeMutableBytes { b in
             try OpenedInput.fill(b, from: file)

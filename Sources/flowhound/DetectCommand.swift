@@ -5,9 +5,7 @@ import Foundation
 import Neural
 import Reputation
 
-enum DetectorName: String, CaseIterable, ExpressibleByArgument {
-    case threshold, trw, cnn
-}
+extension DetectionRecipe.Detector: ExpressibleByArgument {}
 
 extension EnsemblePolicy: ExpressibleByArgument {}
 
@@ -61,12 +59,12 @@ struct DetectionOptions: ParsableArguments {
     @Option(help: "Threads for the CNN (default: one per core).")
     var threads = defaultThreadCount
 
-    var detectorNames: [DetectorName] {
+    var detectorNames: [DetectionRecipe.Detector] {
         get throws {
             let names = detectors.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            var result: [DetectorName] = []
+            var result: [DetectionRecipe.Detector] = []
             for name in names {
-                guard let d = DetectorName(rawValue: name) else {
+                guard let d = DetectionRecipe.Detector(rawValue: name) else {
                     throw ValidationError("unknown detector '\(name)' in --detectors (known: threshold, trw, cnn)")
                 }
                 if !result.contains(d) { result.append(d) }
@@ -90,41 +88,41 @@ struct DetectionOptions: ParsableArguments {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
+    /// The detectors and settings these options describe.
+    func recipe() throws -> DetectionRecipe {
+        var recipe = DetectionRecipe()
+        recipe.detectors = try detectorNames
+        recipe.window = window
+        recipe.threshold.portsPerHost = portsPerHost
+        recipe.threshold.hostsPerPort = hostsPerPort
+        recipe.threshold.targets = failedTargets
+        recipe.walk.theta0 = theta0
+        recipe.walk.theta1 = theta1
+        recipe.cnnThreshold = cnnThreshold
+        recipe.cnnThreads = threads
+        recipe.settings.policy = policy
+        recipe.settings.weightedThreshold = weightedThreshold
+        recipe.settings.quietPeriod = quietPeriod
+        recipe.settings.lateness = lateness
+        recipe.settings.maximumSources = maxSources
+        recipe.allowlist = try loadAllowlist()
+        return recipe
+    }
+
+    /// The scan model when the CNN runs (`--model`, or the shipped one), else nil.
+    func loadScanModel(for recipe: DetectionRecipe) throws -> ScanModel? {
+        guard recipe.usesCNN else { return nil }
+        let scanModel = try ScanModel.load(pathOrDefault: model)
+        if let window, window != scanModel.input.windowSeconds {
+            Diagnostics.note("--window \(Int(window)) s: the scan model was trained on \(Int(scanModel.input.windowSeconds)) s images; its scores may be off")
+        }
+        return scanModel
+    }
+
     /// The pipeline these options describe.
     func makeDetection() throws -> ScanDetection {
-        var list: [any ScanDetector] = []
-        var settings = DetectionSettings()
-        settings.window = window ?? 600
-        for name in try detectorNames {
-            switch name {
-            case .threshold:
-                var t = ThresholdDetector()
-                t.portsPerHost = portsPerHost
-                t.hostsPerPort = hostsPerPort
-                t.targets = failedTargets
-                list.append(t)
-            case .trw:
-                var w = RandomWalkDetector()
-                w.theta0 = theta0
-                w.theta1 = theta1
-                list.append(w)
-            case .cnn:
-                var c = CNNDetector(model: try ScanModel.load(pathOrDefault: model))
-                c.threshold = cnnThreshold
-                c.threads = threads
-                if let window, window != c.model.input.windowSeconds {
-                    Diagnostics.note("--window \(Int(window)) s: the scan model was trained on \(Int(c.model.input.windowSeconds)) s images; its scores may be off")
-                }
-                if window == nil { settings.window = c.model.input.windowSeconds }
-                list.append(c)
-            }
-        }
-        settings.policy = policy
-        settings.weightedThreshold = weightedThreshold
-        settings.quietPeriod = quietPeriod
-        settings.lateness = lateness
-        settings.maximumSources = maxSources
-        return ScanDetection(settings: settings, detectors: list, allowlist: try loadAllowlist())
+        let recipe = try recipe()
+        return recipe.make(model: try loadScanModel(for: recipe))
     }
 
     func loadAllowlist() throws -> CIDRSet { try allowlist.map { try CIDRSet.load(path: $0) } ?? CIDRSet() }

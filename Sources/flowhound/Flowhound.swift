@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Flowhound: ParsableCommand {
+struct Flowhound: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flowhound",
         abstract: "Find port scans and suspicious connections in network flow logs.",
@@ -14,5 +14,5 @@ struct Flowhound: ParsableCommand {
             malformed record), 64 for a usage error.
             """,
         version: "0.1.0",
-        subcommands: [Flows.self, Synth.self, Render.self, Dataset.self, Train.self, Eval.self, Detect.self, Score.self])
+        subcommands: [Flows.self, Synth.self, Render.self, Dataset.self, Train.self, Eval.self, Detect.self, Score.self, Serve.self])
 }
