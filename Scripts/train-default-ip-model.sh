@@ -8,7 +8,7 @@
 # 10,000 addresses sampled from each of the Cloudflare, Akamai, Fastly and Google Cloud range lists as
 # benign. Facts from the system's libloc database (Debian libloc-database), so the model needs it when
 # scoring. Rows are split by /24: no network is in both training and test. The same data, database,
-# seed and thread count give the same model bytes.
+# seed and thread count give the same weights (the model card's creation time differs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-Sources/Reputation/Resources/ip-model.safetensors}"
