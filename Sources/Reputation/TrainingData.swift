@@ -201,9 +201,18 @@ public struct LabelledData: Sendable {
         return head.withUnsafeBufferPointer { FlowFormat.detect(head: $0) } != nil
     }
 
+    /// SHA-256 of a file, read a megabyte at a time (flow logs can be larger than memory).
     static func fileChecksum(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ReputationDataError("\(path): cannot be read") }
-        return data.withUnsafeBytes { hex(sha256($0)) }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ReputationDataError("\(path): cannot be read") }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while true {
+            let chunk: Data
+            do { chunk = try handle.read(upToCount: 1 << 20) ?? Data() } catch { throw ReputationDataError("\(path): \(error.localizedDescription)") }
+            if chunk.isEmpty { break }
+            chunk.withUnsafeBytes { hasher.update($0) }
+        }
+        return hex(hasher.finish())
     }
 }
 

@@ -111,6 +111,22 @@ import Testing
             == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    /// Fed in pieces of every size from 1 to 130 bytes, the hasher gives the one-shot digest.
+    @Test func sha256InPiecesIsTheSame() {
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let whole = Self.sha256Hex(bytes)
+        for piece in 1...130 {
+            var hasher = SHA256()
+            var start = 0
+            while start < bytes.count {
+                let end = min(start + piece, bytes.count)
+                bytes[start..<end].withUnsafeBytes { hasher.update($0) }
+                start = end
+            }
+            #expect(hex(hasher.finish()) == whole, "pieces of \(piece)")
+        }
+    }
+
     /// Lengths around the padding boundaries (55 bytes still fit the length in the last block, 56 do not;
     /// 64 is exactly one block). Byte i is (7·i + 3) mod 256; the digests are from coreutils `sha256sum`.
     @Test(arguments: [
