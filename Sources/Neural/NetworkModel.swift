@@ -54,18 +54,27 @@ public struct NetworkModel {
         try NetworkModel(SafeTensors.read(path: path), path: path, kind: expected)
     }
 
+    /// Checks that `metadata` is a Flowhound model's, of a format version this build reads, and of
+    /// kind `expected`; every model file (network or not) starts with these checks.
+    public static func checkHeader(_ metadata: [String: String], path: String, kind expected: String) throws(ModelFileError) {
+        func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
+        guard metadata["format"] == format else {
+            throw fail(metadata["format"].map { "is a '\($0)' file, not a Flowhound model" } ?? "is a safetensors file but not a Flowhound model (no format in its metadata)")
+        }
+        guard let versionText = metadata["format_version"], let version = Int(versionText) else { throw fail("has no format_version") }
+        guard version <= formatVersion else {
+            throw fail("was written by a newer Flowhound (model format \(version); this one reads up to \(formatVersion))")
+        }
+        guard let kind = metadata["kind"] else { throw fail("does not say what kind of model it is") }
+        let article = { (word: String) in "aeiou".contains(word.first ?? "x") ? "an" : "a" }
+        guard kind == expected else { throw fail("is \(article(kind)) \(kind) model, not \(article(expected)) \(expected) model") }
+    }
+
     public init(_ file: SafeTensors, path: String, kind expected: String) throws(ModelFileError) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         let m = file.metadata
-        guard m["format"] == NetworkModel.format else {
-            throw fail(m["format"].map { "is a '\($0)' file, not a Flowhound model" } ?? "is a safetensors file but not a Flowhound model (no format in its metadata)")
-        }
-        guard let versionText = m["format_version"], let version = Int(versionText) else { throw fail("has no format_version") }
-        guard version <= NetworkModel.formatVersion else {
-            throw fail("was written by a newer Flowhound (model format \(version); this one reads up to \(NetworkModel.formatVersion))")
-        }
-        guard let kind = m["kind"] else { throw fail("does not say what kind of model it is") }
-        guard kind == expected else { throw fail("is a \(kind) model, not a \(expected) model") }
+        try NetworkModel.checkHeader(m, path: path, kind: expected)
+        let kind = expected
         guard let architectureText = m["architecture"],
               let architecture = try? JSONDecoder().decode(Architecture.self, from: Data(architectureText.utf8)) else {
             throw fail("has no readable architecture")

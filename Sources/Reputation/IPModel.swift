@@ -168,14 +168,7 @@ public struct IPModel {
     public init(_ file: SafeTensors, path: String) throws(ModelFileError) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         let m = file.metadata
-        guard m["format"] == NetworkModel.format else {
-            throw fail(m["format"].map { "is a '\($0)' file, not a Flowhound model" } ?? "is a safetensors file but not a Flowhound model (no format in its metadata)")
-        }
-        guard let version = m["format_version"].flatMap(Int.init), version <= NetworkModel.formatVersion else {
-            throw fail("was written by a newer Flowhound (model format \(m["format_version"] ?? "?"); this one reads up to \(NetworkModel.formatVersion))")
-        }
-        guard let kind = m["kind"] else { throw fail("does not say what kind of model it is") }
-        guard kind == IPModel.kind else { throw fail("is a \(kind) model, not an \(IPModel.kind) model") }
+        try NetworkModel.checkHeader(m, path: path, kind: IPModel.kind)
         func decode<T: Decodable>(_ type: T.Type, _ key: String) throws(ModelFileError) -> T {
             guard let text = m[key], let value = try? JSONDecoder().decode(T.self, from: Data(text.utf8)) else {
                 throw fail("has no readable '\(key)' in its metadata")

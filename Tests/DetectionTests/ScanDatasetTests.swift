@@ -282,7 +282,7 @@ struct SyntheticDataset {
 
         try NetworkModel(kind: "ip-mlp", network: network, loss: .softmaxCrossEntropy, labels: ScanModel.labels).write(to: path)
         let kind = #expect(throws: ModelFileError.self) { _ = try ScanModel.load(path: path) }
-        #expect(kind?.reason == "is a ip-mlp model, not a scan-cnn model")
+        #expect(kind?.reason == "is an ip-mlp model, not a scan-cnn model")
     }
 }
 

@@ -379,7 +379,7 @@ import Testing
 
     @Test func theWrongKindIsRefused() throws {
         let bytes = try Self.model(kind: "scan-cnn").safeTensors().encoded()
-        #expect(Self.refusal(bytes, kind: "ip-mlp") == "is a scan-cnn model, not a ip-mlp model")
+        #expect(Self.refusal(bytes, kind: "ip-mlp") == "is a scan-cnn model, not an ip-mlp model")
     }
 
     @Test func aNewerFormatVersionIsRefused() throws {
