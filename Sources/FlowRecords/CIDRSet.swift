@@ -29,9 +29,14 @@ public struct CIDRSet: Sendable {
     }
 
     /// Reads an allowlist file in any form `AddressList` reads.
-    public static func load(path: String) throws -> CIDRSet {
+    public static func load(path: String) throws -> CIDRSet { try load(paths: [path]) }
+
+    /// Every block of every file, in any form `AddressList` reads.
+    public static func load(paths: [String]) throws -> CIDRSet {
         var set = CIDRSet()
-        for entry in try AddressList.read(path: path).entries { set.insert(entry.block) }
+        for path in paths {
+            for entry in try AddressList.read(path: path).entries { set.insert(entry.block) }
+        }
         return set
     }
 

@@ -140,7 +140,11 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         return out
     }
 
-    public var columnCount: Int { columns.count }
+    /// `columns.count`, counted without building the names (encoding checks it for every row).
+    public var columnCount: Int {
+        (hour ? 2 : 0) + (port ? 7 : 0) + countries.count + 2 + FeatureSpec.continents.count + 1 + (location ? 4 : 0)
+            + (asnBuckets > 0 ? asnBuckets + 1 : 0) + (flags ? 5 : 0) + (prefixLength ? 2 : 0) + lists.count
+    }
 
     /// The feature names in column order, each once.
     public var features: [String] {

@@ -125,13 +125,13 @@ public final class IPScorer {
     /// feature (Saabas), exact for the forest's share; with only a network: the change when the
     /// feature's columns are zeroed.
     func drivers(_ row: [Float], _ facts: AddressFacts, _ observation: Observation, probability: Double) throws -> [IPScore.Driver] {
-        let columns = model.spec.columns
+        let columns = encoder.columns
         var byFeature: [String: Double] = [:]
         if let forest = model.forest {
             let (_, perColumn) = forest.contributions(row)
             for (column, c) in zip(columns, perColumn) { byFeature[column.feature, default: 0] += Double(c) }
         } else if let mlp = model.mlp {
-            for feature in model.spec.features {
+            for feature in Set(columns.map(\.feature)) {
                 var masked = row
                 for (i, column) in columns.enumerated() where column.feature == feature { masked[i] = 0 }
                 let p = try IPModel.networkProbabilities(mlp, FeatureMatrix(rows: 1, columns: row.count, values: ContiguousArray(masked)), threads: 1)[0]

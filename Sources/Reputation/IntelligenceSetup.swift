@@ -67,9 +67,7 @@ public struct NamedList: Sendable {
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
             throw ReputationDataError("'\(name)': a list name is letters, digits, '-', '_' and '.'")
         }
-        let list = try AddressList.read(path: path)
-        var set = CIDRSet()
-        for entry in list.entries { set.insert(entry.block) }
+        let set = try CIDRSet.load(path: path)
         return NamedList(name: name, set: set,
                          requirement: ListRequirement(name: name, blocks: set.count, sha256: try LabelledData.fileChecksum(path)))
     }
@@ -79,6 +77,8 @@ public struct NamedList: Sendable {
 public struct FeatureEncoder {
     public let spec: FeatureSpec
     public let lists: [NamedList]
+    /// `spec.columns`, built once.
+    public let columns: [FeatureSpec.Column]
 
     /// `lists` must hold every list `spec` names; they are put in the spec's order.
     public init(spec: FeatureSpec, lists: [NamedList]) throws {
@@ -89,6 +89,7 @@ public struct FeatureEncoder {
             }
             return list
         }
+        columns = spec.columns
     }
 
     public func membership(_ address: IPAddress) -> [Bool] { lists.map { $0.set.contains(address) } }

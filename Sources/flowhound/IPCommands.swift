@@ -358,9 +358,8 @@ struct ScoreIP: ParsableCommand {
     func run() throws {
         try Diagnostics.run {
             let ipModel = try IPModel.load(pathOrDefault: model)
-            var allow = CIDRSet()
-            for path in allowlist { for entry in try AddressList.read(path: path).entries { allow.insert(entry.block) } }
-            let scorer = try IPScorer(model: ipModel, intelligence: try databases.open(), lists: try lists.load(), allowlist: allow)
+            let scorer = try IPScorer(model: ipModel, intelligence: try databases.open(), lists: try lists.load(),
+                                      allowlist: try CIDRSet.load(paths: allowlist))
             scorer.driverCount = drivers
             for warning in scorer.warnings { Diagnostics.note("warning: \(warning)") }
             if format == .table {

@@ -18,7 +18,9 @@ import Testing
         #expect(Set(names).count == names.count)
         #expect(names.count == 2 + 7 + 4 + 8 + 4 + 9 + 5 + 2 + 1)
         #expect(spec.features == ["hour", "port", "transport", "country", "continent", "location", "asn", "flags", "prefix_length", "list:cdn"])
+        #expect(spec.columnCount == names.count)
         let bare = FeatureSpec(hour: false, port: false, countries: [], location: false, asnBuckets: 0, flags: false, prefixLength: false, lists: [])
+        #expect(bare.columnCount == bare.columns.count)
         #expect(bare.columns.map(\.name) == ["country=other", "country=unknown"] + FeatureSpec.continents.map { "continent=\($0)" } + ["continent=unknown"])
     }
 
