@@ -137,24 +137,10 @@ enum AlertFormat: String, ExpressibleByArgument, CaseIterable {
 /// The logs `detect` reads: as for every command, but the input format is `--input-format`, since
 /// `--format` names the output.
 struct DetectionInput: ParsableArguments {
-    @Argument(help: ArgumentHelp("Flow logs to read: paths, '.gz' files, or '-' for standard input.", valueName: "log"))
-    var logs: [String]
+    @OptionGroup var source: LogArguments
 
-    @Option(help: ArgumentHelp(
-        "Input format, instead of detecting it from the first lines.",
-        discussion: "One of: " + FlowFormat.allCases.map(\.rawValue).joined(separator: ", ") + "."))
+    @Option(help: InputOptions.formatHelp)
     var inputFormat: FlowFormat?
-
-    @Flag(help: "Stop at the first malformed record (exit status 1) instead of skipping and counting it.")
-    var strict = false
-
-    @Flag(name: .customLong("progress"), inversion: .prefixedNo,
-          help: "Report progress on standard error during long reads (default: when it is a terminal).")
-    var progress: Bool?
-
-    func validate() throws {
-        if logs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
-    }
 }
 
 /// Reads logs through a detection pipeline. Logs that record each direction apart (nfdump, VPC) go
@@ -164,8 +150,8 @@ func runDetection(_ input: DetectionInput, _ detection: ScanDetection, inspect: 
     let started = DispatchTime.now().uptimeNanoseconds
     var pairer: DirectionPairer? = nil
     let add: (FlowRecord) throws -> Void = inspect.map { inspect in { flow in try inspect(flow); try detection.add(flow) } } ?? detection.add
-    let summaries = try readLogs(
-        input.logs, options: ReadOptions(format: input.inputFormat, strict: input.strict), progress: input.progress,
+    let summaries = try input.source.read(
+        format: input.inputFormat,
         // nfdump prints records up to half a minute out of order: a 60 s horizon pairs them all.
         onFormat: { pairer = $0.recordsOneDirection ? DirectionPairer(horizon: 60) : nil },
         afterEach: { summary in

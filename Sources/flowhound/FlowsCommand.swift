@@ -14,16 +14,12 @@ struct Flows: ParsableCommand {
 extension FlowFormat: ExpressibleByArgument {}
 extension RecordEncoding: ExpressibleByArgument {}
 
-/// Options every command that reads flow logs shares.
-struct InputOptions: ParsableArguments {
+/// The logs a command reads and how strictly: shared by `InputOptions` and `detect`'s `DetectionInput`,
+/// which differ only in the name of the input-format option.
+struct LogArguments: ParsableArguments {
     @Argument(help: ArgumentHelp(
         "Flow logs to read: paths, '.gz' files, or '-' for standard input.", valueName: "log"))
     var logs: [String]
-
-    @Option(help: ArgumentHelp(
-        "Input format, instead of detecting it from the first lines.",
-        discussion: "One of: " + FlowFormat.allCases.map(\.rawValue).joined(separator: ", ") + "."))
-    var format: FlowFormat?
 
     @Flag(help: "Stop at the first malformed record (exit status 1) instead of skipping and counting it.")
     var strict = false
@@ -38,11 +34,29 @@ struct InputOptions: ParsableArguments {
         }
     }
 
-    var readOptions: ReadOptions { ReadOptions(format: format, strict: strict) }
+    /// Reads every log in turn as `format` (nil: detected), reporting malformed records on stderr.
+    func read(format: FlowFormat?, onFormat: (FlowFormat) throws -> Void = { _ in }, afterEach: (ReadSummary) throws -> Void = { _ in },
+              _ body: (FlowRecord) throws -> Void) throws -> [ReadSummary] {
+        try readLogs(logs, options: ReadOptions(format: format, strict: strict), progress: progress,
+                     onFormat: onFormat, afterEach: afterEach, body)
+    }
+}
+
+/// Options every command that reads flow logs shares.
+struct InputOptions: ParsableArguments {
+    @OptionGroup var source: LogArguments
+
+    /// The help for an input-format option.
+    static let formatHelp = ArgumentHelp(
+        "Input format, instead of detecting it from the first lines.",
+        discussion: "One of: " + FlowFormat.allCases.map(\.rawValue).joined(separator: ", ") + ".")
+
+    @Option(help: formatHelp)
+    var format: FlowFormat?
 
     /// Reads every log in turn, reporting malformed records on stderr. Throws on the first unreadable input.
     func readAll(_ body: (FlowRecord) throws -> Void) throws -> [ReadSummary] {
-        try readLogs(logs, options: readOptions, progress: progress, body)
+        try source.read(format: format, body)
     }
 }
 
