@@ -1,0 +1,200 @@
+/// Compact little-endian binary encoding, for records on the wire and state in checkpoints: fixed-width
+/// integers and doubles, LEB128 varints for counts, length-prefixed strings, addresses in 5 or 17 bytes.
+/// Every reader check names what was cut short, so a damaged message is one clear error.
+public struct WireWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+
+    public mutating func u8(_ v: UInt8) { bytes.append(v) }
+
+    public mutating func u16(_ v: UInt16) { fixed(UInt64(v), 2) }
+    public mutating func u32(_ v: UInt32) { fixed(UInt64(v), 4) }
+    public mutating func u64(_ v: UInt64) { fixed(v, 8) }
+    public mutating func f64(_ v: Double) { fixed(v.bitPattern, 8) }
+    public mutating func bool(_ v: Bool) { bytes.append(v ? 1 : 0) }
+
+    private mutating func fixed(_ v: UInt64, _ width: Int) {
+        for i in 0..<width { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) }
+    }
+
+    /// Unsigned LEB128: 1 byte below 128.
+    public mutating func varint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+
+    public mutating func count(_ n: Int) { varint(UInt64(n)) }
+
+    /// Zig-zag signed varint.
+    public mutating func signed(_ v: Int64) { varint(UInt64(bitPattern: (v << 1) ^ (v >> 63))) }
+
+    public mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { u in
+            count(u.count)
+            bytes.append(contentsOf: u)
+        }
+    }
+
+    public mutating func optionalString(_ s: String?) {
+        bool(s != nil)
+        if let s { string(s) }
+    }
+
+    public mutating func raw(_ b: some Collection<UInt8>) { bytes.append(contentsOf: b) }
+
+    /// 4 + 1 bytes for IPv4, 16 + 1 for IPv6.
+    public mutating func address(_ a: IPAddress) {
+        if let v4 = a.ipv4 {
+            u8(4)
+            u32(v4)
+        } else {
+            u8(6)
+            u64(a.high)
+            u64(a.low)
+        }
+    }
+}
+
+public struct WireError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Reads what `WireWriter` wrote, checking every length against what is left.
+public struct WireReader {
+    public let bytes: [UInt8]
+    public private(set) var offset: Int
+
+    public init(_ bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
+
+    public var isAtEnd: Bool { offset >= bytes.count }
+    public var remaining: Int { bytes.count - offset }
+
+    private mutating func take(_ n: Int, _ what: String) throws -> Int {
+        guard n >= 0, n <= bytes.count - offset else {
+            throw WireError("cut short reading \(what) at byte \(offset) of \(bytes.count)")
+        }
+        defer { offset += n }
+        return offset
+    }
+
+    private mutating func fixed(_ width: Int, _ what: String) throws -> UInt64 {
+        let at = try take(width, what)
+        var v: UInt64 = 0
+        for i in 0..<width { v |= UInt64(bytes[at + i]) << (8 * UInt64(i)) }
+        return v
+    }
+
+    public mutating func u8(_ what: String = "a byte") throws -> UInt8 { bytes[try take(1, what)] }
+    public mutating func u16(_ what: String = "a 16-bit value") throws -> UInt16 { UInt16(try fixed(2, what)) }
+    public mutating func u32(_ what: String = "a 32-bit value") throws -> UInt32 { UInt32(try fixed(4, what)) }
+    public mutating func u64(_ what: String = "a 64-bit value") throws -> UInt64 { try fixed(8, what) }
+    public mutating func f64(_ what: String = "a number") throws -> Double { Double(bitPattern: try fixed(8, what)) }
+
+    public mutating func bool(_ what: String = "a flag") throws -> Bool {
+        switch try u8(what) {
+        case 0: return false
+        case 1: return true
+        case let b: throw WireError("\(what) is \(b), not 0 or 1, at byte \(offset - 1)")
+        }
+    }
+
+    public mutating func varint(_ what: String = "a count") throws -> UInt64 {
+        var v: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = try u8(what)
+            guard shift < 64 else { throw WireError("\(what) is longer than 64 bits at byte \(offset - 1)") }
+            v |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return v }
+            shift += 7
+        }
+    }
+
+    /// A count no larger than `limit` (and no larger than the bytes left when each item takes at least
+    /// `minimumItemSize`), so that a damaged count cannot ask for gigabytes.
+    public mutating func count(_ what: String, minimumItemSize: Int = 1, limit: Int = Int(Int32.max)) throws -> Int {
+        let n = try varint(what)
+        let fits = minimumItemSize > 0 ? UInt64(remaining / minimumItemSize) : UInt64(limit)
+        guard n <= UInt64(limit), n <= fits else {
+            throw WireError("\(what) of \(n) at byte \(offset) is more than the \(remaining) bytes left can hold")
+        }
+        return Int(n)
+    }
+
+    public mutating func signed(_ what: String = "a number") throws -> Int64 {
+        let z = try varint(what)
+        return Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
+    }
+
+    public mutating func string(_ what: String = "a string") throws -> String {
+        let n = try count("length of \(what)")
+        let at = try take(n, what)
+        return String(decoding: bytes[at..<at + n], as: UTF8.self)
+    }
+
+    public mutating func optionalString(_ what: String = "a string") throws -> String? {
+        try bool("presence of \(what)") ? try string(what) : nil
+    }
+
+    public mutating func raw(_ n: Int, _ what: String) throws -> ArraySlice<UInt8> {
+        let at = try take(n, what)
+        return bytes[at..<at + n]
+    }
+
+    public mutating func address(_ what: String = "an address") throws -> IPAddress {
+        switch try u8("family of \(what)") {
+        case 4: return IPAddress(ipv4: try u32(what))
+        case 6: return IPAddress(high: try u64(what), low: try u64(what))
+        case let f: throw WireError("family of \(what) is \(f), not 4 or 6, at byte \(offset - 1)")
+        }
+    }
+}
+
+extension FlowRecord {
+    /// Appends the record in the wire form every field survives (version 1 of the flow batch format).
+    public func encode(to w: inout WireWriter) {
+        w.f64(start)
+        w.f64(end)
+        w.address(source)
+        w.address(destination)
+        w.u16(sourcePort)
+        w.u16(destinationPort)
+        w.u8(transport.rawValue)
+        w.varint(sourcePackets)
+        w.varint(sourceBytes)
+        w.varint(destinationPackets)
+        w.varint(destinationBytes)
+        w.u8(tcpFlags.rawValue)
+        w.u8(outcome.rawValue)
+        w.string(state)
+        w.optionalString(label)
+        w.optionalString(detailedLabel)
+    }
+
+    public init(from r: inout WireReader) throws {
+        let start = try r.f64("start"), end = try r.f64("end")
+        let source = try r.address("source"), destination = try r.address("destination")
+        let sourcePort = try r.u16("source port"), destinationPort = try r.u16("destination port")
+        let transport = Transport(rawValue: try r.u8("transport"))
+        let sp = try r.varint("source packets"), sb = try r.varint("source bytes")
+        let dp = try r.varint("destination packets"), db = try r.varint("destination bytes")
+        let flags = TCPFlags(rawValue: try r.u8("TCP flags"))
+        let code = try r.u8("outcome")
+        guard let outcome = Outcome(rawValue: code) else { throw WireError("outcome \(code) is not one Flowhound knows") }
+        self.init(start: start, end: end, source: source, destination: destination, sourcePort: sourcePort,
+                  destinationPort: destinationPort, transport: transport, sourcePackets: sp, sourceBytes: sb,
+                  destinationPackets: dp, destinationBytes: db, tcpFlags: flags, outcome: outcome,
+                  state: try r.string("state"), label: try r.optionalString("label"),
+                  detailedLabel: try r.optionalString("detailed label"))
+    }
+}
