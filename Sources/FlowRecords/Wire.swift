@@ -30,6 +30,28 @@ public struct WireWriter: Sendable {
 
     public mutating func count(_ n: Int) { varint(UInt64(n)) }
 
+    /// A total or counter (not the length of what follows): a varint.
+    public mutating func int(_ v: Int) {
+        precondition(v >= 0, "int writes non-negative values")
+        varint(UInt64(v))
+    }
+
+    /// Strictly ascending values (a sorted set) as their count, the first, then each gap less one:
+    /// a run of consecutive ports takes a byte each.
+    public mutating func ascending(_ values: some Collection<UInt64>) {
+        count(values.count)
+        var previous: UInt64? = nil
+        for v in values {
+            if let previous {
+                precondition(v > previous, "ascending values must increase")
+                varint(v - previous - 1)
+            } else {
+                varint(v)
+            }
+            previous = v
+        }
+    }
+
     /// Zig-zag signed varint.
     public mutating func signed(_ v: Int64) { varint(UInt64(bitPattern: (v << 1) ^ (v >> 63))) }
 
@@ -129,6 +151,34 @@ public struct WireReader {
             throw WireError("\(what) of \(n) at byte \(offset) is more than the \(remaining) bytes left can hold")
         }
         return Int(n)
+    }
+
+    /// A total or counter written by `int`, at most `limit`: by default 2^53, more than anything counts
+    /// and far enough from `Int.max` that adding to it cannot overflow.
+    public mutating func int(_ what: String, limit: Int = 1 << 53) throws -> Int {
+        let n = try varint(what)
+        guard n <= UInt64(limit) else { throw WireError("\(what) is \(n), more than \(limit), at byte \(offset)") }
+        return Int(n)
+    }
+
+    /// What `ascending` wrote: strictly ascending values, none above `maximum`.
+    public mutating func ascending(_ what: String, maximum: UInt64 = .max) throws -> [UInt64] {
+        let n = try count("count of \(what)")
+        var values: [UInt64] = []
+        values.reserveCapacity(n)
+        for i in 0..<n {
+            let gap = try varint(what)
+            var v = gap
+            if i > 0 {
+                let (next, o1) = values[i - 1].addingReportingOverflow(1)
+                let (sum, o2) = next.addingReportingOverflow(gap)
+                guard !o1 && !o2 else { throw WireError("\(what) goes past 64 bits at byte \(offset)") }
+                v = sum
+            }
+            guard v <= maximum else { throw WireError("\(what) holds \(v), more than \(maximum), at byte \(offset)") }
+            values.append(v)
+        }
+        return values
     }
 
     public mutating func signed(_ what: String = "a number") throws -> Int64 {

@@ -26,6 +26,38 @@ final class WireTests: XCTestCase {
         XCTAssertTrue(r.isAtEnd)
     }
 
+    func testSortedSetsAndCounters() throws {
+        var w = WireWriter()
+        w.ascending([0, 1, 2, 3, 1000, 1001, UInt64.max] as [UInt64])
+        w.ascending([] as [UInt64])
+        w.int(0); w.int(1 << 53); w.int(Int.max)
+        XCTAssertEqual(w.bytes.count, 1 + 4 + 2 + 1 + 10 + 1 + 1 + 8 + 9)  // a run costs a byte per value
+        var r = WireReader(w.bytes)
+        XCTAssertEqual(try r.ascending("values"), [0, 1, 2, 3, 1000, 1001, .max])
+        XCTAssertEqual(try r.ascending("values"), [])
+        XCTAssertEqual(try r.int("flows"), 0)
+        XCTAssertEqual(try r.int("flows"), 1 << 53)
+        XCTAssertEqual(try r.int("flows", limit: .max), .max)
+        XCTAssertTrue(r.isAtEnd)
+
+        var past = WireWriter()
+        past.count(2); past.varint(.max); past.varint(0)
+        var p = WireReader(past.bytes)
+        XCTAssertThrowsError(try p.ascending("targets")) { XCTAssertTrue("\($0)".contains("targets goes past 64 bits"), "\($0)") }
+        var ports = WireWriter()
+        ports.ascending([80, 70000] as [UInt64])
+        var q = WireReader(ports.bytes)
+        XCTAssertThrowsError(try q.ascending("ports", maximum: 65535)) { XCTAssertEqual("\($0)", "ports holds 70000, more than 65535, at byte 5") }
+        var big = WireWriter()
+        big.varint(.max)
+        var b = WireReader(big.bytes)
+        XCTAssertThrowsError(try b.int("flows", limit: .max)) { XCTAssertEqual("\($0)", "flows is 18446744073709551615, more than 9223372036854775807, at byte 10") }
+        var many = WireWriter()
+        many.int(1 << 53 + 1)
+        var m = WireReader(many.bytes)
+        XCTAssertThrowsError(try m.int("flows")) { XCTAssertEqual("\($0)", "flows is 9007199254740993, more than 9007199254740992, at byte 8") }
+    }
+
     func testRecordRoundTripsEveryField() throws {
         let record = FlowRecord(start: 1_700_000_000.25, end: 1_700_000_003.5, source: IPAddress("10.0.0.1")!,
                                 destination: IPAddress("2001:db8::7")!, sourcePort: 51000, destinationPort: 443,
