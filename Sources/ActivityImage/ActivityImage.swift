@@ -132,8 +132,8 @@ public struct ActivityImager: Sendable {
 
 /// One source's flows in one window, gathered as they arrive: what its activity image and the
 /// detectors need. Memory grows with the distinct hosts, ports and cells touched, not with flows.
-public struct ActivityAccumulator: Sendable {
-    struct Cell: Sendable {
+public struct ActivityAccumulator: Sendable, Equatable {
+    struct Cell: Sendable, Equatable {
         /// Distinct failed targets.
         var failed: UInt32 = 0
         /// Answered attempts.
@@ -147,15 +147,15 @@ public struct ActivityAccumulator: Sendable {
     }
 
     /// Destination hosts and their rank in order of first contact.
-    public private(set) var hosts: [IPAddress: Int] = [:]
-    public private(set) var ports: Set<UInt16> = []
+    public internal(set) var hosts: [IPAddress: Int] = [:]
+    public internal(set) var ports: Set<UInt16> = []
     /// Host rank and port of every failed attempt (rank << 16 | port).
-    public private(set) var failedTargets: Set<UInt64> = []
+    public internal(set) var failedTargets: Set<UInt64> = []
     var cells: [Int32: Cell] = [:]
-    public private(set) var flows = 0
-    public private(set) var failedFlows = 0
-    public private(set) var firstSeen = Double.infinity
-    public private(set) var lastSeen = -Double.infinity
+    public internal(set) var flows = 0
+    public internal(set) var failedFlows = 0
+    public internal(set) var firstSeen = Double.infinity
+    public internal(set) var lastSeen = -Double.infinity
 
     public init() {}
 
