@@ -53,12 +53,13 @@ public struct DetectionStatistics: Sendable, Codable {
 /// memory, the detectors judging each closed window, an ensemble policy, and one alert per scan episode.
 ///
 /// Feed flows with `add`, then call `finish`; alerts arrive through `onAlert` as episodes end.
+/// `checkpoint()` and `restore(from:)` move a pipeline's state to another process.
 public final class ScanDetection {
     public let settings: DetectionSettings
     public let detectors: [any ScanDetector]
     public let walk: RandomWalkDetector?
     public let allowlist: CIDRSet
-    public private(set) var statistics = DetectionStatistics()
+    public internal(set) var statistics = DetectionStatistics()
     public var onAlert: (ScanAlert) -> Void = { _ in }
 
     struct SourceState {
@@ -81,16 +82,18 @@ public final class ScanDetection {
         var lastFlaggedEnd: Double
     }
 
-    private var sources: [IPAddress: SourceState] = [:]
+    // The state below is internal for `checkpoint()` and `restore(from:)` (DetectionCheckpoint.swift),
+    // which must carry every part of it.
+    var sources: [IPAddress: SourceState] = [:]
     /// Sources by the window they opened, so that a sweep visits only the windows it closes (an entry
     /// is stale when its source has moved on or gone).
-    private var windowBuckets: [Int64: [IPAddress]] = [:]
+    var windowBuckets: [Int64: [IPAddress]] = [:]
     /// Quiet sources by the window in which they become idle.
-    private var expiryBuckets: [Int64: [IPAddress]] = [:]
-    private var episodes: [IPAddress: Episode] = [:]
-    private var pending: [ClosedWindow] = []
-    private var now = -Double.infinity
-    private var nextSweep = -Double.infinity
+    var expiryBuckets: [Int64: [IPAddress]] = [:]
+    var episodes: [IPAddress: Episode] = [:]
+    var pending: [ClosedWindow] = []
+    var now = -Double.infinity
+    var nextSweep = -Double.infinity
 
     /// - Parameters:
     ///   - detectors: the detectors that judge windows; a `RandomWalkDetector` among them also sees every flow.
@@ -210,7 +213,11 @@ public final class ScanDetection {
     private func evictLeastRecent() {
         // Drop the oldest tenth at once so that eviction does not run on every new source.
         let drop = max(1, settings.maximumSources / 10)
-        let oldest = sources.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(drop)
+        // Ties (sources last seen at the same moment) go by address, not by the table's hash order, so
+        // that the same flows evict the same sources in every process, restored from a checkpoint or not.
+        let oldest = sources.sorted {
+            $0.value.lastSeen != $1.value.lastSeen ? $0.value.lastSeen < $1.value.lastSeen : $0.key < $1.key
+        }.prefix(drop)
         for (source, state) in oldest {
             if state.activity.flows > 0 {
                 pending.append(state.closed(source, windowLength: settings.window))

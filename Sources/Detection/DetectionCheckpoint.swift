@@ -1,0 +1,422 @@
+import ActivityImage
+import FlowRecords
+import Foundation
+
+/// A checkpoint written by a pipeline configured otherwise: restoring it would not continue the same
+/// detection. The description names the first difference.
+public struct CheckpointMismatchError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Checkpoints: the whole state of a pipeline as bytes, so that another process can restore it into a
+/// pipeline made from the same recipe and go on with the same behaviour, alert for alert.
+///
+/// Format (version 1), in the `WireWriter` encoding:
+/// - `FHCK`, then the format version (a varint);
+/// - the configuration that changes behaviour: detector names in order, window, lateness, quiet period,
+///   idle timeout, maximum sources, policy, each detector's weight, weighted threshold, batch, and the
+///   parameters of the built-in detectors (`threshold`'s counts, `trw`'s probabilities, `cnn`'s
+///   threshold and filters, not its weights). The allowlist is left out on purpose: it can change
+///   between runs, and applies to flows and alerts from then on;
+/// - the state: statistics, clock, sources (window, activity, walk, last seen), the window and expiry
+///   buckets (their address lists in their order), open episodes, and windows waiting to be judged.
+///
+/// Tables and sets are written in ascending order, so equal states give equal bytes.
+extension ScanDetection {
+    static let checkpointMagic = Array("FHCK".utf8)
+    static let checkpointVersion: UInt64 = 1
+
+    /// The pipeline's whole state. Call it between `add`s (a pipeline is not for concurrent use).
+    /// - Complexity: O(n log n) in the sources, hosts and ports held.
+    public func checkpoint() -> [UInt8] {
+        var w = WireWriter(capacity: 1024 + sources.count * 96)
+        w.raw(Self.checkpointMagic)
+        w.varint(Self.checkpointVersion)
+        CheckpointConfiguration(self).encode(to: &w)
+
+        let s = statistics
+        for n in [s.flows, s.windows, s.flaggedWindows, s.alerts, s.silenced, s.allowlistedFlows, s.icmpErrors,
+                  s.lateFlows, s.evictedSources, s.peakSources] { w.int(n) }
+        w.f64(now)
+        w.f64(nextSweep)
+
+        w.count(sources.count)
+        for (source, state) in sources.sorted(by: { $0.key < $1.key }) {
+            w.address(source)
+            w.signed(state.window)
+            state.activity.encode(to: &w)
+            state.walk.encode(to: &w)
+            w.f64(state.lastSeen)
+        }
+        for buckets in [windowBuckets, expiryBuckets] {
+            w.count(buckets.count)
+            for (window, list) in buckets.sorted(by: { $0.key < $1.key }) {
+                w.signed(window)
+                w.count(list.count)
+                for source in list { w.address(source) }
+            }
+        }
+        w.count(episodes.count)
+        for (_, episode) in episodes.sorted(by: { $0.key < $1.key }) { episode.encode(to: &w) }
+        w.count(pending.count)
+        for window in pending {
+            w.address(window.source)
+            w.f64(window.windowStart)
+            window.activity.encode(to: &w)
+            window.walk.encode(to: &w)
+        }
+        return w.bytes
+    }
+
+    /// Replaces the pipeline's state with a checkpoint's. The pipeline must be configured as the one that
+    /// wrote it (else `CheckpointMismatchError`, naming the first difference); damaged or cut bytes are a
+    /// `WireError`. When it throws, the pipeline is as it was.
+    public func restore(from bytes: [UInt8]) throws {
+        var r = WireReader(bytes)
+        let magic = try r.raw(Self.checkpointMagic.count, "the checkpoint's magic")
+        guard magic.elementsEqual(Self.checkpointMagic) else {
+            throw WireError("not a Flowhound detection checkpoint: it starts with \(magic.map { String(format: "%02x", $0) }.joined(separator: " ")), not FHCK")
+        }
+        let version = try r.varint("the checkpoint's format version")
+        guard version == Self.checkpointVersion else {
+            throw WireError("checkpoint format version \(version) is not one this Flowhound reads (it reads version \(Self.checkpointVersion))")
+        }
+        let written = try CheckpointConfiguration(from: &r)
+        if let difference = CheckpointConfiguration(self).difference(from: written) { throw CheckpointMismatchError(difference) }
+
+        var s = DetectionStatistics()
+        s.flows = try r.int("flows")
+        s.windows = try r.int("windows")
+        s.flaggedWindows = try r.int("flagged windows")
+        s.alerts = try r.int("alerts")
+        s.silenced = try r.int("silenced alerts")
+        s.allowlistedFlows = try r.int("allowlisted flows")
+        s.icmpErrors = try r.int("ICMP errors")
+        s.lateFlows = try r.int("late flows")
+        s.evictedSources = try r.int("evicted sources")
+        s.peakSources = try r.int("peak sources")
+        let now = try readTime(&r, "clock", orStart: true)
+        let nextSweep = try readTime(&r, "next sweep", orStart: true)
+
+        let sourceCount = try r.count("count of sources", minimumItemSize: 5 + 1 + 22 + 13 + 8)
+        var sources: [IPAddress: SourceState] = [:]
+        sources.reserveCapacity(sourceCount)
+        var previous: IPAddress? = nil
+        for _ in 0..<sourceCount {
+            let source = try r.address("source")
+            try ascending(source, after: previous, "sources")
+            previous = source
+            let window = try r.signed("window of \(source)")
+            let activity = try ActivityAccumulator(from: &r)
+            let walk = try RandomWalkState(from: &r)
+            let lastSeen = try readTime(&r, "last seen of \(source)", orStart: false)
+            sources[source] = SourceState(window: window, activity: activity, walk: walk, lastSeen: lastSeen)
+        }
+        var bucketTables: [[Int64: [IPAddress]]] = []
+        for name in ["window buckets", "expiry buckets"] {
+            let count = try r.count("count of \(name)", minimumItemSize: 2)
+            var table: [Int64: [IPAddress]] = [:]
+            table.reserveCapacity(count)
+            var previous: Int64? = nil
+            for _ in 0..<count {
+                let window = try r.signed("window of \(name)")
+                if let previous, window <= previous { throw WireError("\(name): window \(window) after \(previous), not in ascending order") }
+                previous = window
+                let n = try r.count("sources in \(name)", minimumItemSize: 5)
+                var list: [IPAddress] = []
+                list.reserveCapacity(n)
+                for _ in 0..<n { list.append(try r.address("source in \(name)")) }
+                table[window] = list
+            }
+            bucketTables.append(table)
+        }
+        let episodeCount = try r.count("count of episodes", minimumItemSize: 5 + 16 + 3 + 4 + 2 + 2 + 8)
+        var episodes: [IPAddress: Episode] = [:]
+        episodes.reserveCapacity(episodeCount)
+        previous = nil
+        for _ in 0..<episodeCount {
+            let episode = try Episode(from: &r)
+            try ascending(episode.alert.source, after: previous, "episodes")
+            previous = episode.alert.source
+            episodes[episode.alert.source] = episode
+        }
+        let pendingCount = try r.count("count of pending windows", minimumItemSize: 5 + 8 + 22 + 13)
+        var pending: [ClosedWindow] = []
+        pending.reserveCapacity(pendingCount)
+        for _ in 0..<pendingCount {
+            let source = try r.address("source of a pending window")
+            let start = try readTime(&r, "start of a pending window of \(source)", orStart: false)
+            let activity = try ActivityAccumulator(from: &r)
+            guard activity.flows > 0 else { throw WireError("pending window of \(source) at \(start) has no flows") }
+            let walk = try RandomWalkState(from: &r)
+            pending.append(ClosedWindow(source: source, windowStart: start, windowLength: settings.window, activity: activity, walk: walk))
+        }
+        guard r.isAtEnd else { throw WireError("\(r.remaining) byte\(r.remaining == 1 ? "" : "s") after the end of the checkpoint") }
+
+        statistics = s
+        self.now = now
+        self.nextSweep = nextSweep
+        self.sources = sources
+        windowBuckets = bucketTables[0]
+        expiryBuckets = bucketTables[1]
+        self.episodes = episodes
+        self.pending = pending
+    }
+
+    /// A time the clock or a window can take: finite with a window number that fits 64 bits, or (for
+    /// the clock before the first flow) minus infinity.
+    private func readTime(_ r: inout WireReader, _ what: String, orStart: Bool) throws -> Double {
+        let t = try r.f64(what)
+        if orStart && t == -.infinity { return t }
+        guard t.isFinite, abs(t / settings.window) < 1e18 else { throw WireError("\(what) is \(t), not a time") }
+        return t
+    }
+
+    private func ascending(_ source: IPAddress, after previous: IPAddress?, _ what: String) throws {
+        if let previous, !(previous < source) { throw WireError("\(what): \(source) after \(previous), not in ascending order") }
+    }
+}
+
+/// What a checkpoint holds of the pipeline's configuration, each part as the mismatch error shows it.
+struct CheckpointConfiguration {
+    var detectors: [String]
+    var window: Double
+    var lateness: Double
+    var quietPeriod: Double
+    var idleTimeout: Double
+    var maximumSources: Int
+    var policy: String
+    /// Each detector's weight, in detector order (weights for detectors that do not run change nothing).
+    var weights: [Double]
+    var weightedThreshold: Double
+    var batch: Int
+    /// The built-in detectors' settings, named.
+    var parameters: [(name: String, value: Double)]
+
+    init(_ d: ScanDetection) {
+        let s = d.settings
+        detectors = d.detectors.map(\.name)
+        window = s.window
+        lateness = s.lateness
+        quietPeriod = s.quietPeriod
+        idleTimeout = s.idleTimeout
+        maximumSources = s.maximumSources
+        policy = s.policy.rawValue
+        weights = d.detectors.map { s.weights[$0.name] ?? 1 }
+        weightedThreshold = s.weightedThreshold
+        batch = s.batch
+        parameters = []
+        for detector in d.detectors {
+            switch detector {
+            case let t as ThresholdDetector:
+                parameters += [("threshold ports per host", Double(t.portsPerHost)), ("threshold hosts per port", Double(t.hostsPerPort)),
+                               ("threshold targets", Double(t.targets))]
+            case let t as RandomWalkDetector:
+                parameters += [("trw theta0", t.theta0), ("trw theta1", t.theta1), ("trw detection probability", t.detectionProbability),
+                               ("trw false-positive probability", t.falsePositiveProbability)]
+            case let c as CNNDetector:
+                parameters += [("cnn threshold", c.threshold), ("cnn minimum failed targets", Double(c.minimumFailedTargets)),
+                               ("cnn minimum failed share", c.minimumFailedShare)]
+            default: break
+            }
+        }
+    }
+
+    func encode(to w: inout WireWriter) {
+        w.count(detectors.count)
+        for name in detectors { w.string(name) }
+        for v in [window, lateness, quietPeriod, idleTimeout] { w.f64(v) }
+        w.signed(Int64(maximumSources))
+        w.string(policy)
+        w.count(weights.count)
+        for v in weights { w.f64(v) }
+        w.f64(weightedThreshold)
+        w.signed(Int64(batch))
+        w.count(parameters.count)
+        for (name, value) in parameters {
+            w.string(name)
+            w.f64(value)
+        }
+    }
+
+    init(from r: inout WireReader) throws {
+        detectors = []
+        for _ in 0..<(try r.count("count of detectors")) { detectors.append(try r.string("detector name")) }
+        window = try r.f64("window")
+        lateness = try r.f64("lateness")
+        quietPeriod = try r.f64("quiet period")
+        idleTimeout = try r.f64("idle timeout")
+        maximumSources = Int(try r.signed("maximum sources"))
+        policy = try r.string("policy")
+        weights = []
+        for _ in 0..<(try r.count("count of weights", minimumItemSize: 8)) { weights.append(try r.f64("weight")) }
+        weightedThreshold = try r.f64("weighted threshold")
+        batch = Int(try r.signed("batch"))
+        parameters = []
+        for _ in 0..<(try r.count("count of detector parameters", minimumItemSize: 9)) {
+            parameters.append((try r.string("detector parameter"), try r.f64("detector parameter")))
+        }
+    }
+
+    /// How this pipeline's configuration (self) differs from the one a checkpoint was `written` with,
+    /// first difference only, or nil when it does not.
+    func difference(from written: CheckpointConfiguration) -> String? {
+        func seconds(_ v: Double) -> String { "\(number(v)) s" }
+        func weightList(_ c: CheckpointConfiguration) -> String {
+            zip(c.detectors, c.weights).map { "\($0)=\(number($1))" }.joined(separator: ", ")
+        }
+        var parts: [(String, String, String)] = [
+            ("detectors", written.detectors.joined(separator: "+"), detectors.joined(separator: "+")),
+            ("window", seconds(written.window), seconds(window)),
+            ("lateness", seconds(written.lateness), seconds(lateness)),
+            ("quiet period", seconds(written.quietPeriod), seconds(quietPeriod)),
+            ("idle timeout", seconds(written.idleTimeout), seconds(idleTimeout)),
+            ("maximum sources", "\(written.maximumSources)", "\(maximumSources)"),
+            ("policy", written.policy, policy),
+            ("weights", weightList(written), weightList(self)),
+            ("weighted threshold", number(written.weightedThreshold), number(weightedThreshold)),
+            ("batch", "\(written.batch)", "\(batch)"),
+        ]
+        // Same detectors by now, so the same parameter names in the same order.
+        for (a, b) in zip(written.parameters, parameters) { parts.append((b.name, number(a.value), number(b.value))) }
+        if written.parameters.count != parameters.count {
+            parts.append(("detector parameters", "\(written.parameters.count)", "\(parameters.count)"))
+        }
+        for (name, then, now) in parts where then != now { return "checkpoint was written with \(name) \(then), this pipeline uses \(now)" }
+        return nil
+    }
+}
+
+/// `600` for whole numbers, else the shortest text that reads back as the same value (distinct values
+/// never print alike).
+private func number(_ v: Double) -> String {
+    v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
+}
+
+extension RandomWalkState {
+    func encode(to w: inout WireWriter) {
+        w.f64(logRatio)
+        w.u8(decision == .scanner ? 1 : 0)
+        w.int(benignDecisions)
+        w.int(contacts)
+        w.int(failures)
+        w.count(contacted.count)
+        for host in contacted.sorted() { w.address(host) }
+    }
+
+    init(from r: inout WireReader) throws {
+        self.init()
+        logRatio = try r.f64("walk log ratio")
+        switch try r.u8("walk decision") {
+        case 0: decision = .pending
+        case 1: decision = .scanner
+        case let d: throw WireError("walk decision is \(d), not 0 (pending) or 1 (scanner), at byte \(r.offset - 1)")
+        }
+        benignDecisions = try r.int("walk benign decisions")
+        contacts = try r.int("walk contacts")
+        failures = try r.int("walk failures")
+        guard failures <= contacts else { throw WireError("walk: \(failures) failures of \(contacts) contacts") }
+        let n = try r.count("count of contacted hosts", minimumItemSize: 5)
+        contacted.reserveCapacity(n)
+        var previous: IPAddress? = nil
+        for _ in 0..<n {
+            let host = try r.address("contacted host")
+            if let previous, !(previous < host) { throw WireError("contacted hosts: \(host) after \(previous), not in ascending order") }
+            previous = host
+            contacted.insert(host)
+        }
+    }
+}
+
+extension ScanDetection.Episode {
+    func encode(to w: inout WireWriter) {
+        let a = alert
+        precondition(a.sourceScore == nil, "an open episode has no source score")
+        w.address(a.source)
+        w.f64(a.firstSeen)
+        w.f64(a.lastSeen)
+        w.int(a.windows)
+        w.int(a.flows)
+        w.int(a.failedFlows)
+        w.count(a.ports.count)
+        for port in a.ports { w.u16(port) }
+        w.count(a.hosts.count)
+        for host in a.hosts { w.address(host) }
+        w.count(a.scores.count)
+        for (name, score) in a.scores.sorted(by: { $0.key < $1.key }) {
+            w.string(name)
+            w.f64(score)
+        }
+        w.count(a.reasons.count)
+        for (name, reason) in a.reasons.sorted(by: { $0.key < $1.key }) {
+            w.string(name)
+            w.string(reason)
+        }
+        w.bool(a.busiestHost != nil)
+        if let (host, failedPorts) = a.busiestHost {
+            w.address(host)
+            w.int(failedPorts)
+        }
+        w.bool(a.busiestPort != nil)
+        if let (port, failedHosts) = a.busiestPort {
+            w.u16(port)
+            w.int(failedHosts)
+        }
+        w.ascending(portSet.sorted().lazy.map { UInt64($0) })
+        w.count(hostSet.count)
+        for host in hostSet.sorted() { w.address(host) }
+        w.f64(lastFlaggedEnd)
+    }
+
+    init(from r: inout WireReader) throws {
+        let source = try r.address("episode source")
+        let firstSeen = try r.f64("episode first seen"), lastSeen = try r.f64("episode last seen")
+        guard firstSeen.isFinite, lastSeen.isFinite, firstSeen <= lastSeen else {
+            throw WireError("episode of \(source): first and last seen (\(firstSeen), \(lastSeen)) are not times in order")
+        }
+        let windows = try r.int("episode windows"), flows = try r.int("episode flows"), failedFlows = try r.int("episode failed flows")
+        var ports: [UInt16] = []
+        for _ in 0..<(try r.count("count of episode ports", minimumItemSize: 2)) { ports.append(try r.u16("episode port")) }
+        var hosts: [IPAddress] = []
+        for _ in 0..<(try r.count("count of episode hosts", minimumItemSize: 5)) { hosts.append(try r.address("episode host")) }
+        var scores: [String: Double] = [:]
+        for _ in 0..<(try r.count("count of episode scores", minimumItemSize: 9)) {
+            let name = try r.string("detector of an episode score")
+            guard scores.updateValue(try r.f64("episode score"), forKey: name) == nil else {
+                throw WireError("episode of \(source): score of \(name) appears twice")
+            }
+        }
+        var reasons: [String: String] = [:]
+        for _ in 0..<(try r.count("count of episode reasons", minimumItemSize: 2)) {
+            let name = try r.string("detector of an episode reason")
+            guard reasons.updateValue(try r.string("episode reason"), forKey: name) == nil else {
+                throw WireError("episode of \(source): reason of \(name) appears twice")
+            }
+        }
+        var busiestHost: (host: IPAddress, failedPorts: Int)? = nil
+        if try r.bool("presence of the episode's busiest host") {
+            busiestHost = (try r.address("episode busiest host"), try r.int("failed ports on the episode's busiest host"))
+        }
+        var busiestPort: (port: UInt16, failedHosts: Int)? = nil
+        if try r.bool("presence of the episode's busiest port") {
+            busiestPort = (try r.u16("episode busiest port"), try r.int("failed hosts on the episode's busiest port"))
+        }
+        let portSet = Set(try r.ascending("episode port set", maximum: UInt64(UInt16.max)).lazy.map { UInt16($0) })
+        let hostCount = try r.count("count of episode host set", minimumItemSize: 5)
+        var hostSet = Set<IPAddress>(minimumCapacity: hostCount)
+        var previous: IPAddress? = nil
+        for _ in 0..<hostCount {
+            let host = try r.address("episode host set")
+            if let previous, !(previous < host) { throw WireError("episode host set: \(host) after \(previous), not in ascending order") }
+            previous = host
+            hostSet.insert(host)
+        }
+        let lastFlaggedEnd = try r.f64("episode last flagged window end")
+        guard lastFlaggedEnd.isFinite else { throw WireError("episode of \(source): last flagged window ends at \(lastFlaggedEnd)") }
+        self.init(alert: ScanAlert(source: source, firstSeen: firstSeen, lastSeen: lastSeen, windows: windows, flows: flows,
+                                   failedFlows: failedFlows, ports: ports, hosts: hosts, scores: scores, reasons: reasons,
+                                   busiestHost: busiestHost, busiestPort: busiestPort, sourceScore: nil),
+                  portSet: portSet, hostSet: hostSet, lastFlaggedEnd: lastFlaggedEnd)
+    }
+}
