@@ -52,8 +52,9 @@ public struct DetectionStatistics: Sendable, Codable {
 /// Port-scan detection over a stream of flows in (roughly) time order: per-source windows with bounded
 /// memory, the detectors judging each closed window, an ensemble policy, and one alert per scan episode.
 ///
-/// Feed flows with `add`, then call `finish`; alerts arrive through `onAlert` as episodes end.
-/// `checkpoint()` and `restore(from:)` move a pipeline's state to another process.
+/// Feed flows with `add`, then call `finish`; alerts arrive through `onAlert` as episodes end. Detection
+/// partitioned by source gives each partition the others' time with `advance(to:)`; `checkpoint()` and
+/// `restore(from:)` move a pipeline's state to another process.
 public final class ScanDetection {
     public let settings: DetectionSettings
     public let detectors: [any ScanDetector]
@@ -117,10 +118,7 @@ public final class ScanDetection {
             statistics.allowlistedFlows += 1
             return
         }
-        if flow.start > now {
-            now = flow.start
-            if now >= nextSweep { try sweep() }
-        }
+        try moveClock(to: flow.start)
         let w = windowIndex(flow.start)
         if sources[flow.source] == nil {
             if sources.count >= settings.maximumSources { evictLeastRecent() }
@@ -153,6 +151,30 @@ public final class ScanDetection {
         if late { statistics.lateFlows += 1 }
         if moved { windowBuckets[w, default: []].append(source) }
         if let closed { try enqueue(closed) }
+    }
+
+    /// A watermark: moves the pipeline's clock to `time` if that is later, closing windows, ending quiet
+    /// episodes and forgetting idle sources exactly as a flow starting at `time` would before it is added.
+    ///
+    /// For detection partitioned by source: a partition that receives its own flows with `add`, and the
+    /// start time of every flow the other partitions count with `advance`, in the order they arrive,
+    /// closes windows and ends episodes at the same moments as a single pipeline seeing all flows, and
+    /// so raises the same alerts for its sources. ICMP errors and flows to allowlisted destinations do
+    /// not move the clock, so they are no watermarks. Not every flow is needed: the clock only acts
+    /// when it passes a window boundary plus `lateness`, so the start time of each flow that passes one
+    /// (before that flow) is enough. Other times are not: a sweep at a time no flow had would judge idle
+    /// sources against another clock. The partitions' `maximumSources` and `batch` count their own
+    /// sources and windows, so evictions, and batches the CNN scores, can differ from the single pipeline's.
+    public func advance(to time: Double) throws {
+        try moveClock(to: time)
+    }
+
+    /// The clock step of `add` and `advance`: time only moves forward, and a sweep runs once it passes
+    /// the next window's closing time.
+    private func moveClock(to time: Double) throws {
+        guard time > now else { return }
+        now = time
+        if now >= nextSweep { try sweep() }
     }
 
     @inline(__always)

@@ -5,7 +5,8 @@ import Testing
 @testable import Detection
 
 /// Scale-out: a pipeline's state moves between processes as a checkpoint and continues alert for
-/// alert.
+/// alert, and partitions by source that receive the global time as watermarks raise the alerts one
+/// pipeline over all flows would.
 @Suite struct CheckpointTests {
     static let start = 1_704_067_200.0
 
@@ -123,6 +124,75 @@ import Testing
         try c.restore(from: bytes)
         #expect(c.checkpoint() == bytes)
         #expect(c.sources.count == a.sources.count && !a.sources.isEmpty)
+    }
+
+    /// One of four partitions, by a hash of the address that is the same in every process.
+    static func partition(of source: IPAddress) -> Int {
+        Int(((source.high ^ source.low) &* 0x9E37_79B9_7F4A_7C15) >> 62)
+    }
+
+    /// Runs `flows` through four partitions by source. With `watermarks`, each sees the start time of
+    /// every flow another one counts (`every`) or only of those that pass a minute (every window
+    /// boundary plus lateness is one).
+    static func partitioned(_ flows: [FlowRecord], watermarks: Watermarks) throws -> (alerts: [String], statistics: [DetectionStatistics]) {
+        let partitions = (0..<4).map { _ in Self.recipe().make(model: nil) }
+        var alerts: [String] = []
+        for p in partitions { p.onAlert = { alerts.append($0.json()) } }
+        var clock = -Double.infinity
+        for flow in flows {
+            let mine = Self.partition(of: flow.source)
+            // ICMP errors do not move a pipeline's clock, so they are no watermarks.
+            if !flow.isICMPError && flow.start > clock {
+                let crossing = clock == -.infinity || (flow.start / 60).rounded(.down) > (clock / 60).rounded(.down)
+                if watermarks == .every || watermarks == .minutes && crossing {
+                    for (i, p) in partitions.enumerated() where i != mine { try p.advance(to: flow.start) }
+                }
+                clock = flow.start
+            }
+            try partitions[mine].add(flow)
+        }
+        for p in partitions { try p.finish() }
+        return (alerts.sorted(), partitions.map(\.statistics))
+    }
+
+    enum Watermarks { case none, every, minutes }
+
+    /// Partitions by a stable hash of the source, each seeing its own flows and the others' start times
+    /// as watermarks, raise the same alerts as one pipeline over everything, and judge the same windows.
+    @Test(arguments: [Watermarks.every, .minutes])
+    func partitionsWithWatermarksRaiseTheAlertsOfOnePipeline(watermarks: Watermarks) throws {
+        let flows = Self.traffic
+        let whole = try Self.run(Self.recipe(), flows)
+        let (alerts, statistics) = try Self.partitioned(flows, watermarks: watermarks)
+        #expect(statistics.allSatisfy { $0.alerts > 0 })
+        #expect(alerts.count == whole.alerts.count)
+        #expect(alerts == whole.alerts.sorted())
+        let w = whole.statistics
+        #expect(statistics.reduce(0) { $0 + $1.flows } == w.flows)
+        #expect(statistics.reduce(0) { $0 + $1.windows } == w.windows)
+        #expect(statistics.reduce(0) { $0 + $1.flaggedWindows } == w.flaggedWindows)
+        #expect(statistics.reduce(0) { $0 + $1.lateFlows } == w.lateFlows)
+    }
+
+    /// A partition whose only other flows come from another partition: without watermarks its clock
+    /// stands still, so a window that one pipeline judged with 20 ports takes the stragglers in and is
+    /// judged with 30.
+    @Test func aPartitionWhoseClockStandsStillNeedsWatermarks() throws {
+        let (probes, stragglers) = Self.straggling("198.19.0.7", at: Self.start + 100)
+        let scanner = IPAddress("198.19.0.7")!
+        let client = (1...50).lazy.map { IPAddress("10.2.9.\($0)")! }.first { Self.partition(of: $0) != Self.partition(of: scanner) }!
+        let web = (0..<200).map { i in
+            FlowRecord(start: Self.start + Double(i) * 10, end: Self.start + Double(i) * 10, source: client,
+                       destination: IPAddress("203.0.113.5")!, sourcePort: 40000, destinationPort: 443, transport: .tcp, outcome: .established)
+        }
+        var flows = (probes + web).sorted { $0.start < $1.start }
+        flows.insert(contentsOf: stragglers, at: flows.firstIndex { $0.start > Self.start + 1000 }!)
+        let whole = try Self.run(Self.recipe(), flows)
+        #expect(whole.alerts.count == 1 && whole.alerts[0].contains("\"distinct_ports\":20,"))
+        #expect(try Self.partitioned(flows, watermarks: .every).alerts == whole.alerts)
+        #expect(try Self.partitioned(flows, watermarks: .minutes).alerts == whole.alerts)
+        let stood = try Self.partitioned(flows, watermarks: .none).alerts
+        #expect(stood.count == 1 && stood[0].contains("\"distinct_ports\":30,"))
     }
 
     static func halfway() throws -> (detection: ScanDetection, bytes: [UInt8]) {
