@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "Enrichment", targets: ["Enrichment"]),
         .library(name: "Reputation", targets: ["Reputation"]),
         .library(name: "Service", targets: ["Service"]),
+        .library(name: "Streaming", targets: ["Streaming"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +36,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CMaxMindDB", path: "Sources/CMaxMindDB"),
         .systemLibrary(name: "CLibloc", path: "Sources/CLibloc"),
+        .systemLibrary(name: "CNATS", path: "Sources/CNATS", pkgConfig: "libnats"),
         .target(
             name: "Randomness",
             swiftSettings: optimiseInDebug),
@@ -81,6 +83,10 @@ let package = Package(
             ],
             resources: [.copy("Resources/openapi.yaml")],
             swiftSettings: optimiseInDebug),
+        .target(
+            name: "Streaming",
+            dependencies: ["CNATS", "FlowRecords", "Detection", "Neural"],
+            swiftSettings: optimiseInDebug),
         .executableTarget(
             name: "flowhound",
             dependencies: [
@@ -92,6 +98,7 @@ let package = Package(
                 "Enrichment",
                 "Reputation",
                 "Service",
+                "Streaming",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
@@ -126,6 +133,9 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ]),
+        .testTarget(
+            name: "StreamingTests",
+            dependencies: ["Streaming", "Detection", "FlowRecords"]),
         .testTarget(
             name: "EnrichmentTests",
             dependencies: ["Enrichment", "FlowRecords"],

@@ -143,13 +143,22 @@ struct DetectionInput: ParsableArguments {
     var inputFormat: FlowFormat?
 }
 
-/// Reads logs through a detection pipeline. Logs that record each direction apart (nfdump, VPC) go
-/// through a `DirectionPairer` first, so that a probe and its answer become one attempt.
-/// `inspect` sees every flow (after pairing) before detection does.
+/// Reads logs through a detection pipeline. `inspect` sees every flow (after pairing) before
+/// detection does.
 func runDetection(_ input: DetectionInput, _ detection: ScanDetection, inspect: ((FlowRecord) throws -> Void)? = nil) throws -> (seconds: Double, flows: Int) {
     let started = DispatchTime.now().uptimeNanoseconds
-    var pairer: DirectionPairer? = nil
     let add: (FlowRecord) throws -> Void = inspect.map { inspect in { flow in try inspect(flow); try detection.add(flow) } } ?? detection.add
+    let flows = try readAttempts(input, add)
+    try detection.finish()
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    return (seconds, flows)
+}
+
+/// Reads logs as detection sees them: logs that record each direction apart (nfdump, VPC) go through
+/// a `DirectionPairer` first, so that a probe and its answer become one attempt.
+/// - Returns: the records read.
+func readAttempts(_ input: DetectionInput, _ add: (FlowRecord) throws -> Void) throws -> Int {
+    var pairer: DirectionPairer? = nil
     let summaries = try input.source.read(
         format: input.inputFormat,
         // nfdump prints records up to half a minute out of order: a 60 s horizon pairs them all.
@@ -162,10 +171,7 @@ func runDetection(_ input: DetectionInput, _ detection: ScanDetection, inspect: 
     ) { record in
         if pairer != nil { try pairer!.add(record, emit: add) } else { try add(record) }
     }
-    let flows = summaries.reduce(0) { $0 + $1.records }
-    try detection.finish()
-    let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-    return (seconds, flows)
+    return summaries.reduce(0) { $0 + $1.records }
 }
 
 struct Detect: ParsableCommand {

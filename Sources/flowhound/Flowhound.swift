@@ -14,5 +14,5 @@ struct Flowhound: AsyncParsableCommand {
             malformed record), 64 for a usage error.
             """,
         version: "0.1.0",
-        subcommands: [Flows.self, Synth.self, Render.self, Dataset.self, Train.self, Eval.self, Detect.self, Score.self, Serve.self])
+        subcommands: [Flows.self, Synth.self, Render.self, Dataset.self, Train.self, Eval.self, Detect.self, Score.self, Serve.self, Publish.self, Worker.self])
 }

@@ -1,0 +1,166 @@
+import Detection
+import FlowRecords
+import Foundation
+
+/// A worker process: holds leases on partitions and runs detection on each one it holds.
+///
+/// Leases live in the `<stream>-leases` bucket, whose values expire after `leaseTTL` seconds unless
+/// renewed. Every worker renews its member key and its leases every third of that, counts the live
+/// members, and aims at an even share: it takes free partitions (compare-and-set create) while it
+/// holds fewer than ⌈partitions ÷ members⌉ of those it may run, and hands one back per round (after a
+/// last checkpoint) while it holds more. A worker that dies stops renewing; within `leaseTTL` its
+/// leases expire and the others take its partitions, each from its last checkpoint.
+public final class DetectionWorker: @unchecked Sendable {
+    public let id: String
+    private let nc: NATSConnection
+    private let topology: Topology
+    private let settings: WorkerSettings
+    private let recipe: DetectionRecipe
+    private let model: ScanModel?
+    private let allowed: [Int]
+    private let partitioning: Partitioning
+    private let leases: KeyValueBucket
+    private let state: KeyValueBucket
+    private let log: @Sendable (String) -> Void
+    private let onAlert: @Sendable (ScanAlert, Int) -> Void
+
+    private var held: [Int: (revision: UInt64, runner: PartitionRunner)] = [:]
+    /// Partitions whose runner failed, and when to try again.
+    private var backoff: [Int: Date] = [:]
+    private let reportsLock = NSLock()
+    private var finished: [PartitionReport] = []
+
+    /// - Parameters:
+    ///   - partitions: the partitions this worker may run (`Partitioning.parse`), nil for all.
+    ///   - partitionCount: the count to record when this is the deployment's first process.
+    public init(_ nc: NATSConnection, id: String, topology: Topology, partitions: String?, partitionCount: Int?,
+                settings: WorkerSettings, recipe: DetectionRecipe, model: ScanModel?,
+                log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (ScanAlert, Int) -> Void) throws {
+        self.nc = nc
+        self.id = id
+        self.topology = topology
+        self.settings = settings
+        self.recipe = recipe
+        self.model = model
+        self.log = log
+        self.onAlert = onAlert
+        (state, leases, partitioning) = try DetectionWorker.setUp(nc, topology, settings, partitionCount)
+        allowed = try partitions.map(partitioning.parse) ?? Array(0..<partitioning.count)
+    }
+
+    /// Creates (or opens) the streams and buckets. Workers often start together, and in a cluster a
+    /// new stream answers only once its replicas have elected a leader: retried for half a minute.
+    private static func setUp(_ nc: NATSConnection, _ topology: Topology, _ settings: WorkerSettings, _ partitionCount: Int?) throws
+        -> (KeyValueBucket, KeyValueBucket, Partitioning) {
+        try retryingTransientErrors {
+            try topology.ensureStreams(nc, replicas: settings.replicas)
+            let state = try nc.keyValue(bucket: topology.stateBucket, replicas: settings.replicas)
+            let leases = try nc.keyValue(bucket: topology.leaseBucket, ttl: settings.leaseTTL, replicas: settings.replicas)
+            return (state, leases, try topology.partitioning(state, requested: partitionCount))
+        }
+    }
+
+    public var heldPartitions: [Int] { held.keys.sorted() }
+
+    /// Reports of the partitions this worker has run and given up, and of those it holds now.
+    public var reports: [PartitionReport] {
+        reportsLock.withLock { finished } + held.values.map(\.runner.report)
+    }
+
+    /// Runs until `shouldStop` returns true (or, with `drain`, until the flows stream is empty: every
+    /// flow published so far has been checkpointed), then hands every partition back after a last
+    /// checkpoint.
+    public func run(drain: Bool = false, shouldStop: () -> Bool) throws {
+        let period = settings.leaseTTL / 3
+        let memberKey = "member.\(id)"
+        defer {
+            for h in held.values { h.runner.stop() }
+            for (p, h) in held {
+                h.runner.join()
+                retire(h.runner)
+                release(p, h.revision)
+            }
+            held = [:]
+            try? leases.delete(memberKey)
+        }
+        let started = Date()
+        var lastGoodRound = Date()
+        while !shouldStop() {
+            do {
+                try leases.put(memberKey, Array(allowed.map(String.init).joined(separator: ",").utf8))
+                try round()
+                lastGoodRound = Date()
+                if drain && Date().timeIntervalSince(started) > period, try nc.messageCount(stream: topology.stream) == 0 { break }
+            } catch let error as NATSError where error.isTransient {
+                // A server restarting or a cluster electing a leader: try again next round. Once the
+                // leases may have expired, the partitions may be someone else's.
+                log("lease round failed: \(error); retrying")
+                if Date().timeIntervalSince(lastGoodRound) > settings.leaseTTL {
+                    for (p, h) in held {
+                        log("partition \(p): leases not renewed for \(Int(settings.leaseTTL)) s; dropping it without a checkpoint")
+                        h.runner.stop(abandon: true)
+                        h.runner.join()
+                        retire(h.runner)
+                    }
+                    held = [:]
+                }
+            }
+            let until = Date().addingTimeInterval(period)
+            while Date() < until && !shouldStop() { Thread.sleep(forTimeInterval: 0.05) }
+        }
+    }
+
+    private func round() throws {
+        // Runners that stopped on their own (an error, or another owner took over).
+        for (p, h) in held where h.runner.isDone {
+            held[p] = nil
+            if let reason = h.runner.failureReason { log("partition \(p): \(reason)") }
+            retire(h.runner)
+            release(p, h.revision)
+            backoff[p] = Date().addingTimeInterval(settings.leaseTTL)
+        }
+        for (p, h) in held {
+            if let revision = try leases.update("lease.\(p)", Array(id.utf8), last: h.revision) {
+                held[p] = (revision, h.runner)
+            } else {
+                log("partition \(p): lease lost (renewed too late?); dropping it without a checkpoint")
+                h.runner.stop(abandon: true)
+                h.runner.join()
+                retire(h.runner)
+                held[p] = nil
+            }
+        }
+        // A worker that stopped leaves a delete marker, counted until it expires.
+        let members = max(1, try leases.subjectCount(prefix: "member."))
+        let target = min(allowed.count, (partitioning.count + members - 1) / members)
+        if held.count > target, let p = held.keys.max() {
+            let h = held[p]!
+            log("partition \(p): handing over (\(members) workers share \(partitioning.count) partitions)")
+            h.runner.stop()
+            h.runner.join()
+            retire(h.runner)
+            held[p] = nil
+            release(p, h.revision)
+            return
+        }
+        let now = Date()
+        for p in allowed where held.count < target && held[p] == nil && (backoff[p].map { $0 <= now } ?? true) {
+            guard let revision = try leases.create("lease.\(p)", Array(id.utf8)) else { continue }
+            let runner = PartitionRunner(partition: p, epoch: revision, nc: nc, topology: topology, settings: settings,
+                                         recipe: recipe, model: model?.replica(), state: state, log: log, onAlert: onAlert)
+            held[p] = (revision, runner)
+            runner.start()
+        }
+    }
+
+    private func retire(_ runner: PartitionRunner) {
+        let r = runner.report
+        reportsLock.withLock { finished.append(r) }
+        log("partition \(r.partition): gave up after \(r.flows) flows, \(r.alerts) alerts published (\(r.suppressedAlerts) already published before a restart), \(r.checkpoints) checkpoints")
+    }
+
+    /// Deletes the lease if it is still this worker's.
+    private func release(_ p: Int, _ revision: UInt64) {
+        if let current = try? leases.get("lease.\(p)"), current.revision == revision { try? leases.delete("lease.\(p)") }
+    }
+}

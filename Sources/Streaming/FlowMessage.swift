@@ -1,0 +1,109 @@
+import FlowRecords
+
+/// Which partition a source address belongs to: FNV-1a (32 bit) over the address's 16-byte IPv6 form
+/// (IPv4 as `::ffff:a.b.c.d`), modulo the partition count. Fixed for good: publishers and workers of
+/// any version must agree, and a source's state lives in one partition only.
+public struct Partitioning: Sendable, Equatable {
+    public let count: Int
+
+    public init(count: Int) {
+        precondition((1...1024).contains(count), "partition count must be in 1...1024")
+        self.count = count
+    }
+
+    public static func hash(_ a: IPAddress) -> UInt32 {
+        var h: UInt32 = 0x811C_9DC5
+        for word in [a.high, a.low] {
+            for shift in stride(from: 56, through: 0, by: -8) {
+                h ^= UInt32(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
+                h = h &* 0x0100_0193
+            }
+        }
+        return h
+    }
+
+    @inline(__always)
+    public func partition(of a: IPAddress) -> Int { Int(Partitioning.hash(a) % UInt32(count)) }
+
+    /// `0-7`, `0,2,5-6`: partition numbers, each below `count`.
+    public func parse(_ text: String) throws -> [Int] {
+        var result: [Int] = []
+        for part in text.split(separator: ",") {
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard (1...2).contains(bounds.count), let lo = bounds.first!, let hi = bounds.last!, lo <= hi else {
+                throw NATSError("'\(part)' in the partition list is not N or N-M")
+            }
+            guard hi < count else { throw NATSError("partition \(hi) does not exist: the stream has \(count) (0-\(count - 1))") }
+            for p in lo...hi where !result.contains(p) { result.append(p) }
+        }
+        guard !result.isEmpty else { throw NATSError("the partition list is empty") }
+        return result.sorted()
+    }
+}
+
+/// What travels on `<stream>.<partition>`: a batch of flow records, or the publisher's clock.
+///
+/// Wire format, version 1: the bytes `F` `H`, the version (1), the kind, then
+/// - flows (1): a varint count and the records (`FlowRecord.encode(to:)`);
+/// - watermark (2): the publisher's clock, a float64 of Unix seconds: every flow published after it
+///   starts at or after it, give or take the input's own disorder;
+/// - end of input (3): the clock at the end; workers judge every open window and report every open
+///   episode, as `detect` does at the end of its input, and start afresh.
+public enum FlowMessage: Equatable, Sendable {
+    case flows([FlowRecord])
+    case watermark(Double)
+    case endOfInput(Double)
+
+    public static let version: UInt8 = 1
+
+    public func encoded() -> [UInt8] {
+        var w = WireWriter(capacity: 64)
+        w.u8(0x46); w.u8(0x48); w.u8(FlowMessage.version)
+        switch self {
+        case .flows(let records):
+            w.u8(1)
+            w.count(records.count)
+            for r in records { r.encode(to: &w) }
+        case .watermark(let t):
+            w.u8(2)
+            w.f64(t)
+        case .endOfInput(let t):
+            w.u8(3)
+            w.f64(t)
+        }
+        return w.bytes
+    }
+
+    /// Encodes a batch straight from the records' buffer, without building a message value.
+    static func encodeFlows(_ records: ArraySlice<FlowRecord>, into w: inout WireWriter) {
+        w.u8(0x46); w.u8(0x48); w.u8(FlowMessage.version); w.u8(1)
+        w.count(records.count)
+        for r in records { r.encode(to: &w) }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        var r = WireReader(bytes)
+        guard bytes.count >= 4, try r.u8() == 0x46, try r.u8() == 0x48 else {
+            throw WireError("not a Flowhound flow message (no 'FH' at the start)")
+        }
+        let version = try r.u8("version")
+        guard version == FlowMessage.version else {
+            throw WireError("flow message version \(version); this Flowhound reads version \(FlowMessage.version)")
+        }
+        switch try r.u8("kind") {
+        case 1:
+            // A record takes at least 40 bytes (two IPv4 addresses, empty strings, small counters).
+            let n = try r.count("record count", minimumItemSize: 40)
+            var records: [FlowRecord] = []
+            records.reserveCapacity(n)
+            for i in 0..<n {
+                do { records.append(try FlowRecord(from: &r)) } catch { throw WireError("record \(i + 1) of \(n): \(error)") }
+            }
+            self = .flows(records)
+        case 2: self = .watermark(try r.f64("watermark"))
+        case 3: self = .endOfInput(try r.f64("end time"))
+        case let k: throw WireError("message kind \(k) is not one this Flowhound knows")
+        }
+        guard r.isAtEnd else { throw WireError("\(r.remaining) bytes left over after the message") }
+    }
+}

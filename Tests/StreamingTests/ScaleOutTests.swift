@@ -1,0 +1,173 @@
+import Foundation
+import Streaming
+import XCTest
+
+/// The whole deployment as users run it: a three-node nats-server cluster on loopback ports,
+/// `flowhound publish` and three `flowhound worker` processes, one killed with SIGKILL in mid-run and
+/// started again, and one NATS node killed. The alerts on the alerts stream must be exactly those of
+/// `flowhound detect` over the same log: none lost, none twice.
+final class ScaleOutTests: XCTestCase {
+    var binary: URL!
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        binary = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("flowhound"),
+            root.appendingPathComponent(".build/debug/flowhound"),
+        ].first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        guard binary != nil else { throw XCTSkip("flowhound binary not built") }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowhound-scaleout-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], stdout: URL? = nil) throws -> String {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = arguments
+        let err = Pipe()
+        p.standardError = err
+        if let stdout {
+            FileManager.default.createFile(atPath: stdout.path, contents: nil)
+            p.standardOutput = try FileHandle(forWritingTo: stdout)
+        } else {
+            p.standardOutput = FileHandle.nullDevice
+        }
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "flowhound \(arguments.joined(separator: " ")): \(text)")
+        return text
+    }
+
+    func startWorker(_ id: String, _ urls: String, extra: [String] = []) throws -> Process {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = ["worker", "--nats", urls, "--replicas", "3", "--id", id, "--lease-ttl", "4"] + extra
+        let log = directory.appendingPathComponent("\(id).log")
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        p.standardError = handle
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    func workerLogs() -> String {
+        ["w1", "w2", "w3"].map { id in
+            "== \(id)\n" + ((try? String(contentsOf: directory.appendingPathComponent("\(id).log"), encoding: .utf8)) ?? "")
+        }.joined(separator: "\n")
+    }
+
+    /// Polls `condition` every 0.1 s for up to `seconds`.
+    func waitFor(_ what: String, seconds: Double, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if (try? condition()) == true { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTFail("timed out after \(Int(seconds)) s waiting for \(what)\n\(workerLogs())")
+        throw XCTSkip("gave up")
+    }
+
+    func testWorkersKilledAndRestartedRaiseExactlyTheAlertsOfDetect() throws {
+        // A synthetic hour with scanners of every kind, in two halves published apart.
+        let log = directory.appendingPathComponent("all.log")
+        try run(["synth", "--seed", "11", "--duration", "90m", "--format", "zeek", "-o", log.path,
+                 "--truth", directory.appendingPathComponent("truth.csv").path])
+        let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let header = lines.filter { $0.hasPrefix("#") && !$0.hasPrefix("#close") }
+        let records = lines.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        let halves = [records[..<(records.count / 2)], records[(records.count / 2)...]].enumerated().map { i, part in
+            let url = directory.appendingPathComponent("half\(i).log")
+            try? (header + part).joined(separator: "\n").appending("\n").write(to: url, atomically: true, encoding: .utf8)
+            return url
+        }
+        let detected = directory.appendingPathComponent("detect.jsonl")
+        try run(["detect", log.path, "--no-progress"], stdout: detected)
+        let expected = try String(contentsOf: detected, encoding: .utf8).split(separator: "\n").map(String.init).sorted()
+        XCTAssertGreaterThan(expected.count, 5, "the log should hold several scan episodes")
+
+        let cluster = try NATSCluster(nodes: 3)
+        let urls = cluster.urls
+        let nc = try NATSConnection(urls: urls, name: "test")
+        var workers: [String: Process] = [:]
+        defer { for p in workers.values where p.isRunning { p.terminate(); p.waitUntilExit() } }
+        // w3 checkpoints only once an hour, so when it is killed its flows are all unacknowledged
+        // and its alerts all published: the new owners replay everything and must publish nothing twice.
+        workers["w1"] = try startWorker("w1", urls)
+        workers["w2"] = try startWorker("w2", urls)
+        workers["w3"] = try startWorker("w3", urls, extra: ["--checkpoint-interval", "3600", "--checkpoint-flows", "100000000"])
+        // Opened with the workers' settings: whoever comes first creates it.
+        let leases = try retryingTransientErrors { try nc.keyValue(bucket: "flows-leases", ttl: 4, replicas: 3) }
+        func owners() throws -> [String: [Int]] {
+            var result: [String: [Int]] = [:]
+            for key in try leases.keys() where key.hasPrefix("lease.") {
+                if let owner = try leases.get(key) { result[String(decoding: owner.value, as: UTF8.self), default: []].append(Int(key.dropFirst(6))!) }
+            }
+            return result
+        }
+        try waitFor("three workers sharing eight partitions", seconds: 30) {
+            let o = try owners()
+            return o.count == 3 && o.values.map(\.count).sorted() == [2, 3, 3]
+        }
+        let w3Partitions = try owners()["w3"]!
+
+        try run(["publish", halves[0].path, "--nats", urls, "--replicas", "3", "--no-progress"])
+        func alertCount(_ partitions: [Int]) throws -> Int {
+            partitions.compactMap { p in (try? nc.lastMessage(stream: "alerts", subject: "alerts.\(p)")).flatMap { $0 }?.header("Flowhound-Alert").flatMap(Int.init) }.reduce(0, +)
+        }
+        try waitFor("w3 to publish alerts", seconds: 30) { try alertCount(w3Partitions) > 0 }
+        Thread.sleep(forTimeInterval: 0.5)
+        let w3Published = try alertCount(w3Partitions)
+
+        // SIGKILL w3: its leases expire in 4 s and w1 and w2 take its partitions from the checkpoint
+        // it took on claiming them (nothing applied), replaying every flow w3 had.
+        kill(workers["w3"]!.processIdentifier, SIGKILL)
+        workers["w3"]!.waitUntilExit()
+        try waitFor("w1 and w2 to take over all eight partitions", seconds: 30) {
+            let o = try owners()
+            return o["w3"] == nil && o.values.map(\.count).reduce(0, +) == 8
+        }
+        // w3 comes back (checkpointing normally) and takes its share again.
+        workers["w3"] = try startWorker("w3", urls)
+        try waitFor("w3 to take its share back", seconds: 30) { try owners()["w3"]?.count ?? 0 >= 2 }
+
+        try run(["publish", halves[1].path, "--nats", urls, "--replicas", "3", "--end-of-input", "--no-progress"])
+        // A NATS node dies while the workers catch up; the streams and buckets have three replicas
+        // and the clients fail over to the other two.
+        cluster.kill(2)
+        try waitFor("every alert", seconds: 90) { try nc.sequences(stream: "alerts").last >= UInt64(expected.count) }
+        // Let any duplicate that would come show up, then stop the workers gracefully.
+        Thread.sleep(forTimeInterval: 1)
+        for p in workers.values { p.terminate() }
+        for p in workers.values { p.waitUntilExit() }
+        // Acknowledgements sent while the node was failing over can be lost; those flows come back
+        // to the next owner, which finds them in its checkpoint and acknowledges them. One worker
+        // draining the stream shows it: the stream empties and no alert is added.
+        let drain = try startWorker("w1", urls, extra: ["--drain"])
+        drain.waitUntilExit()
+        XCTAssertEqual(drain.terminationStatus, 0, workerLogs())
+        XCTAssertEqual(try nc.messageCount(stream: "flows"), 0, "every flow acknowledged after the last checkpoints")
+
+        let (first, last) = try nc.sequences(stream: "alerts")
+        var got: [String] = []
+        for seq in first...last {
+            if let m = try nc.message(stream: "alerts", sequence: seq) { got.append(String(decoding: m.data, as: UTF8.self)) }
+        }
+        got.sort()
+        XCTAssertEqual(got.count, expected.count, "alerts published vs detect's\n\(workerLogs())")
+        XCTAssertEqual(got, expected)
+        // The new owners of w3's partitions raised its alerts again while replaying and held them back.
+        let logs = workerLogs()
+        let suppressed = logs.components(separatedBy: " already published before a restart)").dropLast()
+            .compactMap { Int($0.split(separator: "(").last ?? "") }.reduce(0, +)
+        XCTAssertGreaterThanOrEqual(suppressed, w3Published, logs)
+    }
+}

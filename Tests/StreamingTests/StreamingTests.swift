@@ -1,0 +1,108 @@
+import FlowRecords
+import Foundation
+import Streaming
+import XCTest
+
+final class FlowMessageTests: XCTestCase {
+    func testMessagesRoundTrip() throws {
+        let r = FlowRecord(start: 1_700_000_000.5, end: 1_700_000_001, source: IPAddress("10.0.0.1")!, destination: IPAddress("10.0.0.2")!,
+                           sourcePort: 40000, destinationPort: 22, transport: .tcp, sourcePackets: 1, tcpFlags: [.syn],
+                           outcome: .unanswered, state: "S0")
+        for m in [FlowMessage.flows([r, r]), .flows([]), .watermark(1_700_000_060), .endOfInput(1_700_000_999.25)] {
+            XCTAssertEqual(try FlowMessage(decoding: m.encoded()), m)
+        }
+    }
+
+    func testDamagedMessagesAreClearErrors() throws {
+        let r = FlowRecord(start: 1, end: 2, source: IPAddress("10.0.0.1")!, destination: IPAddress("10.0.0.2")!,
+                           sourcePort: 1, destinationPort: 2, transport: .udp)
+        let good = FlowMessage.flows([r]).encoded()
+        func error(_ bytes: [UInt8]) -> String {
+            do { _ = try FlowMessage(decoding: bytes); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(error(Array("{\"json\": 1}".utf8)).contains("not a Flowhound flow message"))
+        var version = good
+        version[2] = 9
+        XCTAssertTrue(error(version).contains("version 9"), error(version))
+        var kind = good
+        kind[3] = 7
+        XCTAssertTrue(error(kind).contains("kind 7"), error(kind))
+        XCTAssertTrue(error(Array(good.dropLast(2))).contains("record count of 1"), error(Array(good.dropLast(2))))
+        var family = good
+        family[5 + 16] = 5  // the source address's family byte
+        XCTAssertTrue(error(family).contains("record 1 of 1: family of source is 5"), error(family))
+        XCTAssertTrue(error(good + [0]).contains("1 bytes left over"))
+        var count = good
+        count[4] = 100
+        XCTAssertTrue(error(count).contains("record count of 100"), error(count))
+    }
+
+    /// The partition of an address is part of the wire contract: these values must never change.
+    func testPartitionsAreStable() throws {
+        let eight = Partitioning(count: 8)
+        XCTAssertEqual(Partitioning.hash(IPAddress("10.0.0.1")!), 0x000F_F8FE)
+        XCTAssertEqual(Partitioning.hash(IPAddress("2001:db8::1")!), 0x6E5B_04F4)
+        var counts = [Int](repeating: 0, count: 8)
+        for i in 0..<8000 { counts[eight.partition(of: IPAddress(ipv4: 0x0A00_0000 + UInt32(i)))] += 1 }
+        XCTAssertTrue(counts.allSatisfy { (800...1200).contains($0) }, "\(counts)")
+        XCTAssertEqual(try eight.parse("0-2,5,7"), [0, 1, 2, 5, 7])
+        XCTAssertEqual(try eight.parse("3,1-1,3"), [1, 3])
+        XCTAssertThrowsError(try eight.parse("0-8")) { XCTAssertTrue("\($0)".contains("partition 8 does not exist")) }
+        XCTAssertThrowsError(try eight.parse("3-1"))
+        XCTAssertThrowsError(try eight.parse("x"))
+    }
+}
+
+/// Against one real nats-server with JetStream on a loopback port.
+final class JetStreamTests: XCTestCase {
+    func testKeyValueCompareAndSet() throws {
+        let cluster = try NATSCluster(nodes: 1)
+        let nc = try NATSConnection(urls: cluster.urls, name: "test")
+        let kv = try nc.keyValue(bucket: "cas", replicas: 1)
+        let first = try XCTUnwrap(try kv.create("k", [1]))
+        XCTAssertNil(try kv.create("k", [2]), "a second create must fail")
+        XCTAssertNil(try kv.update("k", [3], last: first + 100))
+        let second = try XCTUnwrap(try kv.update("k", [4], last: first))
+        XCTAssertEqual(try kv.get("k")?.value, [4])
+        XCTAssertEqual(try kv.get("k")?.revision, second)
+        try kv.delete("k")
+        XCTAssertNil(try kv.get("k"))
+        XCTAssertNotNil(try kv.create("k", [5]), "create after delete")
+        XCTAssertEqual(try kv.keys(), ["k"])
+    }
+
+    func testCheckpointsSurviveChunkingAndFenceOutAStaleOwner() throws {
+        let cluster = try NATSCluster(nodes: 1)
+        let nc = try NATSConnection(urls: cluster.urls, name: "test")
+        let kv = try nc.keyValue(bucket: "state", replicas: 1)
+        // 4096-byte chunks: a 50,000-byte state takes 13.
+        let a = CheckpointStore(bucket: kv, partition: 3, epoch: 10, maxPayload: 4096)
+        XCTAssertEqual(try a.load(), PartitionCheckpoint())
+        var c = PartitionCheckpoint()
+        c.appliedSequence = 77
+        c.alerts = 5
+        c.flows = 1234
+        c.state = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        XCTAssertTrue(try a.save(c))
+        c.state = Array(c.state.prefix(9000))
+        XCTAssertTrue(try a.save(c))
+        c.state = Array(c.state.prefix(5000))
+        XCTAssertTrue(try a.save(c), "a third save reuses the first slot, and deletes its surplus chunks")
+        XCTAssertEqual(try a.load(), c)
+        XCTAssertEqual(try kv.keys().filter { $0.hasPrefix("chunk.3.10.") }.count, 2 + 3)
+
+        // A new owner claims the partition; the old one's next save must fail.
+        let b = CheckpointStore(bucket: kv, partition: 3, epoch: 11, maxPayload: 4096)
+        let restored = try b.load()
+        XCTAssertEqual(restored, c)
+        XCTAssertTrue(try b.save(restored))
+        try b.removePreviousOwnersChunks()
+        XCTAssertFalse(try a.save(c))
+        XCTAssertEqual(try kv.keys().filter { $0.hasPrefix("chunk.3.10.") }, [], "the old owner's chunks are gone")
+        XCTAssertEqual(try b.load(), c)
+
+        // A damaged chunk is an error naming the partition, not a wrong state.
+        try kv.put("chunk.3.11.1.0", [1, 2, 3])
+        XCTAssertThrowsError(try b.load()) { XCTAssertTrue("\($0)".contains("checkpoint of partition 3"), "\($0)") }
+    }
+}
