@@ -6,6 +6,8 @@
 #
 # Environment: BENCH_DATA  scratch directory (default: <repo>/.build-bench-data)
 #              DETECTORS   detectors for every run (default: threshold,trw,cnn)
+#              FLOWHOUND   a flowhound binary to use instead of building one in release
+#              DURATION    synthetic log length (default 12h, about 2.1 M flows)
 #
 # Makes (once) `synth --seed 5 --duration 12h --benign 250 --scan-prevalence 0.2` (about 2.1 M flows),
 # then for each run: `detect` over it; `publish --end-of-input` into a fresh stream (timed alone); then
@@ -30,14 +32,19 @@ data="${BENCH_DATA:-$repo/.build-bench-data}"
 mkdir -p "$data" || die "cannot create $data"
 command -v nats-server >/dev/null || die "nats-server is missing (apt-get install nats-server)"
 
-note "building flowhound (release)"
-(cd "$repo" && swift build -c release --product flowhound >&2) || die "swift build failed"
-bin="$(cd "$repo" && swift build -c release --show-bin-path)/flowhound"
+if [[ -n "${FLOWHOUND:-}" ]]; then
+    bin="$FLOWHOUND"
+else
+    note "building flowhound (release)"
+    (cd "$repo" && swift build -c release --product flowhound >&2) || die "swift build failed"
+    bin="$(cd "$repo" && swift build -c release --show-bin-path)/flowhound"
+fi
+duration="${DURATION:-12h}"
 
-log="$data/scaleout-2m.log"
+log="$data/scaleout-$duration.log"
 if [[ ! -s "$log" ]]; then
     note "generating $log"
-    "$bin" synth --seed 5 --duration 12h --benign 250 --scan-prevalence 0.2 -o "$log" --truth "$data/scaleout-2m.truth.csv" >&2
+    "$bin" synth --seed 5 --duration "$duration" --benign 250 --scan-prevalence 0.2 -o "$log" --truth "$data/scaleout-$duration.truth.csv" >&2
 fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
