@@ -71,34 +71,6 @@ public final class CheckpointStore {
             w.raw(digest)
             return w.bytes
         }
-
-        init(checkpoint: PartitionCheckpoint, epoch: UInt64, slot: Int, chunks: Int, size: Int, digest: [UInt8]) {
-            self.checkpoint = checkpoint
-            self.epoch = epoch
-            self.slot = slot
-            self.chunks = chunks
-            self.size = size
-            self.digest = digest
-        }
-
-        init(_ bytes: [UInt8], partition: Int) throws {
-            var r = WireReader(bytes)
-            guard Array(try r.raw(4, "magic")) == Array("FHCM".utf8) else { throw WireError("not a Flowhound checkpoint manifest") }
-            let version = try r.u8("version")
-            guard version == 1 else { throw WireError("checkpoint manifest version \(version); this Flowhound reads version 1") }
-            let p = try r.count("partition")
-            guard p == partition else { throw WireError("manifest of partition \(p) under the key of partition \(partition)") }
-            checkpoint = PartitionCheckpoint()
-            checkpoint.appliedSequence = try r.u64("applied sequence")
-            checkpoint.alerts = try r.u64("alert count")
-            checkpoint.flows = try r.u64("flow count")
-            epoch = try r.u64("epoch")
-            slot = Int(try r.u8("slot"))
-            chunks = try r.count("chunk count", minimumItemSize: 0, limit: 1 << 20)
-            size = try r.count("state size", minimumItemSize: 0, limit: Int.max)
-            digest = Array(try r.raw(32, "digest"))
-            guard slot < 2, r.isAtEnd else { throw WireError("damaged checkpoint manifest") }
-        }
     }
 
     /// The partition's last checkpoint, or an empty one when it has none.
@@ -157,5 +129,26 @@ public final class CheckpointStore {
         guard let previous = previousEpoch, previous != epoch else { return }
         try bucket.purgeAll(prefix: "chunk.\(partition).\(previous).")
         previousEpoch = nil
+    }
+}
+
+extension CheckpointStore.Manifest {
+    init(_ bytes: [UInt8], partition: Int) throws {
+        var r = WireReader(bytes)
+        guard Array(try r.raw(4, "magic")) == Array("FHCM".utf8) else { throw WireError("not a Flowhound checkpoint manifest") }
+        let version = try r.u8("version")
+        guard version == 1 else { throw WireError("checkpoint manifest version \(version); this Flowhound reads version 1") }
+        let p = try r.count("partition")
+        guard p == partition else { throw WireError("manifest of partition \(p) under the key of partition \(partition)") }
+        checkpoint = PartitionCheckpoint()
+        checkpoint.appliedSequence = try r.u64("applied sequence")
+        checkpoint.alerts = try r.u64("alert count")
+        checkpoint.flows = try r.u64("flow count")
+        epoch = try r.u64("epoch")
+        slot = Int(try r.u8("slot"))
+        chunks = try r.count("chunk count", minimumItemSize: 0, limit: 1 << 20)
+        size = try r.count("state size", minimumItemSize: 0, limit: Int.max)
+        digest = Array(try r.raw(32, "digest"))
+        guard slot < 2, r.isAtEnd else { throw WireError("damaged checkpoint manifest") }
     }
 }

@@ -74,13 +74,9 @@ public final class DetectionWorker: @unchecked Sendable {
         let period = settings.leaseTTL / 3
         let memberKey = "member.\(id)"
         defer {
+            // Every runner checkpoints at once; then each is waited for.
             for h in held.values { h.runner.stop() }
-            for (p, h) in held {
-                h.runner.join()
-                retire(h.runner)
-                release(p, h.revision)
-            }
-            held = [:]
+            for p in held.keys { giveUp(p, checkpoint: true) }
             try? leases.delete(memberKey)
         }
         let started = Date()
@@ -90,19 +86,16 @@ public final class DetectionWorker: @unchecked Sendable {
                 try leases.put(memberKey, Array(allowed.map(String.init).joined(separator: ",").utf8))
                 try round()
                 lastGoodRound = Date()
-                if drain && Date().timeIntervalSince(started) > period, try nc.messageCount(stream: topology.stream) == 0 { break }
+                if drain && Date().timeIntervalSince(started) > period, try nc.state(stream: topology.stream).messages == 0 { break }
             } catch let error as NATSError where error.isTransient {
                 // A server restarting or a cluster electing a leader: try again next round. Once the
                 // leases may have expired, the partitions may be someone else's.
                 log("lease round failed: \(error); retrying")
                 if Date().timeIntervalSince(lastGoodRound) > settings.leaseTTL {
-                    for (p, h) in held {
+                    for p in held.keys {
                         log("partition \(p): leases not renewed for \(Int(settings.leaseTTL)) s; dropping it without a checkpoint")
-                        h.runner.stop(abandon: true)
-                        h.runner.join()
-                        retire(h.runner)
+                        giveUp(p, checkpoint: false)
                     }
-                    held = [:]
                 }
             }
             let until = Date().addingTimeInterval(period)
@@ -113,10 +106,8 @@ public final class DetectionWorker: @unchecked Sendable {
     private func round() throws {
         // Runners that stopped on their own (an error, or another owner took over).
         for (p, h) in held where h.runner.isDone {
-            held[p] = nil
             if let reason = h.runner.failureReason { log("partition \(p): \(reason)") }
-            retire(h.runner)
-            release(p, h.revision)
+            giveUp(p, checkpoint: true)
             backoff[p] = Date().addingTimeInterval(settings.leaseTTL)
         }
         for (p, h) in held {
@@ -124,23 +115,15 @@ public final class DetectionWorker: @unchecked Sendable {
                 held[p] = (revision, h.runner)
             } else {
                 log("partition \(p): lease lost (renewed too late?); dropping it without a checkpoint")
-                h.runner.stop(abandon: true)
-                h.runner.join()
-                retire(h.runner)
-                held[p] = nil
+                giveUp(p, checkpoint: false)
             }
         }
         // A worker that stopped leaves a delete marker, counted until it expires.
         let members = max(1, try leases.subjectCount(prefix: "member."))
         let target = min(allowed.count, (partitioning.count + members - 1) / members)
         if held.count > target, let p = held.keys.max() {
-            let h = held[p]!
             log("partition \(p): handing over (\(members) workers share \(partitioning.count) partitions)")
-            h.runner.stop()
-            h.runner.join()
-            retire(h.runner)
-            held[p] = nil
-            release(p, h.revision)
+            giveUp(p, checkpoint: true)
             return
         }
         let now = Date()
@@ -151,6 +134,17 @@ public final class DetectionWorker: @unchecked Sendable {
             held[p] = (revision, runner)
             runner.start()
         }
+    }
+
+    /// Stops partition `p`'s runner and waits for it. With `checkpoint`, the runner checkpoints first and
+    /// the lease is handed back; without (the lease is lost, or may be), it stops at once and the lease
+    /// is left to expire or to its new owner.
+    private func giveUp(_ p: Int, checkpoint: Bool) {
+        guard let h = held.removeValue(forKey: p) else { return }
+        h.runner.stop(abandon: !checkpoint)
+        h.runner.join()
+        retire(h.runner)
+        if checkpoint { release(p, h.revision) }
     }
 
     private func retire(_ runner: PartitionRunner) {

@@ -171,13 +171,15 @@ public final class NATSConnection: @unchecked Sendable {
         if let created { jsStreamInfo_Destroy(created) }
     }
 
-    /// Messages held in a stream (for a work queue: not yet acknowledged).
-    public func messageCount(stream: String) throws -> UInt64 {
+    /// Messages held in a stream (for a work queue: not yet acknowledged), and its first and last
+    /// sequence numbers.
+    public func state(stream: String) throws -> (messages: UInt64, first: UInt64, last: UInt64) {
         var info: UnsafeMutablePointer<jsStreamInfo>?
         var code = jsErrCode(0)
         try check(js_GetStreamInfo(&info, js, stream, nil, &code), "stream \(stream)", code)
         defer { jsStreamInfo_Destroy(info) }
-        return info!.pointee.State.Msgs
+        let st = info!.pointee.State
+        return (st.Msgs, st.FirstSeq, st.LastSeq)
     }
 
     // MARK: Publishing
@@ -189,13 +191,7 @@ public final class NATSConnection: @unchecked Sendable {
     public func publishAsync(subject: String, data: [UInt8], messageID: String? = nil) throws -> Int {
         var stalls = 0
         while true {
-            var msg: OpaquePointer?
-            try data.withUnsafeBufferPointer { b in
-                try b.withMemoryRebound(to: CChar.self) {
-                    try check(natsMsg_Create(&msg, subject, nil, $0.baseAddress, Int32($0.count)), "message for \(subject)")
-                }
-            }
-            if let messageID { try check(natsMsgHeader_Set(msg, "Nats-Msg-Id", messageID), "message id") }
+            var msg: OpaquePointer? = try makeMessage(subject: subject, data: data, headers: messageID.map { [("Nats-Msg-Id", $0)] } ?? [])
             let s = js_PublishMsgAsync(js, &msg, nil)
             if s == NATS_OK { return stalls }
             if msg != nil { natsMsg_Destroy(msg) }
@@ -204,6 +200,23 @@ public final class NATSConnection: @unchecked Sendable {
             stalls += 1
             if let failure = failures.first { throw NATSError(failure) }
         }
+    }
+
+    /// A message the caller owns (destroyed by it, or by a successful asynchronous publish).
+    private func makeMessage(subject: String, data: [UInt8], headers: [(String, String)]) throws -> OpaquePointer {
+        var msg: OpaquePointer?
+        try data.withUnsafeBufferPointer { b in
+            try b.withMemoryRebound(to: CChar.self) {
+                try check(natsMsg_Create(&msg, subject, nil, $0.baseAddress, Int32($0.count)), "message for \(subject)")
+            }
+        }
+        do {
+            for (k, v) in headers { try check(natsMsgHeader_Set(msg, k, v), "header \(k)") }
+        } catch {
+            natsMsg_Destroy(msg)
+            throw error
+        }
+        return msg!
     }
 
     /// Waits for every asynchronous publish to be acknowledged; throws if any failed.
@@ -220,14 +233,8 @@ public final class NATSConnection: @unchecked Sendable {
     /// Publishes and waits for the acknowledgement. - Returns: the message's stream sequence.
     @discardableResult
     public func publish(subject: String, data: [UInt8], headers: [(String, String)] = []) throws -> UInt64 {
-        var msg: OpaquePointer?
-        try data.withUnsafeBufferPointer { b in
-            try b.withMemoryRebound(to: CChar.self) {
-                try check(natsMsg_Create(&msg, subject, nil, $0.baseAddress, Int32($0.count)), "message for \(subject)")
-            }
-        }
+        let msg = try makeMessage(subject: subject, data: data, headers: headers)
         defer { natsMsg_Destroy(msg) }
-        for (k, v) in headers { try check(natsMsgHeader_Set(msg, k, v), "header \(k)") }
         var ack: UnsafeMutablePointer<jsPubAck>?
         var code = jsErrCode(0)
         try check(js_PublishMsg(&ack, js, msg, nil, &code), "publish to \(subject)", code)
@@ -481,15 +488,6 @@ public final class KeyValueBucket: @unchecked Sendable {
 }
 
 extension NATSConnection {
-    /// The stream's first and last sequence numbers.
-    public func sequences(stream: String) throws -> (first: UInt64, last: UInt64) {
-        var info: UnsafeMutablePointer<jsStreamInfo>?
-        var code = jsErrCode(0)
-        try check(js_GetStreamInfo(&info, js, stream, nil, &code), "stream \(stream)", code)
-        defer { jsStreamInfo_Destroy(info) }
-        return (info!.pointee.State.FirstSeq, info!.pointee.State.LastSeq)
-    }
-
     /// The message at `sequence`, or nil when it is gone.
     public func message(stream: String, sequence: UInt64) throws -> Message? {
         var msg: OpaquePointer?

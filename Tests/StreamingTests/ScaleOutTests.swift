@@ -143,7 +143,7 @@ final class ScaleOutTests: XCTestCase {
         // A NATS node dies while the workers catch up; the streams and buckets have three replicas
         // and the clients fail over to the other two.
         cluster.kill(2)
-        try waitFor("every alert", seconds: 90) { try nc.sequences(stream: "alerts").last >= UInt64(expected.count) }
+        try waitFor("every alert", seconds: 90) { try nc.state(stream: "alerts").last >= UInt64(expected.count) }
         // Let any duplicate that would come show up, then stop the workers gracefully.
         Thread.sleep(forTimeInterval: 1)
         for p in workers.values { p.terminate() }
@@ -154,9 +154,9 @@ final class ScaleOutTests: XCTestCase {
         let drain = try startWorker("w1", urls, extra: ["--drain"])
         drain.waitUntilExit()
         XCTAssertEqual(drain.terminationStatus, 0, workerLogs())
-        XCTAssertEqual(try nc.messageCount(stream: "flows"), 0, "every flow acknowledged after the last checkpoints")
+        XCTAssertEqual(try nc.state(stream: "flows").messages, 0, "every flow acknowledged after the last checkpoints")
 
-        let (first, last) = try nc.sequences(stream: "alerts")
+        let (_, first, last) = try nc.state(stream: "alerts")
         var got: [String] = []
         for seq in first...last {
             if let m = try nc.message(stream: "alerts", sequence: seq) { got.append(String(decoding: m.data, as: UTF8.self)) }
