@@ -44,7 +44,7 @@ public struct AddressList: Sendable {
             let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," })
             guard let first = words.first else { continue }
             guard let block = AddressBlock(first) else {
-                let problem = "\(name):\(number + 1): '\(first)' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32)"
+                let problem = "\(name):\(number + 1): '\(first.excerpt())' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32)"
                 if strict { throw AddressListError(description: problem) }
                 malformed.append(problem)
                 continue

@@ -23,7 +23,7 @@ public struct CIDRSet: Sendable {
     public init(text: String, name: String) throws(CIDRSetError) {
         for (line, entry) in AddressBlock.listEntries(in: text) {
             guard insert(entry) else {
-                throw CIDRSetError(description: "\(name):\(line): '\(entry)' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32)")
+                throw CIDRSetError(description: "\(name):\(line): '\(entry.excerpt())' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32)")
             }
         }
     }

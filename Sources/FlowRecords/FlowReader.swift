@@ -81,36 +81,42 @@ public struct FlowReader: Sendable {
     /// - Parameter onFormat: told the input's format (detected or forced) before the first record.
     public func read(path: String, onFormat: (FlowFormat) throws -> Void = { _ in },
                      _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
-        try read(try OpenedInput(path: path), path: path, onFormat: onFormat, body)
+        try read(try OpenedInput(path: path), path: path, onFormat: onFormat, pace: { _ in }, body)
     }
+
+    /// How many bytes of lines (after decompression) pass between two calls of `pace`.
+    public static let paceInterval = 256 << 10
 
     /// Reads a log held in memory (plain or gzip), as `read(path:)` reads a file; `name` stands for
     /// the file in messages and the summary.
+    /// - Parameter pace: called with the bytes of lines read so far every `paceInterval` bytes,
+    ///   whether or not they hold records (comments, headers, malformed lines): a caller with a
+    ///   deadline throws from it, so that input that yields no record cannot run past its time.
     public func read(bytes: [UInt8], name: String, onFormat: (FlowFormat) throws -> Void = { _ in },
-                     _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
-        try read(try OpenedInput(source: MemorySource(bytes), name: name), path: name, onFormat: onFormat, body)
+                     pace: (Int) throws -> Void = { _ in }, _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
+        try read(try OpenedInput(source: MemorySource(bytes), name: name), path: name, onFormat: onFormat, pace: pace, body)
     }
 
     private func read(_ input: OpenedInput, path: String, onFormat: (FlowFormat) throws -> Void,
-                      _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
+                      pace: (Int) throws -> Void, _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
         let format = try resolveFormat(path: path, head: input.head)
         try onFormat(format)
         switch format {
-        case .zeek: return try consume(ZeekTSVParser(), input, format, path, body)
-        case .zeekJSON: return try consume(ZeekJSONParser(), input, format, path, body)
-        case .nfdump: return try consume(NfdumpParser(), input, format, path, body)
-        case .argus: return try consume(ArgusParser(), input, format, path, body)
-        case .vpc: return try consume(VPCParser(), input, format, path, body)
-        case .cicflowmeter: return try consume(CICFlowMeterParser(), input, format, path, body)
-        case .jsonl: return try consume(FlowhoundJSONLParser(), input, format, path, body)
-        case .csv: return try consume(FlowhoundCSVParser(), input, format, path, body)
+        case .zeek: return try consume(ZeekTSVParser(), input, format, path, pace, body)
+        case .zeekJSON: return try consume(ZeekJSONParser(), input, format, path, pace, body)
+        case .nfdump: return try consume(NfdumpParser(), input, format, path, pace, body)
+        case .argus: return try consume(ArgusParser(), input, format, path, pace, body)
+        case .vpc: return try consume(VPCParser(), input, format, path, pace, body)
+        case .cicflowmeter: return try consume(CICFlowMeterParser(), input, format, path, pace, body)
+        case .jsonl: return try consume(FlowhoundJSONLParser(), input, format, path, pace, body)
+        case .csv: return try consume(FlowhoundCSVParser(), input, format, path, pace, body)
         }
     }
 
     /// The read loop, specialised for each parser so that parsing is not dispatched per line.
     private func consume<P: LineParser>(
         _ parser: P, _ input: OpenedInput, _ format: FlowFormat, _ path: String,
-        _ body: (FlowRecord) throws -> Void
+        _ pace: (Int) throws -> Void, _ body: (FlowRecord) throws -> Void
     ) throws -> ReadSummary {
         var parser = parser
         var summary = ReadSummary(file: path, format: format)
@@ -122,8 +128,14 @@ public struct FlowReader: Sendable {
         var record = FlowRecord(
             start: 0, end: 0, source: IPAddress(ipv4: 0), destination: IPAddress(ipv4: 0),
             sourcePort: 0, destinationPort: 0, transport: Transport(rawValue: 0))
+        var bytesRead = 0, nextPace = FlowReader.paceInterval
         while let line = try lines.nextLine() {
             summary.lines += 1
+            bytesRead &+= line.count + 1
+            if bytesRead >= nextPace {
+                nextPace = (bytesRead / FlowReader.paceInterval + 1) * FlowReader.paceInterval
+                try pace(bytesRead)
+            }
             if line.isEmpty { continue }
             do {
                 switch try parser.parse(line, into: &record) {

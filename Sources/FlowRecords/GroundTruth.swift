@@ -40,7 +40,7 @@ public struct GroundTruth: Sendable {
         let first = lines.removeFirst()
         let columns = first.text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard let s = columns.firstIndex(of: "source"), let l = columns.firstIndex(of: "label") else {
-            throw FlowReadError(file: path, line: first.number, reason: "expected a header naming source,label,kind; found '\(first.text.prefix(60))'")
+            throw FlowReadError(file: path, line: first.number, reason: "expected a header naming source,label,kind; found '\(first.text.excerpt(limit: 60))'")
         }
         let k = columns.firstIndex(of: "kind")
         for (number, line) in lines {
@@ -50,11 +50,11 @@ public struct GroundTruth: Sendable {
                 throw FlowReadError(file: path, line: i + 1, reason: "expected \(columns.count) fields, found \(fields.count)")
             }
             guard let source = IPAddress(fields[s]) else {
-                throw FlowReadError(file: path, line: i + 1, reason: "bad address '\(fields[s])'")
+                throw FlowReadError(file: path, line: i + 1, reason: "bad address '\(fields[s].excerpt())'")
             }
             let label = fields[l].lowercased()
             guard label == "scan" || label == "benign" else {
-                throw FlowReadError(file: path, line: i + 1, reason: "label must be scan or benign, found '\(fields[l])'")
+                throw FlowReadError(file: path, line: i + 1, reason: "label must be scan or benign, found '\(fields[l].excerpt())'")
             }
             if truth.entries[source] != nil {
                 throw FlowReadError(file: path, line: i + 1, reason: "source \(source) is listed twice")

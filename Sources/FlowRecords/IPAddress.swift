@@ -236,7 +236,7 @@ extension IPAddress: Codable {
         let text = try container.decode(String.self)
         guard let address = IPAddress(text) else {
             throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "'\(text)' is not an IPv4 or IPv6 address")
+                in: container, debugDescription: "'\(text.excerpt())' is not an IPv4 or IPv6 address")
         }
         self = address
     }

@@ -37,15 +37,15 @@ public struct Observation: Sendable, Hashable {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         func fail(_ why: String) -> Result<Observation, ObservationSyntaxError> { .failure(ObservationSyntaxError(text: text, reason: why)) }
         guard parts.count <= 3 else { return fail("expected ADDR, ADDR,HOUR or ADDR,HOUR,PORT/PROTO") }
-        guard let address = IPAddress(parts[0]) else { return fail("'\(parts[0])' is not an IPv4 or IPv6 address") }
+        guard let address = IPAddress(parts[0]) else { return fail("not an IPv4 or IPv6 address") }
         var observation = Observation(address: address)
         if parts.count > 1, !parts[1].isEmpty {
-            guard let hour = Int(parts[1]), (0...23).contains(hour) else { return fail("hour '\(parts[1])' is not 0–23") }
+            guard let hour = Int(parts[1]), (0...23).contains(hour) else { return fail("hour '\(parts[1].excerpt(limit: 16))' is not 0–23") }
             observation.hour = hour
         }
         if parts.count > 2, !parts[2].isEmpty {
-            let portParts = parts[2].split(separator: "/", maxSplits: 1)
-            guard let port = UInt16(portParts[0]) else { return fail("port '\(portParts[0])' is not 0–65535") }
+            let portParts = parts[2].split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let port = UInt16(portParts[0]) else { return fail("port '\(portParts[0].excerpt(limit: 16))' is not 0–65535") }
             observation.port = port
             let name = portParts.count > 1 ? portParts[1].lowercased() : "tcp"
             switch name {
@@ -53,7 +53,7 @@ public struct Observation: Sendable, Hashable {
             case "udp": observation.transport = .udp
             case "icmp": observation.transport = .icmp
             default:
-                guard let number = UInt8(name) else { return fail("protocol '\(name)' is not tcp, udp, icmp or a number") }
+                guard let number = UInt8(name) else { return fail("protocol '\(name.excerpt(limit: 16))' is not tcp, udp, icmp or a number") }
                 observation.transport = Transport(rawValue: number)
             }
         }
@@ -64,7 +64,8 @@ public struct Observation: Sendable, Hashable {
 public struct ObservationSyntaxError: Error, Sendable, CustomStringConvertible {
     public var text: String
     public var reason: String
-    public var description: String { "'\(text)': \(reason)" }
+    /// The text quoted once, cut and escaped: an 8 MB "address" is not echoed back.
+    public var description: String { "'\(text.excerpt())': \(reason)" }
 }
 
 /// Which features a reputation model uses and how each is encoded into columns. Recorded in the

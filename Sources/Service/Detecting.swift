@@ -30,14 +30,14 @@ extension FlowhoundService {
             switch name {
             case "format":
                 guard let format = FlowFormat(rawValue: value) else {
-                    throw ServiceError.badRequest("format: '\(value)' is not one of \(FlowFormat.allCases.map(\.rawValue).joined(separator: ", "))", field: "format")
+                    throw ServiceError.badRequest("format: '\(value.excerpt())' is not one of \(FlowFormat.allCases.map(\.rawValue).joined(separator: ", "))", field: "format")
                 }
                 options.format = format
             case "strict":
-                guard let strict = Bool(value) else { throw ServiceError.badRequest("strict: '\(value)' is not true or false", field: "strict") }
+                guard let strict = Bool(value) else { throw ServiceError.badRequest("strict: '\(value.excerpt())' is not true or false", field: "strict") }
                 options.strict = strict
             default:
-                throw ServiceError.badRequest("unknown query parameter '\(name)' (known: \(Self.detectParameters.sorted().joined(separator: ", ")))", field: name)
+                throw ServiceError.badRequest("unknown query parameter '\(name.excerpt())' (known: \(Self.detectParameters.sorted().joined(separator: ", ")))", field: name)
             }
         }
         let body = try await request.collectBody(limit: configuration.bodyLimit)
@@ -52,7 +52,8 @@ extension FlowhoundService {
         do {
             summary = try FlowReader(options: options).read(
                 bytes: Array(body.readableBytesView), name: "body",
-                onFormat: { pairer = $0.recordsOneDirection ? DirectionPairer(horizon: 60) : nil }
+                onFormat: { pairer = $0.recordsOneDirection ? DirectionPairer(horizon: 60) : nil },
+                pace: { _ in try context.checkDeadline() }
             ) { record in
                 if detection.statistics.flows & 4095 == 4095 { try context.checkDeadline() }
                 if pairer != nil { try pairer!.add(record, emit: add) } else { try add(record) }

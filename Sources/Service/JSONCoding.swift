@@ -1,3 +1,4 @@
+import FlowRecords
 import Foundation
 import NIOCore
 
@@ -35,11 +36,11 @@ enum JSONCoding {
         }
     }
 
-    /// `addresses[2].hour` for a coding path.
+    /// `addresses[2].hour` for a coding path; a client's key names are cut and escaped, not echoed whole.
     static func path(_ codingPath: [any CodingKey]) -> String {
         var text = ""
         for key in codingPath {
-            if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
+            if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue.excerpt() }
         }
         return text
     }
@@ -58,10 +59,10 @@ enum JSONCoding {
         case .dataCorrupted(let context):
             let field = path(context.codingPath)
             if field.isEmpty {
-                let reason = (context.underlyingError.map { "\($0)" } ?? context.debugDescription)
+                let reason = (context.underlyingError.map { "\($0)" } ?? context.debugDescription).excerpt(limit: 300)
                 return .badRequest("the body is not valid JSON: \(reason)")
             }
-            return .badRequest("\(field): \(context.debugDescription)", field: field)
+            return .badRequest("\(field): \(context.debugDescription.excerpt(limit: 300))", field: field)
         @unknown default:
             return .badRequest("the body could not be read: \(error)")
         }

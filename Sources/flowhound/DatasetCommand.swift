@@ -58,9 +58,9 @@ struct Dataset: ParsableCommand {
         } else if !logs.isEmpty || truth != nil {
             throw ValidationError("--synth-seed generates its own traffic and truth: give no logs and no --truth")
         }
-        guard window > 0 else { throw ValidationError("--window must be positive") }
+        try OptionCheck.require(window, "--window", in: 1...OptionCheck.week, unit: "seconds")
         guard (0..<1).contains(testFraction) else { throw ValidationError("--test-fraction must be in 0..<1") }
-        guard minFlows >= 1 else { throw ValidationError("--min-flows must be at least 1") }
+        try OptionCheck.require(minFlows, "--min-flows", in: 1...1_000_000_000)
     }
 
     func run() throws {
@@ -107,7 +107,8 @@ struct SyntheticDataOptions: ParsableArguments {
     var synthScanPrevalence = 0.25
 
     func validate() throws {
-        guard synthBenign >= 1 else { throw ValidationError("--synth-benign must be at least 1") }
+        try OptionCheck.require(synthBenign, "--synth-benign", in: 1...1_000_000)
+        try OptionCheck.require(synthDuration.seconds, "--synth-duration", in: 1...366 * OptionCheck.day, unit: "seconds")
         guard (0..<1).contains(synthScanPrevalence) else { throw ValidationError("--synth-scan-prevalence must be in 0..<1") }
     }
 

@@ -76,16 +76,17 @@ struct DetectionOptions: ParsableArguments {
 
     func validate() throws {
         _ = try detectorNames
-        guard portsPerHost >= 1, hostsPerPort >= 1, failedTargets >= 1 else {
-            throw ValidationError("--ports-per-host, --hosts-per-port and --failed-targets must be at least 1")
-        }
+        try OptionCheck.require(portsPerHost, "--ports-per-host", in: 1...65_536)
+        try OptionCheck.require(hostsPerPort, "--hosts-per-port", in: 1...16_777_216)
+        try OptionCheck.require(failedTargets, "--failed-targets", in: 1...1 << 32)
         guard theta1 > 0, theta0 < 1, theta1 < theta0 else { throw ValidationError("trw needs 0 < --theta1 < --theta0 < 1") }
-        guard (0...1).contains(cnnThreshold) else { throw ValidationError("--cnn-threshold must be in 0...1") }
-        guard (0...1).contains(weightedThreshold) else { throw ValidationError("--weighted-threshold must be in 0...1") }
-        if let window { guard window > 0 else { throw ValidationError("--window must be positive") } }
-        guard quietPeriod >= 0, lateness >= 0 else { throw ValidationError("--quiet-period and --lateness must not be negative") }
-        guard maxSources >= 10 else { throw ValidationError("--max-sources must be at least 10") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try OptionCheck.require(cnnThreshold, "--cnn-threshold", in: 0...1)
+        try OptionCheck.require(weightedThreshold, "--weighted-threshold", in: 0...1)
+        if let window { try OptionCheck.require(window, "--window", in: 1...OptionCheck.week, unit: "seconds") }
+        try OptionCheck.require(quietPeriod, "--quiet-period", in: 0...30 * OptionCheck.day, unit: "seconds")
+        try OptionCheck.require(lateness, "--lateness", in: 0...OptionCheck.day, unit: "seconds")
+        try OptionCheck.require(maxSources, "--max-sources", in: 10...100_000_000)
+        try OptionCheck.threads(threads)
     }
 
     /// The detectors and settings these options describe.

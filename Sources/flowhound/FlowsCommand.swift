@@ -60,13 +60,16 @@ struct InputOptions: ParsableArguments {
     }
 }
 
+/// Messages on standard error. Every message goes out as one line with its control characters
+/// escaped: messages quote logs, file names and models, and none of those may write to the
+/// analyst's terminal (move the cursor, overwrite a line with CR, forge a line with LF).
 enum Diagnostics {
     static func error(_ message: String) {
-        FileHandle.standardError.write(Data("flowhound: error: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("flowhound: error: \(message.escapingControlCharacters())\n".utf8))
     }
 
     static func note(_ message: String) {
-        FileHandle.standardError.write(Data("flowhound: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("flowhound: \(message.escapingControlCharacters())\n".utf8))
     }
 
     /// One line per input with malformed records, then the first few as `file:line: reason`.
@@ -147,7 +150,7 @@ final class ProgressMeter {
         guard now.timeIntervalSince(lastPrint) >= 0.5 else { return }
         lastPrint = now
         let rate = Double(count) / max(now.timeIntervalSince(started), 1e-9)
-        FileHandle.standardError.write(Data("\r\(file): \(count) records (\(Int(rate)) records/s)   ".utf8))
+        FileHandle.standardError.write(Data("\r\(file.escapingControlCharacters()): \(count) records (\(Int(rate)) records/s)   ".utf8))
         printed = true
     }
 
@@ -180,7 +183,7 @@ extension Flows {
         var top = 10
 
         func validate() throws {
-            guard top >= 0 else { throw ValidationError("--top must be zero or more") }
+            try OptionCheck.require(top, "--top", in: 0...1_000_000)
         }
 
         func run() throws {

@@ -69,8 +69,8 @@ struct LabelledInputOptions: ParsableArguments {
 
     func validate() throws {
         guard !malicious.isEmpty, !benign.isEmpty else { throw ValidationError("give at least one --malicious and one --benign file") }
-        if let minCount, minCount < 0 { throw ValidationError("--min-count must be 0 or more") }
-        if let samplesPerList, samplesPerList < 1 { throw ValidationError("--samples-per-list must be at least 1") }
+        if let minCount { try OptionCheck.require(minCount, "--min-count", in: 0...1_000_000_000) }
+        if let samplesPerList { try OptionCheck.require(samplesPerList, "--samples-per-list", in: 1...100_000_000) }
     }
 
     /// The options given, the rest taken from `base`.
@@ -159,8 +159,11 @@ struct TrainIP: ParsableCommand {
         guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
         guard targetRecall > 0, targetRecall <= 1 else { throw ValidationError("--target-recall must be in (0, 1]") }
         guard asnBuckets >= 0, asnBuckets <= 65_536 else { throw ValidationError("--asn-buckets must be 0–65536") }
-        guard trees >= 1, minLeaf >= 1, epochs >= 1, threads >= 1 else { throw ValidationError("--trees, --min-leaf, --epochs and --threads must be at least 1") }
-        if let maxDepth, maxDepth < 1 { throw ValidationError("--max-depth must be at least 1") }
+        try OptionCheck.require(trees, "--trees", in: 1...10_000)
+        try OptionCheck.require(minLeaf, "--min-leaf", in: 1...1_000_000_000)
+        try OptionCheck.require(epochs, "--epochs", in: 1...100_000)
+        try OptionCheck.threads(threads)
+        if let maxDepth { try OptionCheck.require(maxDepth, "--max-depth", in: 1...1_000) }
     }
 
     func run() throws {
@@ -257,6 +260,7 @@ struct EvalIP: ParsableCommand {
 
     func validate() throws {
         guard ["test", "train", "all"].contains(split) else { throw ValidationError("--split must be test, train or all") }
+        try OptionCheck.threads(threads)
     }
 
     func run() throws {
@@ -355,6 +359,10 @@ struct ScoreIP: ParsableCommand {
     @Option(help: "How many driving features to show.")
     var drivers = 3
 
+    func validate() throws {
+        try OptionCheck.require(drivers, "--drivers", in: 0...50)
+    }
+
     func run() throws {
         try Diagnostics.run {
             let ipModel = try IPModel.load(pathOrDefault: model)
@@ -371,7 +379,7 @@ struct ScoreIP: ParsableCommand {
                 if trimmed.isEmpty || trimmed.hasPrefix("#") { return }
                 switch Observation.parse(trimmed) {
                 case .failure(let error):
-                    Diagnostics.error("\(location): \(error.reason)")
+                    Diagnostics.error("\(location): \(error)")
                     failures += 1
                 case .success(let observation):
                     let score = try scorer.score(observation)

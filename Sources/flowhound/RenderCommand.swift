@@ -68,12 +68,12 @@ struct Render: ParsableCommand {
         case (.some, .some): throw ValidationError("give either --source or --top, not both")
         default: break
         }
-        if let top, top < 1 { throw ValidationError("--top must be at least 1") }
+        if let top { try OptionCheck.require(top, "--top", in: 1...1_000_000) }
         if let source, IPAddress(source) == nil {
             throw ValidationError("--source '\(source)' is not an IPv4 or IPv6 address")
         }
-        guard window > 0, window.isFinite else { throw ValidationError("--window must be a positive number of seconds") }
-        if let columns, columns < 1 { throw ValidationError("--columns must be at least 1") }
+        try OptionCheck.require(window, "--window", in: 1...OptionCheck.week, unit: "seconds")
+        if let columns { try OptionCheck.require(columns, "--columns", in: 1...1_000) }
         if onePerKind && (top == nil || truth == nil) { throw ValidationError("--one-per-kind needs --top N and --truth") }
         if output.isEmpty || output == "-" { throw ValidationError("-o needs a file name (the PNG is binary)") }
     }

@@ -66,8 +66,8 @@ struct Publish: ParsableCommand {
 
     func validate() throws {
         guard (1...65_536).contains(batch) else { throw ValidationError("--batch must be in 1...65536") }
-        guard watermarkEvery > 0 else { throw ValidationError("--watermark-every must be positive") }
-        guard maxPending >= 1 else { throw ValidationError("--max-pending must be at least 1") }
+        try OptionCheck.require(watermarkEvery, "--watermark-every", in: 1...OptionCheck.day, unit: "seconds")
+        try OptionCheck.require(maxPending, "--max-pending", in: 1...1_000_000)
     }
 
     func run() throws {
@@ -142,8 +142,9 @@ struct Worker: ParsableCommand {
     @OptionGroup(title: "Detection") var options: DetectionOptions
 
     func validate() throws {
-        guard leaseTTL >= 1 else { throw ValidationError("--lease-ttl must be at least 1 second") }
-        guard checkpointInterval > 0, checkpointFlows >= 1 else { throw ValidationError("--checkpoint-interval and --checkpoint-flows must be positive") }
+        try OptionCheck.require(leaseTTL, "--lease-ttl", in: 1...3600, unit: "seconds")
+        try OptionCheck.require(checkpointInterval, "--checkpoint-interval", above: 0, atMost: 3600, unit: "seconds")
+        try OptionCheck.require(checkpointFlows, "--checkpoint-flows", in: 1...100_000_000)
     }
 
     func run() throws {

@@ -92,9 +92,12 @@ struct Synth: ParsableCommand {
     var insiderShare = 0.3
 
     func validate() throws {
-        guard benign >= 0 else { throw ValidationError("--benign must be zero or more") }
+        try OptionCheck.require(benign, "--benign", in: 0...1_000_000)
+        try OptionCheck.require(duration.seconds, "--duration", in: 1...366 * OptionCheck.day, unit: "seconds")
+        // Unix seconds from 1970 to 2100: every reader and writer handles those times.
+        try OptionCheck.require(start, "--start", in: 0...4_102_444_800, unit: "(Unix seconds)")
         guard (0...0.95).contains(scanPrevalence) else { throw ValidationError("--scan-prevalence must be between 0 and 0.95") }
-        guard hosts >= 1 else { throw ValidationError("--hosts must be at least 1") }
+        try OptionCheck.require(hosts, "--hosts", in: 1...1 << 24)
         guard (0...1).contains(insiderShare) else { throw ValidationError("--insider-share must be between 0 and 1") }
         guard hosts * 2 <= network.hostCount else {
             throw ValidationError("--network \(network) is too small for \(hosts) hosts (it needs twice as many addresses)")

@@ -46,13 +46,13 @@ struct TrainingArguments: ParsableArguments {
     var threads = defaultThreadCount
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive") }
+        try OptionCheck.require(epochs, "--epochs", in: 1...100_000)
+        try OptionCheck.require(batchSize, "--batch-size", in: 1...65_536)
+        try OptionCheck.require(Double(learningRate), "--learning-rate", above: 0, atMost: 10)
         guard (0..<1).contains(momentum) else { throw ValidationError("--momentum must be in 0..<1") }
-        guard patience >= 0 else { throw ValidationError("--patience must be 0 or more") }
+        try OptionCheck.require(patience, "--patience", in: 0...100_000)
         guard (0..<1).contains(validationFraction) else { throw ValidationError("--validation-fraction must be in 0..<1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try OptionCheck.threads(threads)
     }
 
     var options: TrainingOptions {
@@ -108,7 +108,7 @@ struct TrainScan: ParsableCommand {
         guard (data == nil) != (synth.synthSeed == nil) else {
             throw ValidationError("give either --data DIR or --synth-seed N")
         }
-        guard window > 0 else { throw ValidationError("--window must be positive") }
+        try OptionCheck.require(window, "--window", in: 1...OptionCheck.week, unit: "seconds")
     }
 
     func run() throws {
@@ -197,8 +197,8 @@ struct EvalScan: ParsableCommand {
 
     func validate() throws {
         guard ["test", "train", "all"].contains(split) else { throw ValidationError("--split must be test, train or all") }
-        guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be in 0...1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try OptionCheck.require(threshold, "--threshold", in: 0...1)
+        try OptionCheck.threads(threads)
     }
 
     func run() throws {

@@ -38,7 +38,7 @@ struct IPCommandTests {
         #expect(lines[0]["probability"] as? Double != nil && (lines[0]["drivers"] as? [Any])?.isEmpty == false)
 
         let bad = try Tool.run(["score", "ip", "--model", model, "not-an-address"])
-        #expect(bad.status == 1 && bad.stderr.contains("argument 1: 'not-an-address' is not an IPv4 or IPv6 address"))
+        #expect(bad.status == 1 && bad.stderr.contains("argument 1: 'not-an-address': not an IPv4 or IPv6 address"))
         let noModel = try Tool.run(["score", "ip", "--model", base + "/missing.safetensors", "1.1.1.1"])
         #expect(noModel.status == 1 && noModel.stderr.hasPrefix("flowhound: error: \(base)/missing.safetensors"))
     }

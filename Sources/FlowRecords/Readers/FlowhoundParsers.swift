@@ -89,7 +89,7 @@ struct NormalisedFields {
             outcome = match
         } else {
             let outcomeText = text(12) ?? "other"
-            guard let match = Outcome(outcomeText) else { throw .malformed("unknown outcome '\(outcomeText)'") }
+            guard let match = Outcome(outcomeText) else { throw .malformed("unknown outcome '\(outcomeText.excerpt())'") }
             outcome = match
         }
         record.assign(

@@ -282,11 +282,15 @@ struct ZeekJSONParser: LineParser {
 }
 
 extension Substring {
+    /// Without leading and trailing spaces and tabs, in one pass over the bytes at each end (dropping
+    /// characters one at a time from the end recounts the text each time: quadratic on a padded header).
     var trimmingSpaces: Substring {
-        var s = self
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return s
+        let bytes = utf8
+        let isSpace = { (b: UInt8) in b == 0x20 || b == 0x09 }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
+            return self[endIndex...]
+        }
+        return self[first..<bytes.index(after: last)]
     }
 }
 
