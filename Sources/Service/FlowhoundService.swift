@@ -14,9 +14,14 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     var logger = logger ?? Logger(label: "flowhound.serve")
     if logger.logLevel > .info { logger.logLevel = .info }
     let service = try FlowhoundService(configuration, logger: logger)
+    let readTimeout = TimeAmount.nanoseconds(configuration.readTimeout.nanoseconds)
+    let metrics = service.metrics
     var app = Application(
         router: service.buildRouter(),
-        server: .http1(configuration: .init(idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [ReadDeadline(headTimeout: readTimeout, bodyTimeout: readTimeout,
+                                                     onExpiry: { metrics.readTimeout(duringBody: $0) })],
+            idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "flowhound"),
         logger: logger)
     app.addServices(HangupReload(service: service))
@@ -60,6 +65,10 @@ final class FlowhoundService: Sendable {
     }
 
     private func respond(_ path: String, _ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+        // Authenticated on the route that matched, whatever spelling of the path reached it.
+        if let token = configuration.token, path.hasPrefix("/v1/") {
+            try ServiceMiddleware.authorize(request, token: Array(token.utf8))
+        }
         switch path {
         case "/healthz": return try health()
         case "/metrics":
@@ -155,10 +164,10 @@ extension ServiceConfiguration {
         func fail(_ reason: String) -> ServiceSetupError { ServiceSetupError(description: reason) }
         guard (0...65535).contains(port) else { throw fail("port \(port) is not 0–65535") }
         guard bodyLimit >= 1024 else { throw fail("the body limit must be at least 1024 bytes") }
-        guard maxConcurrentRequests >= 1, scorers >= 1, maxAddressesPerRequest >= 1 else {
-            throw fail("the concurrency cap, scorers and addresses a request must be at least 1")
+        guard maxConcurrentRequests >= 1, maxConcurrentPerClient >= 1, scorers >= 1, maxAddressesPerRequest >= 1 else {
+            throw fail("the concurrency caps, scorers and addresses a request must be at least 1")
         }
-        guard requestTimeout > .zero, idleTimeout > .zero else { throw fail("timeouts must be positive") }
+        guard requestTimeout > .zero, idleTimeout > .zero, readTimeout > .zero else { throw fail("timeouts must be positive") }
         if let token, token.isEmpty { throw fail("the token is empty") }
     }
 }

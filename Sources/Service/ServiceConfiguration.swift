@@ -18,6 +18,13 @@ public struct ServiceConfiguration: Sendable {
     public var requestTimeout: Duration = .seconds(10)
     /// Requests handled at once; more get 503 with `Retry-After` at once instead of queueing.
     public var maxConcurrentRequests = 512
+    /// Requests one client address may have in flight at once; more get 429. Keeps one peer (slow
+    /// bodies, a flood) from holding every slot.
+    public var maxConcurrentPerClient = 64
+    /// Time a client has to send a request's head (line and headers), from the connection's opening
+    /// or the previous response, and again to send its body once the head is in; then the connection
+    /// is closed. A client trickling bytes is never idle, so the idle timeout does not catch it.
+    public var readTimeout: Duration = .seconds(30)
     /// Addresses one `POST /v1/ip/score` may carry.
     public var maxAddressesPerRequest = 10_000
     /// IP scorers kept for concurrent requests (each has its own cache and network buffers).

@@ -61,6 +61,22 @@ final class ServiceMetrics: Sendable {
     /// building label lists (the registry would return the same ones).
     private let requestSeries = Mutex<[RequestKey: RequestSeries]>([:])
 
+    /// A connection closed because its client was too slow to send a request's head or body.
+    func readTimeout(duringBody: Bool) {
+        registry.makeCounter(descriptor: Self.readTimeouts, labels: [("phase", duringBody ? "body" : "head")]).increment()
+    }
+
+    /// A request the client broke off or could not frame (malformed chunked encoding, a body cut short).
+    func clientAbort() {
+        registry.makeCounter(descriptor: Self.clientAborts).increment()
+    }
+
+    /// The method as a metric label: the standard ones by name, any other as `other`, so that a
+    /// client inventing methods cannot add series without end.
+    static func methodLabel(_ method: String) -> String {
+        ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"].contains(method) ? method : "other"
+    }
+
     func reload(succeeded: Bool) {
         registry.makeCounter(descriptor: Self.reloads, labels: [("result", succeeded ? "ok" : "failed")]).increment()
     }
@@ -73,5 +89,9 @@ final class ServiceMetrics: Sendable {
 
     static var requests: MetricNameDescriptor { name("http_requests", "total", "HTTP requests by route, method and status.") }
     static var latency: MetricNameDescriptor { name("http_request_duration", "seconds", "Time from request head to response, by route.") }
+    static var readTimeouts: MetricNameDescriptor {
+        name("http_read_timeouts", "total", "Connections closed because the client took longer than the read timeout to send a request's head or body.")
+    }
+    static var clientAborts: MetricNameDescriptor { name("http_client_aborts", "total", "Requests the client broke off or framed wrongly (answered 400 or closed).") }
     static var reloads: MetricNameDescriptor { name("model_reloads", "total", "Model reloads (SIGHUP or POST /v1/models/reload), by result.") }
 }

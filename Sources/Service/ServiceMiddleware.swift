@@ -1,7 +1,9 @@
+import FlowRecords
 import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import Synchronization
 
 /// The request context of the service: Hummingbird's, plus the time by which the request's work
@@ -11,9 +13,13 @@ public struct ServiceRequestContext: RequestContext {
     /// Set by the middleware from the configured timeout; long loops call `checkDeadline()`.
     public var deadline = ContinuousClock.Instant.now.advanced(by: .seconds(3600))
     var timeout: Duration = .seconds(3600)
+    /// The client's address (without its port), when the connection has one: requests are counted
+    /// per client against `maxConcurrentPerClient`.
+    let client: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        client = source.channel.remoteAddress?.ipAddress
     }
 
     /// Throws a 503 once the request has run past its time.
@@ -33,11 +39,31 @@ struct ServiceMiddleware: RouterMiddleware {
 
     final class Gate: Sendable {
         let inFlight = Atomic<Int>(0)
+        /// Requests in flight by client address (entries leave at zero).
+        let perClient = Mutex<[String: Int]>([:])
+
+        /// Counts a request of `client` in, unless it already has `limit` in flight.
+        func enter(_ client: String, limit: Int) -> Bool {
+            perClient.withLock { table in
+                let count = table[client, default: 0]
+                guard count < limit else { return false }
+                table[client] = count + 1
+                return true
+            }
+        }
+
+        func leave(_ client: String) {
+            perClient.withLock { table in
+                let count = table[client, default: 1] - 1
+                table[client] = count > 0 ? count : nil
+            }
+        }
     }
 
     let metrics: ServiceMetrics
     let gate = Gate()
     let maxConcurrent: Int
+    let maxPerClient: Int
     let timeout: Duration
     let token: [UInt8]?
     /// The methods of each path, so that a known path asked with another method gets 405, not 404.
@@ -47,6 +73,7 @@ struct ServiceMiddleware: RouterMiddleware {
         self.metrics = metrics
         self.allowed = allowed
         maxConcurrent = configuration.maxConcurrentRequests
+        maxPerClient = configuration.maxConcurrentPerClient
         timeout = configuration.requestTimeout
         token = configuration.token.map { Array($0.utf8) }
     }
@@ -59,7 +86,7 @@ struct ServiceMiddleware: RouterMiddleware {
         } catch {
             response = try errorResponse(error, request: request, context: context)
         }
-        metrics.request(route: context.endpointPath ?? "unmatched", method: request.method.rawValue,
+        metrics.request(route: context.endpointPath ?? "unmatched", method: ServiceMetrics.methodLabel(request.method.rawValue),
                         status: response.status.code, duration: ContinuousClock.now - started)
         return response
     }
@@ -72,11 +99,51 @@ struct ServiceMiddleware: RouterMiddleware {
             throw ServiceError(.serviceUnavailable, "the server is handling its limit of \(maxConcurrent) requests; try again shortly",
                                headers: [.retryAfter: "1"])
         }
-        if let token, request.uri.path.hasPrefix("/v1/") { try Self.authorize(request, token: token) }
+        if let client = context.client {
+            guard gate.enter(client, limit: maxPerClient) else {
+                throw ServiceError(.tooManyRequests, "this client already has \(maxPerClient) requests in flight; wait for them to finish",
+                                   headers: [.retryAfter: "1"])
+            }
+        }
+        defer { if let client = context.client { gate.leave(client) } }
+        // The token is asked for any path that names the /v1 tree however it is spelled (empty and `.`
+        // segments, percent-encoding, letter case), before routing; the /v1 handlers ask again on the
+        // route that matched, so no spelling the router accepts can pass without it.
+        if let token, Self.namesProtectedTree(request.uri.path) { try Self.authorize(request, token: token) }
         var context = context
         context.timeout = timeout
         context.deadline = .now.advanced(by: timeout)
         return try await next(request, context)
+    }
+
+    /// Whether `path` reaches into `/v1` once percent-decoded, its empty and `.` segments dropped
+    /// and `..` applied, compared without regard to case.
+    static func namesProtectedTree(_ path: String) -> Bool {
+        let decoded = path.removingPercentEncoding ?? path
+        var segments: [Substring] = []
+        for segment in decoded.split(separator: "/", omittingEmptySubsequences: true) {
+            switch segment {
+            case ".": continue
+            case "..": _ = segments.popLast()
+            default: segments.append(segment)
+            }
+        }
+        // A decoded "%2F" makes a segment such as "v1/models": the first part is what counts.
+        guard let first = segments.first?.split(separator: "/", omittingEmptySubsequences: true).first else { return false }
+        return first.lowercased() == "v1"
+    }
+
+    /// Errors that mean the client closed its connection or stopped sending before the request was in.
+    static func isClientDisconnect(_ error: any Error) -> Bool {
+        switch error {
+        case let error as ChannelError:
+            switch error {
+            case .ioOnClosedChannel, .eof, .alreadyClosed, .outputClosed, .inputClosed: return true
+            default: return false
+            }
+        case is IOError, is CancellationError: return true
+        default: return false
+        }
     }
 
     /// Checks `Authorization: Bearer <token>`, comparing in time that does not depend on where the
@@ -123,8 +190,17 @@ struct ServiceMiddleware: RouterMiddleware {
                 .response(from: request, context: context)
         case let error as any HTTPResponseError:
             return try ServiceError(error.status, "\(error)").response(from: request, context: context)
+        case let error as HTTPParserError:
+            // The client framed the request wrongly (a bad chunk size, a cut header): its fault, one quiet line.
+            metrics.clientAbort()
+            context.logger.info("bad request from client", metadata: ["error": "\(error)", "client": "\(context.client ?? "-")"])
+            return try ServiceError(.badRequest, "the request is not well-formed HTTP: \(error)").response(from: request, context: context)
+        case _ where Self.isClientDisconnect(error):
+            metrics.clientAbort()
+            context.logger.info("client went away mid-request", metadata: ["error": "\(error)", "client": "\(context.client ?? "-")"])
+            return try ServiceError(.badRequest, "the request was cut short").response(from: request, context: context)
         default:
-            context.logger.error("internal error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            context.logger.error("internal error", metadata: ["error": "\(String(describing: error).excerpt(limit: 500))", "path": "\(request.uri.path.excerpt())"])
             return try ServiceError(.internalServerError, "internal error: \(error)").response(from: request, context: context)
         }
     }

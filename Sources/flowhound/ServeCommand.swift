@@ -16,7 +16,9 @@ struct Serve: AsyncParsableCommand {
 
             Binds 127.0.0.1 unless --host says otherwise; give --token-file before exposing it: every \
             /v1 request then needs 'Authorization: Bearer <token>'. Bodies over --body-limit get 413, \
-            requests over --max-concurrent get 503 at once, work past --timeout is abandoned with 503. \
+            requests over --max-concurrent get 503 at once (over --max-per-client from one address, 429), \
+            work past --timeout is abandoned with 503, and a client slower than --read-timeout to send \
+            a request's headers or body is disconnected. \
             SIGHUP (or POST /v1/models/reload) loads every model, list and allowlist file again and \
             swaps them in; requests in flight finish on the old ones. SIGTERM or SIGINT stops accepting, \
             finishes the requests in flight and exits 0.
@@ -46,6 +48,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Requests handled at once; more are turned away with 503 and Retry-After.")
     var maxConcurrent = 512
 
+    @Option(help: "Requests one client address may have in flight at once; more get 429 and Retry-After.")
+    var maxPerClient = 64
+
+    @Option(help: "Seconds a client has to send a request's headers, and again its body; then the connection is closed.")
+    var readTimeout = 30.0
+
     @Option(help: "Addresses one POST /v1/ip/score may carry.")
     var maxAddresses = 10_000
 
@@ -66,13 +74,15 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "Feature lists") var lists: ListOptions
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
-        guard bodyLimit >= 1024 else { throw ValidationError("--body-limit must be at least 1024 bytes") }
-        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
-        guard maxConcurrent >= 1, maxAddresses >= 1, scorers >= 1 else {
-            throw ValidationError("--max-concurrent, --max-addresses and --scorers must be at least 1")
-        }
-        guard (0...50).contains(drivers) else { throw ValidationError("--drivers must be 0–50") }
+        try OptionCheck.require(port, "--port", in: 0...65_535)
+        try OptionCheck.require(bodyLimit, "--body-limit", in: 1024...(1 << 30), unit: "bytes")
+        try OptionCheck.require(timeout, "--timeout", in: 0.001...3600, unit: "seconds")
+        try OptionCheck.require(maxConcurrent, "--max-concurrent", in: 1...100_000)
+        try OptionCheck.require(maxPerClient, "--max-per-client", in: 1...100_000)
+        try OptionCheck.require(readTimeout, "--read-timeout", in: 0.1...3600, unit: "seconds")
+        try OptionCheck.require(maxAddresses, "--max-addresses", in: 1...1_000_000)
+        try OptionCheck.threads(scorers, "--scorers")
+        try OptionCheck.require(drivers, "--drivers", in: 0...50)
     }
 
     func run() async throws {
@@ -105,6 +115,8 @@ struct Serve: AsyncParsableCommand {
         c.bodyLimit = bodyLimit
         c.requestTimeout = .milliseconds(Int64((timeout * 1000).rounded()))
         c.maxConcurrentRequests = maxConcurrent
+        c.maxConcurrentPerClient = maxPerClient
+        c.readTimeout = .milliseconds(Int64((readTimeout * 1000).rounded()))
         c.maxAddressesPerRequest = maxAddresses
         c.scorers = scorers
         c.drivers = drivers

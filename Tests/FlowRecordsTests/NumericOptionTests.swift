@@ -27,6 +27,8 @@ import Testing
     }
 
     @Test(arguments: [
+        ["serve", "--timeout", "1e300"], ["serve", "--timeout", "inf"], ["serve", "--read-timeout", "nan"],
+        ["serve", "--body-limit", "9223372036854775807"], ["serve", "--max-per-client", "0"],
         ["synth", "--seed", "1", "-o", "/dev/null", "--truth", "/dev/null", "--hosts", "9223372036854775807"],
         ["synth", "--seed", "1", "-o", "/dev/null", "--truth", "/dev/null", "--start", "1e300"],
         ["synth", "--seed", "1", "-o", "/dev/null", "--truth", "/dev/null", "--duration", "1e300d"],
