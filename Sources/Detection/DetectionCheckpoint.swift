@@ -12,7 +12,7 @@ public struct CheckpointMismatchError: Error, CustomStringConvertible, Equatable
 /// Checkpoints: the whole state of a pipeline as bytes, so that another process can restore it into a
 /// pipeline made from the same recipe and go on with the same behaviour, alert for alert.
 ///
-/// Format (version 1), in the `WireWriter` encoding:
+/// Format (version 2; version 1 lacks the last statistic), in the `WireWriter` encoding:
 /// - `FHCK`, then the format version (a varint);
 /// - the configuration that changes behaviour: detector names in order, window, lateness, quiet period,
 ///   idle timeout, maximum sources, policy, each detector's weight, weighted threshold, batch, and the
@@ -25,7 +25,8 @@ public struct CheckpointMismatchError: Error, CustomStringConvertible, Equatable
 /// Tables and sets are written in ascending order, so equal states give equal bytes.
 extension ScanDetection {
     static let checkpointMagic = Array("FHCK".utf8)
-    static let checkpointVersion: UInt64 = 1
+    /// Version 2 adds `episodesEndedEarly` to the statistics; version 1 checkpoints still restore (with 0).
+    static let checkpointVersion: UInt64 = 2
 
     /// The pipeline's whole state. Call it between `add`s (a pipeline is not for concurrent use).
     /// - Complexity: O(n log n) in the sources, hosts and ports held.
@@ -37,7 +38,7 @@ extension ScanDetection {
 
         let s = statistics
         for n in [s.flows, s.windows, s.flaggedWindows, s.alerts, s.silenced, s.allowlistedFlows, s.icmpErrors,
-                  s.lateFlows, s.evictedSources, s.peakSources] { w.int(n) }
+                  s.lateFlows, s.evictedSources, s.peakSources, s.episodesEndedEarly] { w.int(n) }
         w.f64(now)
         w.f64(nextSweep)
 
@@ -79,8 +80,8 @@ extension ScanDetection {
             throw WireError("not a Flowhound detection checkpoint: it starts with \(magic.map { String(format: "%02x", $0) }.joined(separator: " ")), not FHCK")
         }
         let version = try r.varint("the checkpoint's format version")
-        guard version == Self.checkpointVersion else {
-            throw WireError("checkpoint format version \(version) is not one this Flowhound reads (it reads version \(Self.checkpointVersion))")
+        guard (1...Self.checkpointVersion).contains(version) else {
+            throw WireError("checkpoint format version \(version) is not one this Flowhound reads (it reads versions 1 to \(Self.checkpointVersion))")
         }
         let written = try CheckpointConfiguration(from: &r)
         if let difference = CheckpointConfiguration(self).difference(from: written) { throw CheckpointMismatchError(difference) }
@@ -96,6 +97,7 @@ extension ScanDetection {
         s.lateFlows = try r.int("late flows")
         s.evictedSources = try r.int("evicted sources")
         s.peakSources = try r.int("peak sources")
+        if version >= 2 { s.episodesEndedEarly = try r.int("episodes ended early") }
         let now = try readTime(&r, "clock", orStart: true)
         let nextSweep = try readTime(&r, "next sweep", orStart: true)
 
@@ -160,6 +162,7 @@ extension ScanDetection {
         self.sources = sources
         windowBuckets = bucketTables[0]
         expiryBuckets = bucketTables[1]
+        bucketEntries = bucketTables.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
         self.episodes = episodes
         self.pending = pending
     }

@@ -47,6 +47,9 @@ public struct DetectionStatistics: Sendable, Codable {
     /// Sources dropped because `maximumSources` was reached.
     public var evictedSources = 0
     public var peakSources = 0
+    /// Episodes ended (and alerted) before their quiet period because `maximumSources` episodes were
+    /// open: a later flagged window of the same source starts a new one.
+    public var episodesEndedEarly = 0
 }
 
 /// Port-scan detection over a stream of flows in (roughly) time order: per-source windows with bounded
@@ -95,6 +98,9 @@ public final class ScanDetection {
     var pending: [ClosedWindow] = []
     var now = -Double.infinity
     var nextSweep = -Double.infinity
+    /// Addresses held in `windowBuckets` and `expiryBuckets` together, stale entries included: kept
+    /// near the number of sources by `compactBuckets`, whatever the flows.
+    var bucketEntries = 0
 
     /// - Parameters:
     ///   - detectors: the detectors that judge windows; a `RandomWalkDetector` among them also sees every flow.
@@ -121,9 +127,9 @@ public final class ScanDetection {
         try moveClock(to: flow.start)
         let w = windowIndex(flow.start)
         if sources[flow.source] == nil {
-            if sources.count >= settings.maximumSources { evictLeastRecent() }
+            if sources.count >= settings.maximumSources { try evictLeastRecent() }
             sources[flow.source] = SourceState(window: w, lastSeen: flow.start)
-            windowBuckets[w, default: []].append(flow.source)
+            fileWindow(w, flow.source)
             statistics.peakSources = max(statistics.peakSources, sources.count)
         }
         // Mutated in place: copying the state out would copy its tables.
@@ -149,8 +155,18 @@ public final class ScanDetection {
             state.lastSeen = max(state.lastSeen, flow.start)
         }
         if late { statistics.lateFlows += 1 }
-        if moved { windowBuckets[w, default: []].append(source) }
+        if moved { fileWindow(w, source) }
         if let closed { try enqueue(closed) }
+    }
+
+    private func fileWindow(_ w: Int64, _ source: IPAddress) {
+        windowBuckets[w, default: []].append(source)
+        bucketEntries += 1
+    }
+
+    private func fileExpiry(_ e: Int64, _ source: IPAddress) {
+        expiryBuckets[e, default: []].append(source)
+        bucketEntries += 1
     }
 
     /// A watermark: moves the pipeline's clock to `time` if that is later, closing windows, ending quiet
@@ -190,6 +206,7 @@ public final class ScanDetection {
         sources = [:]
         windowBuckets = [:]
         expiryBuckets = [:]
+        bucketEntries = 0
         try judgePendingInWindowOrder()
         for source in episodes.keys.sorted() { emit(episodes[source]!) }
         episodes = [:]
@@ -205,22 +222,26 @@ public final class ScanDetection {
         nextSweep = (Double(windowIndex(now)) + 1) * settings.window + settings.lateness
         let closeBefore = windowIndex(now - settings.lateness)
         for w in windowBuckets.keys.filter({ $0 < closeBefore }).sorted() {
-            for source in windowBuckets.removeValue(forKey: w)! {
+            let list = windowBuckets.removeValue(forKey: w)!
+            bucketEntries -= list.count
+            for source in list {
                 guard let state = sources[source], state.window == w, state.activity.flows > 0 else { continue }
                 pending.append(state.closed(source, windowLength: settings.window))
                 withState(source) { $0.activity = ActivityAccumulator() }
-                expiryBuckets[windowIndex(state.lastSeen + settings.idleTimeout), default: []].append(source)
+                fileExpiry(windowIndex(state.lastSeen + settings.idleTimeout), source)
             }
         }
         let current = windowIndex(now)
         for e in expiryBuckets.keys.filter({ $0 <= current }).sorted() {
-            for source in expiryBuckets.removeValue(forKey: e)! {
+            let list = expiryBuckets.removeValue(forKey: e)!
+            bucketEntries -= list.count
+            for source in list {
                 // Gone already, or active again (its next closed window files it anew).
                 guard let state = sources[source], state.activity.flows == 0 else { continue }
                 if state.lastSeen + settings.idleTimeout < now {
                     sources[source] = nil
                 } else {
-                    expiryBuckets[current + 1, default: []].append(source)
+                    fileExpiry(current + 1, source)
                 }
             }
         }
@@ -232,21 +253,56 @@ public final class ScanDetection {
         }
     }
 
-    private func evictLeastRecent() {
+    /// Evicts the least recently seen tenth of the sources. Their open windows are judged (in batches,
+    /// as windows a source moves past are), so that nothing an evicted source did is held after it:
+    /// memory follows `maximumSources` whatever arrives, spoofed sources by the million included.
+    private func evictLeastRecent() throws {
         // Drop the oldest tenth at once so that eviction does not run on every new source.
         let drop = max(1, settings.maximumSources / 10)
         // Ties (sources last seen at the same moment) go by address, not by the table's hash order, so
         // that the same flows evict the same sources in every process, restored from a checkpoint or not.
-        let oldest = sources.sorted {
-            $0.value.lastSeen != $1.value.lastSeen ? $0.value.lastSeen < $1.value.lastSeen : $0.key < $1.key
+        // Only times and addresses are sorted, not the states.
+        let oldest = sources.map { (lastSeen: $0.value.lastSeen, source: $0.key) }.sorted {
+            $0.lastSeen != $1.lastSeen ? $0.lastSeen < $1.lastSeen : $0.source < $1.source
         }.prefix(drop)
-        for (source, state) in oldest {
+        for (_, source) in oldest {
+            guard let state = sources.removeValue(forKey: source) else { continue }
             if state.activity.flows > 0 {
-                pending.append(state.closed(source, windowLength: settings.window))
+                try enqueue(state.closed(source, windowLength: settings.window))
             }
-            sources[source] = nil
         }
         statistics.evictedSources += oldest.count
+        compactBuckets()
+    }
+
+    /// Drops the bucket entries that can no longer act (sources evicted or moved on, duplicates)
+    /// once they outnumber the sources twice over, so that the buckets stay in proportion to the
+    /// sources held. Behaviour is unchanged: a window bucket acts only on sources whose open window
+    /// it is, and an idle source is forgotten at the first sweep after its idle time, which its
+    /// latest expiry entry always reaches.
+    /// - Complexity: O(entries), run once the entries have doubled: amortised O(1) per flow.
+    func compactBuckets() {
+        guard bucketEntries > 2 * sources.count + 4096 else { return }
+        var kept = 0
+        for (w, list) in windowBuckets {
+            var seen = Set<IPAddress>()
+            let live = list.filter { source in
+                guard let state = sources[source], state.window == w, state.activity.flows > 0 else { return false }
+                return seen.insert(source).inserted
+            }
+            windowBuckets[w] = live.isEmpty ? nil : live
+            kept += live.count
+        }
+        var seen = Set<IPAddress>()
+        for e in expiryBuckets.keys.sorted(by: >) {
+            let live = expiryBuckets[e]!.filter { source in
+                guard let state = sources[source], state.activity.flows == 0 else { return false }
+                return seen.insert(source).inserted
+            }
+            expiryBuckets[e] = live.isEmpty ? nil : live
+            kept += live.count
+        }
+        bucketEntries = kept
     }
 
     /// Judges what is pending, oldest window first (then by source), so alerts come out in time order.
@@ -278,6 +334,7 @@ public final class ScanDetection {
             emit(open)
             episodes[w.source] = nil
         }
+        if episodes[w.source] == nil && episodes.count >= settings.maximumSources { endOldestEpisodes() }
         var e = episodes[w.source] ?? Episode(
             alert: ScanAlert(source: w.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 0, flows: 0,
                              failedFlows: 0, ports: [], hosts: [], scores: [:], reasons: [:], busiestHost: nil, busiestPort: nil),
@@ -297,6 +354,19 @@ public final class ScanDetection {
             if verdict.flagged && e.alert.reasons[detector.name] == nil { e.alert.reasons[detector.name] = verdict.reason }
         }
         episodes[w.source] = e
+    }
+
+    /// Ends the tenth of the open episodes flagged longest ago, alerting each: open episodes are held
+    /// to `maximumSources` as sources are, whatever arrives.
+    private func endOldestEpisodes() {
+        let drop = max(1, settings.maximumSources / 10)
+        let oldest = episodes.map { (end: $0.value.lastFlaggedEnd, source: $0.key) }.sorted {
+            $0.end != $1.end ? $0.end < $1.end : $0.source < $1.source
+        }.prefix(drop)
+        for (_, source) in oldest {
+            emit(episodes.removeValue(forKey: source)!)
+        }
+        statistics.episodesEndedEarly += oldest.count
     }
 
     private func emit(_ e: Episode) {

@@ -53,7 +53,7 @@ struct DetectionOptions: ParsableArguments {
     @Option(help: "Seconds a flow may arrive after its window has passed and still count in it.")
     var lateness: Double = 60
 
-    @Option(help: "Most sources held in memory; beyond it the least recently seen are evicted and counted.")
+    @Option(help: "Most sources (and open scan episodes) held in memory; beyond it the least recently seen are evicted (their open windows judged first) and counted.")
     var maxSources = 1_000_000
 
     @Option(help: "Threads for the CNN (default: one per core).")
@@ -247,7 +247,8 @@ struct Detect: ParsableCommand {
                 + (s.silenced > 0 ? ", \(s.silenced) silenced by the allowlist" : "")
                 + (s.allowlistedFlows > 0 ? ", \(s.allowlistedFlows) flows to allowlisted destinations ignored" : "")
                 + (s.lateFlows > 0 ? ", \(s.lateFlows) late flows" : "")
-                + (s.evictedSources > 0 ? ", \(s.evictedSources) sources evicted at --max-sources" : ""))
+                + (s.evictedSources > 0 ? ", \(s.evictedSources) sources evicted at --max-sources" : "")
+                + (s.episodesEndedEarly > 0 ? ", \(s.episodesEndedEarly) episodes ended early at --max-sources" : ""))
         }
     }
 }

@@ -250,8 +250,8 @@ import Testing
         flipped[0] ^= 0x20
         #expect(Self.attempt(flipped, into: target) == "not a Flowhound detection checkpoint: it starts with 66 48 43 4b, not FHCK")
         var version = bytes
-        version[4] = 2
-        #expect(Self.attempt(version, into: target) == "checkpoint format version 2 is not one this Flowhound reads (it reads version 1)")
+        version[4] = 3
+        #expect(Self.attempt(version, into: target) == "checkpoint format version 3 is not one this Flowhound reads (it reads versions 1 to 2)")
         #expect(Self.attempt(bytes + [0, 0], into: target) == "2 bytes after the end of the checkpoint")
         #expect(Self.attempt([], into: target) == "cut short reading the checkpoint's magic at byte 0 of 0")
         for cut in [3, 4, 5, 9, 40, 120, bytes.count / 3, bytes.count / 2, bytes.count - 9, bytes.count - 1] {
