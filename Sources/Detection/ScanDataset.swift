@@ -31,11 +31,13 @@ public struct ScanDataset: Sendable {
     /// Reads DIR/meta.json and DIR/{train,test}/{X,y}.npy and checks that they agree with each other.
     public static func load(directory: String) throws -> ScanDataset {
         let metaPath = directory + "/meta.json"
-        guard let data = FileManager.default.contents(atPath: metaPath) else {
+        guard FileManager.default.fileExists(atPath: metaPath) else {
             throw ScanDataError(FileManager.default.fileExists(atPath: directory)
                 ? "\(metaPath): missing; \(directory) was not written by 'flowhound dataset'"
                 : "\(directory): no such dataset directory")
         }
+        let data: Data
+        do { data = Data(try BoundedFile.read(metaPath, limit: 16 << 20)) } catch { throw ScanDataError("\(metaPath): \(error)") }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         let meta: DatasetWriter.Meta

@@ -111,13 +111,11 @@ public struct PrefixMap<Value> {
 
     /// Adds every block listed in the file at `path` with `value`.
     public mutating func insert(contentsOfFile path: String, value: Value) throws(EnrichmentError) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw EnrichmentError(.missingFile, "\(path): no such file (an address block list was expected)")
         }
-        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else {
-            throw EnrichmentError(.unreadable, "\(path): cannot be read")
-        }
+        let data: [UInt8]
+        do { data = try BoundedFile.read(path) } catch { throw EnrichmentError(.unreadable, "\(path): \(error)") }
         try insert(text: String(decoding: data, as: UTF8.self), name: path, value: value)
     }
 }

@@ -55,13 +55,8 @@ public struct AddressList: Sendable {
 
     /// Reads a list file.
     public static func read(path: String, strict: Bool = true) throws(AddressListError) -> AddressList {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw AddressListError(description: "\(path): no such file")
-        }
-        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else {
-            throw AddressListError(description: "\(path): cannot be read")
-        }
+        let data: [UInt8]
+        do { data = try BoundedFile.read(path) } catch { throw AddressListError(description: "\(path): \(error)") }
         return try AddressList(text: String(decoding: data, as: UTF8.self), name: path, strict: strict)
     }
 

@@ -28,9 +28,9 @@ public struct GroundTruth: Sendable {
     public static func load(path: String) throws -> GroundTruth {
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            text = String(decoding: try BoundedFile.read(path), as: UTF8.self)
         } catch {
-            throw FlowReadError(file: path, reason: "cannot read ground truth: \((error as NSError).localizedDescription)")
+            throw FlowReadError(file: path, reason: "cannot read ground truth: \(error)")
         }
         var truth = GroundTruth()
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()

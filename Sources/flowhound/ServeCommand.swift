@@ -104,10 +104,18 @@ struct Serve: AsyncParsableCommand {
         c.host = host
         c.port = port
         if let tokenFile {
-            let text: String
-            do { text = try String(contentsOfFile: tokenFile, encoding: .utf8) } catch {
+            // At most 4 KiB: a token is short, and a wrong path (a log, /dev/zero) must not be read whole.
+            let limit = 4096
+            let bytes: Data
+            do {
+                let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: tokenFile))
+                defer { try? handle.close() }
+                bytes = try handle.read(upToCount: limit + 1) ?? Data()
+            } catch {
                 throw ServeSetupError("\(tokenFile): cannot read the token file: \(error.localizedDescription)")
             }
+            guard bytes.count <= limit else { throw ServeSetupError("\(tokenFile): the token file is over \(limit) bytes: not a token") }
+            guard let text = String(data: bytes, encoding: .utf8) else { throw ServeSetupError("\(tokenFile): the token file is not UTF-8 text") }
             let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !token.isEmpty else { throw ServeSetupError("\(tokenFile): the token file is empty") }
             c.token = token

@@ -75,4 +75,19 @@ import Testing
             #expect("\(error)".utf8.count < 400, "\("\(error)".utf8.count) bytes")
         }
     }
+
+    @Test("Files read whole are read to a limit: /dev/zero as a list is an error, not a hang")
+    func boundedFiles() throws {
+        #expect(throws: BoundedFileError.self) { try BoundedFile.read("/dev/zero", limit: 1 << 20) }
+        do {
+            _ = try BoundedFile.read("/dev/zero", limit: 1 << 20)
+        } catch {
+            #expect(error.description == "is larger than 1 MiB: not a file of this kind")
+        }
+        let small = try Fixture.temporary("10.0.0.0/8\n", name: "small-list")
+        #expect(try BoundedFile.read(small, limit: 11) == Array("10.0.0.0/8\n".utf8))
+        #expect(throws: BoundedFileError.self) { try BoundedFile.read(small, limit: 10) }
+        #expect(throws: BoundedFileError.self) { try BoundedFile.read("/nonexistent/list") }
+        #expect(throws: BoundedFileError.self) { try BoundedFile.read("/tmp") }
+    }
 }

@@ -56,4 +56,11 @@ import Testing
         #expect(!r.stderr.contains("\r"))
         #expect(!r.stderr.split(separator: "\n").contains { $0.hasPrefix("flowhound: all clear") })
     }
+
+    @Test("A token file that is no token is refused at once, not read whole")
+    func tokenFileIsBounded() throws {
+        let r = try CommandLineTests.run(["serve", "--port", "0", "--no-ip-scoring", "--token-file", "/dev/zero"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("/dev/zero: the token file is over 4096 bytes"), "\(r.stderr)")
+    }
 }
