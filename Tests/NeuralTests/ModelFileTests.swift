@@ -55,6 +55,15 @@ import Testing
         return self.file(headerText: text, data: file[dataStart...])
     }
 
+    /// `file` with the field `field` of tensor `tensor`'s header entry set to `value`.
+    static func editingEntry(_ file: [UInt8], _ tensor: String, _ field: String, _ value: Any) -> [UInt8] {
+        editingHeader(file) { header in
+            var entry = header[tensor] as! [String: Any]
+            entry[field] = value
+            header[tensor] = entry
+        }
+    }
+
     /// The model's safetensors form after `edit`, with `weights_sha256` recomputed so that the checksum holds.
     static func resealed(_ model: NetworkModel, _ edit: (inout SafeTensors) -> Void) -> [UInt8] {
         var file = model.safeTensors()
@@ -325,34 +334,18 @@ import Testing
     @Test func aTamperedShapeIsRefused() throws {
         let good = try Self.model().safeTensors().encoded()
         // Same number of values, so the offsets still fit: caught against the architecture.
-        let reshaped = Self.editingHeader(good) { header in
-            var entry = header["0.conv2d.weight"] as! [String: Any]
-            entry["shape"] = [2, 3, 3, 3]
-            header["0.conv2d.weight"] = entry
-        }
+        let reshaped = Self.editingEntry(good, "0.conv2d.weight", "shape", [2, 3, 3, 3])
         #expect(Self.refusal(reshaped) == "tensor '0.conv2d.weight' is 2×3×3×3 but the architecture needs 3×2×3×3")
         // More values than its byte range holds: caught by the safetensors layer.
-        let grown = Self.editingHeader(good) { header in
-            var entry = header["0.conv2d.weight"] as! [String: Any]
-            entry["shape"] = [3, 2, 3, 4]
-            header["0.conv2d.weight"] = entry
-        }
+        let grown = Self.editingEntry(good, "0.conv2d.weight", "shape", [3, 2, 3, 4])
         #expect(Self.refusal(grown) == "tensor '0.conv2d.weight' ([3, 2, 3, 4]) has data_offsets [0, 216] that do not hold its float32 values")
     }
 
     @Test func offsetsMustTileTheData() throws {
         let good = try Self.model().safeTensors().encoded()
-        let overlapping = Self.editingHeader(good) { header in
-            var entry = header["0.conv2d.bias"] as! [String: Any]
-            entry["data_offsets"] = [212, 224]
-            header["0.conv2d.bias"] = entry
-        }
+        let overlapping = Self.editingEntry(good, "0.conv2d.bias", "data_offsets", [212, 224])
         #expect(Self.refusal(overlapping) == "tensor '0.conv2d.bias' overlaps the tensor before it")
-        let f64 = Self.editingHeader(good) { header in
-            var entry = header["4.dense.bias"] as! [String: Any]
-            entry["dtype"] = "F64"
-            header["4.dense.bias"] = entry
-        }
+        let f64 = Self.editingEntry(good, "4.dense.bias", "dtype", "F64")
         #expect(Self.refusal(f64) == "tensor '4.dense.bias' is F64; only F32 is supported")
     }
 
@@ -387,6 +380,21 @@ import Testing
         #expect(Self.refusal(newer) == "was written by a newer Flowhound (model format 2; this one reads up to 1)")
         let missing = Self.resealed(try Self.model()) { $0.metadata["format_version"] = nil }
         #expect(Self.refusal(missing) == "has no format_version")
+    }
+
+    // MARK: - Whole numbers in the header
+
+    /// A fraction used to be truncated (2.5 read as 2): now the header is refused.
+    @Test func aFractionalShapeOrOffsetIsRefused() throws {
+        let good = try Self.model().safeTensors().encoded()
+        let shape = Self.editingEntry(good, "0.conv2d.weight", "shape", [3, 2, 3, 3.5])
+        #expect(Self.refusal(shape) == "tensor '0.conv2d.weight' has a bad shape")
+        let offset = Self.editingEntry(good, "0.conv2d.weight", "data_offsets", [0, 216.5])
+        #expect(Self.refusal(offset) == "tensor '0.conv2d.weight' has bad data_offsets")
+        let huge = Self.editingEntry(good, "0.conv2d.weight", "data_offsets", [0, 1e300])
+        #expect(Self.refusal(huge) == "tensor '0.conv2d.weight' has bad data_offsets")
+        let text = Self.editingEntry(good, "0.conv2d.weight", "shape", [3, 2, 3, "3"] as [Any])
+        #expect(Self.refusal(text) == "tensor '0.conv2d.weight' has a bad shape")
     }
 
     @Test func aMissingOrExtraTensorIsRefused() throws {
