@@ -4,6 +4,15 @@ import Foundation
 /// architecture, loss, class names, a checksum of its weights, and documents the caller adds (input
 /// specification, training provenance, metrics) as JSON text. Stored as safetensors; every part is
 /// checked on reading.
+///
+/// What a model file must satisfy to load (every Flowhound model kind):
+/// - safetensors with float32 tensors only, whose offsets tile the data exactly, every shape and
+///   offset a whole number (`SafeTensors.decode`);
+/// - metadata `format` = `flowhound-model`, a `format_version` this build reads, the `kind` asked for;
+/// - an architecture within `ArchitectureLimits`, whose weight tensors (names and shapes) are exactly
+///   the file's, all finite; checked before the network is allocated;
+/// - each kind's own bounds (the scan CNN's image shape and window, the IP model's threshold,
+///   weights, feature spec and forest).
 public struct NetworkModel {
     public static let format = "flowhound-model"
     /// Bumped when the layout changes in a way older readers cannot follow.
@@ -61,53 +70,64 @@ public struct NetworkModel {
         guard metadata["format"] == format else {
             throw fail(metadata["format"].map { "is a '\($0)' file, not a Flowhound model" } ?? "is a safetensors file but not a Flowhound model (no format in its metadata)")
         }
-        guard let versionText = metadata["format_version"], let version = Int(versionText) else { throw fail("has no format_version") }
+        guard let versionText = metadata["format_version"] else { throw fail("has no format_version") }
+        guard let version = Int(versionText), version >= 1, String(version) == versionText else {
+            throw fail("has format_version '\(versionText)', which is not a model format (a whole number from 1)")
+        }
         guard version <= formatVersion else {
-            throw fail("was written by a newer Flowhound (model format \(version); this one reads up to \(formatVersion))")
+            throw fail("was written by a newer Flowhound (model format \(version); this one reads \(formatVersion))")
         }
         guard let kind = metadata["kind"] else { throw fail("does not say what kind of model it is") }
         let article = { (word: String) in "aeiou".contains(word.first ?? "x") ? "an" : "a" }
         guard kind == expected else { throw fail("is \(article(kind)) \(kind) model, not \(article(expected)) \(expected) model") }
     }
 
+    /// Everything is checked before the network is allocated: the architecture against
+    /// `ArchitectureLimits`, then that the file holds exactly the weight tensors it declares, with
+    /// their shapes, all finite.
     public init(_ file: SafeTensors, path: String, kind expected: String) throws(ModelFileError) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         let m = file.metadata
         try NetworkModel.checkHeader(m, path: path, kind: expected)
-        let kind = expected
         guard let architectureText = m["architecture"],
               let architecture = try? JSONDecoder().decode(Architecture.self, from: Data(architectureText.utf8)) else {
             throw fail("has no readable architecture")
         }
-        let network: Network
-        do { network = try Network(architecture, seed: 0) } catch { throw fail("architecture does not fit together: \(error)") }
+        let declared: [(name: String, shape: Shape)], outputShape: Shape
+        do {
+            declared = try architecture.parameterShapes()
+            outputShape = try architecture.outputShape()
+        } catch {
+            throw fail("has an architecture that cannot be used: \(error)")
+        }
         guard let lossText = m["loss"], let loss = Loss(rawValue: lossText) else {
             throw fail("names no known loss (\(m["loss"] ?? "none"))")
         }
         guard let labelsText = m["labels"], let labels = try? JSONDecoder().decode([String].self, from: Data(labelsText.utf8)) else {
             throw fail("has no label names")
         }
-        let outputs = network.outputShape.count
+        let outputs = outputShape.count
         guard labels.count == (loss == .binaryCrossEntropy ? 2 : outputs), loss != .binaryCrossEntropy || outputs == 1 else {
-            throw fail("has \(labels.count) label names for an output of \(network.outputShape) with \(loss.rawValue)")
+            throw fail("has \(labels.count) label names for an output of \(outputShape) with \(loss.rawValue)")
         }
-        let expectedNames = network.parameters.map(\.name)
+        let expectedNames = Set(declared.map(\.name))
         let present = Set(file.tensors.map(\.name))
-        if let missing = expectedNames.first(where: { !present.contains($0) }) { throw fail("has no tensor '\(missing)' that its architecture needs") }
+        if let missing = declared.first(where: { !present.contains($0.name) }) { throw fail("has no tensor '\(missing.name)' that its architecture needs") }
         if let extra = file.tensors.first(where: { !expectedNames.contains($0.name) }) { throw fail("has a tensor '\(extra.name)' its architecture does not use") }
         guard let checksum = m["weights_sha256"] else { throw fail("has no weights_sha256 checksum") }
         guard file.data.withUnsafeBytes({ hex(sha256($0)) }) == checksum else {
             throw fail("weights do not match their SHA-256 checksum: the file was altered or damaged")
         }
-        for p in network.parameters {
-            let t = file[p.name]!
-            guard t.shape == p.value.shape else {
-                throw fail("tensor '\(p.name)' is \(t.shape) but the architecture needs \(p.value.shape)")
-            }
-            guard t.scalars.allSatisfy(\.isFinite) else { throw fail("tensor '\(p.name)' holds a value that is not finite") }
-            p.value = t
+        for (name, shape) in declared {
+            let t = file[name]!
+            guard t.shape == shape else { throw fail("tensor '\(name)' is \(t.shape) but the architecture needs \(shape)") }
+            guard t.scalars.allSatisfy(\.isFinite) else { throw fail("tensor '\(name)' holds a value that is not finite") }
         }
-        self.init(kind: kind, network: network, loss: loss, labels: labels,
+        // Only now, with every size known to be the file's own, is the network allocated.
+        let network: Network
+        do { network = try Network(architecture, seed: 0) } catch { throw fail("has an architecture that cannot be used: \(error)") }
+        for p in network.parameters { p.value = file[p.name]! }
+        self.init(kind: expected, network: network, loss: loss, labels: labels,
                   documents: m.filter { !NetworkModel.reservedKeys.contains($0.key) })
     }
 }

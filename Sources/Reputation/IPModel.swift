@@ -34,7 +34,8 @@ public struct ListRequirement: Codable, Sendable, Equatable {
 /// Saved as safetensors (kind `ip-reputation`): the forest's nodes as float32 tensors (`forest.*`,
 /// node and feature indices stored as exact integers), the network's weights (`mlp.*`, with the
 /// metadata of a `NetworkModel` under `mlp.`), and the feature spec, databases, lists, threshold and
-/// model card as JSON metadata. Every part is checked when it is read; nothing in it is executed.
+/// model card as JSON metadata. Every part is checked against its bounds when it is read, before
+/// anything is allocated for it; nothing in it is executed.
 public struct IPModel {
     public static let kind = "ip-reputation"
     static let mlpKind = "ip-mlp"
@@ -186,9 +187,16 @@ public struct IPModel {
         let databases = try decode([DatabaseRequirement].self, "databases")
         let lists = try decode([ListRequirement].self, "lists")
         guard lists.map(\.name) == spec.lists else { throw fail("names lists that its feature spec does not use") }
-        guard let threshold = m["threshold"].flatMap(Double.init), (0...1).contains(threshold) else { throw fail("has no threshold between 0 and 1") }
-        guard let weight = m["forest_weight"].flatMap(Double.init), (0...1).contains(weight) else { throw fail("has no forest_weight between 0 and 1") }
-        let target = m["target_recall"].flatMap(Double.init) ?? 0
+        /// A number in the metadata: finite and in `range`.
+        func number(_ key: String, in range: ClosedRange<Double>, _ what: String) throws(ModelFileError) -> Double {
+            guard let value = m[key].flatMap(Double.init), value.isFinite, range.contains(value) else {
+                throw fail("has no \(key) \(what) (\(m[key] ?? "none"))")
+            }
+            return value
+        }
+        let threshold = try number("threshold", in: 0...1, "between 0 and 1")
+        let weight = try number("forest_weight", in: 0...1, "between 0 and 1")
+        let target = try number("target_recall", in: Double.leastNonzeroMagnitude...1, "above 0 and at most 1")
         let card = m["card"].flatMap { try? JSONDecoder().decode(IPModelCard.self, from: Data($0.utf8)) }
 
         let known = Set(IPModel.forestTensorNames)
@@ -219,6 +227,13 @@ public struct IPModel {
                   threshold: threshold, targetRecall: target, card: card)
     }
 
+    /// Most trees a forest in a model file may have (`train ip` makes 100 unless told otherwise).
+    static let maximumTrees = 65_536
+
+    /// The forest of a model file whose checksum has been checked: node and feature indices must be
+    /// exact integers below 2^24 (what float32 holds exactly), at most `maximumTrees` trees, children
+    /// after their parent and inside their tree, probabilities in 0...1, importances finite. Its
+    /// arrays are the size of the file's tensors; nothing larger is allocated.
     static func readForest(_ file: SafeTensors, features: Int, fail: (String) -> ModelFileError) throws(ModelFileError) -> RandomForest {
         var parts: [String: ContiguousArray<Float>] = [:]
         for name in forestTensorNames {
@@ -243,7 +258,10 @@ public struct IPModel {
               threshold.count == feature.count, left.count == feature.count, value.count == feature.count else {
             throw fail("forest tensors do not have one entry per node of its trees")
         }
-        guard parts["forest.importances"]!.count == features else { throw fail("forest importances do not match the \(features) feature columns") }
+        guard sizes.count <= maximumTrees else { throw fail("forest has \(sizes.count) trees; at most \(maximumTrees) are allowed") }
+        guard parts["forest.importances"]!.count == features, parts["forest.importances"]!.allSatisfy(\.isFinite) else {
+            throw fail("forest importances are not one finite number for each of the \(features) feature columns")
+        }
         var trees: [DecisionTree] = []
         var start = 0
         for size in sizes {

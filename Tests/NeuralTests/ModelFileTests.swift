@@ -377,9 +377,96 @@ import Testing
 
     @Test func aNewerFormatVersionIsRefused() throws {
         let newer = Self.resealed(try Self.model()) { $0.metadata["format_version"] = "2" }
-        #expect(Self.refusal(newer) == "was written by a newer Flowhound (model format 2; this one reads up to 1)")
+        #expect(Self.refusal(newer) == "was written by a newer Flowhound (model format 2; this one reads 1)")
         let missing = Self.resealed(try Self.model()) { $0.metadata["format_version"] = nil }
         #expect(Self.refusal(missing) == "has no format_version")
+    }
+
+    @Test(arguments: ["0", "-1", "1.5", "2.0", "02", "+2", " 2", "", "two", "99999999999999999999"])
+    func aFormatVersionThatIsNotOneIsRefused(version: String) throws {
+        let bytes = Self.resealed(try Self.model()) { $0.metadata["format_version"] = version }
+        #expect(Self.refusal(bytes) == "has format_version '\(version)', which is not a model format (a whole number from 1)")
+    }
+
+    // MARK: - Bounds, checked before anything is allocated
+
+    /// The model with its architecture replaced by `architecture` (JSON), its checksum recomputed:
+    /// why it is refused, which must be at once.
+    static func architectureRefusal(_ architecture: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String? {
+        let bytes = resealed(try model()) { $0.metadata["architecture"] = architecture }
+        let start = ContinuousClock.now
+        let reason = refusal(bytes, sourceLocation: sourceLocation)
+        #expect(ContinuousClock.now - start < .seconds(1), "refused, but slowly", sourceLocation: sourceLocation)
+        return reason
+    }
+
+    static func architectureJSON(input: [Int] = [2, 8, 6], _ layers: [LayerSpec]) -> String {
+        String(decoding: try! JSONEncoder().encode(Architecture(input: Shape(input), layers: layers)), as: UTF8.self)
+    }
+
+    static let head: [LayerSpec] = [.conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2), .flatten]
+
+    static let unusable = "has an architecture that cannot be used: "
+
+    @Test(arguments: [
+        (1 << 26, "layer 4 (dense 67108864): units must be from 1 to 1048576"),
+        (1 << 62, "layer 4 (dense 4611686018427387904): units must be from 1 to 1048576"),
+        (1 << 20, "layer 4 (dense 1048576): weight tensor 36×1048576 holds 37748736 values; at most 16777216 are allowed"),
+        (-1, "layer 4 (dense -1): units must be from 1 to 1048576"),
+    ])
+    func aHugeDenseLayerIsRefusedAtOnce(units: Int, reason: String) throws {
+        #expect(try Self.architectureRefusal(Self.architectureJSON(Self.head + [.dense(units: units)])) == Self.unusable + reason)
+    }
+
+    /// Within every limit but not what the file holds: refused by comparing shapes, before building.
+    @Test func anArchitectureThatIsNotTheFilesIsRefused() throws {
+        #expect(try Self.architectureRefusal(Self.architectureJSON(Self.head + [.dense(units: 4096)]))
+            == "has 2 label names for an output of 4096 with softmax_cross_entropy")
+        #expect(try Self.architectureRefusal(Self.architectureJSON([.conv2d(filters: 64, kernel: 3, stride: 1, padding: 1), .relu,
+                                                                    .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2)]))
+            == "tensor '0.conv2d.weight' is 3×2×3×3 but the architecture needs 64×2×3×3")
+    }
+
+    @Test(arguments: [
+        ([LayerSpec.conv2d(filters: 1 << 62, kernel: 3, stride: 1, padding: 1)], "layer 0 (conv2d 4611686018427387904 3×3 stride 1 pad 1): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"),
+        ([.conv2d(filters: 3, kernel: 1 << 62, stride: 1, padding: 1)], "layer 0 (conv2d 3 4611686018427387904×4611686018427387904 stride 1 pad 1): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"),
+        ([.conv2d(filters: 3, kernel: 3, stride: 1, padding: 1 << 62)], "layer 0 (conv2d 3 3×3 stride 1 pad 4611686018427387904): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"),
+        ([.conv2d(filters: 3, kernel: 3, stride: 1 << 62, padding: 1)], "layer 0 (conv2d 3 3×3 stride 4611686018427387904 pad 1): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"),
+        ([.conv2d(filters: 3, kernel: 3, stride: 1, padding: 1 << 20)], "layer 0 (conv2d 3 3×3 stride 1 pad 1048576): output 3×2097158×2097156 has a dimension above 1048576"),
+        ([.conv2d(filters: 1 << 20, kernel: 3, stride: 1, padding: 1)], "layer 0 (conv2d 1048576 3×3 stride 1 pad 1): output 1048576×8×6 holds 50331648 values; at most 4194304 are allowed"),
+        ([.conv2d(filters: 3, kernel: 1000, stride: 1, padding: 1000)], "layer 0 (conv2d 3 1000×1000 stride 1 pad 1000): the patch matrix holds 2032126000000 values; at most 4194304 are allowed"),
+        ([.conv2d(filters: 1 << 16, kernel: 200, stride: 1000, padding: 100)], "layer 0 (conv2d 65536 200×200 stride 1000 pad 100): weight tensor 65536×2×200×200 holds 5242880000 values; at most 16777216 are allowed"),
+        ([.maxPool2d(size: 1 << 62, stride: 1)], "layer 0 (maxpool2d 4611686018427387904×4611686018427387904 stride 1): size and stride must be from 1 to 1048576"),
+    ])
+    func aHugeConvolutionIsRefusedAtOnce(layers: [LayerSpec], reason: String) throws {
+        #expect(try Self.architectureRefusal(Self.architectureJSON(layers + [.flatten, .dense(units: 2)])) == Self.unusable + reason)
+    }
+
+    @Test(arguments: [
+        ([2, 1 << 62, 6], "input shape 2×4611686018427387904×6 is empty or too large: each dimension must be from 1 to 1048576"),
+        ([1 << 20, 1 << 20, 1 << 20], "input shape 1048576×1048576×1048576 holds 1152921504606846976 values; at most 4194304 are allowed"),
+        ([2, 0, 6], "input shape 2×0×6 is empty or too large: each dimension must be from 1 to 1048576"),
+        ([1, 2, 8, 6, 1], "input shape 1×2×8×6×1 has 5 dimensions; from 1 to 4 are allowed"),
+        ([], "input shape scalar has 0 dimensions; from 1 to 4 are allowed"),
+    ])
+    func aHugeOrEmptyInputIsRefusedAtOnce(input: [Int], reason: String) throws {
+        #expect(try Self.architectureRefusal(Self.architectureJSON(input: input, Self.head + [.dense(units: 2)])) == Self.unusable + reason)
+    }
+
+    @Test func tooManyLayersAreRefused() throws {
+        let layers = [LayerSpec](repeating: .relu, count: 64) + Self.head + [.dense(units: 2)]
+        #expect(try Self.architectureRefusal(Self.architectureJSON(layers)) == Self.unusable + "69 layers; a model may have at most 64")
+    }
+
+    @Test func aDropoutRateThatIsNotANumberIsRefused() throws {
+        for rate in [Double.nan, .infinity, -0.1, 1] {
+            let architecture = Architecture(input: [4], layers: [.dropout(rate: rate), .dense(units: 2)])
+            #expect(throws: ShapeError.self) { _ = try architecture.shapes() }
+            #expect(throws: ShapeError.self) { _ = try Network(architecture, seed: 1) }
+        }
+        // JSON has no NaN: such a file has no readable architecture.
+        #expect(try Self.architectureRefusal(#"{"input":[36],"layers":[{"type":"dropout","rate":NaN},{"type":"dense","units":2}]}"#)
+            == "has no readable architecture")
     }
 
     // MARK: - Whole numbers in the header
