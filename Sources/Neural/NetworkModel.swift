@@ -2,22 +2,26 @@ import Foundation
 
 /// A trained network saved with everything needed to use it safely: what kind of model it is, its
 /// architecture, loss, class names, a checksum of its weights, and documents the caller adds (input
-/// specification, training provenance, metrics) as JSON text. Stored as safetensors; every part is
-/// checked on reading.
+/// specification, training provenance, metrics) as JSON text. Stored as safetensors, sealed by the
+/// file checksum (`SafeTensors.checksum()`); every part is checked on reading.
 ///
 /// What a model file must satisfy to load (every Flowhound model kind):
 /// - safetensors with float32 tensors only, whose offsets tile the data exactly, every shape and
 ///   offset a whole number (`SafeTensors.decode`);
-/// - metadata `format` = `flowhound-model`, a `format_version` this build reads, the `kind` asked for;
+/// - metadata `format` = `flowhound-model`, `format_version` = 2 exactly (1, which covered only the
+///   weights by its checksum, is refused: retrain), the `kind` asked for;
+/// - `sha256` equal to the file checksum over all other metadata and every tensor (name, shape, data);
 /// - an architecture within `ArchitectureLimits`, whose weight tensors (names and shapes) are exactly
 ///   the file's, all finite; checked before the network is allocated;
 /// - each kind's own bounds (the scan CNN's image shape and window, the IP model's threshold,
 ///   weights, feature spec and forest).
 public struct NetworkModel {
     public static let format = "flowhound-model"
-    /// Bumped when the layout changes in a way older readers cannot follow.
-    public static let formatVersion = 1
-    static let reservedKeys: Set<String> = ["format", "format_version", "kind", "architecture", "loss", "labels", "weights_sha256"]
+    /// Bumped when the layout changes in a way older readers cannot follow. 2: the file checksum
+    /// (`sha256`) covers the metadata too.
+    public static let formatVersion = 2
+    static let reservedKeys: Set<String> = ["format", "format_version", "kind", "architecture", "loss", "labels", "weights_sha256",
+                                            SafeTensors.checksumKey]
 
     /// What the model is for, e.g. `scan-cnn`; a reader asks for the kind it can use.
     public var kind: String
@@ -36,8 +40,9 @@ public struct NetworkModel {
         self.documents = documents
     }
 
-    /// The safetensors form.
-    public func safeTensors() -> SafeTensors {
+    /// The safetensors form, sealed by its file checksum unless it is to be part of a larger model
+    /// file (`sealed: false`), whose own checksum covers it.
+    public func safeTensors(sealed: Bool = true) -> SafeTensors {
         var file = SafeTensors(metadata: [:], tensors: network.parameters.map { ($0.name, $0.value) })
         for (key, value) in documents where !NetworkModel.reservedKeys.contains(key) { file.metadata[key] = value }
         let encoder = JSONEncoder()
@@ -49,7 +54,7 @@ public struct NetworkModel {
         file.metadata["loss"] = loss.rawValue
         file.metadata["labels"] = String(decoding: try! encoder.encode(labels), as: UTF8.self)
         file.metadata["weights_sha256"] = file.data.withUnsafeBytes { hex(sha256($0)) }
-        return file
+        return sealed ? file.sealed() : file
     }
 
     /// Writes atomically (temporary file, then rename).
@@ -57,14 +62,14 @@ public struct NetworkModel {
         try safeTensors().write(to: path)
     }
 
-    /// Reads a model of `kind`, checking the format, version, architecture, labels, every tensor's name
-    /// and shape, the weights' checksum and that every weight is finite.
+    /// Reads a model of `kind`, checking the format, version, file checksum, architecture, labels,
+    /// every tensor's name and shape, the weights' checksum and that every weight is finite.
     public static func read(path: String, kind expected: String) throws(ModelFileError) -> NetworkModel {
         try NetworkModel(SafeTensors.read(path: path), path: path, kind: expected)
     }
 
-    /// Checks that `metadata` is a Flowhound model's, of a format version this build reads, and of
-    /// kind `expected`; every model file (network or not) starts with these checks.
+    /// Checks that `metadata` is a Flowhound model's, of the format version this build reads, and of
+    /// kind `expected`.
     public static func checkHeader(_ metadata: [String: String], path: String, kind expected: String) throws(ModelFileError) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         guard metadata["format"] == format else {
@@ -77,15 +82,37 @@ public struct NetworkModel {
         guard version <= formatVersion else {
             throw fail("was written by a newer Flowhound (model format \(version); this one reads \(formatVersion))")
         }
+        guard version == formatVersion else {
+            throw fail("is in model format \(version), which this Flowhound no longer reads (format \(formatVersion) covers all of a model's metadata by its checksum): retrain the model")
+        }
         guard let kind = metadata["kind"] else { throw fail("does not say what kind of model it is") }
         let article = { (word: String) in "aeiou".contains(word.first ?? "x") ? "an" : "a" }
         guard kind == expected else { throw fail("is \(article(kind)) \(kind) model, not \(article(expected)) \(expected) model") }
     }
 
-    /// Everything is checked before the network is allocated: the architecture against
-    /// `ArchitectureLimits`, then that the file holds exactly the weight tensors it declares, with
-    /// their shapes, all finite.
+    /// The checks every model file starts with, whatever its kind: `checkHeader`, then the file
+    /// checksum over all its metadata and tensors.
+    public static func checkFile(_ file: SafeTensors, path: String, kind expected: String) throws(ModelFileError) {
+        try checkHeader(file.metadata, path: path, kind: expected)
+        guard let recorded = file.metadata[SafeTensors.checksumKey] else {
+            throw ModelFileError(path: path, reason: "has no \(SafeTensors.checksumKey) checksum")
+        }
+        guard file.checksum() == recorded else {
+            throw ModelFileError(path: path, reason: "does not match its SHA-256 checksum (of all its metadata and tensors): the file was altered or damaged")
+        }
+    }
+
+    /// A whole model file: `checkFile`, then the network (`init(part:path:kind:)`).
     public init(_ file: SafeTensors, path: String, kind expected: String) throws(ModelFileError) {
+        try NetworkModel.checkFile(file, path: path, kind: expected)
+        try self.init(part: file, path: path, kind: expected)
+    }
+
+    /// A network stored in a model file whose checksum the caller has checked (a whole file, or the
+    /// `mlp.` part of an IP model with the prefix taken off). Everything is checked before the network
+    /// is allocated: the architecture against `ArchitectureLimits`, then that the file holds exactly
+    /// the weight tensors it declares, with their shapes, all finite.
+    public init(part file: SafeTensors, path: String, kind expected: String) throws(ModelFileError) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         let m = file.metadata
         try NetworkModel.checkHeader(m, path: path, kind: expected)

@@ -34,8 +34,9 @@ public struct ListRequirement: Codable, Sendable, Equatable {
 /// Saved as safetensors (kind `ip-reputation`): the forest's nodes as float32 tensors (`forest.*`,
 /// node and feature indices stored as exact integers), the network's weights (`mlp.*`, with the
 /// metadata of a `NetworkModel` under `mlp.`), and the feature spec, databases, lists, threshold and
-/// model card as JSON metadata. Every part is checked against its bounds when it is read, before
-/// anything is allocated for it; nothing in it is executed.
+/// model card as JSON metadata, all sealed by the one file checksum every Flowhound model has
+/// (`SafeTensors.checksum()`, format 2). Every part is checked against its bounds when it is read,
+/// before anything is allocated for it; nothing in it is executed.
 public struct IPModel {
     public static let kind = "ip-reputation"
     static let mlpKind = "ip-mlp"
@@ -120,7 +121,8 @@ public struct IPModel {
             file.metadata["forest.sha256"] = forestFile.data.withUnsafeBytes { hex(sha256($0)) }
         }
         if let mlp {
-            let part = NetworkModel(kind: IPModel.mlpKind, network: mlp, loss: .softmaxCrossEntropy, labels: IPModel.labels).safeTensors()
+            let part = NetworkModel(kind: IPModel.mlpKind, network: mlp, loss: .softmaxCrossEntropy, labels: IPModel.labels)
+                .safeTensors(sealed: false)
             file.tensors += part.tensors.map { ("mlp." + $0.name, $0.tensor) }
             for (key, value) in part.metadata { file.metadata["mlp." + key] = value }
         }
@@ -136,7 +138,7 @@ public struct IPModel {
         file.metadata["threshold"] = String(threshold)
         file.metadata["target_recall"] = String(targetRecall)
         if let card { file.metadata["card"] = json(card) }
-        return file
+        return file.sealed()
     }
 
     public func write(to path: String) throws(ModelFileError) {
@@ -169,7 +171,7 @@ public struct IPModel {
     public init(_ file: SafeTensors, path: String) throws(ModelFileError) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         let m = file.metadata
-        try NetworkModel.checkHeader(m, path: path, kind: IPModel.kind)
+        try NetworkModel.checkFile(file, path: path, kind: IPModel.kind)
         func decode<T: Decodable>(_ type: T.Type, _ key: String) throws(ModelFileError) -> T {
             guard let text = m[key], let value = try? JSONDecoder().decode(T.self, from: Data(text.utf8)) else {
                 throw fail("has no readable '\(key)' in its metadata")
@@ -213,7 +215,7 @@ public struct IPModel {
                 metadata: Dictionary(uniqueKeysWithValues: m.filter { $0.key.hasPrefix("mlp.") }.map { (String($0.key.dropFirst(4)), $0.value) }),
                 tensors: file.tensors.filter { $0.name.hasPrefix("mlp.") }.map { (String($0.name.dropFirst(4)), $0.tensor) })
             let network: NetworkModel
-            do { network = try NetworkModel(part, path: path, kind: IPModel.mlpKind) } catch {
+            do { network = try NetworkModel(part: part, path: path, kind: IPModel.mlpKind) } catch {
                 throw fail("its network part: \(error.reason)")
             }
             guard network.network.inputShape == Shape([columns.count]), network.network.outputShape == Shape([2]),

@@ -32,7 +32,8 @@ import Testing
         }
     }
 
-    /// A model file of the tiny network with `edit` applied to its input specification's JSON text.
+    /// A model file of the tiny network with `edit` applied to its input specification's JSON text,
+    /// resealed so that only the window check can refuse it.
     static func withInput(_ edit: (String) -> String) throws -> [UInt8] {
         let base = try TrainCommandTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
@@ -40,7 +41,7 @@ import Testing
         try ScanModel(network: network(), input: .current(window: 600)).write(to: path)
         var file = try SafeTensors.read(path: path)
         file.metadata["input"] = edit(file.metadata["input"]!)
-        return file.encoded()
+        return file.sealed().encoded()
     }
 
     @Test func aTinyModelLoads() throws {
@@ -75,7 +76,8 @@ import Testing
         }
     }
 
-    /// The shipped IP model with its network's first layer made huge: `score ip` and `detect --ip-model` refuse it in one line, fast, with status 1.
+    /// The shipped IP model with its network's first layer made huge and its checksum recomputed:
+    /// `score ip` and `detect --ip-model` refuse it in one line, fast, with status 1.
     @Test(arguments: [1 << 20, 1 << 26, 1 << 62])
     func theCommandsRefuseAHugeNetworkQuickly(units: Int) throws {
         let base = try TrainCommandTests.temporaryDirectory()
@@ -86,7 +88,7 @@ import Testing
         file.metadata["mlp.architecture"] = architecture.replacingOccurrences(of: #""units":32"#, with: #""units":\#(units)"#)
         #expect(file.metadata["mlp.architecture"] != architecture)
         let bad = base + "/bad.safetensors"
-        try Data(file.encoded()).write(to: URL(fileURLWithPath: bad))
+        try Data(file.sealed().encoded()).write(to: URL(fileURLWithPath: bad))
         let log = TrainCommandTests.root.appendingPathComponent("Samples/stratosphere-008-mixed.head300.conn.log.gz").path
         for arguments in [["score", "ip", "--model", bad, "1.2.3.4"], ["detect", log, "--ip-model", bad]] {
             let start = ContinuousClock.now

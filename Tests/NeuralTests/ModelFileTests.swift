@@ -64,13 +64,22 @@ import Testing
         }
     }
 
-    /// The model's safetensors form after `edit`, with `weights_sha256` recomputed so that the checksum holds.
+    /// The model's safetensors form after `edit`, with `weights_sha256` and the file checksum
+    /// recomputed so that both hold: what someone who edits a file with care writes.
     static func resealed(_ model: NetworkModel, _ edit: (inout SafeTensors) -> Void) -> [UInt8] {
         var file = model.safeTensors()
         edit(&file)
         file.metadata["weights_sha256"] = sha256Hex(file.data)
-        return file.encoded()
+        return file.sealed().encoded()
     }
+
+    /// `bytes` (a header edited by hand) decoded and sealed again with the file checksum.
+    static func resealed(_ bytes: [UInt8]) throws -> [UInt8] {
+        try SafeTensors.decode(bytes, path: "m").sealed().encoded()
+    }
+
+    /// What a file edited without recomputing the file checksum is refused for.
+    static let tampered = "does not match its SHA-256 checksum (of all its metadata and tensors): the file was altered or damaged"
 
     /// Writes `bytes` to a fresh file and returns why `NetworkModel.read` refuses it (nil if it does not).
     static func refusal(_ bytes: [UInt8], kind: String = "scan-cnn", sourceLocation: SourceLocation = #_sourceLocation) -> String? {
@@ -193,10 +202,12 @@ import Testing
         model.documents["kind"] = "ip-mlp"
         model.documents["weights_sha256"] = String(repeating: "0", count: 64)
         model.documents["format_version"] = "99"
+        model.documents["sha256"] = String(repeating: "0", count: 64)
         let file = model.safeTensors()
         #expect(file.metadata["kind"] == "scan-cnn")
-        #expect(file.metadata["format_version"] == "1")
+        #expect(file.metadata["format_version"] == "2")
         #expect(file.metadata["weights_sha256"] == Self.sha256Hex(file.data))
+        #expect(file.metadata["sha256"] == file.checksum())
         let read = try NetworkModel(SafeTensors.decode(file.encoded(), path: "m"), path: "m", kind: "scan-cnn")
         #expect(read.documents == Self.documents)
     }
@@ -219,6 +230,14 @@ import Testing
             e = header['0.conv2d.weight']
             begin, end = e['data_offsets']
             w = np.frombuffer(data[begin:end], dtype='<f4').reshape(e['shape'])
+            def s(b): return struct.pack('<Q', len(b)) + b
+            h = hashlib.sha256()
+            for k in sorted((k for k in meta if k != 'sha256'), key=lambda k: k.encode()):
+                h.update(s(k.encode()) + s(meta[k].encode()))
+            entries = sorted(((k, v) for k, v in header.items() if k != '__metadata__'), key=lambda kv: kv[1]['data_offsets'][0])
+            for name, v in entries:
+                h.update(s(name.encode()) + struct.pack('<%dQ' % (len(v['shape']) + 1), len(v['shape']), *v['shape'])
+                         + s(data[v['data_offsets'][0]:v['data_offsets'][1]]))
             d = header['4.dense.weight']
             dense = np.frombuffer(data[d['data_offsets'][0]:d['data_offsets'][1]], dtype='<f4').reshape(d['shape'])
             print(json.dumps({
@@ -235,6 +254,7 @@ import Testing
                 'architecture_input': json.loads(meta['architecture'])['input'],
                 'note': meta['note'],
                 'checksum_ok': hashlib.sha256(data).hexdigest() == meta['weights_sha256'],
+                'file_checksum_ok': h.hexdigest() == meta['sha256'],
                 'conv_shape': list(w.shape),
                 'conv_bits': [int(x) for x in w.view('<u4').ravel()[:6]],
                 'conv_last_bits': int(w.view('<u4')[2, 1, 2, 2]),
@@ -252,13 +272,14 @@ import Testing
         #expect(r["tensors"] as? [String] == ["0.conv2d.bias", "0.conv2d.weight", "4.dense.bias", "4.dense.weight"])
         #expect(r["dtypes"] as? [String] == ["F32"])
         #expect(r["format"] as? String == "flowhound-model")
-        #expect(r["format_version"] as? String == "1")
+        #expect(r["format_version"] as? String == "2")
         #expect(r["kind"] as? String == "scan-cnn")
         #expect(r["loss"] as? String == "softmax_cross_entropy")
         #expect(r["labels"] as? [String] == ["benign", "scan"])
         #expect(r["architecture_input"] as? [Int] == [2, 8, 6])
         #expect(r["note"] as? String == Self.documents["note"])
         #expect(r["checksum_ok"] as? Bool == true)
+        #expect(r["file_checksum_ok"] as? Bool == true)
         let conv = model.network.parameters[0].value, dense = model.network.parameters[2].value
         #expect(r["conv_shape"] as? [Int] == [3, 2, 3, 3])
         #expect((r["conv_bits"] as? [Int])?.map(UInt32.init) == conv.scalars.prefix(6).map(\.bitPattern))
@@ -324,18 +345,22 @@ import Testing
         var bytes = try Self.model().safeTensors().encoded()
         let dataStart = Self.split(bytes).dataStart
         bytes[dataStart + 77] ^= 0x01
-        #expect(Self.refusal(bytes) == "weights do not match their SHA-256 checksum: the file was altered or damaged")
+        #expect(Self.refusal(bytes) == Self.tampered)
         // The last byte of the last tensor is covered too.
         var last = try Self.model().safeTensors().encoded()
         last[last.count - 1] ^= 0x80
-        #expect(Self.refusal(last) == "weights do not match their SHA-256 checksum: the file was altered or damaged")
+        #expect(Self.refusal(last) == Self.tampered)
+        // With the file checksum recomputed, the weights' own checksum still tells.
+        #expect(Self.refusal(try Self.resealed(bytes)) == "weights do not match their SHA-256 checksum: the file was altered or damaged")
     }
 
     @Test func aTamperedShapeIsRefused() throws {
         let good = try Self.model().safeTensors().encoded()
-        // Same number of values, so the offsets still fit: caught against the architecture.
+        // Same number of values, so the offsets still fit: the file checksum covers shapes, and with
+        // it recomputed, caught against the architecture.
         let reshaped = Self.editingEntry(good, "0.conv2d.weight", "shape", [2, 3, 3, 3])
-        #expect(Self.refusal(reshaped) == "tensor '0.conv2d.weight' is 2×3×3×3 but the architecture needs 3×2×3×3")
+        #expect(Self.refusal(reshaped) == Self.tampered)
+        #expect(Self.refusal(try Self.resealed(reshaped)) == "tensor '0.conv2d.weight' is 2×3×3×3 but the architecture needs 3×2×3×3")
         // More values than its byte range holds: caught by the safetensors layer.
         let grown = Self.editingEntry(good, "0.conv2d.weight", "shape", [3, 2, 3, 4])
         #expect(Self.refusal(grown) == "tensor '0.conv2d.weight' ([3, 2, 3, 4]) has data_offsets [0, 216] that do not hold its float32 values")
@@ -376,8 +401,8 @@ import Testing
     }
 
     @Test func aNewerFormatVersionIsRefused() throws {
-        let newer = Self.resealed(try Self.model()) { $0.metadata["format_version"] = "2" }
-        #expect(Self.refusal(newer) == "was written by a newer Flowhound (model format 2; this one reads 1)")
+        let newer = Self.resealed(try Self.model()) { $0.metadata["format_version"] = "3" }
+        #expect(Self.refusal(newer) == "was written by a newer Flowhound (model format 3; this one reads 2)")
         let missing = Self.resealed(try Self.model()) { $0.metadata["format_version"] = nil }
         #expect(Self.refusal(missing) == "has no format_version")
     }
@@ -388,9 +413,63 @@ import Testing
         #expect(Self.refusal(bytes) == "has format_version '\(version)', which is not a model format (a whole number from 1)")
     }
 
+    /// A file as format 1 wrote it: the same layout, no file checksum.
+    @Test func aFormatOneFileIsRefusedWithAWayOut() throws {
+        var file = try Self.model().safeTensors()
+        file.metadata["format_version"] = "1"
+        file.metadata["sha256"] = nil
+        #expect(Self.refusal(file.encoded())
+            == "is in model format 1, which this Flowhound no longer reads (format 2 covers all of a model's metadata by its checksum): retrain the model")
+    }
+
+    // MARK: - The file checksum
+
+    /// Any metadata value, a key added or removed, a tensor renamed: refused unless the file checksum
+    /// is recomputed.
+    @Test func theFileChecksumCoversEveryKeyAndTensor() throws {
+        let file = try Self.model().safeTensors()
+        #expect(file.metadata["sha256"] == file.checksum())
+        #expect(file.metadata.count == 10)
+        // (format, format_version and kind are checked first, each with its own message.)
+        for key in file.metadata.keys where !["sha256", "format", "format_version", "kind"].contains(key) {
+            var edited = file
+            edited.metadata[key]! += " "
+            #expect(Self.refusal(edited.encoded()) == Self.tampered, "\(key)")
+            var removed = file
+            removed.metadata[key] = nil
+            #expect(Self.refusal(removed.encoded()) == Self.tampered, "\(key)")
+        }
+        var added = file
+        added.metadata["extra"] = ""
+        #expect(Self.refusal(added.encoded()) == Self.tampered)
+        var renamed = file
+        renamed.tensors[1].name = "0.conv2d.bias2"
+        #expect(Self.refusal(renamed.encoded()) == Self.tampered)
+        // The order of the keys in the header does not matter: Python's json.dumps writes them in another.
+        let reordered = Self.editingHeader(file.encoded()) { _ in }
+        #expect(try NetworkModel(SafeTensors.decode(reordered, path: "m"), path: "m", kind: "scan-cnn").labels == ["benign", "scan"])
+    }
+
+    /// The serialisation is the documented one: fixed bytes give a fixed digest.
+    @Test func theFileChecksumIsTheDocumentedSerialisation() {
+        let file = SafeTensors(metadata: ["b": "2", "a": "é", "sha256": "ignored"], tensors: [("t", Tensor(shape: [1], scalars: [1]))])
+        var bytes: [UInt8] = []
+        func string(_ b: [UInt8]) {
+            withUnsafeBytes(of: UInt64(b.count).littleEndian) { bytes += $0 }
+            bytes += b
+        }
+        string(Array("a".utf8)); string(Array("é".utf8)); string(Array("b".utf8)); string(Array("2".utf8))
+        string(Array("t".utf8))
+        withUnsafeBytes(of: UInt64(1).littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: UInt64(1).littleEndian) { bytes += $0 }
+        string([0x00, 0x00, 0x80, 0x3f])
+        #expect(file.checksum() == Self.sha256Hex(bytes))
+        #expect(file.sealed().metadata["sha256"] == Self.sha256Hex(bytes))
+    }
+
     // MARK: - Bounds, checked before anything is allocated
 
-    /// The model with its architecture replaced by `architecture` (JSON), its checksum recomputed:
+    /// The model with its architecture replaced by `architecture` (JSON), both checksums recomputed:
     /// why it is refused, which must be at once.
     static func architectureRefusal(_ architecture: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String? {
         let bytes = resealed(try model()) { $0.metadata["architecture"] = architecture }
@@ -494,7 +573,11 @@ import Testing
     @Test func aMissingChecksumIsRefused() throws {
         var file = try Self.model().safeTensors()
         file.metadata["weights_sha256"] = nil
-        #expect(Self.refusal(file.encoded()) == "has no weights_sha256 checksum")
+        #expect(Self.refusal(file.encoded()) == Self.tampered)
+        #expect(Self.refusal(file.sealed().encoded()) == "has no weights_sha256 checksum")
+        var unsealed = try Self.model().safeTensors()
+        unsealed.metadata["sha256"] = nil
+        #expect(Self.refusal(unsealed.encoded()) == "has no sha256 checksum")
     }
 
     @Test(arguments: [Float.nan, .infinity, -.infinity])

@@ -4,8 +4,8 @@ import Neural
 import Testing
 @testable import Reputation
 
-/// What `IPModel.read` refuses: numbers out of their bounds, even where the editor recomputed the
-/// forest's checksum, and never by a crash. A tiny model made here; no database needed.
+/// What `IPModel.read` refuses: files damaged or edited, whether or not the editor recomputed a
+/// checksum, and numbers out of their bounds. A tiny model made here; no database needed.
 @Suite struct IPModelFileTests {
     static let spec = FeatureSpec(hour: false, port: false, countries: [], location: false, asnBuckets: 0, flags: false,
                                   prefixLength: true, lists: [])
@@ -40,13 +40,15 @@ import Testing
         }
     }
 
-    /// The model's file after `edit`, its forest checksum recomputed.
+    static let tampered = "does not match its SHA-256 checksum (of all its metadata and tensors): the file was altered or damaged"
+
+    /// The model's file after `edit`, resealed: its file checksum (and forest checksum) recomputed.
     static func resealed(_ edit: (inout SafeTensors) -> Void) throws -> SafeTensors {
         var file = try model().safeTensors()
         edit(&file)
         let forest = SafeTensors(metadata: [:], tensors: IPModel.forestTensorNames.compactMap { name in file[name].map { (name, $0) } })
         file.metadata["forest.sha256"] = forest.data.withUnsafeBytes { hex(sha256($0)) }
-        return file
+        return file.sealed()
     }
 
     @Test func aModelReadsBack() throws {
@@ -57,6 +59,44 @@ import Testing
         #expect(read.threshold == model.threshold && read.forestWeight == 0.5 && read.targetRecall == 0.95)
         #expect(read.forest?.trees == model.forest?.trees)
         #expect(read.mlp?.parameters.map(\.value) == model.mlp?.parameters.map(\.value))
+        let file = try SafeTensors.read(path: path)
+        #expect(file.metadata["format_version"] == "2" && file.metadata["mlp.format_version"] == "2")
+        #expect(file.metadata["sha256"] == file.checksum() && file.metadata["mlp.sha256"] == nil)
+    }
+
+    /// A threshold of 0 or 1 is in range: only the file checksum tells that it was edited.
+    @Test(arguments: ["0", "1", "0.9"])
+    func anEditedThresholdIsRefusedByTheChecksum(value: String) throws {
+        var file = try Self.model().safeTensors()
+        file.metadata["threshold"] = value
+        #expect(Self.refusal(file) == Self.tampered)
+    }
+
+    @Test func everyMetadataKeyIsCovered() throws {
+        let file = try Self.model().safeTensors()
+        // (format, format_version and kind are checked first, each with its own message.)
+        for key in file.metadata.keys where !["sha256", "format", "format_version", "kind"].contains(key) {
+            var edited = file
+            edited.metadata[key]! += " "
+            #expect(Self.refusal(edited) == Self.tampered, "\(key)")
+        }
+        var added = file
+        added.metadata["note"] = "added"
+        #expect(Self.refusal(added) == Self.tampered)
+        var missing = file
+        missing.metadata["sha256"] = nil
+        #expect(Self.refusal(missing) == "has no sha256 checksum")
+    }
+
+    /// Zeroed leaves are valid probabilities and the forest's own checksum was recomputed: the file
+    /// checksum still refuses them.
+    @Test func zeroedLeavesWithARecomputedForestChecksumAreRefused() throws {
+        var file = try Self.model().safeTensors()
+        let i = try #require(file.tensors.firstIndex { $0.name == "forest.value" })
+        file.tensors[i].tensor.scalars = ContiguousArray(repeating: 0, count: file.tensors[i].tensor.count)
+        let forest = SafeTensors(metadata: [:], tensors: IPModel.forestTensorNames.map { ($0, file[$0]!) })
+        file.metadata["forest.sha256"] = forest.data.withUnsafeBytes { hex(sha256($0)) }
+        #expect(Self.refusal(file) == Self.tampered)
     }
 
     @Test(arguments: [("threshold", "nan"), ("threshold", "inf"), ("threshold", "-0.1"), ("threshold", "1.5"), ("threshold", "x"),
@@ -71,13 +111,16 @@ import Testing
         #expect(Self.refusal(missing)?.hasSuffix("(none)") == true)
     }
 
-    /// The architecture of the network part, edited: refused at once, before anything is allocated.
-    /// (2^20 units over this model's 12
+    /// The architecture of the network part, edited: refused at once, before anything is allocated,
+    /// whether the editor left the checksum alone or recomputed it. (2^20 units over this model's 12
     /// columns is within the limits, so it is refused for not being the network the file holds.)
     @Test(arguments: [1 << 20, 1 << 26, 1 << 62])
     func anEditedNetworkArchitectureIsRefusedQuickly(units: Int) throws {
         let columns = Self.spec.columnCount
         let architecture = #"{"input":[\#(columns)],"layers":[{"type":"dense","units":\#(units)},{"type":"relu"},{"type":"dense","units":2}]}"#
+        var edited = try Self.model().safeTensors()
+        edited.metadata["mlp.architecture"] = architecture
+        #expect(Self.refusal(edited) == Self.tampered)
         let resealed = try Self.resealed { $0.metadata["mlp.architecture"] = architecture }
         let reason = try #require(Self.refusal(resealed))
         if units == 1 << 20 {
@@ -94,6 +137,15 @@ import Testing
             $0.metadata["mlp.architecture"] = #"{"input":[\#(columns)],"layers":[{"type":"dense","units":4096},{"type":"relu"},{"type":"dense","units":2}]}"#
         }
         #expect(Self.refusal(resealed) == "its network part: tensor '0.dense.weight' is \(columns)×4 but the architecture needs \(columns)×4096")
+    }
+
+    @Test func aFormatOneFileIsRefusedWithAWayOut() throws {
+        var file = try Self.model().safeTensors()
+        file.metadata["format_version"] = "1"
+        file.metadata["mlp.format_version"] = "1"
+        file.metadata["sha256"] = nil
+        #expect(Self.refusal(file)?.hasPrefix("is in model format 1, which this Flowhound no longer reads") == true)
+        #expect(Self.refusal(file)?.hasSuffix("retrain the model") == true)
     }
 
     @Test func aForestWithTooManyTreesOrNonFiniteImportancesIsRefused() throws {
