@@ -200,6 +200,7 @@ public struct IPModel {
         let weight = try number("forest_weight", in: 0...1, "between 0 and 1")
         let target = try number("target_recall", in: Double.leastNonzeroMagnitude...1, "above 0 and at most 1")
         let card = m["card"].flatMap { try? JSONDecoder().decode(IPModelCard.self, from: Data($0.utf8)) }
+        if let problem = card?.problem { throw fail("has a card whose \(problem)") }
 
         let known = Set(IPModel.forestTensorNames)
         if let stray = file.tensors.first(where: { !known.contains($0.name) && !$0.name.hasPrefix("mlp.") }) {
@@ -325,6 +326,26 @@ public struct IPModelCard: Codable, Sendable {
     public var mlpEpochs: Int?
     public var test: [Part]
     public var notes: [String]
+
+    /// Most addresses `eval ip` draws from one list of blocks when it loads data again with a card's
+    /// loading options, and the highest minimum count it may ask of a list entry.
+    public static let maximumSamplesPerList = 1_000_000, maximumMinimumCount = 1_000_000
+
+    /// Why the loading and split options (which `eval ip` uses again) cannot be used, or nil: counts
+    /// and fractions out of the ranges `train ip` accepts, which would overflow or trap there.
+    public var problem: String? {
+        if !(0...Self.maximumMinimumCount).contains(loading.minimumCount) {
+            return "minimum count \(loading.minimumCount) is not from 0 to \(Self.maximumMinimumCount)"
+        }
+        if !(1...Self.maximumSamplesPerList).contains(loading.samplesPerList) {
+            return "samples per list \(loading.samplesPerList) is not from 1 to \(Self.maximumSamplesPerList)"
+        }
+        if !(split.testFraction > 0 && split.testFraction < 1) { return "test fraction \(split.testFraction) is not in (0, 1)" }
+        if !(split.validationFraction >= 0 && split.validationFraction < 1) {
+            return "validation fraction \(split.validationFraction) is not in [0, 1)"
+        }
+        return nil
+    }
 
     public init(created: String, inputs: [Input], loading: LoadingOptions, split: SplitOptions, hour: String, port: String,
                 rows: [String: [String: Int]], forest: ForestSettings?, mlpEpochs: Int?, test: [Part], notes: [String]) {

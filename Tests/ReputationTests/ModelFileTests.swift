@@ -148,6 +148,27 @@ import Testing
         #expect(Self.refusal(file)?.hasSuffix("retrain the model") == true)
     }
 
+    /// `eval ip` loads and splits data again with the card's options: counts that would overflow
+    /// there, or fractions that would trap, are refused when the model is read.
+    @Test(arguments: [(#""samplesPerList":10000"#, #""samplesPerList":4611686018427387904"#, "samples per list 4611686018427387904 is not from 1 to 1000000"),
+                      (#""samplesPerList":10000"#, #""samplesPerList":0"#, "samples per list 0 is not from 1 to 1000000"),
+                      (#""minimumCount":1"#, #""minimumCount":-1"#, "minimum count -1 is not from 0 to 1000000"),
+                      (#""testFraction":0.2"#, #""testFraction":1e300"#, "test fraction 1e+300 is not in (0, 1)"),
+                      (#""validationFraction":0.15"#, #""validationFraction":-0.5"#, "validation fraction -0.5 is not in [0, 1)")])
+    func aCardWhoseOptionsCannotBeUsedAgainIsRefused(old: String, new: String, problem: String) throws {
+        var model = try Self.model()
+        model.card = IPModelCard(created: "2026-01-01", inputs: [], loading: LoadingOptions(), split: SplitOptions(), hour: "no", port: "no",
+                                 rows: [:], forest: nil, mlpEpochs: nil, test: [], notes: [])
+        let path = Fixture.scratch.appendingPathComponent("carded.safetensors").path
+        try model.write(to: path)
+        #expect(try IPModel.read(path: path).card?.loading.samplesPerList == 10_000)
+        var file = try SafeTensors.read(path: path)
+        let card = try #require(file.metadata["card"])
+        file.metadata["card"] = card.replacingOccurrences(of: old, with: new)
+        #expect(file.metadata["card"] != card)
+        #expect(Self.refusal(file.sealed()) == "has a card whose \(problem)")
+    }
+
     @Test func aForestWithTooManyTreesOrNonFiniteImportancesIsRefused() throws {
         let nan = try Self.resealed { file in
             let i = file.tensors.firstIndex { $0.name == "forest.importances" }!
