@@ -26,8 +26,14 @@ public struct ScanModel {
         /// Bumped whenever the image layout (port rows, host columns, scaling) changes. 2: channel 0
         /// counts distinct failed targets instead of failed attempts.
         public var imageLayoutVersion: Int
-        /// The window each training image covers; detection should use the same.
+        /// The window each training image covers; detection should use the same. A model file's must
+        /// be in `windowRange`.
         public var windowSeconds: Double
+
+        /// The windows a model file may declare: from one second to one week. Detection turns flow
+        /// times divided by the window into whole window numbers, so a zero, tiny, huge or non-finite
+        /// window is refused when the model is read.
+        public static let windowRange: ClosedRange<Double> = 1...604_800
 
         public static func current(window: Double) -> InputSpec {
             InputSpec(shape: [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns],
@@ -92,6 +98,9 @@ public struct ScanModel {
         }
         guard let text = model.documents["input"], let input = try? decoder.decode(InputSpec.self, from: Data(text.utf8)) else {
             throw ModelFileError(path: path, reason: "has no input specification")
+        }
+        guard input.windowSeconds.isFinite, InputSpec.windowRange.contains(input.windowSeconds) else {
+            throw ModelFileError(path: path, reason: "has an input window of \(input.windowSeconds) s; from \(Int(InputSpec.windowRange.lowerBound)) to \(Int(InputSpec.windowRange.upperBound)) s is allowed")
         }
         let current = InputSpec.current(window: input.windowSeconds)
         guard input.isCompatible(with: current), Shape(input.shape) == model.network.inputShape else {

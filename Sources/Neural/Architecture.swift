@@ -1,3 +1,23 @@
+/// What an architecture may declare, checked (with overflow-checked arithmetic) whenever its shapes are
+/// computed: before a network is built and before a model file's network is allocated, so that a
+/// damaged or hostile file is refused at once instead of exhausting memory or trapping. Far above any
+/// Flowhound model: the scan CNN is 3×64×32 in, 32,768 values at its widest and 19,250 weights; the IP
+/// network about 200 → 32 → 16 → 2.
+public enum ArchitectureLimits {
+    /// Layers in a model.
+    public static let layers = 64
+    /// Dimensions of the input (one sample, without the batch).
+    public static let inputRank = 4
+    /// Any one dimension of the input or of a layer's output, and a layer's filters, units, kernel,
+    /// stride, pooling size or padding (2^20).
+    public static let dimension = 1 << 20
+    /// Values in one sample's input, in any layer's output, and in a convolution's patch matrix
+    /// (C·k·k × H'·W'): 2^22, 16 MiB as float32.
+    public static let activation = 1 << 22
+    /// Weights in the whole model: 2^24, 64 MiB as float32.
+    public static let parameters = 1 << 24
+}
+
 /// One layer of a model as declared: what it does and its hyper-parameters, never its input size,
 /// which is inferred from the layer before it.
 public enum LayerSpec: Sendable, Equatable {
@@ -48,6 +68,12 @@ public enum LayerSpec: Sendable, Equatable {
         }
     }
 
+    /// The names of the layer's weight tensors in model files when it is layer `position`:
+    /// `[<position>.<type>.weight, <position>.<type>.bias]`, or none.
+    public func parameterNames(position: Int) -> [String] {
+        hasParameters ? ["\(position).\(typeName).weight", "\(position).\(typeName).bias"] : []
+    }
+
     /// The shape this layer produces from one sample of `input`, or why it cannot take it.
     /// `position` is the layer's index, for the message.
     public func outputShape(for input: Shape, position: Int) throws(ShapeError) -> Shape {
@@ -55,8 +81,9 @@ public enum LayerSpec: Sendable, Equatable {
         func fail(_ reason: String) -> ShapeError { ShapeError("\(name): \(reason)") }
         switch self {
         case let .conv2d(filters, kernel, stride, padding):
-            guard filters >= 1, kernel >= 1, stride >= 1, padding >= 0 else {
-                throw fail("filters, kernel and stride must be at least 1 and padding at least 0")
+            let most = ArchitectureLimits.dimension
+            guard (1...most).contains(filters), (1...most).contains(kernel), (1...most).contains(stride), (0...most).contains(padding) else {
+                throw fail("filters, kernel and stride must be from 1 to \(most) and padding from 0 to \(most)")
             }
             guard input.rank == 3 else { throw fail("expects a C×H×W input, got \(input)") }
             let (h, w) = (input[1] + 2 * padding, input[2] + 2 * padding)
@@ -65,7 +92,9 @@ public enum LayerSpec: Sendable, Equatable {
             }
             return [filters, (h - kernel) / stride + 1, (w - kernel) / stride + 1]
         case let .maxPool2d(size, stride):
-            guard size >= 1, stride >= 1 else { throw fail("size and stride must be at least 1") }
+            guard (1...ArchitectureLimits.dimension).contains(size), (1...ArchitectureLimits.dimension).contains(stride) else {
+                throw fail("size and stride must be from 1 to \(ArchitectureLimits.dimension)")
+            }
             guard input.rank == 3 else { throw fail("expects a C×H×W input, got \(input)") }
             guard input[1] >= size, input[2] >= size else {
                 throw fail("input \(input) is smaller than the \(size)×\(size) window")
@@ -74,13 +103,15 @@ public enum LayerSpec: Sendable, Equatable {
         case .relu:
             return input
         case let .dropout(rate):
-            guard (0..<1).contains(rate) else { throw fail("rate must be in 0..<1") }
+            guard rate.isFinite, (0..<1).contains(rate) else { throw fail("rate must be in 0..<1") }
             return input
         case .flatten:
             guard input.rank >= 1 else { throw fail("cannot flatten a scalar") }
             return [input.count]
         case let .dense(units):
-            guard units >= 1 else { throw fail("units must be at least 1") }
+            guard (1...ArchitectureLimits.dimension).contains(units) else {
+                throw fail("units must be from 1 to \(ArchitectureLimits.dimension)")
+            }
             guard input.rank == 1 else {
                 throw fail("expects a flat input, got \(input); put a flatten layer before it")
             }
@@ -145,17 +176,63 @@ public struct Architecture: Codable, Sendable, Equatable {
         self.layers = layers
     }
 
-    /// The output shape of every layer, in order (one sample each), or the first layer that cannot take its input.
-    public func shapes() throws(ShapeError) -> [Shape] {
+    /// The output shape of every layer, in order (one sample each), or the first layer that cannot take
+    /// its input or exceeds `ArchitectureLimits`.
+    public func shapes() throws(ShapeError) -> [Shape] { try layout().shapes }
+
+    /// Every weight tensor the architecture declares, in layer order (weight before bias), with its
+    /// name in model files, after the same checks as `shapes()`. Nothing of that size is allocated:
+    /// a model file's tensors are compared with these before its network is built.
+    public func parameterShapes() throws(ShapeError) -> [(name: String, shape: Shape)] { try layout().parameters }
+
+    /// Every layer's output shape and weight tensors, each size computed with overflow-checked
+    /// arithmetic and held to `ArchitectureLimits`.
+    func layout() throws(ShapeError) -> (shapes: [Shape], parameters: [(name: String, shape: Shape)]) {
+        typealias Limits = ArchitectureLimits
         guard !layers.isEmpty else { throw ShapeError("a model needs at least one layer") }
-        guard input.count > 0 else { throw ShapeError("input shape \(input) is empty") }
+        guard layers.count <= Limits.layers else { throw ShapeError("\(layers.count) layers; a model may have at most \(Limits.layers)") }
+        guard (1...Limits.inputRank).contains(input.rank) else {
+            throw ShapeError("input shape \(input) has \(input.rank) dimensions; from 1 to \(Limits.inputRank) are allowed")
+        }
+        guard input.dimensions.allSatisfy({ (1...Limits.dimension).contains($0) }) else {
+            throw ShapeError("input shape \(input) is empty or too large: each dimension must be from 1 to \(Limits.dimension)")
+        }
+        /// `count` values held to `limit`, or why not.
+        func check(_ count: Int?, _ limit: Int, _ what: @autoclosure () -> String) throws(ShapeError) -> Int {
+            guard let count, count <= limit else {
+                throw ShapeError("\(what()) holds \(count.map(String.init) ?? "more than \(Int.max)") values; at most \(limit) are allowed")
+            }
+            return count
+        }
+        _ = try check(input.checkedCount, Limits.activation, "input shape \(input)")
         var shapes: [Shape] = []
+        var parameters: [(name: String, shape: Shape)] = []
+        var total = 0
         var current = input
         for (position, layer) in layers.enumerated() {
-            current = try layer.outputShape(for: current, position: position)
-            shapes.append(current)
+            let name = "layer \(position) (\(layer.description))"
+            let output = try layer.outputShape(for: current, position: position)
+            guard output.dimensions.allSatisfy({ $0 <= Limits.dimension }) else {
+                throw ShapeError("\(name): output \(output) has a dimension above \(Limits.dimension)")
+            }
+            _ = try check(output.checkedCount, Limits.activation, "\(name): output \(output)")
+            if case let .conv2d(_, kernel, _, _) = layer {
+                // The patch matrix the convolution multiplies: C·k·k rows, H'·W' columns.
+                _ = try check(Shape([current[0], kernel, kernel, output[1], output[2]]).checkedCount, Limits.activation,
+                              "\(name): the patch matrix")
+            }
+            for (tensor, shape) in zip(layer.parameterNames(position: position), Architecture.parameterShapes(layer, input: current)) {
+                let count = try check(shape.checkedCount, Limits.parameters, "\(name): weight tensor \(shape)")
+                total += count
+                guard total <= Limits.parameters else {
+                    throw ShapeError("\(name): the weights up to here number \(total); a model may have at most \(Limits.parameters)")
+                }
+                parameters.append((tensor, shape))
+            }
+            shapes.append(output)
+            current = output
         }
-        return shapes
+        return (shapes, parameters)
     }
 
     /// The shape of one output.

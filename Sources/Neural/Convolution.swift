@@ -29,8 +29,9 @@ public final class Conv2D: Layer {
         var w = Tensor(zeros: [filters, input[0], kernel, kernel])
         let fanIn = input[0] * kernel * kernel
         initializer.fill(&w, fanIn: fanIn, fanOut: filters * kernel * kernel, rng: &rng)
-        weight = Parameter(name: "\(position).conv2d.weight", value: w)
-        bias = Parameter(name: "\(position).conv2d.bias", value: Tensor(zeros: [filters]))
+        let names = spec.parameterNames(position: position)
+        weight = Parameter(name: names[0], value: w)
+        bias = Parameter(name: names[1], value: Tensor(zeros: [filters]))
     }
 
     private init(copying other: Conv2D) {

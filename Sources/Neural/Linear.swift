@@ -16,8 +16,9 @@ public final class Dense: Layer {
         (inputs, self.units) = (input.count, units)
         var w = Tensor(zeros: [input.count, units])
         initializer.fill(&w, fanIn: input.count, fanOut: units, rng: &rng)
-        weight = Parameter(name: "\(position).dense.weight", value: w)
-        bias = Parameter(name: "\(position).dense.bias", value: Tensor(zeros: [units]))
+        let names = spec.parameterNames(position: position)
+        weight = Parameter(name: names[0], value: w)
+        bias = Parameter(name: names[1], value: Tensor(zeros: [units]))
     }
 
     private init(copying other: Dense) {

@@ -93,20 +93,14 @@ public struct SafeTensors: Sendable {
             guard let entry = raw as? [String: Any] else { throw fail("tensor '\(name)' has no description object") }
             guard let dtype = entry["dtype"] as? String else { throw fail("tensor '\(name)' has no dtype") }
             guard dtype == "F32" else { throw fail("tensor '\(name)' is \(dtype); only F32 is supported") }
-            guard let shape = (entry["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  shape.count == (entry["shape"] as? [Any])?.count, shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else {
+            guard let shape = wholeNumbers(entry["shape"]), shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else {
                 throw fail("tensor '\(name)' has a bad shape")
             }
-            guard let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), offsets.count == 2 else {
+            guard let offsets = wholeNumbers(entry["data_offsets"]), offsets.count == 2 else {
                 throw fail("tensor '\(name)' has bad data_offsets")
             }
             // A shape too large to count is refused like any other that the data cannot hold.
-            var bytes: Int? = 4
-            for d in shape {
-                guard let b = bytes else { break }
-                let (product, overflow) = b.multipliedReportingOverflow(by: d)
-                bytes = overflow ? nil : product
-            }
+            let bytes = Shape([4] + shape).checkedCount
             guard let bytes, offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == bytes else {
                 throw fail("tensor '\(name)' (\(shape)) has data_offsets \(offsets) that do not hold its float32 values")
             }
@@ -176,6 +170,20 @@ public struct SafeTensors: Sendable {
             throw ModelFileError(path: path, reason: "cannot write: \(reason)")
         }
     }
+}
+
+/// A JSON array of whole numbers (shape or offsets), or nil when it is not one: a fraction (2.5), a
+/// number too large to be exact in a double, or anything but a number is refused, never rounded.
+func wholeNumbers(_ value: Any?) -> [Int]? {
+    guard let array = value as? [Any] else { return nil }
+    var out: [Int] = []
+    for element in array {
+        guard let number = element as? NSNumber else { return nil }
+        let d = number.doubleValue
+        guard d.isFinite, d == d.rounded(), abs(d) < 0x1p53, let i = Int(exactly: d), number.int64Value == Int64(i) else { return nil }
+        out.append(i)
+    }
+    return out
 }
 
 /// A JSON string literal.

@@ -8,6 +8,18 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible, ExpressibleByA
     public var rank: Int { dimensions.count }
     /// Number of scalars.
     public var count: Int { dimensions.reduce(1, *) }
+    /// Number of scalars, or nil when a dimension is negative or the product overflows `Int`: for
+    /// shapes read from a file, before anything of that size is allocated.
+    public var checkedCount: Int? {
+        var product = 1
+        for d in dimensions {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = product.multipliedReportingOverflow(by: d)
+            guard !overflow else { return nil }
+            product = p
+        }
+        return product
+    }
     public subscript(index: Int) -> Int { dimensions[index] }
 
     /// The shape with a batch dimension in front.

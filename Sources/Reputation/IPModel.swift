@@ -34,7 +34,9 @@ public struct ListRequirement: Codable, Sendable, Equatable {
 /// Saved as safetensors (kind `ip-reputation`): the forest's nodes as float32 tensors (`forest.*`,
 /// node and feature indices stored as exact integers), the network's weights (`mlp.*`, with the
 /// metadata of a `NetworkModel` under `mlp.`), and the feature spec, databases, lists, threshold and
-/// model card as JSON metadata. Every part is checked when it is read; nothing in it is executed.
+/// model card as JSON metadata, all sealed by the one file checksum every Flowhound model has
+/// (`SafeTensors.checksum()`, format 2). Every part is checked against its bounds when it is read,
+/// before anything is allocated for it; nothing in it is executed.
 public struct IPModel {
     public static let kind = "ip-reputation"
     static let mlpKind = "ip-mlp"
@@ -119,7 +121,8 @@ public struct IPModel {
             file.metadata["forest.sha256"] = forestFile.data.withUnsafeBytes { hex(sha256($0)) }
         }
         if let mlp {
-            let part = NetworkModel(kind: IPModel.mlpKind, network: mlp, loss: .softmaxCrossEntropy, labels: IPModel.labels).safeTensors()
+            let part = NetworkModel(kind: IPModel.mlpKind, network: mlp, loss: .softmaxCrossEntropy, labels: IPModel.labels)
+                .safeTensors(sealed: false)
             file.tensors += part.tensors.map { ("mlp." + $0.name, $0.tensor) }
             for (key, value) in part.metadata { file.metadata["mlp." + key] = value }
         }
@@ -135,7 +138,7 @@ public struct IPModel {
         file.metadata["threshold"] = String(threshold)
         file.metadata["target_recall"] = String(targetRecall)
         if let card { file.metadata["card"] = json(card) }
-        return file
+        return file.sealed()
     }
 
     public func write(to path: String) throws(ModelFileError) {
@@ -168,7 +171,7 @@ public struct IPModel {
     public init(_ file: SafeTensors, path: String) throws(ModelFileError) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         let m = file.metadata
-        try NetworkModel.checkHeader(m, path: path, kind: IPModel.kind)
+        try NetworkModel.checkFile(file, path: path, kind: IPModel.kind)
         func decode<T: Decodable>(_ type: T.Type, _ key: String) throws(ModelFileError) -> T {
             guard let text = m[key], let value = try? JSONDecoder().decode(T.self, from: Data(text.utf8)) else {
                 throw fail("has no readable '\(key)' in its metadata")
@@ -186,10 +189,18 @@ public struct IPModel {
         let databases = try decode([DatabaseRequirement].self, "databases")
         let lists = try decode([ListRequirement].self, "lists")
         guard lists.map(\.name) == spec.lists else { throw fail("names lists that its feature spec does not use") }
-        guard let threshold = m["threshold"].flatMap(Double.init), (0...1).contains(threshold) else { throw fail("has no threshold between 0 and 1") }
-        guard let weight = m["forest_weight"].flatMap(Double.init), (0...1).contains(weight) else { throw fail("has no forest_weight between 0 and 1") }
-        let target = m["target_recall"].flatMap(Double.init) ?? 0
+        /// A number in the metadata: finite and in `range`.
+        func number(_ key: String, in range: ClosedRange<Double>, _ what: String) throws(ModelFileError) -> Double {
+            guard let value = m[key].flatMap(Double.init), value.isFinite, range.contains(value) else {
+                throw fail("has no \(key) \(what) (\(m[key] ?? "none"))")
+            }
+            return value
+        }
+        let threshold = try number("threshold", in: 0...1, "between 0 and 1")
+        let weight = try number("forest_weight", in: 0...1, "between 0 and 1")
+        let target = try number("target_recall", in: Double.leastNonzeroMagnitude...1, "above 0 and at most 1")
         let card = m["card"].flatMap { try? JSONDecoder().decode(IPModelCard.self, from: Data($0.utf8)) }
+        if let problem = card?.problem { throw fail("has a card whose \(problem)") }
 
         let known = Set(IPModel.forestTensorNames)
         if let stray = file.tensors.first(where: { !known.contains($0.name) && !$0.name.hasPrefix("mlp.") }) {
@@ -205,7 +216,7 @@ public struct IPModel {
                 metadata: Dictionary(uniqueKeysWithValues: m.filter { $0.key.hasPrefix("mlp.") }.map { (String($0.key.dropFirst(4)), $0.value) }),
                 tensors: file.tensors.filter { $0.name.hasPrefix("mlp.") }.map { (String($0.name.dropFirst(4)), $0.tensor) })
             let network: NetworkModel
-            do { network = try NetworkModel(part, path: path, kind: IPModel.mlpKind) } catch {
+            do { network = try NetworkModel(part: part, path: path, kind: IPModel.mlpKind) } catch {
                 throw fail("its network part: \(error.reason)")
             }
             guard network.network.inputShape == Shape([columns.count]), network.network.outputShape == Shape([2]),
@@ -219,6 +230,13 @@ public struct IPModel {
                   threshold: threshold, targetRecall: target, card: card)
     }
 
+    /// Most trees a forest in a model file may have (`train ip` makes 100 unless told otherwise).
+    static let maximumTrees = 65_536
+
+    /// The forest of a model file whose checksum has been checked: node and feature indices must be
+    /// exact integers below 2^24 (what float32 holds exactly), at most `maximumTrees` trees, children
+    /// after their parent and inside their tree, probabilities in 0...1, importances finite. Its
+    /// arrays are the size of the file's tensors; nothing larger is allocated.
     static func readForest(_ file: SafeTensors, features: Int, fail: (String) -> ModelFileError) throws(ModelFileError) -> RandomForest {
         var parts: [String: ContiguousArray<Float>] = [:]
         for name in forestTensorNames {
@@ -243,7 +261,10 @@ public struct IPModel {
               threshold.count == feature.count, left.count == feature.count, value.count == feature.count else {
             throw fail("forest tensors do not have one entry per node of its trees")
         }
-        guard parts["forest.importances"]!.count == features else { throw fail("forest importances do not match the \(features) feature columns") }
+        guard sizes.count <= maximumTrees else { throw fail("forest has \(sizes.count) trees; at most \(maximumTrees) are allowed") }
+        guard parts["forest.importances"]!.count == features, parts["forest.importances"]!.allSatisfy(\.isFinite) else {
+            throw fail("forest importances are not one finite number for each of the \(features) feature columns")
+        }
         var trees: [DecisionTree] = []
         var start = 0
         for size in sizes {
@@ -305,6 +326,26 @@ public struct IPModelCard: Codable, Sendable {
     public var mlpEpochs: Int?
     public var test: [Part]
     public var notes: [String]
+
+    /// Most addresses `eval ip` draws from one list of blocks when it loads data again with a card's
+    /// loading options, and the highest minimum count it may ask of a list entry.
+    public static let maximumSamplesPerList = 1_000_000, maximumMinimumCount = 1_000_000
+
+    /// Why the loading and split options (which `eval ip` uses again) cannot be used, or nil: counts
+    /// and fractions out of the ranges `train ip` accepts, which would overflow or trap there.
+    public var problem: String? {
+        if !(0...Self.maximumMinimumCount).contains(loading.minimumCount) {
+            return "minimum count \(loading.minimumCount) is not from 0 to \(Self.maximumMinimumCount)"
+        }
+        if !(1...Self.maximumSamplesPerList).contains(loading.samplesPerList) {
+            return "samples per list \(loading.samplesPerList) is not from 1 to \(Self.maximumSamplesPerList)"
+        }
+        if !(split.testFraction > 0 && split.testFraction < 1) { return "test fraction \(split.testFraction) is not in (0, 1)" }
+        if !(split.validationFraction >= 0 && split.validationFraction < 1) {
+            return "validation fraction \(split.validationFraction) is not in [0, 1)"
+        }
+        return nil
+    }
 
     public init(created: String, inputs: [Input], loading: LoadingOptions, split: SplitOptions, hour: String, port: String,
                 rows: [String: [String: Int]], forest: ForestSettings?, mlpEpochs: Int?, test: [Part], notes: [String]) {

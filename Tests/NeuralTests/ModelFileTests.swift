@@ -55,13 +55,31 @@ import Testing
         return self.file(headerText: text, data: file[dataStart...])
     }
 
-    /// The model's safetensors form after `edit`, with `weights_sha256` recomputed so that the checksum holds.
+    /// `file` with the field `field` of tensor `tensor`'s header entry set to `value`.
+    static func editingEntry(_ file: [UInt8], _ tensor: String, _ field: String, _ value: Any) -> [UInt8] {
+        editingHeader(file) { header in
+            var entry = header[tensor] as! [String: Any]
+            entry[field] = value
+            header[tensor] = entry
+        }
+    }
+
+    /// The model's safetensors form after `edit`, with `weights_sha256` and the file checksum
+    /// recomputed so that both hold: what someone who edits a file with care writes.
     static func resealed(_ model: NetworkModel, _ edit: (inout SafeTensors) -> Void) -> [UInt8] {
         var file = model.safeTensors()
         edit(&file)
         file.metadata["weights_sha256"] = sha256Hex(file.data)
-        return file.encoded()
+        return file.sealed().encoded()
     }
+
+    /// `bytes` (a header edited by hand) decoded and sealed again with the file checksum.
+    static func resealed(_ bytes: [UInt8]) throws -> [UInt8] {
+        try SafeTensors.decode(bytes, path: "m").sealed().encoded()
+    }
+
+    /// What a file edited without recomputing the file checksum is refused for.
+    static let tampered = "does not match its SHA-256 checksum (of all its metadata and tensors): the file was altered or damaged"
 
     /// Writes `bytes` to a fresh file and returns why `NetworkModel.read` refuses it (nil if it does not).
     static func refusal(_ bytes: [UInt8], kind: String = "scan-cnn", sourceLocation: SourceLocation = #_sourceLocation) -> String? {
@@ -184,10 +202,12 @@ import Testing
         model.documents["kind"] = "ip-mlp"
         model.documents["weights_sha256"] = String(repeating: "0", count: 64)
         model.documents["format_version"] = "99"
+        model.documents["sha256"] = String(repeating: "0", count: 64)
         let file = model.safeTensors()
         #expect(file.metadata["kind"] == "scan-cnn")
-        #expect(file.metadata["format_version"] == "1")
+        #expect(file.metadata["format_version"] == "2")
         #expect(file.metadata["weights_sha256"] == Self.sha256Hex(file.data))
+        #expect(file.metadata["sha256"] == file.checksum())
         let read = try NetworkModel(SafeTensors.decode(file.encoded(), path: "m"), path: "m", kind: "scan-cnn")
         #expect(read.documents == Self.documents)
     }
@@ -210,6 +230,14 @@ import Testing
             e = header['0.conv2d.weight']
             begin, end = e['data_offsets']
             w = np.frombuffer(data[begin:end], dtype='<f4').reshape(e['shape'])
+            def s(b): return struct.pack('<Q', len(b)) + b
+            h = hashlib.sha256()
+            for k in sorted((k for k in meta if k != 'sha256'), key=lambda k: k.encode()):
+                h.update(s(k.encode()) + s(meta[k].encode()))
+            entries = sorted(((k, v) for k, v in header.items() if k != '__metadata__'), key=lambda kv: kv[1]['data_offsets'][0])
+            for name, v in entries:
+                h.update(s(name.encode()) + struct.pack('<%dQ' % (len(v['shape']) + 1), len(v['shape']), *v['shape'])
+                         + s(data[v['data_offsets'][0]:v['data_offsets'][1]]))
             d = header['4.dense.weight']
             dense = np.frombuffer(data[d['data_offsets'][0]:d['data_offsets'][1]], dtype='<f4').reshape(d['shape'])
             print(json.dumps({
@@ -226,6 +254,7 @@ import Testing
                 'architecture_input': json.loads(meta['architecture'])['input'],
                 'note': meta['note'],
                 'checksum_ok': hashlib.sha256(data).hexdigest() == meta['weights_sha256'],
+                'file_checksum_ok': h.hexdigest() == meta['sha256'],
                 'conv_shape': list(w.shape),
                 'conv_bits': [int(x) for x in w.view('<u4').ravel()[:6]],
                 'conv_last_bits': int(w.view('<u4')[2, 1, 2, 2]),
@@ -243,13 +272,14 @@ import Testing
         #expect(r["tensors"] as? [String] == ["0.conv2d.bias", "0.conv2d.weight", "4.dense.bias", "4.dense.weight"])
         #expect(r["dtypes"] as? [String] == ["F32"])
         #expect(r["format"] as? String == "flowhound-model")
-        #expect(r["format_version"] as? String == "1")
+        #expect(r["format_version"] as? String == "2")
         #expect(r["kind"] as? String == "scan-cnn")
         #expect(r["loss"] as? String == "softmax_cross_entropy")
         #expect(r["labels"] as? [String] == ["benign", "scan"])
         #expect(r["architecture_input"] as? [Int] == [2, 8, 6])
         #expect(r["note"] as? String == Self.documents["note"])
         #expect(r["checksum_ok"] as? Bool == true)
+        #expect(r["file_checksum_ok"] as? Bool == true)
         let conv = model.network.parameters[0].value, dense = model.network.parameters[2].value
         #expect(r["conv_shape"] as? [Int] == [3, 2, 3, 3])
         #expect((r["conv_bits"] as? [Int])?.map(UInt32.init) == conv.scalars.prefix(6).map(\.bitPattern))
@@ -315,44 +345,32 @@ import Testing
         var bytes = try Self.model().safeTensors().encoded()
         let dataStart = Self.split(bytes).dataStart
         bytes[dataStart + 77] ^= 0x01
-        #expect(Self.refusal(bytes) == "weights do not match their SHA-256 checksum: the file was altered or damaged")
+        #expect(Self.refusal(bytes) == Self.tampered)
         // The last byte of the last tensor is covered too.
         var last = try Self.model().safeTensors().encoded()
         last[last.count - 1] ^= 0x80
-        #expect(Self.refusal(last) == "weights do not match their SHA-256 checksum: the file was altered or damaged")
+        #expect(Self.refusal(last) == Self.tampered)
+        // With the file checksum recomputed, the weights' own checksum still tells.
+        #expect(Self.refusal(try Self.resealed(bytes)) == "weights do not match their SHA-256 checksum: the file was altered or damaged")
     }
 
     @Test func aTamperedShapeIsRefused() throws {
         let good = try Self.model().safeTensors().encoded()
-        // Same number of values, so the offsets still fit: caught against the architecture.
-        let reshaped = Self.editingHeader(good) { header in
-            var entry = header["0.conv2d.weight"] as! [String: Any]
-            entry["shape"] = [2, 3, 3, 3]
-            header["0.conv2d.weight"] = entry
-        }
-        #expect(Self.refusal(reshaped) == "tensor '0.conv2d.weight' is 2×3×3×3 but the architecture needs 3×2×3×3")
+        // Same number of values, so the offsets still fit: the file checksum covers shapes, and with
+        // it recomputed, caught against the architecture.
+        let reshaped = Self.editingEntry(good, "0.conv2d.weight", "shape", [2, 3, 3, 3])
+        #expect(Self.refusal(reshaped) == Self.tampered)
+        #expect(Self.refusal(try Self.resealed(reshaped)) == "tensor '0.conv2d.weight' is 2×3×3×3 but the architecture needs 3×2×3×3")
         // More values than its byte range holds: caught by the safetensors layer.
-        let grown = Self.editingHeader(good) { header in
-            var entry = header["0.conv2d.weight"] as! [String: Any]
-            entry["shape"] = [3, 2, 3, 4]
-            header["0.conv2d.weight"] = entry
-        }
+        let grown = Self.editingEntry(good, "0.conv2d.weight", "shape", [3, 2, 3, 4])
         #expect(Self.refusal(grown) == "tensor '0.conv2d.weight' ([3, 2, 3, 4]) has data_offsets [0, 216] that do not hold its float32 values")
     }
 
     @Test func offsetsMustTileTheData() throws {
         let good = try Self.model().safeTensors().encoded()
-        let overlapping = Self.editingHeader(good) { header in
-            var entry = header["0.conv2d.bias"] as! [String: Any]
-            entry["data_offsets"] = [212, 224]
-            header["0.conv2d.bias"] = entry
-        }
+        let overlapping = Self.editingEntry(good, "0.conv2d.bias", "data_offsets", [212, 224])
         #expect(Self.refusal(overlapping) == "tensor '0.conv2d.bias' overlaps the tensor before it")
-        let f64 = Self.editingHeader(good) { header in
-            var entry = header["4.dense.bias"] as! [String: Any]
-            entry["dtype"] = "F64"
-            header["4.dense.bias"] = entry
-        }
+        let f64 = Self.editingEntry(good, "4.dense.bias", "dtype", "F64")
         #expect(Self.refusal(f64) == "tensor '4.dense.bias' is F64; only F32 is supported")
     }
 
@@ -383,10 +401,166 @@ import Testing
     }
 
     @Test func aNewerFormatVersionIsRefused() throws {
-        let newer = Self.resealed(try Self.model()) { $0.metadata["format_version"] = "2" }
-        #expect(Self.refusal(newer) == "was written by a newer Flowhound (model format 2; this one reads up to 1)")
+        let newer = Self.resealed(try Self.model()) { $0.metadata["format_version"] = "3" }
+        #expect(Self.refusal(newer) == "was written by a newer Flowhound (model format 3; this one reads 2)")
         let missing = Self.resealed(try Self.model()) { $0.metadata["format_version"] = nil }
         #expect(Self.refusal(missing) == "has no format_version")
+    }
+
+    @Test(arguments: ["0", "-1", "1.5", "2.0", "02", "+2", " 2", "", "two", "99999999999999999999"])
+    func aFormatVersionThatIsNotOneIsRefused(version: String) throws {
+        let bytes = Self.resealed(try Self.model()) { $0.metadata["format_version"] = version }
+        #expect(Self.refusal(bytes) == "has format_version '\(version)', which is not a model format (a whole number from 1)")
+    }
+
+    /// A file as format 1 wrote it: the same layout, no file checksum.
+    @Test func aFormatOneFileIsRefusedWithAWayOut() throws {
+        var file = try Self.model().safeTensors()
+        file.metadata["format_version"] = "1"
+        file.metadata["sha256"] = nil
+        #expect(Self.refusal(file.encoded())
+            == "is in model format 1, which this Flowhound no longer reads (format 2 covers all of a model's metadata by its checksum): retrain the model")
+    }
+
+    // MARK: - The file checksum
+
+    /// Any metadata value, a key added or removed, a tensor renamed: refused unless the file checksum
+    /// is recomputed.
+    @Test func theFileChecksumCoversEveryKeyAndTensor() throws {
+        let file = try Self.model().safeTensors()
+        #expect(file.metadata["sha256"] == file.checksum())
+        #expect(file.metadata.count == 10)
+        // (format, format_version and kind are checked first, each with its own message.)
+        for key in file.metadata.keys where !["sha256", "format", "format_version", "kind"].contains(key) {
+            var edited = file
+            edited.metadata[key]! += " "
+            #expect(Self.refusal(edited.encoded()) == Self.tampered, "\(key)")
+            var removed = file
+            removed.metadata[key] = nil
+            #expect(Self.refusal(removed.encoded()) == Self.tampered, "\(key)")
+        }
+        var added = file
+        added.metadata["extra"] = ""
+        #expect(Self.refusal(added.encoded()) == Self.tampered)
+        var renamed = file
+        renamed.tensors[1].name = "0.conv2d.bias2"
+        #expect(Self.refusal(renamed.encoded()) == Self.tampered)
+        // The order of the keys in the header does not matter: Python's json.dumps writes them in another.
+        let reordered = Self.editingHeader(file.encoded()) { _ in }
+        #expect(try NetworkModel(SafeTensors.decode(reordered, path: "m"), path: "m", kind: "scan-cnn").labels == ["benign", "scan"])
+    }
+
+    /// The serialisation is the documented one: fixed bytes give a fixed digest.
+    @Test func theFileChecksumIsTheDocumentedSerialisation() {
+        let file = SafeTensors(metadata: ["b": "2", "a": "é", "sha256": "ignored"], tensors: [("t", Tensor(shape: [1], scalars: [1]))])
+        var bytes: [UInt8] = []
+        func string(_ b: [UInt8]) {
+            withUnsafeBytes(of: UInt64(b.count).littleEndian) { bytes += $0 }
+            bytes += b
+        }
+        string(Array("a".utf8)); string(Array("é".utf8)); string(Array("b".utf8)); string(Array("2".utf8))
+        string(Array("t".utf8))
+        withUnsafeBytes(of: UInt64(1).littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: UInt64(1).littleEndian) { bytes += $0 }
+        string([0x00, 0x00, 0x80, 0x3f])
+        #expect(file.checksum() == Self.sha256Hex(bytes))
+        #expect(file.sealed().metadata["sha256"] == Self.sha256Hex(bytes))
+    }
+
+    // MARK: - Bounds, checked before anything is allocated
+
+    /// The model with its architecture replaced by `architecture` (JSON), both checksums recomputed:
+    /// why it is refused, which must be at once.
+    static func architectureRefusal(_ architecture: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String? {
+        let bytes = resealed(try model()) { $0.metadata["architecture"] = architecture }
+        let start = ContinuousClock.now
+        let reason = refusal(bytes, sourceLocation: sourceLocation)
+        #expect(ContinuousClock.now - start < .seconds(1), "refused, but slowly", sourceLocation: sourceLocation)
+        return reason
+    }
+
+    static func architectureJSON(input: [Int] = [2, 8, 6], _ layers: [LayerSpec]) -> String {
+        String(decoding: try! JSONEncoder().encode(Architecture(input: Shape(input), layers: layers)), as: UTF8.self)
+    }
+
+    static let head: [LayerSpec] = [.conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2), .flatten]
+
+    static let unusable = "has an architecture that cannot be used: "
+
+    @Test(arguments: [
+        (1 << 26, "layer 4 (dense 67108864): units must be from 1 to 1048576"),
+        (1 << 62, "layer 4 (dense 4611686018427387904): units must be from 1 to 1048576"),
+        (1 << 20, "layer 4 (dense 1048576): weight tensor 36×1048576 holds 37748736 values; at most 16777216 are allowed"),
+        (-1, "layer 4 (dense -1): units must be from 1 to 1048576"),
+    ])
+    func aHugeDenseLayerIsRefusedAtOnce(units: Int, reason: String) throws {
+        #expect(try Self.architectureRefusal(Self.architectureJSON(Self.head + [.dense(units: units)])) == Self.unusable + reason)
+    }
+
+    /// Within every limit but not what the file holds: refused by comparing shapes, before building.
+    @Test func anArchitectureThatIsNotTheFilesIsRefused() throws {
+        #expect(try Self.architectureRefusal(Self.architectureJSON(Self.head + [.dense(units: 4096)]))
+            == "has 2 label names for an output of 4096 with softmax_cross_entropy")
+        #expect(try Self.architectureRefusal(Self.architectureJSON([.conv2d(filters: 64, kernel: 3, stride: 1, padding: 1), .relu,
+                                                                    .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2)]))
+            == "tensor '0.conv2d.weight' is 3×2×3×3 but the architecture needs 64×2×3×3")
+    }
+
+    @Test(arguments: [
+        ([LayerSpec.conv2d(filters: 1 << 62, kernel: 3, stride: 1, padding: 1)], "layer 0 (conv2d 4611686018427387904 3×3 stride 1 pad 1): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"),
+        ([.conv2d(filters: 3, kernel: 1 << 62, stride: 1, padding: 1)], "layer 0 (conv2d 3 4611686018427387904×4611686018427387904 stride 1 pad 1): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"),
+        ([.conv2d(filters: 3, kernel: 3, stride: 1, padding: 1 << 62)], "layer 0 (conv2d 3 3×3 stride 1 pad 4611686018427387904): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"),
+        ([.conv2d(filters: 3, kernel: 3, stride: 1 << 62, padding: 1)], "layer 0 (conv2d 3 3×3 stride 4611686018427387904 pad 1): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"),
+        ([.conv2d(filters: 3, kernel: 3, stride: 1, padding: 1 << 20)], "layer 0 (conv2d 3 3×3 stride 1 pad 1048576): output 3×2097158×2097156 has a dimension above 1048576"),
+        ([.conv2d(filters: 1 << 20, kernel: 3, stride: 1, padding: 1)], "layer 0 (conv2d 1048576 3×3 stride 1 pad 1): output 1048576×8×6 holds 50331648 values; at most 4194304 are allowed"),
+        ([.conv2d(filters: 3, kernel: 1000, stride: 1, padding: 1000)], "layer 0 (conv2d 3 1000×1000 stride 1 pad 1000): the patch matrix holds 2032126000000 values; at most 4194304 are allowed"),
+        ([.conv2d(filters: 1 << 16, kernel: 200, stride: 1000, padding: 100)], "layer 0 (conv2d 65536 200×200 stride 1000 pad 100): weight tensor 65536×2×200×200 holds 5242880000 values; at most 16777216 are allowed"),
+        ([.maxPool2d(size: 1 << 62, stride: 1)], "layer 0 (maxpool2d 4611686018427387904×4611686018427387904 stride 1): size and stride must be from 1 to 1048576"),
+    ])
+    func aHugeConvolutionIsRefusedAtOnce(layers: [LayerSpec], reason: String) throws {
+        #expect(try Self.architectureRefusal(Self.architectureJSON(layers + [.flatten, .dense(units: 2)])) == Self.unusable + reason)
+    }
+
+    @Test(arguments: [
+        ([2, 1 << 62, 6], "input shape 2×4611686018427387904×6 is empty or too large: each dimension must be from 1 to 1048576"),
+        ([1 << 20, 1 << 20, 1 << 20], "input shape 1048576×1048576×1048576 holds 1152921504606846976 values; at most 4194304 are allowed"),
+        ([2, 0, 6], "input shape 2×0×6 is empty or too large: each dimension must be from 1 to 1048576"),
+        ([1, 2, 8, 6, 1], "input shape 1×2×8×6×1 has 5 dimensions; from 1 to 4 are allowed"),
+        ([], "input shape scalar has 0 dimensions; from 1 to 4 are allowed"),
+    ])
+    func aHugeOrEmptyInputIsRefusedAtOnce(input: [Int], reason: String) throws {
+        #expect(try Self.architectureRefusal(Self.architectureJSON(input: input, Self.head + [.dense(units: 2)])) == Self.unusable + reason)
+    }
+
+    @Test func tooManyLayersAreRefused() throws {
+        let layers = [LayerSpec](repeating: .relu, count: 64) + Self.head + [.dense(units: 2)]
+        #expect(try Self.architectureRefusal(Self.architectureJSON(layers)) == Self.unusable + "69 layers; a model may have at most 64")
+    }
+
+    @Test func aDropoutRateThatIsNotANumberIsRefused() throws {
+        for rate in [Double.nan, .infinity, -0.1, 1] {
+            let architecture = Architecture(input: [4], layers: [.dropout(rate: rate), .dense(units: 2)])
+            #expect(throws: ShapeError.self) { _ = try architecture.shapes() }
+            #expect(throws: ShapeError.self) { _ = try Network(architecture, seed: 1) }
+        }
+        // JSON has no NaN: such a file has no readable architecture.
+        #expect(try Self.architectureRefusal(#"{"input":[36],"layers":[{"type":"dropout","rate":NaN},{"type":"dense","units":2}]}"#)
+            == "has no readable architecture")
+    }
+
+    // MARK: - Whole numbers in the header
+
+    /// A fraction used to be truncated (2.5 read as 2): now the header is refused.
+    @Test func aFractionalShapeOrOffsetIsRefused() throws {
+        let good = try Self.model().safeTensors().encoded()
+        let shape = Self.editingEntry(good, "0.conv2d.weight", "shape", [3, 2, 3, 3.5])
+        #expect(Self.refusal(shape) == "tensor '0.conv2d.weight' has a bad shape")
+        let offset = Self.editingEntry(good, "0.conv2d.weight", "data_offsets", [0, 216.5])
+        #expect(Self.refusal(offset) == "tensor '0.conv2d.weight' has bad data_offsets")
+        let huge = Self.editingEntry(good, "0.conv2d.weight", "data_offsets", [0, 1e300])
+        #expect(Self.refusal(huge) == "tensor '0.conv2d.weight' has bad data_offsets")
+        let text = Self.editingEntry(good, "0.conv2d.weight", "shape", [3, 2, 3, "3"] as [Any])
+        #expect(Self.refusal(text) == "tensor '0.conv2d.weight' has a bad shape")
     }
 
     @Test func aMissingOrExtraTensorIsRefused() throws {
@@ -399,7 +573,11 @@ import Testing
     @Test func aMissingChecksumIsRefused() throws {
         var file = try Self.model().safeTensors()
         file.metadata["weights_sha256"] = nil
-        #expect(Self.refusal(file.encoded()) == "has no weights_sha256 checksum")
+        #expect(Self.refusal(file.encoded()) == Self.tampered)
+        #expect(Self.refusal(file.sealed().encoded()) == "has no weights_sha256 checksum")
+        var unsealed = try Self.model().safeTensors()
+        unsealed.metadata["sha256"] = nil
+        #expect(Self.refusal(unsealed.encoded()) == "has no sha256 checksum")
     }
 
     @Test(arguments: [Float.nan, .infinity, -.infinity])

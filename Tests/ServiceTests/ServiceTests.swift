@@ -3,6 +3,7 @@ import FlowRecords
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Neural
 import Reputation
 @testable import Service
 import Testing
@@ -64,6 +65,18 @@ func scanLog(source: String = "198.51.100.7", extraLines: [String] = []) -> Byte
     }
     for line in extraLines { bytes += Array((line + "\n").utf8) }
     return ByteBuffer(bytes: bytes)
+}
+
+/// A store serving a copy of the shipped scan model (IP scoring off), the copy's path, and the
+/// directory that holds it, for the caller to remove.
+func storeServingACopyOfTheScanModel() throws -> (store: ModelStore, model: String, directory: URL) {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowhound-serve-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let model = directory.appendingPathComponent("scan.safetensors").path
+    try FileManager.default.copyItem(atPath: try #require(ScanModel.defaultPath()), toPath: model)
+    var sources = testConfiguration(ipScoring: false).models
+    sources.scanModel = model
+    return (try ModelStore(sources: sources, scorers: 1), model, directory)
 }
 
 @Suite("flowhound serve")
@@ -393,14 +406,8 @@ struct ServiceTests {
 
     @Test("A reload that fails keeps the old models serving and says why")
     func failedReload() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowhound-serve-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (store, model, directory) = try storeServingACopyOfTheScanModel()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let model = directory.appendingPathComponent("scan.safetensors").path
-        try FileManager.default.copyItem(atPath: try #require(ScanModel.defaultPath()), toPath: model)
-        var sources = testConfiguration(ipScoring: false).models
-        sources.scanModel = model
-        let store = try ModelStore(sources: sources, scorers: 1)
         try Data("not a model".utf8).write(to: URL(fileURLWithPath: model))
         #expect(throws: ModelStore.ReloadError.self) { try store.reload() }
         #expect(store.current.number == 1)
@@ -409,6 +416,24 @@ struct ServiceTests {
         } catch {
             #expect(error.description.contains(model))
         }
+    }
+
+    @Test("A reload of a model whose architecture was made huge (checksum recomputed) fails at once; the old models keep serving")
+    func reloadOfAHugeModel() throws {
+        let (store, model, directory) = try storeServingACopyOfTheScanModel()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var file = try SafeTensors.read(path: model)
+        let architecture = try #require(file.metadata["architecture"])
+        file.metadata["architecture"] = architecture.replacingOccurrences(of: #""units":32"#, with: #""units":4611686018427387904"#)
+        #expect(file.metadata["architecture"] != architecture)
+        try file.sealed().write(to: model)
+        let start = ContinuousClock.now
+        let error = #expect(throws: ModelStore.ReloadError.self) { try store.reload() }
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(error?.description.contains("\(model): has an architecture that cannot be used: layer 7 (dense 4611686018427387904)") == true,
+                "\(String(describing: error))")
+        #expect(store.current.number == 1)
+        _ = store.current.makeDetection()
     }
 
     @Test("Over the concurrency cap: 503 with Retry-After at once; past the deadline: 503")
