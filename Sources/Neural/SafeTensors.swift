@@ -131,6 +131,9 @@ public struct SafeTensors: Sendable {
         return SafeTensors(metadata: metadata, tensors: tensors)
     }
 
+    /// Largest model file read: far above the limits on weights (`ArchitectureLimits`) and forests.
+    public static let maximumFile = 1 << 30
+
     /// Reads and checks a file.
     public static func read(path: String) throws(ModelFileError) -> SafeTensors {
         var isDirectory: ObjCBool = false
@@ -138,6 +141,14 @@ public struct SafeTensors: Sendable {
             throw ModelFileError(path: path, reason: "no such model file")
         }
         guard !isDirectory.boolValue else { throw ModelFileError(path: path, reason: "is a directory, not a model file") }
+        // Only a regular file of bounded size is read: a device (/dev/zero) or a pipe could be endless.
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              attributes[.type] as? FileAttributeType == .typeRegular else {
+            throw ModelFileError(path: path, reason: "is not a regular file, not a model file")
+        }
+        if let size = (attributes[.size] as? NSNumber)?.int64Value, size > Int64(maximumFile) {
+            throw ModelFileError(path: path, reason: "is \(size) bytes, over the \(maximumFile >> 20) MiB a model file may be")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelFileError(path: path, reason: "cannot be read")
         }

@@ -608,6 +608,9 @@ import Testing
         #expect(missing?.path == missingPath)
         #expect(missing?.reason == "no such model file")
         #expect(missing?.description == "\(missingPath): no such model file")
+        // A device is endless: refused before a byte is read.
+        let device = #expect(throws: ModelFileError.self) { _ = try NetworkModel.read(path: "/dev/zero", kind: "scan-cnn") }
+        #expect(device?.reason == "is not a regular file, not a model file")
     }
 
     /// A shape whose byte count overflows `Int` is refused like any other bad shape, not a crash.
