@@ -116,8 +116,8 @@ struct ServiceMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// Whether `path` reaches into `/v1` once percent-decoded, its empty and `.` segments dropped
-    /// and `..` applied, compared without regard to case.
+    /// Whether `path` reaches into `/v1` once percent-decoded (so `%2F` separates segments too), its
+    /// empty and `.` segments dropped and `..` applied, compared without regard to case.
     static func namesProtectedTree(_ path: String) -> Bool {
         let decoded = path.removingPercentEncoding ?? path
         var segments: [Substring] = []
@@ -128,9 +128,7 @@ struct ServiceMiddleware: RouterMiddleware {
             default: segments.append(segment)
             }
         }
-        // A decoded "%2F" makes a segment such as "v1/models": the first part is what counts.
-        guard let first = segments.first?.split(separator: "/", omittingEmptySubsequences: true).first else { return false }
-        return first.lowercased() == "v1"
+        return segments.first?.lowercased() == "v1"
     }
 
     /// Errors that mean the client closed its connection or stopped sending before the request was in.
