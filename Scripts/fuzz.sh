@@ -26,13 +26,13 @@ NICE=${FUZZ_NICE:-15}
 TARGETS=(flow-reader model-file numpy mmdb libloc wire ip-score-request)
 
 usage() {
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
 describe() {
     case $1 in
-        flow-reader) echo "FlowReader on a flow log (plain or gzip): format detection, each format forced, strict; then DirectionPairer and a threshold+TRW pipeline" ;;
+        flow-reader) echo "FlowReader on a flow log (plain or gzip): format detection, then a format forced or strict; then DirectionPairer and a threshold+TRW pipeline" ;;
         model-file) echo "SafeTensors.decode, NetworkModel (scan CNN), IPModel, ScanModel.load" ;;
         numpy) echo "NumpyReader.readFloat32 and readIntegers on a .npy file" ;;
         mmdb) echo "MaxMindDatabase on an .mmdb file, then lookups" ;;
@@ -106,7 +106,10 @@ run() {
     local status=0
     # New inputs go to the first directory, the scratch corpus; the committed corpus and the seeds
     # are only read.
-    FLOWHOUND_FUZZ_TARGET=$target ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:symbolize=1} \
+    # SWIFT_BACKTRACE: the Swift runtime's own crash handler would catch a trap first (and trip
+    # AddressSanitizer reading memory); off, libFuzzer prints the stack.
+    FLOWHOUND_FUZZ_TARGET=$target SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:symbolize=1} \
+        LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/Fuzz/lsan-suppressions.txt:print_suppressions=0} \
         nice -n "$NICE" "$binary" \
         -max_total_time="$seconds" -timeout="$TIMEOUT" -rss_limit_mb="$RSS_LIMIT" -malloc_limit_mb="$RSS_LIMIT" \
         -max_len="$(max_len "$target")" -artifact_prefix="$artifacts" -print_final_stats=1 \
@@ -117,8 +120,8 @@ run() {
     executions=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
     if [[ $status -ne 0 ]]; then
         echo "!! $target FAILED (libFuzzer status $status), executions ${executions:-?}" >&2
-        grep -E '^==[0-9]+==ERROR|^SUMMARY|^Fatal error|ERROR: libFuzzer' "$log" | head -5 >&2 || true
-        grep -A12 -E '^==[0-9]+==ERROR' "$log" | grep -E '^ +#[0-9]+ ' | head -12 >&2 || true
+        grep -E '^==[0-9]+== ?ERROR|^SUMMARY|^Fatal error' "$log" | head -5 >&2 || true
+        grep -A16 -E '^==[0-9]+== ?ERROR' "$log" | grep -E '^ +#[0-9]+ ' | grep -vE 'compiler-rt|libc\.so' | head -10 >&2 || true
         local reproducer
         reproducer=$(grep -oE "(Test unit written to|written to) [^ ]+" "$log" | awk '{print $NF}' | tail -1 || true)
         echo "!! reproducer: ${reproducer:-(none written; see $log)}" >&2
