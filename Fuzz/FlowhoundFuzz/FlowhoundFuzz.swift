@@ -215,6 +215,10 @@ public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
         exit(0)
     }
     _ = target
+    // The scratch files go with the process (when it ends normally: after a crash they stay, small).
+    atexit {
+        for suffix in [".safetensors", ".npy", ".mmdb", ".db"] { unlink(scratchFile + suffix) }
+    }
     return 0
 }
 
