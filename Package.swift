@@ -143,3 +143,34 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Coverage-guided fuzzing (Scripts/fuzz.sh): with FLOWHOUND_FUZZ=1 the package also has two libFuzzer
+// executables (sources in Fuzz/), and Flowhound's own library targets are built with coverage
+// instrumentation and AddressSanitizer. Without the variable the package is as above, so that
+// `swift build` and `swift test` are unaffected. Build these into their own scratch path
+// (`--scratch-path .build-fuzz`): the flags differ from a normal build's.
+if ProcessInfo.processInfo.environment["FLOWHOUND_FUZZ"] == "1" {
+    let instrumented: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    for target in package.targets where target.type == .regular {
+        target.swiftSettings = (target.swiftSettings ?? []) + instrumented
+    }
+    let fuzzerSettings: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address", "-parse-as-library", "-O", "-enable-experimental-feature", "Extern"])]
+    let fuzzerLinking: [LinkerSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    package.targets += [
+        // Every input Flowhound reads except the service's request bodies; one binary, the target
+        // chosen by FLOWHOUND_FUZZ_TARGET (Scripts/fuzz.sh --list).
+        .executableTarget(
+            name: "flowhound-fuzz",
+            dependencies: ["FlowRecords", "ActivityImage", "Neural", "Detection", "Enrichment", "Reputation", "Streaming"],
+            path: "Fuzz/FlowhoundFuzz",
+            swiftSettings: fuzzerSettings,
+            linkerSettings: fuzzerLinking),
+        // The service's request decoding: a binary of its own, as it links Hummingbird and NIO.
+        .executableTarget(
+            name: "flowhound-fuzz-service",
+            dependencies: ["Service"],
+            path: "Fuzz/ServiceFuzz",
+            swiftSettings: fuzzerSettings,
+            linkerSettings: fuzzerLinking),
+    ]
+}
