@@ -64,7 +64,9 @@ import Testing
         #expect(full == Observation(address: ip("203.0.113.9"), hour: 14, port: 53, transport: .udp))
         #expect(try Observation.parse(" 2001:db8::1 ").get() == Observation(address: ip("2001:db8::1")))
         #expect(try Observation.parse("198.51.100.1,,443").get() == Observation(address: ip("198.51.100.1"), port: 443, transport: .tcp))
-        for bad in ["example.com", "1.2.3.4,24", "1.2.3.4,x", "1.2.3.4,3,70000/tcp", "1.2.3.4,3,22/xyz", "1.2.3.4,1,2,3"] {
+        // "1.2.3.4,,/" trapped (an empty port split; found by the ip-score-request fuzz target).
+        for bad in ["example.com", "1.2.3.4,24", "1.2.3.4,x", "1.2.3.4,3,70000/tcp", "1.2.3.4,3,22/xyz", "1.2.3.4,1,2,3",
+                    "1.2.3.4,,/", "1.2.3.4,,/tcp", "1.2.3.4,,443/", "1.2.3.4,,//"] {
             #expect(throws: ObservationSyntaxError.self, "\(bad)") { _ = try Observation.parse(bad).get() }
         }
     }
