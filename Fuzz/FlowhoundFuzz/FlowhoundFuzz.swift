@@ -60,6 +60,11 @@ func writeScratch(_ data: UnsafePointer<UInt8>, _ size: Int, suffix: String) -> 
     return path
 }
 
+func writeScratch(_ bytes: [UInt8], suffix: String) -> String {
+    precondition(!bytes.isEmpty, "nothing to write")
+    return bytes.withUnsafeBufferPointer { writeScratch($0.baseAddress!, $0.count, suffix: suffix) }
+}
+
 let probeAddresses: [IPAddress] = [
     "1.1.1.1", "2.125.160.216", "81.2.69.160", "89.160.20.112", "216.160.83.56", "10.0.0.1", "0.0.0.0",
     "255.255.255.255", "::1", "2001:218::1", "2a02:cf40::1", "::ffff:1.2.3.4", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
@@ -100,6 +105,15 @@ func fuzzModelFile(_ data: UnsafePointer<UInt8>, _ size: Int) {
         _ = try? IPModel(file, path: "fuzz.safetensors")
         if file.metadata["kind"] == ScanModel.kind {
             _ = try? ScanModel.load(path: writeScratch(data, size, suffix: ".safetensors"))
+        }
+        // The same file with its checksum recomputed, as someone who edits a model on purpose would:
+        // almost every mutation breaks the checksum, and this reaches the checks behind it (sizes,
+        // architecture bounds, thresholds, forests) with whatever values the fuzzer writes.
+        let sealed = file.sealed()
+        _ = try? NetworkModel(sealed, path: "fuzz.safetensors", kind: ScanModel.kind)
+        _ = try? IPModel(sealed, path: "fuzz.safetensors")
+        if file.metadata["kind"] == ScanModel.kind {
+            _ = try? ScanModel.load(path: writeScratch(sealed.encoded(), suffix: ".safetensors"))
         }
     }
 }
