@@ -58,7 +58,7 @@ struct Dataset: ParsableCommand {
         } else if !logs.isEmpty || truth != nil {
             throw ValidationError("--synth-seed generates its own traffic and truth: give no logs and no --truth")
         }
-        try OptionCheck.require(window, "--window", in: 1...OptionCheck.week, unit: "seconds")
+        try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds")
         guard (0..<1).contains(testFraction) else { throw ValidationError("--test-fraction must be in 0..<1") }
         try OptionCheck.require(minFlows, "--min-flows", in: 1...1_000_000_000)
     }

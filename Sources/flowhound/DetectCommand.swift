@@ -82,7 +82,7 @@ struct DetectionOptions: ParsableArguments {
         guard theta1 > 0, theta0 < 1, theta1 < theta0 else { throw ValidationError("trw needs 0 < --theta1 < --theta0 < 1") }
         try OptionCheck.require(cnnThreshold, "--cnn-threshold", in: 0...1)
         try OptionCheck.require(weightedThreshold, "--weighted-threshold", in: 0...1)
-        if let window { try OptionCheck.require(window, "--window", in: 1...OptionCheck.week, unit: "seconds") }
+        if let window { try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds") }
         try OptionCheck.require(quietPeriod, "--quiet-period", in: 0...30 * OptionCheck.day, unit: "seconds")
         try OptionCheck.require(lateness, "--lateness", in: 0...OptionCheck.day, unit: "seconds")
         try OptionCheck.require(maxSources, "--max-sources", in: 10...100_000_000)

@@ -5,9 +5,9 @@ import ArgumentParser
 /// window indices and milliseconds as 64-bit integers, products of counts, allocations sized from it.
 /// A value outside is a usage error (exit 64) naming the option and its range.
 enum OptionCheck {
-    /// A day and a week, in seconds: the bounds of time options.
+    /// A day in seconds, a bound of time options. Window lengths are bounded by
+    /// `ScanModel.InputSpec.windowRange`, the range a model file may declare too.
     static let day = 86_400.0
-    static let week = 7 * day
 
     static func require(_ value: Double, _ option: String, in range: ClosedRange<Double>, unit: String = "") throws {
         guard value.isFinite, range.contains(value) else {

@@ -1,5 +1,6 @@
 import ActivityImage
 import ArgumentParser
+import Detection
 import FlowRecords
 import Foundation
 
@@ -72,7 +73,7 @@ struct Render: ParsableCommand {
         if let source, IPAddress(source) == nil {
             throw ValidationError("--source '\(source)' is not an IPv4 or IPv6 address")
         }
-        try OptionCheck.require(window, "--window", in: 1...OptionCheck.week, unit: "seconds")
+        try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds")
         if let columns { try OptionCheck.require(columns, "--columns", in: 1...1_000) }
         if onePerKind && (top == nil || truth == nil) { throw ValidationError("--one-per-kind needs --top N and --truth") }
         if output.isEmpty || output == "-" { throw ValidationError("-o needs a file name (the PNG is binary)") }

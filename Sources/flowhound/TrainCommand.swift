@@ -108,7 +108,7 @@ struct TrainScan: ParsableCommand {
         guard (data == nil) != (synth.synthSeed == nil) else {
             throw ValidationError("give either --data DIR or --synth-seed N")
         }
-        try OptionCheck.require(window, "--window", in: 1...OptionCheck.week, unit: "seconds")
+        try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds")
     }
 
     func run() throws {
