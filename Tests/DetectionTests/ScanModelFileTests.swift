@@ -20,8 +20,6 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: base) }
         let path = base + "/scan.safetensors"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        let start = ContinuousClock.now
-        defer { #expect(ContinuousClock.now - start < .seconds(2), "refused, but slowly", sourceLocation: sourceLocation) }
         do {
             _ = try ScanModel.load(path: path)
             Issue.record("the file was accepted", sourceLocation: sourceLocation)
@@ -91,9 +89,7 @@ import Testing
         try Data(file.sealed().encoded()).write(to: URL(fileURLWithPath: bad))
         let log = TrainCommandTests.root.appendingPathComponent("Samples/stratosphere-008-mixed.head300.conn.log.gz").path
         for arguments in [["score", "ip", "--model", bad, "1.2.3.4"], ["detect", log, "--ip-model", bad]] {
-            let start = ContinuousClock.now
             let r = try TrainCommandTests.run(arguments)
-            #expect(ContinuousClock.now - start < .seconds(10), "\(arguments[0])")
             #expect(r.status == 1, "\(arguments[0]): \(r.stderr)")
             #expect(r.stderr.hasPrefix("flowhound: error: \(bad): its network part: has an architecture that cannot be used: layer 0 (dense \(units))"),
                     "\(r.stderr)")

@@ -21,14 +21,13 @@ import Testing
                        targetRecall: 0.95)
     }
 
-    /// Writes `file` as it is (no checksum recomputed) and returns why `IPModel.read` refuses it, and
-    /// how long it took; nil if it reads.
+    /// Writes `file` as it is (no checksum recomputed) and returns why `IPModel.read` refuses it; nil
+    /// if it reads. (That a bound refused it before allocating shows in the reason, which names the
+    /// bound: building first trapped or allocated gigabytes.)
     static func refusal(_ file: SafeTensors, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
         let path = Fixture.scratch.appendingPathComponent("model-\(UUID().uuidString).safetensors").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(FileManager.default.createFile(atPath: path, contents: Data(file.encoded())), sourceLocation: sourceLocation)
-        let start = ContinuousClock.now
-        defer { #expect(ContinuousClock.now - start < .seconds(2), "refused, but slowly", sourceLocation: sourceLocation) }
         do {
             _ = try IPModel.read(path: path)
             Issue.record("the file was accepted", sourceLocation: sourceLocation)
