@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "flowhound", targets: ["flowhound"]),
+        .library(name: "Support", targets: ["Support"]),
         .library(name: "FlowRecords", targets: ["FlowRecords"]),
         .library(name: "ActivityImage", targets: ["ActivityImage"]),
         .library(name: "Synthesis", targets: ["Synthesis"]),
@@ -37,47 +38,57 @@ let package = Package(
         .systemLibrary(name: "CMaxMindDB", path: "Sources/CMaxMindDB"),
         .systemLibrary(name: "CLibloc", path: "Sources/CLibloc"),
         .systemLibrary(name: "CNATS", path: "Sources/CNATS", pkgConfig: "libnats"),
+        // The layers, each depending only on layers below it (ARCHITECTURE.md).
+        // 0. What every layer needs.
+        .target(
+            name: "Support",
+            swiftSettings: optimiseInDebug),
         .target(
             name: "Randomness",
             swiftSettings: optimiseInDebug),
+        // 1. Records and formats.
         .target(
             name: "FlowRecords",
-            dependencies: ["CZlib"],
+            dependencies: ["Support", "CZlib"],
             swiftSettings: optimiseInDebug),
+        // 2. Images and synthesis.
         .target(
             name: "ActivityImage",
-            dependencies: ["FlowRecords", "CZlib"],
+            dependencies: ["FlowRecords", "Support", "CZlib"],
             swiftSettings: optimiseInDebug),
         .target(
             name: "Synthesis",
-            dependencies: ["FlowRecords", "Randomness"],
+            dependencies: ["FlowRecords", "ActivityImage", "Randomness", "Support"],
             swiftSettings: optimiseInDebug),
+        // 3. Numeric libraries.
         .target(
             name: "Neural",
-            dependencies: ["COpenBLAS", "Randomness"],
+            dependencies: ["COpenBLAS", "Randomness", "Support"],
             swiftSettings: optimiseInDebug),
         .target(
             name: "Forest",
-            dependencies: ["Randomness"],
+            dependencies: ["Randomness", "Support"],
             swiftSettings: optimiseInDebug),
+        // 4. Detection and reputation (and the address facts reputation uses).
         .target(
             name: "Detection",
-            dependencies: ["FlowRecords", "ActivityImage", "Neural", "Synthesis", "Reputation"],
+            dependencies: ["FlowRecords", "ActivityImage", "Neural", "Support"],
             resources: [.copy("Resources/scan-cnn.safetensors")],
             swiftSettings: optimiseInDebug),
         .target(
             name: "Enrichment",
-            dependencies: ["FlowRecords", "CMaxMindDB", "CLibloc"],
+            dependencies: ["FlowRecords", "Support", "CMaxMindDB", "CLibloc"],
             swiftSettings: optimiseInDebug),
         .target(
             name: "Reputation",
-            dependencies: ["Enrichment", "Forest", "Neural", "FlowRecords", "ActivityImage", "Randomness"],
+            dependencies: ["Enrichment", "Forest", "Neural", "FlowRecords", "Randomness", "Support"],
             resources: [.copy("Resources/ip-model.safetensors")],
             swiftSettings: optimiseInDebug),
+        // 5. Streaming and the service.
         .target(
             name: "Service",
             dependencies: [
-                "Detection", "Reputation", "FlowRecords", "Enrichment", "Neural",
+                "Detection", "Reputation", "FlowRecords", "Enrichment", "Support",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -85,11 +96,13 @@ let package = Package(
             swiftSettings: optimiseInDebug),
         .target(
             name: "Streaming",
-            dependencies: ["CNATS", "FlowRecords", "Detection", "Neural"],
+            dependencies: ["CNATS", "FlowRecords", "Detection", "Support"],
             swiftSettings: optimiseInDebug),
+        // 6. The command line.
         .executableTarget(
             name: "flowhound",
             dependencies: [
+                "Support",
                 "FlowRecords",
                 "ActivityImage",
                 "Synthesis",

@@ -14,6 +14,7 @@ import Streaming
 
 #if canImport(Glibc)
 import Glibc
+import Support
 #endif
 
 enum FuzzTarget: String, CaseIterable {
@@ -92,7 +93,7 @@ func fuzzFlowReader(_ bytes: [UInt8]) {
 
     var recipe = DetectionRecipe()
     recipe.detectors = [.threshold, .trw]
-    recipe.settings.maximumSources = 64
+    recipe.settings.maxSources = 64
     let detection = recipe.make(model: nil)
     for record in paired { try? detection.add(record) }
     try? detection.finish()

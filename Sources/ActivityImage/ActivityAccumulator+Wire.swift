@@ -1,4 +1,5 @@
 import FlowRecords
+import Support
 
 /// An accumulator in the wire encoding, for checkpoints: every field, sets and tables in ascending
 /// order so that equal accumulators give equal bytes.

@@ -1,5 +1,6 @@
 import FlowRecords
 import Foundation
+import Support
 
 /// Sizes for drawing activity images: how many pixels a tensor cell takes, and how large text is.
 public struct RenderStyle: Sendable, Equatable {

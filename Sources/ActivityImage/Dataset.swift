@@ -1,5 +1,6 @@
 import FlowRecords
 import Foundation
+import Support
 
 /// Writes labelled activity images as a training set for the CNN:
 ///
@@ -72,22 +73,7 @@ public struct DatasetWriter {
             let e = truth[source]!
             groups[e.label + "/" + e.kind, default: []].append(source)
         }
-        return DatasetWriter.heldOut(groups, fraction: testFraction, rank: hash)
-    }
-
-    /// About `fraction` of every group's members, the first in order of `rank` (ties by the members
-    /// themselves); a group of two or more always keeps at least one member on each side.
-    public static func heldOut<Member: Hashable & Comparable>(
-        _ groups: [String: [Member]], fraction: Double, rank: (Member) -> UInt64
-    ) -> Set<Member> {
-        var held = Set<Member>()
-        for members in groups.values {
-            let ordered = members.map { (rank($0), $0) }.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
-            var n = Int((Double(members.count) * fraction).rounded())
-            if members.count >= 2 && fraction > 0 { n = min(max(n, 1), members.count - 1) }  // both sides keep the kind
-            held.formUnion(ordered.prefix(n).map(\.1))
-        }
-        return held
+        return heldOut(groups, fraction: testFraction, rank: hash)
     }
 
     func hash(_ a: IPAddress) -> UInt64 {
@@ -150,15 +136,7 @@ public struct DatasetWriter {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let data = try encoder.encode(meta)
-        let temporary = directory + "/meta.json.tmp-\(getpid())"
-        try data.write(to: URL(fileURLWithPath: temporary))
-        guard rename(temporary, directory + "/meta.json") == 0 else {
-            throw NumpyError(path: directory + "/meta.json", reason: "cannot write: \(String(cString: strerror(errno)))")
-        }
+        do { try AtomicFile.write([UInt8](data), to: directory + "/meta.json") } catch { throw NumpyError(path: error.path, reason: error.reason) }
         return meta
     }
-}
-
-extension NumpyError: LocalizedError {
-    public var errorDescription: String? { description }
 }

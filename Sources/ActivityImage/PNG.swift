@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import Support
 
 /// An 8-bit-per-channel RGB colour.
 public struct RGB: Hashable, Sendable, CustomStringConvertible {
@@ -165,47 +166,14 @@ public struct RGBImage: Equatable, Sendable {
         return png
     }
 
-    /// Writes the raster as a PNG file, atomically: to `path.tmp-PID` first, then renamed over `path`,
-    /// so a reader never sees a half-written picture.
+    /// Writes the raster as a PNG file, atomically (`AtomicFile`): a reader never sees a half-written picture.
     public func writePNG(toFile path: String) throws {
         try RGBImage.writeAtomically(pngData(), toFile: path)
     }
 
-    /// Writes `bytes` to `path.tmp-PID`, then renames it to `path`; the temporary file is removed on failure.
+    /// Writes `bytes` to `path` atomically (`AtomicFile`).
     public static func writeAtomically(_ bytes: [UInt8], toFile path: String) throws {
-        let temporary = "\(path).tmp-\(getpid())"
-        func failure(_ what: String) -> ImageWriteError {
-            ImageWriteError(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
-        }
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw failure("cannot create") }
-        var written = 0
-        let result: ImageWriteError? = bytes.withUnsafeBytes { buffer -> ImageWriteError? in
-            while written < buffer.count {
-                let n = write(fd, buffer.baseAddress! + written, buffer.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return failure("cannot write")
-                }
-                written += n
-            }
-            return nil
-        }
-        if let result {
-            close(fd)
-            unlink(temporary)
-            throw result
-        }
-        guard close(fd) == 0 else {
-            let error = failure("cannot write")
-            unlink(temporary)
-            throw error
-        }
-        guard rename(temporary, path) == 0 else {
-            let error = failure("cannot rename \(temporary) into place")
-            unlink(temporary)
-            throw error
-        }
+        do { try AtomicFile.write(bytes, to: path) } catch { throw ImageWriteError(path: path, reason: error.reason) }
     }
 }
 

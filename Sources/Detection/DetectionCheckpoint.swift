@@ -1,6 +1,7 @@
 import ActivityImage
 import FlowRecords
 import Foundation
+import Support
 
 /// A checkpoint written by a pipeline configured otherwise: restoring it would not continue the same
 /// detection. The description names the first difference.
@@ -47,7 +48,7 @@ extension ScanDetection {
             w.address(source)
             w.signed(state.window)
             state.activity.encode(to: &w)
-            state.walk.encode(to: &w)
+            state.memory.encode(to: &w)
             w.f64(state.lastSeen)
         }
         for buckets in [windowBuckets, expiryBuckets] {
@@ -65,7 +66,7 @@ extension ScanDetection {
             w.address(window.source)
             w.f64(window.windowStart)
             window.activity.encode(to: &w)
-            window.walk.encode(to: &w)
+            window.memory.encode(to: &w)
         }
         return w.bytes
     }
@@ -111,9 +112,9 @@ extension ScanDetection {
             previous = source
             let window = try r.signed("window of \(source)")
             let activity = try ActivityAccumulator(from: &r)
-            let walk = try RandomWalkState(from: &r)
+            let memory = try SourceMemory(from: &r)
             let lastSeen = try readTime(&r, "last seen of \(source)", orStart: false)
-            sources[source] = SourceState(window: window, activity: activity, walk: walk, lastSeen: lastSeen)
+            sources[source] = SourceState(window: window, activity: activity, memory: memory, lastSeen: lastSeen)
         }
         var bucketTables: [[Int64: [IPAddress]]] = []
         for name in ["window buckets", "expiry buckets"] {
@@ -151,8 +152,8 @@ extension ScanDetection {
             let start = try readTime(&r, "start of a pending window of \(source)", orStart: false)
             let activity = try ActivityAccumulator(from: &r)
             guard activity.flows > 0 else { throw WireError("pending window of \(source) at \(start) has no flows") }
-            let walk = try RandomWalkState(from: &r)
-            pending.append(ClosedWindow(source: source, windowStart: start, windowLength: settings.window, activity: activity, walk: walk))
+            let memory = try SourceMemory(from: &r)
+            pending.append(ClosedWindow(source: source, windowStart: start, windowLength: settings.window, activity: activity, memory: memory))
         }
         guard r.isAtEnd else { throw WireError("\(r.remaining) byte\(r.remaining == 1 ? "" : "s") after the end of the checkpoint") }
 
@@ -188,7 +189,7 @@ struct CheckpointConfiguration {
     var lateness: Double
     var quietPeriod: Double
     var idleTimeout: Double
-    var maximumSources: Int
+    var maxSources: Int
     var policy: String
     /// Each detector's weight, in detector order (weights for detectors that do not run change nothing).
     var weights: [Double]
@@ -204,33 +205,19 @@ struct CheckpointConfiguration {
         lateness = s.lateness
         quietPeriod = s.quietPeriod
         idleTimeout = s.idleTimeout
-        maximumSources = s.maximumSources
+        maxSources = s.maxSources
         policy = s.policy.rawValue
         weights = d.detectors.map { s.weights[$0.name] ?? 1 }
         weightedThreshold = s.weightedThreshold
         batch = s.batch
-        parameters = []
-        for detector in d.detectors {
-            switch detector {
-            case let t as ThresholdDetector:
-                parameters += [("threshold ports per host", Double(t.portsPerHost)), ("threshold hosts per port", Double(t.hostsPerPort)),
-                               ("threshold targets", Double(t.targets))]
-            case let t as RandomWalkDetector:
-                parameters += [("trw theta0", t.theta0), ("trw theta1", t.theta1), ("trw detection probability", t.detectionProbability),
-                               ("trw false-positive probability", t.falsePositiveProbability)]
-            case let c as CNNDetector:
-                parameters += [("cnn threshold", c.threshold), ("cnn minimum failed targets", Double(c.minimumFailedTargets)),
-                               ("cnn minimum failed share", c.minimumFailedShare)]
-            default: break
-            }
-        }
+        parameters = d.detectors.flatMap(\.parameters)
     }
 
     func encode(to w: inout WireWriter) {
         w.count(detectors.count)
         for name in detectors { w.string(name) }
         for v in [window, lateness, quietPeriod, idleTimeout] { w.f64(v) }
-        w.signed(Int64(maximumSources))
+        w.signed(Int64(maxSources))
         w.string(policy)
         w.count(weights.count)
         for v in weights { w.f64(v) }
@@ -250,7 +237,7 @@ struct CheckpointConfiguration {
         lateness = try r.f64("lateness")
         quietPeriod = try r.f64("quiet period")
         idleTimeout = try r.f64("idle timeout")
-        maximumSources = Int(try r.signed("maximum sources"))
+        maxSources = Int(try r.signed("maximum sources"))
         policy = try r.string("policy")
         weights = []
         for _ in 0..<(try r.count("count of weights", minimumItemSize: 8)) { weights.append(try r.f64("weight")) }
@@ -275,7 +262,7 @@ struct CheckpointConfiguration {
             ("lateness", seconds(written.lateness), seconds(lateness)),
             ("quiet period", seconds(written.quietPeriod), seconds(quietPeriod)),
             ("idle timeout", seconds(written.idleTimeout), seconds(idleTimeout)),
-            ("maximum sources", "\(written.maximumSources)", "\(maximumSources)"),
+            ("maximum sources", "\(written.maxSources)", "\(maxSources)"),
             ("policy", written.policy, policy),
             ("weights", weightList(written), weightList(self)),
             ("weighted threshold", number(written.weightedThreshold), number(weightedThreshold)),
@@ -295,6 +282,18 @@ struct CheckpointConfiguration {
 /// never print alike).
 private func number(_ v: Double) -> String {
     v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
+}
+
+extension SourceMemory {
+    /// Each detector's memory in turn (today the walk alone, so the bytes are those of version 1).
+    func encode(to w: inout WireWriter) {
+        walk.encode(to: &w)
+    }
+
+    init(from r: inout WireReader) throws {
+        self.init()
+        walk = try RandomWalkState(from: &r)
+    }
 }
 
 extension RandomWalkState {
@@ -335,7 +334,7 @@ extension RandomWalkState {
 extension ScanDetection.Episode {
     func encode(to w: inout WireWriter) {
         let a = alert
-        precondition(a.sourceScore == nil, "an open episode has no source score")
+        precondition(a.sourceReputation == nil, "an open episode has no source reputation")
         w.address(a.source)
         w.f64(a.firstSeen)
         w.f64(a.lastSeen)
@@ -419,7 +418,7 @@ extension ScanDetection.Episode {
         guard lastFlaggedEnd.isFinite else { throw WireError("episode of \(source): last flagged window ends at \(lastFlaggedEnd)") }
         self.init(alert: ScanAlert(source: source, firstSeen: firstSeen, lastSeen: lastSeen, windows: windows, flows: flows,
                                    failedFlows: failedFlows, ports: ports, hosts: hosts, scores: scores, reasons: reasons,
-                                   busiestHost: busiestHost, busiestPort: busiestPort, sourceScore: nil),
+                                   busiestHost: busiestHost, busiestPort: busiestPort, sourceReputation: nil),
                   portSet: portSet, hostSet: hostSet, lastFlaggedEnd: lastFlaggedEnd)
     }
 }

@@ -15,7 +15,7 @@ public struct DetectionRecipe: Sendable {
     /// The window length asked for; nil takes the scan model's (600 s without the CNN).
     public var window: Double?
     public var threshold = ThresholdDetector()
-    public var walk = RandomWalkDetector()
+    public var trw = RandomWalkDetector()
     /// Scan probability at or above which the CNN flags a window.
     public var cnnThreshold = 0.5
     /// Threads the CNN scores a batch of windows with.
@@ -37,7 +37,7 @@ public struct DetectionRecipe: Sendable {
         for detector in detectors {
             switch detector {
             case .threshold: list.append(threshold)
-            case .trw: list.append(walk)
+            case .trw: list.append(trw)
             case .cnn:
                 guard let model else { preconditionFailure("a recipe with the CNN needs its model") }
                 var cnn = CNNDetector(model: model)

@@ -2,6 +2,7 @@ import ActivityImage
 import FlowRecords
 import Foundation
 import Neural
+import Support
 
 /// One source's closed window, as the detectors see it.
 public struct ClosedWindow: Sendable {
@@ -9,8 +10,8 @@ public struct ClosedWindow: Sendable {
     public var windowStart: Double
     public var windowLength: Double
     public var activity: ActivityAccumulator
-    /// The source's Threshold Random Walk state when the window closed (it spans windows).
-    public var walk: RandomWalkState
+    /// What the detectors remembered of the source when the window closed (it spans windows).
+    public var memory: SourceMemory
 
     /// The most distinct ports that failed on any one host, and that host.
     public var busiestHost: (host: IPAddress, failedPorts: Int)? {
@@ -46,12 +47,44 @@ public struct Verdict: Sendable, Equatable {
     public static let silent = Verdict(score: 0, flagged: false, reason: "")
 }
 
-/// A scan detector: judges closed windows, in batches so that a model can score many at once.
+/// What the detectors keep of one source across flows and windows, held with the source's window
+/// and carried into every window it closes (`ClosedWindow.memory`), checkpoints included.
+///
+/// One value type with a field per detector that remembers, rather than a box per detector: it is
+/// stored inline with the source (no allocation, no dynamic cast per flow), copied into a closed
+/// window as it was at that moment, and written to checkpoints whole. A detector that needs memory
+/// adds its field here, with its wire form in `DetectionCheckpoint.swift`.
+public struct SourceMemory: Sendable, Equatable {
+    /// Threshold Random Walk: the first contacts and the likelihood ratio so far.
+    public var walk = RandomWalkState()
+
+    public init() {}
+}
+
+/// A scan detector: sees each source's flows with that source's `SourceMemory`, and judges closed
+/// windows in batches (so that a model can score many at once).
 public protocol ScanDetector {
     /// `threshold`, `trw` or `cnn`: the name in alerts and on the command line.
     var name: String { get }
+    /// Whether `observe` must see every flow (false by default: the detector judges the window's
+    /// activity alone). Detection calls `observe` only on detectors that say so.
+    var observesFlows: Bool { get }
+    /// One flow of a source, in arrival order, with what the detectors remember of that source.
+    func observe(_ flow: FlowRecord, _ memory: inout SourceMemory)
+    /// A source's scan episode has ended: forget what would make its return count before it is seen
+    /// again (TRW starts a new walk, so a scanner that comes back must fail again to be flagged).
+    func restart(_ memory: inout SourceMemory)
     /// One verdict per window, in order.
     func judge(_ windows: [ClosedWindow]) throws -> [Verdict]
+    /// The settings that change verdicts, by name, as checkpoints record them (a checkpoint restores
+    /// only into a pipeline with the same).
+    var parameters: [(name: String, value: Double)] { get }
+}
+
+extension ScanDetector {
+    public var observesFlows: Bool { false }
+    public func observe(_ flow: FlowRecord, _ memory: inout SourceMemory) {}
+    public func restart(_ memory: inout SourceMemory) {}
 }
 
 /// Counts failed attempts as Zeek's scan policy and Snort's port_scan do: distinct ports that failed
@@ -67,7 +100,7 @@ public struct ThresholdDetector: ScanDetector, Sendable {
     public var hostsPerPort = 25
     /// Distinct failed (host, port) targets in all that make a block scan, when neither count above is
     /// reached. Lower catches scans spread thin over ports and hosts, and flags busy P2P clients sooner.
-    public var targets = 50
+    public var failedTargets = 50
 
     public init() {}
 
@@ -76,14 +109,19 @@ public struct ThresholdDetector: ScanDetector, Sendable {
             let host = w.busiestHost, port = w.busiestPort
             let vertical = Double(host?.failedPorts ?? 0) / Double(portsPerHost)
             let horizontal = Double(port?.failedHosts ?? 0) / Double(hostsPerPort)
-            let block = Double(w.activity.failedTargets.count) / Double(targets)
+            let block = Double(w.activity.failedTargets.count) / Double(failedTargets)
             let score = min(1, max(vertical, horizontal, block))
             var reason = ""
             if let host, vertical >= 1 { reason = "\(host.failedPorts) failed ports on \(host.host) ≥ \(portsPerHost)" }
             else if let port, horizontal >= 1 { reason = "\(port.failedHosts) failed hosts on port \(port.port) ≥ \(hostsPerPort)" }
-            else if block >= 1 { reason = "\(w.activity.failedTargets.count) failed targets ≥ \(targets)" }
+            else if block >= 1 { reason = "\(w.activity.failedTargets.count) failed targets ≥ \(failedTargets)" }
             return Verdict(score: score, flagged: score >= 1, reason: reason)
         }
+    }
+
+    public var parameters: [(name: String, value: Double)] {
+        [("threshold ports per host", Double(portsPerHost)), ("threshold hosts per port", Double(hostsPerPort)),
+         ("threshold targets", Double(failedTargets))]
     }
 }
 
@@ -128,6 +166,17 @@ public struct RandomWalkDetector: ScanDetector, Sendable {
     public var upper: Double { log(detectionProbability / falsePositiveProbability) }
     public var lower: Double { log((1 - detectionProbability) / (1 - falsePositiveProbability)) }
 
+    public var observesFlows: Bool { true }
+
+    public func observe(_ flow: FlowRecord, _ memory: inout SourceMemory) { observe(flow, &memory.walk) }
+
+    public func restart(_ memory: inout SourceMemory) { memory.walk = RandomWalkState() }
+
+    public var parameters: [(name: String, value: Double)] {
+        [("trw theta0", theta0), ("trw theta1", theta1), ("trw detection probability", detectionProbability),
+         ("trw false-positive probability", falsePositiveProbability)]
+    }
+
     /// Feeds one flow; only a first contact with a host moves the walk.
     /// - Complexity: amortised O(1).
     public func observe(_ flow: FlowRecord, _ state: inout RandomWalkState) {
@@ -155,7 +204,7 @@ public struct RandomWalkDetector: ScanDetector, Sendable {
     public func judge(_ windows: [ClosedWindow]) -> [Verdict] {
         let (lo, hi) = (lower, upper)
         return windows.map { w in
-            let s = w.walk
+            let s = w.memory.walk
             let score = s.decision == .scanner ? 1 : min(1, max(0, (s.logRatio - lo) / (hi - lo)))
             let flagged = s.decision == .scanner
             return Verdict(score: score, flagged: flagged,
@@ -183,6 +232,11 @@ public struct CNNDetector: ScanDetector {
     public var threads = defaultThreadCount
 
     public init(model: ScanModel) { self.model = model }
+
+    public var parameters: [(name: String, value: Double)] {
+        [("cnn threshold", threshold), ("cnn minimum failed targets", Double(minimumFailedTargets)),
+         ("cnn minimum failed share", minimumFailedShare)]
+    }
 
     func passes(_ w: ClosedWindow) -> Bool {
         w.activity.failedTargets.count >= minimumFailedTargets

@@ -1,6 +1,6 @@
 import FlowRecords
 import Foundation
-import Reputation
+import Support
 
 /// One scan episode of one source: everything it touched while detectors kept flagging it, and why.
 public struct ScanAlert: Sendable {
@@ -21,8 +21,9 @@ public struct ScanAlert: Sendable {
     public var busiestHost: (host: IPAddress, failedPorts: Int)?
     /// The most distinct hosts that failed on one port in one flagged window, and that port.
     public var busiestPort: (port: UInt16, failedHosts: Int)?
-    /// The IP model's verdict on the source, when detection was asked to score it.
-    public var sourceScore: IPScore?
+    /// What a reputation source says of the scanning source. Detection leaves it nil; the layer that
+    /// scores sources (the CLI's `--ip-scores`) adds it before the alert is written.
+    public var sourceReputation: (any AddressReputation)?
 
     public var failureRatio: Double { flows == 0 ? 0 : Double(failedFlows) / Double(flows) }
 
@@ -65,7 +66,7 @@ public struct ScanAlert: Sendable {
         default: what = "\(ports.count) ports on \(hosts.count) hosts"
         }
         let why = reasons.keys.sorted().map { "\($0): \(reasons[$0]!)" }.joined(separator: "; ")
-        let reputation = sourceScore.map { " Source reputation: \($0.summary)." } ?? ""
+        let reputation = sourceReputation.map { " Source reputation: \($0.summary)." } ?? ""
         return "\(source) probed \(what) in \(span), \(Int((failureRatio * 100).rounded()))% of \(flows) attempts failed (\(why))." + reputation
     }
 
@@ -105,7 +106,13 @@ public struct ScanAlert: Sendable {
             var distinct_ports: Int, distinct_hosts: Int, port_ranges: String, hosts: [String]
             var flows: Int, failed_flows: Int, failure_ratio: Double, windows: Int
             var scores: [String: Double], detectors: [String], reasons: [String: String]
-            var source_reputation: IPScore?
+            var source_reputation: Reputation?
+        }
+
+        /// Encodes the reputation as its own type does.
+        struct Reputation: Encodable {
+            var value: any AddressReputation
+            func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
         }
 
         var timestamp: String
@@ -125,8 +132,8 @@ public struct ScanAlert: Sendable {
             timestamp = first
             event = Event(start: first, end: last)
             rule = Rule(name: "Flowhound port scan (\(a.scanType))")
-            source = Address(ip: a.source.description, geo: a.sourceScore?.country.map(Geo.init),
-                             as: a.sourceScore?.asn.map { AS(number: $0, organization: a.sourceScore?.asOrganization.map(AS.Organization.init)) })
+            source = Address(ip: a.source.description, geo: a.sourceReputation?.country.map(Geo.init),
+                             as: a.sourceReputation?.asn.map { AS(number: $0, organization: a.sourceReputation?.asOrganization.map(AS.Organization.init)) })
             destination = a.hosts.count == 1 ? Address(ip: a.hosts[0].description) : nil
             flowhound = Detail(
                 scan_type: a.scanType, explanation: a.explanation, first_seen: first, last_seen: last,
@@ -135,7 +142,7 @@ public struct ScanAlert: Sendable {
                 hosts: a.hosts.prefix(20).map(\.description), flows: a.flows, failed_flows: a.failedFlows,
                 failure_ratio: (a.failureRatio * 10000).rounded() / 10000, windows: a.windows,
                 scores: a.scores.mapValues { ($0 * 10000).rounded() / 10000 }, detectors: a.reasons.keys.sorted(),
-                reasons: a.reasons, source_reputation: a.sourceScore)
+                reasons: a.reasons, source_reputation: a.sourceReputation.map(Reputation.init))
         }
     }
 
@@ -144,7 +151,7 @@ public struct ScanAlert: Sendable {
     public var tableRow: [String] {
         [CivilTime(firstSeen).short, source.description, scanType, String(ports.count), String(hosts.count),
          "\(Int((failureRatio * 100).rounded()))%", reasons.keys.sorted().joined(separator: "+"),
-         sourceScore.map { s in s.probability.map { String(format: "%.2f", $0) + (s.verdict == .suspicious ? "!" : "") } ?? s.verdict.rawValue } ?? "-",
+         sourceReputation?.tableCell ?? "-",
          ScanAlert.ranges(ports, limit: 4)]
     }
 }

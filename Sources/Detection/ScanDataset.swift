@@ -2,7 +2,7 @@ import ActivityImage
 import Foundation
 import Neural
 import FlowRecords
-import Synthesis
+import Support
 
 /// A dataset that cannot be used, and why (names the file).
 public struct ScanDataError: Error, Sendable, CustomStringConvertible {
@@ -86,7 +86,7 @@ public struct ScanDataset: Sendable {
         guard fraction > 0 else { return (train, Split(samples: train.samples.subset([]), rows: [])) }
         var sourcesByKind: [String: Set<String>] = [:]
         for row in train.rows { sourcesByKind[row.label.description + "/" + row.kind, default: []].insert(row.source) }
-        let held = DatasetWriter.heldOut(sourcesByKind.mapValues(Array.init), fraction: fraction) { mix($0, seed) }
+        let held = heldOut(sourcesByKind.mapValues(Array.init), fraction: fraction) { mix($0, seed) }
         let validation = train.rows.indices.filter { held.contains(train.rows[$0].source) }
         let training = train.rows.indices.filter { !held.contains(train.rows[$0].source) }
         return (train.subset(training), train.subset(validation))
@@ -96,23 +96,5 @@ public struct ScanDataset: Sendable {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325 ^ seed
         for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         return h
-    }
-}
-
-extension ScanDataset {
-    /// Generates labelled synthetic traffic, draws its activity images and writes them as a dataset
-    /// under `directory` (as `flowhound dataset --synth-seed` does). Returns the metadata and the number of flows.
-    public static func writeSynthetic(
-        config: SynthConfig, window: Double, writer: DatasetWriter, to directory: String
-    ) throws -> (meta: DatasetWriter.Meta, flows: Int) {
-        if let problem = config.capacityProblem { throw ScanDataError(problem) }
-        var imager = ActivityImager(window: window)
-        var truth = GroundTruth()
-        let (flows, entries) = TrafficGenerator(config: config).generate()
-        for f in flows { imager.add(f) }
-        for t in entries { truth.add(t.source, label: t.label.rawValue, kind: t.kind) }
-        let description = "synth --seed \(config.seed) --duration \(Int(config.duration))s --benign \(config.benignSources) --scan-prevalence \(config.scanPrevalence)"
-        let meta = try writer.write(images: imager, truth: truth, inputs: [description], to: directory)
-        return (meta, flows.count)
     }
 }

@@ -18,7 +18,7 @@ public struct DetectionSettings: Sendable {
     /// scanners' first contacts, and holds more memory.
     public var idleTimeout: Double = 3600
     /// Most sources held at once; beyond it the least recently seen are evicted, counted and reported.
-    public var maximumSources = 1_000_000
+    public var maxSources = 1_000_000
     public var policy = EnsemblePolicy.any
     /// Detector weights for the `weighted` policy (by name; missing ones weigh 1).
     public var weights: [String: Double] = [:]
@@ -44,10 +44,10 @@ public struct DetectionStatistics: Sendable, Codable {
     public var icmpErrors = 0
     /// Flows that arrived after their window had closed (counted in the source's current window).
     public var lateFlows = 0
-    /// Sources dropped because `maximumSources` was reached.
+    /// Sources dropped because `maxSources` was reached.
     public var evictedSources = 0
     public var peakSources = 0
-    /// Episodes ended (and alerted) before their quiet period because `maximumSources` episodes were
+    /// Episodes ended (and alerted) before their quiet period because `maxSources` episodes were
     /// open: a later flagged window of the same source starts a new one.
     public var episodesEndedEarly = 0
 }
@@ -61,7 +61,8 @@ public struct DetectionStatistics: Sendable, Codable {
 public final class ScanDetection {
     public let settings: DetectionSettings
     public let detectors: [any ScanDetector]
-    public let walk: RandomWalkDetector?
+    /// The detectors that see every flow (`ScanDetector.observesFlows`).
+    let observers: [any ScanDetector]
     public let allowlist: CIDRSet
     public internal(set) var statistics = DetectionStatistics()
     public var onAlert: (ScanAlert) -> Void = { _ in }
@@ -69,13 +70,13 @@ public final class ScanDetection {
     struct SourceState {
         var window: Int64
         var activity = ActivityAccumulator()
-        var walk = RandomWalkState()
+        var memory = SourceMemory()
         var lastSeen: Double
 
         /// The open window as the detectors see it.
         func closed(_ source: IPAddress, windowLength: Double) -> ClosedWindow {
             ClosedWindow(source: source, windowStart: Double(window) * windowLength, windowLength: windowLength,
-                         activity: activity, walk: walk)
+                         activity: activity, memory: memory)
         }
     }
 
@@ -103,11 +104,11 @@ public final class ScanDetection {
     var bucketEntries = 0
 
     /// - Parameters:
-    ///   - detectors: the detectors that judge windows; a `RandomWalkDetector` among them also sees every flow.
+    ///   - detectors: the detectors that judge windows; those that observe flows also see every flow.
     public init(settings: DetectionSettings, detectors: [any ScanDetector], allowlist: CIDRSet = CIDRSet()) {
         self.settings = settings
         self.detectors = detectors
-        walk = detectors.lazy.compactMap { $0 as? RandomWalkDetector }.first
+        observers = detectors.filter(\.observesFlows)
         self.allowlist = allowlist
     }
 
@@ -127,7 +128,7 @@ public final class ScanDetection {
         try moveClock(to: flow.start)
         let w = windowIndex(flow.start)
         if sources[flow.source] == nil {
-            if sources.count >= settings.maximumSources { try evictLeastRecent() }
+            if sources.count >= settings.maxSources { try evictLeastRecent() }
             sources[flow.source] = SourceState(window: w, lastSeen: flow.start)
             fileWindow(w, flow.source)
             statistics.peakSources = max(statistics.peakSources, sources.count)
@@ -136,7 +137,7 @@ public final class ScanDetection {
         var closed: ClosedWindow? = nil
         let source = flow.source
         let windowLength = settings.window
-        let walkDetector = walk
+        let observers = self.observers
         var late = false
         var moved = false
         withState(source) { state in
@@ -151,7 +152,7 @@ public final class ScanDetection {
                 late = true
             }
             state.activity.add(flow)
-            walkDetector?.observe(flow, &state.walk)
+            for detector in observers { detector.observe(flow, &state.memory) }
             state.lastSeen = max(state.lastSeen, flow.start)
         }
         if late { statistics.lateFlows += 1 }
@@ -179,7 +180,7 @@ public final class ScanDetection {
     /// not move the clock, so they are no watermarks. Not every flow is needed: the clock only acts
     /// when it passes a window boundary plus `lateness`, so the start time of each flow that passes one
     /// (before that flow) is enough. Other times are not: a sweep at a time no flow had would judge idle
-    /// sources against another clock. The partitions' `maximumSources` and `batch` count their own
+    /// sources against another clock. The partitions' `maxSources` and `batch` count their own
     /// sources and windows, so evictions, and batches the CNN scores, can differ from the single pipeline's.
     public func advance(to time: Double) throws {
         try moveClock(to: time)
@@ -255,10 +256,10 @@ public final class ScanDetection {
 
     /// Evicts the least recently seen tenth of the sources. Their open windows are judged (in batches,
     /// as windows a source moves past are), so that nothing an evicted source did is held after it:
-    /// memory follows `maximumSources` whatever arrives, spoofed sources by the million included.
+    /// memory follows `maxSources` whatever arrives, spoofed sources by the million included.
     private func evictLeastRecent() throws {
         // Drop the oldest tenth at once so that eviction does not run on every new source.
-        let drop = max(1, settings.maximumSources / 10)
+        let drop = max(1, settings.maxSources / 10)
         // Ties (sources last seen at the same moment) go by address, not by the table's hash order, so
         // that the same flows evict the same sources in every process, restored from a checkpoint or not.
         // Only times and addresses are sorted, not the states.
@@ -334,7 +335,7 @@ public final class ScanDetection {
             emit(open)
             episodes[w.source] = nil
         }
-        if episodes[w.source] == nil && episodes.count >= settings.maximumSources { endOldestEpisodes() }
+        if episodes[w.source] == nil && episodes.count >= settings.maxSources { endOldestEpisodes() }
         var e = episodes[w.source] ?? Episode(
             alert: ScanAlert(source: w.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 0, flows: 0,
                              failedFlows: 0, ports: [], hosts: [], scores: [:], reasons: [:], busiestHost: nil, busiestPort: nil),
@@ -357,9 +358,9 @@ public final class ScanDetection {
     }
 
     /// Ends the tenth of the open episodes flagged longest ago, alerting each: open episodes are held
-    /// to `maximumSources` as sources are, whatever arrives.
+    /// to `maxSources` as sources are, whatever arrives.
     private func endOldestEpisodes() {
-        let drop = max(1, settings.maximumSources / 10)
+        let drop = max(1, settings.maxSources / 10)
         let oldest = episodes.map { (end: $0.value.lastFlaggedEnd, source: $0.key) }.sorted {
             $0.end != $1.end ? $0.end < $1.end : $0.source < $1.source
         }.prefix(drop)
@@ -370,8 +371,11 @@ public final class ScanDetection {
     }
 
     private func emit(_ e: Episode) {
-        // The walk starts over: a scanner that comes back after a quiet period must fail again to be flagged.
-        if sources[e.alert.source] != nil { withState(e.alert.source) { $0.walk = RandomWalkState() } }
+        // The detectors start over: a scanner that comes back after a quiet period must be caught again.
+        if sources[e.alert.source] != nil {
+            let detectors = self.detectors
+            withState(e.alert.source) { state in for detector in detectors { detector.restart(&state.memory) } }
+        }
         var alert = e.alert
         alert.ports = e.portSet.sorted()
         alert.hosts = e.hostSet.sorted()

@@ -1,6 +1,7 @@
 import ActivityImage
 import Foundation
 import Neural
+import Support
 
 /// The convolutional network that tells a port scan's activity image from benign traffic's, saved as
 /// a `scan-cnn` model: class 0 benign, class 1 scan.
@@ -122,7 +123,7 @@ public struct ScanModel {
     public static func load(pathOrDefault path: String?) throws -> ScanModel {
         if let path { return try load(path: path) }
         guard let found = defaultPath() else {
-            throw ModelFileError(path: "scan-cnn.safetensors", reason: "the default scan model was not found beside the executable; pass --model or set FLOWHOUND_SCAN_MODEL")
+            throw ModelFileError(path: "scan-cnn.safetensors", reason: "the default scan model was not found beside the executable; name a model file or set FLOWHOUND_SCAN_MODEL")
         }
         return try load(path: found)
     }

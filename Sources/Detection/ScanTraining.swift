@@ -1,6 +1,7 @@
 import ActivityImage
 import Foundation
 import Neural
+import Support
 
 extension ScanModel {
     /// Trains a scan CNN on a dataset's training split, holding out `validationFraction` of its sources

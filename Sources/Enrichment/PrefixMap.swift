@@ -1,5 +1,6 @@
 import Foundation
 import FlowRecords
+import Support
 
 /// Address blocks mapped to values, answering with the longest (most specific) block that
 /// contains an address: infrastructure lists such as cloud providers' published ranges, where

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// A list of addresses and address blocks as reputation feeds and cloud providers publish them:
 ///

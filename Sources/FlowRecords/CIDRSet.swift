@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// A set of address blocks (`10.0.0.0/8`, `2001:db8::/32`, single addresses) read from allowlists:
 /// one block a line, `#` starts a comment, blank lines ignored (parsed by `AddressBlock`); `load`

@@ -62,7 +62,7 @@
 /// `evicted`.
 ///
 /// ```swift
-/// var pairer = DirectionPairer(horizon: 30)
+/// var pairer = DirectionPairer()
 /// try FlowReader().read(path: "flows.nfdump.csv") { record in
 ///     pairer.add(record) { detector.add($0) }
 /// }
@@ -76,6 +76,9 @@
 public struct DirectionPairer: Sendable {
     /// Seconds of input time a record waits for its reverse.
     public let horizon: Double
+    /// Seconds a record waits for its reverse unless told otherwise. nfdump writes records up to half
+    /// a minute out of order, so a minute pairs them all; longer holds more records in memory.
+    public static let defaultHorizon: Double = 60
     /// Most records waiting at once.
     public let maximumPending: Int
     /// Merged records emitted (each from two input records, or a probe and one ICMP credit).
@@ -179,7 +182,7 @@ public struct DirectionPairer: Sendable {
     ///   - horizon: seconds of input time (by `start`) a record waits for its reverse; an ICMP
     ///     unreachable waits twice as long for the probes it may answer.
     ///   - maximumPending: most records waiting at once; the oldest beyond it are emitted unpaired.
-    public init(horizon: Double = 30, maximumPending: Int = 1_000_000) {
+    public init(horizon: Double = DirectionPairer.defaultHorizon, maximumPending: Int = 1_000_000) {
         precondition(horizon >= 0 && !horizon.isNaN, "horizon must be a non-negative number of seconds")
         precondition(maximumPending >= 0, "maximumPending must not be negative")
         self.horizon = horizon

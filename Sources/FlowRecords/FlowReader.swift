@@ -1,3 +1,4 @@
+import Support
 /// A line-by-line parser for one format. Parsers are values that learn their columns from
 /// header lines and then turn each data line into a record.
 protocol LineParser {

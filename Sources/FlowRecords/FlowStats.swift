@@ -1,3 +1,4 @@
+import Support
 /// Running statistics over flow records: counts by transport and outcome, time span, volume, and
 /// the busiest sources, destinations and destination ports.
 ///

@@ -1,3 +1,4 @@
+import Support
 /// Writers for the exporters' own formats, so that normalised (or synthetic) records can be fed to
 /// any tool that reads Zeek, nfdump, Argus or VPC Flow Logs, and read back by Flowhound.
 ///

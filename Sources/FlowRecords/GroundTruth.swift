@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// Labels per source address, as CSV with a header: `source,label,kind` (label `scan` or `benign`;
 /// kind free text such as `vertical` or `scraper`; columns in any order; blank lines and lines

@@ -1,3 +1,4 @@
+import Support
 /// An IPv4 or IPv6 address as a 16-byte value.
 ///
 /// IPv4 addresses are stored in their IPv4-mapped IPv6 form (`::ffff:a.b.c.d`), as Zeek does, so

@@ -45,5 +45,3 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
 }
 
-/// The number of worker threads to use when the user does not say: one per core.
-public var defaultThreadCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// A trained network saved with everything needed to use it safely: what kind of model it is, its
 /// architecture, loss, class names, a checksum of its weights, and documents the caller adds (input

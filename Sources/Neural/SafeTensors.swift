@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// A model file that cannot be used, and why.
 public struct ModelFileError: Error, Sendable, CustomStringConvertible {
@@ -155,31 +156,10 @@ public struct SafeTensors: Sendable {
         return try decode([UInt8](data), path: path)
     }
 
-    /// Writes the file atomically: a temporary file beside it, flushed, then renamed over `path`, so a
-    /// reader never sees half a model and a failed write leaves the old file in place.
+    /// Writes the file atomically (`AtomicFile`): a reader never sees half a model, and a failed
+    /// write leaves the old file in place.
     public func write(to path: String) throws(ModelFileError) {
-        let bytes = encoded()
-        let directory = (path as NSString).deletingLastPathComponent
-        let temporary = (directory.isEmpty ? "." : directory) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw ModelFileError(path: path, reason: "cannot write: \(String(cString: strerror(errno)))") }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                let reason = String(cString: strerror(errno))
-                close(fd)
-                unlink(temporary)
-                throw ModelFileError(path: path, reason: "cannot write: \(reason)")
-            }
-            written += n
-        }
-        guard fsync(fd) == 0, close(fd) == 0, rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw ModelFileError(path: path, reason: "cannot write: \(reason)")
-        }
+        do { try AtomicFile.write(encoded(), to: path) } catch { throw ModelFileError(path: path, reason: error.reason) }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Randomness
+import Support
 
 /// Labelled samples held in one flat array: sample `i` is `features[i·size ..< (i+1)·size]`.
 public struct Samples: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import Randomness
 import Enrichment
 import FlowRecords
+import Support
 
 /// One remote end to score: its address and, when the connection is known, the hour (UTC) it
 /// was seen, the connection's destination port and its transport.

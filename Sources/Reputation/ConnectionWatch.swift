@@ -1,5 +1,6 @@
 import FlowRecords
 import Foundation
+import Support
 
 /// A connection whose remote end the IP model finds suspicious: the first such flow of each remote address.
 public struct ConnectionAlert: Sendable {

@@ -1,6 +1,7 @@
 import Forest
 import Foundation
 import Neural
+import Support
 
 /// An address database a model was trained with, which scoring must have too.
 public struct DatabaseRequirement: Codable, Sendable, Equatable, CustomStringConvertible {

@@ -5,7 +5,7 @@ import Foundation
 import Neural
 
 /// The verdict on one remote address.
-public struct IPScore: Sendable, Codable, Equatable {
+public struct IPScore: Sendable, Codable, Equatable, AddressReputation {
     public enum Verdict: String, Sendable, Codable {
         /// At or above the model's threshold.
         case suspicious
@@ -45,6 +45,11 @@ public struct IPScore: Sendable, Codable, Equatable {
     }
 
     /// `suspicious (0.97 ≥ 0.37: asn=AS208485 Moon Dc +0.18, country=TR +0.16)`, for explanations.
+    /// The probability with `!` when suspicious, or the verdict when there is no probability.
+    public var tableCell: String {
+        probability.map { String(format: "%.2f", $0) + (verdict == .suspicious ? "!" : "") } ?? verdict.rawValue
+    }
+
     public var summary: String {
         guard let probability, let threshold else { return verdict.rawValue }
         let why = drivers.map { "\($0.feature)=\($0.value) \($0.contribution >= 0 ? "+" : "")\(String(format: "%.2f", $0.contribution))" }

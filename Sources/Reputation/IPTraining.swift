@@ -2,6 +2,7 @@ import Enrichment
 import Forest
 import Foundation
 import Neural
+import Support
 
 /// Which parts a trained model holds.
 public enum IPScorerKind: String, Codable, Sendable, CaseIterable {

@@ -1,9 +1,9 @@
-import ActivityImage
 import Enrichment
 import FlowRecords
 import Foundation
 import Neural
 import Randomness
+import Support
 
 /// Which end of each flow in a flow log is the remote one whose reputation is learnt.
 public enum RemoteEnd: String, Codable, Sendable, CaseIterable {
@@ -234,9 +234,9 @@ public struct SplitOptions: Codable, Sendable, Equatable {
     public func parts(_ rows: [LabelledRow], facts: [IPAddress: AddressFacts]) -> [Part] {
         let keys = rows.map { group($0.observation.address, facts[$0.observation.address]) }
         let distinct = Array(Set(keys))
-        let test = DatasetWriter.heldOut(["all": distinct], fraction: testFraction, rank: { SplitOptions.rank($0, seed) })
+        let test = heldOut(["all": distinct], fraction: testFraction, rank: { SplitOptions.rank($0, seed) })
         let rest = distinct.filter { !test.contains($0) }
-        let validation = DatasetWriter.heldOut(["all": rest], fraction: validationFraction, rank: { SplitOptions.rank($0, seed &+ 1) })
+        let validation = heldOut(["all": rest], fraction: validationFraction, rank: { SplitOptions.rank($0, seed &+ 1) })
         return keys.map { test.contains($0) ? .test : validation.contains($0) ? .validation : .train }
     }
 

@@ -2,6 +2,7 @@ import Detection
 import FlowRecords
 import Foundation
 import Hummingbird
+import Support
 
 /// `POST /v1/detect`'s answer, less the alerts (spliced in as the ECS JSON `detect` prints).
 struct DetectResponse: Encodable {
@@ -43,23 +44,15 @@ extension FlowhoundService {
         let body = try await request.collectBody(limit: configuration.bodyLimit)
         guard body.readableBytes > 0 else { throw ServiceError.badRequest("the body is empty: send flow records (any format flowhound reads)") }
         let generation = store.current
-        let detection = generation.makeDetection()
+        let pipeline = generation.makePipeline()
         var alerts: [String] = []
-        detection.onAlert = { alerts.append($0.json()) }
-        var pairer: DirectionPairer? = nil
-        let add = detection.add
+        pipeline.onAlert = { alerts.append($0.json()) }
         let summary: ReadSummary
+        let pairing: DetectionPipeline.Pairing?
         do {
-            summary = try FlowReader(options: options).read(
-                bytes: Array(body.readableBytesView), name: "body",
-                onFormat: { pairer = $0.recordsOneDirection ? DirectionPairer(horizon: 60) : nil },
-                pace: { _ in try context.checkDeadline() }
-            ) { record in
-                if detection.statistics.flows & 4095 == 4095 { try context.checkDeadline() }
-                if pairer != nil { try pairer!.add(record, emit: add) } else { try add(record) }
-            }
-            if pairer != nil { try pairer!.finish(emit: add) }
-            try detection.finish()
+            (summary, pairing) = try pipeline.read(
+                bytes: Array(body.readableBytesView), name: "body", options: options, pace: { _ in try context.checkDeadline() })
+            try pipeline.finish()
         } catch let error as FlowReadError {
             throw ServiceError(.unprocessableContent, "the body is not a readable flow log: " + (error.line.map { "line \($0): " } ?? "") + error.reason)
         }
@@ -70,7 +63,7 @@ extension FlowhoundService {
             generation: generation.number, format: summary.format.rawValue, records: summary.records, malformed: summary.malformed,
             skipped: Dictionary(uniqueKeysWithValues: summary.skipped.map { ($0.key.rawValue, $0.value) }),
             issues: summary.issues.map { ($0.line.map { "line \($0): " } ?? "") + $0.reason },
-            paired: pairer?.paired, unpaired: pairer?.unpaired, statistics: detection.statistics)
+            paired: pairing?.paired, unpaired: pairing?.unpaired, statistics: pipeline.statistics)
         var text = try JSONCoding.encoder.encode(answer)
         // {"alerts":[...],"format":...}: the alerts first, each exactly as `flowhound detect` writes it.
         text.removeFirst()

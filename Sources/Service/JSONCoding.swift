@@ -1,6 +1,7 @@
 import FlowRecords
 import Foundation
 import NIOCore
+import Support
 
 /// The service's JSON: sorted snake_case keys out, and request bodies decoded strictly, every
 /// failure a 400 that names the field (`addresses[2].hour: expected an integer`).

@@ -74,8 +74,8 @@ public final class ModelGeneration: @unchecked Sendable {
     }
 
     /// A fresh detection pipeline for one request, with its own copy of the CNN.
-    func makeDetection() -> ScanDetection {
-        recipe.make(model: scanModel?.replica())
+    func makePipeline() -> DetectionPipeline {
+        DetectionPipeline(recipe: recipe, model: scanModel?.replica())
     }
 }
 

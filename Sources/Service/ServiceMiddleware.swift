@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Synchronization
+import Support
 
 /// The request context of the service: Hummingbird's, plus the time by which the request's work
 /// must be done.

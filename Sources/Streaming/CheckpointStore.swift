@@ -1,6 +1,6 @@
 import FlowRecords
 import Foundation
-import Neural
+import Support
 
 /// Where a partition's detection stands: the stream position its state includes, the alerts it has
 /// raised, and the state itself (`ScanDetection.checkpoint()`).

@@ -1,4 +1,5 @@
 import FlowRecords
+import Support
 
 /// Which partition a source address belongs to: FNV-1a (32 bit) over the address's 16-byte IPv6 form
 /// (IPv4 as `::ffff:a.b.c.d`), modulo the partition count. Fixed for good: publishers and workers of

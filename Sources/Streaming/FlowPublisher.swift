@@ -1,5 +1,6 @@
 import FlowRecords
 import Foundation
+import Support
 
 /// What a publisher did, for the closing report.
 public struct PublishStatistics: Sendable {

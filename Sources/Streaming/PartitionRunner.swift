@@ -111,7 +111,7 @@ final class PartitionRunner: @unchecked Sendable {
     private func run() throws {
         let store = CheckpointStore(bucket: state, partition: partition, epoch: epoch, maxPayload: nc.maxPayload)
         var checkpoint = try store.load()
-        var pipeline = recipe.make(model: model)
+        var pipeline = DetectionPipeline(recipe: recipe, model: model)
         if !checkpoint.state.isEmpty { try pipeline.restore(from: checkpoint.state) }
         let published = try lastPublishedAlert()
         // Claim the manifest at once: a previous owner still running fails its next compare-and-set.
@@ -129,7 +129,7 @@ final class PartitionRunner: @unchecked Sendable {
         let alertSubject = topology.alertSubject(partition)
         let streamName = topology.stream
         let partition = self.partition
-        func hook(_ p: ScanDetection) {
+        func hook(_ p: DetectionPipeline) {
             p.onAlert = { [self] alert in
                 ordinal += 1
                 guard alertError == nil else { return }
@@ -215,7 +215,7 @@ final class PartitionRunner: @unchecked Sendable {
                     try pipeline.advance(to: t)
                 case .endOfInput:
                     try pipeline.finish()
-                    pipeline = recipe.make(model: model)
+                    pipeline = DetectionPipeline(recipe: recipe, model: model)
                     hook(pipeline)
                 }
                 if let alertError { throw alertError }

@@ -70,7 +70,7 @@ struct Dataset: ParsableCommand {
             let meta: DatasetWriter.Meta
             var flowCount = 0
             if let config = synth.config {
-                (meta, flowCount) = try ScanDataset.writeSynthetic(config: config, window: window, writer: writer, to: output)
+                (meta, flowCount) = try writer.writeSynthetic(config: config, window: window, to: output)
             } else {
                 var imager = ActivityImager(window: window)
                 let groundTruth = try GroundTruth.load(path: truth!)

@@ -2,23 +2,61 @@ import ArgumentParser
 import Detection
 import FlowRecords
 import Foundation
-import Neural
+import Support
 import Reputation
+import Support
 
 extension DetectionRecipe.Detector: ExpressibleByArgument {}
 
 extension EnsemblePolicy: ExpressibleByArgument {}
 
-/// Options shared by `detect` and `eval detect`: which detectors, their settings, the pipeline's.
-struct DetectionOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Detectors to run, comma-separated: threshold, trw, cnn.", valueName: "list"))
-    var detectors = "threshold,trw,cnn"
+/// Detectors named on the command line: `threshold,trw,cnn`, each parsed as a
+/// `DetectionRecipe.Detector`, repeats dropped.
+struct DetectorList: ExpressibleByArgument, CustomStringConvertible {
+    var detectors: [DetectionRecipe.Detector]
 
-    @Option(help: "How verdicts become an alert: any (default; misses least), majority, weighted (mean score ≥ --weighted-threshold).")
-    var policy = EnsemblePolicy.any
+    init(_ detectors: [DetectionRecipe.Detector]) { self.detectors = detectors }
+
+    init?(argument: String) {
+        var list: [DetectionRecipe.Detector] = []
+        for name in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let d = DetectionRecipe.Detector(argument: name.trimmingCharacters(in: .whitespaces)) else { return nil }
+            if !list.contains(d) { list.append(d) }
+        }
+        guard !list.isEmpty else { return nil }
+        detectors = list
+    }
+
+    var description: String { detectors.map(\.rawValue).joined(separator: ",") }
+
+    /// The option's parser: names the detector that is not one.
+    static func parse(_ argument: String) throws -> DetectorList {
+        let known = DetectionRecipe.Detector.allCases.map(\.rawValue).joined(separator: ", ")
+        for name in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            let name = name.trimmingCharacters(in: .whitespaces)
+            guard DetectionRecipe.Detector(argument: name) != nil else {
+                throw ValidationError(name.isEmpty ? "--detectors names an empty detector (known: \(known))" : "unknown detector '\(name)' in --detectors (known: \(known))")
+            }
+        }
+        return DetectorList(argument: argument)!
+    }
+}
+
+/// Options shared by `detect` and `eval detect`: which detectors, their settings, the pipeline's.
+/// Every default is the library's (`DetectionRecipe`, `DetectionSettings` and the detectors), so that
+/// `--help` shows what the pipeline does when a flag is not given.
+struct DetectionOptions: ParsableArguments {
+    private static let defaults = DetectionRecipe()
+
+    @Option(help: ArgumentHelp("Detectors to run, comma-separated: threshold, trw, cnn (default: \(DetectorList(defaults.detectors))).", valueName: "list"),
+            transform: DetectorList.parse)
+    var detectors = DetectorList(defaults.detectors)
+
+    @Option(help: "How verdicts become an alert: any (misses least), majority, weighted (mean score ≥ --weighted-threshold).")
+    var policy = defaults.settings.policy
 
     @Option(help: "weighted policy: mean detector score that alerts.")
-    var weightedThreshold = 0.5
+    var weightedThreshold = defaults.settings.weightedThreshold
 
     @Option(help: "Scan CNN model (default: the one that ships with Flowhound).")
     var model: String?
@@ -30,52 +68,36 @@ struct DetectionOptions: ParsableArguments {
     var window: Double?
 
     @Option(help: "threshold: distinct failed ports on one host that make a vertical scan (Zeek: 15).")
-    var portsPerHost = 15
+    var portsPerHost = defaults.threshold.portsPerHost
 
     @Option(help: "threshold: distinct failed hosts on one port that make a horizontal scan (Zeek: 25).")
-    var hostsPerPort = 25
+    var hostsPerPort = defaults.threshold.hostsPerPort
 
     @Option(help: "threshold: distinct failed (host, port) targets that make a block scan.")
-    var failedTargets = 50
+    var failedTargets = defaults.threshold.failedTargets
 
     @Option(help: "trw: chance that a benign source's first contact with a host succeeds (θ0).")
-    var theta0 = 0.8
+    var theta0 = defaults.trw.theta0
 
     @Option(help: "trw: chance that a scanner's first contact succeeds (θ1).")
-    var theta1 = 0.2
+    var theta1 = defaults.trw.theta1
 
     @Option(help: "cnn: scan probability that flags a window.")
-    var cnnThreshold = 0.5
+    var cnnThreshold = defaults.cnnThreshold
 
     @Option(help: "A scan episode ends after this many seconds without a flagged window; later scanning alerts again.")
-    var quietPeriod: Double = 1800
+    var quietPeriod = defaults.settings.quietPeriod
 
     @Option(help: "Seconds a flow may arrive after its window has passed and still count in it.")
-    var lateness: Double = 60
+    var lateness = defaults.settings.lateness
 
     @Option(help: "Most sources (and open scan episodes) held in memory; beyond it the least recently seen are evicted (their open windows judged first) and counted.")
-    var maxSources = 1_000_000
+    var maxSources = defaults.settings.maxSources
 
     @Option(help: "Threads for the CNN (default: one per core).")
     var threads = defaultThreadCount
 
-    var detectorNames: [DetectionRecipe.Detector] {
-        get throws {
-            let names = detectors.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            var result: [DetectionRecipe.Detector] = []
-            for name in names {
-                guard let d = DetectionRecipe.Detector(rawValue: name) else {
-                    throw ValidationError("unknown detector '\(name)' in --detectors (known: threshold, trw, cnn)")
-                }
-                if !result.contains(d) { result.append(d) }
-            }
-            guard !result.isEmpty else { throw ValidationError("--detectors names no detector") }
-            return result
-        }
-    }
-
     func validate() throws {
-        _ = try detectorNames
         try OptionCheck.require(portsPerHost, "--ports-per-host", in: 1...65_536)
         try OptionCheck.require(hostsPerPort, "--hosts-per-port", in: 1...16_777_216)
         try OptionCheck.require(failedTargets, "--failed-targets", in: 1...1 << 32)
@@ -92,20 +114,20 @@ struct DetectionOptions: ParsableArguments {
     /// The detectors and settings these options describe.
     func recipe() throws -> DetectionRecipe {
         var recipe = DetectionRecipe()
-        recipe.detectors = try detectorNames
+        recipe.detectors = detectors.detectors
         recipe.window = window
         recipe.threshold.portsPerHost = portsPerHost
         recipe.threshold.hostsPerPort = hostsPerPort
-        recipe.threshold.targets = failedTargets
-        recipe.walk.theta0 = theta0
-        recipe.walk.theta1 = theta1
+        recipe.threshold.failedTargets = failedTargets
+        recipe.trw.theta0 = theta0
+        recipe.trw.theta1 = theta1
         recipe.cnnThreshold = cnnThreshold
         recipe.cnnThreads = threads
         recipe.settings.policy = policy
         recipe.settings.weightedThreshold = weightedThreshold
         recipe.settings.quietPeriod = quietPeriod
         recipe.settings.lateness = lateness
-        recipe.settings.maximumSources = maxSources
+        recipe.settings.maxSources = maxSources
         recipe.allowlist = try loadAllowlist()
         return recipe
     }
@@ -121,9 +143,9 @@ struct DetectionOptions: ParsableArguments {
     }
 
     /// The pipeline these options describe.
-    func makeDetection() throws -> ScanDetection {
+    func makePipeline() throws -> DetectionPipeline {
         let recipe = try recipe()
-        return recipe.make(model: try loadScanModel(for: recipe))
+        return DetectionPipeline(recipe: recipe, model: try loadScanModel(for: recipe))
     }
 
     func loadAllowlist() throws -> CIDRSet { try allowlist.map { try CIDRSet.load(path: $0) } ?? CIDRSet() }
@@ -144,34 +166,27 @@ struct DetectionInput: ParsableArguments {
     var inputFormat: FlowFormat?
 }
 
-/// Reads logs through a detection pipeline. `inspect` sees every flow (after pairing) before
-/// detection does.
-func runDetection(_ input: DetectionInput, _ detection: ScanDetection, inspect: ((FlowRecord) throws -> Void)? = nil) throws -> (seconds: Double, flows: Int) {
+/// Reads every log through `pipeline`, then finishes it.
+func runDetection(_ input: DetectionInput, _ pipeline: DetectionPipeline) throws -> (seconds: Double, flows: Int) {
     let started = DispatchTime.now().uptimeNanoseconds
-    let add: (FlowRecord) throws -> Void = inspect.map { inspect in { flow in try inspect(flow); try detection.add(flow) } } ?? detection.add
-    let flows = try readAttempts(input, add)
-    try detection.finish()
+    let flows = try read(input, into: pipeline)
+    try pipeline.finish()
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     return (seconds, flows)
 }
 
-/// Reads logs as detection sees them: logs that record each direction apart (nfdump, VPC) go through
-/// a `DirectionPairer` first, so that a probe and its answer become one attempt.
+/// Reads every log into `pipeline` (which pairs the two directions of logs that record them apart),
+/// noting what pairing did for each log.
 /// - Returns: the records read.
-func readAttempts(_ input: DetectionInput, _ add: (FlowRecord) throws -> Void) throws -> Int {
-    var pairer: DirectionPairer? = nil
+func read(_ input: DetectionInput, into pipeline: DetectionPipeline) throws -> Int {
     let summaries = try input.source.read(
         format: input.inputFormat,
-        // nfdump prints records up to half a minute out of order: a 60 s horizon pairs them all.
-        onFormat: { pairer = $0.recordsOneDirection ? DirectionPairer(horizon: 60) : nil },
+        onFormat: pipeline.beginLog,
         afterEach: { summary in
-            guard pairer != nil else { return }
-            try pairer!.finish(emit: add)
-            Diagnostics.note("\(summary.file): paired the two directions of \(pairer!.paired) attempts; \(pairer!.unpaired) records had no answer within \(Int(pairer!.horizon)) s")
-        }
-    ) { record in
-        if pairer != nil { try pairer!.add(record, emit: add) } else { try add(record) }
-    }
+            guard let p = try pipeline.endLog() else { return }
+            Diagnostics.note("\(summary.file): paired the two directions of \(p.paired) attempts; \(p.unpaired) records had no answer within \(Int(p.horizon)) s")
+        },
+        pipeline.add)
     return summaries.reduce(0) { $0 + $1.records }
 }
 
@@ -209,19 +224,19 @@ struct Detect: ParsableCommand {
 
     func run() throws {
         try Diagnostics.run {
-            let detection = try options.makeDetection()
+            let pipeline = try options.makePipeline()
             let scorer = try reputation.makeScorer(allowlist: options.loadAllowlist())
             var table: [ScanAlert] = []
             var connectionTable: [ConnectionAlert] = []
             let out = FileHandle.standardOutput
             var scoringFailure: String? = nil
-            detection.onAlert = { found in
+            pipeline.onAlert = { found in
                 var alert = found
                 if let scorer {
                     do {
                         let port = alert.busiestPort?.port ?? alert.ports.first
                         // The port the scan tried most, over TCP: what a model that uses ports needs.
-                        alert.sourceScore = try scorer.score(Observation(alert.source, at: alert.firstSeen, port: port, transport: port.map { _ in .tcp }))
+                        alert.sourceReputation = try scorer.score(Observation(alert.source, at: alert.firstSeen, port: port, transport: port.map { _ in .tcp }))
                     } catch {
                         scoringFailure = scoringFailure ?? "\(error)"
                     }
@@ -235,14 +250,15 @@ struct Detect: ParsableCommand {
                     if format == .jsonl { out.write(Data((alert.json() + "\n").utf8)) } else { connectionTable.append(alert) }
                 }
             }
-            let (seconds, flows) = try runDetection(input, detection, inspect: watch.map { w in w.inspect })
+            pipeline.inspect = watch.map { w in w.inspect }
+            let (seconds, flows) = try runDetection(input, pipeline)
             if format == .table {
                 print(alertTable(table))
                 if let watch { print("\n" + textTable(ConnectionAlert.tableHeader, connectionTable.map(\.tableRow)) + (connectionTable.isEmpty ? "\n(no suspicious connections among \(watch.remoteFlows) flows with a remote end)" : "")) }
             }
             if let scoringFailure { Diagnostics.note("warning: scan sources were not scored: \(scoringFailure)") }
             if let watch { Diagnostics.note("\(watch.alerts) suspicious remote address\(watch.alerts == 1 ? "" : "es") among \(watch.remoteFlows) flows with a remote end") }
-            let s = detection.statistics
+            let s = pipeline.statistics
             Diagnostics.note("\(flows) flows in \(fixed(seconds, 2)) s (\(Int(Double(flows) / max(seconds, 1e-9))) flows/s): \(s.alerts) alert\(s.alerts == 1 ? "" : "s"), \(s.windows) windows judged (\(s.flaggedWindows) flagged), peak \(s.peakSources) sources"
                 + (s.silenced > 0 ? ", \(s.silenced) silenced by the allowlist" : "")
                 + (s.allowlistedFlows > 0 ? ", \(s.allowlistedFlows) flows to allowlisted destinations ignored" : "")
@@ -292,10 +308,10 @@ struct EvalDetect: ParsableCommand {
     func run() throws {
         try Diagnostics.run {
             let groundTruth = try GroundTruth.load(path: truth)
-            let detection = try options.makeDetection()
+            let pipeline = try options.makePipeline()
             var flagged = Set<IPAddress>()
-            detection.onAlert = { flagged.insert($0.source) }
-            let (seconds, flows) = try runDetection(input, detection)
+            pipeline.onAlert = { flagged.insert($0.source) }
+            let (seconds, flows) = try runDetection(input, pipeline)
             let e = DetectionEvaluation(flagged: flagged, truth: groundTruth)
             if json {
                 print(try jsonText(e))

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Detection
 import Neural
+import Synthesis
 import ActivityImage
 import FlowRecords
 import Foundation
+import Support
 
 struct Flows: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -105,6 +107,8 @@ extension ScanDataError: OneLineError {}
 extension NumpyError: OneLineError {}
 extension ShapeError: OneLineError {}
 extension ImageWriteError: OneLineError {}
+extension FileError: OneLineError {}
+extension SynthConfigError: OneLineError {}
 
 /// Reads every log in turn, reporting malformed records on stderr. Throws on the first unreadable input.
 /// - Parameters:

@@ -6,6 +6,7 @@ import Forest
 import Foundation
 import Neural
 import Reputation
+import Support
 
 extension EnrichmentError: OneLineError {}
 extension ReputationDataError: OneLineError {}

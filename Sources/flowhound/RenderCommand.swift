@@ -3,6 +3,7 @@ import ArgumentParser
 import Detection
 import FlowRecords
 import Foundation
+import Support
 
 /// `flowhound render`: activity images as a PNG a person can look at.
 struct Render: ParsableCommand {

@@ -4,6 +4,7 @@ import Dispatch
 import FlowRecords
 import Foundation
 import Streaming
+import Support
 
 extension NATSError: OneLineError {}
 extension WireError: OneLineError {}
@@ -81,7 +82,9 @@ struct Publish: ParsableCommand {
             }
             let publisher = FlowPublisher(nc, topology: topology, partitioning: partitioning, batch: batch, watermarkEvery: watermarkEvery)
             let started = DispatchTime.now().uptimeNanoseconds
-            _ = try readAttempts(input, publisher.add)
+            let pipeline = DetectionPipeline(sink: publisher.add)
+            _ = try read(input, into: pipeline)
+            try pipeline.finish()
             try publisher.finish(endOfInput: endOfInput)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             let s = publisher.statistics

@@ -2,6 +2,7 @@ import ArgumentParser
 import FlowRecords
 import Foundation
 import Synthesis
+import Support
 
 /// A length of time written as `90s`, `30m`, `1h`, `2d` or plain seconds.
 struct Duration: ExpressibleByArgument {
@@ -143,13 +144,13 @@ struct Synth: ParsableCommand {
         let started = Date()
         let (flows, truthEntries) = TrafficGenerator(config: config).generate()
         try Diagnostics.run {
-            try OutputFile.write(to: output) { fd in
+            try AtomicFile.write(to: output) { fd in
                 let writer = FlowWriter(encoding: format, fileDescriptor: fd)
                 try writer.writeHeader()
                 for flow in flows { try writer.write(flow) }
                 try writer.flush()
             }
-            try OutputFile.write(to: truth) { fd in
+            try AtomicFile.write(to: truth) { fd in
                 let text = ([TruthEntry.csvHeader] + truthEntries.map(\.csvLine)).joined(separator: "\n") + "\n"
                 let writer = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
                 writer.write(Data(text.utf8))
@@ -158,35 +159,6 @@ struct Synth: ParsableCommand {
         let seconds = Date().timeIntervalSince(started)
         let scans = truthEntries.filter { $0.label == .scan }.count
         Diagnostics.note("wrote \(flows.count) flows from \(truthEntries.count) sources (\(scans) scanning) to \(output == "-" ? "<stdout>" : output) as \(format.rawValue), truth to \(truth) (\(Int(Double(flows.count) / max(seconds, 1e-9))) flows/s)")
-    }
-}
-
-/// Writes a file atomically: to a temporary name beside it, then renamed over it. `-` is standard output.
-enum OutputFile {
-    static func write(to path: String, _ body: (Int32) throws -> Void) throws {
-        if path == "-" {
-            try body(1)
-            return
-        }
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw FlowReadError(file: path, reason: "cannot create: \(String(cString: strerror(errno)))") }
-        do {
-            try body(fd)
-            guard fsync(fd) == 0 || errno == EINVAL else {
-                throw FlowReadError(file: path, reason: "cannot write: \(String(cString: strerror(errno)))")
-            }
-            close(fd)
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw FlowReadError(file: path, reason: "cannot write: \(reason)")
-        }
     }
 }
 

@@ -3,6 +3,7 @@ import ArgumentParser
 import Detection
 import Foundation
 import Neural
+import Support
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -119,7 +120,7 @@ struct TrainScan: ParsableCommand {
             if let config = synth.config {
                 let directory = NSTemporaryDirectory() + "flowhound-train-\(getpid())"
                 defer { try? FileManager.default.removeItem(atPath: directory) }
-                _ = try ScanDataset.writeSynthetic(config: config, window: window, writer: DatasetWriter(seed: training.seed), to: directory)
+                _ = try DatasetWriter(seed: training.seed).writeSynthetic(config: config, window: window, to: directory)
                 dataset = try ScanDataset.load(directory: directory)
                 description = "synthetic: " + dataset.meta.inputs.joined(separator: "; ") + " --window \(window)"
             } else {

@@ -1,6 +1,7 @@
 import FlowRecords
 import Testing
 @testable import ActivityImage
+import Support
 
 /// Accumulators in the wire encoding (for detection checkpoints): every field survives, equal
 /// accumulators give equal bytes, and contents no stream of flows could gather are refused.

@@ -2,6 +2,7 @@ import FlowRecords
 import Foundation
 import Testing
 @testable import ActivityImage
+import Support
 
 /// The dataset files are what NumPy expects: checked by NumPy itself.
 @Suite struct DatasetTests {

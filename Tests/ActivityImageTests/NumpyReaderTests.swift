@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ActivityImage
+import Support
 
 /// `NumpyReader` reads back what `NumpyWriter` and `numpy.save` write, and refuses what it cannot read.
 @Suite struct NumpyReaderTests {

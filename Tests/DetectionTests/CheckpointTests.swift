@@ -229,13 +229,13 @@ import Testing
         #expect(mismatch { $0.settings.lateness = 30 } == "checkpoint was written with lateness 60 s, this pipeline uses 30 s")
         #expect(mismatch { $0.settings.quietPeriod = 1800 } == "checkpoint was written with quiet period 900 s, this pipeline uses 1800 s")
         #expect(mismatch { $0.settings.idleTimeout = 1200.5 } == "checkpoint was written with idle timeout 1200 s, this pipeline uses 1200.5 s")
-        #expect(mismatch { $0.settings.maximumSources = 5000 } == "checkpoint was written with maximum sources 1000000, this pipeline uses 5000")
+        #expect(mismatch { $0.settings.maxSources = 5000 } == "checkpoint was written with maximum sources 1000000, this pipeline uses 5000")
         #expect(mismatch { $0.settings.policy = .weighted } == "checkpoint was written with policy any, this pipeline uses weighted")
         #expect(mismatch { $0.settings.weights = ["trw": 2] } == "checkpoint was written with weights threshold=1, trw=1, this pipeline uses threshold=1, trw=2")
         #expect(mismatch { $0.settings.weightedThreshold = 0.7 } == "checkpoint was written with weighted threshold 0.5, this pipeline uses 0.7")
         #expect(mismatch { $0.settings.batch = 1024 } == "checkpoint was written with batch 64, this pipeline uses 1024")
         #expect(mismatch { $0.threshold.portsPerHost = 20 } == "checkpoint was written with threshold ports per host 15, this pipeline uses 20")
-        #expect(mismatch { $0.walk.theta0 = 0.75 } == "checkpoint was written with trw theta0 0.8, this pipeline uses 0.75")
+        #expect(mismatch { $0.trw.theta0 = 0.75 } == "checkpoint was written with trw theta0 0.8, this pipeline uses 0.75")
         // Weights of detectors that do not run change nothing; neither does the allowlist.
         #expect(mismatch { $0.settings.weights = ["cnn": 3] } == "restored")
         #expect(mismatch { $0.allowlist.insert("192.0.2.0/24") } == "restored")
@@ -281,7 +281,7 @@ import Testing
     /// a restored pipeline (whose tables were filled in another order) evicts the same ones.
     @Test func evictionTiesGoByAddress() throws {
         var settings = DetectionSettings()
-        settings.maximumSources = 20
+        settings.maxSources = 20
         let detection = ScanDetection(settings: settings, detectors: [ThresholdDetector(), RandomWalkDetector()])
         let sources = (1...21).map { IPAddress("10.8.0.\($0 * 7 % 23 + 1)")! }
         for s in sources {

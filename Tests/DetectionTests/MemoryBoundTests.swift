@@ -4,12 +4,12 @@ import Foundation
 import Testing
 @testable import Detection
 
-/// Memory follows `maximumSources` (and the open windows), whatever arrives: spoofed sources by the
+/// Memory follows `maxSources` (and the open windows), whatever arrives: spoofed sources by the
 /// hundred thousand in one window, and scanners flagged faster than their episodes end.
 @Suite struct MemoryBoundTests {
-    static func pipeline(maximumSources: Int, detectors: [any ScanDetector] = [ThresholdDetector()]) -> ScanDetection {
+    static func pipeline(maxSources: Int, detectors: [any ScanDetector] = [ThresholdDetector()]) -> ScanDetection {
         var settings = DetectionSettings()
-        settings.maximumSources = maximumSources
+        settings.maxSources = maxSources
         return ScanDetection(settings: settings, detectors: detectors)
     }
 
@@ -23,7 +23,7 @@ import Testing
     @Test("200 000 spoofed sources in one window hold no more than the cap, buckets and one batch")
     func spoofedSourcesInOneWindow() throws {
         let cap = 1000
-        let d = Self.pipeline(maximumSources: cap)
+        let d = Self.pipeline(maxSources: cap)
         var peak = (sources: 0, buckets: 0, pending: 0, episodes: 0)
         for i in 0..<200_000 {
             let source = IPAddress(ipv4: 0x0A00_0000 | UInt32(i))
@@ -48,7 +48,7 @@ import Testing
     @Test("Open episodes are held to the cap: the oldest end early, alerted and counted")
     func episodesFollowTheCap() throws {
         let cap = 20
-        let d = Self.pipeline(maximumSources: cap)
+        let d = Self.pipeline(maxSources: cap)
         var alerts: [ScanAlert] = []
         var mostOpen = 0
         d.onAlert = {
@@ -76,7 +76,7 @@ import Testing
     func compactionKeepsBehaviour() throws {
         // Two pipelines over the same flows, one compacted after every flow: the same alerts and windows.
         func run(compactEveryFlow: Bool) throws -> ([String], DetectionStatistics) {
-            let d = Self.pipeline(maximumSources: 50, detectors: [ThresholdDetector(), RandomWalkDetector()])
+            let d = Self.pipeline(maxSources: 50, detectors: [ThresholdDetector(), RandomWalkDetector()])
             var alerts: [String] = []
             d.onAlert = { alerts.append($0.json()) }
             // Ten vertical scanners among 400 one-flow-a-while clients, with room for 50 sources:

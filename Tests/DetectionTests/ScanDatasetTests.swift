@@ -5,6 +5,7 @@ import Neural
 import Synthesis
 import Testing
 @testable import Detection
+import Support
 
 /// A small synthetic dataset in a fresh temporary directory; the caller removes `directory`.
 struct SyntheticDataset {
@@ -19,13 +20,13 @@ struct SyntheticDataset {
         config.benignSources = 30
         config.scanPrevalence = 0.4
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("scan-dataset-\(UUID().uuidString)").path
-        (meta, flows) = try ScanDataset.writeSynthetic(config: config, window: 600, writer: DatasetWriter(), to: directory)
+        (meta, flows) = try DatasetWriter().writeSynthetic(config: config, window: 600, to: directory)
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
-/// Datasets written by `ScanDataset.writeSynthetic` read back with `ScanDataset.load`, the validation
+/// Datasets written by `DatasetWriter.writeSynthetic` read back with `ScanDataset.load`, the validation
 /// split keeps sources apart, and inconsistent datasets are refused with the file named.
 @Suite struct ScanDatasetTests {
     static func rewriteLabels(_ path: String, _ labels: [Int64]) throws {

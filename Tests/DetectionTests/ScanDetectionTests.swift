@@ -13,7 +13,7 @@ private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ o
 private func window(_ flows: [FlowRecord]) -> ClosedWindow {
     var a = ActivityAccumulator()
     for f in flows { a.add(f) }
-    return ClosedWindow(source: flows[0].source, windowStart: 0, windowLength: 600, activity: a, walk: RandomWalkState())
+    return ClosedWindow(source: flows[0].source, windowStart: 0, windowLength: 600, activity: a, memory: SourceMemory())
 }
 
 @Suite struct DetectorTests {
@@ -124,7 +124,7 @@ private func window(_ flows: [FlowRecord]) -> ClosedWindow {
 
     @Test func sourcesBeyondTheCapAreEvictedAndCounted() throws {
         var settings = DetectionSettings()
-        settings.maximumSources = 10
+        settings.maxSources = 10
         let flows = (0..<50).map { flow("10.8.0.\($0)", "10.1.0.5", 80, Double($0), .established) }
         let (_, stats) = try Self.run(flows, settings: settings)
         #expect(stats.evictedSources > 0 && stats.peakSources <= 10)

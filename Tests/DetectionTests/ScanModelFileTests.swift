@@ -3,6 +3,7 @@ import Detection
 import Foundation
 import Neural
 import Testing
+import Support
 
 /// Scan CNN files whose input specification or architecture was edited, and bad model files given to
 /// the command line: each refused in one line, at once, never a crash.

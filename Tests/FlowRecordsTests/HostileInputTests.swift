@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FlowRecords
+import Support
 
 /// Logs written to hurt the reader or the analyst: padded header lines (quadratic work), input that
 /// yields no record but costs time, and control characters meant for the terminal.

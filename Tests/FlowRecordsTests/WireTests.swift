@@ -1,5 +1,6 @@
 import FlowRecords
 import XCTest
+import Support
 
 final class WireTests: XCTestCase {
     func testPrimitivesRoundTrip() throws {

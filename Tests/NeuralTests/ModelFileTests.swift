@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Neural
+import Support
 
 /// SHA-256, safetensors model files and the checks `NetworkModel.read` makes on them.
 @Suite struct ModelFileTests {
@@ -646,7 +647,7 @@ import Testing
         let path = dir + "/no-such-directory/model.safetensors"
         let error = #expect(throws: ModelFileError.self) { try Self.model().write(to: path) }
         #expect(error?.path == path)
-        #expect(error?.reason == "cannot write: No such file or directory")
+        #expect(error?.reason == "cannot create: No such file or directory")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Neural
 import Testing
 @testable import Reputation
+import Support
 
 /// What `IPModel.read` refuses: files damaged or edited, whether or not the editor recomputed a
 /// checksum, and numbers out of their bounds. A tiny model made here; no database needed.

@@ -5,6 +5,7 @@ import Foundation
 import Neural
 import Testing
 @testable import Reputation
+import Support
 
 /// Training on real IPsum and Cloudflare/Fastly excerpts with the system's libloc database.
 @Suite(.enabled(if: liblocInstalled, "the libloc-database package is not installed"), .serialized)

@@ -401,7 +401,7 @@ struct ServiceTests {
         let before = try old.ipScorers!.withScorer { try $0.score(observation) }
         let after = try new.ipScorers!.withScorer { try $0.score(observation) }
         #expect(before == after)
-        _ = old.makeDetection()
+        _ = old.makePipeline()
     }
 
     @Test("A reload that fails keeps the old models serving and says why")
@@ -432,7 +432,7 @@ struct ServiceTests {
         #expect(error?.description.contains("\(model): has an architecture that cannot be used: layer 7 (dense 4611686018427387904)") == true,
                 "\(String(describing: error))")
         #expect(store.current.number == 1)
-        _ = store.current.makeDetection()
+        _ = store.current.makePipeline()
     }
 
     @Test("Over the concurrency cap: 503 with Retry-After at once; past the deadline: 503")

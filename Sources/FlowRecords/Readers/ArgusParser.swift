@@ -1,3 +1,4 @@
+import Support
 /// Argus client output (`ra -c , -s ...`, with its header line) and CTU-13 `.binetflow` files.
 /// The delimiter (comma, tab, `|`, `;`) is taken from the header line; columns are found by the names
 /// `ra` prints (`StartTime`, `SrcAddr`, `Sport`, `State`, `TotPkts`, `SrcBytes`, ...), so any

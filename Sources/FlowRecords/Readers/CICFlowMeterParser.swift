@@ -1,3 +1,4 @@
+import Support
 /// CICFlowMeter CSV: the CIC-IDS2017 `GeneratedLabelledFlows` columns (` Source IP`,
 /// ` Total Fwd Packets`, ...), CICFlowMeter-V3/V4 output (`Src IP`, `Tot Fwd Pkts`, ...), and the
 /// re-extracted "improved" CIC-IDS2017 (`Src IP`, `Total Fwd Packet`, ...). Columns are found by

@@ -1,3 +1,4 @@
+import Support
 /// Fields of Flowhound's own layout (`FlowhoundColumns`) as byte spans, and the record they make.
 /// An empty span stands for an absent field: every rule below reads the two alike.
 struct NormalisedFields {

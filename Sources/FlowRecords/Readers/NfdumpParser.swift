@@ -1,3 +1,4 @@
+import Support
 /// `nfdump -o csv`: a header line (`ts,te,td,sa,da,sp,dp,pr,flg,...` up to 1.7.4;
 /// `firstSeen,duration,proto,srcAddr,srcPort,...` from 1.7.5, comma or tab separated), one line per
 /// flow, then in the older versions a `Summary` block which is skipped and counted. Columns are found by name, so extra or

@@ -1,3 +1,4 @@
+import Support
 /// AWS VPC Flow Logs: space-separated records, either in the default version-2 layout
 /// (`version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status`)
 /// or in a custom layout named by a header line (as S3 delivery writes it), with any of the v3-v5

@@ -1,3 +1,4 @@
+import Support
 /// The conn.log fields Flowhound reads, as byte spans into the current line (nil when absent or unset).
 ///
 /// The spans live in fixed storage indexed by `Slot`, which a parser keeps and refills for every

@@ -69,18 +69,6 @@ public struct WireWriter: Sendable {
     }
 
     public mutating func raw(_ b: some Collection<UInt8>) { bytes.append(contentsOf: b) }
-
-    /// 4 + 1 bytes for IPv4, 16 + 1 for IPv6.
-    public mutating func address(_ a: IPAddress) {
-        if let v4 = a.ipv4 {
-            u8(4)
-            u32(v4)
-        } else {
-            u8(6)
-            u64(a.high)
-            u64(a.low)
-        }
-    }
 }
 
 public struct WireError: Error, CustomStringConvertible, Equatable {
@@ -199,52 +187,5 @@ public struct WireReader {
     public mutating func raw(_ n: Int, _ what: String) throws -> ArraySlice<UInt8> {
         let at = try take(n, what)
         return bytes[at..<at + n]
-    }
-
-    public mutating func address(_ what: String = "an address") throws -> IPAddress {
-        switch try u8("family of \(what)") {
-        case 4: return IPAddress(ipv4: try u32(what))
-        case 6: return IPAddress(high: try u64(what), low: try u64(what))
-        case let f: throw WireError("family of \(what) is \(f), not 4 or 6, at byte \(offset - 1)")
-        }
-    }
-}
-
-extension FlowRecord {
-    /// Appends the record in the wire form every field survives (version 1 of the flow batch format).
-    public func encode(to w: inout WireWriter) {
-        w.f64(start)
-        w.f64(end)
-        w.address(source)
-        w.address(destination)
-        w.u16(sourcePort)
-        w.u16(destinationPort)
-        w.u8(transport.rawValue)
-        w.varint(sourcePackets)
-        w.varint(sourceBytes)
-        w.varint(destinationPackets)
-        w.varint(destinationBytes)
-        w.u8(tcpFlags.rawValue)
-        w.u8(outcome.rawValue)
-        w.string(state)
-        w.optionalString(label)
-        w.optionalString(detailedLabel)
-    }
-
-    public init(from r: inout WireReader) throws {
-        let start = try r.f64("start"), end = try r.f64("end")
-        let source = try r.address("source"), destination = try r.address("destination")
-        let sourcePort = try r.u16("source port"), destinationPort = try r.u16("destination port")
-        let transport = Transport(rawValue: try r.u8("transport"))
-        let sp = try r.varint("source packets"), sb = try r.varint("source bytes")
-        let dp = try r.varint("destination packets"), db = try r.varint("destination bytes")
-        let flags = TCPFlags(rawValue: try r.u8("TCP flags"))
-        let code = try r.u8("outcome")
-        guard let outcome = Outcome(rawValue: code) else { throw WireError("outcome \(code) is not one Flowhound knows") }
-        self.init(start: start, end: end, source: source, destination: destination, sourcePort: sourcePort,
-                  destinationPort: destinationPort, transport: transport, sourcePackets: sp, sourceBytes: sb,
-                  destinationPackets: dp, destinationBytes: db, tcpFlags: flags, outcome: outcome,
-                  state: try r.string("state"), label: try r.optionalString("label"),
-                  detailedLabel: try r.optionalString("detailed label"))
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -22,10 +23,9 @@ public final class NumpyWriter {
     /// The shape of one row (empty for a vector).
     public let rowShape: [Int]
     public private(set) var rows = 0
-    private let fd: Int32
-    private let temporary: String
+    /// The file being written, moved into place by `finish` (`AtomicFile`).
+    private let file: AtomicFile.Pending
     private var buffer: [UInt8] = []
-    private var finished = false
     /// The header's fixed size: 128 bytes leave room for any row count.
     static let headerLength = 128
 
@@ -33,17 +33,8 @@ public final class NumpyWriter {
         self.path = path
         self.dtype = dtype
         self.rowShape = rowShape
-        temporary = path + ".tmp-\(getpid())"
-        fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw NumpyError(path: path, reason: "cannot create: \(String(cString: strerror(errno)))") }
+        do { file = try AtomicFile.Pending(path: path) } catch { throw NumpyError(path: path, reason: error.reason) }
         buffer = header(rows: 0)
-    }
-
-    deinit {
-        if !finished {
-            close(fd)
-            unlink(temporary)
-        }
     }
 
     func header(rows: Int) -> [UInt8] {
@@ -76,15 +67,7 @@ public final class NumpyWriter {
     }
 
     private func flush() throws(NumpyError) {
-        var offset = 0
-        while offset < buffer.count {
-            let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw NumpyError(path: path, reason: "write failed: \(String(cString: strerror(errno)))")
-            }
-            offset += n
-        }
+        do { try file.write(buffer) } catch { throw NumpyError(path: path, reason: error.reason) }
         buffer.removeAll(keepingCapacity: true)
     }
 
@@ -92,22 +75,27 @@ public final class NumpyWriter {
     public func finish() throws(NumpyError) {
         try flush()
         let final = header(rows: rows)
-        let written = final.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) }
-        guard written == final.count, fsync(fd) == 0 else {
-            throw NumpyError(path: path, reason: "write failed: \(String(cString: strerror(errno)))")
-        }
-        close(fd)
-        finished = true
-        guard rename(temporary, path) == 0 else {
+        let written = final.withUnsafeBytes { pwrite(file.descriptor, $0.baseAddress!, $0.count, 0) }
+        guard written == final.count else {
             throw NumpyError(path: path, reason: "cannot write: \(String(cString: strerror(errno)))")
         }
+        do { try file.commit() } catch { throw NumpyError(path: path, reason: error.reason) }
     }
 }
 
 public struct NumpyError: Error, CustomStringConvertible {
     public var path: String
     public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
     public var description: String { "\(path): \(reason)" }
+}
+
+extension NumpyError: LocalizedError {
+    public var errorDescription: String? { description }
 }
 
 /// Reads NumPy `.npy` files (format versions 1–3) written by `NumpyWriter` or by `numpy.save`:
