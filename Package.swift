@@ -124,7 +124,7 @@ let package = Package(
             dependencies: ["ActivityImage", "FlowRecords"]),
         .testTarget(
             name: "ReputationTests",
-            dependencies: ["Reputation", "Enrichment", "Forest", "Neural", "FlowRecords"],
+            dependencies: ["Reputation", "Enrichment", "Forest", "Neural", "FlowRecords", "ActivityImage"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "ServiceTests",

@@ -108,17 +108,12 @@ struct TrainIP: ParsableCommand {
                 Diagnostics.note($0)
             }
             let test = try IPTraining.evaluate(result.model, result.parts[.test]!, threads: threads)
-            let counts = Dictionary(uniqueKeysWithValues: result.parts.map { part, encoded in
-                (part.rawValue, ["malicious": encoded.labels.filter { $0 }.count, "benign": encoded.labels.filter { !$0 }.count])
-            })
-            let formatter = ISO8601DateFormatter()
-            result.model.card = IPModelCard(
-                created: formatter.string(from: Date()), inputs: data.inputs, loading: loading, split: options.split,
-                hour: data.hourNote, port: data.portNote, rows: counts,
-                forest: scorer == .mlp ? nil : options.forest, mlpEpochs: scorer == .forest ? nil : result.epochs.count,
-                test: test, notes: data.notes)
+            result.model.card = IPModelCard(training: result, data: data, loading: loading, options: options, test: test)
             try result.model.write(to: output)
-            if let export { try exportParts(result, to: export) }
+            if let export {
+                try result.exportNumPy(to: export)
+                Diagnostics.note("exported the encoded parts to \(export)")
+            }
             let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
             if json {
                 print(try jsonText(result.model.card!))
@@ -127,21 +122,5 @@ struct TrainIP: ParsableCommand {
                 print(ipEvaluationText(test, threshold: result.model.threshold, rows: result.parts[.test]!.labels))
             }
         }
-    }
-
-    func exportParts(_ result: IPTrainingResult, to directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        for (part, encoded) in result.parts {
-            let features = try NumpyWriter(path: "\(directory)/\(part.rawValue)_X.npy", dtype: .float32, rowShape: [encoded.matrix.columns])
-            for i in 0..<encoded.matrix.rows {
-                try features.append(Array(encoded.matrix.values[(i * encoded.matrix.columns)..<((i + 1) * encoded.matrix.columns)]))
-            }
-            try features.finish()
-            let labels = try NumpyWriter(path: "\(directory)/\(part.rawValue)_y.npy", dtype: .int64, rowShape: [])
-            for label in encoded.labels { try labels.append(label ? 1 : 0) }
-            try labels.finish()
-        }
-        try (result.model.spec.columns.map(\.name).joined(separator: "\n") + "\n").write(toFile: "\(directory)/columns.txt", atomically: true, encoding: .utf8)
-        Diagnostics.note("exported the encoded parts to \(directory)")
     }
 }
