@@ -1,4 +1,5 @@
 import CNATS
+import FlowRecords
 import Foundation
 
 /// C strings that live as long as this object, for configuration structs that hold `const char *`.
@@ -29,7 +30,7 @@ public final class NATSConnection: @unchecked Sendable {
         try check(natsOptions_Create(&opts), "NATS options")
         defer { natsOptions_Destroy(opts) }
         let servers = urls.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.isEmpty }
-        guard !servers.isEmpty else { throw NATSError("--nats names no server URL") }
+        guard !servers.isEmpty else { throw NATSError("no NATS server URL given", setting: .natsServers) }
         let strings = CStrings()
         var pointers: [UnsafePointer<CChar>?] = servers.map { strings($0) }
         try check(natsOptions_SetServers(opts, &pointers, Int32(pointers.count)), "NATS server list \(urls)")
@@ -95,7 +96,7 @@ public final class NATSConnection: @unchecked Sendable {
             let have = (0..<Int(c.SubjectsLen)).map { String(cString: c.Subjects[$0]!) }
             let wanted: jsRetentionPolicy = retention == .workQueue ? js_WorkQueuePolicy : js_LimitsPolicy
             guard Set(have) == Set(subjects), c.Retention == wanted else {
-                throw NATSError("stream \(name) exists with subjects \(have.joined(separator: ",")) and a different retention; Flowhound needs subjects \(subjects.joined(separator: ",")), \(retention == .workQueue ? "work-queue" : "limits") retention (delete it or pick another --stream)")
+                throw NATSError("stream \(name) exists with subjects \(have.joined(separator: ",")) and a different retention; Flowhound needs subjects \(subjects.joined(separator: ",")), \(retention == .workQueue ? "work-queue" : "limits") retention (delete it or pick another stream name)", setting: .flowStream)
             }
             return
         }

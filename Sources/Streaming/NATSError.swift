@@ -1,13 +1,16 @@
 import CNATS
+import FlowRecords
 import Foundation
 
 
 /// A failed NATS or JetStream call, in one line: what Flowhound was doing and what the server or the
 /// client library said.
-public struct NATSError: Error, CustomStringConvertible {
+public struct NATSError: Error, CustomStringConvertible, SettingHinted {
     public var description: String
     public var status: natsStatus
     public var code: jsErrCode
+    /// The setting that would resolve the error, when one would.
+    public var setting: Setting?
 
     init(_ what: String, _ status: natsStatus, _ code: jsErrCode = jsErrCode(0)) {
         var detail = String(cString: natsStatus_GetText(status))
@@ -22,10 +25,11 @@ public struct NATSError: Error, CustomStringConvertible {
         self.code = code
     }
 
-    public init(_ description: String) {
+    public init(_ description: String, setting: Setting? = nil) {
         self.description = description
         status = NATS_ERR
         code = jsErrCode(0)
+        self.setting = setting
     }
 
     /// A timeout, a lost connection, no responder (a stream or bucket without a leader yet): worth

@@ -94,7 +94,7 @@ struct Serve: AsyncParsableCommand {
             let app = try await buildApplication(configuration)
             try await app.runService()
         } catch let error as any OneLineError {
-            Diagnostics.error(error.description)
+            Diagnostics.error(Diagnostics.message(error))
             throw ExitCode.failure
         }
     }
