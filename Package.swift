@@ -137,7 +137,7 @@ let package = Package(
             dependencies: ["ActivityImage", "FlowRecords"]),
         .testTarget(
             name: "ReputationTests",
-            dependencies: ["Reputation", "Enrichment", "Forest", "Neural", "FlowRecords"],
+            dependencies: ["Reputation", "Enrichment", "Forest", "Neural", "FlowRecords", "Support"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "ServiceTests",

@@ -20,7 +20,7 @@ public protocol AddressIntelligence: Sendable {
 }
 
 /// A failure to open or read an address database or list: one line naming the file.
-public struct EnrichmentError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct EnrichmentError: Error, Sendable, Equatable, CustomStringConvertible, SettingHinted {
     public enum Kind: Sendable, Equatable {
         /// There is no file at the path.
         case missingFile
@@ -41,9 +41,12 @@ public struct EnrichmentError: Error, Sendable, Equatable, CustomStringConvertib
     public var kind: Kind
     /// `path: what is wrong`, or `path:line: what is wrong` for a list.
     public var description: String
+    /// The setting that would resolve the error, when one would.
+    public var setting: Setting?
 
-    public init(_ kind: Kind, _ description: String) {
+    public init(_ kind: Kind, _ description: String, setting: Setting? = nil) {
         self.kind = kind
         self.description = description
+        self.setting = setting
     }
 }

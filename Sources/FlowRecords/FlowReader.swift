@@ -174,7 +174,8 @@ public struct FlowReader: Sendable {
         let first = summary.issues.first.map { " (line \($0.line ?? 0): \($0.reason))" } ?? ""
         return FlowReadError(
             file: summary.file,
-            reason: "no record could be read as \(format.displayName) in \(summary.malformed) data lines\(first); check --format")
+            reason: "no record could be read as \(format.displayName) in \(summary.malformed) data lines\(first); check the input format",
+            setting: .inputFormat)
     }
 
     private func resolveFormat(path: String, head: [UInt8]) throws(FlowReadError) -> FlowFormat {
@@ -187,8 +188,9 @@ public struct FlowReader: Sendable {
                 }
                 throw FlowReadError(
                     file: path, line: 1,
-                    reason: "unrecognised flow-log format (first line '\(first)'); name it with --format "
-                        + FlowFormat.allCases.map(\.rawValue).joined(separator: "|"))
+                    reason: "unrecognised flow-log format (first line '\(first)'); give the input format: "
+                        + FlowFormat.allCases.map(\.rawValue).joined(separator: "|"),
+                    setting: .inputFormat)
             }
             return detected
         }

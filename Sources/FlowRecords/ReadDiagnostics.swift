@@ -1,15 +1,18 @@
 /// An input problem that stops reading: a file that cannot be opened, is empty, binary, truncated,
 /// of no known format, or (with `strict`) a malformed record. Its description is one line,
 /// `file:line: reason`, ready for stderr.
-public struct FlowReadError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct FlowReadError: Error, Sendable, Equatable, CustomStringConvertible, SettingHinted {
     public var file: String
     public var line: Int?
     public var reason: String
+    /// The setting that would resolve the error (the input format, when none could be read).
+    public var setting: Setting?
 
-    public init(file: String, line: Int? = nil, reason: String) {
+    public init(file: String, line: Int? = nil, reason: String, setting: Setting? = nil) {
         self.file = file
         self.line = line
         self.reason = reason
+        self.setting = setting
     }
 
     public var description: String {

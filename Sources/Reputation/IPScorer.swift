@@ -75,9 +75,11 @@ public final class IPScorer {
     public init(model: IPModel, intelligence: IntelligenceSetup, lists: [NamedList], allowlist: CIDRSet = CIDRSet()) throws {
         let missing = intelligence.missing(for: model)
         guard missing.isEmpty else {
+            let libloc = missing.contains { $0.kind == "libloc" }
             throw ReputationDataError("the IP model was trained with \(missing.map(\.description).joined(separator: " and ")), which is not open here: "
-                + (missing.contains { $0.kind == "libloc" } ? "leave the libloc database on (install libloc-database) " : "give it with --mmdb ")
-                + "or use a model trained without it")
+                + (libloc ? "leave the libloc database on (install libloc-database) " : "give it as a MaxMind-format database ")
+                + "or use a model trained without it",
+                setting: libloc ? nil : .addressDatabases)
         }
         encoder = try FeatureEncoder(spec: model.spec, lists: lists)
         for (need, have) in zip(model.lists, encoder.lists) where need.sha256 != have.requirement.sha256 {

@@ -29,7 +29,8 @@ public struct IntelligenceSetup: Sendable {
             databases.append(DatabaseRequirement(kind: "libloc", name: "libloc", built: day.string(from: db.createdAt)))
         }
         guard !sources.isEmpty else {
-            throw EnrichmentError(.missingFile, "no address database: give --mmdb files or leave the libloc database on")
+            throw EnrichmentError(.missingFile, "no address database: give MaxMind-format databases or leave the libloc database on",
+                                  setting: .addressDatabases)
         }
         source = CachedIntelligence(sources.count == 1 ? sources[0] : CombinedIntelligence(sources))
         self.databases = databases
@@ -85,7 +86,7 @@ public struct FeatureEncoder {
         self.spec = spec
         self.lists = try spec.lists.map { name in
             guard let list = lists.first(where: { $0.name == name }) else {
-                throw ReputationDataError("the model uses the infrastructure list '\(name)': give it with --list \(name)=FILE")
+                throw ReputationDataError("the model uses the infrastructure list '\(name)': give it under that name", setting: .infrastructureList)
             }
             return list
         }

@@ -37,9 +37,14 @@ public struct LabelledRow: Sendable, Hashable {
 }
 
 /// A labelled input that cannot be used.
-public struct ReputationDataError: Error, Sendable, CustomStringConvertible {
+public struct ReputationDataError: Error, Sendable, CustomStringConvertible, SettingHinted {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// The setting that would resolve the error, when one would.
+    public var setting: Setting?
+    public init(_ description: String, setting: Setting? = nil) {
+        self.description = description
+        self.setting = setting
+    }
 }
 
 /// Rows read from `--malicious` and `--benign` inputs, de-duplicated and made consistent, with
@@ -114,7 +119,9 @@ public struct LabelledData: Sendable {
             let withoutHour = Set(rows.filter { $0.observation.hour == nil }.map(\.input)).sorted().map { inputs[$0].path }
             if options.spreadBenignHours {
                 guard rows.allSatisfy({ !$0.malicious || $0.observation.hour != nil }) else {
-                    throw ReputationDataError("--spread-benign-hours needs malicious inputs with hours (flow logs), but \(withoutHour.joined(separator: ", ")) carry none")
+                    throw ReputationDataError(
+                        "spreading the benign rows' hours needs malicious inputs with hours (flow logs), but \(withoutHour.joined(separator: ", ")) carry none",
+                        setting: .spreadBenignHours)
                 }
                 var rng = SplitMix64.stream(seed: options.seed, index: 24)
                 for i in rows.indices where rows[i].observation.hour == nil { rows[i].observation.hour = rng.int(0...23) }

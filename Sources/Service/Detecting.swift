@@ -54,7 +54,9 @@ extension FlowhoundService {
                 bytes: Array(body.readableBytesView), name: "body", options: options, pace: { _ in try context.checkDeadline() })
             try pipeline.finish()
         } catch let error as FlowReadError {
-            throw ServiceError(.unprocessableContent, "the body is not a readable flow log: " + (error.line.map { "line \($0): " } ?? "") + error.reason)
+            // The reader's hint to give the format is, over HTTP, the format query parameter.
+            let hint = error.setting == .inputFormat ? " (?format=)" : ""
+            throw ServiceError(.unprocessableContent, "the body is not a readable flow log: " + (error.line.map { "line \($0): " } ?? "") + error.reason + hint)
         }
         metrics.flowRecords.increment(by: Int64(summary.records))
         metrics.malformedRecords.increment(by: Int64(summary.malformed))

@@ -159,19 +159,6 @@ struct HangupReload: Service {
     }
 }
 
-extension ServiceConfiguration {
-    func validate() throws(ServiceSetupError) {
-        func fail(_ reason: String) -> ServiceSetupError { ServiceSetupError(description: reason) }
-        guard (0...65535).contains(port) else { throw fail("port \(port) is not 0–65535") }
-        guard bodyLimit >= 1024 else { throw fail("the body limit must be at least 1024 bytes") }
-        guard maxConcurrentRequests >= 1, maxConcurrentPerClient >= 1, scorers >= 1, maxAddressesPerRequest >= 1 else {
-            throw fail("the concurrency caps, scorers and addresses a request must be at least 1")
-        }
-        guard requestTimeout > .zero, idleTimeout > .zero, readTimeout > .zero else { throw fail("timeouts must be positive") }
-        if let token, token.isEmpty { throw fail("the token is empty") }
-    }
-}
-
 extension Duration {
     var nanoseconds: Int64 {
         let (seconds, attoseconds) = components

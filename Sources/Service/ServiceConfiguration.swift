@@ -61,3 +61,117 @@ public struct ModelSources: Sendable {
 
     public init() {}
 }
+
+extension ServiceConfiguration {
+    /// A setting with a range (or, for the token, a form) the service checks before it starts.
+    public enum Setting: String, Sendable, CaseIterable {
+        case port, bodyLimit, requestTimeout, maxConcurrentRequests, maxConcurrentPerClient, readTimeout
+        case maxAddressesPerRequest, scorers, drivers, idleTimeout, token
+
+        /// The setting in words, for messages: "the body limit".
+        public var name: String {
+            switch self {
+            case .port: "the port"
+            case .bodyLimit: "the body limit"
+            case .requestTimeout: "the request timeout"
+            case .maxConcurrentRequests: "the requests handled at once"
+            case .maxConcurrentPerClient: "the requests one client may have in flight"
+            case .readTimeout: "the read timeout"
+            case .maxAddressesPerRequest: "the addresses a request may carry"
+            case .scorers: "the number of IP scorers"
+            case .drivers: "the drivers each IP score names"
+            case .idleTimeout: "the idle timeout"
+            case .token: "the token"
+            }
+        }
+    }
+
+    /// The values a setting may take: a count (in `unit` when there is one) or a time in seconds.
+    public enum Limit: Sendable, Equatable {
+        case count(ClosedRange<Int>, unit: String)
+        case seconds(ClosedRange<Double>)
+    }
+
+    /// Where every range of the configuration is written: what the service runs with. Front ends
+    /// check their options against these (`check`) rather than keeping ranges of their own.
+    /// Nil for the token, which has no range (it must not be empty).
+    public static func limit(of setting: Setting) -> Limit? {
+        switch setting {
+        case .port: .count(0...65_535, unit: "")
+        case .bodyLimit: .count(1024...(1 << 30), unit: "bytes")
+        case .requestTimeout: .seconds(0.001...3600)
+        case .maxConcurrentRequests, .maxConcurrentPerClient: .count(1...100_000, unit: "")
+        case .readTimeout: .seconds(0.1...3600)
+        case .maxAddressesPerRequest: .count(1...1_000_000, unit: "")
+        case .scorers: .count(1...1024, unit: "")
+        case .drivers: .count(0...50, unit: "")
+        case .idleTimeout: .seconds(0.001...3600)
+        case .token: nil
+        }
+    }
+
+    /// Checks a count against the range of `setting`.
+    /// - Throws: `ServiceConfigurationError` naming the setting, its range and `value`.
+    public static func check(_ setting: Setting, _ value: Int) throws(ServiceConfigurationError) {
+        guard case .count(let range, let unit)? = limit(of: setting) else { preconditionFailure("\(setting) is not a count") }
+        guard range.contains(value) else {
+            throw ServiceConfigurationError(setting: setting,
+                                            reason: "must be \(range.lowerBound)–\(range.upperBound)\(unit.isEmpty ? "" : " " + unit), not \(value)")
+        }
+    }
+
+    /// Checks a time in seconds against the range of `setting`; `nan` and infinities are outside every range.
+    /// - Throws: `ServiceConfigurationError` naming the setting, its range and `value`.
+    public static func check(_ setting: Setting, seconds value: Double) throws(ServiceConfigurationError) {
+        guard case .seconds(let range)? = limit(of: setting) else { preconditionFailure("\(setting) is not a time") }
+        guard value.isFinite, range.contains(value) else {
+            throw ServiceConfigurationError(setting: setting,
+                                            reason: "must be from \(number(range.lowerBound)) to \(number(range.upperBound)) seconds, not \(value)")
+        }
+    }
+
+    /// Checks every setting, in the order of `Setting`; the service does this before it starts.
+    /// - Throws: `ServiceConfigurationError` for the first setting out of its range.
+    public func validate() throws(ServiceConfigurationError) {
+        try Self.check(.port, port)
+        try Self.check(.bodyLimit, bodyLimit)
+        try Self.check(.requestTimeout, seconds: requestTimeout.inSeconds)
+        try Self.check(.maxConcurrentRequests, maxConcurrentRequests)
+        try Self.check(.maxConcurrentPerClient, maxConcurrentPerClient)
+        try Self.check(.readTimeout, seconds: readTimeout.inSeconds)
+        try Self.check(.maxAddressesPerRequest, maxAddressesPerRequest)
+        try Self.check(.scorers, scorers)
+        try Self.check(.drivers, drivers)
+        try Self.check(.idleTimeout, seconds: idleTimeout.inSeconds)
+        if let token, token.isEmpty { throw ServiceConfigurationError(setting: .token, reason: "is empty") }
+    }
+
+    /// `600` rather than `600.0`; other values as Swift prints them.
+    private static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+}
+
+/// A setting of a `ServiceConfiguration` out of its range: the service does not start.
+public struct ServiceConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The setting at fault; a front end names it its own way (the CLI as its flag).
+    public var setting: ServiceConfiguration.Setting
+    /// What is wrong with it, without its name: "must be 1024–1073741824 bytes, not 12".
+    public var reason: String
+
+    public init(setting: ServiceConfiguration.Setting, reason: String) {
+        self.setting = setting
+        self.reason = reason
+    }
+
+    /// "the body limit must be 1024–1073741824 bytes, not 12".
+    public var description: String { "\(setting.name) \(reason)" }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    var inSeconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+}

@@ -8,12 +8,12 @@ public struct Topology: Sendable {
     public let alertsStream: String
 
     public init(stream: String, alertsStream: String = "alerts") throws {
-        for (what, name) in [("--stream", stream), ("--alerts-stream", alertsStream)] {
+        for (what, name, setting) in [("flows stream", stream, Setting.flowStream), ("alerts stream", alertsStream, .alertStream)] {
             guard !name.isEmpty, name.utf8.allSatisfy({ $0 == 0x2D || $0 == 0x5F || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
-                throw NATSError("\(what) '\(name)': a stream name is letters, digits, '-' and '_'")
+                throw NATSError("\(what) '\(name)': a stream name is letters, digits, '-' and '_'", setting: setting)
             }
         }
-        guard stream != alertsStream else { throw NATSError("--stream and --alerts-stream must differ") }
+        guard stream != alertsStream else { throw NATSError("the flows and alerts streams must differ", setting: .alertStream) }
         self.stream = stream
         self.alertsStream = alertsStream
     }
@@ -39,12 +39,13 @@ public struct Topology: Sendable {
                 throw NATSError("key 'partitions' in bucket \(state.name) holds '\(String(decoding: found.value, as: UTF8.self))', not a partition count")
             }
             if let requested, requested != n {
-                throw NATSError("stream \(stream) is partitioned \(n) ways; --partition-count \(requested) disagrees")
+                throw NATSError("stream \(stream) is partitioned \(n) ways; the partition count asked for, \(requested), disagrees",
+                                setting: .partitionCount)
             }
             return Partitioning(count: n)
         }
         let n = requested ?? 8
-        guard (1...1024).contains(n) else { throw NATSError("--partition-count must be in 1...1024") }
+        guard (1...1024).contains(n) else { throw NATSError("the partition count must be in 1...1024", setting: .partitionCount) }
         if try state.create("partitions", Array(String(n).utf8)) == nil {
             return try partitioning(state, requested: requested)  // another process recorded it first
         }

@@ -91,9 +91,23 @@ enum Diagnostics {
         do {
             try body()
         } catch let error as any OneLineError {
-            Diagnostics.error(error.description)
+            Diagnostics.error(message(error))
             throw ExitCode.failure
         }
+    }
+
+    /// The flag that gives each setting a library error may name.
+    static let flags: [Setting: String] = [
+        .inputFormat: "--format", .strictReading: "--strict", .addressDatabases: "--mmdb", .infrastructureList: "--list NAME=FILE",
+        .spreadBenignHours: "--spread-benign-hours", .natsServers: "--nats", .flowStream: "--stream", .alertStream: "--alerts-stream",
+        .partitionCount: "--partition-count",
+    ]
+
+    /// An error's message as the command line prints it: one that names a setting in the library's
+    /// terms gets the flag that gives it, "...; check the input format (--format)".
+    static func message(_ error: any OneLineError) -> String {
+        guard let setting = (error as? any SettingHinted)?.setting, let flag = flags[setting] else { return error.description }
+        return "\(error.description) (\(flag))"
     }
 }
 

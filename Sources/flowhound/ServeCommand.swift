@@ -73,16 +73,33 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "Address databases") var databases: AddressDatabaseOptions
     @OptionGroup(title: "Feature lists") var lists: ListOptions
 
+    /// The flag of each service setting it sets. The ranges are the service's
+    /// (`ServiceConfiguration.limit(of:)`); an error naming a setting is worded here with its flag.
+    static let flags: [ServiceConfiguration.Setting: String] = [
+        .port: "--port", .bodyLimit: "--body-limit", .requestTimeout: "--timeout", .maxConcurrentRequests: "--max-concurrent",
+        .maxConcurrentPerClient: "--max-per-client", .readTimeout: "--read-timeout", .maxAddressesPerRequest: "--max-addresses",
+        .scorers: "--scorers", .drivers: "--drivers", .token: "--token-file",
+    ]
+
     func validate() throws {
-        try OptionCheck.require(port, "--port", in: 0...65_535)
-        try OptionCheck.require(bodyLimit, "--body-limit", in: 1024...(1 << 30), unit: "bytes")
-        try OptionCheck.require(timeout, "--timeout", in: 0.001...3600, unit: "seconds")
-        try OptionCheck.require(maxConcurrent, "--max-concurrent", in: 1...100_000)
-        try OptionCheck.require(maxPerClient, "--max-per-client", in: 1...100_000)
-        try OptionCheck.require(readTimeout, "--read-timeout", in: 0.1...3600, unit: "seconds")
-        try OptionCheck.require(maxAddresses, "--max-addresses", in: 1...1_000_000)
-        try OptionCheck.threads(scorers, "--scorers")
-        try OptionCheck.require(drivers, "--drivers", in: 0...50)
+        do {
+            try ServiceConfiguration.check(.port, port)
+            try ServiceConfiguration.check(.bodyLimit, bodyLimit)
+            try ServiceConfiguration.check(.requestTimeout, seconds: timeout)
+            try ServiceConfiguration.check(.maxConcurrentRequests, maxConcurrent)
+            try ServiceConfiguration.check(.maxConcurrentPerClient, maxPerClient)
+            try ServiceConfiguration.check(.readTimeout, seconds: readTimeout)
+            try ServiceConfiguration.check(.maxAddressesPerRequest, maxAddresses)
+            try ServiceConfiguration.check(.scorers, scorers)
+            try ServiceConfiguration.check(.drivers, drivers)
+        } catch {
+            throw ValidationError(Self.message(error))
+        }
+    }
+
+    /// The error in the flags' terms: "--body-limit must be 1024–1073741824 bytes, not 12".
+    static func message(_ error: ServiceConfigurationError) -> String {
+        flags[error.setting].map { "\($0) \(error.reason)" } ?? error.description
     }
 
     func run() async throws {
@@ -93,8 +110,11 @@ struct Serve: AsyncParsableCommand {
             }
             let app = try await buildApplication(configuration)
             try await app.runService()
+        } catch let error as ServiceConfigurationError {
+            Diagnostics.error(Self.message(error))
+            throw ExitCode.failure
         } catch let error as any OneLineError {
-            Diagnostics.error(error.description)
+            Diagnostics.error(Diagnostics.message(error))
             throw ExitCode.failure
         }
     }

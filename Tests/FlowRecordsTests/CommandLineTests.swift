@@ -1,3 +1,4 @@
+import FlowRecords
 import Foundation
 import Testing
 @testable import FlowRecords
@@ -78,6 +79,15 @@ import Testing
         let r = try Self.run(["flows", "convert", empty, "--to", "jsonl"])
         #expect(r.status == 1)
         #expect(r.stderr == "flowhound: error: \(empty): empty input: no bytes to read\n")
+    }
+
+    @Test("A library error naming a setting is printed with the flag that gives it")
+    func settingsAreNamedByTheirFlags() throws {
+        let unknown = try Fixture.temporary("hello,world\n1,2\n")
+        let r = try Self.run(["flows", "stats", unknown])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("flowhound: error: \(unknown):1: unrecognised flow-log format"), "\(r.stderr)")
+        #expect(r.stderr.hasSuffix("; give the input format: \(FlowFormat.allCases.map(\.rawValue).joined(separator: "|")) (--format)\n"), "\(r.stderr)")
     }
 
     @Test func badOptionIsAUsageError() throws {

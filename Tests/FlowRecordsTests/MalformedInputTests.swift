@@ -170,7 +170,9 @@ import Testing
         let error = try #require(readError(try Fixture.temporary("hello,world\n1,2\n")))
         #expect(error.line == 1)
         #expect(error.reason.contains("unrecognised flow-log format"))
-        #expect(error.reason.contains("--format"))
+        #expect(error.reason.contains("give the input format: zeek|"))
+        #expect(!error.reason.contains("--"))
+        #expect(error.setting == .inputFormat)
     }
 
     @Test(arguments: [
@@ -194,7 +196,8 @@ import Testing
         let lines = String(repeating: Self.nfdumpGood, count: 30)
         let error = try #require(readError(try Fixture.temporary(lines), format: .vpc))
         #expect(error.reason.contains("no record could be read as AWS VPC Flow Logs in 20 data lines"))
-        #expect(error.reason.contains("check --format"))
+        #expect(error.reason.hasSuffix("check the input format"))
+        #expect(error.setting == .inputFormat)
     }
 
     @Test func gzipIsReadTransparentlyIncludingConcatenatedMembers() throws {

@@ -104,7 +104,8 @@ struct ModelTests {
         withList.spec.lists = ["cdn"]
         withList.lists = [ListRequirement(name: "cdn", blocks: 1, sha256: "")]
         let listError = #expect(throws: ReputationDataError.self) { _ = try IPScorer(model: withList, intelligence: Self.intelligence, lists: []) }
-        #expect(listError?.description.contains("--list cdn=FILE") == true)
+        #expect(listError?.description.contains("the infrastructure list 'cdn': give it under that name") == true)
+        #expect(listError?.setting == .infrastructureList)
     }
 
     @Test func refusesAListThatGivesTheLabelAway() throws {

@@ -66,7 +66,8 @@ import Testing
         let error = #expect(throws: ReputationDataError.self) {
             _ = try LabelledData.load(malicious: [good], benign: [scanners], options: spread)
         }
-        #expect(error?.description.contains("--spread-benign-hours needs malicious inputs with hours") == true)
+        #expect(error?.description.contains("spreading the benign rows' hours needs malicious inputs with hours") == true)
+        #expect(error?.setting == .spreadBenignHours)
     }
 
     @Test func reportsUnusableInputs() throws {

@@ -1,54 +1,6 @@
 import CNATS
+import FlowRecords
 import Foundation
-
-/// A failed NATS or JetStream call, in one line: what Flowhound was doing and what the server or the
-/// client library said.
-public struct NATSError: Error, CustomStringConvertible {
-    public var description: String
-    public var status: natsStatus
-    public var code: jsErrCode
-
-    init(_ what: String, _ status: natsStatus, _ code: jsErrCode = jsErrCode(0)) {
-        var detail = String(cString: natsStatus_GetText(status))
-        var s = NATS_OK
-        if let last = nats_GetLastError(&s), last.pointee != 0 {
-            let text = String(cString: last)
-            if !text.isEmpty && text != detail { detail += ": " + text }
-        }
-        if code.rawValue != 0 { detail += " (JetStream error \(code.rawValue))" }
-        description = "\(what): \(detail)"
-        self.status = status
-        self.code = code
-    }
-
-    public init(_ description: String) {
-        self.description = description
-        status = NATS_ERR
-        code = jsErrCode(0)
-    }
-
-    /// A timeout, a lost connection, no responder (a stream or bucket without a leader yet): worth
-    /// trying again.
-    public var isTransient: Bool {
-        [NATS_TIMEOUT, NATS_NO_RESPONDERS, NATS_CONNECTION_CLOSED, NATS_CONNECTION_DISCONNECTED, NATS_STALE_CONNECTION, NATS_NO_SERVER].contains(status)
-            || code == JSClusterNotAvailErr || code == JSStreamOfflineErr || code == JSClusterNoPeersErr
-    }
-}
-
-/// Runs `body` again every half second while it fails with a transient error, for up to `seconds`.
-public func retryingTransientErrors<T>(for seconds: Double = 30, _ body: () throws -> T) throws -> T {
-    let deadline = Date().addingTimeInterval(seconds)
-    while true {
-        do { return try body() } catch let error as NATSError where error.isTransient && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.5)
-        }
-    }
-}
-
-@inline(__always)
-func check(_ status: natsStatus, _ what: @autoclosure () -> String, _ code: jsErrCode = jsErrCode(0)) throws {
-    guard status == NATS_OK else { throw NATSError(what(), status, code) }
-}
 
 /// C strings that live as long as this object, for configuration structs that hold `const char *`.
 final class CStrings {
@@ -78,7 +30,7 @@ public final class NATSConnection: @unchecked Sendable {
         try check(natsOptions_Create(&opts), "NATS options")
         defer { natsOptions_Destroy(opts) }
         let servers = urls.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.isEmpty }
-        guard !servers.isEmpty else { throw NATSError("--nats names no server URL") }
+        guard !servers.isEmpty else { throw NATSError("no NATS server URL given", setting: .natsServers) }
         let strings = CStrings()
         var pointers: [UnsafePointer<CChar>?] = servers.map { strings($0) }
         try check(natsOptions_SetServers(opts, &pointers, Int32(pointers.count)), "NATS server list \(urls)")
@@ -144,7 +96,7 @@ public final class NATSConnection: @unchecked Sendable {
             let have = (0..<Int(c.SubjectsLen)).map { String(cString: c.Subjects[$0]!) }
             let wanted: jsRetentionPolicy = retention == .workQueue ? js_WorkQueuePolicy : js_LimitsPolicy
             guard Set(have) == Set(subjects), c.Retention == wanted else {
-                throw NATSError("stream \(name) exists with subjects \(have.joined(separator: ",")) and a different retention; Flowhound needs subjects \(subjects.joined(separator: ",")), \(retention == .workQueue ? "work-queue" : "limits") retention (delete it or pick another --stream)")
+                throw NATSError("stream \(name) exists with subjects \(have.joined(separator: ",")) and a different retention; Flowhound needs subjects \(subjects.joined(separator: ",")), \(retention == .workQueue ? "work-queue" : "limits") retention (delete it or pick another stream name)", setting: .flowStream)
             }
             return
         }
@@ -323,168 +275,6 @@ final class PublishFailures: @unchecked Sendable {
     func record(_ m: String) { lock.withLock { messages.append(m) } }
     var first: String? { lock.withLock { messages.first } }
     var count: Int { lock.withLock { messages.count } }
-}
-
-/// A received JetStream message; acknowledging is the owner's business.
-public final class Message: @unchecked Sendable {
-    let msg: OpaquePointer
-    init(_ msg: OpaquePointer) { self.msg = msg }
-    deinit { natsMsg_Destroy(msg) }
-
-    public var data: [UInt8] {
-        let n = Int(natsMsg_GetDataLength(msg))
-        guard n > 0, let p = natsMsg_GetData(msg) else { return [] }
-        return p.withMemoryRebound(to: UInt8.self, capacity: n) { Array(UnsafeBufferPointer(start: $0, count: n)) }
-    }
-
-    public var subject: String { String(cString: natsMsg_GetSubject(msg)) }
-
-    public func header(_ key: String) -> String? {
-        var v: UnsafePointer<CChar>?
-        guard natsMsgHeader_Get(msg, key, &v) == NATS_OK, let v else { return nil }
-        return String(cString: v)
-    }
-
-    /// Stream sequence and delivery count of a message delivered by a consumer.
-    public func metadata() throws -> (streamSequence: UInt64, delivered: UInt64) {
-        var meta: UnsafeMutablePointer<jsMsgMetaData>?
-        try check(natsMsg_GetMetaData(&meta, msg), "message metadata")
-        defer { jsMsgMetaData_Destroy(meta) }
-        return (meta!.pointee.Sequence.Stream, meta!.pointee.NumDelivered)
-    }
-
-    /// Acknowledges without waiting: an acknowledgement lost on the way only brings the message back
-    /// later, where its sequence shows it was applied already.
-    public func acknowledge() throws { try check(natsMsg_Ack(msg, nil), "acknowledgement") }
-}
-
-public final class PullSubscription: @unchecked Sendable {
-    let sub: OpaquePointer
-    init(_ sub: OpaquePointer) { self.sub = sub }
-    deinit {
-        natsSubscription_Unsubscribe(sub)
-        natsSubscription_Destroy(sub)
-    }
-
-    /// Up to `batch` messages, waiting at most `timeoutMilliseconds` for the first; empty on timeout.
-    public func fetch(batch: Int, timeoutMilliseconds: Int64) throws -> [Message] {
-        var list = natsMsgList()
-        var code = jsErrCode(0)
-        let s = natsSubscription_Fetch(&list, sub, Int32(batch), timeoutMilliseconds, &code)
-        if s == NATS_TIMEOUT { return [] }
-        try check(s, "fetch", code)
-        var out: [Message] = []
-        out.reserveCapacity(Int(list.Count))
-        for i in 0..<Int(list.Count) {
-            out.append(Message(list.Msgs[i]!))
-            list.Msgs[i] = nil
-        }
-        natsMsgList_Destroy(&list)
-        return out
-    }
-}
-
-/// A JetStream key-value bucket with compare-and-set writes.
-public final class KeyValueBucket: @unchecked Sendable {
-    let kv: OpaquePointer
-    public let name: String
-    let connection: NATSConnection
-    init(_ kv: OpaquePointer, name: String, connection: NATSConnection) {
-        self.kv = kv
-        self.name = name
-        self.connection = connection
-    }
-
-    /// Keys under `prefix` that hold a value or a delete marker not yet expired, counted from the
-    /// bucket stream's subjects in one request (listing keys through a watcher can stall for the
-    /// request timeout while other clients write).
-    public func subjectCount(prefix: String) throws -> Int {
-        var o = jsOptions()
-        jsOptions_Init(&o)
-        return try "$KV.\(name).\(prefix)>".withCString { filter in
-            o.Stream.Info.SubjectsFilter = filter
-            var info: UnsafeMutablePointer<jsStreamInfo>?
-            var code = jsErrCode(0)
-            try check(js_GetStreamInfo(&info, connection.js, "KV_\(name)", &o, &code), "counting \(prefix)* in bucket \(name)", code)
-            defer { jsStreamInfo_Destroy(info) }
-            return Int(info!.pointee.State.Subjects?.pointee.Count ?? 0)
-        }
-    }
-
-    /// Removes every key under `prefix` with its history, leaving no marker.
-    public func purgeAll(prefix: String) throws {
-        var o = jsOptions()
-        jsOptions_Init(&o)
-        try "$KV.\(name).\(prefix)>".withCString { filter in
-            o.Stream.Purge.Subject = filter
-            var code = jsErrCode(0)
-            try check(js_PurgeStream(connection.js, "KV_\(name)", &o, &code), "purging \(prefix)* from bucket \(name)", code)
-        }
-    }
-    deinit { kvStore_Destroy(kv) }
-
-    /// The value and its revision, or nil when the key is absent (or deleted, or expired).
-    public func get(_ key: String) throws -> (value: [UInt8], revision: UInt64)? {
-        var e: OpaquePointer?
-        let s = kvStore_Get(&e, kv, key)
-        if s == NATS_NOT_FOUND { return nil }
-        try check(s, "reading \(key) from bucket \(name)")
-        defer { kvEntry_Destroy(e) }
-        let n = Int(kvEntry_ValueLen(e))
-        var value: [UInt8] = []
-        if n > 0, let p = kvEntry_Value(e) {
-            value = Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n))
-        }
-        return (value, kvEntry_Revision(e))
-    }
-
-    @discardableResult
-    public func put(_ key: String, _ value: [UInt8]) throws -> UInt64 {
-        var rev: UInt64 = 0
-        try value.withUnsafeBytes { try check(kvStore_Put(&rev, kv, key, $0.baseAddress, Int32($0.count)), "writing \(key) to bucket \(name)") }
-        return rev
-    }
-
-    /// Writes only when the key is absent; nil when it exists.
-    public func create(_ key: String, _ value: [UInt8]) throws -> UInt64? {
-        var rev: UInt64 = 0
-        let s = value.withUnsafeBytes { kvStore_Create(&rev, kv, key, $0.baseAddress, Int32($0.count)) }
-        if s == NATS_OK { return rev }
-        if isWrongRevision(s) { return nil }
-        throw NATSError("creating \(key) in bucket \(name)", s)
-    }
-
-    /// Writes only when the key's revision is still `last`; nil when it has changed.
-    public func update(_ key: String, _ value: [UInt8], last: UInt64) throws -> UInt64? {
-        var rev: UInt64 = 0
-        let s = value.withUnsafeBytes { kvStore_Update(&rev, kv, key, $0.baseAddress, Int32($0.count), last) }
-        if s == NATS_OK { return rev }
-        if isWrongRevision(s) { return nil }
-        throw NATSError("updating \(key) in bucket \(name)", s)
-    }
-
-    /// The C client reports a failed compare-and-set as an error status with the server's
-    /// "wrong last sequence" text.
-    private func isWrongRevision(_ s: natsStatus) -> Bool {
-        var st = NATS_OK
-        let text = nats_GetLastError(&st).map { String(cString: $0) } ?? ""
-        return s == NATS_ERR && (text.contains("wrong last sequence") || text.contains("10071"))
-    }
-
-    public func delete(_ key: String) throws { try check(kvStore_Delete(kv, key), "deleting \(key) from bucket \(name)") }
-
-    /// Removes the key and its history.
-    public func purge(_ key: String) throws { try check(kvStore_Purge(kv, key, nil), "purging \(key) from bucket \(name)") }
-
-    /// Keys that hold a value now.
-    public func keys() throws -> [String] {
-        var list = kvKeysList()
-        let s = kvStore_Keys(&list, kv, nil)
-        if s == NATS_NOT_FOUND { return [] }
-        try check(s, "listing keys of bucket \(name)")
-        defer { kvKeysList_Destroy(&list) }
-        return (0..<Int(list.Count)).map { String(cString: list.Keys[$0]!) }
-    }
 }
 
 extension NATSConnection {

@@ -1,0 +1,105 @@
+import ActivityImage
+import ArgumentParser
+import Enrichment
+import FlowRecords
+import Forest
+import Foundation
+import Neural
+import Reputation
+
+struct Score: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score remote addresses as suspicious or not.",
+        subcommands: [ScoreIP.self])
+}
+
+struct ScoreIP: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ip",
+        abstract: "Score addresses with the IP model: probability, verdict at the model's threshold, and the features that drove it.",
+        discussion: """
+            Each address is ADDR, ADDR,HOUR (UTC, 0–23) or ADDR,HOUR,PORT/PROTO; with none on the command \
+            line they are read from standard input, one a line. Allowlisted addresses are reported as \
+            such and not scored; private and other non-public addresses are 'not-public'. A model that \
+            uses the hour or port needs them.
+
+            Examples:
+              flowhound score ip 198.51.100.23 203.0.113.9,14,22/tcp
+              cut -f1 remote.txt | flowhound score ip --format jsonl --allowlist partners.txt
+            """)
+
+    @Argument(help: ArgumentHelp("Addresses to score (default: standard input, one a line).", valueName: "addr[,hour[,port/proto]]"))
+    var addresses: [String] = []
+
+    @Option(help: "Model file (default: the model that ships with Flowhound).")
+    var model: String?
+
+    @OptionGroup(title: "Address databases") var databases: AddressDatabaseOptions
+    @OptionGroup(title: "Feature lists") var lists: ListOptions
+
+    @Option(help: ArgumentHelp("Addresses and blocks never reported (text, one a line, or JSON ranges). Repeat for several.", valueName: "file"))
+    var allowlist: [String] = []
+
+    @Option(help: "table or jsonl.")
+    var format = AlertFormat.table
+
+    @Option(help: "How many driving features to show.")
+    var drivers = 3
+
+    func validate() throws {
+        try OptionCheck.require(drivers, "--drivers", in: 0...50)
+    }
+
+    func run() throws {
+        try Diagnostics.run {
+            let ipModel = try IPModel.load(pathOrDefault: model)
+            let scorer = try IPScorer(model: ipModel, intelligence: try databases.open(), lists: try lists.load(),
+                                      allowlist: try CIDRSet.load(paths: allowlist))
+            scorer.driverCount = drivers
+            for warning in scorer.warnings { Diagnostics.note("warning: \(warning)") }
+            if format == .table {
+                print("address                         verdict       probability  country  asn       drivers")
+            }
+            var failures = 0
+            func handle(_ text: String, where location: String) throws {
+                let trimmed = text.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty || trimmed.hasPrefix("#") { return }
+                switch Observation.parse(trimmed) {
+                case .failure(let error):
+                    Diagnostics.error("\(location): \(error)")
+                    failures += 1
+                case .success(let observation):
+                    let score = try scorer.score(observation)
+                    print(format == .jsonl ? try scoreJSONLine(score) : scoreTableLine(score))
+                }
+            }
+            if addresses.isEmpty {
+                var number = 0
+                while let line = readLine() {
+                    number += 1
+                    try handle(line, where: "<stdin>:\(number)")
+                }
+            } else {
+                for (i, text) in addresses.enumerated() { try handle(text, where: "argument \(i + 1)") }
+            }
+            if failures > 0 { throw ExitCode.failure }
+        }
+    }
+}
+
+func scoreJSONLine(_ score: IPScore) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    return String(decoding: try encoder.encode(score), as: UTF8.self)
+}
+
+func scoreTableLine(_ s: IPScore) -> String {
+    let drivers = s.drivers.map { "\($0.feature)=\($0.value) (\($0.contribution >= 0 ? "+" : "")\(fixed($0.contribution, 2)))" }.joined(separator: ", ")
+    return s.address.padding(toLength: 32, withPad: " ", startingAt: 0)
+        + s.verdict.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)
+        + (s.probability.map { fixed($0, 4) } ?? "-").padding(toLength: 13, withPad: " ", startingAt: 0)
+        + (s.country ?? "-").padding(toLength: 9, withPad: " ", startingAt: 0)
+        + (s.asn.map { "AS\($0)" } ?? "-").padding(toLength: 10, withPad: " ", startingAt: 0)
+        + drivers
+}
