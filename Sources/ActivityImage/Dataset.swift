@@ -136,7 +136,7 @@ public struct DatasetWriter {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let data = try encoder.encode(meta)
-        do { try AtomicFile.write([UInt8](data), to: directory + "/meta.json") } catch { throw NumpyError(path: error.path, reason: error.reason) }
+        try AtomicFile.write([UInt8](data), to: directory + "/meta.json")
         return meta
     }
 }

@@ -173,22 +173,12 @@ public struct RGBImage: Equatable, Sendable {
 
     /// Writes `bytes` to `path` atomically (`AtomicFile`).
     public static func writeAtomically(_ bytes: [UInt8], toFile path: String) throws {
-        do { try AtomicFile.write(bytes, to: path) } catch { throw ImageWriteError(path: path, reason: error.reason) }
+        try AtomicFile.write(bytes, to: path)
     }
 }
 
 /// A picture that could not be written; its description is one line, `path: reason`.
-public struct ImageWriteError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var path: String
-    public var reason: String
-
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-
-    public var description: String { "\(path): \(reason)" }
-}
+public typealias ImageWriteError = FileError
 
 enum PNGEncoder {
     static func appendBigEndian(_ value: UInt32, to bytes: inout [UInt8]) {

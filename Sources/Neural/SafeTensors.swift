@@ -1,16 +1,8 @@
 import Foundation
 import Support
 
-/// A model file that cannot be used, and why.
-public struct ModelFileError: Error, Sendable, CustomStringConvertible {
-    public var path: String
-    public var reason: String
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-    public var description: String { "\(path): \(reason)" }
-}
+/// A model file that cannot be used, and why (`path: reason`).
+public typealias ModelFileError = FileError
 
 /// The safetensors layout: an 8-byte little-endian header length, a JSON header naming each tensor's
 /// dtype, shape and byte range, and the raw little-endian tensor data; `__metadata__` maps strings to
@@ -159,7 +151,7 @@ public struct SafeTensors: Sendable {
     /// Writes the file atomically (`AtomicFile`): a reader never sees half a model, and a failed
     /// write leaves the old file in place.
     public func write(to path: String) throws(ModelFileError) {
-        do { try AtomicFile.write(encoded(), to: path) } catch { throw ModelFileError(path: path, reason: error.reason) }
+        try AtomicFile.write(encoded(), to: path)
     }
 }
 

@@ -10,7 +10,7 @@ final class CStrings {
         owned.append(p)
         return UnsafePointer(p)
     }
-    deinit { owned.forEach { free($0) } }
+    deinit { for p in owned { free(p) } }
 }
 
 /// One connection to a NATS server (or cluster: every URL is a seed, the client fails over between

@@ -1,7 +1,8 @@
 import Foundation
 
-/// A file that could not be read or written. Its description is one line, `path: reason`.
-public struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
+/// A file that could not be read, used or written: a model, an array, a picture, a list. Its
+/// description is one line, `path: reason`.
+public struct FileError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
     public var path: String
     public var reason: String
 
@@ -11,6 +12,7 @@ public struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(path): \(reason)" }
+    public var errorDescription: String? { description }
 
     /// `what: <the C library's message for errno>`.
     static func system(_ path: String, _ what: String) -> FileError {

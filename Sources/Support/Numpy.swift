@@ -33,7 +33,7 @@ public final class NumpyWriter {
         self.path = path
         self.dtype = dtype
         self.rowShape = rowShape
-        do { file = try AtomicFile.Pending(path: path) } catch { throw NumpyError(path: path, reason: error.reason) }
+        file = try AtomicFile.Pending(path: path)
         buffer = header(rows: 0)
     }
 
@@ -67,7 +67,7 @@ public final class NumpyWriter {
     }
 
     private func flush() throws(NumpyError) {
-        do { try file.write(buffer) } catch { throw NumpyError(path: path, reason: error.reason) }
+        try file.write(buffer)
         buffer.removeAll(keepingCapacity: true)
     }
 
@@ -79,24 +79,12 @@ public final class NumpyWriter {
         guard written == final.count else {
             throw NumpyError(path: path, reason: "cannot write: \(String(cString: strerror(errno)))")
         }
-        do { try file.commit() } catch { throw NumpyError(path: path, reason: error.reason) }
+        try file.commit()
     }
 }
 
-public struct NumpyError: Error, CustomStringConvertible {
-    public var path: String
-    public var reason: String
-
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-    public var description: String { "\(path): \(reason)" }
-}
-
-extension NumpyError: LocalizedError {
-    public var errorDescription: String? { description }
-}
+/// A NumPy file that cannot be read or written (`path: reason`).
+public typealias NumpyError = FileError
 
 /// Reads NumPy `.npy` files (format versions 1–3) written by `NumpyWriter` or by `numpy.save`:
 /// little-endian float32 arrays as `Float`, integer arrays (int64, int32, uint8, bool) as `Int64`.
@@ -118,7 +106,10 @@ public enum NumpyReader {
             throw NumpyError(path: path, reason: "holds \(header.descr) values, expected float32 (<f4)")
         }
         var values = ContiguousArray<Float>(repeating: 0, count: header.count)
-        if let failure = values.withUnsafeMutableBytes({ b in failure { () throws(NumpyError) in try readFully(fd, into: b, at: header.dataOffset, path: path) } }) { throw failure }
+        let problem = values.withUnsafeMutableBytes { b in
+            failure { () throws(NumpyError) in try readFully(fd, into: b, at: header.dataOffset, path: path) }
+        }
+        if let problem { throw problem }
         return (header.shape, values)
     }
 
@@ -134,7 +125,10 @@ public enum NumpyReader {
         default: throw NumpyError(path: path, reason: "holds \(header.descr) values, expected integers (<i8, <i4, |u1)")
         }
         var bytes = [UInt8](repeating: 0, count: header.count * size)
-        if let failure = bytes.withUnsafeMutableBytes({ b in failure { () throws(NumpyError) in try readFully(fd, into: b, at: header.dataOffset, path: path) } }) { throw failure }
+        let problem = bytes.withUnsafeMutableBytes { b in
+            failure { () throws(NumpyError) in try readFully(fd, into: b, at: header.dataOffset, path: path) }
+        }
+        if let problem { throw problem }
         let values: [Int64] = bytes.withUnsafeBytes { raw in
             (0..<header.count).map { i in
                 switch size {

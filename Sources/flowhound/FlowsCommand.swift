@@ -116,11 +116,8 @@ enum Diagnostics {
 protocol OneLineError: Error, CustomStringConvertible {}
 
 extension FlowReadError: OneLineError {}
-extension ModelFileError: OneLineError {}
 extension ScanDataError: OneLineError {}
-extension NumpyError: OneLineError {}
 extension ShapeError: OneLineError {}
-extension ImageWriteError: OneLineError {}
 extension FileError: OneLineError {}
 extension SynthConfigError: OneLineError {}
 
