@@ -1,6 +1,6 @@
+import Foundation
 // swift-tools-version:6.0
 import PackageDescription
-import Foundation
 
 // Parsing and numeric code is far slower unoptimised. Debug builds of the library targets are
 // compiled with -O so that `swift test` stays fast; set FLOWHOUND_DEBUG_UNOPTIMIZED=1 to debug

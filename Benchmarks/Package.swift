@@ -11,7 +11,7 @@ let package = Package(
     name: "FlowhoundBenchmarks",
     platforms: [.macOS(.v13)],
     dependencies: [
-        .package(path: ".."),
+        .package(path: "..")
     ],
     targets: [
         .executableTarget(
@@ -24,7 +24,7 @@ let package = Package(
                 .product(name: "Forest", package: root.lastPathComponent),
                 .product(name: "ActivityImage", package: root.lastPathComponent),
             ],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))])
     ],
     swiftLanguageModes: [.v6]
 )

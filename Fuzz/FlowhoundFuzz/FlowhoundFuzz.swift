@@ -189,9 +189,11 @@ func writeSeeds(to directory: String) throws {
 
     // A small model of the scan CNN's kind (the shipped one is in the seeds too): decoding gets as
     // far as the input shape check, fast.
-    let architecture = Architecture(input: [2, 8, 6], layers: [
-        .conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2),
-    ])
+    let architecture = Architecture(
+        input: [2, 8, 6],
+        layers: [
+            .conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2),
+        ])
     let encoder = JSONEncoder()
     encoder.keyEncodingStrategy = .convertToSnakeCase
     var spec = ScanModel.InputSpec.current(window: 600)
@@ -199,8 +201,10 @@ func writeSeeds(to directory: String) throws {
     let inputSpec = String(decoding: try encoder.encode(spec), as: UTF8.self)
     let small = NSTemporaryDirectory() + "/flowhound-seed-\(getpid()).safetensors"
     defer { try? FileManager.default.removeItem(atPath: small) }
-    try NetworkModel(kind: ScanModel.kind, network: Network(architecture, seed: 1), loss: .softmaxCrossEntropy,
-                     labels: ScanModel.labels, documents: ["input": inputSpec]).write(to: small)
+    try NetworkModel(
+        kind: ScanModel.kind, network: Network(architecture, seed: 1), loss: .softmaxCrossEntropy,
+        labels: ScanModel.labels, documents: ["input": inputSpec]
+    ).write(to: small)
     try write(.modelFile, "small-scan-cnn", Array(try Data(contentsOf: URL(fileURLWithPath: small))))
 
     let shm = NSTemporaryDirectory() + "/flowhound-seed-\(getpid()).npy"

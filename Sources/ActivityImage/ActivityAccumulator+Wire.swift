@@ -75,8 +75,10 @@ extension ActivityAccumulator {
         let failedInCells = cells.values.reduce(UInt32(0)) { $0 &+ $1.failed }
         let answeredInCells = cells.values.reduce(UInt32(0)) { $0 &+ $1.answered }
         guard failedInCells == UInt32(truncatingIfNeeded: targets.count),
-              answeredInCells == UInt32(truncatingIfNeeded: flows - failedFlows) else {
-            throw WireError("cells: they count \(failedInCells) failed targets and \(answeredInCells) answered attempts, not \(targets.count) and \(flows - failedFlows)")
+            answeredInCells == UInt32(truncatingIfNeeded: flows - failedFlows)
+        else {
+            throw WireError(
+                "cells: they count \(failedInCells) failed targets and \(answeredInCells) answered attempts, not \(targets.count) and \(flows - failedFlows)")
         }
         if flows == 0 {
             guard hostCount == 0, ports.isEmpty, cellCount == 0, firstSeen == .infinity, lastSeen == -.infinity else {

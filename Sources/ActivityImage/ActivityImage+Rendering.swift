@@ -16,8 +16,10 @@ public struct RenderStyle: Sendable, Equatable {
     public var gridMargin: Int
     public var gridGap: Int
 
-    public init(cellWidth: Int = 6, cellHeight: Int = 5, textScale: Int = 1, titleScale: Int = 2,
-                gridMargin: Int = 12, gridGap: Int = 14) {
+    public init(
+        cellWidth: Int = 6, cellHeight: Int = 5, textScale: Int = 1, titleScale: Int = 2,
+        gridMargin: Int = 12, gridGap: Int = 14
+    ) {
         precondition(cellWidth >= 1 && cellHeight >= 1 && textScale >= 1 && titleScale >= 1)
         self.cellWidth = cellWidth
         self.cellHeight = cellHeight
@@ -249,15 +251,18 @@ extension ActivityImage {
         if BitmapFont.width(of: address, scale: style.titleScale) <= layout.width - 2 * layout.padding {
             canvas.drawText(address, x: ox + layout.padding, y: oy + layout.titleLineY[0], color: Palette.text, scale: style.titleScale)
         } else {
-            canvas.drawText(TextLayout.fit(address, maxCharacters: maxCharacters), x: ox + layout.padding,
-                            y: oy + layout.titleLineY[0], color: Palette.text, scale: s)
+            canvas.drawText(
+                TextLayout.fit(address, maxCharacters: maxCharacters), x: ox + layout.padding,
+                y: oy + layout.titleLineY[0], color: Palette.text, scale: s)
         }
         let labelColour = title[1].hasPrefix("scan") ? Palette.scan : title[1].hasPrefix("benign") ? Palette.benign : Palette.text
-        canvas.drawText(TextLayout.fit(title[1], maxCharacters: maxCharacters), x: ox + layout.padding,
-                        y: oy + layout.titleLineY[1], color: labelColour, scale: s)
+        canvas.drawText(
+            TextLayout.fit(title[1], maxCharacters: maxCharacters), x: ox + layout.padding,
+            y: oy + layout.titleLineY[1], color: labelColour, scale: s)
         for i in 2..<title.count {
-            canvas.drawText(TextLayout.fit(title[i], maxCharacters: maxCharacters), x: ox + layout.padding,
-                            y: oy + layout.titleLineY[i], color: Palette.dim, scale: s)
+            canvas.drawText(
+                TextLayout.fit(title[i], maxCharacters: maxCharacters), x: ox + layout.padding,
+                y: oy + layout.titleLineY[i], color: Palette.dim, scale: s)
         }
 
         // The cells, framed.
@@ -338,8 +343,9 @@ extension ActivityImage {
                 let tx = 1 + Int((cellValue(attempts: mark.count) * Float(rampWidth - 1)).rounded())
                 block.verticalLine(x: tx, y: barY + barHeight + 1, length: 4, color: Palette.tick)
                 let lw = BitmapFont.width(of: mark.label, scale: s) - s
-                block.drawText(mark.label, x: min(max(0, tx - lw / 2), w - lw), y: barY + barHeight + 1 + 4 + 2,
-                               color: Palette.text, scale: s)
+                block.drawText(
+                    mark.label, x: min(max(0, tx - lw / 2), w - lw), y: barY + barHeight + 1 + 4 + 2,
+                    color: Palette.text, scale: s)
             }
             blocks.append(block)
         }
@@ -387,8 +393,9 @@ extension ActivityImage {
             for ((colour, name), x) in zip(swatches, positions) {
                 block.fillRect(x: x, y: lh + 3, width: box, height: box, color: colour)
                 block.strokeRect(x: x, y: lh + 3, width: box, height: box, color: Palette.frame)
-                block.drawText(name, x: x + box + 2 * s + 1, y: lh + 3 + (box - BitmapFont.glyphHeight * s) / 2,
-                               color: Palette.text, scale: s)
+                block.drawText(
+                    name, x: x + box + 2 * s + 1, y: lh + 3 + (box - BitmapFont.glyphHeight * s) / 2,
+                    color: Palette.text, scale: s)
             }
             blocks.append(block)
         }
@@ -463,16 +470,19 @@ extension ActivityImage {
         y += rows * panel.height + max(0, rows - 1) * g
         let legendY = y + g
         let legend = renderLegend(width: width - 2 * m, style: style)
-        return GridLayout(width: width, height: legendY + legend.height + m, columns: columns, rows: rows,
-                          tileWidth: panel.width, tileHeight: panel.height, titleLines: titleLines, titleScale: titleScale,
-                          margin: m, gap: g, tilesY: tilesY, legendY: legendY)
+        return GridLayout(
+            width: width, height: legendY + legend.height + m, columns: columns, rows: rows,
+            tileWidth: panel.width, tileHeight: panel.height, titleLines: titleLines, titleScale: titleScale,
+            margin: m, gap: g, tilesY: tilesY, legendY: legendY)
     }
 
     /// Activity images as tiles in a grid, `columns` to a row (clamped to 1...count), each with its
     /// title and axes (see ``renderPanel(label:style:legend:)``) and its label, under an optional
     /// `title`, with the legend (colour ramps for attempts per cell, timing tint, axes) at the bottom.
-    public static func renderGrid(_ images: [(ActivityImage, String?)], columns: Int, title: String? = nil,
-                                  style: RenderStyle = RenderStyle()) -> RGBImage {
+    public static func renderGrid(
+        _ images: [(ActivityImage, String?)], columns: Int, title: String? = nil,
+        style: RenderStyle = RenderStyle()
+    ) -> RGBImage {
         let layout = gridLayout(count: images.count, columns: columns, title: title, style: style)
         let panel = panelLayout(style: style)
         var canvas = RGBImage(width: layout.width, height: layout.height, fill: Palette.page)

@@ -107,8 +107,9 @@ public struct DatasetWriter {
                 return
             }
             let label = entry.label == "scan" ? 1 : 0
-            let row = Row(source: image.source.description, windowStart: image.windowStart, label: label, kind: entry.kind,
-                          flows: image.flows, failedFlows: image.failedFlows)
+            let row = Row(
+                source: image.source.description, windowStart: image.windowStart, label: label, kind: entry.kind,
+                flows: image.flows, failedFlows: image.failedFlows)
             kinds[entry.kind, default: 0] += 1
             if testSet.contains(image.source) {
                 try testX.append(image.pixels)

@@ -38,8 +38,10 @@ extension ScanDetection {
         CheckpointConfiguration(self).encode(to: &w)
 
         let s = statistics
-        for n in [s.flows, s.windows, s.flaggedWindows, s.alerts, s.silenced, s.allowlistedFlows, s.icmpErrors,
-                  s.lateFlows, s.evictedSources, s.peakSources, s.episodesEndedEarly] { w.int(n) }
+        for n in [
+            s.flows, s.windows, s.flaggedWindows, s.alerts, s.silenced, s.allowlistedFlows, s.icmpErrors,
+            s.lateFlows, s.evictedSources, s.peakSources, s.episodesEndedEarly,
+        ] { w.int(n) }
         w.f64(now)
         w.f64(nextSweep)
 
@@ -416,9 +418,11 @@ extension ScanDetection.Episode {
         }
         let lastFlaggedEnd = try r.f64("episode last flagged window end")
         guard lastFlaggedEnd.isFinite else { throw WireError("episode of \(source): last flagged window ends at \(lastFlaggedEnd)") }
-        self.init(alert: ScanAlert(source: source, firstSeen: firstSeen, lastSeen: lastSeen, windows: windows, flows: flows,
-                                   failedFlows: failedFlows, ports: ports, hosts: hosts, scores: scores, reasons: reasons,
-                                   busiestHost: busiestHost, busiestPort: busiestPort, sourceReputation: nil),
-                  portSet: portSet, hostSet: hostSet, lastFlaggedEnd: lastFlaggedEnd)
+        self.init(
+            alert: ScanAlert(
+                source: source, firstSeen: firstSeen, lastSeen: lastSeen, windows: windows, flows: flows,
+                failedFlows: failedFlows, ports: ports, hosts: hosts, scores: scores, reasons: reasons,
+                busiestHost: busiestHost, busiestPort: busiestPort, sourceReputation: nil),
+            portSet: portSet, hostSet: hostSet, lastFlaggedEnd: lastFlaggedEnd)
     }
 }

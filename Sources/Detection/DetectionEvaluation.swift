@@ -56,8 +56,7 @@ public struct DetectionEvaluation: Codable, Sendable {
         f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall)
         var byKind: [String: Double] = [:], falseByKind: [String: Double] = [:]
         for (kind, h) in hits {
-            if scanKinds.contains(kind) { byKind[kind] = Double(h.flagged) / Double(h.total) }
-            else { falseByKind[kind] = Double(h.flagged) / Double(h.total) }
+            if scanKinds.contains(kind) { byKind[kind] = Double(h.flagged) / Double(h.total) } else { falseByKind[kind] = Double(h.flagged) / Double(h.total) }
         }
         recallByKind = byKind
         falseAlarmRateByKind = falseByKind

@@ -112,16 +112,22 @@ public struct ThresholdDetector: ScanDetector, Sendable {
             let block = Double(w.activity.failedTargets.count) / Double(failedTargets)
             let score = min(1, max(vertical, horizontal, block))
             var reason = ""
-            if let host, vertical >= 1 { reason = "\(host.failedPorts) failed ports on \(host.host) ≥ \(portsPerHost)" }
-            else if let port, horizontal >= 1 { reason = "\(port.failedHosts) failed hosts on port \(port.port) ≥ \(hostsPerPort)" }
-            else if block >= 1 { reason = "\(w.activity.failedTargets.count) failed targets ≥ \(failedTargets)" }
+            if let host, vertical >= 1 {
+                reason = "\(host.failedPorts) failed ports on \(host.host) ≥ \(portsPerHost)"
+            } else if let port, horizontal >= 1 {
+                reason = "\(port.failedHosts) failed hosts on port \(port.port) ≥ \(hostsPerPort)"
+            } else if block >= 1 {
+                reason = "\(w.activity.failedTargets.count) failed targets ≥ \(failedTargets)"
+            }
             return Verdict(score: score, flagged: score >= 1, reason: reason)
         }
     }
 
     public var parameters: [(name: String, value: Double)] {
-        [("threshold ports per host", Double(portsPerHost)), ("threshold hosts per port", Double(hostsPerPort)),
-         ("threshold targets", Double(failedTargets))]
+        [
+            ("threshold ports per host", Double(portsPerHost)), ("threshold hosts per port", Double(hostsPerPort)),
+            ("threshold targets", Double(failedTargets)),
+        ]
     }
 }
 
@@ -173,8 +179,10 @@ public struct RandomWalkDetector: ScanDetector, Sendable {
     public func restart(_ memory: inout SourceMemory) { memory.walk = RandomWalkState() }
 
     public var parameters: [(name: String, value: Double)] {
-        [("trw theta0", theta0), ("trw theta1", theta1), ("trw detection probability", detectionProbability),
-         ("trw false-positive probability", falsePositiveProbability)]
+        [
+            ("trw theta0", theta0), ("trw theta1", theta1), ("trw detection probability", detectionProbability),
+            ("trw false-positive probability", falsePositiveProbability),
+        ]
     }
 
     /// Feeds one flow; only a first contact with a host moves the walk.
@@ -207,8 +215,9 @@ public struct RandomWalkDetector: ScanDetector, Sendable {
             let s = w.memory.walk
             let score = s.decision == .scanner ? 1 : min(1, max(0, (s.logRatio - lo) / (hi - lo)))
             let flagged = s.decision == .scanner
-            return Verdict(score: score, flagged: flagged,
-                           reason: flagged ? "\(s.failures) of \(s.contacts) first contacts failed" : "")
+            return Verdict(
+                score: score, flagged: flagged,
+                reason: flagged ? "\(s.failures) of \(s.contacts) first contacts failed" : "")
         }
     }
 }
@@ -234,8 +243,10 @@ public struct CNNDetector: ScanDetector {
     public init(model: ScanModel) { self.model = model }
 
     public var parameters: [(name: String, value: Double)] {
-        [("cnn threshold", threshold), ("cnn minimum failed targets", Double(minimumFailedTargets)),
-         ("cnn minimum failed share", minimumFailedShare)]
+        [
+            ("cnn threshold", threshold), ("cnn minimum failed targets", Double(minimumFailedTargets)),
+            ("cnn minimum failed share", minimumFailedShare),
+        ]
     }
 
     func passes(_ w: ClosedWindow) -> Bool {
@@ -253,12 +264,14 @@ public struct CNNDetector: ScanDetector {
             let w = windows[i]
             features.append(contentsOf: w.activity.image(source: w.source, windowStart: w.windowStart, windowLength: w.windowLength).pixels)
         }
-        let samples = try Samples(sampleShape: model.network.inputShape, features: features,
-                                  labels: [Int32](repeating: 0, count: chosen.count))
+        let samples = try Samples(
+            sampleShape: model.network.inputShape, features: features,
+            labels: [Int32](repeating: 0, count: chosen.count))
         let scores = try model.scanProbabilities(samples, threads: threads)
         for (i, score) in zip(chosen, scores) {
-            verdicts[i] = Verdict(score: score, flagged: score >= threshold,
-                                  reason: score >= threshold ? "activity image scored \(String(format: "%.2f", score))" : "")
+            verdicts[i] = Verdict(
+                score: score, flagged: score >= threshold,
+                reason: score >= threshold ? "activity image scored \(String(format: "%.2f", score))" : "")
         }
         return verdicts
     }

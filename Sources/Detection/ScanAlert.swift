@@ -124,7 +124,8 @@ public struct ScanAlert: Sendable {
         var flowhound: Detail
 
         enum CodingKeys: String, CodingKey {
-            case timestamp = "@timestamp", event, rule, threat, source, destination, flowhound
+            case timestamp = "@timestamp"
+            case event, rule, threat, source, destination, flowhound
         }
 
         init(_ a: ScanAlert) {
@@ -132,8 +133,9 @@ public struct ScanAlert: Sendable {
             timestamp = first
             event = Event(start: first, end: last)
             rule = Rule(name: "Flowhound port scan (\(a.scanType))")
-            source = Address(ip: a.source.description, geo: a.sourceReputation?.country.map(Geo.init),
-                             as: a.sourceReputation?.asn.map { AS(number: $0, organization: a.sourceReputation?.asOrganization.map(AS.Organization.init)) })
+            source = Address(
+                ip: a.source.description, geo: a.sourceReputation?.country.map(Geo.init),
+                as: a.sourceReputation?.asn.map { AS(number: $0, organization: a.sourceReputation?.asOrganization.map(AS.Organization.init)) })
             destination = a.hosts.count == 1 ? Address(ip: a.hosts[0].description) : nil
             flowhound = Detail(
                 scan_type: a.scanType, explanation: a.explanation, first_seen: first, last_seen: last,
@@ -149,9 +151,11 @@ public struct ScanAlert: Sendable {
     /// Column titles and one row for `--format table`.
     public static let tableHeader = ["first seen", "source", "type", "ports", "hosts", "failed", "detectors", "ip score", "ports probed"]
     public var tableRow: [String] {
-        [CivilTime(firstSeen).short, source.description, scanType, String(ports.count), String(hosts.count),
-         "\(Int((failureRatio * 100).rounded()))%", reasons.keys.sorted().joined(separator: "+"),
-         sourceReputation?.tableCell ?? "-",
-         ScanAlert.ranges(ports, limit: 4)]
+        [
+            CivilTime(firstSeen).short, source.description, scanType, String(ports.count), String(hosts.count),
+            "\(Int((failureRatio * 100).rounded()))%", reasons.keys.sorted().joined(separator: "+"),
+            sourceReputation?.tableCell ?? "-",
+            ScanAlert.ranges(ports, limit: 4),
+        ]
     }
 }

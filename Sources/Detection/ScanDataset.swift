@@ -1,7 +1,7 @@
 import ActivityImage
+import FlowRecords
 import Foundation
 import Neural
-import FlowRecords
 import Support
 
 /// A dataset that cannot be used, and why (names the file).
@@ -32,9 +32,10 @@ public struct ScanDataset: Sendable {
     public static func load(directory: String) throws -> ScanDataset {
         let metaPath = directory + "/meta.json"
         guard FileManager.default.fileExists(atPath: metaPath) else {
-            throw ScanDataError(FileManager.default.fileExists(atPath: directory)
-                ? "\(metaPath): missing; \(directory) was not written by 'flowhound dataset'"
-                : "\(directory): no such dataset directory")
+            throw ScanDataError(
+                FileManager.default.fileExists(atPath: directory)
+                    ? "\(metaPath): missing; \(directory) was not written by 'flowhound dataset'"
+                    : "\(directory): no such dataset directory")
         }
         let data: Data
         do { data = Data(try BoundedFile.read(metaPath, limit: 16 << 20)) } catch { throw ScanDataError("\(metaPath): \(error)") }
@@ -74,8 +75,9 @@ public struct ScanDataset: Sendable {
         var features = train.samples.features
         features.append(contentsOf: test.samples.features)
         // Both halves have the dataset's sample shape, so the counts agree.
-        let samples = try! Samples(sampleShape: train.samples.sampleShape, features: features,
-                                   labels: train.samples.labels + test.samples.labels)
+        let samples = try! Samples(
+            sampleShape: train.samples.sampleShape, features: features,
+            labels: train.samples.labels + test.samples.labels)
         return Split(samples: samples, rows: train.rows + test.rows)
     }
 

@@ -75,8 +75,9 @@ public final class ScanDetection {
 
         /// The open window as the detectors see it.
         func closed(_ source: IPAddress, windowLength: Double) -> ClosedWindow {
-            ClosedWindow(source: source, windowStart: Double(window) * windowLength, windowLength: windowLength,
-                         activity: activity, memory: memory)
+            ClosedWindow(
+                source: source, windowStart: Double(window) * windowLength, windowLength: windowLength,
+                activity: activity, memory: memory)
         }
     }
 
@@ -336,10 +337,13 @@ public final class ScanDetection {
             episodes[w.source] = nil
         }
         if episodes[w.source] == nil && episodes.count >= settings.maxSources { endOldestEpisodes() }
-        var e = episodes[w.source] ?? Episode(
-            alert: ScanAlert(source: w.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 0, flows: 0,
-                             failedFlows: 0, ports: [], hosts: [], scores: [:], reasons: [:], busiestHost: nil, busiestPort: nil),
-            portSet: [], hostSet: [], lastFlaggedEnd: windowEnd)
+        var e =
+            episodes[w.source]
+            ?? Episode(
+                alert: ScanAlert(
+                    source: w.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 0, flows: 0,
+                    failedFlows: 0, ports: [], hosts: [], scores: [:], reasons: [:], busiestHost: nil, busiestPort: nil),
+                portSet: [], hostSet: [], lastFlaggedEnd: windowEnd)
         e.alert.firstSeen = min(e.alert.firstSeen, a.firstSeen)
         e.alert.lastSeen = max(e.alert.lastSeen, a.lastSeen)
         e.alert.windows += 1

@@ -37,8 +37,9 @@ public struct ScanModel {
         public static let windowRange: ClosedRange<Double> = 1...604_800
 
         public static func current(window: Double) -> InputSpec {
-            InputSpec(shape: [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns],
-                      channels: ActivityImage.channelNames, imageLayoutVersion: 2, windowSeconds: window)
+            InputSpec(
+                shape: [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns],
+                channels: ActivityImage.channelNames, imageLayoutVersion: 2, windowSeconds: window)
         }
 
         public func isCompatible(with other: InputSpec) -> Bool {
@@ -95,17 +96,26 @@ public struct ScanModel {
     public static func load(path: String) throws -> ScanModel {
         let model = try NetworkModel.read(path: path, kind: kind)
         guard model.labels == labels, model.loss == .softmaxCrossEntropy else {
-            throw ModelFileError(path: path, reason: "classes are \(model.labels) with \(model.loss.rawValue); a scan CNN has \(labels) with softmax_cross_entropy")
+            throw ModelFileError(
+                path: path, reason: "classes are \(model.labels) with \(model.loss.rawValue); a scan CNN has \(labels) with softmax_cross_entropy")
         }
         guard let text = model.documents["input"], let input = try? decoder.decode(InputSpec.self, from: Data(text.utf8)) else {
             throw ModelFileError(path: path, reason: "has no input specification")
         }
         guard input.windowSeconds.isFinite, InputSpec.windowRange.contains(input.windowSeconds) else {
-            throw ModelFileError(path: path, reason: "has an input window of \(input.windowSeconds) s; from \(Int(InputSpec.windowRange.lowerBound)) to \(Int(InputSpec.windowRange.upperBound)) s is allowed")
+            throw ModelFileError(
+                path: path,
+                reason:
+                    "has an input window of \(input.windowSeconds) s; from \(Int(InputSpec.windowRange.lowerBound)) to \(Int(InputSpec.windowRange.upperBound)) s is allowed"
+            )
         }
         let current = InputSpec.current(window: input.windowSeconds)
         guard input.isCompatible(with: current), Shape(input.shape) == model.network.inputShape else {
-            throw ModelFileError(path: path, reason: "was trained on \(Shape(input.shape)) images (layout \(input.imageLayoutVersion)) but Flowhound draws \(Shape(current.shape)) images (layout \(current.imageLayoutVersion)); retrain it")
+            throw ModelFileError(
+                path: path,
+                reason:
+                    "was trained on \(Shape(input.shape)) images (layout \(input.imageLayoutVersion)) but Flowhound draws \(Shape(current.shape)) images (layout \(current.imageLayoutVersion)); retrain it"
+            )
         }
         let provenance = model.documents["training"].flatMap { try? decoder.decode(Provenance.self, from: Data($0.utf8)) }
         let metrics = model.documents["metrics"].flatMap { try? decoder.decode(ScanEvaluation.self, from: Data($0.utf8)) }
@@ -115,15 +125,18 @@ public struct ScanModel {
     /// The model that ships with Flowhound: `$FLOWHOUND_SCAN_MODEL` if set, else `scan-cnn.safetensors`
     /// in the resource bundle beside the executable, else in the source tree it was built from.
     public static func defaultPath() -> String? {
-        shippedModelPath(environmentVariable: "FLOWHOUND_SCAN_MODEL", bundle: "Flowhound_Detection",
-                         file: "scan-cnn.safetensors", sourceResources: URL(fileURLWithPath: #filePath).deletingLastPathComponent())
+        shippedModelPath(
+            environmentVariable: "FLOWHOUND_SCAN_MODEL", bundle: "Flowhound_Detection",
+            file: "scan-cnn.safetensors", sourceResources: URL(fileURLWithPath: #filePath).deletingLastPathComponent())
     }
 
     /// Loads `path`, or the default model when `path` is nil.
     public static func load(pathOrDefault path: String?) throws -> ScanModel {
         if let path { return try load(path: path) }
         guard let found = defaultPath() else {
-            throw ModelFileError(path: "scan-cnn.safetensors", reason: "the default scan model was not found beside the executable; name a model file or set FLOWHOUND_SCAN_MODEL")
+            throw ModelFileError(
+                path: "scan-cnn.safetensors",
+                reason: "the default scan model was not found beside the executable; name a model file or set FLOWHOUND_SCAN_MODEL")
         }
         return try load(path: found)
     }

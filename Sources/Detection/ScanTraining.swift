@@ -32,8 +32,9 @@ extension ScanModel {
         let started = DispatchTime.now().uptimeNanoseconds
         let scores = try scanProbabilities(split.samples, threads: threads)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        return ScanEvaluation(scores: scores, rows: split.rows, threshold: threshold,
-                              inferenceSamplesPerSecond: split.samples.count > 0 ? Double(split.samples.count) / max(seconds, 1e-9) : nil)
+        return ScanEvaluation(
+            scores: scores, rows: split.rows, threshold: threshold,
+            inferenceSamplesPerSecond: split.samples.count > 0 ? Double(split.samples.count) / max(seconds, 1e-9) : nil)
     }
 }
 
@@ -48,8 +49,10 @@ public struct ScanTrainingSummary: Codable, Sendable {
     public var seconds: Double
     public var test: ScanEvaluation
 
-    public init(model: String, trainImages: Int, validationImages: Int, epochs: [EpochReport],
-                trainingSamplesPerSecond: Double, seconds: Double, test: ScanEvaluation) {
+    public init(
+        model: String, trainImages: Int, validationImages: Int, epochs: [EpochReport],
+        trainingSamplesPerSecond: Double, seconds: Double, test: ScanEvaluation
+    ) {
         self.model = model
         self.trainImages = trainImages
         self.validationImages = validationImages

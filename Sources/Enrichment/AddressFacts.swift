@@ -31,10 +31,12 @@ public struct AddressFacts: Sendable, Equatable, Hashable {
     /// (`["GeoLite2-City", "libloc"]`); empty when nothing was known.
     public var sources: [String]
 
-    public init(countryCode: String? = nil, continentCode: String? = nil, latitude: Double? = nil,
-                longitude: Double? = nil, timeZone: String? = nil, utcOffsetHours: Double? = nil,
-                asn: UInt32? = nil, asOrganization: String? = nil, prefixLength: Int? = nil,
-                flags: NetworkFlags? = nil, sources: [String] = []) {
+    public init(
+        countryCode: String? = nil, continentCode: String? = nil, latitude: Double? = nil,
+        longitude: Double? = nil, timeZone: String? = nil, utcOffsetHours: Double? = nil,
+        asn: UInt32? = nil, asOrganization: String? = nil, prefixLength: Int? = nil,
+        flags: NetworkFlags? = nil, sources: [String] = []
+    ) {
         self.countryCode = countryCode
         self.continentCode = continentCode
         self.latitude = latitude

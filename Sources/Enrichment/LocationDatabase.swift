@@ -1,6 +1,7 @@
 import CLibloc
-import Foundation
 import FlowRecords
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -110,12 +111,14 @@ public final class LocationDatabase: AddressIntelligence, @unchecked Sendable {
         facts.prefixLength = prefix
 
         if let code = loc_network_get_country_code(network).map({ String(cString: $0) }),
-           code.utf8.count == 2, code.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) {
+            code.utf8.count == 2, code.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") })
+        {
             facts.countryCode = code
             var country: OpaquePointer?
             if loc_database_get_country(database, &country, code) == 0, let country {
                 if let continent = loc_country_get_continent_code(country).map({ String(cString: $0) }),
-                   !continent.isEmpty {
+                    !continent.isEmpty
+                {
                     facts.continentCode = continent
                 }
                 loc_country_unref(country)
@@ -159,7 +162,8 @@ public final class LocationDatabase: AddressIntelligence, @unchecked Sendable {
         defer { lock.unlock() }
         var enumerator: OpaquePointer?
         guard loc_database_enumerator_new(&enumerator, database, LOC_DB_ENUMERATE_NETWORKS, 0) == 0,
-              let enumerator else { return [] }
+            let enumerator
+        else { return [] }
         defer { loc_database_enumerator_unref(enumerator) }
         loc_database_enumerator_set_flag(enumerator, libloc)
         var blocks: [AddressBlock] = []
@@ -184,7 +188,9 @@ public final class LocationDatabase: AddressIntelligence, @unchecked Sendable {
     static func checkHeader(path: String) throws(EnrichmentError) -> Date {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw EnrichmentError(.missingFile, "\(path): no such file (an IPFire location database was expected; Debian and Ubuntu install one with the package libloc-database)")
+            throw EnrichmentError(
+                .missingFile, "\(path): no such file (an IPFire location database was expected; Debian and Ubuntu install one with the package libloc-database)"
+            )
         }
         guard !isDirectory.boolValue else {
             throw EnrichmentError(.unreadable, "\(path): is a directory, not a location database")
@@ -196,7 +202,8 @@ public final class LocationDatabase: AddressIntelligence, @unchecked Sendable {
         let fixedFields = 8 + 8 + 3 * 4 + 10 * 4
         let headerSize: UInt64 = 8 + 8 + 3 * 4 + 10 * 4 + 2 * 2 + 2 * 2048 + 32
         guard let size = try? handle.seekToEnd(), (try? handle.seek(toOffset: 0)) != nil,
-              let head = try? handle.read(upToCount: fixedFields) ?? Data() else {  // nil at end of file
+            let head = try? handle.read(upToCount: fixedFields) ?? Data()
+        else {  // nil at end of file
             throw EnrichmentError(.unreadable, "\(path): cannot be read")
         }
         let bytes = [UInt8](head)
@@ -217,7 +224,8 @@ public final class LocationDatabase: AddressIntelligence, @unchecked Sendable {
             let offset = field(28 + 8 * i, 4)
             let length = field(32 + 8 * i, 4)
             guard offset + length <= size else {
-                throw EnrichmentError(.corruptDatabase,
+                throw EnrichmentError(
+                    .corruptDatabase,
                     "\(path): truncated or corrupt location database: its \(section) section ends at byte \(offset + length) but the file has \(size) bytes")
             }
         }

@@ -1,6 +1,7 @@
 import CMaxMindDB
-import Foundation
 import FlowRecords
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -78,7 +79,8 @@ public final class MaxMindDatabase: AddressIntelligence, @unchecked Sendable {
             MMDB_close(handle)
             handle.deinitialize(count: 1)
             handle.deallocate()
-            throw EnrichmentError(.unsupportedDatabase,
+            throw EnrichmentError(
+                .unsupportedDatabase,
                 "\(path): a '\(type)' MaxMind DB; Flowhound reads City, Country and ASN databases")
         }
         self.handle = handle
@@ -121,7 +123,8 @@ public final class MaxMindDatabase: AddressIntelligence, @unchecked Sendable {
         }
         if status == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR { return AddressFacts() }
         guard status == MMDB_SUCCESS else {
-            throw EnrichmentError(.corruptDatabase,
+            throw EnrichmentError(
+                .corruptDatabase,
                 "\(path): looking up \(address) failed: \(String(cString: MMDB_strerror(status)))")
         }
         guard result.found_entry else { return AddressFacts() }
@@ -144,9 +147,11 @@ public final class MaxMindDatabase: AddressIntelligence, @unchecked Sendable {
             }
             var flags = NetworkFlags()
             var anyFlag = false
-            for (path, flag) in [(MMDBPath.anonymousProxy, NetworkFlags.anonymousProxy),
-                                 (MMDBPath.satelliteProvider, .satelliteProvider),
-                                 (MMDBPath.anycast, .anycast)] {
+            for (path, flag) in [
+                (MMDBPath.anonymousProxy, NetworkFlags.anonymousProxy),
+                (MMDBPath.satelliteProvider, .satelliteProvider),
+                (MMDBPath.anycast, .anycast),
+            ] {
                 if let set = try reader.bool(path) {
                     anyFlag = true
                     if set { flags.insert(flag) }
@@ -214,7 +219,8 @@ public final class MaxMindDatabase: AddressIntelligence, @unchecked Sendable {
         }
 
         func corrupt(_ path: MMDBPath, _ reason: String) -> EnrichmentError {
-            EnrichmentError(.corruptDatabase,
+            EnrichmentError(
+                .corruptDatabase,
                 "\(database.path): the record for \(address) is corrupt at \(path.text): \(reason)")
         }
 
@@ -237,7 +243,8 @@ public final class MaxMindDatabase: AddressIntelligence, @unchecked Sendable {
             // the metadata marker (searched for in the last 128 KiB, as the library does) tells
             // them apart.
             guard hasMetadataMarker(path) else {
-                return EnrichmentError(.notADatabase,
+                return EnrichmentError(
+                    .notADatabase,
                     "\(path): not a MaxMind DB file (no MMDB metadata marker; expected a .mmdb City, Country or ASN database)")
             }
             return EnrichmentError(.corruptDatabase, "\(path): corrupt MaxMind DB file: \(reason)")
@@ -251,7 +258,8 @@ public final class MaxMindDatabase: AddressIntelligence, @unchecked Sendable {
         guard let size = try? file.seekToEnd() else { return false }
         let window: UInt64 = 128 * 1024
         guard (try? file.seek(toOffset: size > window ? size - window : 0)) != nil,
-              let tail = try? file.readToEnd() else { return false }
+            let tail = try? file.readToEnd()
+        else { return false }
         let marker = Data([0xAB, 0xCD, 0xEF] + Array("MaxMind.com".utf8))
         return tail.range(of: marker) != nil
     }

@@ -1,5 +1,5 @@
-import Foundation
 import FlowRecords
+import Foundation
 import Support
 
 /// Address blocks mapped to values, answering with the longest (most specific) block that
@@ -102,7 +102,8 @@ public struct PrefixMap<Value> {
         var blocks: [AddressBlock] = []
         for (line, entry) in AddressBlock.listEntries(in: text) {
             guard let block = AddressBlock(entry) else {
-                throw EnrichmentError(.invalidList,
+                throw EnrichmentError(
+                    .invalidList,
                     "\(name):\(line): '\(entry)' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32)")
             }
             blocks.append(block)

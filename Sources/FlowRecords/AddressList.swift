@@ -80,7 +80,8 @@ public struct AddressList: Sendable {
                 inString = false
                 // Only short strings of address characters can be blocks; skip the rest cheaply.
                 if current.count <= 49, current.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") }),
-                   let block = AddressBlock(String(decoding: current, as: UTF8.self)) {
+                    let block = AddressBlock(String(decoding: current, as: UTF8.self))
+                {
                     entries.append(Entry(block: block, count: nil, line: line))
                 }
                 continue
@@ -102,11 +103,13 @@ extension IPAddress {
     /// benchmarking, multicast and reserved space in both families.
     static let specialPurpose: CIDRSet = {
         var set = CIDRSet()
-        for text in ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-                     "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
-                     "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-                     "::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
-                     "fc00::/7", "fe80::/10", "ff00::/8"] {
+        for text in [
+            "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+            "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+            "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+            "::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
+            "fc00::/7", "fe80::/10", "ff00::/8",
+        ] {
             set.insert(text)
         }
         return set

@@ -137,7 +137,7 @@ extension ByteParsing {
         while i < n, bytes[i] == UInt8(ascii: " ") { i += 1 }
         if i < n {
             let c0 = bytes[i] | 0x20
-            if (c0 == UInt8(ascii: "a") || c0 == UInt8(ascii: "p")), i + 1 < n, bytes[i + 1] | 0x20 == UInt8(ascii: "m") {
+            if c0 == UInt8(ascii: "a") || c0 == UInt8(ascii: "p"), i + 1 < n, bytes[i + 1] | 0x20 == UInt8(ascii: "m") {
                 guard (1...12).contains(hour) else { return nil }
                 hour24 = hour % 12 + (c0 == UInt8(ascii: "p") ? 12 : 0)
                 i += 2
@@ -167,7 +167,8 @@ extension ByteParsing {
         guard n >= 16 else { return nil }
         let sep = p[4]
         guard sep == UInt8(ascii: "-") || sep == UInt8(ascii: "/"), p[7] == sep,
-              p[10] == UInt8(ascii: " ") || p[10] == UInt8(ascii: "T"), p[13] == UInt8(ascii: ":") else { return nil }
+            p[10] == UInt8(ascii: " ") || p[10] == UInt8(ascii: "T"), p[13] == UInt8(ascii: ":")
+        else { return nil }
         // "YYYY-MM-" and "DD HH:MM" as two words; the digits must be at bytes 0-3, 5, 6 of the first
         // and 0, 1, 3, 4, 6, 7 of the second. (The separators, checked above, cannot carry into
         // `nonDigits`' addition, so its flags are exact at those bytes.)
@@ -249,7 +250,8 @@ struct DateTimeCache {
     @inlinable @inline(__always)
     func lookUp(_ base: UnsafePointer<UInt8>, _ n: Int) -> (seconds: Double, hour: Int, minute: Int)? {
         guard filled, n >= 16, ByteParsing.loadWord(base, at: 0, end: 8) == date,
-              ByteParsing.loadWord(base, at: 8, end: 16) == time else { return nil }
+            ByteParsing.loadWord(base, at: 8, end: 16) == time
+        else { return nil }
         return value
     }
 

@@ -310,9 +310,13 @@ public enum ByteParsing {
     public static func excerpt(_ bytes: UnsafeBufferPointer<UInt8>, limit: Int = 60) -> String {
         var text = ""
         for b in bytes.prefix(limit) {
-            if b >= 0x20 && b < 0x7F { text.unicodeScalars.append(UnicodeScalar(b)) }
-            else if b == 0x09 { text += "\\t" }
-            else { text += "\\x" + String(b, radix: 16) }
+            if b >= 0x20 && b < 0x7F {
+                text.unicodeScalars.append(UnicodeScalar(b))
+            } else if b == 0x09 {
+                text += "\\t"
+            } else {
+                text += "\\x" + String(b, radix: 16)
+            }
         }
         if bytes.count > limit { text += "…" }
         return text

@@ -218,15 +218,19 @@ public struct DirectionPairer: Sendable {
                 try emit(record)
                 return
             }
-            own = Key(a: record.source, b: record.destination, aPort: type, bPort: record.destinationPort,
-                      transport: transport.rawValue, kind: 0)
-            reverse = Key(a: record.destination, b: record.source, aPort: partner, bPort: record.destinationPort,
-                          transport: transport.rawValue, kind: 0)
+            own = Key(
+                a: record.source, b: record.destination, aPort: type, bPort: record.destinationPort,
+                transport: transport.rawValue, kind: 0)
+            reverse = Key(
+                a: record.destination, b: record.source, aPort: partner, bPort: record.destinationPort,
+                transport: transport.rawValue, kind: 0)
         } else {
-            own = Key(a: record.source, b: record.destination, aPort: record.sourcePort,
-                      bPort: record.destinationPort, transport: transport.rawValue, kind: 0)
-            reverse = Key(a: record.destination, b: record.source, aPort: record.destinationPort,
-                          bPort: record.sourcePort, transport: transport.rawValue, kind: 0)
+            own = Key(
+                a: record.source, b: record.destination, aPort: record.sourcePort,
+                bPort: record.destinationPort, transport: transport.rawValue, kind: 0)
+            reverse = Key(
+                a: record.destination, b: record.source, aPort: record.destinationPort,
+                bPort: record.sourcePort, transport: transport.rawValue, kind: 0)
         }
         if let head = index[reverse], let match = closest(from: head, to: record.start) {
             let other = slots[Int(match)].record
@@ -326,8 +330,9 @@ public struct DirectionPairer: Sendable {
     // MARK: ICMP unreachables
 
     mutating func addUnreachable(_ record: FlowRecord, emit: (FlowRecord) throws -> Void) rethrows {
-        let key = Key(a: record.source, b: record.destination, aPort: 0, bPort: 0,
-                      transport: record.transport.rawValue, kind: 1)
+        let key = Key(
+            a: record.source, b: record.destination, aPort: 0, bPort: 0,
+            transport: record.transport.rawValue, kind: 1)
         let slot = insert(record, key: key)
         slots[Int(slot)].creditPackets = max(1, record.sourcePackets)
         slots[Int(slot)].creditBytes = record.sourceBytes
@@ -359,8 +364,9 @@ public struct DirectionPairer: Sendable {
         merged.start = min(probe.start, answer.start)
         merged.end = max(probe.end, answer.end)
         merged.outcome = .rejected
-        merged.state = state(kind: icmp == .icmp ? 2 : 3, UInt8(truncatingIfNeeded: answer.sourcePort),
-                             UInt8(truncatingIfNeeded: answer.destinationPort))
+        merged.state = state(
+            kind: icmp == .icmp ? 2 : 3, UInt8(truncatingIfNeeded: answer.sourcePort),
+            UInt8(truncatingIfNeeded: answer.destinationPort))
         return merged
     }
 

@@ -55,7 +55,8 @@ public enum FlowFormat: String, CaseIterable, Sendable, Codable, CustomStringCon
 
     static func detect(firstLine line: String) -> FlowFormat? {
         if line.hasPrefix("#separator") || line.hasPrefix("#fields") || line.hasPrefix("#path")
-            || line.hasPrefix("#set_separator") {
+            || line.hasPrefix("#set_separator")
+        {
             return .zeek
         }
         if line.hasPrefix("{") {
@@ -73,7 +74,9 @@ public enum FlowFormat: String, CaseIterable, Sendable, Codable, CustomStringCon
         if names.contains("srcaddr") && (names.contains("starttime") || names.contains("stime")) { return .argus }
         if names.contains("srcaddr") && names.contains("dstaddr")
             && (names.contains("version") || names.contains("logstatus") || names.contains("interfaceid")
-                || names.contains("action")) && !line.contains(",") {
+                || names.contains("action"))
+            && !line.contains(",")
+        {
             return .vpc
         }
         if (names.contains("srcip") || names.contains("sourceip")) && names.contains("flowid") { return .cicflowmeter }
@@ -81,7 +84,8 @@ public enum FlowFormat: String, CaseIterable, Sendable, Codable, CustomStringCon
         // A header-less VPC version-2 record: "2 123456789010 eni-... srcaddr dstaddr ...".
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)
         if fields.count >= 14, let version = Int(fields[0]), (2...10).contains(version),
-           fields[2].hasPrefix("eni-") || fields[2] == "-" {
+            fields[2].hasPrefix("eni-") || fields[2] == "-"
+        {
             return .vpc
         }
         return nil
@@ -92,8 +96,9 @@ public enum FlowFormat: String, CaseIterable, Sendable, Codable, CustomStringCon
 enum ColumnNames {
     /// Lower case, letters and digits only.
     static func normalise(_ name: String) -> String {
-        String(name.lowercased().unicodeScalars.filter { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") }
-            .map(Character.init))
+        String(
+            name.lowercased().unicodeScalars.filter { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") }
+                .map(Character.init))
     }
 
     /// The index of the first column whose normalised name is one of `aliases`.

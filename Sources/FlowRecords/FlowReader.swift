@@ -1,4 +1,5 @@
 import Support
+
 /// A line-by-line parser for one format. Parsers are values that learn their columns from
 /// header lines and then turn each data line into a record.
 protocol LineParser {
@@ -80,8 +81,10 @@ public struct FlowReader: Sendable {
     ///   record), or whatever `body` throws.
     /// - Complexity: O(n) in the input size, with memory independent of it.
     /// - Parameter onFormat: told the input's format (detected or forced) before the first record.
-    public func read(path: String, onFormat: (FlowFormat) throws -> Void = { _ in },
-                     _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
+    public func read(
+        path: String, onFormat: (FlowFormat) throws -> Void = { _ in },
+        _ body: (FlowRecord) throws -> Void
+    ) throws -> ReadSummary {
         try read(try OpenedInput(path: path), path: path, onFormat: onFormat, pace: { _ in }, body)
     }
 
@@ -93,13 +96,17 @@ public struct FlowReader: Sendable {
     /// - Parameter pace: called with the bytes of lines read so far every `paceInterval` bytes,
     ///   whether or not they hold records (comments, headers, malformed lines): a caller with a
     ///   deadline throws from it, so that input that yields no record cannot run past its time.
-    public func read(bytes: [UInt8], name: String, onFormat: (FlowFormat) throws -> Void = { _ in },
-                     pace: (Int) throws -> Void = { _ in }, _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
+    public func read(
+        bytes: [UInt8], name: String, onFormat: (FlowFormat) throws -> Void = { _ in },
+        pace: (Int) throws -> Void = { _ in }, _ body: (FlowRecord) throws -> Void
+    ) throws -> ReadSummary {
         try read(try OpenedInput(source: MemorySource(bytes), name: name), path: name, onFormat: onFormat, pace: pace, body)
     }
 
-    private func read(_ input: OpenedInput, path: String, onFormat: (FlowFormat) throws -> Void,
-                      pace: (Int) throws -> Void, _ body: (FlowRecord) throws -> Void) throws -> ReadSummary {
+    private func read(
+        _ input: OpenedInput, path: String, onFormat: (FlowFormat) throws -> Void,
+        pace: (Int) throws -> Void, _ body: (FlowRecord) throws -> Void
+    ) throws -> ReadSummary {
         let format = try resolveFormat(path: path, head: input.head)
         try onFormat(format)
         switch format {

@@ -39,7 +39,10 @@ enum OutcomeRules {
         case 2:
             if ByteParsing.equals(state, "S0") || ByteParsing.equals(state, "SH") { return .unanswered }
             if ByteParsing.equals(state, "SF") || ByteParsing.equals(state, "S1")
-                || ByteParsing.equals(state, "S2") || ByteParsing.equals(state, "S3") { return .established }
+                || ByteParsing.equals(state, "S2") || ByteParsing.equals(state, "S3")
+            {
+                return .established
+            }
         case 3:
             if ByteParsing.equals(state, "OTH") {
                 if !originatorSyn && !responderSynAck {

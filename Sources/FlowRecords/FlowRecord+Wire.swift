@@ -55,10 +55,11 @@ extension FlowRecord {
         let flags = TCPFlags(rawValue: try r.u8("TCP flags"))
         let code = try r.u8("outcome")
         guard let outcome = Outcome(rawValue: code) else { throw WireError("outcome \(code) is not one Flowhound knows") }
-        self.init(start: start, end: end, source: source, destination: destination, sourcePort: sourcePort,
-                  destinationPort: destinationPort, transport: transport, sourcePackets: sp, sourceBytes: sb,
-                  destinationPackets: dp, destinationBytes: db, tcpFlags: flags, outcome: outcome,
-                  state: try r.string("state"), label: try r.optionalString("label"),
-                  detailedLabel: try r.optionalString("detailed label"))
+        self.init(
+            start: start, end: end, source: source, destination: destination, sourcePort: sourcePort,
+            destinationPort: destinationPort, transport: transport, sourcePackets: sp, sourceBytes: sb,
+            destinationPackets: dp, destinationBytes: db, tcpFlags: flags, outcome: outcome,
+            state: try r.string("state"), label: try r.optionalString("label"),
+            detailedLabel: try r.optionalString("detailed label"))
     }
 }

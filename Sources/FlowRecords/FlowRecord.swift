@@ -41,10 +41,11 @@ public struct FlowRecord: Sendable, Equatable {
         tcpFlags: TCPFlags = [], outcome: Outcome = .other, state: String = "",
         label: String? = nil, detailedLabel: String? = nil
     ) {
-        assign(start: start, end: end, source: source, destination: destination, sourcePort: sourcePort,
-               destinationPort: destinationPort, transport: transport, sourcePackets: sourcePackets,
-               sourceBytes: sourceBytes, destinationPackets: destinationPackets, destinationBytes: destinationBytes,
-               tcpFlags: tcpFlags, outcome: outcome, state: state, label: label, detailedLabel: detailedLabel)
+        assign(
+            start: start, end: end, source: source, destination: destination, sourcePort: sourcePort,
+            destinationPort: destinationPort, transport: transport, sourcePackets: sourcePackets,
+            sourceBytes: sourceBytes, destinationPackets: destinationPackets, destinationBytes: destinationBytes,
+            tcpFlags: tcpFlags, outcome: outcome, state: state, label: label, detailedLabel: detailedLabel)
     }
 
     /// Overwrites every field in place, with the same parameters and defaults as `init` (which calls it).
@@ -140,21 +141,21 @@ public struct Transport: RawRepresentable, Hashable, Sendable, CustomStringConve
         let word = ByteParsing.loadWord(base, at: 0, end: n)
         let key = (word | ByteParsing.upperCaseLetters(word) &>> 2).byteSwapped &>> (8 &* UInt64(8 &- n))
         switch key {
-        case 0x74_63_70: self = .tcp                       // tcp
-        case 0x75_64_70: self = .udp                       // udp
-        case 0x69_63_6D_70: self = .icmp                   // icmp
-        case 0x69_63_6D_70_36: self = .icmpv6              // icmp6
-        case 0x69_63_6D_70_76_36: self = .icmpv6           // icmpv6
-        case 0x67_72_65: self = .gre                       // gre
-        case 0x65_73_70: self = .esp                       // esp
-        case 0x73_63_74_70: self = .sctp                   // sctp
-        case 0x69_67_6D_70: self = .igmp                   // igmp
-        case 0x69_70_76_36: self = Transport(rawValue: 41) // ipv6
-        case 0x61_68: self = Transport(rawValue: 51)       // ah
-        case 0x6F_73_70_66: self = Transport(rawValue: 89) // ospf
-        case 0x6F_73_70_66_69_67_70: self = Transport(rawValue: 89) // ospfigp
-        case 0x70_69_6D: self = Transport(rawValue: 103)   // pim
-        case 0x76_72_72_70: self = Transport(rawValue: 112) // vrrp
+        case 0x74_63_70: self = .tcp  // tcp
+        case 0x75_64_70: self = .udp  // udp
+        case 0x69_63_6D_70: self = .icmp  // icmp
+        case 0x69_63_6D_70_36: self = .icmpv6  // icmp6
+        case 0x69_63_6D_70_76_36: self = .icmpv6  // icmpv6
+        case 0x67_72_65: self = .gre  // gre
+        case 0x65_73_70: self = .esp  // esp
+        case 0x73_63_74_70: self = .sctp  // sctp
+        case 0x69_67_6D_70: self = .igmp  // igmp
+        case 0x69_70_76_36: self = Transport(rawValue: 41)  // ipv6
+        case 0x61_68: self = Transport(rawValue: 51)  // ah
+        case 0x6F_73_70_66: self = Transport(rawValue: 89)  // ospf
+        case 0x6F_73_70_66_69_67_70: self = Transport(rawValue: 89)  // ospfigp
+        case 0x70_69_6D: self = Transport(rawValue: 103)  // pim
+        case 0x76_72_72_70: self = Transport(rawValue: 112)  // vrrp
         default: return nil
         }
     }

@@ -1,4 +1,5 @@
 import Support
+
 /// Running statistics over flow records: counts by transport and outcome, time span, volume, and
 /// the busiest sources, destinations and destination ports.
 ///
@@ -151,10 +152,13 @@ public struct StatsReport: Codable, Sendable {
         var lines: [String] = []
         for input in inputs {
             let skipped = input.skipped.values.reduce(0, +)
-            lines.append("\(input.file == "-" ? "<stdin>" : input.file): \(input.format), \(input.records) records"
-                + (input.malformed > 0 ? ", \(input.malformed) malformed" : "")
-                + (skipped > 0 ? ", \(skipped) skipped (" + input.skipped.sorted { $0.key < $1.key }
-                    .map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")" : ""))
+            lines.append(
+                "\(input.file == "-" ? "<stdin>" : input.file): \(input.format), \(input.records) records"
+                    + (input.malformed > 0 ? ", \(input.malformed) malformed" : "")
+                    + (skipped > 0
+                        ? ", \(skipped) skipped ("
+                            + input.skipped.sorted { $0.key < $1.key }
+                            .map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")" : ""))
         }
         lines.append("")
         lines.append("records      \(records)")
@@ -170,8 +174,10 @@ public struct StatsReport: Codable, Sendable {
         if skippedTotal > 0 {
             lines.append("skipped      " + skipped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
-        for (title, entries) in [("top sources", topSources), ("top destinations", topDestinations),
-                                 ("top destination ports", topDestinationPorts)] where !entries.isEmpty {
+        for (title, entries) in [
+            ("top sources", topSources), ("top destinations", topDestinations),
+            ("top destination ports", topDestinationPorts),
+        ] where !entries.isEmpty {
             lines.append("")
             lines.append("\(title)\(approximate ? " (approximate)" : ""):")
             let width = entries.map(\.key.count).max() ?? 0
@@ -210,4 +216,3 @@ public struct StatsReport: Codable, Sendable {
         return "\(Int((seconds / 86400).rounded())) days"
     }
 }
-

@@ -1,4 +1,5 @@
 import Support
+
 /// Writers for the exporters' own formats, so that normalised (or synthetic) records can be fed to
 /// any tool that reads Zeek, nfdump, Argus or VPC Flow Logs, and read back by Flowhound.
 ///
@@ -140,8 +141,10 @@ extension FlowWriter {
     /// A deterministic Zeek-style connection uid from the record's fields.
     static func zeekUID(_ r: FlowRecord) -> String {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for v in [r.source.high, r.source.low, r.destination.high, r.destination.low, r.start.bitPattern,
-                  UInt64(r.sourcePort) << 16 | UInt64(r.destinationPort)] {
+        for v in [
+            r.source.high, r.source.low, r.destination.high, r.destination.low, r.start.bitPattern,
+            UInt64(r.sourcePort) << 16 | UInt64(r.destinationPort),
+        ] {
             h = (h ^ v) &* 0x0000_0100_0000_01B3
             h ^= h >> 29
         }
@@ -196,7 +199,8 @@ extension FlowWriter {
 
     // MARK: nfdump
 
-    static let nfdumpHeader = "ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,in,out,sas,das,smk,dmk,dtos,dir,nh,nhb,svln,dvln,ismc,odmc,idmc,osmc,mpls1,mpls2,mpls3,mpls4,mpls5,mpls6,mpls7,mpls8,mpls9,mpls10,cl,sl,al,ra,eng,exid,tr\n"
+    static let nfdumpHeader =
+        "ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,in,out,sas,das,smk,dmk,dtos,dir,nh,nhb,svln,dvln,ismc,odmc,idmc,osmc,mpls1,mpls2,mpls3,mpls4,mpls5,mpls6,mpls7,mpls8,mpls9,mpls10,cl,sl,al,ra,eng,exid,tr\n"
 
     /// nfdump's 8-character flag string, `CEUAPRSF` with dots for absent flags.
     static func appendNfdumpFlags(_ flags: TCPFlags, to out: inout [UInt8]) {
@@ -230,7 +234,9 @@ extension FlowWriter {
         appendString("0,0,", to: &out)
         appendUnsigned(packets, to: &out); out.append(0x2C)
         appendUnsigned(bytes, to: &out)
-        appendString(",0,0,0,0,0,0,0,0,0,0,0.0.0.0,0.0.0.0,0,0,00:00:00:00:00:00,00:00:00:00:00:00,00:00:00:00:00:00,00:00:00:00:00:00,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,    0.000,    0.000,    0.000,0.0.0.0,0/0,0,", to: &out)
+        appendString(
+            ",0,0,0,0,0,0,0,0,0,0,0.0.0.0,0.0.0.0,0,0,00:00:00:00:00:00,00:00:00:00:00:00,00:00:00:00:00:00,00:00:00:00:00:00,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,    0.000,    0.000,    0.000,0.0.0.0,0/0,0,",
+            to: &out)
         appendDate(r.end, separator: UInt8(ascii: "-"), micros: false, to: &out)
         appendString(".000\n", to: &out)
     }

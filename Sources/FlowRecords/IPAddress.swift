@@ -1,4 +1,5 @@
 import Support
+
 /// An IPv4 or IPv6 address as a 16-byte value.
 ///
 /// IPv4 addresses are stored in their IPv4-mapped IPv6 form (`::ffff:a.b.c.d`), as Zeek does, so
@@ -145,7 +146,8 @@ public struct IPAddress: Hashable, Comparable, Sendable {
             }
             if isIPv4Tail {
                 guard j == end, count <= 6,
-                      let v4 = parseIPv4(UnsafeBufferPointer(rebasing: input[i..<j])) else { return nil }
+                    let v4 = parseIPv4(UnsafeBufferPointer(rebasing: input[i..<j]))
+                else { return nil }
                 groups[count] = UInt16(v4 >> 16)
                 groups[count + 1] = UInt16(v4 & 0xFFFF)
                 count += 2

@@ -128,7 +128,8 @@ final class GzipSource: ByteSource {
                 // Another gzip member may follow; anything else after the trailer is ignored, as gzip does.
                 if stream.pointee.avail_in == 0 && !inputEnded { try refill() }
                 if stream.pointee.avail_in >= 2,
-                   stream.pointee.next_in[0] == 0x1F, stream.pointee.next_in[1] == 0x8B {
+                    stream.pointee.next_in[0] == 0x1F, stream.pointee.next_in[1] == 0x8B
+                {
                     inflateReset(stream)
                 } else {
                     finished = true
@@ -159,8 +160,8 @@ final class LineReader {
     private let source: any ByteSource
     private let name: String
     private var buffer: UnsafeMutableRawBufferPointer
-    private var start = 0       // first unconsumed byte
-    private var filled = 0      // bytes valid in buffer
+    private var start = 0  // first unconsumed byte
+    private var filled = 0  // bytes valid in buffer
     private var atEnd = false
     private(set) var lineNumber = 0
     /// A longer line is an error: a flow log has no such lines, and binary input might have no newline at all.
@@ -296,7 +297,8 @@ struct OpenedInput {
     static func foreignKind(_ b: [UInt8]) -> String? {
         func starts(_ magic: [UInt8]) -> Bool { b.count >= magic.count && Array(b.prefix(magic.count)) == magic }
         if starts([0xD4, 0xC3, 0xB2, 0xA1]) || starts([0xA1, 0xB2, 0xC3, 0xD4]) || starts([0x4D, 0x3C, 0xB2, 0xA1])
-            || starts([0xA1, 0xB2, 0x3C, 0x4D]) || starts([0x0A, 0x0D, 0x0D, 0x0A]) {
+            || starts([0xA1, 0xB2, 0x3C, 0x4D]) || starts([0x0A, 0x0D, 0x0D, 0x0A])
+        {
             return "a packet capture (pcap), not a flow log: turn it into flows first (zeek -r, argus -r, or nfpcapd -r)"
         }
         if starts([0x0C, 0xA5]) || starts([0xA5, 0x0C]) {

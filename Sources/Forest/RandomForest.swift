@@ -114,8 +114,9 @@ public struct RandomForest: Sendable, Equatable {
                 var t = w
                 while t < count {
                     var rng = SplitMix64.stream(seed: settings.seed, index: UInt64(t))
-                    var builder = TreeBuilder(columns: shared.value.0, labels: shared.value.1, rows: x.rows,
-                                              features: x.columns, settings: settings)
+                    var builder = TreeBuilder(
+                        columns: shared.value.0, labels: shared.value.1, rows: x.rows,
+                        features: x.columns, settings: settings)
                     out.value[t] = builder.build(rng: &rng)
                     t += workers
                 }
@@ -132,8 +133,10 @@ public struct RandomForest: Sendable, Equatable {
 
     /// Adds each tree's leaf probability for `count` rows (row r at `rows + r · stride`) to `sums`.
     @inline(__always)
-    private static func accumulate(_ nodes: UnsafePointer<PackedNode>, _ roots: [Int32], _ depths: [Int32],
-                                   rows: UnsafePointer<Float>, stride: Int, count: Int, into sums: UnsafeMutablePointer<Float>) {
+    private static func accumulate(
+        _ nodes: UnsafePointer<PackedNode>, _ roots: [Int32], _ depths: [Int32],
+        rows: UnsafePointer<Float>, stride: Int, count: Int, into sums: UnsafeMutablePointer<Float>
+    ) {
         // Tree by tree, eight rows at a time: a tree's nodes stay in cache while the block's rows walk it.
         for (root, depth) in zip(roots, depths) {
             var lane = 0
@@ -223,8 +226,9 @@ public struct RandomForest: Sendable, Equatable {
                         while blockStart < end {
                             let blockEnd = min(blockStart + 128, end)
                             for i in blockStart..<blockEnd { o[i] = 0 }
-                            RandomForest.accumulate(p.baseAddress!, roots, depths, rows: v.baseAddress! + blockStart * x.columns,
-                                                    stride: x.columns, count: blockEnd - blockStart, into: o.baseAddress! + blockStart)
+                            RandomForest.accumulate(
+                                p.baseAddress!, roots, depths, rows: v.baseAddress! + blockStart * x.columns,
+                                stride: x.columns, count: blockEnd - blockStart, into: o.baseAddress! + blockStart)
                             for i in blockStart..<blockEnd { o[i] *= scale }
                             blockStart = blockEnd
                         }

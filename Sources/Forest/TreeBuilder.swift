@@ -55,7 +55,8 @@ struct TreeBuilder {
             value[node] = total > 0 ? Float(positive / total) : 0
             let count = end - start
             if positive == 0 || positive == total || count < settings.minimumSamplesSplit
-                || count < 2 * settings.minimumSamplesLeaf || depth == settings.maximumDepth {
+                || count < 2 * settings.minimumSamplesLeaf || depth == settings.maximumDepth
+            {
                 continue
             }
             let (found, constants) = bestSplit(start, end, total, positive, tries: tries, knownConstants: knownConstants, rng: &rng)
@@ -100,8 +101,10 @@ struct TreeBuilder {
     /// keep drawing until it found `tries` varying ones (slower, and a less diverse forest).
     /// - Returns: the split, if any, and how many features are now known to be constant (the
     ///   children's `knownConstants`).
-    mutating func bestSplit(_ start: Int, _ end: Int, _ total: Double, _ positive: Double, tries: Int, knownConstants: Int,
-                            rng: inout SplitMix64) -> (split: (feature: Int, threshold: Float, childImpurity: Double)?, constants: Int) {
+    mutating func bestSplit(
+        _ start: Int, _ end: Int, _ total: Double, _ positive: Double, tries: Int, knownConstants: Int,
+        rng: inout SplitMix64
+    ) -> (split: (feature: Int, threshold: Float, childImpurity: Double)?, constants: Int) {
         var best: (feature: Int, threshold: Float, childImpurity: Double)? = nil
         let minimumLeaf = settings.minimumSamplesLeaf
         var unvisited = features  // featureOrder[unvisited...] holds the varying features already visited
@@ -153,7 +156,8 @@ struct TreeBuilder {
                 let lowPositive = firstIsLow ? firstPositive : positive - firstPositive
                 let lowCount = firstIsLow ? firstCount : n - firstCount
                 guard lowCount >= minimumLeaf, n - lowCount >= minimumLeaf else { continue }
-                let impurity = lowTotal * TreeBuilder.gini(lowPositive, lowTotal)
+                let impurity =
+                    lowTotal * TreeBuilder.gini(lowPositive, lowTotal)
                     + (total - lowTotal) * TreeBuilder.gini(positive - lowPositive, total - lowTotal)
                 if best == nil || impurity < best!.childImpurity - 1e-12 {
                     best = (f, TreeBuilder.midpoint(min(first, second), max(first, second)), impurity)
@@ -171,7 +175,8 @@ struct TreeBuilder {
                 leftPositive += Double(weights[i] * labels[i])
                 guard pairs[k].0 < pairs[k + 1].0, k + 1 >= minimumLeaf, n - k - 1 >= minimumLeaf else { continue }
                 let rightTotal = total - leftTotal, rightPositive = positive - leftPositive
-                let impurity = leftTotal * TreeBuilder.gini(leftPositive, leftTotal)
+                let impurity =
+                    leftTotal * TreeBuilder.gini(leftPositive, leftTotal)
                     + rightTotal * TreeBuilder.gini(rightPositive, rightTotal)
                 if best == nil || impurity < best!.childImpurity - 1e-12 {
                     best = (f, TreeBuilder.midpoint(pairs[k].0, pairs[k + 1].0), impurity)

@@ -218,8 +218,9 @@ public struct Architecture: Codable, Sendable, Equatable {
             _ = try check(output.checkedCount, Limits.activation, "\(name): output \(output)")
             if case let .conv2d(_, kernel, _, _) = layer {
                 // The patch matrix the convolution multiplies: C·k·k rows, H'·W' columns.
-                _ = try check(Shape([current[0], kernel, kernel, output[1], output[2]]).checkedCount, Limits.activation,
-                              "\(name): the patch matrix")
+                _ = try check(
+                    Shape([current[0], kernel, kernel, output[1], output[2]]).checkedCount, Limits.activation,
+                    "\(name): the patch matrix")
             }
             for (tensor, shape) in zip(layer.parameterNames(position: position), Architecture.parameterShapes(layer, input: current)) {
                 let count = try check(shape.checkedCount, Limits.parameters, "\(name): weight tensor \(shape)")

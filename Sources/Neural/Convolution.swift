@@ -100,8 +100,9 @@ public final class Conv2D: Layer {
                             for s in 0..<n {
                                 let g = dy.baseAddress! + s * f * p
                                 // dW += dY_s · cols_sᵀ
-                                BLAS.gemm(transposeB: true, m: f, n: k, k: p, a: g, lda: p,
-                                          b: cols.baseAddress! + s * k * p, ldb: p, beta: 1, c: dw.baseAddress!, ldc: k)
+                                BLAS.gemm(
+                                    transposeB: true, m: f, n: k, k: p, a: g, lda: p,
+                                    b: cols.baseAddress! + s * k * p, ldb: p, beta: 1, c: dw.baseAddress!, ldc: k)
                                 for j in 0..<f {
                                     var sum: Float = 0
                                     for q in 0..<p { sum += g[j * p + q] }
@@ -113,8 +114,9 @@ public final class Conv2D: Layer {
                                 scratch.withUnsafeMutableBufferPointer { dcols in
                                     for s in 0..<n {
                                         // dcols = Wᵀ · dY_s, then scattered back onto the input grid.
-                                        BLAS.gemm(transposeA: true, m: k, n: p, k: f, a: w.baseAddress!, lda: k,
-                                                  b: dy.baseAddress! + s * f * p, ldb: p, beta: 0, c: dcols.baseAddress!, ldc: p)
+                                        BLAS.gemm(
+                                            transposeA: true, m: k, n: p, k: f, a: w.baseAddress!, lda: k,
+                                            b: dy.baseAddress! + s * f * p, ldb: p, beta: 0, c: dcols.baseAddress!, ldc: p)
                                         col2im(dcols.baseAddress!, into: dx.baseAddress! + s * sampleSize)
                                     }
                                 }
@@ -176,7 +178,8 @@ public final class Conv2D: Layer {
                                     let iy = oy - padding + ki
                                     for kj in 0..<kernel {
                                         let ix = ox - padding + kj
-                                        c[row * d + column] = iy >= 0 && iy < height && ix >= 0 && ix < width
+                                        c[row * d + column] =
+                                            iy >= 0 && iy < height && ix >= 0 && ix < width
                                             ? sample[(ch * height + iy) * width + ix] : 0
                                         row += 1
                                     }
@@ -185,8 +188,9 @@ public final class Conv2D: Layer {
                         }
                         product.withUnsafeMutableBufferPointer { r in
                             weight.value.scalars.withUnsafeBufferPointer { w in
-                                BLAS.gemm(m: f, n: d, k: k, a: w.baseAddress!, lda: k, b: c.baseAddress!, ldb: d,
-                                          beta: 0, c: r.baseAddress!, ldc: d)
+                                BLAS.gemm(
+                                    m: f, n: d, k: k, a: w.baseAddress!, lda: k, b: c.baseAddress!, ldb: d,
+                                    beta: 0, c: r.baseAddress!, ldc: d)
                             }
                             bias.value.scalars.withUnsafeBufferPointer { bias in
                                 for j in 0..<f {

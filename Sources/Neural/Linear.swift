@@ -42,8 +42,9 @@ public final class Dense: Layer {
             }
             x.scalars.withUnsafeBufferPointer { a in
                 weight.value.scalars.withUnsafeBufferPointer { w in
-                    BLAS.gemm(m: n, n: units, k: inputs, a: a.baseAddress!, lda: inputs, b: w.baseAddress!, ldb: units,
-                              beta: 1, c: out.baseAddress!, ldc: units)
+                    BLAS.gemm(
+                        m: n, n: units, k: inputs, a: a.baseAddress!, lda: inputs, b: w.baseAddress!, ldb: units,
+                        beta: 1, c: out.baseAddress!, ldc: units)
                 }
             }
         }
@@ -59,8 +60,9 @@ public final class Dense: Layer {
             input.scalars.withUnsafeBufferPointer { x in
                 // dW += Xᵀ · dY
                 weight.gradient.scalars.withUnsafeMutableBufferPointer { dw in
-                    BLAS.gemm(transposeA: true, m: inputs, n: units, k: n, a: x.baseAddress!, lda: inputs,
-                              b: g.baseAddress!, ldb: units, beta: 1, c: dw.baseAddress!, ldc: units)
+                    BLAS.gemm(
+                        transposeA: true, m: inputs, n: units, k: n, a: x.baseAddress!, lda: inputs,
+                        b: g.baseAddress!, ldb: units, beta: 1, c: dw.baseAddress!, ldc: units)
                 }
             }
             bias.gradient.scalars.withUnsafeMutableBufferPointer { db in
@@ -70,8 +72,9 @@ public final class Dense: Layer {
             // dX = dY · Wᵀ
             weight.value.scalars.withUnsafeBufferPointer { w in
                 dx.scalars.withUnsafeMutableBufferPointer { out in
-                    BLAS.gemm(transposeB: true, m: n, n: inputs, k: units, a: g.baseAddress!, lda: units,
-                              b: w.baseAddress!, ldb: units, beta: 0, c: out.baseAddress!, ldc: inputs)
+                    BLAS.gemm(
+                        transposeB: true, m: n, n: inputs, k: units, a: g.baseAddress!, lda: units,
+                        b: w.baseAddress!, ldb: units, beta: 0, c: out.baseAddress!, ldc: inputs)
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Support
+
 /// The checksum of a whole Flowhound model file (format 2 and later), the same for every kind of
 /// model. The metadata key `sha256` holds the lower-case hexadecimal SHA-256 of this serialisation,
 /// where a *string* is its UTF-8 length as a little-endian UInt64 followed by its UTF-8 bytes:

@@ -21,8 +21,10 @@ public struct NetworkModel {
     /// Bumped when the layout changes in a way older readers cannot follow. 2: the file checksum
     /// (`sha256`) covers the metadata too.
     public static let formatVersion = 2
-    static let reservedKeys: Set<String> = ["format", "format_version", "kind", "architecture", "loss", "labels", "weights_sha256",
-                                            SafeTensors.checksumKey]
+    static let reservedKeys: Set<String> = [
+        "format", "format_version", "kind", "architecture", "loss", "labels", "weights_sha256",
+        SafeTensors.checksumKey,
+    ]
 
     /// What the model is for, e.g. `scan-cnn`; a reader asks for the kind it can use.
     public var kind: String
@@ -74,7 +76,9 @@ public struct NetworkModel {
     public static func checkHeader(_ metadata: [String: String], path: String, kind expected: String) throws(ModelFileError) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         guard metadata["format"] == format else {
-            throw fail(metadata["format"].map { "is a '\($0)' file, not a Flowhound model" } ?? "is a safetensors file but not a Flowhound model (no format in its metadata)")
+            throw fail(
+                metadata["format"].map { "is a '\($0)' file, not a Flowhound model" }
+                    ?? "is a safetensors file but not a Flowhound model (no format in its metadata)")
         }
         guard let versionText = metadata["format_version"] else { throw fail("has no format_version") }
         guard let version = Int(versionText), version >= 1, String(version) == versionText else {
@@ -84,7 +88,9 @@ public struct NetworkModel {
             throw fail("was written by a newer Flowhound (model format \(version); this one reads \(formatVersion))")
         }
         guard version == formatVersion else {
-            throw fail("is in model format \(version), which this Flowhound no longer reads (format \(formatVersion) covers all of a model's metadata by its checksum): retrain the model")
+            throw fail(
+                "is in model format \(version), which this Flowhound no longer reads (format \(formatVersion) covers all of a model's metadata by its checksum): retrain the model"
+            )
         }
         guard let kind = metadata["kind"] else { throw fail("does not say what kind of model it is") }
         let article = { (word: String) in "aeiou".contains(word.first ?? "x") ? "an" : "a" }
@@ -118,7 +124,8 @@ public struct NetworkModel {
         let m = file.metadata
         try NetworkModel.checkHeader(m, path: path, kind: expected)
         guard let architectureText = m["architecture"],
-              let architecture = try? JSONDecoder().decode(Architecture.self, from: Data(architectureText.utf8)) else {
+            let architecture = try? JSONDecoder().decode(Architecture.self, from: Data(architectureText.utf8))
+        else {
             throw fail("has no readable architecture")
         }
         let declared: [(name: String, shape: Shape)], outputShape: Shape
@@ -141,7 +148,9 @@ public struct NetworkModel {
         let expectedNames = Set(declared.map(\.name))
         let present = Set(file.tensors.map(\.name))
         if let missing = declared.first(where: { !present.contains($0.name) }) { throw fail("has no tensor '\(missing.name)' that its architecture needs") }
-        if let extra = file.tensors.first(where: { !expectedNames.contains($0.name) }) { throw fail("has a tensor '\(extra.name)' its architecture does not use") }
+        if let extra = file.tensors.first(where: { !expectedNames.contains($0.name) }) {
+            throw fail("has a tensor '\(extra.name)' its architecture does not use")
+        }
         guard let checksum = m["weights_sha256"] else { throw fail("has no weights_sha256 checksum") }
         guard file.data.withUnsafeBytes({ hex(sha256($0)) }) == checksum else {
             throw fail("weights do not match their SHA-256 checksum: the file was altered or damaged")
@@ -155,8 +164,9 @@ public struct NetworkModel {
         let network: Network
         do { network = try Network(architecture, seed: 0) } catch { throw fail("has an architecture that cannot be used: \(error)") }
         for p in network.parameters { p.value = file[p.name]! }
-        self.init(kind: expected, network: network, loss: loss, labels: labels,
-                  documents: m.filter { !NetworkModel.reservedKeys.contains($0.key) })
+        self.init(
+            kind: expected, network: network, loss: loss, labels: labels,
+            documents: m.filter { !NetworkModel.reservedKeys.contains($0.key) })
     }
 }
 

@@ -40,7 +40,9 @@ public struct SafeTensors: Sendable {
         var offset = 0
         for (name, t) in tensors {
             let end = offset + t.count * 4
-            entries.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.dimensions.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}")
+            entries.append(
+                "\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.dimensions.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}"
+            )
             offset = end
         }
         var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
@@ -108,9 +110,10 @@ public struct SafeTensors: Sendable {
             position = e.end
         }
         guard position == dataSize else {
-            throw fail(position > dataSize
-                ? "tensors need \(position) bytes of data but the file has \(dataSize): truncated"
-                : "\(dataSize - position) bytes after the last tensor: not written by Flowhound, or damaged")
+            throw fail(
+                position > dataSize
+                    ? "tensors need \(position) bytes of data but the file has \(dataSize): truncated"
+                    : "\(dataSize - position) bytes after the last tensor: not written by Flowhound, or damaged")
         }
         var tensors: [(name: String, tensor: Tensor)] = []
         bytes.withUnsafeBytes { raw in
@@ -136,7 +139,8 @@ public struct SafeTensors: Sendable {
         guard !isDirectory.boolValue else { throw ModelFileError(path: path, reason: "is a directory, not a model file") }
         // Only a regular file of bounded size is read: a device (/dev/zero) or a pipe could be endless.
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              attributes[.type] as? FileAttributeType == .typeRegular else {
+            attributes[.type] as? FileAttributeType == .typeRegular
+        else {
             throw ModelFileError(path: path, reason: "is not a regular file, not a model file")
         }
         if let size = (attributes[.size] as? NSNumber)?.int64Value, size > Int64(maximumFile) {

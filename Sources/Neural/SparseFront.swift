@@ -35,7 +35,8 @@ final class SparseFront {
     /// The fused path for `layers`, or nil when they do not have its shape.
     init?(_ layers: [any Layer]) {
         guard layers.count >= 3, let conv = layers[0] as? Conv2D, conv.stride == 1, layers[1] is ReLU,
-              let pool = layers[2] as? MaxPool2D, pool.size == pool.stride else { return nil }
+            let pool = layers[2] as? MaxPool2D, pool.size == pool.stride
+        else { return nil }
         self.conv = conv
         size = pool.size
         (channels, height, width, filters, kernel, padding) = (conv.channels, conv.height, conv.width, conv.filters, conv.kernel, conv.padding)

@@ -189,7 +189,7 @@ public final class Trainer {
                 net.zeroGradients()
                 // Shapes and labels were checked before training began.
                 guard let logits = try? net.forward(samples.batch(parts[w]), training: true),
-                      let result = try? loss.evaluate(logits: logits, labels: parts[w].map { samples.labels[$0] }, normaliser: total)
+                    let result = try? loss.evaluate(logits: logits, labels: parts[w].map { samples.labels[$0] }, normaliser: total)
                 else { preconditionFailure("batch does not fit a network it was checked against") }
                 net.backward(result.gradient)
                 out.value[w] = Double(result.value)

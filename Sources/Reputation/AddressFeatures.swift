@@ -1,7 +1,7 @@
-import Foundation
-import Randomness
 import Enrichment
 import FlowRecords
+import Foundation
+import Randomness
 import Support
 
 /// One remote end to score: its address and, when the connection is known, the hour (UTC) it
@@ -104,8 +104,10 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
 
     public static let continents = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"]
 
-    public init(hour: Bool, port: Bool, countries: [String], location: Bool, asnBuckets: Int, asnHashSeed: UInt64 = 0x5EED_A5,
-                flags: Bool, prefixLength: Bool, lists: [String]) {
+    public init(
+        hour: Bool, port: Bool, countries: [String], location: Bool, asnBuckets: Int, asnHashSeed: UInt64 = 0x5EED_A5,
+        flags: Bool, prefixLength: Bool, lists: [String]
+    ) {
         self.hour = hour
         self.port = port
         self.countries = countries
@@ -175,12 +177,16 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
             if let h = observation.hour {
                 let angle = Float(h) * (2 * .pi / 24)
                 put(sinf(angle)); put(cosf(angle))
-            } else { put(0); put(0) }
+            } else {
+                put(0); put(0)
+            }
         }
         if port {
             if let p = observation.port {
                 put(Float(p) / 65535); put(p < 1024 ? 1 : 0); put(p >= 1024 && p < 49152 ? 1 : 0)
-            } else { put(0); put(0); put(0) }
+            } else {
+                put(0); put(0); put(0)
+            }
             let t = observation.transport
             oneHot(4, t == nil ? nil : t == .tcp ? 0 : t == .udp ? 1 : (t == .icmp || t == .icmpv6) ? 2 : 3)
         }
@@ -191,20 +197,26 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         if location {
             if let lat = facts.latitude, let long = facts.longitude {
                 put(Float(lat / 90)); put(Float(long / 180)); put(Float((facts.utcOffsetHours ?? 0) / 14)); put(0)
-            } else { put(0); put(0); put(0); put(1) }
+            } else {
+                put(0); put(0); put(0); put(1)
+            }
         }
         if asnBuckets > 0 { oneHot(asnBuckets + 1, facts.asn.map(asnBucket) ?? asnBuckets) }
         if flags {
             if let f = facts.flags {
                 for flag in [NetworkFlags.anonymousProxy, .satelliteProvider, .anycast, .hostile] { put(f.contains(flag) ? 1 : 0) }
                 put(0)
-            } else { put(0); put(0); put(0); put(0); put(1) }
+            } else {
+                put(0); put(0); put(0); put(0); put(1)
+            }
         }
         if prefixLength {
             if let length = facts.prefixLength {
                 let bits = Float(observation.address.isIPv4 ? 32 : 128)
                 put((bits - Float(length)) / bits); put(0)
-            } else { put(0); put(1) }
+            } else {
+                put(0); put(1)
+            }
         }
         for member in membership { put(member ? 1 : 0) }
         precondition(i == columnCount)

@@ -12,7 +12,10 @@ public struct ConnectionAlert: Sendable {
     public var score: IPScore
 
     public var explanation: String {
-        let direction = inbound ? "connected to \(local) port \(flow.destinationPort)/\(flow.transport)" : "was reached from \(local) on port \(flow.destinationPort)/\(flow.transport)"
+        let direction =
+            inbound
+            ? "connected to \(local) port \(flow.destinationPort)/\(flow.transport)"
+            : "was reached from \(local) on port \(flow.destinationPort)/\(flow.transport)"
         return "\(remote) \(direction); its address is \(score.summary)."
     }
 
@@ -36,7 +39,8 @@ public struct ConnectionAlert: Sendable {
         var flowhound: Detail
 
         enum CodingKeys: String, CodingKey {
-            case timestamp = "@timestamp", event, rule, source, destination, network, flowhound
+            case timestamp = "@timestamp"
+            case event, rule, source, destination, network, flowhound
         }
 
         init(_ a: ConnectionAlert) {
@@ -50,9 +54,11 @@ public struct ConnectionAlert: Sendable {
 
     public static let tableHeader = ["time", "remote", "direction", "local", "port", "probability", "drivers"]
     public var tableRow: [String] {
-        [CivilTime(flow.start).short, remote.description, inbound ? "inbound" : "outbound", local.description,
-         "\(flow.destinationPort)/\(flow.transport)", score.probability.map { String(format: "%.2f", $0) } ?? "-",
-         score.drivers.map { "\($0.feature)=\($0.value)" }.joined(separator: ", ")]
+        [
+            CivilTime(flow.start).short, remote.description, inbound ? "inbound" : "outbound", local.description,
+            "\(flow.destinationPort)/\(flow.transport)", score.probability.map { String(format: "%.2f", $0) } ?? "-",
+            score.drivers.map { "\($0.feature)=\($0.value)" }.joined(separator: ", "),
+        ]
     }
 }
 

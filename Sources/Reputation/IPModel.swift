@@ -56,8 +56,10 @@ public struct IPModel {
     public var targetRecall: Double
     public var card: IPModelCard?
 
-    public init(spec: FeatureSpec, databases: [DatabaseRequirement], lists: [ListRequirement], forest: RandomForest?,
-                mlp: Network?, forestWeight: Double = 0.5, threshold: Double, targetRecall: Double, card: IPModelCard? = nil) {
+    public init(
+        spec: FeatureSpec, databases: [DatabaseRequirement], lists: [ListRequirement], forest: RandomForest?,
+        mlp: Network?, forestWeight: Double = 0.5, threshold: Double, targetRecall: Double, card: IPModelCard? = nil
+    ) {
         precondition(forest != nil || mlp != nil, "a forest, a network or both")
         self.spec = spec
         self.databases = databases
@@ -221,14 +223,18 @@ public struct IPModel {
                 throw fail("its network part: \(error.reason)")
             }
             guard network.network.inputShape == Shape([columns.count]), network.network.outputShape == Shape([2]),
-                  network.labels == IPModel.labels, network.loss == .softmaxCrossEntropy else {
-                throw fail("its network takes \(network.network.inputShape) to \(network.network.outputShape) but the features have \(columns.count) columns and two classes")
+                network.labels == IPModel.labels, network.loss == .softmaxCrossEntropy
+            else {
+                throw fail(
+                    "its network takes \(network.network.inputShape) to \(network.network.outputShape) but the features have \(columns.count) columns and two classes"
+                )
             }
             mlp = network.network
         }
         guard forest != nil || mlp != nil else { throw fail("holds neither a forest nor a network") }
-        self.init(spec: spec, databases: databases, lists: lists, forest: forest, mlp: mlp, forestWeight: weight,
-                  threshold: threshold, targetRecall: target, card: card)
+        self.init(
+            spec: spec, databases: databases, lists: lists, forest: forest, mlp: mlp, forestWeight: weight,
+            threshold: threshold, targetRecall: target, card: card)
     }
 
     /// Most trees a forest in a model file may have (`train ip` makes 100 unless told otherwise).
@@ -259,7 +265,8 @@ public struct IPModel {
         let sizes = try integers("forest.tree_nodes"), feature = try integers("forest.feature"), left = try integers("forest.left")
         let threshold = parts["forest.threshold"]!, value = parts["forest.value"]!
         guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }), sizes.reduce(0, { $0 + Int($1) }) == feature.count,
-              threshold.count == feature.count, left.count == feature.count, value.count == feature.count else {
+            threshold.count == feature.count, left.count == feature.count, value.count == feature.count
+        else {
             throw fail("forest tensors do not have one entry per node of its trees")
         }
         guard sizes.count <= maximumTrees else { throw fail("forest has \(sizes.count) trees; at most \(maximumTrees) are allowed") }
@@ -271,8 +278,9 @@ public struct IPModel {
         for size in sizes {
             let range = start..<(start + Int(size))
             let l = Array(left[range])
-            let tree = DecisionTree(feature: Array(feature[range]), threshold: Array(threshold[range]), left: l,
-                                    right: zip(feature[range], l).map { $0 < 0 ? 0 : $1 + 1 }, value: Array(value[range]))
+            let tree = DecisionTree(
+                feature: Array(feature[range]), threshold: Array(threshold[range]), left: l,
+                right: zip(feature[range], l).map { $0 < 0 ? 0 : $1 + 1 }, value: Array(value[range]))
             for i in tree.feature.indices where tree.feature[i] < 0 && tree.left[i] != 0 {
                 throw fail("tree \(trees.count) has a leaf with a child")
             }
@@ -288,14 +296,16 @@ public struct IPModel {
     /// The model that ships with Flowhound: `$FLOWHOUND_IP_MODEL`, else `ip-model.safetensors` beside the
     /// executable, else in the source tree.
     public static func defaultPath() -> String? {
-        shippedModelPath(environmentVariable: "FLOWHOUND_IP_MODEL", bundle: "Flowhound_Reputation",
-                         file: "ip-model.safetensors", sourceResources: URL(fileURLWithPath: #filePath).deletingLastPathComponent())
+        shippedModelPath(
+            environmentVariable: "FLOWHOUND_IP_MODEL", bundle: "Flowhound_Reputation",
+            file: "ip-model.safetensors", sourceResources: URL(fileURLWithPath: #filePath).deletingLastPathComponent())
     }
 
     public static func load(pathOrDefault path: String?) throws(ModelFileError) -> IPModel {
         if let path { return try read(path: path) }
         guard let found = defaultPath() else {
-            throw ModelFileError(path: "ip-model.safetensors", reason: "the default IP model was not found beside the executable; pass --ip-model or set FLOWHOUND_IP_MODEL")
+            throw ModelFileError(
+                path: "ip-model.safetensors", reason: "the default IP model was not found beside the executable; pass --ip-model or set FLOWHOUND_IP_MODEL")
         }
         return try read(path: found)
     }
@@ -348,8 +358,10 @@ public struct IPModelCard: Codable, Sendable {
         return nil
     }
 
-    public init(created: String, inputs: [Input], loading: LoadingOptions, split: SplitOptions, hour: String, port: String,
-                rows: [String: [String: Int]], forest: ForestSettings?, mlpEpochs: Int?, test: [Part], notes: [String]) {
+    public init(
+        created: String, inputs: [Input], loading: LoadingOptions, split: SplitOptions, hour: String, port: String,
+        rows: [String: [String: Int]], forest: ForestSettings?, mlpEpochs: Int?, test: [Part], notes: [String]
+    ) {
         self.created = created
         self.inputs = inputs
         self.loading = loading
@@ -363,4 +375,3 @@ public struct IPModelCard: Codable, Sendable {
         self.notes = notes
     }
 }
-

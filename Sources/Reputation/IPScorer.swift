@@ -76,9 +76,10 @@ public final class IPScorer {
         let missing = intelligence.missing(for: model)
         guard missing.isEmpty else {
             let libloc = missing.contains { $0.kind == "libloc" }
-            throw ReputationDataError("the IP model was trained with \(missing.map(\.description).joined(separator: " and ")), which is not open here: "
-                + (libloc ? "leave the libloc database on (install libloc-database) " : "give it as a MaxMind-format database ")
-                + "or use a model trained without it",
+            throw ReputationDataError(
+                "the IP model was trained with \(missing.map(\.description).joined(separator: " and ")), which is not open here: "
+                    + (libloc ? "leave the libloc database on (install libloc-database) " : "give it as a MaxMind-format database ")
+                    + "or use a model trained without it",
                 setting: libloc ? nil : .addressDatabases)
         }
         encoder = try FeatureEncoder(spec: model.spec, lists: lists)
@@ -97,8 +98,9 @@ public final class IPScorer {
         if !model.spec.hour { observation.hour = nil }
         if !model.spec.port { observation.port = nil; observation.transport = nil }
         if let known = cache[observation] { return known }
-        var result = IPScore(address: observation.address.description, hour: observation.hour, port: observation.port.map(Int.init),
-                             transport: observation.transport?.description, verdict: .unremarkable, drivers: [])
+        var result = IPScore(
+            address: observation.address.description, hour: observation.hour, port: observation.port.map(Int.init),
+            transport: observation.transport?.description, verdict: .unremarkable, drivers: [])
         if !observation.address.isGlobal {
             result.verdict = .notPublic
         } else if allowlist.contains(observation.address) {
@@ -106,7 +108,8 @@ public final class IPScorer {
         } else {
             let missing = model.spec.missingInputs(observation)
             guard missing.isEmpty else {
-                throw ReputationDataError("\(observation.address): the IP model uses the \(missing.joined(separator: " and ")) of the connection; give ADDR,HOUR[,PORT/PROTO]")
+                throw ReputationDataError(
+                    "\(observation.address): the IP model uses the \(missing.joined(separator: " and ")) of the connection; give ADDR,HOUR[,PORT/PROTO]")
             }
             let facts = try intelligence.source.facts(for: observation.address)
             let row = encoder.row(facts, observation)

@@ -62,8 +62,10 @@ public struct IPTrainingResult {
 
 public enum IPTraining {
     /// Trains on `data` (facts looked up in `intelligence`); `progress` receives one line per stage.
-    public static func train(_ data: LabelledData, loading: LoadingOptions, intelligence: IntelligenceSetup, lists: [NamedList],
-                             options: IPTrainingOptions, progress: (String) -> Void = { _ in }) throws -> IPTrainingResult {
+    public static func train(
+        _ data: LabelledData, loading: LoadingOptions, intelligence: IntelligenceSetup, lists: [NamedList],
+        options: IPTrainingOptions, progress: (String) -> Void = { _ in }
+    ) throws -> IPTrainingResult {
         let facts = try intelligence.facts(for: data.rows.map(\.observation.address))
         let known = facts.values.filter { !$0.isEmpty }.count
         progress("looked up \(facts.count) addresses in \(intelligence.databases.map(\.name).joined(separator: "+")): \(known) known")
@@ -77,24 +79,30 @@ public enum IPTraining {
         let countries = countryRows.filter { $0.value >= options.countryMinimumRows }
             .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             .prefix(options.maximumCountries).map(\.key).sorted()
-        let spec = FeatureSpec(hour: data.hasHour, port: data.hasPort, countries: countries, location: intelligence.hasCity,
-                               asnBuckets: options.asnBuckets, flags: intelligence.hasLibloc, prefixLength: true, lists: lists.map(\.name))
+        let spec = FeatureSpec(
+            hour: data.hasHour, port: data.hasPort, countries: countries, location: intelligence.hasCity,
+            asnBuckets: options.asnBuckets, flags: intelligence.hasLibloc, prefixLength: true, lists: lists.map(\.name))
         let encoder = try FeatureEncoder(spec: spec, lists: lists)
         try checkLeaks(lists: encoder.lists, data.rows)
 
         var encoded: [SplitOptions.Part: EncodedPart] = [:]
         for part in SplitOptions.Part.allCases {
             let rows = zip(data.rows, parts).filter { $0.1 == part }.map(\.0)
-            encoded[part] = EncodedPart(observations: rows.map(\.observation), labels: rows.map(\.malicious),
-                                        matrix: encoder.matrix(rows.map(\.observation), facts: facts))
+            encoded[part] = EncodedPart(
+                observations: rows.map(\.observation), labels: rows.map(\.malicious),
+                matrix: encoder.matrix(rows.map(\.observation), facts: facts))
         }
         let train = encoded[.train]!, validation = encoded[.validation]!
         for (name, part) in [("training", train), ("validation", validation)] {
             guard part.labels.contains(true), part.labels.contains(false) else {
-                throw ReputationDataError("the \(name) part has only \(part.labels.first == true ? "malicious" : "benign") rows: too few groups to split (\(Set(parts).count) parts); give more data or split by network")
+                throw ReputationDataError(
+                    "the \(name) part has only \(part.labels.first == true ? "malicious" : "benign") rows: too few groups to split (\(Set(parts).count) parts); give more data or split by network"
+                )
             }
         }
-        progress("\(spec.columnCount) feature columns; rows: \(train.labels.count) train, \(validation.labels.count) validation, \(encoded[.test]!.labels.count) test")
+        progress(
+            "\(spec.columnCount) feature columns; rows: \(train.labels.count) train, \(validation.labels.count) validation, \(encoded[.test]!.labels.count) test"
+        )
 
         var forest: RandomForest? = nil
         if options.scorer != .mlp {
@@ -121,12 +129,15 @@ public enum IPTraining {
                 try Samples(sampleShape: [spec.columnCount], features: p.matrix.values, labels: p.labels.map { $0 ? 1 : 0 })
             }
             epochs = try Trainer(network: network, options: training).fit(try samples(train), validation: try samples(validation)) { report in
-                progress("mlp epoch \(report.epoch): loss \(String(format: "%.4f", report.loss)), validation loss \(report.validationLoss.map { String(format: "%.4f", $0) } ?? "-")")
+                progress(
+                    "mlp epoch \(report.epoch): loss \(String(format: "%.4f", report.loss)), validation loss \(report.validationLoss.map { String(format: "%.4f", $0) } ?? "-")"
+                )
             }
             mlp = network
         }
-        var model = IPModel(spec: spec, databases: intelligence.databases, lists: encoder.lists.map(\.requirement), forest: forest, mlp: mlp,
-                            forestWeight: options.forestWeight, threshold: 0.5, targetRecall: options.targetRecall)
+        var model = IPModel(
+            spec: spec, databases: intelligence.databases, lists: encoder.lists.map(\.requirement), forest: forest, mlp: mlp,
+            forestWeight: options.forestWeight, threshold: 0.5, targetRecall: options.targetRecall)
         let validationScores = try model.scores(validation.matrix, threads: options.threads).combined
         model.threshold = RankingMetrics.threshold(forRecall: options.targetRecall, scores: validationScores, positives: validation.labels) ?? 0.5
         progress("threshold \(String(format: "%.4f", model.threshold)) for recall \(options.targetRecall) on validation")
@@ -141,7 +152,11 @@ public enum IPTraining {
             let m = Double(malicious.filter { list.set.contains($0.observation.address) }.count) / Double(max(1, malicious.count))
             let b = Double(benign.filter { list.set.contains($0.observation.address) }.count) / Double(max(1, benign.count))
             if abs(m - b) >= 0.9 {
-                throw ReputationDataError(String(format: "list '%@' holds %.1f%% of the malicious rows and %.1f%% of the benign ones: as a feature it would hand the model its label (was it also a training input?); use it as an allowlist when scoring instead", list.name, 100 * m, 100 * b))
+                throw ReputationDataError(
+                    String(
+                        format:
+                            "list '%@' holds %.1f%% of the malicious rows and %.1f%% of the benign ones: as a feature it would hand the model its label (was it also a training input?); use it as an allowlist when scoring instead",
+                        list.name, 100 * m, 100 * b))
             }
         }
     }
@@ -151,8 +166,10 @@ public enum IPTraining {
         let scores = try model.scores(part.matrix, threads: threads)
         var out: [IPModelCard.Part] = []
         func add(_ name: String, _ s: [Double]) {
-            out.append(IPModelCard.Part(scorer: name, ranking: RankingMetrics(scores: s, positives: part.labels),
-                                        atThreshold: BinaryMetrics(scores: s, positives: part.labels, threshold: model.threshold)))
+            out.append(
+                IPModelCard.Part(
+                    scorer: name, ranking: RankingMetrics(scores: s, positives: part.labels),
+                    atThreshold: BinaryMetrics(scores: s, positives: part.labels, threshold: model.threshold)))
         }
         if scores.forest != nil && scores.mlp != nil { add(model.scorer, scores.combined) }
         if let f = scores.forest { add("forest", f.map(Double.init)) }

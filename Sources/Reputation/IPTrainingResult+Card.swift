@@ -12,11 +12,14 @@ extension IPModelCard {
     ///   - options: the options it was trained with.
     ///   - test: the evaluation of the test part (`IPTraining.evaluate` of `result.parts[.test]`).
     ///   - created: when; written as an ISO 8601 UTC timestamp.
-    public init(training result: IPTrainingResult, data: LabelledData, loading: LoadingOptions, options: IPTrainingOptions,
-                test: [Part], created: Date = Date()) {
-        let counts = Dictionary(uniqueKeysWithValues: result.parts.map { part, encoded in
-            (part.rawValue, ["malicious": encoded.labels.filter { $0 }.count, "benign": encoded.labels.filter { !$0 }.count])
-        })
+    public init(
+        training result: IPTrainingResult, data: LabelledData, loading: LoadingOptions, options: IPTrainingOptions,
+        test: [Part], created: Date = Date()
+    ) {
+        let counts = Dictionary(
+            uniqueKeysWithValues: result.parts.map { part, encoded in
+                (part.rawValue, ["malicious": encoded.labels.filter { $0 }.count, "benign": encoded.labels.filter { !$0 }.count])
+            })
         self.init(
             created: ISO8601DateFormatter().string(from: created), inputs: data.inputs, loading: loading, split: options.split,
             hour: data.hourNote, port: data.portNote, rows: counts,

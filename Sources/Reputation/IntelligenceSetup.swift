@@ -29,8 +29,9 @@ public struct IntelligenceSetup: Sendable {
             databases.append(DatabaseRequirement(kind: "libloc", name: "libloc", built: day.string(from: db.createdAt)))
         }
         guard !sources.isEmpty else {
-            throw EnrichmentError(.missingFile, "no address database: give MaxMind-format databases or leave the libloc database on",
-                                  setting: .addressDatabases)
+            throw EnrichmentError(
+                .missingFile, "no address database: give MaxMind-format databases or leave the libloc database on",
+                setting: .addressDatabases)
         }
         source = CachedIntelligence(sources.count == 1 ? sources[0] : CombinedIntelligence(sources))
         self.databases = databases
@@ -69,8 +70,9 @@ public struct NamedList: Sendable {
             throw ReputationDataError("'\(name)': a list name is letters, digits, '-', '_' and '.'")
         }
         let set = try CIDRSet.load(path: path)
-        return NamedList(name: name, set: set,
-                         requirement: ListRequirement(name: name, blocks: set.count, sha256: try LabelledData.fileChecksum(path)))
+        return NamedList(
+            name: name, set: set,
+            requirement: ListRequirement(name: name, blocks: set.count, sha256: try LabelledData.fileChecksum(path)))
     }
 }
 
@@ -106,11 +108,11 @@ public struct FeatureEncoder {
         var values = ContiguousArray<Float>(repeating: 0, count: observations.count * columns)
         values.withUnsafeMutableBufferPointer { buffer in
             for (i, o) in observations.enumerated() {
-                spec.encode(facts[o.address] ?? AddressFacts(), o, membership: membership(o.address),
-                            into: UnsafeMutableBufferPointer(rebasing: buffer[(i * columns)..<((i + 1) * columns)]))
+                spec.encode(
+                    facts[o.address] ?? AddressFacts(), o, membership: membership(o.address),
+                    into: UnsafeMutableBufferPointer(rebasing: buffer[(i * columns)..<((i + 1) * columns)]))
             }
         }
         return FeatureMatrix(rows: observations.count, columns: columns, values: values)
     }
 }
-

@@ -63,8 +63,10 @@ public struct LabelledData: Sendable {
     /// Reads every input. An input is a flow log when its first line is one Flowhound reads
     /// (or it is gzip-compressed), otherwise an `AddressList`: lines of single addresses are taken
     /// as they are, blocks are sampled (`samplesPerList` per file).
-    public static func load(malicious: [String], benign: [String], options: LoadingOptions,
-                            flowOptions: ReadOptions = ReadOptions()) throws -> LabelledData {
+    public static func load(
+        malicious: [String], benign: [String], options: LoadingOptions,
+        flowOptions: ReadOptions = ReadOptions()
+    ) throws -> LabelledData {
         var rows: [LabelledRow] = []
         var inputs: [IPModelCard.Input] = []
         var notes: [String] = []
@@ -103,7 +105,9 @@ public struct LabelledData: Sendable {
             if inMalicious != inBenign {
                 let n = rows.count
                 rows.removeAll { $0.observation.address.isIPv4 == isV4 }
-                notes.append("dropped \(n - rows.count) \(family) rows: only the \(inMalicious ? "malicious" : "benign") inputs have \(family) addresses, so the model would learn the address family")
+                notes.append(
+                    "dropped \(n - rows.count) \(family) rows: only the \(inMalicious ? "malicious" : "benign") inputs have \(family) addresses, so the model would learn the address family"
+                )
             }
         }
         guard rows.contains(where: \.malicious) else { throw ReputationDataError("no malicious rows left to learn from") }
@@ -111,7 +115,8 @@ public struct LabelledData: Sendable {
 
         /// "no input carries an hour …" or "a.txt, b.txt carry no hour".
         func lacking(_ paths: [String], _ what: String) -> String {
-            paths.count == inputs.count ? "no input carries \(what) (only flow logs do)" : "\(paths.joined(separator: ", ")) carry no \(what.dropFirst(what.hasPrefix("an ") ? 3 : 2))"
+            paths.count == inputs.count
+                ? "no input carries \(what) (only flow logs do)" : "\(paths.joined(separator: ", ")) carry no \(what.dropFirst(what.hasPrefix("an ") ? 3 : 2))"
         }
         var hasHour = rows.allSatisfy { $0.observation.hour != nil }
         var hourNote = hasHour ? "used: every row has the hour of its connection" : ""
@@ -132,14 +137,18 @@ public struct LabelledData: Sendable {
             }
         }
         let hasPort = rows.allSatisfy { $0.observation.port != nil }
-        let portNote = hasPort ? "used: every row has its connection's port"
+        let portNote =
+            hasPort
+            ? "used: every row has its connection's port"
             : "left out: " + lacking(Set(rows.filter { $0.observation.port == nil }.map(\.input)).sorted().map { inputs[$0].path }, "a port")
         return LabelledData(rows: rows, inputs: inputs, hasHour: hasHour, hourNote: hourNote, hasPort: hasPort, portNote: portNote, notes: notes)
     }
 
     /// Feeds the observations of one input to `add`; returns its kind.
-    static func readInput(_ path: String, options: LoadingOptions, flowOptions: ReadOptions, seed: UInt64,
-                          notes: inout [String], _ add: (Observation) -> Void) throws -> String {
+    static func readInput(
+        _ path: String, options: LoadingOptions, flowOptions: ReadOptions, seed: UInt64,
+        notes: inout [String], _ add: (Observation) -> Void
+    ) throws -> String {
         if try isFlowLog(path) {
             let summary = try FlowReader(options: flowOptions).read(path: path) { record in
                 if record.isICMPError { return }
@@ -153,7 +162,9 @@ public struct LabelledData: Sendable {
             throw ReputationDataError("\(error.description) (neither a flow log Flowhound reads nor an address list)")
         }
         if let first = list.malformed.first {
-            notes.append("\(path): skipped \(list.malformed.count) malformed line\(list.malformed.count == 1 ? "" : "s"), the first: \(first.dropFirst(path.count + 1)) (--strict stops at it)")
+            notes.append(
+                "\(path): skipped \(list.malformed.count) malformed line\(list.malformed.count == 1 ? "" : "s"), the first: \(first.dropFirst(path.count + 1)) (--strict stops at it)"
+            )
         }
         var belowCount = 0
         var blocks: [AddressBlock] = []

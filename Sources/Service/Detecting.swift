@@ -31,14 +31,16 @@ extension FlowhoundService {
             switch name {
             case "format":
                 guard let format = FlowFormat(rawValue: value) else {
-                    throw ServiceError.badRequest("format: '\(value.excerpt())' is not one of \(FlowFormat.allCases.map(\.rawValue).joined(separator: ", "))", field: "format")
+                    throw ServiceError.badRequest(
+                        "format: '\(value.excerpt())' is not one of \(FlowFormat.allCases.map(\.rawValue).joined(separator: ", "))", field: "format")
                 }
                 options.format = format
             case "strict":
                 guard let strict = Bool(value) else { throw ServiceError.badRequest("strict: '\(value.excerpt())' is not true or false", field: "strict") }
                 options.strict = strict
             default:
-                throw ServiceError.badRequest("unknown query parameter '\(name.excerpt())' (known: \(Self.detectParameters.sorted().joined(separator: ", ")))", field: name)
+                throw ServiceError.badRequest(
+                    "unknown query parameter '\(name.excerpt())' (known: \(Self.detectParameters.sorted().joined(separator: ", ")))", field: name)
             }
         }
         let body = try await request.collectBody(limit: configuration.bodyLimit)

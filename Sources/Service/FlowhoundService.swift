@@ -18,10 +18,14 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     let metrics = service.metrics
     var app = Application(
         router: service.buildRouter(),
-        server: .http1(configuration: .init(
-            additionalChannelHandlers: [ReadDeadline(headTimeout: readTimeout, bodyTimeout: readTimeout,
-                                                     onExpiry: { metrics.readTimeout(duringBody: $0) })],
-            idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [
+                    ReadDeadline(
+                        headTimeout: readTimeout, bodyTimeout: readTimeout,
+                        onExpiry: { metrics.readTimeout(duringBody: $0) })
+                ],
+                idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "flowhound"),
         logger: logger)
     app.addServices(HangupReload(service: service))
@@ -56,8 +60,10 @@ final class FlowhoundService: Sendable {
 
     func buildRouter() -> Router<ServiceRequestContext> {
         let router = Router(context: ServiceRequestContext.self)
-        router.middlewares.add(ServiceMiddleware(configuration: configuration, metrics: metrics,
-                                                 allowed: Dictionary(grouping: Self.routes, by: \.path).mapValues { $0.map(\.method) }))
+        router.middlewares.add(
+            ServiceMiddleware(
+                configuration: configuration, metrics: metrics,
+                allowed: Dictionary(grouping: Self.routes, by: \.path).mapValues { $0.map(\.method) }))
         for (method, path) in Self.routes {
             router.on(RouterPath(path), method: method) { request, context in try await self.respond(path, request, context) }
         }
@@ -72,8 +78,9 @@ final class FlowhoundService: Sendable {
         switch path {
         case "/healthz": return try health()
         case "/metrics":
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: metrics.text())))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.text())))
         case "/openapi.yaml": return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: openAPI))
         case "/v1/ip/score": return try await scoreAddresses(request, context: context)
         case "/v1/detect": return try await detect(request, context: context)

@@ -32,8 +32,9 @@ struct AddressEntry: Decodable {
             // An optional field is left out or given, never null.
             for key in [CodingKeys.hour, .port, .transport] where object.contains(key) {
                 if try object.decodeNil(forKey: key) {
-                    throw DecodingError.valueNotFound(key == .transport ? String.self : Int.self,
-                                                      .init(codingPath: decoder.codingPath + [key], debugDescription: "null"))
+                    throw DecodingError.valueNotFound(
+                        key == .transport ? String.self : Int.self,
+                        .init(codingPath: decoder.codingPath + [key], debugDescription: "null"))
                 }
             }
             let address = try object.decode(String.self, forKey: .address)
@@ -42,11 +43,14 @@ struct AddressEntry: Decodable {
             let transport = try object.decodeIfPresent(String.self, forKey: .transport)
             if let transport {
                 guard port != nil else {
-                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [CodingKeys.transport], debugDescription: "a transport needs a port"))
+                    throw DecodingError.dataCorrupted(
+                        .init(codingPath: decoder.codingPath + [CodingKeys.transport], debugDescription: "a transport needs a port"))
                 }
                 guard ["tcp", "udp", "icmp"].contains(transport) || (UInt8(transport).map { String($0) == transport } ?? false) else {
-                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [CodingKeys.transport],
-                                                           debugDescription: "'\(transport)' is not tcp, udp, icmp or a protocol number 0–255"))
+                    throw DecodingError.dataCorrupted(
+                        .init(
+                            codingPath: decoder.codingPath + [CodingKeys.transport],
+                            debugDescription: "'\(transport)' is not tcp, udp, icmp or a protocol number 0–255"))
                 }
             }
             // The same syntax `score ip` reads, so both check addresses, hours and ports alike.
@@ -75,8 +79,9 @@ extension FlowhoundService {
         let parsed = try JSONCoding.decode(IPScoreRequest.self, from: body)
         guard !parsed.addresses.isEmpty else { throw ServiceError.badRequest("addresses: empty; give at least one", field: "addresses") }
         guard parsed.addresses.count <= configuration.maxAddressesPerRequest else {
-            throw ServiceError(.contentTooLarge, "addresses: \(parsed.addresses.count) given, at most \(configuration.maxAddressesPerRequest) a request",
-                               field: "addresses")
+            throw ServiceError(
+                .contentTooLarge, "addresses: \(parsed.addresses.count) given, at most \(configuration.maxAddressesPerRequest) a request",
+                field: "addresses")
         }
         let generation = store.current
         guard let pool = generation.ipScorers else {

@@ -97,9 +97,10 @@ extension Decoder {
     func rejectUnknownKeys(_ known: Set<String>) throws {
         let container = try container(keyedBy: AnyCodingKey.self)
         if let unknown = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: codingPath + [AnyCodingKey(stringValue: unknown)],
-                debugDescription: "unknown field (known: \(known.sorted().joined(separator: ", ")))"))
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: codingPath + [AnyCodingKey(stringValue: unknown)],
+                    debugDescription: "unknown field (known: \(known.sorted().joined(separator: ", ")))"))
         }
     }
 }

@@ -157,11 +157,13 @@ public final class ModelStore: Sendable {
     /// Loads every model file again and swaps the new generation in.
     @discardableResult
     public func reload() throws(ReloadError) -> ModelGeneration {
-        guard reloading.withLock({ busy in
-            if busy { return false }
-            busy = true
-            return true
-        }) else { throw .busy }
+        guard
+            reloading.withLock({ busy in
+                if busy { return false }
+                busy = true
+                return true
+            })
+        else { throw .busy }
         defer { reloading.withLock { $0 = false } }
         let next: ModelGeneration
         do {

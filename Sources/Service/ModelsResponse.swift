@@ -45,15 +45,17 @@ struct ModelsResponse: Encodable {
         generation = g.number
         loadedAt = FlowhoundService.timestamp(g.loadedAt)
         ipModel = g.ipModel.map { m in
-            IPModelInfo(path: g.ipModelPath, scorer: m.scorer, threshold: m.threshold, targetRecall: m.targetRecall,
-                        columns: m.spec.columnCount, databasesRequired: m.databases, databasesOpen: g.databases, lists: m.lists, card: m.card)
+            IPModelInfo(
+                path: g.ipModelPath, scorer: m.scorer, threshold: m.threshold, targetRecall: m.targetRecall,
+                columns: m.spec.columnCount, databasesRequired: m.databases, databasesOpen: g.databases, lists: m.lists, card: m.card)
         }
         ipScoring = g.ipScoringOff ?? "on"
         scanModel = g.scanModel.map { m in
             ScanModelInfo(path: g.scanModelPath, input: m.input, training: m.provenance, metrics: m.metrics)
         }
-        detection = DetectionInfo(detectors: g.recipe.detectors.map(\.rawValue), policy: g.recipe.settings.policy.rawValue,
-                                  windowSeconds: g.recipe.window ?? g.scanModel?.input.windowSeconds,
-                                  allowlistBlocks: g.recipe.allowlist.count)
+        detection = DetectionInfo(
+            detectors: g.recipe.detectors.map(\.rawValue), policy: g.recipe.settings.policy.rawValue,
+            windowSeconds: g.recipe.window ?? g.scanModel?.input.windowSeconds,
+            allowlistBlocks: g.recipe.allowlist.count)
     }
 }

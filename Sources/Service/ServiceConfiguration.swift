@@ -115,8 +115,9 @@ extension ServiceConfiguration {
     public static func check(_ setting: Setting, _ value: Int) throws(ServiceConfigurationError) {
         guard case .count(let range, let unit)? = limit(of: setting) else { preconditionFailure("\(setting) is not a count") }
         guard range.contains(value) else {
-            throw ServiceConfigurationError(setting: setting,
-                                            reason: "must be \(range.lowerBound)–\(range.upperBound)\(unit.isEmpty ? "" : " " + unit), not \(value)")
+            throw ServiceConfigurationError(
+                setting: setting,
+                reason: "must be \(range.lowerBound)–\(range.upperBound)\(unit.isEmpty ? "" : " " + unit), not \(value)")
         }
     }
 
@@ -125,8 +126,9 @@ extension ServiceConfiguration {
     public static func check(_ setting: Setting, seconds value: Double) throws(ServiceConfigurationError) {
         guard case .seconds(let range)? = limit(of: setting) else { preconditionFailure("\(setting) is not a time") }
         guard value.isFinite, range.contains(value) else {
-            throw ServiceConfigurationError(setting: setting,
-                                            reason: "must be from \(number(range.lowerBound)) to \(number(range.upperBound)) seconds, not \(value)")
+            throw ServiceConfigurationError(
+                setting: setting,
+                reason: "must be from \(number(range.lowerBound)) to \(number(range.upperBound)) seconds, not \(value)")
         }
     }
 

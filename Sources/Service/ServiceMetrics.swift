@@ -35,13 +35,15 @@ final class ServiceMetrics: Sendable {
     func request(route: String, method: String, status: Int, duration: Duration) {
         let key = RequestKey(route: route, method: method, status: status)
         let known = requestSeries.withLock { $0[key] }
-        let series = known ?? {
-            let made = RequestSeries(
-                count: registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]),
-                latency: registry.makeDurationHistogram(descriptor: Self.latency, labels: [("route", route)], buckets: Self.latencyBuckets))
-            requestSeries.withLock { $0[key] = made }
-            return made
-        }()
+        let series =
+            known
+            ?? {
+                let made = RequestSeries(
+                    count: registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]),
+                    latency: registry.makeDurationHistogram(descriptor: Self.latency, labels: [("route", route)], buckets: Self.latencyBuckets))
+                requestSeries.withLock { $0[key] = made }
+                return made
+            }()
         series.count.increment()
         series.latency.record(duration)
     }
@@ -92,6 +94,8 @@ final class ServiceMetrics: Sendable {
     static var readTimeouts: MetricNameDescriptor {
         name("http_read_timeouts", "total", "Connections closed because the client took longer than the read timeout to send a request's head or body.")
     }
-    static var clientAborts: MetricNameDescriptor { name("http_client_aborts", "total", "Requests the client broke off or framed wrongly (answered 400 or closed).") }
+    static var clientAborts: MetricNameDescriptor {
+        name("http_client_aborts", "total", "Requests the client broke off or framed wrongly (answered 400 or closed).")
+    }
     static var reloads: MetricNameDescriptor { name("model_reloads", "total", "Model reloads (SIGHUP or POST /v1/models/reload), by result.") }
 }

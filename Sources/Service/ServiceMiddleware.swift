@@ -4,8 +4,8 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
-import Synchronization
 import Support
+import Synchronization
 
 /// The request context of the service: Hummingbird's, plus the time by which the request's work
 /// must be done.
@@ -26,8 +26,9 @@ public struct ServiceRequestContext: RequestContext {
     /// Throws a 503 once the request has run past its time.
     func checkDeadline() throws(ServiceError) {
         if ContinuousClock.now > deadline {
-            throw ServiceError(.serviceUnavailable, "the request took longer than the \(timeout) limit and was abandoned; send less at once",
-                               headers: [.retryAfter: "1"])
+            throw ServiceError(
+                .serviceUnavailable, "the request took longer than the \(timeout) limit and was abandoned; send less at once",
+                headers: [.retryAfter: "1"])
         }
     }
 }
@@ -87,8 +88,9 @@ struct ServiceMiddleware: RouterMiddleware {
         } catch {
             response = try errorResponse(error, request: request, context: context)
         }
-        metrics.request(route: context.endpointPath ?? "unmatched", method: ServiceMetrics.methodLabel(request.method.rawValue),
-                        status: response.status.code, duration: ContinuousClock.now - started)
+        metrics.request(
+            route: context.endpointPath ?? "unmatched", method: ServiceMetrics.methodLabel(request.method.rawValue),
+            status: response.status.code, duration: ContinuousClock.now - started)
         return response
     }
 
@@ -97,13 +99,15 @@ struct ServiceMiddleware: RouterMiddleware {
         defer { gate.inFlight.subtract(1, ordering: .relaxed) }
         metrics.inFlight.set(Int64(count))
         guard count <= maxConcurrent else {
-            throw ServiceError(.serviceUnavailable, "the server is handling its limit of \(maxConcurrent) requests; try again shortly",
-                               headers: [.retryAfter: "1"])
+            throw ServiceError(
+                .serviceUnavailable, "the server is handling its limit of \(maxConcurrent) requests; try again shortly",
+                headers: [.retryAfter: "1"])
         }
         if let client = context.client {
             guard gate.enter(client, limit: maxPerClient) else {
-                throw ServiceError(.tooManyRequests, "this client already has \(maxPerClient) requests in flight; wait for them to finish",
-                                   headers: [.retryAfter: "1"])
+                throw ServiceError(
+                    .tooManyRequests, "this client already has \(maxPerClient) requests in flight; wait for them to finish",
+                    headers: [.retryAfter: "1"])
             }
         }
         defer { if let client = context.client { gate.leave(client) } }
@@ -199,7 +203,8 @@ struct ServiceMiddleware: RouterMiddleware {
             context.logger.info("client went away mid-request", metadata: ["error": "\(error)", "client": "\(context.client ?? "-")"])
             return try ServiceError(.badRequest, "the request was cut short").response(from: request, context: context)
         default:
-            context.logger.error("internal error", metadata: ["error": "\(String(describing: error).excerpt(limit: 500))", "path": "\(request.uri.path.excerpt())"])
+            context.logger.error(
+                "internal error", metadata: ["error": "\(String(describing: error).excerpt(limit: 500))", "path": "\(request.uri.path.excerpt())"])
             return try ServiceError(.internalServerError, "internal error: \(error)").response(from: request, context: context)
         }
     }

@@ -111,8 +111,9 @@ public final class CheckpointStore {
             let lo = n * chunkSize
             try bucket.put(chunkKey(epoch: epoch, slot: next, n), Array(checkpoint.state[lo..<min(lo + chunkSize, checkpoint.state.count)]))
         }
-        let manifest = Manifest(checkpoint: checkpoint, epoch: epoch, slot: next, chunks: chunks,
-                                size: checkpoint.state.count, digest: checkpoint.state.withUnsafeBytes(sha256))
+        let manifest = Manifest(
+            checkpoint: checkpoint, epoch: epoch, slot: next, chunks: chunks,
+            size: checkpoint.state.count, digest: checkpoint.state.withUnsafeBytes(sha256))
         let bytes = manifest.encoded(partition: partition)
         let revision = manifestRevision == 0 ? try bucket.create(manifestKey, bytes) : try bucket.update(manifestKey, bytes, last: manifestRevision)
         guard let revision else { return false }

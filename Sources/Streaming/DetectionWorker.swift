@@ -33,9 +33,11 @@ public final class DetectionWorker: @unchecked Sendable {
     /// - Parameters:
     ///   - partitions: the partitions this worker may run (`Partitioning.parse`), nil for all.
     ///   - partitionCount: the count to record when this is the deployment's first process.
-    public init(_ nc: NATSConnection, id: String, topology: Topology, partitions: String?, partitionCount: Int?,
-                settings: WorkerSettings, recipe: DetectionRecipe, model: ScanModel?,
-                log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (ScanAlert, Int) -> Void) throws {
+    public init(
+        _ nc: NATSConnection, id: String, topology: Topology, partitions: String?, partitionCount: Int?,
+        settings: WorkerSettings, recipe: DetectionRecipe, model: ScanModel?,
+        log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (ScanAlert, Int) -> Void
+    ) throws {
         self.nc = nc
         self.id = id
         self.topology = topology
@@ -51,7 +53,8 @@ public final class DetectionWorker: @unchecked Sendable {
     /// Creates (or opens) the streams and buckets. Workers often start together, and in a cluster a
     /// new stream answers only once its replicas have elected a leader: retried for half a minute.
     private static func setUp(_ nc: NATSConnection, _ topology: Topology, _ settings: WorkerSettings, _ partitionCount: Int?) throws
-        -> (KeyValueBucket, KeyValueBucket, Partitioning) {
+        -> (KeyValueBucket, KeyValueBucket, Partitioning)
+    {
         try retryingTransientErrors {
             try topology.ensureStreams(nc, replicas: settings.replicas)
             let state = try nc.keyValue(bucket: topology.stateBucket, replicas: settings.replicas)
@@ -129,8 +132,9 @@ public final class DetectionWorker: @unchecked Sendable {
         let now = Date()
         for p in allowed where held.count < target && held[p] == nil && (backoff[p].map { $0 <= now } ?? true) {
             guard let revision = try leases.create("lease.\(p)", Array(id.utf8)) else { continue }
-            let runner = PartitionRunner(partition: p, epoch: revision, nc: nc, topology: topology, settings: settings,
-                                         recipe: recipe, model: model?.replica(), state: state, log: log, onAlert: onAlert)
+            let runner = PartitionRunner(
+                partition: p, epoch: revision, nc: nc, topology: topology, settings: settings,
+                recipe: recipe, model: model?.replica(), state: state, log: log, onAlert: onAlert)
             held[p] = (revision, runner)
             runner.start()
         }
@@ -150,7 +154,9 @@ public final class DetectionWorker: @unchecked Sendable {
     private func retire(_ runner: PartitionRunner) {
         let r = runner.report
         reportsLock.withLock { finished.append(r) }
-        log("partition \(r.partition): gave up after \(r.flows) flows, \(r.alerts) alerts published (\(r.suppressedAlerts) already published before a restart), \(r.checkpoints) checkpoints")
+        log(
+            "partition \(r.partition): gave up after \(r.flows) flows, \(r.alerts) alerts published (\(r.suppressedAlerts) already published before a restart), \(r.checkpoints) checkpoints"
+        )
     }
 
     /// Deletes the lease if it is still this worker's.

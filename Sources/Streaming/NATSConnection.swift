@@ -85,8 +85,10 @@ public final class NATSConnection: @unchecked Sendable {
     public enum Retention { case limits, workQueue }
 
     /// Creates the stream, or checks that the existing one has the subjects and retention asked for.
-    public func ensureStream(_ name: String, subjects: [String], retention: Retention, replicas: Int,
-                             maxAge: Double? = nil, duplicateWindow: Double = 120) throws {
+    public func ensureStream(
+        _ name: String, subjects: [String], retention: Retention, replicas: Int,
+        maxAge: Double? = nil, duplicateWindow: Double = 120
+    ) throws {
         var info: UnsafeMutablePointer<jsStreamInfo>?
         var code = jsErrCode(0)
         let s = js_GetStreamInfo(&info, js, name, nil, &code)
@@ -96,7 +98,9 @@ public final class NATSConnection: @unchecked Sendable {
             let have = (0..<Int(c.SubjectsLen)).map { String(cString: c.Subjects[$0]!) }
             let wanted: jsRetentionPolicy = retention == .workQueue ? js_WorkQueuePolicy : js_LimitsPolicy
             guard Set(have) == Set(subjects), c.Retention == wanted else {
-                throw NATSError("stream \(name) exists with subjects \(have.joined(separator: ",")) and a different retention; Flowhound needs subjects \(subjects.joined(separator: ",")), \(retention == .workQueue ? "work-queue" : "limits") retention (delete it or pick another stream name)", setting: .flowStream)
+                throw NATSError(
+                    "stream \(name) exists with subjects \(have.joined(separator: ",")) and a different retention; Flowhound needs subjects \(subjects.joined(separator: ",")), \(retention == .workQueue ? "work-queue" : "limits") retention (delete it or pick another stream name)",
+                    setting: .flowStream)
             }
             return
         }

@@ -2,7 +2,6 @@ import CNATS
 import FlowRecords
 import Foundation
 
-
 /// A failed NATS or JetStream call, in one line: what Flowhound was doing and what the server or the
 /// client library said.
 public struct NATSError: Error, CustomStringConvertible, SettingHinted {

@@ -63,9 +63,11 @@ final class PartitionRunner: @unchecked Sendable {
     private var failure: String?
     private var _report: PartitionReport
 
-    init(partition: Int, epoch: UInt64, nc: NATSConnection, topology: Topology, settings: WorkerSettings,
-         recipe: DetectionRecipe, model: ScanModel?, state: KeyValueBucket,
-         log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (ScanAlert, Int) -> Void) {
+    init(
+        partition: Int, epoch: UInt64, nc: NATSConnection, topology: Topology, settings: WorkerSettings,
+        recipe: DetectionRecipe, model: ScanModel?, state: KeyValueBucket,
+        log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (ScanAlert, Int) -> Void
+    ) {
         self.partition = partition
         self.epoch = epoch
         self.nc = nc
@@ -117,11 +119,14 @@ final class PartitionRunner: @unchecked Sendable {
         // Claim the manifest at once: a previous owner still running fails its next compare-and-set.
         guard try store.save(checkpoint) else { throw NATSError("partition \(partition): another worker wrote its checkpoint first") }
         try store.removePreviousOwnersChunks()
-        log("partition \(partition): taken (resuming after stream sequence \(checkpoint.appliedSequence), \(checkpoint.flows) flows and \(checkpoint.alerts) alerts so far)")
+        log(
+            "partition \(partition): taken (resuming after stream sequence \(checkpoint.appliedSequence), \(checkpoint.flows) flows and \(checkpoint.alerts) alerts so far)"
+        )
 
         try nc.deleteConsumer(stream: topology.stream, name: topology.consumer(partition))
-        try nc.addPullConsumer(stream: topology.stream, name: topology.consumer(partition), subject: topology.subject(partition),
-                               ackWait: max(60, settings.checkpointInterval * 10), maxAckPending: 1_000_000)
+        try nc.addPullConsumer(
+            stream: topology.stream, name: topology.consumer(partition), subject: topology.subject(partition),
+            ackWait: max(60, settings.checkpointInterval * 10), maxAckPending: 1_000_000)
         let subscription = try nc.pullSubscription(stream: topology.stream, consumer: topology.consumer(partition), subject: topology.subject(partition))
 
         var alertError: Error?
@@ -138,11 +143,13 @@ final class PartitionRunner: @unchecked Sendable {
                     return
                 }
                 do {
-                    try nc.publish(subject: alertSubject, data: Array(alert.json().utf8), headers: [
-                        ("Nats-Msg-Id", "\(streamName).\(partition).\(ordinal)"),
-                        ("Flowhound-Partition", String(partition)),
-                        ("Flowhound-Alert", String(ordinal)),
-                    ])
+                    try nc.publish(
+                        subject: alertSubject, data: Array(alert.json().utf8),
+                        headers: [
+                            ("Nats-Msg-Id", "\(streamName).\(partition).\(ordinal)"),
+                            ("Flowhound-Partition", String(partition)),
+                            ("Flowhound-Alert", String(ordinal)),
+                        ])
                     lock.withLock { _report.alerts += 1 }
                     onAlert(alert, partition)
                 } catch { alertError = error }

@@ -9,7 +9,9 @@ public struct Topology: Sendable {
 
     public init(stream: String, alertsStream: String = "alerts") throws {
         for (what, name, setting) in [("flows stream", stream, Setting.flowStream), ("alerts stream", alertsStream, .alertStream)] {
-            guard !name.isEmpty, name.utf8.allSatisfy({ $0 == 0x2D || $0 == 0x5F || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
+            guard !name.isEmpty,
+                name.utf8.allSatisfy({ $0 == 0x2D || $0 == 0x5F || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
+            else {
                 throw NATSError("\(what) '\(name)': a stream name is letters, digits, '-' and '_'", setting: setting)
             }
         }
@@ -39,8 +41,9 @@ public struct Topology: Sendable {
                 throw NATSError("key 'partitions' in bucket \(state.name) holds '\(String(decoding: found.value, as: UTF8.self))', not a partition count")
             }
             if let requested, requested != n {
-                throw NATSError("stream \(stream) is partitioned \(n) ways; the partition count asked for, \(requested), disagrees",
-                                setting: .partitionCount)
+                throw NATSError(
+                    "stream \(stream) is partitioned \(n) ways; the partition count asked for, \(requested), disagrees",
+                    setting: .partitionCount)
             }
             return Partitioning(count: n)
         }

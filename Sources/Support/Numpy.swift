@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -147,7 +148,11 @@ public enum NumpyReader {
         guard fd >= 0 else { throw NumpyError(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
         do throws(NumpyError) {
             var prefix = [UInt8](repeating: 0, count: 12)
-            if let failure = prefix.withUnsafeMutableBytes({ b in failure { () throws(NumpyError) in try readFully(fd, into: b, at: 0, path: path, what: "header") } }) { throw failure }
+            if let failure = prefix.withUnsafeMutableBytes({ b in
+                failure { () throws(NumpyError) in try readFully(fd, into: b, at: 0, path: path, what: "header") }
+            }) {
+                throw failure
+            }
             guard prefix[0] == 0x93, Array(prefix[1...5]) == Array("NUMPY".utf8) else {
                 throw NumpyError(path: path, reason: "not a NumPy .npy file (no \\x93NUMPY magic)")
             }
@@ -161,7 +166,11 @@ public enum NumpyReader {
             guard length < 1 << 20 else { throw NumpyError(path: path, reason: "header of \(length) bytes is implausible") }
             let offset = 8 + lengthSize + length
             var text = [UInt8](repeating: 0, count: length)
-            if let failure = text.withUnsafeMutableBytes({ b in failure { () throws(NumpyError) in try readFully(fd, into: b, at: 8 + lengthSize, path: path, what: "header") } }) { throw failure }
+            if let failure = text.withUnsafeMutableBytes({ b in
+                failure { () throws(NumpyError) in try readFully(fd, into: b, at: 8 + lengthSize, path: path, what: "header") }
+            }) {
+                throw failure
+            }
             let header = try parse(String(decoding: text, as: UTF8.self), dataOffset: offset, path: path)
             var st = stat()
             guard fstat(fd, &st) == 0 else { throw NumpyError(path: path, reason: "cannot stat: \(String(cString: strerror(errno)))") }
@@ -175,7 +184,9 @@ public enum NumpyReader {
             }
             let expected = offset + bytes
             guard Int(st.st_size) == expected else {
-                throw NumpyError(path: path, reason: "is \(st.st_size) bytes but its header (\(header.shape) of \(header.descr)) needs \(expected): truncated or not written to the end")
+                throw NumpyError(
+                    path: path,
+                    reason: "is \(st.st_size) bytes but its header (\(header.shape) of \(header.descr)) needs \(expected): truncated or not written to the end")
             }
             return (header, fd)
         } catch {

@@ -62,8 +62,9 @@ enum Flows {
         let transport: Transport = style == .udp ? .udp : .tcp
         let answer = network.answer(target, port: port, transport: transport, rng: &rng)
         let rtt = rng.uniform(0.0002...0.004)
-        var r = FlowRecord(start: t, end: t, source: source, destination: target, sourcePort: sourcePort,
-                           destinationPort: port, transport: transport, sourcePackets: 1, sourceBytes: 44)
+        var r = FlowRecord(
+            start: t, end: t, source: source, destination: target, sourcePort: sourcePort,
+            destinationPort: port, transport: transport, sourcePackets: 1, sourceBytes: 44)
         switch (style, answer) {
         case (.udp, .open):
             r.sourceBytes = 28 + UInt64(rng.int(0...40))
@@ -140,8 +141,9 @@ enum Flows {
         case .open:
             return session(from: source, to: target, port, at: t, duration: duration, sent: sent, received: received, rng: &rng)
         case .closed, .silent:
-            return probe(from: source, port: UInt16(rng.int(32768...60999)), to: target, port, at: t, style: .connect,
-                         network: network, rng: &rng)
+            return probe(
+                from: source, port: UInt16(rng.int(32768...60999)), to: target, port, at: t, style: .connect,
+                network: network, rng: &rng)
         }
     }
 }

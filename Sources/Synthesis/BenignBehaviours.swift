@@ -16,11 +16,15 @@ public struct WebBrowsing: Behaviour {
         var flows: [FlowRecord] = []
         var t = context.start + rng.uniform(0...pageInterval.upperBound)
         while t < context.end {
-            flows.append(Flows.exchange(from: me, to: resolver, 53, at: t, request: UInt64(rng.int(30...60)),
-                                        reply: UInt64(rng.int(60...300)), rng: &rng))
+            flows.append(
+                Flows.exchange(
+                    from: me, to: resolver, 53, at: t, request: UInt64(rng.int(30...60)),
+                    reply: UInt64(rng.int(60...300)), rng: &rng))
             let servers = rng.int(1...3)
             for _ in 0..<servers {
-                let server = rng.chance(0.7) ? favourites[rng.int(0...7)]
+                let server =
+                    rng.chance(0.7)
+                    ? favourites[rng.int(0...7)]
                     : context.externalServers[rng.int(0...(context.externalServers.count - 1))]
                 for _ in 0..<rng.int(1...4) {
                     let at = t + rng.uniform(0.02...1.5)
@@ -32,9 +36,10 @@ public struct WebBrowsing: Behaviour {
                         r.end = at + 3
                         flows.append(r)
                     } else {
-                        flows.append(Flows.session(
-                            from: me, to: server, rng.chance(0.9) ? 443 : 80, at: at, duration: rng.uniform(0.05...30),
-                            sent: UInt64(rng.int(300...4000)), received: UInt64(rng.int(2000...400_000)), rng: &rng))
+                        flows.append(
+                            Flows.session(
+                                from: me, to: server, rng.chance(0.9) ? 443 : 80, at: at, duration: rng.uniform(0.05...30),
+                                sent: UInt64(rng.int(300...4000)), received: UInt64(rng.int(2000...400_000)), rng: &rng))
                     }
                 }
             }
@@ -60,8 +65,10 @@ public struct DNSAndNTP: Behaviour {
         var flows: [FlowRecord] = []
         var t = context.start + rng.uniform(0...dnsInterval.upperBound)
         while t < context.end {
-            flows.append(Flows.exchange(from: me, to: resolvers[rng.int(0...(resolvers.count - 1))], 53, at: t,
-                                        request: UInt64(rng.int(30...60)), reply: UInt64(rng.int(60...300)), rng: &rng))
+            flows.append(
+                Flows.exchange(
+                    from: me, to: resolvers[rng.int(0...(resolvers.count - 1))], 53, at: t,
+                    request: UInt64(rng.int(30...60)), reply: UInt64(rng.int(60...300)), rng: &rng))
             t += rng.uniform(dnsInterval)
         }
         t = context.start + rng.uniform(0...64)
@@ -101,9 +108,11 @@ public struct MonitoringScraper: Behaviour {
         var t = context.start + rng.uniform(0...every)
         while t < context.end {
             for (i, host) in targets.enumerated() {
-                flows.append(Flows.session(from: me, to: host, 9100, at: t + Double(i) * pace + rng.uniform(0...0.05),
-                                           duration: rng.uniform(0.005...0.08), sent: UInt64(rng.int(150...250)),
-                                           received: UInt64(rng.int(8000...60000)), rng: &rng))
+                flows.append(
+                    Flows.session(
+                        from: me, to: host, 9100, at: t + Double(i) * pace + rng.uniform(0...0.05),
+                        duration: rng.uniform(0.005...0.08), sent: UInt64(rng.int(150...250)),
+                        received: UInt64(rng.int(8000...60000)), rng: &rng))
             }
             t += every
         }
@@ -147,8 +156,10 @@ public struct HealthChecker: Behaviour {
         var t = context.start + rng.uniform(0...every)
         while t < context.end {
             for (host, port) in checks {
-                flows.append(Flows.connect(from: sources[0], to: host, port, at: t + rng.uniform(0...0.5), sent: 80, received: 200,
-                                           duration: rng.uniform(0.002...0.05), network: context.network, rng: &rng))
+                flows.append(
+                    Flows.connect(
+                        from: sources[0], to: host, port, at: t + rng.uniform(0...0.5), sent: 80, received: 200,
+                        duration: rng.uniform(0.002...0.05), network: context.network, rng: &rng))
             }
             t += every
         }
@@ -179,8 +190,10 @@ public struct RetryingClient: Behaviour {
         let end = t + length
         var flows: [FlowRecord] = []
         while t < end {
-            flows.append(Flows.connect(from: sources[0], to: host.address, port, at: t, sent: 100, received: 100,
-                                       duration: 0.01, network: context.network, rng: &rng))
+            flows.append(
+                Flows.connect(
+                    from: sources[0], to: host.address, port, at: t, sent: 100, received: 100,
+                    duration: 0.01, network: context.network, rng: &rng))
             t += rng.uniform(retryInterval)
         }
         return flows
@@ -202,8 +215,9 @@ public struct BackupJob: Behaviour {
             let longest = min(1800, context.duration * 0.8)
             let length = rng.uniform(min(60, longest * 0.5)...longest)
             let at = context.start + rng.uniform(0...(context.duration - length))
-            return Flows.session(from: sources[0], to: server, 22, at: at, duration: length,
-                                 sent: UInt64(rng.int(50_000_000...2_000_000_000)), received: UInt64(rng.int(100_000...5_000_000)), rng: &rng)
+            return Flows.session(
+                from: sources[0], to: server, 22, at: at, duration: length,
+                sent: UInt64(rng.int(50_000_000...2_000_000_000)), received: UInt64(rng.int(100_000...5_000_000)), rng: &rng)
         }
     }
 }
@@ -229,10 +243,12 @@ public struct PeerToPeer: Behaviour {
             let (peer, port, alive) = swarm[rng.int(0...(swarm.count - 1))]
             let udp = rng.chance(0.6)
             if alive {
-                flows.append(udp
-                    ? Flows.exchange(from: me, to: peer, port, at: t, request: UInt64(rng.int(60...500)), reply: UInt64(rng.int(60...1400)), rng: &rng)
-                    : Flows.session(from: me, to: peer, port, at: t, duration: rng.uniform(1...300), sent: UInt64(rng.int(500...200_000)),
-                                    received: UInt64(rng.int(500...2_000_000)), rng: &rng))
+                flows.append(
+                    udp
+                        ? Flows.exchange(from: me, to: peer, port, at: t, request: UInt64(rng.int(60...500)), reply: UInt64(rng.int(60...1400)), rng: &rng)
+                        : Flows.session(
+                            from: me, to: peer, port, at: t, duration: rng.uniform(1...300), sent: UInt64(rng.int(500...200_000)),
+                            received: UInt64(rng.int(500...2_000_000)), rng: &rng))
             } else {
                 var r = Flows.exchange(from: me, to: peer, port, at: t, request: 100, reply: 0, rng: &rng)
                 r.destinationPackets = 0; r.destinationBytes = 0; r.end = t; r.outcome = .unanswered

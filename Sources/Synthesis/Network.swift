@@ -11,7 +11,8 @@ public struct IPv4Block: Sendable, Equatable, CustomStringConvertible {
     public init?(_ text: String) {
         let parts = text.split(separator: "/")
         guard parts.count == 2, let address = IPAddress(String(parts[0])), let v4 = address.ipv4,
-              let prefix = Int(parts[1]), (8...30).contains(prefix) else { return nil }
+            let prefix = Int(parts[1]), (8...30).contains(prefix)
+        else { return nil }
         let mask: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << (32 - prefix)
         base = v4 & mask
         self.prefix = prefix

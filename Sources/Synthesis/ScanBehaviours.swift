@@ -86,8 +86,10 @@ public struct HorizontalScan: Behaviour {
     public var kind: String { "horizontal" }
     public var label: TrafficLabel { .scan }
 
-    public init(ports: [UInt16] = [22, 23, 445, 3389, 80, 5900, 1433, 6379], hosts: ClosedRange<Int> = 60...254,
-                rate: ClosedRange<Double> = 20...500) {
+    public init(
+        ports: [UInt16] = [22, 23, 445, 3389, 80, 5900, 1433, 6379], hosts: ClosedRange<Int> = 60...254,
+        rate: ClosedRange<Double> = 20...500
+    ) {
         self.ports = ports
         self.hosts = hosts
         self.rate = rate
@@ -236,8 +238,9 @@ public struct DistributedScan: Behaviour {
         var flows: [FlowRecord] = []
         for (k, source) in addresses.enumerated() {
             let mine = all[(k * share)..<min(all.count, (k + 1) * share)]
-            flows += sweep(mine.map { (target, $0) }, from: source, startingAt: t0 + rng.uniform(0...5), rate: r,
-                           style: .syn, context: context, rng: &rng)
+            flows += sweep(
+                mine.map { (target, $0) }, from: source, startingAt: t0 + rng.uniform(0...5), rate: r,
+                style: .syn, context: context, rng: &rng)
         }
         return flows
     }

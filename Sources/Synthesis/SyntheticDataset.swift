@@ -17,7 +17,8 @@ extension DatasetWriter {
         let (flows, entries) = TrafficGenerator(config: config).generate()
         for f in flows { imager.add(f) }
         for t in entries { truth.add(t.source, label: t.label.rawValue, kind: t.kind) }
-        let description = "synth --seed \(config.seed) --duration \(Int(config.duration))s --benign \(config.benignSources) --scan-prevalence \(config.scanPrevalence)"
+        let description =
+            "synth --seed \(config.seed) --duration \(Int(config.duration))s --benign \(config.benignSources) --scan-prevalence \(config.scanPrevalence)"
         let meta = try write(images: imager, truth: truth, inputs: [description], to: directory)
         return (meta, flows.count)
     }

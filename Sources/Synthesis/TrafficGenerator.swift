@@ -60,7 +60,9 @@ public struct SynthConfig: Sendable {
 
     /// Why these address blocks cannot hold the configured sources without reusing addresses, or nil.
     public var capacityProblem: String? {
-        let scanSources = scanBehaviours.isEmpty ? 0
+        let scanSources =
+            scanBehaviours.isEmpty
+            ? 0
             : (0..<scanCount).reduce(0) { $0 + scanBehaviours[$1 % scanBehaviours.count].sourceCount }
         if benignSources > clients.hostCount - 10 {
             return "\(benignSources) benign sources do not fit in \(clients) (at most \(clients.hostCount - 10))"
@@ -103,9 +105,13 @@ public struct TrafficGenerator: Sendable {
         let benign = config.benignBehaviours
         for i in 0..<config.benignSources {
             // Every kind once, then two thirds web browsing and the rest spread over the other kinds.
-            if i < benign.count { plan.append(benign[i]) }
-            else if setup.chance(2.0 / 3.0) || benign.count == 1 { plan.append(benign[0]) }
-            else { plan.append(benign[setup.int(1...(benign.count - 1))]) }
+            if i < benign.count {
+                plan.append(benign[i])
+            } else if setup.chance(2.0 / 3.0) || benign.count == 1 {
+                plan.append(benign[0])
+            } else {
+                plan.append(benign[setup.int(1...(benign.count - 1))])
+            }
         }
         for i in 0..<config.scanCount where !config.scanBehaviours.isEmpty {
             plan.append(config.scanBehaviours[i % config.scanBehaviours.count])

@@ -84,7 +84,9 @@ struct Dataset: ParsableCommand {
             }
             let seconds = Date().timeIntervalSince(started)
             let images = meta.train.count + meta.test.count
-            Diagnostics.note("wrote \(output): \(meta.train.count) train images (\(meta.train.scans) scans), \(meta.test.count) test images (\(meta.test.scans) scans) from \(flowCount) flows in \(String(format: "%.2f", seconds)) s (\(Int(Double(images) / max(seconds, 1e-9))) images/s)")
+            Diagnostics.note(
+                "wrote \(output): \(meta.train.count) train images (\(meta.train.scans) scans), \(meta.test.count) test images (\(meta.test.scans) scans) from \(flowCount) flows in \(String(format: "%.2f", seconds)) s (\(Int(Double(images) / max(seconds, 1e-9))) images/s)"
+            )
             if meta.unlabelledImages > 0 {
                 Diagnostics.note("left out \(meta.unlabelledImages) images of sources not in the ground truth")
             }

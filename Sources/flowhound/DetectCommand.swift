@@ -2,7 +2,6 @@ import ArgumentParser
 import Detection
 import FlowRecords
 import Foundation
-import Support
 import Reputation
 import Support
 
@@ -35,7 +34,8 @@ struct DetectorList: ExpressibleByArgument, CustomStringConvertible {
         for name in argument.split(separator: ",", omittingEmptySubsequences: false) {
             let name = name.trimmingCharacters(in: .whitespaces)
             guard DetectionRecipe.Detector(argument: name) != nil else {
-                throw ValidationError(name.isEmpty ? "--detectors names an empty detector (known: \(known))" : "unknown detector '\(name)' in --detectors (known: \(known))")
+                throw ValidationError(
+                    name.isEmpty ? "--detectors names an empty detector (known: \(known))" : "unknown detector '\(name)' in --detectors (known: \(known))")
             }
         }
         return DetectorList(argument: argument)!
@@ -48,8 +48,9 @@ struct DetectorList: ExpressibleByArgument, CustomStringConvertible {
 struct DetectionOptions: ParsableArguments {
     private static let defaults = DetectionRecipe()
 
-    @Option(help: ArgumentHelp("Detectors to run, comma-separated: threshold, trw, cnn (default: \(DetectorList(defaults.detectors))).", valueName: "list"),
-            transform: DetectorList.parse)
+    @Option(
+        help: ArgumentHelp("Detectors to run, comma-separated: threshold, trw, cnn (default: \(DetectorList(defaults.detectors))).", valueName: "list"),
+        transform: DetectorList.parse)
     var detectors = DetectorList(defaults.detectors)
 
     @Option(help: "How verdicts become an alert: any (misses least), majority, weighted (mean score ≥ --weighted-threshold).")
@@ -91,7 +92,10 @@ struct DetectionOptions: ParsableArguments {
     @Option(help: "Seconds a flow may arrive after its window has passed and still count in it.")
     var lateness = defaults.settings.lateness
 
-    @Option(help: "Most sources (and open scan episodes) held in memory; beyond it the least recently seen are evicted (their open windows judged first) and counted.")
+    @Option(
+        help:
+            "Most sources (and open scan episodes) held in memory; beyond it the least recently seen are evicted (their open windows judged first) and counted."
+    )
     var maxSources = defaults.settings.maxSources
 
     @Option(help: "Threads for the CNN (default: one per core).")
@@ -184,7 +188,8 @@ func read(_ input: DetectionInput, into pipeline: DetectionPipeline) throws -> I
         onFormat: pipeline.beginLog,
         afterEach: { summary in
             guard let p = try pipeline.endLog() else { return }
-            Diagnostics.note("\(summary.file): paired the two directions of \(p.paired) attempts; \(p.unpaired) records had no answer within \(Int(p.horizon)) s")
+            Diagnostics.note(
+                "\(summary.file): paired the two directions of \(p.paired) attempts; \(p.unpaired) records had no answer within \(Int(p.horizon)) s")
         },
         pipeline.add)
     return summaries.reduce(0) { $0 + $1.records }
@@ -254,17 +259,24 @@ struct Detect: ParsableCommand {
             let (seconds, flows) = try runDetection(input, pipeline)
             if format == .table {
                 print(alertTable(table))
-                if let watch { print("\n" + textTable(ConnectionAlert.tableHeader, connectionTable.map(\.tableRow)) + (connectionTable.isEmpty ? "\n(no suspicious connections among \(watch.remoteFlows) flows with a remote end)" : "")) }
+                if let watch {
+                    print(
+                        "\n" + textTable(ConnectionAlert.tableHeader, connectionTable.map(\.tableRow))
+                            + (connectionTable.isEmpty ? "\n(no suspicious connections among \(watch.remoteFlows) flows with a remote end)" : ""))
+                }
             }
             if let scoringFailure { Diagnostics.note("warning: scan sources were not scored: \(scoringFailure)") }
-            if let watch { Diagnostics.note("\(watch.alerts) suspicious remote address\(watch.alerts == 1 ? "" : "es") among \(watch.remoteFlows) flows with a remote end") }
+            if let watch {
+                Diagnostics.note("\(watch.alerts) suspicious remote address\(watch.alerts == 1 ? "" : "es") among \(watch.remoteFlows) flows with a remote end")
+            }
             let s = pipeline.statistics
-            Diagnostics.note("\(flows) flows in \(fixed(seconds, 2)) s (\(Int(Double(flows) / max(seconds, 1e-9))) flows/s): \(s.alerts) alert\(s.alerts == 1 ? "" : "s"), \(s.windows) windows judged (\(s.flaggedWindows) flagged), peak \(s.peakSources) sources"
-                + (s.silenced > 0 ? ", \(s.silenced) silenced by the allowlist" : "")
-                + (s.allowlistedFlows > 0 ? ", \(s.allowlistedFlows) flows to allowlisted destinations ignored" : "")
-                + (s.lateFlows > 0 ? ", \(s.lateFlows) late flows" : "")
-                + (s.evictedSources > 0 ? ", \(s.evictedSources) sources evicted at --max-sources" : "")
-                + (s.episodesEndedEarly > 0 ? ", \(s.episodesEndedEarly) episodes ended early at --max-sources" : ""))
+            Diagnostics.note(
+                "\(flows) flows in \(fixed(seconds, 2)) s (\(Int(Double(flows) / max(seconds, 1e-9))) flows/s): \(s.alerts) alert\(s.alerts == 1 ? "" : "s"), \(s.windows) windows judged (\(s.flaggedWindows) flagged), peak \(s.peakSources) sources"
+                    + (s.silenced > 0 ? ", \(s.silenced) silenced by the allowlist" : "")
+                    + (s.allowlistedFlows > 0 ? ", \(s.allowlistedFlows) flows to allowlisted destinations ignored" : "")
+                    + (s.lateFlows > 0 ? ", \(s.lateFlows) late flows" : "")
+                    + (s.evictedSources > 0 ? ", \(s.evictedSources) sources evicted at --max-sources" : "")
+                    + (s.episodesEndedEarly > 0 ? ", \(s.episodesEndedEarly) episodes ended early at --max-sources" : ""))
         }
     }
 }

@@ -53,7 +53,9 @@ struct EvalIP: ParsableCommand {
             if let card, split != "all" {
                 let given = data.inputs.map(\.sha256), trained = card.inputs.map(\.sha256)
                 if given != trained {
-                    Diagnostics.note("warning: these inputs are not the ones the model was trained on, so its test part is not a clean hold-out; --split all is the fair measure")
+                    Diagnostics.note(
+                        "warning: these inputs are not the ones the model was trained on, so its test part is not a clean hold-out; --split all is the fair measure"
+                    )
                 }
             }
             let intelligence = try databases.open()
@@ -66,10 +68,13 @@ struct EvalIP: ParsableCommand {
             }.map(\.0)
             let unscorable = rows.first { !ipModel.spec.missingInputs($0.observation).isEmpty }
             if let unscorable {
-                throw ReputationDataError("\(data.inputs[unscorable.input].path): the model uses the \(ipModel.spec.missingInputs(unscorable.observation).joined(separator: " and ")) but these rows carry none")
+                throw ReputationDataError(
+                    "\(data.inputs[unscorable.input].path): the model uses the \(ipModel.spec.missingInputs(unscorable.observation).joined(separator: " and ")) but these rows carry none"
+                )
             }
-            let encoded = EncodedPart(observations: rows.map(\.observation), labels: rows.map(\.malicious),
-                                      matrix: scorer.encoder.matrix(rows.map(\.observation), facts: facts))
+            let encoded = EncodedPart(
+                observations: rows.map(\.observation), labels: rows.map(\.malicious),
+                matrix: scorer.encoder.matrix(rows.map(\.observation), facts: facts))
             let evaluation = try IPTraining.evaluate(ipModel, encoded, threads: threads)
             print(json ? try jsonText(evaluation) : ipEvaluationText(evaluation, threshold: ipModel.threshold, rows: encoded.labels))
         }
@@ -79,22 +84,27 @@ struct EvalIP: ParsableCommand {
 /// A person's report of an IP model's evaluation, one block per part of the model.
 func ipEvaluationText(_ parts: [IPModelCard.Part], threshold: Double, rows labels: [Bool]) -> String {
     let positives = labels.filter { $0 }.count
-    var lines = ["rows \(labels.count) (\(positives) malicious, \(labels.count - positives) benign), threshold \(fixed(threshold, 4))",
-                 "scorer          ROC-AUC  PR-AUC  recall@1%FPR  Brier   precision  recall  FPR"]
+    var lines = [
+        "rows \(labels.count) (\(positives) malicious, \(labels.count - positives) benign), threshold \(fixed(threshold, 4))",
+        "scorer          ROC-AUC  PR-AUC  recall@1%FPR  Brier   precision  recall  FPR",
+    ]
     func value(_ v: Double?) -> String { v.map { fixed($0, 4) } ?? "n/a" }
     for part in parts {
         let r = part.ranking, t = part.atThreshold
-        lines.append(part.scorer.padding(toLength: 14, withPad: " ", startingAt: 0)
-            + value(r.rocAUC).leftPadded(9) + value(r.prAUC).leftPadded(8) + value(r.recallAtFalsePositiveRate).leftPadded(14)
-            + value(r.brier).leftPadded(7) + fixed(t.precision, 4).leftPadded(11) + fixed(t.recall, 4).leftPadded(8)
-            + fixed(t.falsePositiveRate, 4).leftPadded(7))
+        lines.append(
+            part.scorer.padding(toLength: 14, withPad: " ", startingAt: 0)
+                + value(r.rocAUC).leftPadded(9) + value(r.prAUC).leftPadded(8) + value(r.recallAtFalsePositiveRate).leftPadded(14)
+                + value(r.brier).leftPadded(7) + fixed(t.precision, 4).leftPadded(11) + fixed(t.recall, 4).leftPadded(8)
+                + fixed(t.falsePositiveRate, 4).leftPadded(7))
     }
     if let first = parts.first {
         let t = first.atThreshold
-        lines += ["confusion of \(first.scorer) at the threshold (rows true, columns predicted):",
-                  "                 benign  suspicious",
-                  "  benign     \(String(t.trueNegatives).leftPadded(10))\(String(t.falsePositives).leftPadded(12))",
-                  "  malicious  \(String(t.falseNegatives).leftPadded(10))\(String(t.truePositives).leftPadded(12))"]
+        lines += [
+            "confusion of \(first.scorer) at the threshold (rows true, columns predicted):",
+            "                 benign  suspicious",
+            "  benign     \(String(t.trueNegatives).leftPadded(10))\(String(t.falsePositives).leftPadded(12))",
+            "  malicious  \(String(t.falseNegatives).leftPadded(10))\(String(t.truePositives).leftPadded(12))",
+        ]
     }
     return lines.joined(separator: "\n")
 }

@@ -1,11 +1,11 @@
+import ActivityImage
 import ArgumentParser
 import Detection
-import Neural
-import Synthesis
-import ActivityImage
 import FlowRecords
 import Foundation
+import Neural
 import Support
+import Synthesis
 
 struct Flows: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,15 +19,17 @@ extension RecordEncoding: ExpressibleByArgument {}
 /// The logs a command reads and how strictly: shared by `InputOptions` and `detect`'s `DetectionInput`,
 /// which differ only in the name of the input-format option.
 struct LogArguments: ParsableArguments {
-    @Argument(help: ArgumentHelp(
-        "Flow logs to read: paths, '.gz' files, or '-' for standard input.", valueName: "log"))
+    @Argument(
+        help: ArgumentHelp(
+            "Flow logs to read: paths, '.gz' files, or '-' for standard input.", valueName: "log"))
     var logs: [String]
 
     @Flag(help: "Stop at the first malformed record (exit status 1) instead of skipping and counting it.")
     var strict = false
 
-    @Flag(name: .customLong("progress"), inversion: .prefixedNo,
-          help: "Report progress on standard error during long reads (default: when it is a terminal).")
+    @Flag(
+        name: .customLong("progress"), inversion: .prefixedNo,
+        help: "Report progress on standard error during long reads (default: when it is a terminal).")
     var progress: Bool?
 
     func validate() throws {
@@ -37,10 +39,13 @@ struct LogArguments: ParsableArguments {
     }
 
     /// Reads every log in turn as `format` (nil: detected), reporting malformed records on stderr.
-    func read(format: FlowFormat?, onFormat: (FlowFormat) throws -> Void = { _ in }, afterEach: (ReadSummary) throws -> Void = { _ in },
-              _ body: (FlowRecord) throws -> Void) throws -> [ReadSummary] {
-        try readLogs(logs, options: ReadOptions(format: format, strict: strict), progress: progress,
-                     onFormat: onFormat, afterEach: afterEach, body)
+    func read(
+        format: FlowFormat?, onFormat: (FlowFormat) throws -> Void = { _ in }, afterEach: (ReadSummary) throws -> Void = { _ in },
+        _ body: (FlowRecord) throws -> Void
+    ) throws -> [ReadSummary] {
+        try readLogs(
+            logs, options: ReadOptions(format: format, strict: strict), progress: progress,
+            onFormat: onFormat, afterEach: afterEach, body)
     }
 }
 
@@ -259,9 +264,10 @@ extension Flows {
                 let records = summaries.reduce(0) { $0 + $1.records }
                 let malformed = summaries.reduce(0) { $0 + $1.malformed }
                 let skipped = summaries.reduce(0) { $0 + $1.skippedTotal }
-                Diagnostics.note("converted \(records) records from \(summaries.count) input\(summaries.count == 1 ? "" : "s")"
-                    + (malformed > 0 ? ", \(malformed) malformed skipped" : "")
-                    + (skipped > 0 ? ", \(skipped) non-flow lines skipped" : ""))
+                Diagnostics.note(
+                    "converted \(records) records from \(summaries.count) input\(summaries.count == 1 ? "" : "s")"
+                        + (malformed > 0 ? ", \(malformed) malformed skipped" : "")
+                        + (skipped > 0 ? ", \(skipped) non-flow lines skipped" : ""))
             }
         }
     }

@@ -16,9 +16,11 @@ extension IPScorerKind: ExpressibleByArgument {}
 
 /// The address databases a command looks addresses up in.
 struct AddressDatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("mmdb"), help: ArgumentHelp(
-        "A MaxMind-format database (GeoLite2/GeoIP2/DB-IP City, Country or ASN). Repeat for several; asked before libloc, so their answers win.",
-        valueName: "file"))
+    @Option(
+        name: .customLong("mmdb"),
+        help: ArgumentHelp(
+            "A MaxMind-format database (GeoLite2/GeoIP2/DB-IP City, Country or ASN). Repeat for several; asked before libloc, so their answers win.",
+            valueName: "file"))
     var mmdb: [String] = []
 
     @Option(help: ArgumentHelp("The IPFire location database read through libloc (Debian package libloc-database).", valueName: "path"))
@@ -34,9 +36,11 @@ struct AddressDatabaseOptions: ParsableArguments {
 
 /// Infrastructure lists used as features, and the allowlist.
 struct ListOptions: ParsableArguments {
-    @Option(name: .customLong("list"), help: ArgumentHelp(
-        "An infrastructure list as NAME=FILE (addresses or blocks, text or JSON): membership becomes a feature. Repeat for several. A model trained with lists needs the same names when scoring.",
-        valueName: "name=file"))
+    @Option(
+        name: .customLong("list"),
+        help: ArgumentHelp(
+            "An infrastructure list as NAME=FILE (addresses or blocks, text or JSON): membership becomes a feature. Repeat for several. A model trained with lists needs the same names when scoring.",
+            valueName: "name=file"))
     var lists: [String] = []
 
     func load() throws -> [NamedList] { try lists.map(NamedList.load) }
@@ -44,9 +48,11 @@ struct ListOptions: ParsableArguments {
 
 /// Labelled inputs of `train ip` and `eval ip`.
 struct LabelledInputOptions: ParsableArguments {
-    @Option(parsing: .upToNextOption, help: ArgumentHelp(
-        "Files of hostile addresses: address lists (IPsum, one address or block a line, or JSON ranges), lists of blocks (sampled), or flow logs (every flow's remote end).",
-        valueName: "file"))
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "Files of hostile addresses: address lists (IPsum, one address or block a line, or JSON ranges), lists of blocks (sampled), or flow logs (every flow's remote end).",
+            valueName: "file"))
     var malicious: [String] = []
 
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Files of known-good addresses, in the same forms.", valueName: "file"))
@@ -58,10 +64,14 @@ struct LabelledInputOptions: ParsableArguments {
     @Option(help: "Addresses sampled from each list of blocks, spread evenly over its blocks (default 10000).")
     var samplesPerList: Int?
 
-    @Option(help: "Which end of a flow is the remote one: originator (inbound: scanners, attackers) or responder (servers your hosts reached). Default originator.")
+    @Option(
+        help: "Which end of a flow is the remote one: originator (inbound: scanners, attackers) or responder (servers your hosts reached). Default originator.")
     var remoteEnd: RemoteEnd?
 
-    @Flag(help: "When only the malicious data has hours (flow logs), give benign rows uniformly random hours so that the hour stays a feature. The hours are invented; the model card says so.")
+    @Flag(
+        help:
+            "When only the malicious data has hours (flow logs), give benign rows uniformly random hours so that the hour stays a feature. The hours are invented; the model card says so."
+    )
     var spreadBenignHours = false
 
     @Flag(help: "Stop at the first malformed flow record or list line instead of skipping and counting it.")
@@ -101,7 +111,10 @@ struct RemoteScoringOptions: ParsableArguments {
     @Flag(help: "Also alert on connections whose remote end the IP model finds suspicious, once per remote address (implies --ip-scores).")
     var connectionAlerts = false
 
-    @Option(help: ArgumentHelp("Your networks (addresses and blocks, text or JSON): the other end of a flow is the remote one. Default: private and other non-public addresses are yours.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Your networks (addresses and blocks, text or JSON): the other end of a flow is the remote one. Default: private and other non-public addresses are yours.",
+            valueName: "file"))
     var home: String?
 
     @OptionGroup(title: "Address databases") var databases: AddressDatabaseOptions
@@ -112,8 +125,9 @@ struct RemoteScoringOptions: ParsableArguments {
     /// The scorer, or nil when IP scoring is off. The detection allowlist silences IP verdicts too.
     func makeScorer(allowlist: CIDRSet) throws -> IPScorer? {
         guard enabled else { return nil }
-        let scorer = try IPScorer(model: try IPModel.load(pathOrDefault: ipModel), intelligence: try databases.open(),
-                                  lists: try lists.load(), allowlist: allowlist)
+        let scorer = try IPScorer(
+            model: try IPModel.load(pathOrDefault: ipModel), intelligence: try databases.open(),
+            lists: try lists.load(), allowlist: allowlist)
         for warning in scorer.warnings { Diagnostics.note("warning: \(warning)") }
         return scorer
     }

@@ -18,7 +18,8 @@ enum OptionCheck {
     /// A value that must be above `lowerBound` (exclusive) and at most `upperBound`.
     static func require(_ value: Double, _ option: String, above lowerBound: Double, atMost upperBound: Double, unit: String = "") throws {
         guard value.isFinite, value > lowerBound, value <= upperBound else {
-            throw ValidationError("\(option) must be more than \(number(lowerBound)) and at most \(number(upperBound))\(unit.isEmpty ? "" : " " + unit), not \(value)")
+            throw ValidationError(
+                "\(option) must be more than \(number(lowerBound)) and at most \(number(upperBound))\(unit.isEmpty ? "" : " " + unit), not \(value)")
         }
     }
 

@@ -53,9 +53,10 @@ struct Render: ParsableCommand {
     @Option(help: ArgumentHelp("Window length in seconds; windows are aligned to multiples of it (UTC).", valueName: "seconds"))
     var window: Double = 3600
 
-    @Option(help: ArgumentHelp(
-        "Ground-truth CSV with header 'source,label,kind': tiles of listed sources get 'label/kind' in their title.",
-        valueName: "csv"))
+    @Option(
+        help: ArgumentHelp(
+            "Ground-truth CSV with header 'source,label,kind': tiles of listed sources get 'label/kind' in their title.",
+            valueName: "csv"))
     var truth: String?
 
     @Flag(help: "With --top N and --truth: draw the busiest image of each kind in the truth file (at most N).")
@@ -104,7 +105,9 @@ struct Render: ParsableCommand {
             if let wanted {
                 chosen = all  // only that source was added; in window order
                 guard !chosen.isEmpty else {
-                    Diagnostics.error("source \(wanted) not found in the logs (\(records) record\(records == 1 ? "" : "s") from \(sources.count) source\(sources.count == 1 ? "" : "s"))")
+                    Diagnostics.error(
+                        "source \(wanted) not found in the logs (\(records) record\(records == 1 ? "" : "s") from \(sources.count) source\(sources.count == 1 ? "" : "s"))"
+                    )
                     throw ExitCode.failure
                 }
                 title = "\(wanted): \(chosen.count) window\(chosen.count == 1 ? "" : "s") of \(windowText)"
@@ -115,7 +118,8 @@ struct Render: ParsableCommand {
                 }
                 let n = top ?? 1
                 var ranked = all.sorted {
-                    $0.flows != $1.flows ? $0.flows > $1.flows
+                    $0.flows != $1.flows
+                        ? $0.flows > $1.flows
                         : $0.windowStart != $1.windowStart ? $0.windowStart < $1.windowStart : $0.source < $1.source
                 }
                 if onePerKind {
@@ -131,7 +135,8 @@ struct Render: ParsableCommand {
                 if chosen.count < n && !onePerKind {
                     Diagnostics.note("only \(all.count) image\(all.count == 1 ? "" : "s") (source × \(windowText) window) in the logs; drawing all")
                 }
-                title = onePerKind
+                title =
+                    onePerKind
                     ? "the busiest image of each of \(chosen.count) kinds, of \(all.count) images (one per source and \(windowText) window)"
                     : "top \(chosen.count) of \(all.count) images by flows (one per source and \(windowText) window), from \(sources.count) source\(sources.count == 1 ? "" : "s")"
             }
@@ -145,8 +150,9 @@ struct Render: ParsableCommand {
             }
             try picture.writePNG(toFile: output)
             let unlabelled = truth == nil ? 0 : chosen.filter { labels[$0.source] == nil }.count
-            Diagnostics.note("wrote \(output) (\(tiles.count) tile\(tiles.count == 1 ? "" : "s"), \(picture.width)×\(picture.height))"
-                + (unlabelled > 0 ? "; \(unlabelled) source\(unlabelled == 1 ? "" : "s") not in the truth file" : ""))
+            Diagnostics.note(
+                "wrote \(output) (\(tiles.count) tile\(tiles.count == 1 ? "" : "s"), \(picture.width)×\(picture.height))"
+                    + (unlabelled > 0 ? "; \(unlabelled) source\(unlabelled == 1 ? "" : "s") not in the truth file" : ""))
         }
     }
 

@@ -17,7 +17,9 @@ struct NATSOptions: ParsableArguments {
     @Option(help: "JetStream stream of the flows; partition p is subject <stream>.<p>.")
     var stream = "flows"
 
-    @Option(help: ArgumentHelp("Partitions when this deployment has none recorded yet (later processes read it from the <stream>-state bucket and must agree).", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Partitions when this deployment has none recorded yet (later processes read it from the <stream>-state bucket and must agree).", valueName: "n"))
     var partitionCount: Int?
 
     @Option(help: "Replicas of the streams and buckets this creates (3 on a three-node cluster survives the loss of a node).")
@@ -62,7 +64,10 @@ struct Publish: ParsableCommand {
     @Option(help: "Publishes awaiting JetStream's acknowledgement before reading waits.")
     var maxPending = 4096
 
-    @Flag(help: "After the last log, tell the workers the input is complete: they judge every open window and report every open episode, as 'detect' does at its end, then start afresh.")
+    @Flag(
+        help:
+            "After the last log, tell the workers the input is complete: they judge every open window and report every open episode, as 'detect' does at its end, then start afresh."
+    )
     var endOfInput = false
 
     func validate() throws {
@@ -88,7 +93,9 @@ struct Publish: ParsableCommand {
             try publisher.finish(endOfInput: endOfInput)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             let s = publisher.statistics
-            Diagnostics.note("published \(s.records) flows to \(topology.stream).0-\(partitioning.count - 1) in \(s.messages) messages (\(s.watermarks) watermarks\(endOfInput ? ", end of input" : ""), \(fixed(Double(s.bytes) / 1e6, 1)) MB) in \(fixed(seconds, 2)) s (\(Int(Double(s.records) / max(seconds, 1e-9))) flows/s); waited for acknowledgements \(s.stalls) times")
+            Diagnostics.note(
+                "published \(s.records) flows to \(topology.stream).0-\(partitioning.count - 1) in \(s.messages) messages (\(s.watermarks) watermarks\(endOfInput ? ", end of input" : ""), \(fixed(Double(s.bytes) / 1e6, 1)) MB) in \(fixed(seconds, 2)) s (\(Int(Double(s.records) / max(seconds, 1e-9))) flows/s); waited for acknowledgements \(s.stalls) times"
+            )
         }
     }
 }
@@ -127,7 +134,10 @@ struct Worker: ParsableCommand {
     @Option(help: "Seconds a lease lasts unrenewed: how soon a dead worker's partitions move (used when the lease bucket is created).")
     var leaseTTL = 6.0
 
-    @Option(help: "Seconds between checkpoints of a partition whose state changed (flows are acknowledged by checkpoints; longer means more to replay after a crash).")
+    @Option(
+        help:
+            "Seconds between checkpoints of a partition whose state changed (flows are acknowledged by checkpoints; longer means more to replay after a crash)."
+    )
     var checkpointInterval = 2.0
 
     @Option(help: "Most flows between checkpoints.")

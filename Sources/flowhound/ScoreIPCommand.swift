@@ -53,8 +53,9 @@ struct ScoreIP: ParsableCommand {
     func run() throws {
         try Diagnostics.run {
             let ipModel = try IPModel.load(pathOrDefault: model)
-            let scorer = try IPScorer(model: ipModel, intelligence: try databases.open(), lists: try lists.load(),
-                                      allowlist: try CIDRSet.load(paths: allowlist))
+            let scorer = try IPScorer(
+                model: ipModel, intelligence: try databases.open(), lists: try lists.load(),
+                allowlist: try CIDRSet.load(paths: allowlist))
             scorer.driverCount = drivers
             for warning in scorer.warnings { Diagnostics.note("warning: \(warning)") }
             if format == .table {

@@ -1,8 +1,8 @@
 import ArgumentParser
 import FlowRecords
 import Foundation
-import Synthesis
 import Support
+import Synthesis
 
 /// A length of time written as `90s`, `30m`, `1h`, `2d` or plain seconds.
 struct Duration: ExpressibleByArgument {
@@ -158,7 +158,9 @@ struct Synth: ParsableCommand {
         }
         let seconds = Date().timeIntervalSince(started)
         let scans = truthEntries.filter { $0.label == .scan }.count
-        Diagnostics.note("wrote \(flows.count) flows from \(truthEntries.count) sources (\(scans) scanning) to \(output == "-" ? "<stdout>" : output) as \(format.rawValue), truth to \(truth) (\(Int(Double(flows.count) / max(seconds, 1e-9))) flows/s)")
+        Diagnostics.note(
+            "wrote \(flows.count) flows from \(truthEntries.count) sources (\(scans) scanning) to \(output == "-" ? "<stdout>" : output) as \(format.rawValue), truth to \(truth) (\(Int(Double(flows.count) / max(seconds, 1e-9))) flows/s)"
+        )
     }
 }
 

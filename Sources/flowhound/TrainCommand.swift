@@ -127,7 +127,9 @@ struct TrainScan: ParsableCommand {
                 dataset = try ScanDataset.load(directory: data!)
                 description = data!
             }
-            Diagnostics.note("training on \(dataset.train.samples.count) images (\(dataset.meta.train.scans) scans), testing on \(dataset.test.samples.count); \(training.threads) thread\(training.threads == 1 ? "" : "s")")
+            Diagnostics.note(
+                "training on \(dataset.train.samples.count) images (\(dataset.meta.train.scans) scans), testing on \(dataset.test.samples.count); \(training.threads) thread\(training.threads == 1 ? "" : "s")"
+            )
             let epochs = training.epochs
             let (model, test) = try ScanModel.train(
                 dataset: dataset, options: training.options, validationFraction: training.validationFraction,
@@ -206,11 +208,12 @@ struct EvalScan: ParsableCommand {
         try Diagnostics.run {
             let scanModel = try ScanModel.load(pathOrDefault: model)
             let dataset = try ScanDataset.load(directory: data)
-            let images = switch split {
-            case "test": dataset.test
-            case "train": dataset.train
-            default: dataset.all
-            }
+            let images =
+                switch split {
+                case "test": dataset.test
+                case "train": dataset.train
+                default: dataset.all
+                }
             let evaluation = try scanModel.evaluate(images, threads: threads, threshold: threshold)
             print(json ? try jsonText(evaluation) : evaluationText(evaluation))
         }

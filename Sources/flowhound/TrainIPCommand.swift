@@ -67,7 +67,10 @@ struct TrainIP: ParsableCommand {
     @Option(help: "Threads (default: one per core).")
     var threads = defaultThreadCount
 
-    @Option(help: ArgumentHelp("Also write the encoded parts as NumPy files for other tools: {train,validation,test}_X.npy (float32 features), _y.npy (int64 labels, 1 malicious) and columns.txt.", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Also write the encoded parts as NumPy files for other tools: {train,validation,test}_X.npy (float32 features), _y.npy (int64 labels, 1 malicious) and columns.txt.",
+            valueName: "dir"))
     var export: String?
 
     @Flag(help: "Print the model card as JSON instead of a table.")
@@ -104,7 +107,8 @@ struct TrainIP: ParsableCommand {
             options.seed = seed
             options.threads = threads
             let malicious = data.rows.filter(\.malicious).count
-            Diagnostics.note("\(data.rows.count) rows: \(malicious) malicious, \(data.rows.count - malicious) benign; hour \(data.hourNote); port \(data.portNote)")
+            Diagnostics.note(
+                "\(data.rows.count) rows: \(malicious) malicious, \(data.rows.count - malicious) benign; hour \(data.hourNote); port \(data.portNote)")
             var result = try IPTraining.train(data, loading: loading, intelligence: intelligence, lists: try lists.load(), options: options) {
                 Diagnostics.note($0)
             }
@@ -119,7 +123,9 @@ struct TrainIP: ParsableCommand {
             if json {
                 print(try jsonText(result.model.card!))
             } else {
-                print("wrote \(output): \(result.model.scorer), \(result.model.spec.columnCount) feature columns, \(size) bytes, threshold \(fixed(result.model.threshold, 4))")
+                print(
+                    "wrote \(output): \(result.model.scorer), \(result.model.spec.columnCount) feature columns, \(size) bytes, threshold \(fixed(result.model.threshold, 4))"
+                )
                 print(ipEvaluationText(test, threshold: result.model.threshold, rows: result.parts[.test]!.labels))
             }
         }

@@ -2,8 +2,8 @@ import ActivityImage
 import Detection
 import FlowRecords
 import Forest
-import Neural
 import Foundation
+import Neural
 
 /// flowhound-bench generate FORMAT RECORDS OUT   writes a log of RECORDS synthetic flows
 /// flowhound-bench read FILE [RUNS]               reads it RUNS times; prints records/s per run and peak RSS
@@ -44,8 +44,9 @@ case "read":
     }
     let sorted = rates.sorted()
     let median = sorted[sorted.count / 2]
-    print("{\"file\":\"\(arguments[2])\",\"records\":\(records),\"runs\":\(runs),\"median_records_per_s\":\(Int(median)),"
-        + "\"rates\":[\(rates.map { String(Int($0)) }.joined(separator: ","))],\"peak_rss_kib\":\(peakRSSKiB()),\"checksum\":\(checksum)}")
+    print(
+        "{\"file\":\"\(arguments[2])\",\"records\":\(records),\"runs\":\(runs),\"median_records_per_s\":\(Int(median)),"
+            + "\"rates\":[\(rates.map { String(Int($0)) }.joined(separator: ","))],\"peak_rss_kib\":\(peakRSSKiB()),\"checksum\":\(checksum)}")
 case "cnn-stages":
     // Where prediction time goes, on one thread: seconds per stage over a dataset split.
     guard arguments.count >= 4 else { fail("usage: flowhound-bench cnn-stages MODEL DATASET [BATCH]") }
@@ -112,8 +113,9 @@ case "forest":
     }
     let auc = BinaryMetrics(scores: scores.map(Double.init), positives: testLabels).rocAUC ?? 0
     let nodes = forest.trees.reduce(0) { $0 + $1.nodeCount }
-    print("{\"fit_seconds\":\(fitSeconds),\"batch_rows_per_second\":\(batchRates.sorted()[1]),"
-        + "\"single_row_microseconds\":\(latencies.sorted()[latencies.count / 2]),\"roc_auc\":\(auc),\"nodes\":\(nodes),\"checksum\":\(sink)}")
+    print(
+        "{\"fit_seconds\":\(fitSeconds),\"batch_rows_per_second\":\(batchRates.sorted()[1]),"
+            + "\"single_row_microseconds\":\(latencies.sorted()[latencies.count / 2]),\"roc_auc\":\(auc),\"nodes\":\(nodes),\"checksum\":\(sink)}")
 default:
     fail("usage: flowhound-bench generate|read|cnn-stages|forest ...")
 }

@@ -1,4 +1,5 @@
 import Support
+
 /// Argus client output (`ra -c , -s ...`, with its header line) and CTU-13 `.binetflow` files.
 /// The delimiter (comma, tab, `|`, `;`) is taken from the header line; columns are found by the names
 /// `ra` prints (`StartTime`, `SrcAddr`, `Sport`, `State`, `TotPkts`, `SrcBytes`, ...), so any
@@ -41,7 +42,8 @@ struct ArgusParser: LineParser {
         let startText = f(start)
         guard let startTime = ByteParsing.timestamp(startText, cache: &dates) else {
             if startText.contains(UInt8(ascii: ":")) && !startText.contains(UInt8(ascii: "/"))
-                && !startText.contains(UInt8(ascii: "-")) {
+                && !startText.contains(UInt8(ascii: "-"))
+            {
                 throw .malformed("time '\(ByteParsing.excerpt(startText))' has no date: run ra with -u (epoch times)")
             }
             throw .malformed("bad time '\(ByteParsing.excerpt(startText))' in StartTime")
@@ -135,8 +137,11 @@ struct ArgusParser: LineParser {
         guard start >= 0, proto >= 0, saddr >= 0, daddr >= 0 else {
             throw .fatal("expected an Argus header line naming StartTime, Proto, SrcAddr and DstAddr, found '\(ByteParsing.excerpt(line))'")
         }
-        columnCount = [start, last, dur, proto, saddr, sport, daddr, dport, state, totPkts, totBytes,
-                       srcPkts, dstPkts, srcBytes, dstBytes].max()! + 1
+        columnCount =
+            [
+                start, last, dur, proto, saddr, sport, daddr, dport, state, totPkts, totBytes,
+                srcPkts, dstPkts, srcBytes, dstBytes,
+            ].max()! + 1
     }
 
     /// Link-layer protocols Argus also records.

@@ -1,4 +1,5 @@
 import Support
+
 /// CICFlowMeter CSV: the CIC-IDS2017 `GeneratedLabelledFlows` columns (` Source IP`,
 /// ` Total Fwd Packets`, ...), CICFlowMeter-V3/V4 output (`Src IP`, `Tot Fwd Pkts`, ...), and the
 /// re-extracted "improved" CIC-IDS2017 (`Src IP`, `Total Fwd Packet`, ...). Columns are found by
@@ -120,9 +121,13 @@ struct CICFlowMeterParser: LineParser {
         label = find("label")
         category = find("attemptedcategory")
         guard srcIP >= 0, dstIP >= 0, srcPort >= 0, dstPort >= 0, proto >= 0, timestamp >= 0 else {
-            throw .fatal("expected a CICFlowMeter header naming Src IP, Src Port, Dst IP, Dst Port, Protocol and Timestamp, found '\(ByteParsing.excerpt(line))'")
+            throw .fatal(
+                "expected a CICFlowMeter header naming Src IP, Src Port, Dst IP, Dst Port, Protocol and Timestamp, found '\(ByteParsing.excerpt(line))'")
         }
-        columnCount = [srcIP, srcPort, dstIP, dstPort, proto, timestamp, duration, fwdPkts, bwdPkts, fwdBytes, bwdBytes,
-                       fin, syn, rst, psh, ack, urg, cwr, ece].max()! + 1
+        columnCount =
+            [
+                srcIP, srcPort, dstIP, dstPort, proto, timestamp, duration, fwdPkts, bwdPkts, fwdBytes, bwdBytes,
+                fin, syn, rst, psh, ack, urg, cwr, ece,
+            ].max()! + 1
     }
 }

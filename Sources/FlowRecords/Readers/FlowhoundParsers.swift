@@ -1,4 +1,5 @@
 import Support
+
 /// Fields of Flowhound's own layout (`FlowhoundColumns`) as byte spans, and the record they make.
 /// An empty span stands for an absent field: every rule below reads the two alike.
 struct NormalisedFields {
@@ -157,7 +158,8 @@ struct FlowhoundCSVParser: LineParser {
         if columns.isEmpty {
             columns = splitter.split(line, on: UInt8(ascii: ",")).strings().map { NormalisedFields.slots[$0.trimmingCharacters()] }
             guard columns.contains(where: { $0 == 0 }), columns.contains(where: { $0 == 2 }),
-                  columns.contains(where: { $0 == 4 }) else {
+                columns.contains(where: { $0 == 4 })
+            else {
                 throw .fatal("expected a Flowhound CSV header (\(FlowhoundColumns.header)), found '\(ByteParsing.excerpt(line))'")
             }
             wanted = columns.enumerated().compactMap { column, slot in slot.map { (column, $0) } }

@@ -1,4 +1,5 @@
 import Support
+
 /// `nfdump -o csv`: a header line (`ts,te,td,sa,da,sp,dp,pr,flg,...` up to 1.7.4;
 /// `firstSeen,duration,proto,srcAddr,srcPort,...` from 1.7.5, comma or tab separated), one line per
 /// flow, then in the older versions a `Summary` block which is skipped and counted. Columns are found by name, so extra or
@@ -30,7 +31,8 @@ struct NfdumpParser: LineParser {
                 return .skipped(.summary)
             }
             if ByteParsing.hasPrefix(line, "Time window") || ByteParsing.hasPrefix(line, "Total flows")
-                || ByteParsing.hasPrefix(line, "Sys:") {
+                || ByteParsing.hasPrefix(line, "Sys:")
+            {
                 return .skipped(.summary)
             }
         }
@@ -58,9 +60,9 @@ struct NfdumpParser: LineParser {
         // ICMP ports: nfdump puts type*256+code in dp (or "type.code" in some versions) and 0 in sp.
         var sourcePort: UInt16 = 0, destinationPort: UInt16 = 0
         let dpText = f(dp)
-        if (transport == .icmp || transport == .icmpv6), let dot = dpText.firstIndex(of: UInt8(ascii: ".")) {
+        if transport == .icmp || transport == .icmpv6, let dot = dpText.firstIndex(of: UInt8(ascii: ".")) {
             guard let t = ByteParsing.unsigned(UnsafeBufferPointer(rebasing: dpText[..<dot])),
-                  let c = ByteParsing.unsigned(UnsafeBufferPointer(rebasing: dpText[(dot + 1)...])), t < 256, c < 256
+                let c = ByteParsing.unsigned(UnsafeBufferPointer(rebasing: dpText[(dot + 1)...])), t < 256, c < 256
             else { throw .malformed("bad ICMP type.code '\(ByteParsing.excerpt(dpText))' in dp") }
             sourcePort = UInt16(t)
             destinationPort = UInt16(c)
@@ -91,7 +93,9 @@ struct NfdumpParser: LineParser {
         let flags = transport == .tcp ? TCPFlags(letters: flagText) : []
         let outcome: Outcome
         if transport == .tcp {
-            outcome = outPackets > 0 && flags.contains(.syn) && !flags.contains(.rst) ? .established
+            outcome =
+                outPackets > 0 && flags.contains(.syn) && !flags.contains(.rst)
+                ? .established
                 : OutcomeRules.unidirectionalTCP(flags)
         } else if transport == .icmp || transport == .icmpv6 {
             outcome = OutcomeRules.icmp(type: sourcePort, transport: transport)
@@ -120,7 +124,8 @@ struct NfdumpParser: LineParser {
         ipkt = find("ipkt", "packets", "inpackets", "pkt"); ibyt = find("ibyt", "bytes", "inbytes", "byt")
         opkt = find("opkt", "outpackets"); obyt = find("obyt", "outbytes")
         guard ts >= 0, sa >= 0, da >= 0, sp >= 0, dp >= 0, pr >= 0 else {
-            throw .fatal("expected an nfdump CSV header (ts,te,td,sa,da,sp,dp,pr,... or firstSeen,duration,proto,srcAddr,...), found '\(ByteParsing.excerpt(line))'")
+            throw .fatal(
+                "expected an nfdump CSV header (ts,te,td,sa,da,sp,dp,pr,... or firstSeen,duration,proto,srcAddr,...), found '\(ByteParsing.excerpt(line))'")
         }
         columnCount = [ts, te, td, sa, da, sp, dp, pr, flg, ipkt, ibyt, opkt, obyt].max()! + 1
     }

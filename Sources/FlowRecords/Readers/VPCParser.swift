@@ -1,4 +1,5 @@
 import Support
+
 /// AWS VPC Flow Logs: space-separated records, either in the default version-2 layout
 /// (`version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status`)
 /// or in a custom layout named by a header line (as S3 delivery writes it), with any of the v3-v5
@@ -76,8 +77,12 @@ struct VPCParser: LineParser {
         }
         let end = try validatedEnd(start: Double(startTime), end: Double(endTime))
         let sourcePackets = try number(packets, "packets"), sourceBytes = try number(bytes, "bytes")
-        let state = actionText.isEmpty ? "" : (ByteParsing.equals(actionText, "ACCEPT") ? "ACCEPT"
-            : ByteParsing.equals(actionText, "REJECT") ? "REJECT" : String(decoding: actionText, as: UTF8.self))
+        let state =
+            actionText.isEmpty
+            ? ""
+            : (ByteParsing.equals(actionText, "ACCEPT")
+                ? "ACCEPT"
+                : ByteParsing.equals(actionText, "REJECT") ? "REJECT" : String(decoding: actionText, as: UTF8.self))
         record.assign(
             start: Double(startTime), end: end,
             source: source, destination: destination,

@@ -1,4 +1,5 @@
 import Support
+
 /// The conn.log fields Flowhound reads, as byte spans into the current line (nil when absent or unset).
 ///
 /// The spans live in fixed storage indexed by `Slot`, which a parser keeps and refills for every
@@ -227,7 +228,9 @@ struct ZeekTSVParser: LineParser {
             fields.reset()
             let found = Set(columns.compactMap { $0 })
             for required in [ZeekConnFields.Slot.ts, .origH, .respH, .proto] where !found.contains(required) {
-                throw .fatal("the #fields line has no '\(required == .origH ? "id.orig_h" : required == .respH ? "id.resp_h" : String(describing: required))' column: not a conn.log")
+                throw .fatal(
+                    "the #fields line has no '\(required == .origH ? "id.orig_h" : required == .respH ? "id.resp_h" : String(describing: required))' column: not a conn.log"
+                )
             }
         default: break  // #set_separator, #path, #open, #close, #types
         }
