@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Neural
 
 /// SHA-256, safetensors model files and the checks `NetworkModel.read` makes on them.
@@ -83,7 +84,7 @@ import Testing
 
     /// Writes `bytes` to a fresh file and returns why `NetworkModel.read` refuses it (nil if it does not).
     static func refusal(_ bytes: [UInt8], kind: String = "scan-cnn", sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-        let dir = temporaryDirectory()
+        let dir = try! temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/model.safetensors"
         #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)), sourceLocation: sourceLocation)
@@ -100,7 +101,7 @@ import Testing
 
     /// Runs `/usr/bin/python3 -c script arguments…` and returns its standard output.
     static func python(_ script: String, _ arguments: [String]) throws -> String {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let outPath = dir + "/stdout", errPath = dir + "/stderr"
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
@@ -170,7 +171,7 @@ import Testing
     // MARK: - Round trip and layout
 
     @Test func aModelReadsBackBitForBit() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/model.safetensors"
         let original = try Self.model()
@@ -214,7 +215,7 @@ import Testing
 
     /// The file is plain safetensors: Python with nothing but json, struct, hashlib and numpy reads it.
     @Test func theLayoutIsRealSafetensors() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/model.safetensors"
         let model = try Self.model()
@@ -290,7 +291,7 @@ import Testing
 
     /// A safetensors file written by hand in Python (tensors out of name order, no padding) decodes.
     @Test func aFileWrittenElsewhereDecodes() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/other.safetensors"
         let script = """
@@ -595,7 +596,7 @@ import Testing
     }
 
     @Test func aDirectoryOrAMissingPathIsRefused() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let directory = #expect(throws: ModelFileError.self) { _ = try NetworkModel.read(path: dir, kind: "scan-cnn") }
         #expect(directory?.path == dir)
@@ -628,7 +629,7 @@ import Testing
     }
 
     @Test func writingOverAModelReplacesItAndLeavesNoTemporaryFile() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/model.safetensors"
         try Self.model(seed: 1).write(to: path)
@@ -641,7 +642,7 @@ import Testing
     }
 
     @Test func writingIntoAMissingDirectoryFails() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/no-such-directory/model.safetensors"
         let error = #expect(throws: ModelFileError.self) { try Self.model().write(to: path) }
@@ -653,7 +654,7 @@ import Testing
     /// When the final rename fails (here the target is a non-empty directory), the write throws, the
     /// target is untouched and the temporary file is removed.
     @Test func aFailedRenameLeavesTheTargetAndNoTemporaryFile() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/model.safetensors"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)

@@ -2,6 +2,7 @@ import Forest
 import Foundation
 import Neural
 import Testing
+import TestSupport
 @testable import Reputation
 
 /// What `IPModel.read` refuses: files damaged or edited, whether or not the editor recomputed a
@@ -25,7 +26,7 @@ import Testing
     /// if it reads. (That a bound refused it before allocating shows in the reason, which names the
     /// bound: building first trapped or allocated gigabytes.)
     static func refusal(_ file: SafeTensors, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-        let path = Fixture.scratch.appendingPathComponent("model-\(UUID().uuidString).safetensors").path
+        let path = ((try? temporaryDirectory("model")) ?? NSTemporaryDirectory()) + "/model-\(UUID().uuidString).safetensors"
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(FileManager.default.createFile(atPath: path, contents: Data(file.encoded())), sourceLocation: sourceLocation)
         do {
@@ -52,7 +53,7 @@ import Testing
 
     @Test func aModelReadsBack() throws {
         let model = try Self.model()
-        let path = Fixture.scratch.appendingPathComponent("tiny.safetensors").path
+        let path = try temporaryDirectory("model") + "/tiny.safetensors"
         try model.write(to: path)
         let read = try IPModel.read(path: path)
         #expect(read.threshold == model.threshold && read.forestWeight == 0.5 && read.targetRecall == 0.95)
@@ -158,7 +159,7 @@ import Testing
         var model = try Self.model()
         model.card = IPModelCard(created: "2026-01-01", inputs: [], loading: LoadingOptions(), split: SplitOptions(), hour: "no", port: "no",
                                  rows: [:], forest: nil, mlpEpochs: nil, test: [], notes: [])
-        let path = Fixture.scratch.appendingPathComponent("carded.safetensors").path
+        let path = try temporaryDirectory("model") + "/carded.safetensors"
         try model.write(to: path)
         #expect(try IPModel.read(path: path).card?.loading.samplesPerList == 10_000)
         var file = try SafeTensors.read(path: path)

@@ -7,6 +7,7 @@ import Neural
 import Reputation
 @testable import Service
 import Testing
+import TestSupport
 import Yams
 
 /// Whether the libloc database the shipped IP model was trained with is installed.
@@ -283,8 +284,7 @@ struct ServiceTests {
                 #expect(((answer["statistics"] as? [String: Any])?["flows"] as? Int) == 65)
             }
             // A real Zeek conn.log excerpt, gzip-compressed, as it is.
-            let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Samples/stratosphere-008-mixed.head300.conn.log.gz")
+            let sample = Repository.url("Samples/stratosphere-008-mixed.head300.conn.log.gz")
             try await client.execute(uri: "/v1/detect?format=zeek", method: .post, body: ByteBuffer(bytes: try Data(contentsOf: sample))) { response in
                 #expect(response.status == .ok)
                 let answer = try json(response)
