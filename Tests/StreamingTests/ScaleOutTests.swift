@@ -37,15 +37,20 @@ final class ScaleOutTests: XCTestCase {
         }.joined(separator: "\n")
     }
 
-    /// Polls `condition` every 0.1 s for up to `seconds`.
+    /// The deployment did not reach a state it must reach: the test fails with the workers' logs.
+    struct TimedOut: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Polls `condition` every 0.1 s for up to `seconds`; throws `TimedOut` (failing the test) if it
+    /// does not hold by then.
     func waitFor(_ what: String, seconds: Double, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if (try? condition()) == true { return }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        XCTFail("timed out after \(Int(seconds)) s waiting for \(what)\n\(workerLogs())")
-        throw XCTSkip("gave up")
+        throw TimedOut(description: "timed out after \(Int(seconds)) s waiting for \(what)\n\(workerLogs())")
     }
 
     func testWorkersKilledAndRestartedRaiseExactlyTheAlertsOfDetect() throws {
