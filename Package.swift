@@ -101,8 +101,8 @@ let package = Package(
                 "Streaming",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        // What the test targets share: paths to the checkout and to fixtures, scratch files and the
-        // one way to run the `flowhound` executable. Not a product.
+        // What the test targets share: paths to the checkout and to fixtures, scratch files, the one
+        // way to run the `flowhound` executable, and test tags. Not a product.
         .target(
             name: "TestSupport",
             dependencies: ["FlowRecords"],

@@ -380,7 +380,7 @@ private func isGreen(_ c: RGB) -> Bool { c.g >= 100 && c.r == 0 && Int(c.b) * 2 
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["out.png"])
     }
 
-    @Test func renderCommandDrawsTheRealToolFixture() throws {
+    @Test(.tags(.integration)) func renderCommandDrawsTheRealToolFixture() throws {
         let fixtures = FixtureDirectory.realTools.directory
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("flowhound-render-\(UUID().uuidString).png").path
         defer { try? FileManager.default.removeItem(atPath: output) }

@@ -4,7 +4,7 @@ import TestSupport
 @testable import Detection
 
 /// `flowhound detect` and `flowhound eval detect` as users run them.
-@Suite struct DetectCommandTests {
+@Suite(.tags(.integration)) struct DetectCommandTests {
     /// Two hours of synthetic traffic: 60 benign sources, 26 scanning ones of every kind.
     static func synthetic(in base: String) throws -> (log: String, truth: String) {
         let log = base + "/conn.log", truth = base + "/truth.csv"

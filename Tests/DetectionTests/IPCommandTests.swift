@@ -4,7 +4,7 @@ import TestSupport
 
 /// `flowhound train ip`, `eval ip` and `score ip` as users run them, on the real list excerpts the
 /// Reputation tests use too (Tests/Fixtures/address-lists) and the system's libloc database.
-@Suite(.enabled(if: FileManager.default.fileExists(atPath: "/var/lib/location/database.db"), "the libloc-database package is not installed"))
+@Suite(.enabled(if: FileManager.default.fileExists(atPath: "/var/lib/location/database.db"), "the libloc-database package is not installed"), .tags(.integration))
 struct IPCommandTests {
     static let fixtures = FixtureDirectory.addressLists.directory.path
 

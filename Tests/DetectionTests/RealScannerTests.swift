@@ -6,7 +6,7 @@ import TestSupport
 
 /// `flowhound detect` on real scanners: nmap and benign clients on loopback, captured with tcpdump
 /// and turned into flows by Argus and by nfpcapd and softflowd with nfdump.
-@Suite struct RealScannerTests {
+@Suite(.tags(.integration)) struct RealScannerTests {
     static let fixtures = FixtureDirectory.realTools.directory.path
     static let exports = ["loopback-scans.binetflow", "loopback-scans.argus.csv", "loopback-scans.nfdump.csv",
                           "loopback-scans.softflowd.nfdump.csv"]
@@ -49,7 +49,7 @@ import TestSupport
     /// A fresh capture: Scripts/capture-loopback-scans.sh runs nmap -n against 127.x addresses inside a
     /// network namespace it creates (nothing leaves it), then `detect` must find every scanner in the
     /// Argus and the softflowd/nfdump flows. Skipped, with the reason, where the machine does not allow it.
-    @Test(.disabled(if: liveUnavailable != nil, Comment(rawValue: liveUnavailable ?? "")), .timeLimit(.minutes(5)))
+    @Test(.tags(.slow), .disabled(if: liveUnavailable != nil, Comment(rawValue: liveUnavailable ?? "")), .timeLimit(.minutes(5)))
     func freshCapture() throws {
         let out = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: out) }

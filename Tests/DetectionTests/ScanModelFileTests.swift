@@ -77,7 +77,7 @@ import TestSupport
 
     /// The shipped IP model with its network's first layer made huge and its checksum recomputed:
     /// `score ip` and `detect --ip-model` refuse it in one line, fast, with status 1.
-    @Test(arguments: [1 << 20, 1 << 26, 1 << 62])
+    @Test(.tags(.integration), arguments: [1 << 20, 1 << 26, 1 << 62])
     func theCommandsRefuseAHugeNetworkQuickly(units: Int) throws {
         let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }

@@ -5,7 +5,7 @@ import TestSupport
 @testable import Detection
 
 /// `flowhound train scan` and `flowhound eval scan` as users run them: output, messages, exit status.
-@Suite struct TrainCommandTests {
+@Suite(.tags(.integration)) struct TrainCommandTests {
     /// `flowhound dataset` on a small synthetic network, written to `base/data`.
     static func makeDataset(in base: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let data = base + "/data"

@@ -48,7 +48,7 @@ import FlowRecords
         #expect(try CombinedIntelligence([city, asn]).facts(for: ip("89.160.20.112")).prefixLength == 28)
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: LocationDatabase.defaultPath)))
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: LocationDatabase.defaultPath), "the libloc-database package is not installed"))
     func liblocThenCity() throws {
         let combined = CombinedIntelligence([
             try LocationDatabase(),

@@ -4,7 +4,7 @@ import TestSupport
 @testable import FlowRecords
 
 /// The `flowhound` executable as users run it: output, messages on stderr, exit status.
-@Suite struct CommandLineTests {
+@Suite(.tags(.integration)) struct CommandLineTests {
     @Test func statsAsJSON() throws {
         let r = try FlowhoundCLI.run(["flows", "stats", targetFixtures.path("zeek/stratosphere-008-mixed.head300.conn.log.labeled"), "--json", "--top", "2"])
         #expect(r.status == 0)

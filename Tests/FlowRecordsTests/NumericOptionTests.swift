@@ -6,7 +6,7 @@ import TestSupport
 /// Numbers on the command line are checked before use: non-finite or out-of-range values are a
 /// usage error (exit 64) naming the option, never a trap (they exited 132, SIGILL, converting to
 /// integers or multiplying).
-@Suite struct NumericOptionTests {
+@Suite(.tags(.integration)) struct NumericOptionTests {
     static let log = "Samples/stratosphere-008-mixed.head300.conn.log.gz"
 
     static var sample: String {

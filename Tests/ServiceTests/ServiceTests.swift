@@ -80,7 +80,7 @@ func storeServingACopyOfTheScanModel() throws -> (store: ModelStore, model: Stri
     return (try ModelStore(sources: sources, scorers: 1), model, directory)
 }
 
-@Suite("flowhound serve")
+@Suite("flowhound serve", .tags(.integration))
 struct ServiceTests {
     @Test("GET /healthz says the generation and what is served")
     func health() async throws {
@@ -133,7 +133,7 @@ struct ServiceTests {
         }
     }
 
-    @Test("POST /v1/ip/score scores addresses given as text or objects", .enabled(if: hasLibloc))
+    @Test("POST /v1/ip/score scores addresses given as text or objects", .enabled(if: hasLibloc, "the libloc-database package is not installed"))
     func scoreAddresses() async throws {
         let app = try await buildApplication(testConfiguration())
         try await app.test(.router) { client in
@@ -391,7 +391,7 @@ struct ServiceTests {
         }
     }
 
-    @Test("A generation taken before a reload still works after it (requests in flight finish on it)", .enabled(if: hasLibloc))
+    @Test("A generation taken before a reload still works after it (requests in flight finish on it)", .enabled(if: hasLibloc, "the libloc-database package is not installed"))
     func oldGenerationKeepsWorking() throws {
         let store = try ModelStore(sources: testConfiguration().models, scorers: 1)
         let old = store.current

@@ -6,7 +6,8 @@ import XCTest
 /// The whole deployment as users run it: a three-node nats-server cluster on loopback ports,
 /// `flowhound publish` and three `flowhound worker` processes, one killed with SIGKILL in mid-run and
 /// started again, and one NATS node killed. The alerts on the alerts stream must be exactly those of
-/// `flowhound detect` over the same log: none lost, none twice.
+/// `flowhound detect` over the same log: none lost, none twice. About two minutes, and XCTest cases
+/// take no tags: the README's fast-test command skips it by name.
 final class ScaleOutTests: XCTestCase {
     var directory: URL!
 
