@@ -114,45 +114,48 @@ let package = Package(
                 "Streaming",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // What the test targets share: paths to the checkout and to fixtures, scratch files, the one
+        // way to run the `flowhound` executable, and test tags. Not a product.
+        .target(
+            name: "TestSupport",
+            dependencies: ["FlowRecords"],
+            path: "Tests/TestSupport"),
         .testTarget(
             name: "FlowRecordsTests",
-            dependencies: ["FlowRecords", "Synthesis"],
+            dependencies: ["FlowRecords", "Synthesis", "TestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "SynthesisTests",
             dependencies: ["Synthesis", "FlowRecords", "ActivityImage"]),
         .testTarget(
             name: "NeuralTests",
-            dependencies: ["Neural", "Randomness"],
+            dependencies: ["Neural", "Randomness", "TestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "ForestTests",
-            dependencies: ["Forest", "Randomness"],
-            exclude: ["Fixtures"]),
+            dependencies: ["Forest", "Randomness"]),
         .testTarget(
             name: "DetectionTests",
-            dependencies: ["Detection", "Neural", "ActivityImage", "FlowRecords", "Synthesis"]),
+            dependencies: ["Detection", "Neural", "ActivityImage", "FlowRecords", "Synthesis", "TestSupport"]),
         .testTarget(
             name: "ActivityImageTests",
-            dependencies: ["ActivityImage", "FlowRecords"]),
+            dependencies: ["ActivityImage", "FlowRecords", "TestSupport"]),
         .testTarget(
             name: "ReputationTests",
-            dependencies: ["Reputation", "Enrichment", "Forest", "Neural", "FlowRecords", "Support"],
-            exclude: ["Fixtures"]),
+            dependencies: ["Reputation", "Enrichment", "Forest", "Neural", "FlowRecords", "Support", "TestSupport"]),
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "Service", "Detection", "Reputation", "FlowRecords",
+                "Service", "Detection", "Reputation", "FlowRecords", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ]),
         .testTarget(
             name: "StreamingTests",
-            dependencies: ["Streaming", "Detection", "FlowRecords"]),
+            dependencies: ["Streaming", "Detection", "FlowRecords", "TestSupport"]),
         .testTarget(
             name: "EnrichmentTests",
-            dependencies: ["Enrichment", "FlowRecords"],
-            exclude: ["Fixtures"]),
+            dependencies: ["Enrichment", "FlowRecords", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

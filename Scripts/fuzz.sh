@@ -71,14 +71,14 @@ seeds() {
             # The first 20 lines of each log (headers and a few records), and the gzip sample.
             local f
             for f in Tests/FlowRecordsTests/Fixtures/{zeek,argus,nfdump,vpc,cicflowmeter}/* \
-                     Tests/FlowRecordsTests/Fixtures/realtools/*.{csv,binetflow}; do
+                     Tests/Fixtures/realtools/*.{csv,binetflow}; do
                 head -n 20 "$f" >"$dir/$(basename "$f")"
             done
             cp Samples/*.gz "$dir"/ ;;
         model-file)
             cp Sources/Detection/Resources/*.safetensors Sources/Reputation/Resources/*.safetensors "$dir"/ ;;
         mmdb)
-            cp Tests/EnrichmentTests/Fixtures/*.mmdb "$dir"/ ;;
+            cp Tests/Fixtures/maxmind/*.mmdb "$dir"/ ;;
     esac
     echo "$dir"
 }

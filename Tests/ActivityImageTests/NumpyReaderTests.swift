@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import ActivityImage
 import Support
 
@@ -7,9 +8,7 @@ import Support
 @Suite struct NumpyReaderTests {
     /// A fresh temporary directory; the caller removes it.
     static func directory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("npy-reader-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
+        try temporaryDirectory("npy-reader")
     }
 
     /// Writes arrays with NumPy into `dir`: a Python statement per file, `a` bound to the array.

@@ -1,6 +1,7 @@
 import FlowRecords
 import Foundation
 import Testing
+import TestSupport
 @testable import ActivityImage
 
 private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ outcome: Outcome) -> FlowRecord {
@@ -379,30 +380,13 @@ private func isGreen(_ c: RGB) -> Bool { c.g >= 100 && c.r == 0 && Int(c.b) * 2 
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["out.png"])
     }
 
-    @Test func renderCommandDrawsTheRealToolFixture() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let binary = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("flowhound"),
-            root.appendingPathComponent(".build/debug/flowhound"),
-        ].first { FileManager.default.isExecutableFile(atPath: $0.path) }
-        let fixtures = root.appendingPathComponent("Tests/FlowRecordsTests/Fixtures/realtools")
-        guard let binary, FileManager.default.fileExists(atPath: fixtures.path) else {
-            Issue.record("flowhound binary or real-tool fixtures not found")
-            return
-        }
+    @Test(.tags(.integration)) func renderCommandDrawsTheRealToolFixture() throws {
+        let fixtures = FixtureDirectory.realTools.directory
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("flowhound-render-\(UUID().uuidString).png").path
         defer { try? FileManager.default.removeItem(atPath: output) }
         func run(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
-            let process = Process()
-            process.executableURL = binary
-            process.arguments = arguments
-            let err = Pipe()
-            process.standardError = err
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, text)
+            let r = try FlowhoundCLI.run(arguments)
+            return (r.status, r.stderr)
         }
         let log = fixtures.appendingPathComponent("loopback-scans.argus.csv").path
         let truth = fixtures.appendingPathComponent("loopback-scans.truth.csv").path

@@ -1,32 +1,31 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Detection
 
 /// `flowhound detect` and `flowhound eval detect` as users run them.
-@Suite struct DetectCommandTests {
-    typealias Tool = TrainCommandTests
-
+@Suite(.tags(.integration)) struct DetectCommandTests {
     /// Two hours of synthetic traffic: 60 benign sources, 26 scanning ones of every kind.
     static func synthetic(in base: String) throws -> (log: String, truth: String) {
         let log = base + "/conn.log", truth = base + "/truth.csv"
-        let r = try Tool.run(["synth", "--seed", "21", "--duration", "2h", "--benign", "60", "--scan-prevalence", "0.3",
+        let r = try FlowhoundCLI.run(["synth", "--seed", "21", "--duration", "2h", "--benign", "60", "--scan-prevalence", "0.3",
                               "-o", log, "--truth", truth])
         try #require(r.status == 0, "\(r.stderr)")
         return (log, truth)
     }
 
     @Test func everyScannerIsFoundAndAlertsAreJSONLines() throws {
-        let base = try Tool.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let (log, truth) = try Self.synthetic(in: base)
 
-        let detect = try Tool.run(["detect", log])
+        let detect = try FlowhoundCLI.run(["detect", log])
         #expect(detect.status == 0, "\(detect.stderr)")
         let alerts = detect.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(!alerts.isEmpty && alerts.allSatisfy { $0?["@timestamp"] != nil && ($0?["flowhound"] as? [String: Any])?["explanation"] != nil })
         #expect(detect.stderr.contains(" flows/s): \(alerts.count) alerts"))
 
-        let eval = try Tool.run(["eval", "detect", log, "--truth", truth, "--json"])
+        let eval = try FlowhoundCLI.run(["eval", "detect", log, "--truth", truth, "--json"])
         #expect(eval.status == 0, "\(eval.stderr)")
         let e = try eval.decoded(DetectionEvaluation.self)
         #expect(e.recall == 1, "missed: \(e.misses)")
@@ -36,16 +35,16 @@ import Testing
         #expect(e.falseAlarms.allSatisfy { $0.kind == "p2p" }, "\(e.falseAlarms)")
 
         // Without the random walk nothing benign is flagged.
-        let quiet = try Tool.run(["eval", "detect", log, "--truth", truth, "--detectors", "threshold,cnn", "--json"])
+        let quiet = try FlowhoundCLI.run(["eval", "detect", log, "--truth", truth, "--detectors", "threshold,cnn", "--json"])
         let q = try quiet.decoded(DetectionEvaluation.self)
         #expect(q.recall == 1 && q.falsePositives == 0, "\(q.misses) \(q.falseAlarms)")
     }
 
     @Test func aTableForPeople() throws {
-        let base = try Tool.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let (log, _) = try Self.synthetic(in: base)
-        let r = try Tool.run(["detect", log, "--format", "table", "--detectors", "threshold"])
+        let r = try FlowhoundCLI.run(["detect", log, "--format", "table", "--detectors", "threshold"])
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n")
         #expect(lines.first?.hasPrefix("first seen") == true && lines.first?.contains("detectors") == true)
@@ -53,19 +52,19 @@ import Testing
     }
 
     @Test func badAllowlistsAndUnknownDetectorsAreNamed() throws {
-        let base = try Tool.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let (log, _) = try Self.synthetic(in: base)
         let allow = base + "/allow.txt"
         try "10.0.0.0/8\nnot-an-address\n".write(toFile: allow, atomically: true, encoding: .utf8)
-        let bad = try Tool.run(["detect", log, "--allowlist", allow])
+        let bad = try FlowhoundCLI.run(["detect", log, "--allowlist", allow])
         #expect(bad.status == 1)
         #expect(bad.stderr == "flowhound: error: \(allow):2: 'not-an-address' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32)\n")
-        let unknown = try Tool.run(["detect", log, "--detectors", "threshold,magic"])
+        let unknown = try FlowhoundCLI.run(["detect", log, "--detectors", "threshold,magic"])
         #expect(unknown.status == 64 && unknown.stderr.contains("unknown detector 'magic'"))
         // Allowlisting every scanner's block silences them all.
         try "198.18.0.0/15\n10.3.0.0/16\n".write(toFile: allow, atomically: true, encoding: .utf8)
-        let silenced = try Tool.run(["detect", log, "--allowlist", allow, "--detectors", "threshold,cnn"])
+        let silenced = try FlowhoundCLI.run(["detect", log, "--allowlist", allow, "--detectors", "threshold,cnn"])
         #expect(silenced.status == 0 && silenced.stdout.isEmpty)
         #expect(silenced.stderr.contains("silenced by the allowlist"))
     }
@@ -84,10 +83,10 @@ import Testing
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/var/lib/location/database.db"), "the libloc-database package is not installed"))
     func scoresTheRemoteEndWithTheIPModel() throws {
-        let base = try Tool.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let log = try Self.publicScanLog(in: base)
-        let r = try Tool.run(["detect", log, "--detectors", "threshold", "--connection-alerts"])
+        let r = try FlowhoundCLI.run(["detect", log, "--detectors", "threshold", "--connection-alerts"])
         #expect(r.status == 0, "\(r.stderr)")
         let objects = r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let datasets = objects.map { ($0["event"] as? [String: Any])?["dataset"] as? String }
@@ -108,7 +107,7 @@ import Testing
         // Allowlisting the scanner silences its scan alert and its reputation alert alike.
         let allow = base + "/allow.txt"
         try "45.148.10.0/24\n".write(toFile: allow, atomically: true, encoding: .utf8)
-        let silenced = try Tool.run(["detect", log, "--detectors", "threshold", "--connection-alerts", "--allowlist", allow])
+        let silenced = try FlowhoundCLI.run(["detect", log, "--detectors", "threshold", "--connection-alerts", "--allowlist", allow])
         #expect(!silenced.stdout.contains("45.148.10.5"), "\(silenced.stdout)")
     }
 }

@@ -1,21 +1,19 @@
 import FlowRecords
 import Foundation
 import Testing
+import TestSupport
 @testable import Detection
 
 /// `flowhound detect` on real scanners: nmap and benign clients on loopback, captured with tcpdump
 /// and turned into flows by Argus and by nfpcapd and softflowd with nfdump.
-@Suite struct RealScannerTests {
-    typealias Tool = TrainCommandTests
-
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../FlowRecordsTests/Fixtures/realtools").standardized.path
+@Suite(.tags(.integration)) struct RealScannerTests {
+    static let fixtures = FixtureDirectory.realTools.directory.path
     static let exports = ["loopback-scans.binetflow", "loopback-scans.argus.csv", "loopback-scans.nfdump.csv",
                           "loopback-scans.softflowd.nfdump.csv"]
 
     /// Every scanner flagged, no benign source, and no other address (the answering hosts) either.
     static func check(_ log: String, truth: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let r = try Tool.run(["eval", "detect", log, "--truth", truth, "--json"], sourceLocation: sourceLocation)
+        let r = try FlowhoundCLI.run(["eval", "detect", log, "--truth", truth, "--json"])
         try #require(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
         let e = try r.decoded(DetectionEvaluation.self)
         #expect(e.scanners >= 8 && e.recall == 1, "\(log): missed \(e.misses)", sourceLocation: sourceLocation)
@@ -51,11 +49,11 @@ import Testing
     /// A fresh capture: Scripts/capture-loopback-scans.sh runs nmap -n against 127.x addresses inside a
     /// network namespace it creates (nothing leaves it), then `detect` must find every scanner in the
     /// Argus and the softflowd/nfdump flows. Skipped, with the reason, where the machine does not allow it.
-    @Test(.disabled(if: liveUnavailable != nil, Comment(rawValue: liveUnavailable ?? "")), .timeLimit(.minutes(5)))
+    @Test(.tags(.slow), .disabled(if: liveUnavailable != nil, Comment(rawValue: liveUnavailable ?? "")), .timeLimit(.minutes(5)))
     func freshCapture() throws {
-        let out = try Tool.temporaryDirectory()
+        let out = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let script = Tool.root.appendingPathComponent("Scripts/capture-loopback-scans.sh").path
+        let script = Repository.path("Scripts/capture-loopback-scans.sh")
         // Through python3 to clear the signal mask the test runner's threads hand down (blocked
         // signals survive exec), so that `timeout` and the script can stop what they started.
         let capture = Process()

@@ -288,7 +288,7 @@ struct SyntheticDataset {
 }
 
 /// The shipped model on real scans: nmap against loopback, captured and exported by Argus
-/// (Tests/FlowRecordsTests/Fixtures/realtools, see its README).
+/// (Tests/Fixtures/realtools, see its README).
 @Suite struct ShippedModelOnRealScansTests {
     @Test(arguments: ["loopback-scans.binetflow", "loopback-scans.argus.csv"])
     func everyScanFoundAndNoBenignSourceFlagged(_ file: String) throws {

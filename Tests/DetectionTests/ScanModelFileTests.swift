@@ -4,6 +4,7 @@ import Foundation
 import Neural
 import Testing
 import Support
+import TestSupport
 
 /// Scan CNN files whose input specification or architecture was edited, and bad model files given to
 /// the command line: each refused in one line, at once, never a crash.
@@ -17,7 +18,7 @@ import Support
 
     /// Writes `bytes` to a fresh file and returns why `ScanModel.load` refuses it (nil if it does not).
     static func refusal(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws -> String? {
-        let base = try TrainCommandTests.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let path = base + "/scan.safetensors"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -34,7 +35,7 @@ import Support
     /// A model file of the tiny network with `edit` applied to its input specification's JSON text,
     /// resealed so that only the window check can refuse it.
     static func withInput(_ edit: (String) -> String) throws -> [UInt8] {
-        let base = try TrainCommandTests.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let path = base + "/scan.safetensors"
         try ScanModel(network: network(), input: .current(window: 600)).write(to: path)
@@ -45,7 +46,7 @@ import Support
 
     @Test func aTinyModelLoads() throws {
         let bytes = try Self.withInput { $0 }
-        let base = try TrainCommandTests.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         try Data(bytes).write(to: URL(fileURLWithPath: base + "/scan.safetensors"))
         #expect(try ScanModel.load(path: base + "/scan.safetensors").input.windowSeconds == 600)
@@ -67,7 +68,7 @@ import Support
 
     @Test func theBoundsOfTheWindowLoad() throws {
         for window in ["1", "604800"] {
-            let base = try TrainCommandTests.temporaryDirectory()
+            let base = try temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: base) }
             let bytes = try Self.withInput { $0.replacingOccurrences(of: #""window_seconds":600"#, with: #""window_seconds":\#(window)"#) }
             try Data(bytes).write(to: URL(fileURLWithPath: base + "/scan.safetensors"))
@@ -77,20 +78,20 @@ import Support
 
     /// The shipped IP model with its network's first layer made huge and its checksum recomputed:
     /// `score ip` and `detect --ip-model` refuse it in one line, fast, with status 1.
-    @Test(arguments: [1 << 20, 1 << 26, 1 << 62])
+    @Test(.tags(.integration), arguments: [1 << 20, 1 << 26, 1 << 62])
     func theCommandsRefuseAHugeNetworkQuickly(units: Int) throws {
-        let base = try TrainCommandTests.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let shipped = TrainCommandTests.root.appendingPathComponent("Sources/Reputation/Resources/ip-model.safetensors").path
+        let shipped = Repository.path("Sources/Reputation/Resources/ip-model.safetensors")
         var file = try SafeTensors.read(path: shipped)
         let architecture = try #require(file.metadata["mlp.architecture"])
         file.metadata["mlp.architecture"] = architecture.replacingOccurrences(of: #""units":32"#, with: #""units":\#(units)"#)
         #expect(file.metadata["mlp.architecture"] != architecture)
         let bad = base + "/bad.safetensors"
         try Data(file.sealed().encoded()).write(to: URL(fileURLWithPath: bad))
-        let log = TrainCommandTests.root.appendingPathComponent("Samples/stratosphere-008-mixed.head300.conn.log.gz").path
+        let log = Repository.path("Samples/stratosphere-008-mixed.head300.conn.log.gz")
         for arguments in [["score", "ip", "--model", bad, "1.2.3.4"], ["detect", log, "--ip-model", bad]] {
-            let r = try TrainCommandTests.run(arguments)
+            let r = try FlowhoundCLI.run(arguments)
             #expect(r.status == 1, "\(arguments[0]): \(r.stderr)")
             #expect(r.stderr.hasPrefix("flowhound: error: \(bad): its network part: has an architecture that cannot be used: layer 0 (dense \(units))"),
                     "\(r.stderr)")

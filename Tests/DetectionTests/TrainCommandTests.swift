@@ -1,88 +1,28 @@
 import Foundation
 import Neural
 import Testing
+import TestSupport
 @testable import Detection
 
 /// `flowhound train scan` and `flowhound eval scan` as users run them: output, messages, exit status.
-@Suite struct TrainCommandTests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var pid: Int32
-
-        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any] }
-
-        /// Standard output decoded as flowhound writes JSON (snake case; non-finite numbers as strings).
-        func decoded<T: Decodable>(_ type: T.Type) throws -> T {
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            return try decoder.decode(T.self, from: Data(stdout.utf8))
-        }
-    }
-
-
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// The built executable: beside the test bundle, else in the package's debug build directory.
-    static var binary: URL {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("flowhound")
-        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        return root.appendingPathComponent(".build/debug/flowhound")
-    }
-
-    static func run(_ arguments: [String], environment: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
-        let binary = Self.binary
-        try #require(FileManager.default.isExecutableFile(atPath: binary.path),
-                     "no flowhound executable at \(binary.path): run 'swift build' first", sourceLocation: sourceLocation)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("train-run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let outPath = scratch.appendingPathComponent("stdout").path, errPath = scratch.appendingPathComponent("stderr").path
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        // Output goes to files so that a large output cannot fill a pipe and block the process.
-        process.standardOutput = FileHandle(forWritingAtPath: outPath)
-        process.standardError = FileHandle(forWritingAtPath: errPath)
-        try process.run()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus,
-                   stdout: String(decoding: try Data(contentsOf: URL(fileURLWithPath: outPath)), as: UTF8.self),
-                   stderr: String(decoding: try Data(contentsOf: URL(fileURLWithPath: errPath)), as: UTF8.self),
-                   pid: process.processIdentifier)
-    }
-
-    static func temporaryDirectory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("train-command-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
+@Suite(.tags(.integration)) struct TrainCommandTests {
     /// `flowhound dataset` on a small synthetic network, written to `base/data`.
     static func makeDataset(in base: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let data = base + "/data"
-        let r = try run(["dataset", "--synth-seed", "5", "--synth-duration", "1h", "--synth-benign", "60",
-                         "--synth-scan-prevalence", "0.4", "--window", "600", "-o", data], sourceLocation: sourceLocation)
+        let r = try FlowhoundCLI.run(["dataset", "--synth-seed", "5", "--synth-duration", "1h", "--synth-benign", "60",
+                         "--synth-scan-prevalence", "0.4", "--window", "600", "-o", data])
         try #require(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
         return data
     }
 
-    static func train(data: String, model: String, seed: Int = 3, sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
-        let r = try run(["train", "scan", "--data", data, "-o", model, "--epochs", "2", "--seed", "\(seed)", "--threads", "2", "--json"],
-                        sourceLocation: sourceLocation)
+    static func train(data: String, model: String, seed: Int = 3, sourceLocation: SourceLocation = #_sourceLocation) throws -> FlowhoundCLI.Run {
+        let r = try FlowhoundCLI.run(["train", "scan", "--data", data, "-o", model, "--epochs", "2", "--seed", "\(seed)", "--threads", "2", "--json"])
         #expect(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
         return r
     }
 
     @Test func trainWritesAModelAndASummaryThatEvalAgreesWith() throws {
-        let base = try Self.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let data = try Self.makeDataset(in: base)
         let model = base + "/scan.safetensors"
@@ -126,7 +66,7 @@ import Testing
         #expect(loaded.provenance?.data == data)
         #expect(loaded.metrics?.accuracy == accuracy)
 
-        let eval = try Self.run(["eval", "scan", "--model", model, "--data", data, "--threads", "2", "--json"])
+        let eval = try FlowhoundCLI.run(["eval", "scan", "--model", model, "--data", data, "--threads", "2", "--json"])
         #expect(eval.status == 0, "\(eval.stderr)")
         let evaluation = try eval.decoded(ScanEvaluation.self)
         #expect(evaluation.accuracy == accuracy)
@@ -134,7 +74,7 @@ import Testing
         #expect(evaluation.recallByKind == decoded.test.recallByKind)
         #expect(evaluation.images == decoded.test.images)
 
-        let text = try Self.run(["eval", "scan", "--model", model, "--data", data, "--threads", "2"])
+        let text = try FlowhoundCLI.run(["eval", "scan", "--model", model, "--data", data, "--threads", "2"])
         #expect(text.status == 0, "\(text.stderr)")
         #expect(text.stdout.contains("recall by scan kind:"))
         #expect(text.stdout.contains("left alone by benign kind:"))
@@ -143,7 +83,7 @@ import Testing
 
     /// The same data, seed and threads give the same weights; only timings and the training date differ.
     @Test func trainingIsReproducible() throws {
-        let base = try Self.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let data = try Self.makeDataset(in: base)
         let first = base + "/a.safetensors", second = base + "/b.safetensors", otherSeed = base + "/c.safetensors"
@@ -183,10 +123,10 @@ import Testing
     }
 
     @Test func trainingOnSyntheticDataCleansUpItsScratchDataset() throws {
-        let base = try Self.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let model = base + "/synth.safetensors"
-        let r = try Self.run(["train", "scan", "--synth-seed", "9", "--synth-duration", "30m", "--synth-benign", "20",
+        let r = try FlowhoundCLI.run(["train", "scan", "--synth-seed", "9", "--synth-duration", "30m", "--synth-benign", "20",
                               "--synth-scan-prevalence", "0.4", "-o", model, "--epochs", "1", "--threads", "2"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("wrote \(model): "))
@@ -197,17 +137,17 @@ import Testing
     }
 
     @Test func evalUsesTheModelNamedByTheEnvironment() throws {
-        let base = try Self.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let synthetic = try SyntheticDataset()
         defer { synthetic.remove() }
         let model = base + "/env.safetensors"
         try ScanModel(network: Network(ScanModel.defaultArchitecture, seed: 1), input: .current(window: 600)).write(to: model)
-        let r = try Self.run(["eval", "scan", "--data", synthetic.directory, "--json", "--threads", "1"],
+        let r = try FlowhoundCLI.run(["eval", "scan", "--data", synthetic.directory, "--json", "--threads", "1"],
                              environment: ["FLOWHOUND_SCAN_MODEL": model])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.json?["images"] as? Int == synthetic.meta.test.count)
-        let missing = try Self.run(["eval", "scan", "--data", synthetic.directory],
+        let missing = try FlowhoundCLI.run(["eval", "scan", "--data", synthetic.directory],
                                    environment: ["FLOWHOUND_SCAN_MODEL": base + "/none.safetensors"])
         #expect(missing.status == 1)
         #expect(missing.stderr == "flowhound: error: \(base)/none.safetensors: no such model file\n")
@@ -216,19 +156,19 @@ import Testing
     // MARK: - Errors
 
     @Test func evalWithAMissingModelIsOneLine() throws {
-        let base = try Self.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let synthetic = try SyntheticDataset()
         defer { synthetic.remove() }
         let model = base + "/missing.safetensors"
-        let r = try Self.run(["eval", "scan", "--model", model, "--data", synthetic.directory])
+        let r = try FlowhoundCLI.run(["eval", "scan", "--model", model, "--data", synthetic.directory])
         #expect(r.status == 1)
         #expect(r.stdout.isEmpty)
         #expect(r.stderr == "flowhound: error: \(model): no such model file\n")
     }
 
     @Test func evalWithACorruptedModelIsOneLine() throws {
-        let base = try Self.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let synthetic = try SyntheticDataset()
         defer { synthetic.remove() }
@@ -237,33 +177,33 @@ import Testing
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: model)))
         bytes[bytes.count - 100] ^= 0x10  // inside the last tensor's data
         try Data(bytes).write(to: URL(fileURLWithPath: model))
-        let r = try Self.run(["eval", "scan", "--model", model, "--data", synthetic.directory])
+        let r = try FlowhoundCLI.run(["eval", "scan", "--model", model, "--data", synthetic.directory])
         #expect(r.status == 1)
         #expect(r.stdout.isEmpty)
         #expect(r.stderr == "flowhound: error: \(model): does not match its SHA-256 checksum (of all its metadata and tensors): the file was altered or damaged\n")
     }
 
     @Test func trainOnADirectoryWithoutMetaIsOneLine() throws {
-        let base = try Self.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let model = base + "/m.safetensors"
-        let r = try Self.run(["train", "scan", "--data", base, "-o", model, "--epochs", "1"])
+        let r = try FlowhoundCLI.run(["train", "scan", "--data", base, "-o", model, "--epochs", "1"])
         #expect(r.status == 1)
         #expect(r.stderr == "flowhound: error: \(base)/meta.json: missing; \(base) was not written by 'flowhound dataset'\n")
         #expect(!FileManager.default.fileExists(atPath: model))
     }
 
     @Test func trainNeedsExactlyOneSourceOfData() throws {
-        let base = try Self.temporaryDirectory()
+        let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let model = base + "/m.safetensors"
-        let neither = try Self.run(["train", "scan", "-o", model])
+        let neither = try FlowhoundCLI.run(["train", "scan", "-o", model])
         #expect(neither.status == 64)
         #expect(neither.stderr.contains("give either --data DIR or --synth-seed N"), "\(neither.stderr)")
-        let both = try Self.run(["train", "scan", "--data", base, "--synth-seed", "1", "-o", model])
+        let both = try FlowhoundCLI.run(["train", "scan", "--data", base, "--synth-seed", "1", "-o", model])
         #expect(both.status == 64)
         #expect(both.stderr.contains("give either --data DIR or --synth-seed N"), "\(both.stderr)")
-        let epochs = try Self.run(["train", "scan", "--data", base, "-o", model, "--epochs", "0"])
+        let epochs = try FlowhoundCLI.run(["train", "scan", "--data", base, "-o", model, "--epochs", "0"])
         #expect(epochs.status == 64)
         #expect(epochs.stderr.contains("--epochs must be 1–100000, not 0"), "\(epochs.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: base).isEmpty)

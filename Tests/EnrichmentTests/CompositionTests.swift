@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import FlowRecords
 @testable import Enrichment
 
@@ -36,8 +37,8 @@ import FlowRecords
 
     /// MaxMind's ASN and City test databases both know 89.160.20.0/17 (Bredband2, Sweden).
     @Test func asnAndCityDatabases() throws {
-        let asn = try MaxMindDatabase(path: Fixture.path("GeoLite2-ASN-Test.mmdb"))
-        let city = try MaxMindDatabase(path: Fixture.path("GeoLite2-City-Test.mmdb"))
+        let asn = try MaxMindDatabase(path: FixtureDirectory.maxMind.path("GeoLite2-ASN-Test.mmdb"))
+        let city = try MaxMindDatabase(path: FixtureDirectory.maxMind.path("GeoLite2-City-Test.mmdb"))
         let facts = try CombinedIntelligence([asn, city]).facts(for: ip("89.160.20.112"))
         #expect(facts == AddressFacts(
             countryCode: "SE", continentCode: "EU", latitude: 58.4167, longitude: 15.6167,
@@ -47,11 +48,11 @@ import FlowRecords
         #expect(try CombinedIntelligence([city, asn]).facts(for: ip("89.160.20.112")).prefixLength == 28)
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: LocationDatabase.defaultPath)))
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: LocationDatabase.defaultPath), "the libloc-database package is not installed"))
     func liblocThenCity() throws {
         let combined = CombinedIntelligence([
             try LocationDatabase(),
-            try MaxMindDatabase(path: Fixture.path("GeoLite2-City-Test.mmdb")),
+            try MaxMindDatabase(path: FixtureDirectory.maxMind.path("GeoLite2-City-Test.mmdb")),
         ])
         #expect(combined.name == "libloc+GeoLite2-City")
         let london = try combined.facts(for: ip("81.2.69.142"))
@@ -70,7 +71,7 @@ import FlowRecords
 
 @Suite struct CachedIntelligenceTests {
     @Test func repeatedLookupsAreAnsweredFromTheCache() throws {
-        let city = try MaxMindDatabase(path: Fixture.path("GeoLite2-City-Test.mmdb"))
+        let city = try MaxMindDatabase(path: FixtureDirectory.maxMind.path("GeoLite2-City-Test.mmdb"))
         let cache = CachedIntelligence(city, capacity: 100)
         #expect(cache.name == "GeoLite2-City")
         let addresses = ["81.2.69.142", "2001:480::1", "10.0.0.1"].map(ip)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import FlowRecords
 @testable import Enrichment
 
@@ -76,13 +77,13 @@ struct LocationDatabaseTests {
     }
 
     @Test func filesThatAreNotLocationDatabasesAreRefused() throws {
-        let mmdb = Fixture.path("GeoLite2-City-Test.mmdb")
+        let mmdb = FixtureDirectory.maxMind.path("GeoLite2-City-Test.mmdb")
         let error = try #require(enrichmentError { _ = try LocationDatabase(path: mmdb) })
         #expect(error.kind == .notADatabase)
         #expect(error.description == "\(mmdb): not an IPFire location database (no LOCDBXX signature)")
-        let empty = try Fixture.temporary(Data(), name: "empty.db")
+        let empty = try temporaryFile(Data(), name: "empty.db")
         #expect(enrichmentError { _ = try LocationDatabase(path: empty) }?.kind == .notADatabase)
-        let future = try Fixture.temporary(Data("LOCDBXX".utf8) + Data([2]) + Data(count: 5000), name: "v2.db")
+        let future = try temporaryFile(Data("LOCDBXX".utf8) + Data([2]) + Data(count: 5000), name: "v2.db")
         #expect(enrichmentError { _ = try LocationDatabase(path: future) }?.kind == .unsupportedDatabase)
     }
 
@@ -93,12 +94,12 @@ struct LocationDatabaseTests {
         defer { try? file.close() }
         let head = try #require(try file.read(upToCount: 100_000))
 
-        let tiny = try Fixture.temporary(head.prefix(10), name: "tiny.db")
+        let tiny = try temporaryFile(head.prefix(10), name: "tiny.db")
         let tinyError = try #require(enrichmentError { _ = try LocationDatabase(path: tiny) })
         #expect(tinyError.kind == .corruptDatabase)
         #expect(tinyError.description.contains("shorter than its 4200-byte header"))
 
-        let cut = try Fixture.temporary(head, name: "cut.db")
+        let cut = try temporaryFile(head, name: "cut.db")
         let cutError = try #require(enrichmentError { _ = try LocationDatabase(path: cut) })
         #expect(cutError.kind == .corruptDatabase)
         #expect(cutError.description.hasPrefix("\(cut): truncated or corrupt location database: its "))

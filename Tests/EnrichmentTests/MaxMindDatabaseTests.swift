@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import FlowRecords
 @testable import Enrichment
 
@@ -7,9 +8,9 @@ import FlowRecords
 /// cross-checked against an independent reading of the files (a small decoder written from the
 /// MMDB specification).
 @Suite struct MaxMindDatabaseTests {
-    static let city = try! MaxMindDatabase(path: Fixture.path("GeoLite2-City-Test.mmdb"))
-    static let country = try! MaxMindDatabase(path: Fixture.path("GeoLite2-Country-Test.mmdb"))
-    static let asn = try! MaxMindDatabase(path: Fixture.path("GeoLite2-ASN-Test.mmdb"))
+    static let city = try! MaxMindDatabase(path: FixtureDirectory.maxMind.path("GeoLite2-City-Test.mmdb"))
+    static let country = try! MaxMindDatabase(path: FixtureDirectory.maxMind.path("GeoLite2-Country-Test.mmdb"))
+    static let asn = try! MaxMindDatabase(path: FixtureDirectory.maxMind.path("GeoLite2-ASN-Test.mmdb"))
 
     @Test func readsTheDatabaseTypeFromTheMetadata() {
         #expect(Self.city.databaseType == "GeoLite2-City")
@@ -99,7 +100,7 @@ import FlowRecords
     /// while the country beside them reads fine. The lookup must fail, not answer a country with
     /// no coordinates.
     @Test func aRecordWithABrokenDoubleIsAnErrorNotAPartialAnswer() throws {
-        let database = try MaxMindDatabase(path: Fixture.path("GeoIP2-City-Test-Broken-Double-Format.mmdb"))
+        let database = try MaxMindDatabase(path: FixtureDirectory.maxMind.path("GeoIP2-City-Test-Broken-Double-Format.mmdb"))
         #expect(database.databaseType == "GeoIP2-City")
         let error = try #require(enrichmentError { _ = try database.facts(for: ip("81.2.69.142")) })
         #expect(error.kind == .corruptDatabase)
@@ -113,7 +114,7 @@ import FlowRecords
     /// The invalid-node-count database's metadata claims 100,000 search-tree nodes, far more than
     /// its 22 KB hold: libmaxminddb refuses it at open (MMDB_INVALID_METADATA_ERROR).
     @Test func aDatabaseWithAnImpossibleNodeCountIsRefusedAtOpen() throws {
-        let path = Fixture.path("GeoIP2-City-Test-Invalid-Node-Count.mmdb")
+        let path = FixtureDirectory.maxMind.path("GeoIP2-City-Test-Invalid-Node-Count.mmdb")
         let error = try #require(enrichmentError { _ = try MaxMindDatabase(path: path) })
         #expect(error.kind == .corruptDatabase)
         #expect(error.description == "\(path): corrupt MaxMind DB file: The MaxMind DB file contains invalid metadata")
@@ -128,7 +129,7 @@ import FlowRecords
     @Test func filesThatAreNotMMDBAreRefused() throws {
         for (data, name) in [(Data("10.0.0.0/8\n".utf8), "list.txt"), (Data(), "empty.mmdb"),
                              (Data(repeating: 0xAB, count: 5000), "noise.mmdb")] {
-            let path = try Fixture.temporary(data, name: name)
+            let path = try temporaryFile(data, name: name)
             let error = try #require(enrichmentError { _ = try MaxMindDatabase(path: path) })
             #expect(error.kind == .notADatabase, "\(name)")
             #expect(error.description.hasPrefix("\(path): not a MaxMind DB file"))
@@ -138,12 +139,12 @@ import FlowRecords
     }
 
     @Test func aTruncatedMMDBIsRefused() throws {
-        let whole = try Data(contentsOf: URL(fileURLWithPath: Fixture.path("GeoLite2-City-Test.mmdb")))
+        let whole = try Data(contentsOf: URL(fileURLWithPath: FixtureDirectory.maxMind.path("GeoLite2-City-Test.mmdb")))
         // Cut in the search tree: the metadata at the end is gone.
-        let head = try Fixture.temporary(whole.prefix(10_000), name: "head.mmdb")
+        let head = try temporaryFile(whole.prefix(10_000), name: "head.mmdb")
         #expect(enrichmentError { _ = try MaxMindDatabase(path: head) }?.kind == .notADatabase)
         // Cut from the front: the metadata survives but no longer fits the file.
-        let tail = try Fixture.temporary(whole.suffix(2_000), name: "tail.mmdb")
+        let tail = try temporaryFile(whole.suffix(2_000), name: "tail.mmdb")
         let error = try #require(enrichmentError { _ = try MaxMindDatabase(path: tail) })
         #expect(error.kind == .corruptDatabase)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import FlowRecords
 @testable import Enrichment
 
@@ -78,7 +79,7 @@ import FlowRecords
     }
 
     @Test func loadsListFilesWithComments() throws {
-        let cloudflare = try Fixture.temporary("""
+        let cloudflare = try temporaryFile("""
             # Cloudflare, published ranges (excerpt)
             173.245.48.0/20
             104.16.0.0/13   # the big one
@@ -86,7 +87,7 @@ import FlowRecords
 
             """, name: "cloudflare.txt")
         // Akamai's published list ends each line with a tab.
-        let akamai = try Fixture.temporary("23.32.0.0/11\t\n2.16.0.0/13\t\n", name: "akamai.txt")
+        let akamai = try temporaryFile("23.32.0.0/11\t\n2.16.0.0/13\t\n", name: "akamai.txt")
         var map = try PrefixMap(contentsOfFile: cloudflare, value: "cloudflare")
         try map.insert(contentsOfFile: akamai, value: "akamai")
         try map.insert(text: "104.16.1.0/24\n", name: "override", value: "special")
@@ -99,7 +100,7 @@ import FlowRecords
     }
 
     @Test func badLinesAreNamedByFileAndLine() throws {
-        let path = try Fixture.temporary("# ranges\n10.0.0.0/8\n\n10.0.0.0/33\n", name: "ranges.txt")
+        let path = try temporaryFile("# ranges\n10.0.0.0/8\n\n10.0.0.0/33\n", name: "ranges.txt")
         var map = PrefixMap<Int>()
         let error = try #require(enrichmentError { try map.insert(contentsOfFile: path, value: 1) })
         #expect(error.kind == .invalidList)

@@ -1,34 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 import FlowRecords
 @testable import Enrichment
-
-/// Paths to the committed fixtures and scratch files for tests.
-enum Fixture {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-
-    static func path(_ name: String) -> String {
-        directory.appendingPathComponent(name).path
-    }
-
-    /// Writes `data` to a fresh temporary file and returns its path.
-    static func temporary(_ data: Data, name: String = "file") throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flowhound-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let url = dir.appendingPathComponent(name)
-        try data.write(to: url)
-        return url.path
-    }
-
-    static func temporary(_ text: String, name: String = "file") throws -> String {
-        try temporary(Data(text.utf8), name: name)
-    }
-}
-
-func ip(_ text: String) -> IPAddress {
-    guard let a = IPAddress(text) else { fatalError("bad test address \(text)") }
-    return a
-}
 
 /// The `EnrichmentError` that `body` throws, or nil (recording an issue) if it throws none.
 func enrichmentError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> EnrichmentError? {

@@ -1,44 +1,13 @@
 import FlowRecords
 import Foundation
 import Testing
+import TestSupport
 @testable import FlowRecords
 
 /// The `flowhound` executable as users run it: output, messages on stderr, exit status.
-@Suite struct CommandLineTests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static var binary: URL {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("flowhound")
-        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        let root = Fixture.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/flowhound")
-    }
-
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> Run {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        // Output goes to files so that a large output cannot fill a pipe and block the process.
-        let outPath = try Fixture.temporary("", name: "stdout"), errPath = try Fixture.temporary("", name: "stderr")
-        process.standardOutput = FileHandle(forWritingAtPath: outPath)
-        process.standardError = FileHandle(forWritingAtPath: errPath)
-        if let stdin {
-            process.standardInput = FileHandle(forReadingAtPath: stdin)
-        }
-        try process.run()
-        process.waitUntilExit()
-        let outData = try Data(contentsOf: URL(fileURLWithPath: outPath))
-        let errData = try Data(contentsOf: URL(fileURLWithPath: errPath))
-        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                   stderr: String(decoding: errData, as: UTF8.self))
-    }
-
+@Suite(.tags(.integration)) struct CommandLineTests {
     @Test func statsAsJSON() throws {
-        let r = try Self.run(["flows", "stats", Fixture.path("zeek/stratosphere-008-mixed.head300.conn.log.labeled"), "--json", "--top", "2"])
+        let r = try FlowhoundCLI.run(["flows", "stats", targetFixtures.path("zeek/stratosphere-008-mixed.head300.conn.log.labeled"), "--json", "--top", "2"])
         #expect(r.status == 0)
         let report = try JSONDecoder().decode(StatsReport.self, from: Data(r.stdout.utf8))
         #expect(report.records == 300)
@@ -51,9 +20,8 @@ import Testing
     }
 
     @Test func statsAsTextFromGzipOnStandardInput() throws {
-        let sample = Fixture.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Samples/stratosphere-008-mixed.head300.conn.log.gz").path
-        let r = try Self.run(["flows", "stats", "-", "--top", "3", "--no-progress"], stdin: sample)
+        let sample = Repository.path("Samples/stratosphere-008-mixed.head300.conn.log.gz")
+        let r = try FlowhoundCLI.run(["flows", "stats", "-", "--top", "3", "--no-progress"], stdin: sample)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("<stdin>: zeek, 300 records"))
         #expect(r.stdout.contains("top sources:"))
@@ -61,93 +29,93 @@ import Testing
     }
 
     @Test func malformedRecordsAreCountedAndNamed() throws {
-        let log = try Fixture.temporary(MalformedInputTests.vpcGood + "2 broken\n" + MalformedInputTests.vpcGood)
-        let r = try Self.run(["flows", "stats", log])
+        let log = try temporaryFile(MalformedInputTests.vpcGood + "2 broken\n" + MalformedInputTests.vpcGood)
+        let r = try FlowhoundCLI.run(["flows", "stats", log])
         #expect(r.status == 0)
         #expect(r.stderr.contains("\(log): skipped 1 malformed record"))
         #expect(r.stderr.contains("\(log):2: expected 14 space-separated fields, found 2"))
         #expect(r.stdout.contains("malformed    1 records skipped"))
 
-        let strict = try Self.run(["flows", "stats", log, "--strict"])
+        let strict = try FlowhoundCLI.run(["flows", "stats", log, "--strict"])
         #expect(strict.status == 1)
         #expect(strict.stdout.isEmpty)
         #expect(strict.stderr == "flowhound: error: \(log):2: expected 14 space-separated fields, found 2\n")
     }
 
     @Test func unreadableInputIsOneLineAndStatusOne() throws {
-        let empty = try Fixture.temporary("")
-        let r = try Self.run(["flows", "convert", empty, "--to", "jsonl"])
+        let empty = try temporaryFile("")
+        let r = try FlowhoundCLI.run(["flows", "convert", empty, "--to", "jsonl"])
         #expect(r.status == 1)
         #expect(r.stderr == "flowhound: error: \(empty): empty input: no bytes to read\n")
     }
 
     @Test("A library error naming a setting is printed with the flag that gives it")
     func settingsAreNamedByTheirFlags() throws {
-        let unknown = try Fixture.temporary("hello,world\n1,2\n")
-        let r = try Self.run(["flows", "stats", unknown])
+        let unknown = try temporaryFile("hello,world\n1,2\n")
+        let r = try FlowhoundCLI.run(["flows", "stats", unknown])
         #expect(r.status == 1)
         #expect(r.stderr.hasPrefix("flowhound: error: \(unknown):1: unrecognised flow-log format"), "\(r.stderr)")
         #expect(r.stderr.hasSuffix("; give the input format: \(FlowFormat.allCases.map(\.rawValue).joined(separator: "|")) (--format)\n"), "\(r.stderr)")
     }
 
     @Test func badOptionIsAUsageError() throws {
-        let r = try Self.run(["flows", "stats", "x.log", "--format", "netflow9"])
+        let r = try FlowhoundCLI.run(["flows", "stats", "x.log", "--format", "netflow9"])
         #expect(r.status == 64)
         #expect(r.stderr.contains("netflow9"))
-        let twice = try Self.run(["flows", "stats", "-", "-"])
+        let twice = try FlowhoundCLI.run(["flows", "stats", "-", "-"])
         #expect(twice.status == 64)
         #expect(twice.stderr.contains("standard input ('-') can be read only once"))
     }
 
     @Test func convertWritesOneRecordPerLine() throws {
-        let r = try Self.run(["flows", "convert", Fixture.path("argus/slips-test5-mixed.binetflow"), Fixture.path("vpc/default-v2.log"), "--to", "jsonl"])
+        let r = try FlowhoundCLI.run(["flows", "convert", targetFixtures.path("argus/slips-test5-mixed.binetflow"), targetFixtures.path("vpc/default-v2.log"), "--to", "jsonl"])
         #expect(r.status == 0)
         let lines = r.stdout.split(separator: "\n")
         #expect(lines.count == 296 + 9)
         #expect(r.stderr.contains("converted 305 records from 2 inputs, 6 non-flow lines skipped"))
         #expect(r.stderr.contains("1 VPC SKIPDATA record: the exporter dropped flows"))
-        let out = try Fixture.temporary("", name: "flows.csv")
-        let toFile = try Self.run(["flows", "convert", Fixture.path("vpc/default-v2.log"), "--to", "csv", "-o", out])
+        let out = try temporaryFile("", name: "flows.csv")
+        let toFile = try FlowhoundCLI.run(["flows", "convert", targetFixtures.path("vpc/default-v2.log"), "--to", "csv", "-o", out])
         #expect(toFile.status == 0 && toFile.stdout.isEmpty)
         let (records, summary) = try readRecords(out)
         #expect(summary.format == .csv && records.count == 9)
     }
 
     @Test func helpExplainsTheCommands() throws {
-        let r = try Self.run(["flows", "stats", "--help"])
+        let r = try FlowhoundCLI.run(["flows", "stats", "--help"])
         #expect(r.status == 0)
         #expect(r.stdout.contains("--strict"))
         #expect(r.stdout.contains("zeek, zeek-json, nfdump, argus, vpc, cicflowmeter, jsonl, csv"))
     }
 
     @Test func synthRenderAndDatasetEndToEnd() throws {
-        let dir = try Fixture.temporary("", name: "placeholder")
+        let dir = try temporaryFile("", name: "placeholder")
         let base = URL(fileURLWithPath: dir).deletingLastPathComponent().path
         let log = base + "/synth.nfdump.csv", truth = base + "/truth.csv"
-        let synth = try Self.run(["synth", "--seed", "5", "--duration", "20m", "--benign", "8", "--format", "nfdump", "-o", log, "--truth", truth])
+        let synth = try FlowhoundCLI.run(["synth", "--seed", "5", "--duration", "20m", "--benign", "8", "--format", "nfdump", "-o", log, "--truth", truth])
         #expect(synth.status == 0, "\(synth.stderr)")
         #expect(synth.stderr.contains("flows from"))
         // The same seed writes the same bytes.
-        let again = try Self.run(["synth", "--seed", "5", "--duration", "20m", "--benign", "8", "--format", "nfdump", "-o", log + "2", "--truth", truth + "2"])
+        let again = try FlowhoundCLI.run(["synth", "--seed", "5", "--duration", "20m", "--benign", "8", "--format", "nfdump", "-o", log + "2", "--truth", truth + "2"])
         #expect(again.status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: log)) == Data(contentsOf: URL(fileURLWithPath: log + "2")))
         #expect(try Data(contentsOf: URL(fileURLWithPath: truth)) == Data(contentsOf: URL(fileURLWithPath: truth + "2")))
 
         let png = base + "/kinds.png"
-        let render = try Self.run(["render", log, "--truth", truth, "--top", "30", "--one-per-kind", "-o", png])
+        let render = try FlowhoundCLI.run(["render", log, "--truth", truth, "--top", "30", "--one-per-kind", "-o", png])
         #expect(render.status == 0, "\(render.stderr)")
         let kinds = Set(try GroundTruth.load(path: truth).entries.values.map(\.kind)).count
         #expect(render.stderr.contains("(\(kinds) tiles,"), "\(render.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: png)).prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
 
         let data = base + "/data"
-        let dataset = try Self.run(["dataset", log, "--truth", truth, "-o", data])
+        let dataset = try FlowhoundCLI.run(["dataset", log, "--truth", truth, "-o", data])
         #expect(dataset.status == 0, "\(dataset.stderr)")
         #expect(dataset.stderr.contains("train images"))
         for file in ["train/X.npy", "train/y.npy", "test/X.npy", "test/y.npy", "meta.json"] {
             #expect(FileManager.default.fileExists(atPath: data + "/" + file), "\(file)")
         }
-        let usage = try Self.run(["dataset", log, "-o", data])
+        let usage = try FlowhoundCLI.run(["dataset", log, "-o", data])
         #expect(usage.status == 64 && usage.stderr.contains("--truth is required"))
     }
 }

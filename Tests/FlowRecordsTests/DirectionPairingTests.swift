@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FlowRecords
 
 /// `DirectionPairer`: one-direction records (nfdump, VPC Flow Logs) merged back into bidirectional
@@ -317,7 +318,7 @@ import Testing
     @Test func vpcFlowLogDirectionsPair() throws {
         // custom-v5.log: SYN answered by SYN-ACK (flags 2 / 18), SYN answered by RST (2 / 4), a
         // lone ingress flow (19 = FIN SYN ACK: the reader's established stays) and a REJECT.
-        let (records, _) = try readRecords(Fixture.path("vpc/custom-v5.log"))
+        let (records, _) = try readRecords(targetFixtures.path("vpc/custom-v5.log"))
         let (out, pairer) = Self.all(records)
         #expect(pairer.paired == 2 && pairer.unpaired == 2 && out.count == 4)
         let byPort = Dictionary(uniqueKeysWithValues: out.map { ($0.destinationPort, $0) })
@@ -334,7 +335,7 @@ import Testing
 
     /// The export's records in start order (nfdump prints them out of order, up to 31 s back).
     static func timeOrdered(_ fixture: String) throws -> [FlowRecord] {
-        let (records, _) = try readRecords(Fixture.path(fixture))
+        let (records, _) = try readRecords(FixtureDirectory.shared.path(fixture))
         return records.enumerated()
             .sorted { ($0.element.start, $0.offset) < ($1.element.start, $1.offset) }
             .map(\.element)
@@ -353,7 +354,7 @@ import Testing
     @Test(arguments: oneDirectionExports)
     func pairedOneDirectionExportMatchesArgusPerSource(fixture: String) throws {
         let truth = try RealToolTests.truth()
-        let (argus, _) = try readRecords(Fixture.path("realtools/loopback-scans.argus.csv"))
+        let (argus, _) = try readRecords(FixtureDirectory.shared.path("realtools/loopback-scans.argus.csv"))
         let input = try Self.timeOrdered(fixture)
         let (out, pairer) = Self.all(input)
         for t in truth {
@@ -398,7 +399,7 @@ import Testing
             records.reduce(into: [:]) { $0["\($1.source) \($1.transport) \($1.state) \($1.outcome)", default: 0] += 1 }
         }
         let sorted = try Self.timeOrdered(fixture)
-        let (fileOrder, _) = try readRecords(Fixture.path(fixture))
+        let (fileOrder, _) = try readRecords(FixtureDirectory.shared.path(fixture))
         let reference = table(Self.all(sorted, horizon: 30).0)
         #expect(table(Self.all(sorted, horizon: 1).0) == reference)
         #expect(table(Self.all(fileOrder, horizon: 60).0) == reference)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FlowRecords
 import Support
 
@@ -68,7 +69,7 @@ import Support
 
     @Test("An 8 MB bad entry in an address list is quoted cut, not whole")
     func longEntriesAreCut() throws {
-        let path = try Fixture.temporary(String(repeating: "1", count: 8 << 20) + "\n", name: "list")
+        let path = try temporaryFile(String(repeating: "1", count: 8 << 20) + "\n", name: "list")
         do {
             _ = try CIDRSet.load(path: path)
             Issue.record("an 8 MB number is not an address")
@@ -85,7 +86,7 @@ import Support
         } catch {
             #expect(error.description == "is larger than 1 MiB: not a file of this kind")
         }
-        let small = try Fixture.temporary("10.0.0.0/8\n", name: "small-list")
+        let small = try temporaryFile("10.0.0.0/8\n", name: "small-list")
         #expect(try BoundedFile.read(small, limit: 11) == Array("10.0.0.0/8\n".utf8))
         #expect(throws: BoundedFileError.self) { try BoundedFile.read(small, limit: 10) }
         #expect(throws: BoundedFileError.self) { try BoundedFile.read("/nonexistent/list") }

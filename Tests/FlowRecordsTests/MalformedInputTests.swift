@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FlowRecords
 
 /// Each reader's bad records are skipped, counted and reported as file:line: reason; --strict stops
@@ -10,7 +11,7 @@ import Testing
         _ content: String, badLine: Int, reasonContains fragment: String, records: Int,
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
-        let path = try Fixture.temporary(content)
+        let path = try temporaryFile(content)
         let (_, summary) = try readRecords(path)
         #expect(summary.malformed == 1, sourceLocation: sourceLocation)
         #expect(summary.records == records, sourceLocation: sourceLocation)
@@ -61,7 +62,7 @@ import Testing
     func zeekJSONBadRecords(line: String, reason: String) throws {
         let good = #"{"ts":1700828217.3,"id.orig_h":"192.168.1.9","id.orig_p":50820,"id.resp_h":"45.33.32.156","id.resp_p":443,"proto":"tcp","conn_state":"REJ","history":"Sr","orig_pkts":1,"resp_pkts":1,"tags":["a","b"],"label":"a \"quoted\" label"}"#
         try expectOneBadLine([good, line, good].joined(separator: "\n"), badLine: 2, reasonContains: reason, records: 2)
-        let (records, _) = try readRecords(try Fixture.temporary(good))
+        let (records, _) = try readRecords(try temporaryFile(good))
         #expect(records[0].label == "a \"quoted\" label")
     }
 
@@ -130,7 +131,7 @@ import Testing
     @Test func firstFewIssuesKeptAllCounted() throws {
         var content = Self.vpcGood
         for _ in 0..<12 { content += "2 not a record\n" }
-        let (_, summary) = try readRecords(try Fixture.temporary(content))
+        let (_, summary) = try readRecords(try temporaryFile(content))
         #expect(summary.records == 1)
         #expect(summary.malformed == 12)
         #expect(summary.issues.map(\.line) == [2, 3, 4, 5, 6])
@@ -139,7 +140,7 @@ import Testing
     // MARK: whole-file problems
 
     @Test func emptyFile() throws {
-        let error = try #require(readError(try Fixture.temporary("")))
+        let error = try #require(readError(try temporaryFile("")))
         #expect(error.reason.contains("empty input"))
     }
 
@@ -156,18 +157,18 @@ import Testing
     @Test func binaryGarbage() throws {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) } + [0, 0]
-        let error = try #require(readError(try Fixture.temporary(Data([0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01] + bytes))))
+        let error = try #require(readError(try temporaryFile(Data([0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01] + bytes))))
         #expect(error.reason.contains("binary data"))
     }
 
     @Test func packetCaptureIsNamed() throws {
         let pcapHeader: [UInt8] = [0xD4, 0xC3, 0xB2, 0xA1, 0x02, 0x00, 0x04, 0x00] + [UInt8](repeating: 0, count: 16)
-        let error = try #require(readError(try Fixture.temporary(Data(pcapHeader))))
+        let error = try #require(readError(try temporaryFile(Data(pcapHeader))))
         #expect(error.reason.contains("packet capture"))
     }
 
     @Test func unknownFormat() throws {
-        let error = try #require(readError(try Fixture.temporary("hello,world\n1,2\n")))
+        let error = try #require(readError(try temporaryFile("hello,world\n1,2\n")))
         #expect(error.line == 1)
         #expect(error.reason.contains("unrecognised flow-log format"))
         #expect(error.reason.contains("give the input format: zeek|"))
@@ -186,7 +187,7 @@ import Testing
         (FlowFormat.jsonl, "zeek/slips-portscan-vertical.conn.log.json", "no record could be read as Flowhound JSON lines"),
     ])
     func forcedWrongFormat(format: FlowFormat, fixture: String, message: String) throws {
-        let error = try #require(readError(Fixture.path(fixture), format: format))
+        let error = try #require(readError(targetFixtures.path(fixture), format: format))
         #expect(error.description.contains(message), "\(error)")
         #expect(!error.description.contains("\n"))
     }
@@ -194,22 +195,22 @@ import Testing
     @Test func forcedVPCOnHeaderlessNumbersFailsAfterTheProbe() throws {
         // nfdump data lines without their header look like numbers to the VPC reader.
         let lines = String(repeating: Self.nfdumpGood, count: 30)
-        let error = try #require(readError(try Fixture.temporary(lines), format: .vpc))
+        let error = try #require(readError(try temporaryFile(lines), format: .vpc))
         #expect(error.reason.contains("no record could be read as AWS VPC Flow Logs in 20 data lines"))
         #expect(error.reason.hasSuffix("check the input format"))
         #expect(error.setting == .inputFormat)
     }
 
     @Test func gzipIsReadTransparentlyIncludingConcatenatedMembers() throws {
-        let plain = try Data(contentsOf: Fixture.directory.appendingPathComponent("zeek/slips-portscan-horizontal.conn.log"))
-        let (expected, _) = try readRecords(Fixture.path("zeek/slips-portscan-horizontal.conn.log"))
-        let (records, summary) = try readRecords(try Fixture.temporary(try gzip(plain), name: "conn.log.gz"))
+        let plain = try Data(contentsOf: targetFixtures.url("zeek/slips-portscan-horizontal.conn.log"))
+        let (expected, _) = try readRecords(targetFixtures.path("zeek/slips-portscan-horizontal.conn.log"))
+        let (records, summary) = try readRecords(try temporaryFile(try gzip(plain), name: "conn.log.gz"))
         #expect(summary.records == 41)
         #expect(records == expected)
         // Two gzip members back to back, as `cat a.gz b.gz` makes: both are read.
-        let vpc = try Data(contentsOf: Fixture.directory.appendingPathComponent("vpc/default-v2.log"))
+        let vpc = try Data(contentsOf: targetFixtures.url("vpc/default-v2.log"))
         let doubled = try gzip(vpc) + (try gzip(vpc))
-        let (_, twice) = try readRecords(try Fixture.temporary(doubled))
+        let (_, twice) = try readRecords(try temporaryFile(doubled))
         #expect(twice.records == 18)
     }
 
@@ -218,28 +219,28 @@ import Testing
         for i in 0..<20000 { big += "2 1 eni-1 203.0.113.\(i % 250) 198.51.100.5 4000\(i % 10) \(i % 60000) 6 1 40 1418530010 1418530070 REJECT OK\n" }
         let compressed = try gzip(Data(big.utf8))
         let cut = compressed.prefix(compressed.count * 2 / 3)
-        let error = try #require(readError(try Fixture.temporary(cut, name: "cut.gz")))
+        let error = try #require(readError(try temporaryFile(cut, name: "cut.gz")))
         #expect(error.reason.contains("truncated gzip stream"))
     }
 
     @Test func corruptGzip() throws {
         var compressed = try gzip(Data(String(repeating: Self.vpcGood, count: 200).utf8))
         for i in 20..<60 { compressed[i] ^= 0x5A }
-        let error = try #require(readError(try Fixture.temporary(compressed, name: "bad.gz")))
+        let error = try #require(readError(try temporaryFile(compressed, name: "bad.gz")))
         #expect(error.reason.contains("gzip"))
     }
 
     @Test func crlfLineEndingsAndMissingFinalNewline() throws {
         let content = Self.argusHeader.replacingOccurrences(of: "\n", with: "\r\n")
             + Self.argusGood.replacingOccurrences(of: "\n", with: "\r\n") + Self.argusGood.dropLast()
-        let (records, summary) = try readRecords(try Fixture.temporary(content))
+        let (records, summary) = try readRecords(try temporaryFile(content))
         #expect(summary.records == 2 && summary.malformed == 0)
         #expect(records[1].label == nil)
     }
 
     @Test func overlongLineIsAnError() throws {
         let content = Self.vpcGood + String(repeating: "9", count: 3 << 20)
-        let error = try #require(readError(try Fixture.temporary(content)))
+        let error = try #require(readError(try temporaryFile(content)))
         #expect(error.reason.contains("line longer than"))
         #expect(error.line == 2)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FlowRecords
 
 /// Records written in an exporter's format read back with the same meaning.
@@ -27,7 +28,7 @@ import Testing
     func roundTrip(_ encoding: RecordEncoding) throws -> ([FlowRecord], ReadSummary) {
         var bytes = Array(encoding.header.utf8)
         for r in Self.records { FlowWriter.encode(r, as: encoding, into: &bytes) }
-        let path = try Fixture.temporary(Data(bytes))
+        let path = try temporaryFile(Data(bytes))
         return try readRecords(path)
     }
 

@@ -1,16 +1,16 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FlowRecords
 
 /// Numbers on the command line are checked before use: non-finite or out-of-range values are a
 /// usage error (exit 64) naming the option, never a trap (they exited 132, SIGILL, converting to
 /// integers or multiplying).
-@Suite struct NumericOptionTests {
+@Suite(.tags(.integration)) struct NumericOptionTests {
     static let log = "Samples/stratosphere-008-mixed.head300.conn.log.gz"
 
     static var sample: String {
-        Fixture.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(log).path
+        Repository.path(log)
     }
 
     @Test(arguments: [
@@ -20,7 +20,7 @@ import Testing
         ["--ports-per-host", "0"], ["--cnn-threshold", "nan"], ["--weighted-threshold", "inf"], ["--failed-targets", "-1"],
     ])
     func detectRefusesBadNumbers(_ option: [String]) throws {
-        let r = try CommandLineTests.run(["detect", Self.sample, "--detectors", "threshold"] + option)
+        let r = try FlowhoundCLI.run(["detect", Self.sample, "--detectors", "threshold"] + option)
         #expect(r.status == 64, "\(option) exited \(r.status): \(r.stderr)")
         #expect(r.stderr.contains(option[0]), "\(r.stderr)")
         #expect(r.stdout.isEmpty)
@@ -38,7 +38,7 @@ import Testing
         ["train", "scan", "--synth-seed", "1", "-o", "/dev/null", "--window", "1e-300"],
     ])
     func otherCommandsRefuseBadNumbers(_ arguments: [String]) throws {
-        let r = try CommandLineTests.run(arguments)
+        let r = try FlowhoundCLI.run(arguments)
         #expect(r.status == 64, "\(arguments) exited \(r.status): \(r.stderr)")
         #expect(r.stderr.contains("must be"), "\(r.stderr)")
     }
@@ -49,8 +49,8 @@ import Testing
         let header = "ts,end,src,sport,dst,dport,proto,src_pkts,src_bytes,dst_pkts,dst_bytes,flags,outcome,state,label,detailed_label\n"
         let record = "1700000000,1700000001,10.0.0.1,1,10.0.0.2,80,tcp,1,40,0,0,S,\u{1b}[2K\rflowhound: all clear,S0,,\n"
         let good = "1700000000,1700000001,10.0.0.1,1,10.0.0.2,80,tcp,1,40,0,0,S,unanswered,S0,,\n"
-        let path = try Fixture.temporary(header + good + record + good, name: "inject.csv")
-        let r = try CommandLineTests.run(["flows", "stats", path, "--format", "csv"])
+        let path = try temporaryFile(header + good + record + good, name: "inject.csv")
+        let r = try FlowhoundCLI.run(["flows", "stats", path, "--format", "csv"])
         #expect(r.stderr.contains("unknown outcome '\\x1b[2K\\rflowhound: all clear'"), "\(r.stderr.debugDescription)")
         #expect(!r.stderr.contains("\u{1b}"), "\(r.stderr.debugDescription)")
         #expect(!r.stderr.contains("\r"))
@@ -59,7 +59,7 @@ import Testing
 
     @Test("A token file that is no token is refused at once, not read whole")
     func tokenFileIsBounded() throws {
-        let r = try CommandLineTests.run(["serve", "--port", "0", "--no-ip-scoring", "--token-file", "/dev/zero"])
+        let r = try FlowhoundCLI.run(["serve", "--port", "0", "--no-ip-scoring", "--token-file", "/dev/zero"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("/dev/zero: the token file is over 4096 bytes"), "\(r.stderr)")
     }

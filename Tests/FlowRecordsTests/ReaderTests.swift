@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FlowRecords
 
 /// Every reader on real records: counts, one hand-checked record, and the outcome mapping.
 @Suite struct ReaderTests {
     @Test func zeekTSVWithLabels() throws {
-        let (records, summary) = try readRecords(Fixture.path("zeek/stratosphere-008-mixed.head300.conn.log.labeled"))
+        let (records, summary) = try readRecords(targetFixtures.path("zeek/stratosphere-008-mixed.head300.conn.log.labeled"))
         #expect(summary.format == .zeek)
         #expect(summary.records == 300)
         #expect(summary.malformed == 0)
@@ -41,7 +42,7 @@ import Testing
     }
 
     @Test func zeekTSVHorizontalScan() throws {
-        let (records, summary) = try readRecords(Fixture.path("zeek/slips-portscan-horizontal.conn.log"))
+        let (records, summary) = try readRecords(targetFixtures.path("zeek/slips-portscan-horizontal.conn.log"))
         #expect(summary.format == .zeek)
         #expect(summary.records == 41)
         #expect(Set(records.map(\.source)) == [ip("10.0.2.112")])
@@ -50,7 +51,7 @@ import Testing
     }
 
     @Test func zeekJSONVerticalScan() throws {
-        let (records, summary) = try readRecords(Fixture.path("zeek/slips-portscan-vertical.conn.log.json"))
+        let (records, summary) = try readRecords(targetFixtures.path("zeek/slips-portscan-vertical.conn.log.json"))
         #expect(summary.format == .zeekJSON)
         #expect(summary.records == 50)
         let first = records[0]
@@ -70,7 +71,7 @@ import Testing
     }
 
     @Test func zeekJSONMixedWithIPv6AndICMP() throws {
-        let (records, summary) = try readRecords(Fixture.path("zeek/slips-test9-mixed.head200.conn.log"))
+        let (records, summary) = try readRecords(targetFixtures.path("zeek/slips-test9-mixed.head200.conn.log"))
         #expect(summary.format == .zeekJSON)
         #expect(summary.records == 200)
         #expect(records[0].source == ip("fe80::1cf4:44d2:904a:14f7"))
@@ -80,7 +81,7 @@ import Testing
     }
 
     @Test func argusBinetflowCommaSeparated() throws {
-        let (records, summary) = try readRecords(Fixture.path("argus/slips-test3-mixed.binetflow"))
+        let (records, summary) = try readRecords(targetFixtures.path("argus/slips-test3-mixed.binetflow"))
         #expect(summary.format == .argus)
         #expect(summary.records == 89)
         let first = records[0]
@@ -103,7 +104,7 @@ import Testing
     }
 
     @Test func argusTabSeparatedWithStatusAndNonIPRecords() throws {
-        let (records, summary) = try readRecords(Fixture.path("argus/slips-test5-mixed.binetflow"))
+        let (records, summary) = try readRecords(targetFixtures.path("argus/slips-test5-mixed.binetflow"))
         #expect(summary.format == .argus)
         #expect(summary.skipped[.statusRecord] == 1)
         #expect(summary.skipped[.notIP] == 3)  // llc and two arp
@@ -115,14 +116,14 @@ import Testing
     }
 
     @Test func argusManyDestinations() throws {
-        let (records, summary) = try readRecords(Fixture.path("argus/slips-test2-malicious.head300.binetflow"))
+        let (records, summary) = try readRecords(targetFixtures.path("argus/slips-test2-malicious.head300.binetflow"))
         #expect(summary.records == 300)
         #expect(records.allSatisfy { $0.label == nil })  // the Label column is empty in this file
         #expect(records[0].state == "CON" && records[0].outcome == .established)
     }
 
     @Test func nfdump17() throws {
-        let (records, summary) = try readRecords(Fixture.path("nfdump/esnet-nmap-80-all.nfdump.csv"))
+        let (records, summary) = try readRecords(targetFixtures.path("nfdump/esnet-nmap-80-all.nfdump.csv"))
         #expect(summary.format == .nfdump)
         #expect(summary.records == 76)
         #expect(summary.skipped[.summary] == 3)
@@ -142,7 +143,7 @@ import Testing
     }
 
     @Test func nfdump175DefaultLayout() throws {
-        let (records, summary) = try readRecords(Fixture.path("nfdump/nfdump-1.7.6-default.csv"))
+        let (records, summary) = try readRecords(targetFixtures.path("nfdump/nfdump-1.7.6-default.csv"))
         #expect(summary.format == .nfdump)
         #expect(summary.records == 3)
         #expect(records[0].transport == .udp)
@@ -153,7 +154,7 @@ import Testing
     }
 
     @Test func vpcDefaultVersion2() throws {
-        let (records, summary) = try readRecords(Fixture.path("vpc/default-v2.log"))
+        let (records, summary) = try readRecords(targetFixtures.path("vpc/default-v2.log"))
         #expect(summary.format == .vpc)
         #expect(summary.records == 9)
         #expect(summary.skipped[.noData] == 1)
@@ -169,7 +170,7 @@ import Testing
     }
 
     @Test func vpcCustomLayoutWithTCPFlagsAndPacketAddresses() throws {
-        let (records, summary) = try readRecords(Fixture.path("vpc/custom-v5.log"))
+        let (records, summary) = try readRecords(targetFixtures.path("vpc/custom-v5.log"))
         #expect(summary.format == .vpc)
         #expect(summary.records == 6)
         #expect(summary.skipped[.noData] == 1)
@@ -186,7 +187,7 @@ import Testing
     }
 
     @Test func cicFlowMeterImproved() throws {
-        let (records, summary) = try readRecords(Fixture.path("cicflowmeter/cicids2017-improved-portscan.head200.csv"))
+        let (records, summary) = try readRecords(targetFixtures.path("cicflowmeter/cicids2017-improved-portscan.head200.csv"))
         #expect(summary.format == .cicflowmeter)
         #expect(summary.records == 200)
         let first = records[0]
@@ -200,13 +201,13 @@ import Testing
         #expect(first.detailedLabel == "-1")
         #expect(Double(records.filter { $0.outcome == .rejected }.count) / 200 > 0.95)
 
-        let (benign, benignSummary) = try readRecords(Fixture.path("cicflowmeter/cicids2017-improved-benign.head200.csv"))
+        let (benign, benignSummary) = try readRecords(targetFixtures.path("cicflowmeter/cicids2017-improved-benign.head200.csv"))
         #expect(benignSummary.records == 200)
         #expect(benign.allSatisfy { $0.label == "BENIGN" })
     }
 
     @Test func cicFlowMeterOriginalColumns() throws {
-        let (records, summary) = try readRecords(Fixture.path("cicflowmeter/cicids2017-original-columns.csv"))
+        let (records, summary) = try readRecords(targetFixtures.path("cicflowmeter/cicids2017-original-columns.csv"))
         #expect(summary.format == .cicflowmeter)
         #expect(summary.records == 3)
         #expect(records[0].start == 1499392260)  // 7/7/2017 1:51, day first

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FlowRecords
 
 /// Flows that real exporters (argus, nfpcapd, softflowd + nfcapd) made from a real capture of nmap
 /// scans and benign clients on loopback in a private network namespace
-/// (Scripts/capture-loopback-scans.sh; Fixtures/realtools/README.md).
+/// (Scripts/capture-loopback-scans.sh; Tests/Fixtures/realtools/README.md).
 @Suite struct RealToolTests {
     struct Truth {
         var source: IPAddress
@@ -13,7 +14,7 @@ import Testing
     }
 
     static func truth() throws -> [Truth] {
-        let text = try String(contentsOfFile: Fixture.path("realtools/loopback-scans.truth.csv"), encoding: .utf8)
+        let text = try String(contentsOfFile: FixtureDirectory.shared.path("realtools/loopback-scans.truth.csv"), encoding: .utf8)
         return text.split(separator: "\n").dropFirst().map { line in
             let f = line.split(separator: ",").map(String.init)
             return Truth(source: ip(f[0]), label: f[1], kind: f[2])
@@ -27,7 +28,7 @@ import Testing
 
     @Test(arguments: ["realtools/loopback-scans.argus.csv", "realtools/loopback-scans.binetflow"])
     func argusSeesEveryScanFail(fixture: String) throws {
-        let (records, summary) = try readRecords(Fixture.path(fixture))
+        let (records, summary) = try readRecords(FixtureDirectory.shared.path(fixture))
         #expect(summary.format == .argus)
         #expect(summary.records == 513)
         #expect(summary.malformed == 0)
@@ -60,7 +61,7 @@ import Testing
 
     @Test(arguments: ["realtools/loopback-scans.nfdump.csv", "realtools/loopback-scans.softflowd.nfdump.csv"])
     func nfdumpSeesProbesAndRefusals(fixture: String) throws {
-        let (records, summary) = try readRecords(Fixture.path(fixture))
+        let (records, summary) = try readRecords(FixtureDirectory.shared.path(fixture))
         #expect(summary.format == .nfdump)
         #expect(summary.malformed == 0)
         #expect(summary.skipped[.summary] == 3)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FlowRecords
 import Synthesis
 
@@ -47,7 +48,7 @@ import Synthesis
 
     @Test(arguments: fixtures)
     func mutatedRecordsNeverCrash(fixture: String) throws {
-        let original = try Data(contentsOf: Fixture.directory.appendingPathComponent(fixture))
+        let original = try Data(contentsOf: (fixture.hasPrefix("realtools/") ? FixtureDirectory.shared : targetFixtures).url(fixture))
         let lines = original.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
         var mutator = Mutator(state: UInt64(fixture.utf8.count) &* 7919)
         var outcomes = (records: 0, malformed: 0, errors: 0)
@@ -60,7 +61,7 @@ import Synthesis
                 mutated += (keepHeader && isHeader) || mutator.below(3) == 0 ? line : mutator.mutate(line)
                 mutated.append(0x0A)
             }
-            let path = try Fixture.temporary(Data(mutated))
+            let path = try temporaryFile(Data(mutated))
             for format in [nil] + FlowFormat.allCases.map(Optional.some) {
                 do {
                     let (records, summary) = try readRecords(path, format: format)

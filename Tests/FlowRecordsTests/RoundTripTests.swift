@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FlowRecords
 
 /// `flows convert` output is read back by the jsonl and csv readers without loss.
@@ -11,7 +12,7 @@ import Testing
     ]
 
     func write(_ records: [FlowRecord], as encoding: RecordEncoding) throws -> String {
-        let path = try Fixture.temporary("", name: "out.\(encoding.rawValue)")
+        let path = try temporaryFile("", name: "out.\(encoding.rawValue)")
         let fd = open(path, O_WRONLY | O_TRUNC)
         #expect(fd >= 0)
         defer { close(fd) }
@@ -23,7 +24,7 @@ import Testing
 
     @Test(arguments: fixtures, [RecordEncoding.jsonl, .csv])
     func convertsAndReadsBack(fixture: String, encoding: RecordEncoding) throws {
-        let (original, _) = try readRecords(Fixture.path(fixture))
+        let (original, _) = try readRecords(targetFixtures.path(fixture))
         let path = try write(original, as: encoding)
         let (back, summary) = try readRecords(path)
         #expect(summary.format == (encoding == .csv ? .csv : .jsonl))
@@ -52,7 +53,7 @@ import Testing
     }
 
     @Test func writesTheDocumentedLayout() throws {
-        let (records, _) = try readRecords(Fixture.path("zeek/slips-portscan-vertical.conn.log.json"))
+        let (records, _) = try readRecords(targetFixtures.path("zeek/slips-portscan-vertical.conn.log.json"))
         let csv = try String(contentsOfFile: try write([records[0]], as: .csv), encoding: .utf8)
         #expect(csv == """
             ts,end,src,sport,dst,dport,proto,src_pkts,src_bytes,dst_pkts,dst_bytes,flags,outcome,state,label,detailed_label

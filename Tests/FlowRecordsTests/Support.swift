@@ -1,28 +1,10 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FlowRecords
 
-/// Paths to the committed fixtures and scratch files for tests.
-enum Fixture {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-
-    static func path(_ relative: String) -> String {
-        directory.appendingPathComponent(relative).path
-    }
-
-    /// Writes `content` to a fresh temporary file and returns its path.
-    static func temporary(_ content: String, name: String = "log") throws -> String {
-        try temporary(Data(content.utf8), name: name)
-    }
-
-    static func temporary(_ data: Data, name: String = "log") throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flowhound-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let url = dir.appendingPathComponent(name)
-        try data.write(to: url)
-        return url.path
-    }
-}
+/// Tests/FlowRecordsTests/Fixtures: logs only these tests read (see SOURCES.md there).
+let targetFixtures = FixtureDirectory.of(target: "FlowRecordsTests")
 
 /// Reads a whole file into memory (tests only: real callers stream).
 func readRecords(_ path: String, format: FlowFormat? = nil, strict: Bool = false) throws -> ([FlowRecord], ReadSummary) {
@@ -44,14 +26,9 @@ func readError(_ path: String, format: FlowFormat? = nil, strict: Bool = false) 
     }
 }
 
-func ip(_ text: String) -> IPAddress {
-    guard let a = IPAddress(text) else { fatalError("bad test address \(text)") }
-    return a
-}
-
 /// gzip-compresses data with the system's gzip (present on every Debian/Ubuntu machine).
 func gzip(_ data: Data) throws -> Data {
-    let input = try Fixture.temporary(data, name: "plain")
+    let input = try temporaryFile(data, name: "plain")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/gzip")
     process.arguments = ["-c", "-n", input]

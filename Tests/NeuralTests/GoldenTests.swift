@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Neural
 
 /// Forward (and for convolution, backward) values checked against plain numpy loops:
@@ -61,7 +62,7 @@ import Testing
     static let golden: Golden = {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        let data = try! Data(contentsOf: URL(fileURLWithPath: fixturePath("golden.json")))
+        let data = try! Data(contentsOf: URL(fileURLWithPath: FixtureDirectory.of(target: "NeuralTests").path("golden.json")))
         return try! decoder.decode(Golden.self, from: data)
     }()
 

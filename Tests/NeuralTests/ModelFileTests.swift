@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Neural
 import Support
 
@@ -84,7 +85,7 @@ import Support
 
     /// Writes `bytes` to a fresh file and returns why `NetworkModel.read` refuses it (nil if it does not).
     static func refusal(_ bytes: [UInt8], kind: String = "scan-cnn", sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-        let dir = temporaryDirectory()
+        let dir = try! temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/model.safetensors"
         #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)), sourceLocation: sourceLocation)
@@ -101,7 +102,7 @@ import Support
 
     /// Runs `/usr/bin/python3 -c script arguments…` and returns its standard output.
     static func python(_ script: String, _ arguments: [String]) throws -> String {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let outPath = dir + "/stdout", errPath = dir + "/stderr"
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
@@ -171,7 +172,7 @@ import Support
     // MARK: - Round trip and layout
 
     @Test func aModelReadsBackBitForBit() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/model.safetensors"
         let original = try Self.model()
@@ -215,7 +216,7 @@ import Support
 
     /// The file is plain safetensors: Python with nothing but json, struct, hashlib and numpy reads it.
     @Test func theLayoutIsRealSafetensors() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/model.safetensors"
         let model = try Self.model()
@@ -291,7 +292,7 @@ import Support
 
     /// A safetensors file written by hand in Python (tensors out of name order, no padding) decodes.
     @Test func aFileWrittenElsewhereDecodes() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/other.safetensors"
         let script = """
@@ -596,7 +597,7 @@ import Support
     }
 
     @Test func aDirectoryOrAMissingPathIsRefused() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let directory = #expect(throws: ModelFileError.self) { _ = try NetworkModel.read(path: dir, kind: "scan-cnn") }
         #expect(directory?.path == dir)
@@ -629,7 +630,7 @@ import Support
     }
 
     @Test func writingOverAModelReplacesItAndLeavesNoTemporaryFile() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/model.safetensors"
         try Self.model(seed: 1).write(to: path)
@@ -642,7 +643,7 @@ import Support
     }
 
     @Test func writingIntoAMissingDirectoryFails() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/no-such-directory/model.safetensors"
         let error = #expect(throws: ModelFileError.self) { try Self.model().write(to: path) }
@@ -654,7 +655,7 @@ import Support
     /// When the final rename fails (here the target is a non-empty directory), the write throws, the
     /// target is untouched and the temporary file is removed.
     @Test func aFailedRenameLeavesTheTargetAndNoTemporaryFile() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/model.safetensors"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)

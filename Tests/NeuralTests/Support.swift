@@ -2,11 +2,6 @@ import Foundation
 import Randomness
 @testable import Neural
 
-/// Files under Tests/NeuralTests/Fixtures.
-func fixturePath(_ name: String) -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)").path
-}
-
 /// A tensor of normal random values.
 func randomTensor(_ shape: Shape, seed: UInt64, scale: Double = 1) -> Tensor {
     var rng = SplitMix64(seed: seed)
@@ -16,11 +11,4 @@ func randomTensor(_ shape: Shape, seed: UInt64, scale: Double = 1) -> Tensor {
 /// Largest |a − b| / max(1, |b|) over two equally long sequences.
 func worstRelativeError(_ a: some Sequence<Float>, _ b: some Sequence<Float>) -> Double {
     zip(a, b).map { Double(abs($0 - $1)) / max(1, Double(abs($1))) }.max() ?? 0
-}
-
-/// A temporary directory, removed by the caller.
-func temporaryDirectory() -> String {
-    let path = NSTemporaryDirectory() + "flowhound-neural-\(UUID().uuidString)"
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
 }

@@ -1,5 +1,6 @@
 import Support
 import Foundation
+import TestSupport
 import Testing
 @testable import Reputation
 
@@ -30,7 +31,7 @@ extension ModelTests {
 
     @Test func exportsEveryPartAsNumPy() throws {
         let result = Self.trained
-        let directory = Fixture.scratch.appendingPathComponent("export/nested").path
+        let directory = try temporaryDirectory("export") + "/nested"
         try result.exportNumPy(to: directory)
         for (part, encoded) in result.parts {
             let x = try NumpyReader.readFloat32(path: "\(directory)/\(part.rawValue)_X.npy")

@@ -1,6 +1,7 @@
 import Enrichment
 import FlowRecords
 import Testing
+import TestSupport
 @testable import Reputation
 
 @Suite struct FeatureTests {
@@ -72,7 +73,7 @@ import Testing
     }
 
     @Test func encodesCityFactsFromAMaxMindDatabase() throws {
-        let setup = try IntelligenceSetup(mmdb: [Fixture.mmdb("GeoLite2-City-Test.mmdb")], libloc: nil)
+        let setup = try IntelligenceSetup(mmdb: [FixtureDirectory.maxMind.path("GeoLite2-City-Test.mmdb")], libloc: nil)
         #expect(setup.hasCity && !setup.hasLibloc)
         #expect(setup.databases.map(\.kind) == ["city"])
         let spec = FeatureSpec(hour: false, port: false, countries: ["GB"], location: true, asnBuckets: 4, flags: false, prefixLength: true, lists: [])

@@ -2,6 +2,7 @@ import Forest
 import Foundation
 import Neural
 import Testing
+import TestSupport
 @testable import Reputation
 import Support
 
@@ -26,7 +27,7 @@ import Support
     /// if it reads. (That a bound refused it before allocating shows in the reason, which names the
     /// bound: building first trapped or allocated gigabytes.)
     static func refusal(_ file: SafeTensors, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-        let path = Fixture.scratch.appendingPathComponent("model-\(UUID().uuidString).safetensors").path
+        let path = ((try? temporaryDirectory("model")) ?? NSTemporaryDirectory()) + "/model-\(UUID().uuidString).safetensors"
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(FileManager.default.createFile(atPath: path, contents: Data(file.encoded())), sourceLocation: sourceLocation)
         do {
@@ -53,7 +54,7 @@ import Support
 
     @Test func aModelReadsBack() throws {
         let model = try Self.model()
-        let path = Fixture.scratch.appendingPathComponent("tiny.safetensors").path
+        let path = try temporaryDirectory("model") + "/tiny.safetensors"
         try model.write(to: path)
         let read = try IPModel.read(path: path)
         #expect(read.threshold == model.threshold && read.forestWeight == 0.5 && read.targetRecall == 0.95)
@@ -159,7 +160,7 @@ import Support
         var model = try Self.model()
         model.card = IPModelCard(created: "2026-01-01", inputs: [], loading: LoadingOptions(), split: SplitOptions(), hour: "no", port: "no",
                                  rows: [:], forest: nil, mlpEpochs: nil, test: [], notes: [])
-        let path = Fixture.scratch.appendingPathComponent("carded.safetensors").path
+        let path = try temporaryDirectory("model") + "/carded.safetensors"
         try model.write(to: path)
         #expect(try IPModel.read(path: path).card?.loading.samplesPerList == 10_000)
         var file = try SafeTensors.read(path: path)

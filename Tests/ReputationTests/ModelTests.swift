@@ -4,6 +4,7 @@ import Forest
 import Foundation
 import Neural
 import Testing
+import TestSupport
 @testable import Reputation
 import Support
 
@@ -16,8 +17,8 @@ struct ModelTests {
         var o = LoadingOptions()
         o.minimumCount = 2
         o.samplesPerList = 300
-        return try LabelledData.load(malicious: [Fixture.path("ipsum-excerpt.txt")],
-                                     benign: [Fixture.path("cloudflare-v4-ip-ranges.txt"), Fixture.path("fastly-ip-ranges.json")], options: o)
+        return try LabelledData.load(malicious: [FixtureDirectory.addressLists.path("ipsum-excerpt.txt")],
+                                     benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt"), FixtureDirectory.addressLists.path("fastly-ip-ranges.json")], options: o)
     }
 
     static func options(_ scorer: IPScorerKind = .ensemble) -> IPTrainingOptions {
@@ -45,7 +46,7 @@ struct ModelTests {
 
     @Test func roundTripsThroughItsFile() throws {
         let model = Self.trained.model
-        let path = Fixture.scratch.appendingPathComponent("ip.safetensors").path
+        let path = try temporaryDirectory("model") + "/ip.safetensors"
         try model.write(to: path)
         let read = try IPModel.read(path: path)
         #expect(read.spec == model.spec && read.threshold == model.threshold && read.databases == model.databases)
@@ -57,7 +58,7 @@ struct ModelTests {
     }
 
     @Test func refusesDamagedOrForeignFiles() throws {
-        let path = Fixture.scratch.appendingPathComponent("damaged.safetensors").path
+        let path = try temporaryDirectory("model") + "/damaged.safetensors"
         var file = Self.trained.model.safeTensors()
         let i = try #require(file.tensors.firstIndex { $0.name == "forest.threshold" })
         file.tensors[i].tensor.scalars[0] += 1
@@ -96,7 +97,7 @@ struct ModelTests {
     }
 
     @Test func refusesToScoreWithoutWhatTheModelWasTrainedWith() throws {
-        let city = try IntelligenceSetup(mmdb: [Fixture.mmdb("GeoLite2-City-Test.mmdb")], libloc: nil)
+        let city = try IntelligenceSetup(mmdb: [FixtureDirectory.maxMind.path("GeoLite2-City-Test.mmdb")], libloc: nil)
         let error = #expect(throws: ReputationDataError.self) { _ = try IPScorer(model: Self.trained.model, intelligence: city, lists: []) }
         #expect(error?.description.contains("the libloc location database") == true)
 
@@ -109,11 +110,11 @@ struct ModelTests {
     }
 
     @Test func refusesAListThatGivesTheLabelAway() throws {
-        let list = try NamedList.load("cf=\(Fixture.path("cloudflare-v4-ip-ranges.txt"))")
+        let list = try NamedList.load("cf=\(FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt"))")
         var o = LoadingOptions()
         o.minimumCount = 2
         o.samplesPerList = 100
-        let data = try LabelledData.load(malicious: [Fixture.path("ipsum-excerpt.txt")], benign: [Fixture.path("cloudflare-v4-ip-ranges.txt")], options: o)
+        let data = try LabelledData.load(malicious: [FixtureDirectory.addressLists.path("ipsum-excerpt.txt")], benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")], options: o)
         let error = #expect(throws: ReputationDataError.self) {
             _ = try IPTraining.train(data, loading: o, intelligence: Self.intelligence, lists: [list], options: Self.options(.forest))
         }
@@ -121,8 +122,8 @@ struct ModelTests {
     }
 
     @Test func aModelOfFlowsNeedsTheHour() throws {
-        let scanners = try Fixture.connLog((1...40).map { "45.148.\($0).5" }, hour: 3, port: 22, name: "m-conn.log")
-        let visitors = try Fixture.connLog((1...40).map { "104.16.\($0).9" }, hour: 15, port: 443, name: "b-conn.log")
+        let scanners = try connLog((1...40).map { "45.148.\($0).5" }, hour: 3, port: 22, name: "m-conn.log")
+        let visitors = try connLog((1...40).map { "104.16.\($0).9" }, hour: 15, port: 443, name: "b-conn.log")
         let data = try LabelledData.load(malicious: [scanners], benign: [visitors], options: LoadingOptions())
         var o = Self.options(.mlp)
         o.split.testFraction = 0.3

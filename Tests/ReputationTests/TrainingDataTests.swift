@@ -2,6 +2,7 @@ import Enrichment
 import FlowRecords
 import Foundation
 import Testing
+import TestSupport
 @testable import Reputation
 
 @Suite struct TrainingDataTests {
@@ -13,16 +14,16 @@ import Testing
     }
 
     @Test func readsListsSamplesBlocksAndDropsWhatWouldMislead() throws {
-        let data = try LabelledData.load(malicious: [Fixture.path("ipsum-excerpt.txt")],
-                                         benign: [Fixture.path("cloudflare-v4-ip-ranges.txt"), Fixture.path("fastly-ip-ranges.json")],
+        let data = try LabelledData.load(malicious: [FixtureDirectory.addressLists.path("ipsum-excerpt.txt")],
+                                         benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt"), FixtureDirectory.addressLists.path("fastly-ip-ranges.json")],
                                          options: options)
         #expect(data.inputs.map(\.kind) == ["addresses", "blocks", "blocks"])
         #expect(data.inputs[0].rows == 400)
         #expect(data.notes.contains { $0.contains("skipped 100 entries on fewer than 2 lists") })
         // Cloudflare: 15 blocks, ⌈140/15⌉ = 10 addresses from each, every one inside its list.
-        #expect(try AddressList.read(path: Fixture.path("cloudflare-v4-ip-ranges.txt")).entries.count == 15)
+        #expect(try AddressList.read(path: FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")).entries.count == 15)
         #expect(data.inputs[1].rows == 150)
-        let cloudflare = try CIDRSet.load(path: Fixture.path("cloudflare-v4-ip-ranges.txt"))
+        let cloudflare = try CIDRSet.load(path: FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt"))
         let benign = data.rows.filter { !$0.malicious && $0.input == 1 }
         #expect(benign.allSatisfy { cloudflare.contains($0.observation.address) })
         // Fastly's IPv6 ranges would teach the address family: IPsum has only IPv4.
@@ -33,8 +34,8 @@ import Testing
     }
 
     @Test func anAddressOnBothSidesIsMalicious() throws {
-        let bad = try Fixture.temporary("# list\n104.16.0.7 3\n8.8.4.4 5\n", name: "bad.txt")
-        let good = try Fixture.temporary("104.16.0.7\n104.16.0.8\n", name: "good.txt")
+        let bad = try temporaryFile("# list\n104.16.0.7 3\n8.8.4.4 5\n", name: "bad.txt")
+        let good = try temporaryFile("104.16.0.7\n104.16.0.8\n", name: "good.txt")
         let data = try LabelledData.load(malicious: [bad], benign: [good], options: options)
         #expect(data.rows.filter(\.malicious).map(\.observation.address) == [ip("104.16.0.7"), ip("8.8.4.4")])
         #expect(data.rows.filter { !$0.malicious }.map(\.observation.address) == [ip("104.16.0.8")])
@@ -42,8 +43,8 @@ import Testing
     }
 
     @Test func flowLogsGiveHoursAndPortsAndSkipPrivateAddresses() throws {
-        let scanners = try Fixture.connLog(["45.148.10.5", "45.148.10.6", "10.1.1.1"], hour: 3, port: 22, name: "bad-conn.log")
-        let visitors = try Fixture.connLog(["1.1.1.1", "9.9.9.9"], hour: 15, port: 443, name: "good-conn.log")
+        let scanners = try connLog(["45.148.10.5", "45.148.10.6", "10.1.1.1"], hour: 3, port: 22, name: "bad-conn.log")
+        let visitors = try connLog(["1.1.1.1", "9.9.9.9"], hour: 15, port: 443, name: "good-conn.log")
         let data = try LabelledData.load(malicious: [scanners], benign: [visitors], options: options)
         #expect(data.inputs.map(\.kind) == ["flows", "flows"])
         #expect(data.hasHour && data.hasPort)
@@ -53,8 +54,8 @@ import Testing
     }
 
     @Test func benignHoursAreSpreadOnlyWhenAsked() throws {
-        let scanners = try Fixture.connLog(["45.148.10.5", "45.148.10.6"], hour: 3, port: 22, name: "scan-conn.log")
-        let good = try Fixture.temporary("1.1.1.1\n9.9.9.9\n8.8.8.8\n", name: "resolvers.txt")
+        let scanners = try connLog(["45.148.10.5", "45.148.10.6"], hour: 3, port: 22, name: "scan-conn.log")
+        let good = try temporaryFile("1.1.1.1\n9.9.9.9\n8.8.8.8\n", name: "resolvers.txt")
         let plain = try LabelledData.load(malicious: [scanners], benign: [good], options: options)
         #expect(!plain.hasHour)
         #expect(plain.hourNote == "left out: \(good) carry no hour")
@@ -71,16 +72,16 @@ import Testing
     }
 
     @Test func reportsUnusableInputs() throws {
-        let empty = try Fixture.temporary("# nothing\n", name: "empty.txt")
-        #expect(throws: ReputationDataError.self) { _ = try LabelledData.load(malicious: [empty], benign: [Fixture.path("cloudflare-v4-ip-ranges.txt")], options: options) }
-        let broken = try Fixture.temporary("45.148.10.5 2\nnot-an-address\n", name: "broken.txt")
+        let empty = try temporaryFile("# nothing\n", name: "empty.txt")
+        #expect(throws: ReputationDataError.self) { _ = try LabelledData.load(malicious: [empty], benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")], options: options) }
+        let broken = try temporaryFile("45.148.10.5 2\nnot-an-address\n", name: "broken.txt")
         // Counted and reported, and the rest used...
-        let lenient = try LabelledData.load(malicious: [broken], benign: [Fixture.path("cloudflare-v4-ip-ranges.txt")], options: options)
+        let lenient = try LabelledData.load(malicious: [broken], benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")], options: options)
         #expect(lenient.rows.filter(\.malicious).count == 1)
         #expect(lenient.notes.contains("\(broken): skipped 1 malformed line, the first: 2: 'not-an-address' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32) (--strict stops at it)"))
         // ...or, with --strict, the first stops the run.
         let error = #expect(throws: ReputationDataError.self) {
-            _ = try LabelledData.load(malicious: [broken], benign: [Fixture.path("cloudflare-v4-ip-ranges.txt")], options: options,
+            _ = try LabelledData.load(malicious: [broken], benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")], options: options,
                                       flowOptions: ReadOptions(strict: true))
         }
         #expect(error?.description.hasPrefix("\(broken):2: 'not-an-address' is not an address") == true)

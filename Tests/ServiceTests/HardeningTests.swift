@@ -6,10 +6,11 @@ import Hummingbird
 import HummingbirdTesting
 @testable import Service
 import Testing
+import TestSupport
 
 /// How a hostile client attacks the service: other spellings of protected paths, bodies that cost
 /// time without producing flows, bad framing, and inputs echoed back.
-@Suite("flowhound serve against hostile clients")
+@Suite("flowhound serve against hostile clients", .tags(.integration))
 struct ServiceHardeningTests {
     /// Every /v1 route spelled the ways a router or a proxy may read the same path.
     static func spellings(of path: String) -> [String] {

@@ -7,6 +7,7 @@ import Neural
 import Reputation
 @testable import Service
 import Testing
+import TestSupport
 import Yams
 
 /// Whether the libloc database the shipped IP model was trained with is installed.
@@ -79,7 +80,7 @@ func storeServingACopyOfTheScanModel() throws -> (store: ModelStore, model: Stri
     return (try ModelStore(sources: sources, scorers: 1), model, directory)
 }
 
-@Suite("flowhound serve")
+@Suite("flowhound serve", .tags(.integration))
 struct ServiceTests {
     @Test("GET /healthz says the generation and what is served")
     func health() async throws {
@@ -132,7 +133,7 @@ struct ServiceTests {
         }
     }
 
-    @Test("POST /v1/ip/score scores addresses given as text or objects", .enabled(if: hasLibloc))
+    @Test("POST /v1/ip/score scores addresses given as text or objects", .enabled(if: hasLibloc, "the libloc-database package is not installed"))
     func scoreAddresses() async throws {
         let app = try await buildApplication(testConfiguration())
         try await app.test(.router) { client in
@@ -283,8 +284,7 @@ struct ServiceTests {
                 #expect(((answer["statistics"] as? [String: Any])?["flows"] as? Int) == 65)
             }
             // A real Zeek conn.log excerpt, gzip-compressed, as it is.
-            let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Samples/stratosphere-008-mixed.head300.conn.log.gz")
+            let sample = Repository.url("Samples/stratosphere-008-mixed.head300.conn.log.gz")
             try await client.execute(uri: "/v1/detect?format=zeek", method: .post, body: ByteBuffer(bytes: try Data(contentsOf: sample))) { response in
                 #expect(response.status == .ok)
                 let answer = try json(response)
@@ -391,7 +391,7 @@ struct ServiceTests {
         }
     }
 
-    @Test("A generation taken before a reload still works after it (requests in flight finish on it)", .enabled(if: hasLibloc))
+    @Test("A generation taken before a reload still works after it (requests in flight finish on it)", .enabled(if: hasLibloc, "the libloc-database package is not installed"))
     func oldGenerationKeepsWorking() throws {
         let store = try ModelStore(sources: testConfiguration().models, scorers: 1)
         let old = store.current

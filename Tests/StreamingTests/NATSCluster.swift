@@ -3,12 +3,20 @@ import Streaming
 import XCTest
 
 /// Real `nats-server` processes with JetStream on loopback ports, in a temporary directory: one server,
-/// or a cluster whose nodes route to each other. Tests skip when `nats-server` is not installed.
+/// or a cluster whose nodes route to each other. `nats-server` is required (Scripts/setup.sh installs
+/// it): a test fails, with the reason, when it is missing or does not become ready.
 final class NATSCluster {
+    /// Why the cluster could not be started.
+    struct Unavailable: Error, CustomStringConvertible {
+        let description: String
+    }
+
     let directory: URL
     let clientPorts: [Int]
     private var processes: [Process?]
     private let routePorts: [Int]
+    /// Set when the servers did not become ready: their logs are kept for the failure message.
+    private var keepDirectory = false
 
     static var serverPath: String? {
         ["/usr/bin/nats-server", "/usr/local/bin/nats-server", "/usr/sbin/nats-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -35,7 +43,9 @@ final class NATSCluster {
     }
 
     init(nodes: Int) throws {
-        guard NATSCluster.serverPath != nil else { throw XCTSkip("nats-server is not installed (Debian: apt install nats-server)") }
+        guard NATSCluster.serverPath != nil else {
+            throw Unavailable(description: "nats-server is not installed (Scripts/setup.sh installs it; Debian: apt install nats-server)")
+        }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowhound-nats-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let ports = NATSCluster.freePorts(2 * nodes)
@@ -73,7 +83,7 @@ final class NATSCluster {
         p.executableURL = URL(fileURLWithPath: NATSCluster.serverPath!)
         p.arguments = ["-c", directory.appendingPathComponent("node\(i).conf").path]
         let log = directory.appendingPathComponent("node\(i).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         p.standardOutput = handle
@@ -96,7 +106,8 @@ final class NATSCluster {
             if (try? probe()) == true { return }
             Thread.sleep(forTimeInterval: 0.2)
         }
-        throw XCTSkip("nats-server did not become ready in 30 s; logs in \(directory.path)")
+        keepDirectory = true
+        throw Unavailable(description: "nats-server did not become ready in 30 s; logs kept in \(directory.path):\n\(logs())")
     }
 
     /// Ready once a replicated bucket can be created (in a cluster: a meta leader is elected and
@@ -115,6 +126,6 @@ final class NATSCluster {
 
     deinit {
         for i in processes.indices { kill(i) }
-        try? FileManager.default.removeItem(at: directory)
+        if !keepDirectory { try? FileManager.default.removeItem(at: directory) }
     }
 }

@@ -1,24 +1,18 @@
 import Foundation
 import Streaming
+import TestSupport
 import XCTest
 
 /// The whole deployment as users run it: a three-node nats-server cluster on loopback ports,
 /// `flowhound publish` and three `flowhound worker` processes, one killed with SIGKILL in mid-run and
 /// started again, and one NATS node killed. The alerts on the alerts stream must be exactly those of
-/// `flowhound detect` over the same log: none lost, none twice.
+/// `flowhound detect` over the same log: none lost, none twice. About two minutes, and XCTest cases
+/// take no tags: the README's fast-test command skips it by name.
 final class ScaleOutTests: XCTestCase {
-    var binary: URL!
     var directory: URL!
 
     override func setUpWithError() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        binary = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("flowhound"),
-            root.appendingPathComponent(".build/debug/flowhound"),
-        ].first { FileManager.default.isExecutableFile(atPath: $0.path) }
-        guard binary != nil else { throw XCTSkip("flowhound binary not built") }
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowhound-scaleout-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = URL(fileURLWithPath: try temporaryDirectory("scaleout"))
     }
 
     override func tearDown() {
@@ -27,36 +21,15 @@ final class ScaleOutTests: XCTestCase {
 
     @discardableResult
     func run(_ arguments: [String], stdout: URL? = nil) throws -> String {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = arguments
-        let err = Pipe()
-        p.standardError = err
-        if let stdout {
-            FileManager.default.createFile(atPath: stdout.path, contents: nil)
-            p.standardOutput = try FileHandle(forWritingTo: stdout)
-        } else {
-            p.standardOutput = FileHandle.nullDevice
-        }
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "flowhound \(arguments.joined(separator: " ")): \(text)")
-        return text
+        let r = try FlowhoundCLI.run(arguments)
+        XCTAssertEqual(r.status, 0, "flowhound \(arguments.joined(separator: " ")): \(r.stderr)")
+        if let stdout { try r.stdout.write(to: stdout, atomically: true, encoding: .utf8) }
+        return r.stderr
     }
 
     func startWorker(_ id: String, _ urls: String, extra: [String] = []) throws -> Process {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = ["worker", "--nats", urls, "--replicas", "3", "--id", id, "--lease-ttl", "4"] + extra
-        let log = directory.appendingPathComponent("\(id).log")
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
-        let handle = try FileHandle(forWritingTo: log)
-        handle.seekToEndOfFile()
-        p.standardError = handle
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        return p
+        try FlowhoundCLI.start(["worker", "--nats", urls, "--replicas", "3", "--id", id, "--lease-ttl", "4"] + extra,
+                               log: directory.appendingPathComponent("\(id).log"))
     }
 
     func workerLogs() -> String {
@@ -65,15 +38,20 @@ final class ScaleOutTests: XCTestCase {
         }.joined(separator: "\n")
     }
 
-    /// Polls `condition` every 0.1 s for up to `seconds`.
+    /// The deployment did not reach a state it must reach: the test fails with the workers' logs.
+    struct TimedOut: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Polls `condition` every 0.1 s for up to `seconds`; throws `TimedOut` (failing the test) if it
+    /// does not hold by then.
     func waitFor(_ what: String, seconds: Double, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if (try? condition()) == true { return }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        XCTFail("timed out after \(Int(seconds)) s waiting for \(what)\n\(workerLogs())")
-        throw XCTSkip("gave up")
+        throw TimedOut(description: "timed out after \(Int(seconds)) s waiting for \(what)\n\(workerLogs())")
     }
 
     func testWorkersKilledAndRestartedRaiseExactlyTheAlertsOfDetect() throws {
