@@ -1,7 +1,8 @@
 import FlowRecords
-import Testing
-@testable import ActivityImage
 import Support
+import Testing
+
+@testable import ActivityImage
 
 /// Accumulators in the wire encoding (for detection checkpoints): every field survives, equal
 /// accumulators give equal bytes, and contents no stream of flows could gather are refused.
@@ -10,9 +11,10 @@ import Support
         let outcomes: [Outcome] = [.rejected, .unanswered, .established, .rejected, .partial]
         return (0..<count).map { i in
             let host = i % 7 == 0 ? "2001:db8::\(i % 300 + 1)" : "10.1.\(i % 3).\(i % 250 + 1)"
-            return FlowRecord(start: 1000 + Double(i) * 0.25, end: 1001, source: IPAddress("10.9.0.1")!,
-                              destination: IPAddress(host)!, sourcePort: 40000, destinationPort: UInt16((i * 37) % 65536),
-                              transport: .tcp, outcome: outcomes[i % outcomes.count])
+            return FlowRecord(
+                start: 1000 + Double(i) * 0.25, end: 1001, source: IPAddress("10.9.0.1")!,
+                destination: IPAddress(host)!, sourcePort: 40000, destinationPort: UInt16((i * 37) % 65536),
+                transport: .tcp, outcome: outcomes[i % outcomes.count])
         }
     }
 
@@ -37,12 +39,14 @@ import Support
             let b = try Self.decode(bytes)
             #expect(b == a, "\(count) flows")
             #expect(Self.encoded(b) == bytes)
-            #expect(b.image(source: IPAddress("10.9.0.1")!, windowStart: 0, windowLength: 3600)
+            #expect(
+                b.image(source: IPAddress("10.9.0.1")!, windowStart: 0, windowLength: 3600)
                     == a.image(source: IPAddress("10.9.0.1")!, windowStart: 0, windowLength: 3600))
             // Ranks go on from where they were: the next new host gets the next rank in both.
             var (c, d) = (a, b)
-            let next = FlowRecord(start: 5000, end: 5000, source: IPAddress("10.9.0.1")!, destination: IPAddress("192.0.2.77")!,
-                                  sourcePort: 1, destinationPort: 9, transport: .tcp, outcome: .rejected)
+            let next = FlowRecord(
+                start: 5000, end: 5000, source: IPAddress("10.9.0.1")!, destination: IPAddress("192.0.2.77")!,
+                sourcePort: 1, destinationPort: 9, transport: .tcp, outcome: .rejected)
             c.add(next)
             d.add(next)
             #expect(c == d)
@@ -50,8 +54,10 @@ import Support
     }
 
     /// Hand-made encodings of one flow (one host, port 22, failed) with one field changed.
-    static func oneFlow(hosts: [String] = ["10.1.0.1"], targets: [UInt64] = [22], cellIndex: UInt64 = 0,
-                        cellFailed: UInt64 = 1, flows: Int = 1, failedFlows: Int = 1) -> [UInt8] {
+    static func oneFlow(
+        hosts: [String] = ["10.1.0.1"], targets: [UInt64] = [22], cellIndex: UInt64 = 0,
+        cellFailed: UInt64 = 1, flows: Int = 1, failedFlows: Int = 1
+    ) -> [UInt8] {
         var w = WireWriter()
         w.count(hosts.count)
         for h in hosts { w.address(IPAddress(h)!) }
@@ -71,8 +77,10 @@ import Support
 
     @Test func impossibleContentsAreRefusedNamingTheField() throws {
         var a = ActivityAccumulator()
-        a.add(FlowRecord(start: 7, end: 7, source: IPAddress("10.9.0.1")!, destination: IPAddress("10.1.0.1")!,
-                         sourcePort: 1, destinationPort: 22, transport: .tcp, outcome: .rejected))
+        a.add(
+            FlowRecord(
+                start: 7, end: 7, source: IPAddress("10.9.0.1")!, destination: IPAddress("10.1.0.1")!,
+                sourcePort: 1, destinationPort: 22, transport: .tcp, outcome: .rejected))
         #expect(Self.oneFlow() == Self.encoded(a))
         func refusal(_ bytes: [UInt8]) -> String? {
             #expect(throws: WireError.self) { _ = try Self.decode(bytes) }?.description

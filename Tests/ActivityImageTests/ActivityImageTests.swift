@@ -1,10 +1,13 @@
 import FlowRecords
+import Foundation
 import Testing
+
 @testable import ActivityImage
 
 private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ outcome: Outcome) -> FlowRecord {
-    FlowRecord(start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
-               destinationPort: port, transport: .tcp, outcome: outcome)
+    FlowRecord(
+        start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
+        destinationPort: port, transport: .tcp, outcome: outcome)
 }
 
 @Suite struct ActivityImageTests {
@@ -89,7 +92,7 @@ private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ o
         var imager = ActivityImager()
         for host in 1...50 {
             imager.add(flow("10.0.0.1", "192.0.2.\(host)", 9100, Double(host), .established))  // scraper: answered
-            imager.add(flow("10.0.0.2", "192.0.2.\(host)", 9100, Double(host), .unanswered))   // scan: failed
+            imager.add(flow("10.0.0.2", "192.0.2.\(host)", 9100, Double(host), .unanswered))  // scan: failed
         }
         let images = imager.images()
         let scraper = images.first { $0.source == IPAddress("10.0.0.1")! }!
@@ -124,5 +127,3 @@ private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ o
         #expect(imager.imageCount == 3)
     }
 }
-
-import Foundation

@@ -1,8 +1,9 @@
 import FlowRecords
 import Foundation
-import Testing
-@testable import ActivityImage
 import Support
+import Testing
+
+@testable import ActivityImage
 
 /// The dataset files are what NumPy expects: checked by NumPy itself.
 @Suite struct DatasetTests {
@@ -41,8 +42,9 @@ import Support
     }
 
     func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ outcome: Outcome) -> FlowRecord {
-        FlowRecord(start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
-                   destinationPort: port, transport: .tcp, outcome: outcome)
+        FlowRecord(
+            start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
+            destinationPort: port, transport: .tcp, outcome: outcome)
     }
 
     @Test func numpyReadsWhatWeWrite() throws {
@@ -55,8 +57,10 @@ import Support
             truth.add(IPAddress(client)!, label: "benign", kind: "web")
             for i in 0..<40 {
                 let t = Double(s * 100 + i) + (i % 2 == 0 ? 0 : 600)
-                imager.add(s % 2 == 0 ? flow(scanner, "10.1.0.1", UInt16(1 + i), t, .rejected)
-                                      : flow(scanner, "10.1.0.\(1 + i)", 22, t, .unanswered))
+                imager.add(
+                    s % 2 == 0
+                        ? flow(scanner, "10.1.0.1", UInt16(1 + i), t, .rejected)
+                        : flow(scanner, "10.1.0.\(1 + i)", 22, t, .unanswered))
                 imager.add(flow(client, "198.51.100.\(1 + i % 3)", 443, t, .established))
             }
         }

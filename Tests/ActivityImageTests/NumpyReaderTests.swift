@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import TestSupport
-@testable import ActivityImage
 import Support
+import TestSupport
+import Testing
+
+@testable import ActivityImage
 
 /// `NumpyReader` reads back what `NumpyWriter` and `numpy.save` write, and refuses what it cannot read.
 @Suite struct NumpyReaderTests {
@@ -43,7 +44,8 @@ import Support
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/X.npy"
         let writer = try NumpyWriter(path: path, dtype: .float32, rowShape: [2, 3])
-        let rows: [[Float]] = (0..<5).map { r in (0..<6).map { Float(r * 6 + $0) * 0.37 - 2 } } + [[.pi, -0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, -1e-30, 1]]
+        let rows: [[Float]] =
+            (0..<5).map { r in (0..<6).map { Float(r * 6 + $0) * 0.37 - 2 } } + [[.pi, -0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, -1e-30, 1]]
         for row in rows { try writer.append(row) }
         try writer.finish()
         let (shape, values) = try NumpyReader.readFloat32(path: path)
@@ -81,14 +83,15 @@ import Support
     @Test func numpyFilesAreRead() throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Self.save([
-            "f32": "(np.arange(12, dtype='<f4') * 0.25 - 1).reshape(3, 4)",
-            "f32-empty": "np.zeros((0, 5), dtype='<f4')",
-            "i64": "np.array([-(2**63), -1, 0, 2**63 - 1], dtype='<i8')",
-            "i32": "np.array([[-5, 0, 7], [2**31 - 1, -2**31, 42]], dtype='<i4')",
-            "u8": "np.array([0, 1, 128, 255], dtype=np.uint8)",
-            "bool": "np.array([True, False, False, True])",
-        ], in: dir)
+        try Self.save(
+            [
+                "f32": "(np.arange(12, dtype='<f4') * 0.25 - 1).reshape(3, 4)",
+                "f32-empty": "np.zeros((0, 5), dtype='<f4')",
+                "i64": "np.array([-(2**63), -1, 0, 2**63 - 1], dtype='<i8')",
+                "i32": "np.array([[-5, 0, 7], [2**31 - 1, -2**31, 42]], dtype='<i4')",
+                "u8": "np.array([0, 1, 128, 255], dtype=np.uint8)",
+                "bool": "np.array([True, False, False, True])",
+            ], in: dir)
 
         let f32 = try NumpyReader.readFloat32(path: dir + "/f32.npy")
         #expect(f32.shape == [3, 4])
@@ -120,7 +123,8 @@ import Support
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/v.npy"
-        _ = try Self.python("""
+        _ = try Self.python(
+            """
             import sys, numpy as np
             a = (np.arange(6, dtype='<f4') - 2.5).reshape(2, 3)
             with open(sys.argv[1], 'wb') as f:

@@ -1,12 +1,14 @@
 import FlowRecords
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import ActivityImage
 
 private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ outcome: Outcome) -> FlowRecord {
-    FlowRecord(start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
-               destinationPort: port, transport: .tcp, outcome: outcome)
+    FlowRecord(
+        start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
+        destinationPort: port, transport: .tcp, outcome: outcome)
 }
 
 /// Decodes PNG files with an independent decoder: a Python 3 script using only the standard library,
@@ -28,78 +30,78 @@ enum IndependentPNGDecoder {
     }
 
     static let script = #"""
-import binascii, struct, sys, zlib
+        import binascii, struct, sys, zlib
 
-data = open(sys.argv[1], 'rb').read()
-if data[:8] != b'\x89PNG\r\n\x1a\n':
-    sys.exit('bad signature')
-pos, chunks, idat, ihdr = 8, [], b'', None
-while True:
-    if pos + 12 > len(data):
-        sys.exit('truncated chunk at byte %d' % pos)
-    length, = struct.unpack('>I', data[pos:pos + 4])
-    kind = data[pos + 4:pos + 8]
-    body = data[pos + 8:pos + 8 + length]
-    if len(body) != length:
-        sys.exit('truncated %r chunk' % kind)
-    crc, = struct.unpack('>I', data[pos + 8 + length:pos + 12 + length])
-    if binascii.crc32(kind + body) & 0xffffffff != crc:
-        sys.exit('bad CRC in %s chunk at byte %d' % (kind.decode('latin-1'), pos))
-    chunks.append(kind.decode('ascii'))
-    pos += 12 + length
-    if kind == b'IHDR':
-        ihdr = struct.unpack('>IIBBBBB', body)
-    elif kind == b'IDAT':
-        idat += body
-    elif kind == b'IEND':
-        break
-if pos != len(data):
-    sys.exit('%d bytes after IEND' % (len(data) - pos))
-if chunks[0] != 'IHDR' or chunks.count('IHDR') != 1 or 'IDAT' not in chunks:
-    sys.exit('bad chunk order: %s' % chunks)
-width, height, depth, colour, compression, filtering, interlace = ihdr
-if (depth, colour, compression, filtering, interlace) != (8, 2, 0, 0, 0):
-    sys.exit('not 8-bit RGB without interlace: %s' % (ihdr,))
-raw = zlib.decompress(idat)
-stride = width * 3
-if len(raw) != height * (stride + 1):
-    sys.exit('inflated %d bytes, expected %d' % (len(raw), height * (stride + 1)))
-rows, previous, filters = [], bytearray(stride), set()
-for y in range(height):
-    start = y * (stride + 1)
-    kind = raw[start]
-    filters.add(kind)
-    line = bytearray(raw[start + 1:start + 1 + stride])
-    if kind == 1:
-        for i in range(3, stride):
-            line[i] = (line[i] + line[i - 3]) & 255
-    elif kind == 2:
-        for i in range(stride):
-            line[i] = (line[i] + previous[i]) & 255
-    elif kind == 3:
-        for i in range(stride):
-            left = line[i - 3] if i >= 3 else 0
-            line[i] = (line[i] + (left + previous[i]) // 2) & 255
-    elif kind == 4:
-        for i in range(stride):
-            a = line[i - 3] if i >= 3 else 0
-            b = previous[i]
-            c = previous[i - 3] if i >= 3 else 0
-            p = a + b - c
-            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-    elif kind != 0:
-        sys.exit('bad filter type %d on row %d' % (kind, y))
-    rows.append(line)
-    previous = line
-print('size', width, height)
-print('chunks', *chunks)
-print('filters', *sorted(filters))
-print('adler32', zlib.adler32(b''.join(rows)) & 0xffffffff)
-for point in sys.argv[2:]:
-    x, y = map(int, point.split(','))
-    print('pixel', *rows[y][3 * x:3 * x + 3])
-"""#
+        data = open(sys.argv[1], 'rb').read()
+        if data[:8] != b'\x89PNG\r\n\x1a\n':
+            sys.exit('bad signature')
+        pos, chunks, idat, ihdr = 8, [], b'', None
+        while True:
+            if pos + 12 > len(data):
+                sys.exit('truncated chunk at byte %d' % pos)
+            length, = struct.unpack('>I', data[pos:pos + 4])
+            kind = data[pos + 4:pos + 8]
+            body = data[pos + 8:pos + 8 + length]
+            if len(body) != length:
+                sys.exit('truncated %r chunk' % kind)
+            crc, = struct.unpack('>I', data[pos + 8 + length:pos + 12 + length])
+            if binascii.crc32(kind + body) & 0xffffffff != crc:
+                sys.exit('bad CRC in %s chunk at byte %d' % (kind.decode('latin-1'), pos))
+            chunks.append(kind.decode('ascii'))
+            pos += 12 + length
+            if kind == b'IHDR':
+                ihdr = struct.unpack('>IIBBBBB', body)
+            elif kind == b'IDAT':
+                idat += body
+            elif kind == b'IEND':
+                break
+        if pos != len(data):
+            sys.exit('%d bytes after IEND' % (len(data) - pos))
+        if chunks[0] != 'IHDR' or chunks.count('IHDR') != 1 or 'IDAT' not in chunks:
+            sys.exit('bad chunk order: %s' % chunks)
+        width, height, depth, colour, compression, filtering, interlace = ihdr
+        if (depth, colour, compression, filtering, interlace) != (8, 2, 0, 0, 0):
+            sys.exit('not 8-bit RGB without interlace: %s' % (ihdr,))
+        raw = zlib.decompress(idat)
+        stride = width * 3
+        if len(raw) != height * (stride + 1):
+            sys.exit('inflated %d bytes, expected %d' % (len(raw), height * (stride + 1)))
+        rows, previous, filters = [], bytearray(stride), set()
+        for y in range(height):
+            start = y * (stride + 1)
+            kind = raw[start]
+            filters.add(kind)
+            line = bytearray(raw[start + 1:start + 1 + stride])
+            if kind == 1:
+                for i in range(3, stride):
+                    line[i] = (line[i] + line[i - 3]) & 255
+            elif kind == 2:
+                for i in range(stride):
+                    line[i] = (line[i] + previous[i]) & 255
+            elif kind == 3:
+                for i in range(stride):
+                    left = line[i - 3] if i >= 3 else 0
+                    line[i] = (line[i] + (left + previous[i]) // 2) & 255
+            elif kind == 4:
+                for i in range(stride):
+                    a = line[i - 3] if i >= 3 else 0
+                    b = previous[i]
+                    c = previous[i - 3] if i >= 3 else 0
+                    p = a + b - c
+                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+            elif kind != 0:
+                sys.exit('bad filter type %d on row %d' % (kind, y))
+            rows.append(line)
+            previous = line
+        print('size', width, height)
+        print('chunks', *chunks)
+        print('filters', *sorted(filters))
+        print('adler32', zlib.adler32(b''.join(rows)) & 0xffffffff)
+        for point in sys.argv[2:]:
+            x, y = map(int, point.split(','))
+            print('pixel', *rows[y][3 * x:3 * x + 3])
+        """#
 
     static func decode(_ png: [UInt8], at points: [(x: Int, y: Int)] = []) throws -> Decoded {
         let path = FileManager.default.temporaryDirectory
@@ -243,9 +245,10 @@ private func isGreen(_ c: RGB) -> Bool { c.g >= 100 && c.r == 0 && Int(c.b) * 2 
         let layout = ActivityImage.panelLayout()
         let panel = image.renderPanel(label: "scan/vertical")
         #expect(panel.width == layout.width && panel.height == layout.height)
-        #expect(image.panelTitle(label: "scan/vertical") == [
-            "10.0.0.9", "scan/vertical", "5 flows, 80% failed", "3 ports, 3 hosts", "1970-01-01 02:00Z +1h",
-        ])
+        #expect(
+            image.panelTitle(label: "scan/vertical") == [
+                "10.0.0.9", "scan/vertical", "5 flows, 80% failed", "3 ports, 3 hosts", "1970-01-01 02:00Z +1h",
+            ])
         let points = [
             layout.cellCentre(row: 0, column: 0), layout.cellCentre(row: 2, column: 1), layout.cellCentre(row: 47, column: 2),
             layout.cellCentre(row: 20, column: 20), (x: 1, y: 1),
@@ -294,8 +297,9 @@ private func isGreen(_ c: RGB) -> Bool { c.g >= 100 && c.r == 0 && Int(c.b) * 2 
             let width = 2 * 5 + used * panel.width + (used - 1) * 7
             #expect(grid.width == max(width, 2 * 5 + 200), "\(count) tiles in \(columns) columns")
             let legend = ActivityImage.renderLegend(width: grid.width - 10, style: style)
-            #expect(grid.height == 5 + rows * panel.height + (rows - 1) * 7 + 7 + legend.height + 5,
-                    "\(count) tiles in \(columns) columns")
+            #expect(
+                grid.height == 5 + rows * panel.height + (rows - 1) * 7 + 7 + legend.height + 5,
+                "\(count) tiles in \(columns) columns")
         }
         // A title adds lines above the tiles.
         let titled = ActivityImage.gridLayout(count: 5, columns: 2, title: "five sources", style: style)
@@ -309,8 +313,10 @@ private func isGreen(_ c: RGB) -> Bool { c.g >= 100 && c.r == 0 && Int(c.b) * 2 
             let origin = titled.tileOrigin(index)
             let failed = panel.cellCentre(row: 0, column: 0), answered = panel.cellCentre(row: 2, column: 1)
             let empty = panel.cellCentre(row: 40, column: 20)
-            points += [(origin.x + failed.x, origin.y + failed.y), (origin.x + answered.x, origin.y + answered.y),
-                       (origin.x + empty.x, origin.y + empty.y)]
+            points += [
+                (origin.x + failed.x, origin.y + failed.y), (origin.x + answered.x, origin.y + answered.y),
+                (origin.x + empty.x, origin.y + empty.y),
+            ]
         }
         let decoded = try IndependentPNGDecoder.decode(grid.pngData(), at: points)
         #expect(decoded.width == grid.width && decoded.height == grid.height)

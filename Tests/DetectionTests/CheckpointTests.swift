@@ -2,6 +2,7 @@ import FlowRecords
 import Foundation
 import Synthesis
 import Testing
+
 @testable import Detection
 
 /// Scale-out: a pipeline's state moves between processes as a checkpoint and continues alert for
@@ -34,8 +35,9 @@ import Testing
     /// closed: a pipeline judges the 20 (and the 10 on their own later), unless its clock stood still.
     static func straggling(_ source: String, at t0: Double) -> (probes: [FlowRecord], stragglers: [FlowRecord]) {
         func probe(_ port: Int, _ t: Double) -> FlowRecord {
-            FlowRecord(start: t, end: t, source: IPAddress(source)!, destination: IPAddress("10.1.0.9")!, sourcePort: 40000,
-                       destinationPort: UInt16(port), transport: .tcp, outcome: .rejected)
+            FlowRecord(
+                start: t, end: t, source: IPAddress(source)!, destination: IPAddress("10.1.0.9")!, sourcePort: 40000,
+                destinationPort: UInt16(port), transport: .tcp, outcome: .rejected)
         }
         return ((1...20).map { probe($0, t0 + Double($0)) }, (21...30).map { probe($0, t0 + 10 + Double($0)) })
     }
@@ -62,8 +64,10 @@ import Testing
 
     /// Runs the flows through a pipeline made from `recipe`; after each flow index in `interruptions`
     /// the state moves, as bytes, into a fresh pipeline that goes on.
-    static func run(_ recipe: DetectionRecipe, model: ScanModel? = nil, _ flows: [FlowRecord],
-                    interruptions: Set<Int> = []) throws -> Run {
+    static func run(
+        _ recipe: DetectionRecipe, model: ScanModel? = nil, _ flows: [FlowRecord],
+        interruptions: Set<Int> = []
+    ) throws -> Run {
         var run = Run()
         var detection = recipe.make(model: model)
         detection.onAlert = { run.alerts.append($0.json()) }
@@ -182,8 +186,9 @@ import Testing
         let scanner = IPAddress("198.19.0.7")!
         let client = (1...50).lazy.map { IPAddress("10.2.9.\($0)")! }.first { Self.partition(of: $0) != Self.partition(of: scanner) }!
         let web = (0..<200).map { i in
-            FlowRecord(start: Self.start + Double(i) * 10, end: Self.start + Double(i) * 10, source: client,
-                       destination: IPAddress("203.0.113.5")!, sourcePort: 40000, destinationPort: 443, transport: .tcp, outcome: .established)
+            FlowRecord(
+                start: Self.start + Double(i) * 10, end: Self.start + Double(i) * 10, source: client,
+                destination: IPAddress("203.0.113.5")!, sourcePort: 40000, destinationPort: 443, transport: .tcp, outcome: .established)
         }
         var flows = (probes + web).sorted { $0.start < $1.start }
         flows.insert(contentsOf: stragglers, at: flows.firstIndex { $0.start > Self.start + 1000 }!)
@@ -231,7 +236,8 @@ import Testing
         #expect(mismatch { $0.settings.idleTimeout = 1200.5 } == "checkpoint was written with idle timeout 1200 s, this pipeline uses 1200.5 s")
         #expect(mismatch { $0.settings.maxSources = 5000 } == "checkpoint was written with maximum sources 1000000, this pipeline uses 5000")
         #expect(mismatch { $0.settings.policy = .weighted } == "checkpoint was written with policy any, this pipeline uses weighted")
-        #expect(mismatch { $0.settings.weights = ["trw": 2] } == "checkpoint was written with weights threshold=1, trw=1, this pipeline uses threshold=1, trw=2")
+        #expect(
+            mismatch { $0.settings.weights = ["trw": 2] } == "checkpoint was written with weights threshold=1, trw=1, this pipeline uses threshold=1, trw=2")
         #expect(mismatch { $0.settings.weightedThreshold = 0.7 } == "checkpoint was written with weighted threshold 0.5, this pipeline uses 0.7")
         #expect(mismatch { $0.settings.batch = 1024 } == "checkpoint was written with batch 64, this pipeline uses 1024")
         #expect(mismatch { $0.threshold.portsPerHost = 20 } == "checkpoint was written with threshold ports per host 15, this pipeline uses 20")
@@ -285,8 +291,10 @@ import Testing
         let detection = ScanDetection(settings: settings, detectors: [ThresholdDetector(), RandomWalkDetector()])
         let sources = (1...21).map { IPAddress("10.8.0.\($0 * 7 % 23 + 1)")! }
         for s in sources {
-            try detection.add(FlowRecord(start: 100, end: 100, source: s, destination: IPAddress("10.1.0.5")!, sourcePort: 40000,
-                                         destinationPort: 80, transport: .tcp, outcome: .established))
+            try detection.add(
+                FlowRecord(
+                    start: 100, end: 100, source: s, destination: IPAddress("10.1.0.5")!, sourcePort: 40000,
+                    destinationPort: 80, transport: .tcp, outcome: .established))
         }
         // The 21st source evicts a tenth of 20, the two lowest addresses among the first 20.
         let expected = Set(sources.prefix(20).sorted().dropFirst(2) + [sources[20]])

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Detection
 
 /// `flowhound detect` and `flowhound eval detect` as users run them.
@@ -8,8 +9,10 @@ import TestSupport
     /// Two hours of synthetic traffic: 60 benign sources, 26 scanning ones of every kind.
     static func synthetic(in base: String) throws -> (log: String, truth: String) {
         let log = base + "/conn.log", truth = base + "/truth.csv"
-        let r = try FlowhoundCLI.run(["synth", "--seed", "21", "--duration", "2h", "--benign", "60", "--scan-prevalence", "0.3",
-                              "-o", log, "--truth", truth])
+        let r = try FlowhoundCLI.run([
+            "synth", "--seed", "21", "--duration", "2h", "--benign", "60", "--scan-prevalence", "0.3",
+            "-o", log, "--truth", truth,
+        ])
         try #require(r.status == 0, "\(r.stderr)")
         return (log, truth)
     }
@@ -73,9 +76,13 @@ import TestSupport
     static func publicScanLog(in base: String) throws -> String {
         var lines: [String] = []
         for port in 1...60 {
-            lines.append(#"{"ts":\#(1_740_787_200 + port),"uid":"S\#(port)","id.orig_h":"45.148.10.5","id.orig_p":40000,"id.resp_h":"10.0.0.5","id.resp_p":\#(port),"proto":"tcp","conn_state":"REJ","orig_pkts":1,"resp_pkts":1,"orig_bytes":0,"resp_bytes":0,"duration":0.001}"#)
+            lines.append(
+                #"{"ts":\#(1_740_787_200 + port),"uid":"S\#(port)","id.orig_h":"45.148.10.5","id.orig_p":40000,"id.resp_h":"10.0.0.5","id.resp_p":\#(port),"proto":"tcp","conn_state":"REJ","orig_pkts":1,"resp_pkts":1,"orig_bytes":0,"resp_bytes":0,"duration":0.001}"#
+            )
         }
-        lines.append(#"{"ts":1740787300,"uid":"W1","id.orig_h":"10.0.0.7","id.orig_p":51000,"id.resp_h":"104.16.1.1","id.resp_p":443,"proto":"tcp","conn_state":"SF","orig_pkts":9,"resp_pkts":12,"orig_bytes":900,"resp_bytes":20000,"duration":2.5}"#)
+        lines.append(
+            #"{"ts":1740787300,"uid":"W1","id.orig_h":"10.0.0.7","id.orig_p":51000,"id.resp_h":"104.16.1.1","id.resp_p":443,"proto":"tcp","conn_state":"SF","orig_pkts":9,"resp_pkts":12,"orig_bytes":900,"resp_bytes":20000,"duration":2.5}"#
+        )
         let log = base + "/public-conn.log"
         try (lines.joined(separator: "\n") + "\n").write(toFile: log, atomically: true, encoding: .utf8)
         return log

@@ -1,10 +1,11 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `flowhound train ip`, `eval ip` and `score ip` as users run them, on the real list excerpts the
 /// Reputation tests use too (Tests/Fixtures/address-lists) and the system's libloc database.
-@Suite(.enabled(if: FileManager.default.fileExists(atPath: "/var/lib/location/database.db"), "the libloc-database package is not installed"), .tags(.integration))
+@Suite(
+    .enabled(if: FileManager.default.fileExists(atPath: "/var/lib/location/database.db"), "the libloc-database package is not installed"), .tags(.integration))
 struct IPCommandTests {
     static let fixtures = FixtureDirectory.addressLists.directory.path
 
@@ -12,9 +13,11 @@ struct IPCommandTests {
         let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let model = base + "/ip.safetensors"
-        let inputs = ["--malicious", "\(Self.fixtures)/ipsum-excerpt.txt", "--min-count", "2",
-                      "--benign", "\(Self.fixtures)/cloudflare-v4-ip-ranges.txt", "\(Self.fixtures)/fastly-ip-ranges.json",
-                      "--samples-per-list", "300"]
+        let inputs = [
+            "--malicious", "\(Self.fixtures)/ipsum-excerpt.txt", "--min-count", "2",
+            "--benign", "\(Self.fixtures)/cloudflare-v4-ip-ranges.txt", "\(Self.fixtures)/fastly-ip-ranges.json",
+            "--samples-per-list", "300",
+        ]
         let train = try FlowhoundCLI.run(["train", "ip"] + inputs + ["-o", model, "--trees", "10", "--epochs", "3", "--export", base + "/export"])
         #expect(train.status == 0, "\(train.stderr)")
         #expect(train.stdout.hasPrefix("wrote \(model): forest+mlp"))

@@ -2,6 +2,7 @@ import ActivityImage
 import FlowRecords
 import Foundation
 import Testing
+
 @testable import Detection
 
 /// Memory follows `maxSources` (and the open windows), whatever arrives: spoofed sources by the
@@ -27,9 +28,11 @@ import Testing
         var peak = (sources: 0, buckets: 0, pending: 0, episodes: 0)
         for i in 0..<200_000 {
             let source = IPAddress(ipv4: 0x0A00_0000 | UInt32(i))
-            try d.add(FlowRecord(start: 1_700_000_000 + Double(i) * 0.001, end: 1_700_000_000, source: source,
-                                 destination: IPAddress("192.0.2.1")!, sourcePort: 1, destinationPort: 80,
-                                 transport: .tcp, outcome: .unanswered))
+            try d.add(
+                FlowRecord(
+                    start: 1_700_000_000 + Double(i) * 0.001, end: 1_700_000_000, source: source,
+                    destination: IPAddress("192.0.2.1")!, sourcePort: 1, destinationPort: 80,
+                    transport: .tcp, outcome: .unanswered))
             if i % 997 == 0 {
                 let h = Self.held(d)
                 peak = (max(peak.sources, h.sources), max(peak.buckets, h.buckets), max(peak.pending, h.pending), peak.episodes)
@@ -59,9 +62,11 @@ import Testing
         for s in 0..<100 {
             let source = IPAddress(ipv4: 0xC633_6400 | UInt32(s))
             for port in 1...20 {
-                try d.add(FlowRecord(start: 1_700_000_000 + Double(s), end: 1_700_000_000 + Double(s), source: source,
-                                     destination: IPAddress("192.0.2.9")!, sourcePort: 40000, destinationPort: UInt16(port),
-                                     transport: .tcp, outcome: .rejected))
+                try d.add(
+                    FlowRecord(
+                        start: 1_700_000_000 + Double(s), end: 1_700_000_000 + Double(s), source: source,
+                        destination: IPAddress("192.0.2.9")!, sourcePort: 40000, destinationPort: UInt16(port),
+                        transport: .tcp, outcome: .rejected))
             }
         }
         try d.finish()
@@ -86,14 +91,18 @@ import Testing
                 t += 0.5
                 if step % 3 == 0 {
                     let k = UInt32(step / 3 % 10)
-                    try d.add(FlowRecord(start: t, end: t, source: IPAddress(ipv4: 0xC633_6400 | k),
-                                         destination: IPAddress(ipv4: 0xC000_0200 | k), sourcePort: 1,
-                                         destinationPort: UInt16(1 + step / 30 % 1000), transport: .tcp, outcome: .rejected))
+                    try d.add(
+                        FlowRecord(
+                            start: t, end: t, source: IPAddress(ipv4: 0xC633_6400 | k),
+                            destination: IPAddress(ipv4: 0xC000_0200 | k), sourcePort: 1,
+                            destinationPort: UInt16(1 + step / 30 % 1000), transport: .tcp, outcome: .rejected))
                 } else {
                     let s = UInt32((step * 7919) % 400)
-                    try d.add(FlowRecord(start: t, end: t, source: IPAddress(ipv4: 0x0A01_0000 | s),
-                                         destination: IPAddress(ipv4: 0xC000_0300 | s % 40), sourcePort: 1,
-                                         destinationPort: 443, transport: .tcp, outcome: step % 11 == 0 ? .unanswered : .established))
+                    try d.add(
+                        FlowRecord(
+                            start: t, end: t, source: IPAddress(ipv4: 0x0A01_0000 | s),
+                            destination: IPAddress(ipv4: 0xC000_0300 | s % 40), sourcePort: 1,
+                            destinationPort: 443, transport: .tcp, outcome: step % 11 == 0 ? .unanswered : .established))
                 }
                 if compactEveryFlow {
                     let saved = d.bucketEntries

@@ -1,14 +1,16 @@
 import FlowRecords
 import Foundation
 import Testing
+
 @testable import Detection
 
 /// The one path from records to alerts: pairing by format, what `inspect` sees, sinks, and detectors
 /// that remember a source across windows through the protocol alone.
 @Suite struct PipelineTests {
     private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ outcome: Outcome) -> FlowRecord {
-        FlowRecord(start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
-                   destinationPort: port, transport: .tcp, outcome: outcome)
+        FlowRecord(
+            start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
+            destinationPort: port, transport: .tcp, outcome: outcome)
     }
 
     /// nfdump CSV records each direction apart: a SYN and its RST become one rejected attempt.
@@ -43,7 +45,8 @@ import Testing
 
     /// The pipeline raises the alerts `ScanDetection` alone raises for the same attempts.
     @Test func alertsAreThoseOfDetectionAlone() throws {
-        let flows = (1...40).map { flow("10.9.0.1", "10.1.0.5", UInt16($0), Double($0) * 20, .rejected) }
+        let flows =
+            (1...40).map { flow("10.9.0.1", "10.1.0.5", UInt16($0), Double($0) * 20, .rejected) }
             + (1...30).map { flow("10.9.0.2", "10.1.0.\($0)", 445, 700 + Double($0), .unanswered) }
         let direct = thresholdOnly().make(model: nil)
         var expected: [String] = []

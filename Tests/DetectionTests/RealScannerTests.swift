@@ -1,15 +1,18 @@
 import FlowRecords
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Detection
 
 /// `flowhound detect` on real scanners: nmap and benign clients on loopback, captured with tcpdump
 /// and turned into flows by Argus and by nfpcapd and softflowd with nfdump.
 @Suite(.tags(.integration)) struct RealScannerTests {
     static let fixtures = FixtureDirectory.realTools.directory.path
-    static let exports = ["loopback-scans.binetflow", "loopback-scans.argus.csv", "loopback-scans.nfdump.csv",
-                          "loopback-scans.softflowd.nfdump.csv"]
+    static let exports = [
+        "loopback-scans.binetflow", "loopback-scans.argus.csv", "loopback-scans.nfdump.csv",
+        "loopback-scans.softflowd.nfdump.csv",
+    ]
 
     /// Every scanner flagged, no benign source, and no other address (the answering hosts) either.
     static func check(_ log: String, truth: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
@@ -58,9 +61,11 @@ import TestSupport
         // signals survive exec), so that `timeout` and the script can stop what they started.
         let capture = Process()
         capture.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        capture.arguments = ["python3", "-c",
-                             "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, set()); os.execvp(sys.argv[1], sys.argv[1:])",
-                             "timeout", "-k", "10", "240", "bash", script, out]
+        capture.arguments = [
+            "python3", "-c",
+            "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, set()); os.execvp(sys.argv[1], sys.argv[1:])",
+            "timeout", "-k", "10", "240", "bash", script, out,
+        ]
         capture.standardOutput = FileHandle.nullDevice
         capture.standardError = FileHandle.nullDevice
         try capture.run()

@@ -2,10 +2,11 @@ import ActivityImage
 import FlowRecords
 import Foundation
 import Neural
+import Support
 import Synthesis
 import Testing
+
 @testable import Detection
-import Support
 
 /// A small synthetic dataset in a fresh temporary directory; the caller removes `directory`.
 struct SyntheticDataset {
@@ -299,9 +300,10 @@ struct SyntheticDataset {
         _ = try FlowReader().read(path: fixtures + "/" + file) { imager.add($0) }
         let images = imager.images().filter { truth[$0.source] != nil }
         #expect(images.count == truth.sources.count)
-        let samples = try Samples(sampleShape: model.network.inputShape,
-                                  features: ContiguousArray(images.flatMap(\.pixels)),
-                                  labels: [Int32](repeating: 0, count: images.count))
+        let samples = try Samples(
+            sampleShape: model.network.inputShape,
+            features: ContiguousArray(images.flatMap(\.pixels)),
+            labels: [Int32](repeating: 0, count: images.count))
         for (image, score) in zip(images, try model.scanProbabilities(samples)) {
             let entry = truth[image.source]!
             #expect((score >= 0.5) == (entry.label == "scan"), "\(image.source) \(entry.kind): scan probability \(score)")

@@ -2,11 +2,13 @@ import ActivityImage
 import FlowRecords
 import Foundation
 import Testing
+
 @testable import Detection
 
 private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ outcome: Outcome) -> FlowRecord {
-    FlowRecord(start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
-               destinationPort: port, transport: .tcp, outcome: outcome)
+    FlowRecord(
+        start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
+        destinationPort: port, transport: .tcp, outcome: outcome)
 }
 
 /// One source's window from flows.
@@ -65,8 +67,10 @@ private func window(_ flows: [FlowRecord]) -> ClosedWindow {
 }
 
 @Suite struct ScanDetectionTests {
-    static func run(_ flows: [FlowRecord], settings: DetectionSettings = DetectionSettings(),
-                    allowlist: CIDRSet = CIDRSet()) throws -> (alerts: [ScanAlert], statistics: DetectionStatistics) {
+    static func run(
+        _ flows: [FlowRecord], settings: DetectionSettings = DetectionSettings(),
+        allowlist: CIDRSet = CIDRSet()
+    ) throws -> (alerts: [ScanAlert], statistics: DetectionStatistics) {
         let detection = ScanDetection(settings: settings, detectors: [ThresholdDetector(), RandomWalkDetector()], allowlist: allowlist)
         var alerts: [ScanAlert] = []
         detection.onAlert = { alerts.append($0) }
@@ -89,8 +93,9 @@ private func window(_ flows: [FlowRecord]) -> ClosedWindow {
     }
 
     @Test func oneAlertPerEpisodeAndAgainAfterAQuietPeriod() throws {
-        let flows = Self.merged(Self.scan(from: "10.9.0.1", at: 100), Self.web(at: 0, count: 2000),
-                                Self.scan(from: "10.9.0.1", at: 10_000, ports: 1000...1100))
+        let flows = Self.merged(
+            Self.scan(from: "10.9.0.1", at: 100), Self.web(at: 0, count: 2000),
+            Self.scan(from: "10.9.0.1", at: 10_000, ports: 1000...1100))
         let (alerts, stats) = try Self.run(flows)
         #expect(alerts.count == 2)
         #expect(alerts.allSatisfy { $0.source == IPAddress("10.9.0.1")! })

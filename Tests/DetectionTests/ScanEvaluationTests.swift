@@ -1,5 +1,6 @@
 import ActivityImage
 import Testing
+
 @testable import Detection
 
 @Suite struct ScanEvaluationTests {

@@ -2,18 +2,21 @@ import ActivityImage
 import Detection
 import Foundation
 import Neural
-import Testing
 import Support
 import TestSupport
+import Testing
 
 /// Scan CNN files whose input specification or architecture was edited, and bad model files given to
 /// the command line: each refused in one line, at once, never a crash.
 @Suite struct ScanModelFileTests {
     /// A tiny network over the images Flowhound draws.
     static func network() throws -> Network {
-        try Network(Architecture(input: [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns], layers: [
-            .conv2d(filters: 1, kernel: 1), .relu, .maxPool2d(size: 4, stride: 4), .flatten, .dense(units: 2),
-        ]), seed: 2)
+        try Network(
+            Architecture(
+                input: [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns],
+                layers: [
+                    .conv2d(filters: 1, kernel: 1), .relu, .maxPool2d(size: 4, stride: 4), .flatten, .dense(units: 2),
+                ]), seed: 2)
     }
 
     /// Writes `bytes` to a fresh file and returns why `ScanModel.load` refuses it (nil if it does not).
@@ -93,8 +96,9 @@ import TestSupport
         for arguments in [["score", "ip", "--model", bad, "1.2.3.4"], ["detect", log, "--ip-model", bad]] {
             let r = try FlowhoundCLI.run(arguments)
             #expect(r.status == 1, "\(arguments[0]): \(r.stderr)")
-            #expect(r.stderr.hasPrefix("flowhound: error: \(bad): its network part: has an architecture that cannot be used: layer 0 (dense \(units))"),
-                    "\(r.stderr)")
+            #expect(
+                r.stderr.hasPrefix("flowhound: error: \(bad): its network part: has an architecture that cannot be used: layer 0 (dense \(units))"),
+                "\(r.stderr)")
             #expect(r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
         }
     }

@@ -1,7 +1,8 @@
 import Foundation
 import Neural
-import Testing
 import TestSupport
+import Testing
+
 @testable import Detection
 
 /// `flowhound train scan` and `flowhound eval scan` as users run them: output, messages, exit status.
@@ -9,8 +10,10 @@ import TestSupport
     /// `flowhound dataset` on a small synthetic network, written to `base/data`.
     static func makeDataset(in base: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let data = base + "/data"
-        let r = try FlowhoundCLI.run(["dataset", "--synth-seed", "5", "--synth-duration", "1h", "--synth-benign", "60",
-                         "--synth-scan-prevalence", "0.4", "--window", "600", "-o", data])
+        let r = try FlowhoundCLI.run([
+            "dataset", "--synth-seed", "5", "--synth-duration", "1h", "--synth-benign", "60",
+            "--synth-scan-prevalence", "0.4", "--window", "600", "-o", data,
+        ])
         try #require(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
         return data
     }
@@ -126,8 +129,10 @@ import TestSupport
         let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let model = base + "/synth.safetensors"
-        let r = try FlowhoundCLI.run(["train", "scan", "--synth-seed", "9", "--synth-duration", "30m", "--synth-benign", "20",
-                              "--synth-scan-prevalence", "0.4", "-o", model, "--epochs", "1", "--threads", "2"])
+        let r = try FlowhoundCLI.run([
+            "train", "scan", "--synth-seed", "9", "--synth-duration", "30m", "--synth-benign", "20",
+            "--synth-scan-prevalence", "0.4", "-o", model, "--epochs", "1", "--threads", "2",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("wrote \(model): "))
         #expect(r.stdout.contains("recall by scan kind:"))
@@ -143,12 +148,14 @@ import TestSupport
         defer { synthetic.remove() }
         let model = base + "/env.safetensors"
         try ScanModel(network: Network(ScanModel.defaultArchitecture, seed: 1), input: .current(window: 600)).write(to: model)
-        let r = try FlowhoundCLI.run(["eval", "scan", "--data", synthetic.directory, "--json", "--threads", "1"],
-                             environment: ["FLOWHOUND_SCAN_MODEL": model])
+        let r = try FlowhoundCLI.run(
+            ["eval", "scan", "--data", synthetic.directory, "--json", "--threads", "1"],
+            environment: ["FLOWHOUND_SCAN_MODEL": model])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.json?["images"] as? Int == synthetic.meta.test.count)
-        let missing = try FlowhoundCLI.run(["eval", "scan", "--data", synthetic.directory],
-                                   environment: ["FLOWHOUND_SCAN_MODEL": base + "/none.safetensors"])
+        let missing = try FlowhoundCLI.run(
+            ["eval", "scan", "--data", synthetic.directory],
+            environment: ["FLOWHOUND_SCAN_MODEL": base + "/none.safetensors"])
         #expect(missing.status == 1)
         #expect(missing.stderr == "flowhound: error: \(base)/none.safetensors: no such model file\n")
     }
@@ -180,7 +187,8 @@ import TestSupport
         let r = try FlowhoundCLI.run(["eval", "scan", "--model", model, "--data", synthetic.directory])
         #expect(r.status == 1)
         #expect(r.stdout.isEmpty)
-        #expect(r.stderr == "flowhound: error: \(model): does not match its SHA-256 checksum (of all its metadata and tensors): the file was altered or damaged\n")
+        #expect(
+            r.stderr == "flowhound: error: \(model): does not match its SHA-256 checksum (of all its metadata and tensors): the file was altered or damaged\n")
     }
 
     @Test func trainOnADirectoryWithoutMetaIsOneLine() throws {

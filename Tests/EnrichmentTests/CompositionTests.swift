@@ -1,27 +1,36 @@
-import Foundation
-import Testing
-import TestSupport
 import FlowRecords
+import Foundation
+import TestSupport
+import Testing
+
 @testable import Enrichment
 
 @Suite struct CombinedIntelligenceTests {
     @Test func firstAnswerWinsPerField() throws {
         let address = ip("192.0.2.1")
-        let first = FixedSource(name: "first", answers: [
-            address: AddressFacts(countryCode: "DE", asn: 64500, prefixLength: 24, flags: [], sources: ["first"]),
-        ])
-        let second = FixedSource(name: "second", answers: [
-            address: AddressFacts(countryCode: "FR", continentCode: "EU", latitude: 48.9, longitude: 2.3,
-                                  asn: 64501, asOrganization: "Example", prefixLength: 16,
-                                  flags: [.anycast], sources: ["second"]),
-        ])
+        let first = FixedSource(
+            name: "first",
+            answers: [
+                address: AddressFacts(countryCode: "DE", asn: 64500, prefixLength: 24, flags: [], sources: ["first"])
+            ])
+        let second = FixedSource(
+            name: "second",
+            answers: [
+                address: AddressFacts(
+                    countryCode: "FR", continentCode: "EU", latitude: 48.9, longitude: 2.3,
+                    asn: 64501, asOrganization: "Example", prefixLength: 16,
+                    flags: [.anycast], sources: ["second"])
+            ])
         let third = FixedSource(name: "third", answers: [address: AddressFacts(countryCode: "IT", sources: ["third"])])
         let combined = CombinedIntelligence([first, second, third])
         #expect(combined.name == "first+second+third")
         let facts = try combined.facts(for: address)
-        #expect(facts == AddressFacts(countryCode: "DE", continentCode: "EU", latitude: 48.9, longitude: 2.3,
-                                      asn: 64500, asOrganization: "Example", prefixLength: 24,
-                                      flags: [], sources: ["first", "second"]))
+        #expect(
+            facts
+                == AddressFacts(
+                    countryCode: "DE", continentCode: "EU", latitude: 48.9, longitude: 2.3,
+                    asn: 64500, asOrganization: "Example", prefixLength: 24,
+                    flags: [], sources: ["first", "second"]))
         // The third source contributed nothing new, so it is not named; it was still asked.
         #expect(third.lookupCount == 1)
         #expect(try combined.facts(for: ip("198.51.100.1")).isEmpty)
@@ -40,10 +49,12 @@ import FlowRecords
         let asn = try MaxMindDatabase(path: FixtureDirectory.maxMind.path("GeoLite2-ASN-Test.mmdb"))
         let city = try MaxMindDatabase(path: FixtureDirectory.maxMind.path("GeoLite2-City-Test.mmdb"))
         let facts = try CombinedIntelligence([asn, city]).facts(for: ip("89.160.20.112"))
-        #expect(facts == AddressFacts(
-            countryCode: "SE", continentCode: "EU", latitude: 58.4167, longitude: 15.6167,
-            timeZone: "Europe/Stockholm", utcOffsetHours: 1, asn: 29518, asOrganization: "Bredband2 AB",
-            prefixLength: 17, sources: ["GeoLite2-ASN", "GeoLite2-City"]))
+        #expect(
+            facts
+                == AddressFacts(
+                    countryCode: "SE", continentCode: "EU", latitude: 58.4167, longitude: 15.6167,
+                    timeZone: "Europe/Stockholm", utcOffsetHours: 1, asn: 29518, asOrganization: "Bredband2 AB",
+                    prefixLength: 17, sources: ["GeoLite2-ASN", "GeoLite2-City"]))
         // The other order takes the City database's narrower network.
         #expect(try CombinedIntelligence([city, asn]).facts(for: ip("89.160.20.112")).prefixLength == 28)
     }
@@ -86,9 +97,10 @@ import FlowRecords
     }
 
     @Test func theSourceIsAskedOncePerAddress() throws {
-        let answers = Dictionary(uniqueKeysWithValues: (0..<10).map { i in
-            (IPAddress(ipv4: 0xC000_0200 + UInt32(i)), AddressFacts(asn: UInt32(64500 + i), sources: ["fixed"]))
-        })
+        let answers = Dictionary(
+            uniqueKeysWithValues: (0..<10).map { i in
+                (IPAddress(ipv4: 0xC000_0200 + UInt32(i)), AddressFacts(asn: UInt32(64500 + i), sources: ["fixed"]))
+            })
         let source = FixedSource(name: "fixed", answers: answers)
         let cache = CachedIntelligence(source)
         for _ in 0..<3 {

@@ -1,15 +1,18 @@
-import Foundation
-import Testing
-import TestSupport
 import FlowRecords
+import Foundation
+import TestSupport
+import Testing
+
 @testable import Enrichment
 
 /// The system's IPFire location database (package libloc-database). Its content changes with
 /// Debian updates, so only long-stable facts are checked: Google's AS15169 for 8.8.8.8 and
 /// 2001:4860::/32, Cloudflare's AS13335 and anycast 1.1.1.0/24, the countries of Apple's 17/8,
 /// RIPE NCC's own network and Japan's 133/8.
-@Suite(.enabled(if: FileManager.default.fileExists(atPath: LocationDatabase.defaultPath),
-                "the libloc-database package is not installed"))
+@Suite(
+    .enabled(
+        if: FileManager.default.fileExists(atPath: LocationDatabase.defaultPath),
+        "the libloc-database package is not installed"))
 struct LocationDatabaseTests {
     static let database = try! LocationDatabase()
 
@@ -40,9 +43,9 @@ struct LocationDatabaseTests {
     }
 
     @Test func countriesOfLongStableAllocations() throws {
-        #expect(try Self.database.facts(for: ip("17.0.0.1")).countryCode == "US")      // Apple, 17/8 since 1990
-        #expect(try Self.database.facts(for: ip("193.0.6.139")).countryCode == "NL")   // RIPE NCC
-        #expect(try Self.database.facts(for: ip("133.1.1.1")).countryCode == "JP")     // 133/8, JPNIC
+        #expect(try Self.database.facts(for: ip("17.0.0.1")).countryCode == "US")  // Apple, 17/8 since 1990
+        #expect(try Self.database.facts(for: ip("193.0.6.139")).countryCode == "NL")  // RIPE NCC
+        #expect(try Self.database.facts(for: ip("133.1.1.1")).countryCode == "JP")  // 133/8, JPNIC
         #expect(try Self.database.facts(for: ip("133.1.1.1")).continentCode == "AS")
         #expect(try Self.database.facts(for: ip("::ffff:17.0.0.1")).countryCode == "US")
     }

@@ -1,7 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 import FlowRecords
+import Foundation
+import TestSupport
+import Testing
+
 @testable import Enrichment
 
 /// Known answers from MaxMind's test databases. The values were read with libmaxminddb and
@@ -26,9 +27,11 @@ import FlowRecords
 
     @Test func cityAnswersForIPv4() throws {
         let london = try Self.city.facts(for: ip("81.2.69.142"))
-        #expect(london == AddressFacts(
-            countryCode: "GB", continentCode: "EU", latitude: 51.5142, longitude: -0.0931,
-            timeZone: "Europe/London", utcOffsetHours: 0, prefixLength: 31, sources: ["GeoLite2-City"]))
+        #expect(
+            london
+                == AddressFacts(
+                    countryCode: "GB", continentCode: "EU", latitude: 51.5142, longitude: -0.0931,
+                    timeZone: "Europe/London", utcOffsetHours: 0, prefixLength: 31, sources: ["GeoLite2-City"]))
 
         let boxford = try Self.city.facts(for: ip("2.125.160.216"))
         #expect(boxford.countryCode == "GB")
@@ -56,9 +59,11 @@ import FlowRecords
 
     @Test func cityAnswersForIPv6() throws {
         let sanDiego = try Self.city.facts(for: ip("2001:480::1"))
-        #expect(sanDiego == AddressFacts(
-            countryCode: "US", continentCode: "NA", latitude: 32.7203, longitude: -117.1552,
-            timeZone: "America/Los_Angeles", utcOffsetHours: -8, prefixLength: 43, sources: ["GeoLite2-City"]))
+        #expect(
+            sanDiego
+                == AddressFacts(
+                    countryCode: "US", continentCode: "NA", latitude: 32.7203, longitude: -117.1552,
+                    timeZone: "America/Los_Angeles", utcOffsetHours: -8, prefixLength: 43, sources: ["GeoLite2-City"]))
         let tokyo = try Self.city.facts(for: ip("2001:218::1"))
         #expect(tokyo.countryCode == "JP")
         #expect(tokyo.utcOffsetHours == 9)
@@ -81,8 +86,7 @@ import FlowRecords
     }
 
     @Test func asnDatabase() throws {
-        #expect(try Self.asn.facts(for: ip("1.0.0.1")) ==
-            AddressFacts(asn: 15169, asOrganization: "Google Inc.", prefixLength: 24, sources: ["GeoLite2-ASN"]))
+        #expect(try Self.asn.facts(for: ip("1.0.0.1")) == AddressFacts(asn: 15169, asOrganization: "Google Inc.", prefixLength: 24, sources: ["GeoLite2-ASN"]))
         let att = try Self.asn.facts(for: ip("12.81.92.1"))
         #expect(att.asn == 7018)
         #expect(att.asOrganization == "AT&T Services")
@@ -127,8 +131,10 @@ import FlowRecords
     }
 
     @Test func filesThatAreNotMMDBAreRefused() throws {
-        for (data, name) in [(Data("10.0.0.0/8\n".utf8), "list.txt"), (Data(), "empty.mmdb"),
-                             (Data(repeating: 0xAB, count: 5000), "noise.mmdb")] {
+        for (data, name) in [
+            (Data("10.0.0.0/8\n".utf8), "list.txt"), (Data(), "empty.mmdb"),
+            (Data(repeating: 0xAB, count: 5000), "noise.mmdb"),
+        ] {
             let path = try temporaryFile(data, name: name)
             let error = try #require(enrichmentError { _ = try MaxMindDatabase(path: path) })
             #expect(error.kind == .notADatabase, "\(name)")

@@ -1,7 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 import FlowRecords
+import Foundation
+import TestSupport
+import Testing
+
 @testable import Enrichment
 
 @Suite struct PrefixMapTests {
@@ -79,7 +80,8 @@ import FlowRecords
     }
 
     @Test func loadsListFilesWithComments() throws {
-        let cloudflare = try temporaryFile("""
+        let cloudflare = try temporaryFile(
+            """
             # Cloudflare, published ranges (excerpt)
             173.245.48.0/20
             104.16.0.0/13   # the big one

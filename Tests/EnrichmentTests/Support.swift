@@ -1,7 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 import FlowRecords
+import Foundation
+import TestSupport
+import Testing
+
 @testable import Enrichment
 
 /// The `EnrichmentError` that `body` throws, or nil (recording an issue) if it throws none.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import FlowRecords
 
 @Suite struct AddressBlockTests {
@@ -21,8 +22,10 @@ import Testing
         #expect(AddressBlock(canonical) == block)
     }
 
-    @Test(arguments: ["", "/8", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/8/8",
-                      "2001:db8::/129", "10.0.0.0 /8", " 10.0.0.0/8", "example.com", "10.0.0.0/8 x"])
+    @Test(arguments: [
+        "", "/8", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/8/8",
+        "2001:db8::/129", "10.0.0.0 /8", " 10.0.0.0/8", "example.com", "10.0.0.0/8 x",
+    ])
     func refuses(text: String) {
         #expect(AddressBlock(text) == nil)
     }

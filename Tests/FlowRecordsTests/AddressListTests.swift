@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import FlowRecords
 
 @Suite struct AddressListTests {
@@ -29,8 +30,10 @@ import Testing
 
     @Test func tellsPublicAddressesFromSpecialPurposeOnes() {
         for text in ["8.8.8.8", "77.90.185.20", "2606:4700::1111"] { #expect(IPAddress(text)!.isGlobal, "\(text)") }
-        for text in ["10.1.2.3", "172.16.0.1", "192.168.1.1", "127.0.0.1", "169.254.1.1", "100.64.0.1", "192.0.2.1",
-                     "198.51.100.1", "203.0.113.1", "224.0.0.1", "255.255.255.255", "0.0.0.0", "::1", "fe80::1", "fd00::1", "2001:db8::1", "ff02::1"] {
+        for text in [
+            "10.1.2.3", "172.16.0.1", "192.168.1.1", "127.0.0.1", "169.254.1.1", "100.64.0.1", "192.0.2.1",
+            "198.51.100.1", "203.0.113.1", "224.0.0.1", "255.255.255.255", "0.0.0.0", "::1", "fe80::1", "fd00::1", "2001:db8::1", "ff02::1",
+        ] {
             #expect(!IPAddress(text)!.isGlobal, "\(text)")
         }
     }

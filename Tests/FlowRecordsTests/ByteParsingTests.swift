@@ -1,4 +1,5 @@
 import Testing
+
 @testable import FlowRecords
 
 private func parse<T>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {

@@ -1,7 +1,8 @@
 import FlowRecords
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import FlowRecords
 
 /// The `flowhound` executable as users run it: output, messages on stderr, exit status.
@@ -68,7 +69,9 @@ import TestSupport
     }
 
     @Test func convertWritesOneRecordPerLine() throws {
-        let r = try FlowhoundCLI.run(["flows", "convert", targetFixtures.path("argus/slips-test5-mixed.binetflow"), targetFixtures.path("vpc/default-v2.log"), "--to", "jsonl"])
+        let r = try FlowhoundCLI.run([
+            "flows", "convert", targetFixtures.path("argus/slips-test5-mixed.binetflow"), targetFixtures.path("vpc/default-v2.log"), "--to", "jsonl",
+        ])
         #expect(r.status == 0)
         let lines = r.stdout.split(separator: "\n")
         #expect(lines.count == 296 + 9)
@@ -96,7 +99,9 @@ import TestSupport
         #expect(synth.status == 0, "\(synth.stderr)")
         #expect(synth.stderr.contains("flows from"))
         // The same seed writes the same bytes.
-        let again = try FlowhoundCLI.run(["synth", "--seed", "5", "--duration", "20m", "--benign", "8", "--format", "nfdump", "-o", log + "2", "--truth", truth + "2"])
+        let again = try FlowhoundCLI.run([
+            "synth", "--seed", "5", "--duration", "20m", "--benign", "8", "--format", "nfdump", "-o", log + "2", "--truth", truth + "2",
+        ])
         #expect(again.status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: log)) == Data(contentsOf: URL(fileURLWithPath: log + "2")))
         #expect(try Data(contentsOf: URL(fileURLWithPath: truth)) == Data(contentsOf: URL(fileURLWithPath: truth + "2")))

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import FlowRecords
 
 /// `DirectionPairer`: one-direction records (nfdump, VPC Flow Logs) merged back into bidirectional
@@ -12,9 +13,11 @@ import TestSupport
     static let scanner = "192.0.2.10", target = "198.51.100.20"
 
     /// A one-direction TCP record with the outcome the nfdump reader gives it.
-    static func tcp(_ start: Double, _ source: String, _ sourcePort: UInt16, _ destination: String,
-                    _ destinationPort: UInt16, _ flags: String, packets: UInt64 = 1, bytes: UInt64 = 40,
-                    label: String? = nil) -> FlowRecord {
+    static func tcp(
+        _ start: Double, _ source: String, _ sourcePort: UInt16, _ destination: String,
+        _ destinationPort: UInt16, _ flags: String, packets: UInt64 = 1, bytes: UInt64 = 40,
+        label: String? = nil
+    ) -> FlowRecord {
         let f = TCPFlags(letters: flags)
         return FlowRecord(
             start: start, end: start + 0.001, source: ip(source), destination: ip(destination),
@@ -23,8 +26,10 @@ import TestSupport
             outcome: OutcomeRules.unidirectionalTCP(f), state: flags, label: label)
     }
 
-    static func udp(_ start: Double, _ source: String, _ sourcePort: UInt16, _ destination: String,
-                    _ destinationPort: UInt16, packets: UInt64 = 1, bytes: UInt64 = 60) -> FlowRecord {
+    static func udp(
+        _ start: Double, _ source: String, _ sourcePort: UInt16, _ destination: String,
+        _ destinationPort: UInt16, packets: UInt64 = 1, bytes: UInt64 = 60
+    ) -> FlowRecord {
         FlowRecord(
             start: start, end: start, source: ip(source), destination: ip(destination),
             sourcePort: sourcePort, destinationPort: destinationPort, transport: .udp,
@@ -32,8 +37,10 @@ import TestSupport
     }
 
     /// ICMP as the nfdump reader stores it: type in `sourcePort`, code in `destinationPort`.
-    static func icmp(_ start: Double, _ source: String, _ destination: String, type: UInt16, code: UInt16,
-                     packets: UInt64 = 1, bytes: UInt64 = 56) -> FlowRecord {
+    static func icmp(
+        _ start: Double, _ source: String, _ destination: String, type: UInt16, code: UInt16,
+        packets: UInt64 = 1, bytes: UInt64 = 56
+    ) -> FlowRecord {
         FlowRecord(
             start: start, end: start, source: ip(source), destination: ip(destination),
             sourcePort: type, destinationPort: code, transport: .icmp,
@@ -123,15 +130,17 @@ import TestSupport
     }
 
     @Test func replyStartingExactlyAtTheHorizonStillPairsButNotAfterIt() {
-        let within = Self.all([
-            Self.tcp(0, Self.scanner, 40000, Self.target, 22, "S"),
-            Self.tcp(30, Self.target, 22, Self.scanner, 40000, "RA"),
-        ], horizon: 30)
+        let within = Self.all(
+            [
+                Self.tcp(0, Self.scanner, 40000, Self.target, 22, "S"),
+                Self.tcp(30, Self.target, 22, Self.scanner, 40000, "RA"),
+            ], horizon: 30)
         #expect(within.0.map(\.outcome) == [.rejected] && within.1.paired == 1)
-        let late = Self.all([
-            Self.tcp(0, Self.scanner, 40000, Self.target, 22, "S"),
-            Self.tcp(30.01, Self.target, 22, Self.scanner, 40000, "RA"),
-        ], horizon: 30)
+        let late = Self.all(
+            [
+                Self.tcp(0, Self.scanner, 40000, Self.target, 22, "S"),
+                Self.tcp(30.01, Self.target, 22, Self.scanner, 40000, "RA"),
+            ], horizon: 30)
         // Two records alone: the SYN unanswered, the late RST left as the reader judged it.
         #expect(late.0.map(\.outcome) == [.unanswered, .rejected] && late.1.unpaired == 2)
     }
@@ -274,8 +283,9 @@ import TestSupport
 
     @Test func beyondMaximumPendingTheOldestIsEmittedUnpairedAndCounted() throws {
         let syns = (0..<5).map { Self.tcp(Double($0) * 0.1, Self.scanner, 40000, Self.target, UInt16(20 + $0), "S") }
-        let (perAdd, finished, pairer) = Self.pair(syns + [Self.tcp(0.45, Self.target, 24, Self.scanner, 40000, "RA")],
-                                                   maximumPending: 2)
+        let (perAdd, finished, pairer) = Self.pair(
+            syns + [Self.tcp(0.45, Self.target, 24, Self.scanner, 40000, "RA")],
+            maximumPending: 2)
         #expect(perAdd[0].isEmpty && perAdd[1].isEmpty)
         // Each further SYN pushes out the oldest, long before its horizon.
         #expect(perAdd[2].map(\.destinationPort) == [20] && perAdd[3].map(\.destinationPort) == [21])
@@ -299,17 +309,23 @@ import TestSupport
                 emitted += 1
                 if r.outcome == .rejected { rejected += 1 } else if r.outcome == .unanswered { unanswered += 1 }
             }
-            pairer.add(FlowRecord(start: t, end: t, source: a, destination: b, sourcePort: sp, destinationPort: dp,
-                                  transport: .tcp, sourcePackets: 1, sourceBytes: 44, tcpFlags: [.syn],
-                                  outcome: .unanswered), emit: count)
+            pairer.add(
+                FlowRecord(
+                    start: t, end: t, source: a, destination: b, sourcePort: sp, destinationPort: dp,
+                    transport: .tcp, sourcePackets: 1, sourceBytes: 44, tcpFlags: [.syn],
+                    outcome: .unanswered), emit: count)
             if i % 4 != 0 {
-                pairer.add(FlowRecord(start: t, end: t, source: b, destination: a, sourcePort: dp, destinationPort: sp,
-                                      transport: .tcp, sourcePackets: 1, sourceBytes: 40, tcpFlags: [.rst, .ack],
-                                      outcome: .rejected), emit: count)
+                pairer.add(
+                    FlowRecord(
+                        start: t, end: t, source: b, destination: a, sourcePort: dp, destinationPort: sp,
+                        transport: .tcp, sourcePackets: 1, sourceBytes: 40, tcpFlags: [.rst, .ack],
+                        outcome: .rejected), emit: count)
             }
             most = max(most, pairer.pending)
         }
-        pairer.finish { _ in emitted += 1; unanswered += 1 }
+        pairer.finish { _ in
+            emitted += 1; unanswered += 1
+        }
         #expect(most == 10_000 && pairer.pending == 0)
         #expect(rejected == 150_000 && unanswered == 50_000 && emitted == 200_000)
         #expect(pairer.paired == 150_000 && pairer.unpaired == 50_000 && pairer.evicted > 0)

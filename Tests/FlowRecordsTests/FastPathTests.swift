@@ -1,6 +1,7 @@
-import Testing
-@testable import FlowRecords
 import Synthesis
+import Testing
+
+@testable import FlowRecords
 
 /// The readers' fast paths (word-at-a-time digits, the one-word decimal, fixed-layout dates and the
 /// date cache, the collapsing split's shortcut) against straightforward reference readings, on
@@ -129,8 +130,9 @@ import Synthesis
             let cached = Self.bytes(bytes) { ByteParsing.dateTime($0, cache: &cache) }
             #expect(cached?.bitPattern == fresh?.bitPattern, "dateTime(\(text))")
             #expect(Self.bytes(bytes) { ByteParsing.timestamp($0, cache: &cache) } == Self.bytes(bytes, ByteParsing.timestamp))
-            #expect(Self.bytes(bytes) { ByteParsing.calendarTimestamp($0, cache: &cache) }
-                == Self.bytes(bytes, ByteParsing.calendarTimestamp))
+            #expect(
+                Self.bytes(bytes) { ByteParsing.calendarTimestamp($0, cache: &cache) }
+                    == Self.bytes(bytes, ByteParsing.calendarTimestamp))
         }
     }
 

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import TestSupport
-@testable import FlowRecords
 import Support
+import TestSupport
+import Testing
+
+@testable import FlowRecords
 
 /// Logs written to hurt the reader or the analyst: padded header lines (quadratic work), input that
 /// yields no record but costs time, and control characters meant for the terminal.
@@ -44,14 +45,14 @@ import Support
         text += String(repeating: comment, count: 4096)
         var calls: [Int] = []
         struct Deadline: Error {}
-        let summary = try FlowReader().read(bytes: Array(text.utf8), name: "comments", pace: { calls.append($0) }) { _ in }
+        let summary = try FlowReader().read(bytes: Array(text.utf8), name: "comments", pace: { calls.append($0) }, { _ in })
         #expect(summary.records == 0)
         #expect(calls.count == 16, "\(calls.count) calls")
         #expect(zip(calls, calls.dropFirst()).allSatisfy { $1 > $0 })
         #expect(calls.enumerated().allSatisfy { $1 >= ($0 + 1) * FlowReader.paceInterval })
         // A deadline thrown from pace stops the read.
         #expect(throws: Deadline.self) {
-            try FlowReader().read(bytes: Array(text.utf8), name: "comments", pace: { _ in throw Deadline() }) { _ in }
+            try FlowReader().read(bytes: Array(text.utf8), name: "comments", pace: { _ in throw Deadline() }, { _ in })
         }
     }
 

@@ -1,5 +1,7 @@
-import Testing
+import Foundation
 import TestSupport
+import Testing
+
 @testable import FlowRecords
 
 @Suite struct IPAddressTests {
@@ -54,5 +56,3 @@ import TestSupport
         #expect(throws: DecodingError.self) { try JSONDecoder().decode([IPAddress].self, from: Data(#"["nope"]"#.utf8)) }
     }
 }
-
-import Foundation

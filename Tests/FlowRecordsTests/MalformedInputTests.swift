@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import FlowRecords
 
 /// Each reader's bad records are skipped, counted and reported as file:line: reason; --strict stops
@@ -60,7 +61,8 @@ import TestSupport
         (#"{"ts":1.5,"id.orig_h":"10.0.0.1","id.orig_p":"x","id.resp_h":"10.0.0.2","id.resp_p":80,"proto":"tcp"}"#, "bad port 'x' in id.orig_p"),
     ])
     func zeekJSONBadRecords(line: String, reason: String) throws {
-        let good = #"{"ts":1700828217.3,"id.orig_h":"192.168.1.9","id.orig_p":50820,"id.resp_h":"45.33.32.156","id.resp_p":443,"proto":"tcp","conn_state":"REJ","history":"Sr","orig_pkts":1,"resp_pkts":1,"tags":["a","b"],"label":"a \"quoted\" label"}"#
+        let good =
+            #"{"ts":1700828217.3,"id.orig_h":"192.168.1.9","id.orig_p":50820,"id.resp_h":"45.33.32.156","id.resp_p":443,"proto":"tcp","conn_state":"REJ","history":"Sr","orig_pkts":1,"resp_pkts":1,"tags":["a","b"],"label":"a \"quoted\" label"}"#
         try expectOneBadLine([good, line, good].joined(separator: "\n"), badLine: 2, reasonContains: reason, records: 2)
         let (records, _) = try readRecords(try temporaryFile(good))
         #expect(records[0].label == "a \"quoted\" label")
@@ -103,7 +105,10 @@ import TestSupport
 
     @Test(arguments: [
         ("2 123456789010 eni-1235b8ca123456789 203.0.113.77 198.51.100.5 40001 22 6 1 40 1418530010 REJECT OK", "expected 14 space-separated fields, found 13"),
-        ("2 123456789010 eni-1235b8ca123456789 203.0.113.777 198.51.100.5 40001 22 6 1 40 1418530010 1418530070 REJECT OK", "bad address '203.0.113.777' in srcaddr"),
+        (
+            "2 123456789010 eni-1235b8ca123456789 203.0.113.777 198.51.100.5 40001 22 6 1 40 1418530010 1418530070 REJECT OK",
+            "bad address '203.0.113.777' in srcaddr"
+        ),
         ("2 123456789010 eni-1235b8ca123456789 203.0.113.77 198.51.100.5 40001 22 6 1 40 1418530010 1418530070 REJECT MAYBE", "unknown log-status 'MAYBE'"),
         ("2 123456789010 eni-1235b8ca123456789 203.0.113.77 198.51.100.5 40001 22 6 1 40 soon 1418530070 REJECT OK", "bad start 'soon'"),
         ("2 123456789010 eni-1235b8ca123456789 203.0.113.77 198.51.100.5 40001 22 300 1 40 1418530010 1418530070 REJECT OK", "bad protocol '300'"),
@@ -113,7 +118,8 @@ import TestSupport
         try expectOneBadLine(Self.vpcGood + line + "\n" + Self.vpcGood, badLine: 2, reasonContains: reason, records: 2)
     }
 
-    static let cicHeader = "Flow ID,Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp,Flow Duration,Total Fwd Packet,Total Bwd packets,Total Length of Fwd Packet,Total Length of Bwd Packet,SYN Flag Count,RST Flag Count,Label\n"
+    static let cicHeader =
+        "Flow ID,Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp,Flow Duration,Total Fwd Packet,Total Bwd packets,Total Length of Fwd Packet,Total Length of Bwd Packet,SYN Flag Count,RST Flag Count,Label\n"
     static let cicGood = "x,172.16.0.1,55191,192.168.10.50,4005,6,2017-07-07 17:51:49.618008,49,1,1,0,0,1,1,Portscan\n"
 
     @Test(arguments: [
@@ -231,7 +237,8 @@ import TestSupport
     }
 
     @Test func crlfLineEndingsAndMissingFinalNewline() throws {
-        let content = Self.argusHeader.replacingOccurrences(of: "\n", with: "\r\n")
+        let content =
+            Self.argusHeader.replacingOccurrences(of: "\n", with: "\r\n")
             + Self.argusGood.replacingOccurrences(of: "\n", with: "\r\n") + Self.argusGood.dropLast()
         let (records, summary) = try readRecords(try temporaryFile(content))
         #expect(summary.records == 2 && summary.malformed == 0)

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import FlowRecords
 
 /// Records written in an exporter's format read back with the same meaning.
@@ -8,9 +9,10 @@ import TestSupport
     static let scanner = ip("192.0.2.66"), target = ip("10.1.0.5")
 
     static func probe(_ port: UInt16, _ transport: Transport, _ flags: TCPFlags, _ outcome: Outcome, reply: UInt64, at t: Double) -> FlowRecord {
-        FlowRecord(start: t, end: t + 0.25, source: scanner, destination: target, sourcePort: 40000, destinationPort: port,
-                   transport: transport, sourcePackets: 1, sourceBytes: 44, destinationPackets: reply, destinationBytes: reply * 40,
-                   tcpFlags: flags, outcome: outcome, label: "scan")
+        FlowRecord(
+            start: t, end: t + 0.25, source: scanner, destination: target, sourcePort: 40000, destinationPort: port,
+            transport: transport, sourcePackets: 1, sourceBytes: 44, destinationPackets: reply, destinationBytes: reply * 40,
+            tcpFlags: flags, outcome: outcome, label: "scan")
     }
 
     static let records: [FlowRecord] = [

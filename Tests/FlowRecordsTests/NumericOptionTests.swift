@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import FlowRecords
 
 /// Numbers on the command line are checked before use: non-finite or out-of-range values are a

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import FlowRecords
 
 /// Every reader on real records: counts, one hand-checked record, and the outcome mapping.
@@ -131,7 +132,7 @@ import TestSupport
         #expect(icmp.transport == .icmp)
         #expect(icmp.sourcePort == 3 && icmp.destinationPort == 10)  // dp 778 = type 3, code 10
         #expect(icmp.outcome == .rejected)
-        #expect(icmp.start == 1596347386)
+        #expect(icmp.start == 1_596_347_386)
         // nmap's half-open probe of an open port: SYN, then RST once the SYN-ACK came back.
         let halfOpen = try #require(records.first { $0.sourcePort == 52232 })
         #expect(halfOpen.source == ip("10.87.1.10"))
@@ -163,7 +164,7 @@ import TestSupport
         #expect(scan.map(\.destinationPort) == [22, 23, 25, 80, 445, 3389])
         #expect(scan.filter { $0.outcome == .rejected }.count == 5)
         #expect(scan[3].state == "ACCEPT" && scan[3].outcome == .other)
-        #expect(records[0].start == 1418530010 && records[0].end == 1418530070)
+        #expect(records[0].start == 1_418_530_010 && records[0].end == 1_418_530_070)
         #expect(records[0].sourcePackets == 11 && records[0].sourceBytes == 5011)
         #expect(records.contains { $0.source == ip("2001:db8:1234:a100:8d6e:3477:df66:f105") })
         #expect(records.last?.transport == .udp)
@@ -210,11 +211,11 @@ import TestSupport
         let (records, summary) = try readRecords(targetFixtures.path("cicflowmeter/cicids2017-original-columns.csv"))
         #expect(summary.format == .cicflowmeter)
         #expect(summary.records == 3)
-        #expect(records[0].start == 1499392260)  // 7/7/2017 1:51, day first
+        #expect(records[0].start == 1_499_392_260)  // 7/7/2017 1:51, day first
         #expect(records[0].outcome == .rejected)
         #expect(records[1].outcome == .established)  // two SYNs: the SYN-ACK came back
         #expect(records[2].transport == .udp && records[2].outcome == .established)
-        #expect(records[2].start == 1499344741)  // 12-hour clock with PM
+        #expect(records[2].start == 1_499_344_741)  // 12-hour clock with PM
         #expect(records[2].sourceBytes == 45 && records[2].destinationBytes == 61)
         #expect(records[0].label == "PortScan")
     }

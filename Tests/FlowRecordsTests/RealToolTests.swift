@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import FlowRecords
 
 /// Flows that real exporters (argus, nfpcapd, softflowd + nfcapd) made from a real capture of nmap

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import TestSupport
-@testable import FlowRecords
 import Synthesis
+import TestSupport
+import Testing
+
+@testable import FlowRecords
 
 /// Mutated real records, read as every format: a clean error or a count of malformed lines, never a
 /// crash (a trap would end this test process) and never a record outside the documented ranges.

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import FlowRecords
 
 /// `flows convert` output is read back by the jsonl and csv readers without loss.
@@ -55,12 +56,16 @@ import TestSupport
     @Test func writesTheDocumentedLayout() throws {
         let (records, _) = try readRecords(targetFixtures.path("zeek/slips-portscan-vertical.conn.log.json"))
         let csv = try String(contentsOfFile: try write([records[0]], as: .csv), encoding: .utf8)
-        #expect(csv == """
-            ts,end,src,sport,dst,dport,proto,src_pkts,src_bytes,dst_pkts,dst_bytes,flags,outcome,state,label,detailed_label
-            1700828217.314165,1700828217.521129,192.168.1.9,50820,45.33.32.156,443,tcp,1,60,1,40,RS,rejected,REJ,,
+        #expect(
+            csv == """
+                ts,end,src,sport,dst,dport,proto,src_pkts,src_bytes,dst_pkts,dst_bytes,flags,outcome,state,label,detailed_label
+                1700828217.314165,1700828217.521129,192.168.1.9,50820,45.33.32.156,443,tcp,1,60,1,40,RS,rejected,REJ,,
 
-            """)
+                """)
         let json = try String(contentsOfFile: try write([records[0]], as: .jsonl), encoding: .utf8)
-        #expect(json == #"{"ts":1700828217.314165,"end":1700828217.521129,"src":"192.168.1.9","sport":50820,"dst":"45.33.32.156","dport":443,"proto":"tcp","src_pkts":1,"src_bytes":60,"dst_pkts":1,"dst_bytes":40,"flags":"RS","outcome":"rejected","state":"REJ"}"# + "\n")
+        #expect(
+            json
+                == #"{"ts":1700828217.314165,"end":1700828217.521129,"src":"192.168.1.9","sport":50820,"dst":"45.33.32.156","dport":443,"proto":"tcp","src_pkts":1,"src_bytes":60,"dst_pkts":1,"dst_bytes":40,"flags":"RS","outcome":"rejected","state":"REJ"}"#
+                + "\n")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import FlowRecords
 
 /// Tests/FlowRecordsTests/Fixtures: logs only these tests read (see SOURCES.md there).

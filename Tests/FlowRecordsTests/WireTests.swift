@@ -1,6 +1,6 @@
 import FlowRecords
-import XCTest
 import Support
+import XCTest
 
 final class WireTests: XCTestCase {
     func testPrimitivesRoundTrip() throws {
@@ -52,7 +52,9 @@ final class WireTests: XCTestCase {
         var big = WireWriter()
         big.varint(.max)
         var b = WireReader(big.bytes)
-        XCTAssertThrowsError(try b.int("flows", limit: .max)) { XCTAssertEqual("\($0)", "flows is 18446744073709551615, more than 9223372036854775807, at byte 10") }
+        XCTAssertThrowsError(try b.int("flows", limit: .max)) {
+            XCTAssertEqual("\($0)", "flows is 18446744073709551615, more than 9223372036854775807, at byte 10")
+        }
         var many = WireWriter()
         many.int(1 << 53 + 1)
         var m = WireReader(many.bytes)
@@ -60,11 +62,12 @@ final class WireTests: XCTestCase {
     }
 
     func testRecordRoundTripsEveryField() throws {
-        let record = FlowRecord(start: 1_700_000_000.25, end: 1_700_000_003.5, source: IPAddress("10.0.0.1")!,
-                                destination: IPAddress("2001:db8::7")!, sourcePort: 51000, destinationPort: 443,
-                                transport: .tcp, sourcePackets: 3, sourceBytes: 180, destinationPackets: 1 << 40,
-                                destinationBytes: 5, tcpFlags: [.syn, .rst], outcome: .rejected, state: "REJ",
-                                label: "Malicious", detailedLabel: nil)
+        let record = FlowRecord(
+            start: 1_700_000_000.25, end: 1_700_000_003.5, source: IPAddress("10.0.0.1")!,
+            destination: IPAddress("2001:db8::7")!, sourcePort: 51000, destinationPort: 443,
+            transport: .tcp, sourcePackets: 3, sourceBytes: 180, destinationPackets: 1 << 40,
+            destinationBytes: 5, tcpFlags: [.syn, .rst], outcome: .rejected, state: "REJ",
+            label: "Malicious", detailedLabel: nil)
         var w = WireWriter()
         record.encode(to: &w)
         var r = WireReader(w.bytes)
@@ -74,8 +77,10 @@ final class WireTests: XCTestCase {
 
     func testDamageIsAClearError() throws {
         var w = WireWriter()
-        FlowRecord(start: 1, end: 2, source: IPAddress("10.0.0.1")!, destination: IPAddress("10.0.0.2")!,
-                   sourcePort: 1, destinationPort: 2, transport: .udp).encode(to: &w)
+        FlowRecord(
+            start: 1, end: 2, source: IPAddress("10.0.0.1")!, destination: IPAddress("10.0.0.2")!,
+            sourcePort: 1, destinationPort: 2, transport: .udp
+        ).encode(to: &w)
         var cut = WireReader(Array(w.bytes.dropLast(3)))
         XCTAssertThrowsError(try FlowRecord(from: &cut)) { XCTAssertTrue("\($0)".contains("cut short"), "\($0)") }
         var family = w.bytes

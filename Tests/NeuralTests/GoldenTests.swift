@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Neural
 
 /// Forward (and for convolution, backward) values checked against plain numpy loops:
@@ -100,7 +101,8 @@ import TestSupport
     @Test(arguments: golden.optimizers.map(\.name))
     func optimizerMatchesNumpy(_ name: String) {
         let c = Self.golden.optimizers.first { $0.name == name }!
-        var optimizer: any Optimizer = c.optimizer == .adam
+        var optimizer: any Optimizer =
+            c.optimizer == .adam
             ? Adam(learningRate: c.learningRate) : SGD(learningRate: c.learningRate, momentum: c.momentum)
         let p = Parameter(name: "w", value: Tensor(shape: [c.initial.count], scalars: c.initial))
         for (gradient, expected) in zip(c.gradients, c.after) {
@@ -119,8 +121,9 @@ import TestSupport
             #expect(output.shape == Shape(c.output.shape))
             #expect(worstRelativeError(output.scalars, c.output.values) < 1e-5, "\(c.name)")
             // Spread over threads, the same answer.
-            let samples = try Samples(sampleShape: c.input.tensor.shape.sample, features: c.input.tensor.scalars,
-                                      labels: [Int32](repeating: 0, count: c.input.shape[0]))
+            let samples = try Samples(
+                sampleShape: c.input.tensor.shape.sample, features: c.input.tensor.scalars,
+                labels: [Int32](repeating: 0, count: c.input.shape[0]))
             let parallel = try network.predict(samples, threads: 2, batchSize: 1)
             #expect(parallel.scalars == output.scalars)
         }

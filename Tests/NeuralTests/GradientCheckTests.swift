@@ -1,5 +1,6 @@
 import Randomness
 import Testing
+
 @testable import Neural
 
 /// Every layer's backward pass against central finite differences of `Σ r ⊙ layer(x)` for a fixed
@@ -46,19 +47,23 @@ import Testing
                 #expect(abs(numeric - a) <= 2e-2 * max(1, abs(a)), "\(spec.description) \(name)[\(i)]: analytic \(a), numeric \(numeric)")
             }
         }
-        compare("input", count: input.count, analytic: { dx.scalars[$0] }) { i, e in
-            var x = input
-            x.scalars[i] += e
-            return evaluate(x, r)
-        }
+        compare(
+            "input", count: input.count, analytic: { dx.scalars[$0] },
+            perturb: { i, e in
+                var x = input
+                x.scalars[i] += e
+                return evaluate(x, r)
+            })
         for (k, p) in layer.parameters.enumerated() {
             let grad = first.parameters[k].gradient
-            compare(p.name, count: p.value.count, analytic: { grad.scalars[$0] }) { i, e in
-                let saved = p.value
-                p.value.scalars[i] += e
-                defer { p.value = saved }
-                return evaluate(input, r)
-            }
+            compare(
+                p.name, count: p.value.count, analytic: { grad.scalars[$0] },
+                perturb: { i, e in
+                    let saved = p.value
+                    p.value.scalars[i] += e
+                    defer { p.value = saved }
+                    return evaluate(input, r)
+                })
         }
     }
 
@@ -109,10 +114,13 @@ import Testing
 
     /// A whole network end to end: the loss gradient reaches the first convolution's weights intact.
     @Test func wholeNetwork() throws {
-        let network = try Network(Architecture(input: [2, 8, 6], layers: [
-            .conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
-            .flatten, .dense(units: 4), .relu, .dense(units: 2),
-        ]), seed: 5)
+        let network = try Network(
+            Architecture(
+                input: [2, 8, 6],
+                layers: [
+                    .conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
+                    .flatten, .dense(units: 4), .relu, .dense(units: 2),
+                ]), seed: 5)
         let x = randomTensor([3, 2, 8, 6], seed: 18)
         let labels: [Int32] = [0, 1, 1]
         func loss() throws -> Double {

@@ -1,17 +1,20 @@
 import Foundation
-import Testing
-import TestSupport
-@testable import Neural
 import Support
+import TestSupport
+import Testing
+
+@testable import Neural
 
 /// SHA-256, safetensors model files and the checks `NetworkModel.read` makes on them.
 @Suite struct ModelFileTests {
     // MARK: - Helpers
 
-    static let architecture = Architecture(input: [2, 8, 6], layers: [
-        .conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
-        .flatten, .dense(units: 2),
-    ])
+    static let architecture = Architecture(
+        input: [2, 8, 6],
+        layers: [
+            .conv2d(filters: 3, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
+            .flatten, .dense(units: 2),
+        ])
 
     /// A small network whose weights and biases are all non-zero (biases start at zero otherwise).
     static func network(seed: UInt64 = 7) throws -> Network {
@@ -28,8 +31,9 @@ import Support
     ]
 
     static func model(kind: String = "scan-cnn", seed: UInt64 = 7) throws -> NetworkModel {
-        NetworkModel(kind: kind, network: try network(seed: seed), loss: .softmaxCrossEntropy, labels: ["benign", "scan"],
-                     documents: documents)
+        NetworkModel(
+            kind: kind, network: try network(seed: seed), loss: .softmaxCrossEntropy, labels: ["benign", "scan"],
+            documents: documents)
     }
 
     static func sha256Hex(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { hex(sha256($0)) } }
@@ -125,10 +129,12 @@ import Support
     @Test func sha256MatchesTheFIPSVectors() {
         #expect(Self.sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(Self.sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(Self.sha256Hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
-            == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(Self.sha256Hex([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))
-            == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        #expect(
+            Self.sha256Hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(
+            Self.sha256Hex([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     /// Fed in pieces of every size from 1 to 130 bytes, the hasher gives the one-shot digest.
@@ -384,10 +390,12 @@ import Support
     @Test func aHeaderThatIsNotJSONIsRefused() throws {
         let good = try Self.model().safeTensors().encoded()
         let data = good[Self.split(good).dataStart...]
-        #expect(Self.refusal(Self.file(headerText: "not json at all!", data: data))
-            == "header is not a JSON object: not a safetensors model file, or damaged")
-        #expect(Self.refusal(Self.file(headerText: "[1, 2, 3]       ", data: data))
-            == "header is not a JSON object: not a safetensors model file, or damaged")
+        #expect(
+            Self.refusal(Self.file(headerText: "not json at all!", data: data))
+                == "header is not a JSON object: not a safetensors model file, or damaged")
+        #expect(
+            Self.refusal(Self.file(headerText: "[1, 2, 3]       ", data: data))
+                == "header is not a JSON object: not a safetensors model file, or damaged")
     }
 
     @Test func aSafetensorsFileWithoutFlowhoundMetadataIsRefused() throws {
@@ -420,8 +428,9 @@ import Support
         var file = try Self.model().safeTensors()
         file.metadata["format_version"] = "1"
         file.metadata["sha256"] = nil
-        #expect(Self.refusal(file.encoded())
-            == "is in model format 1, which this Flowhound no longer reads (format 2 covers all of a model's metadata by its checksum): retrain the model")
+        #expect(
+            Self.refusal(file.encoded())
+                == "is in model format 1, which this Flowhound no longer reads (format 2 covers all of a model's metadata by its checksum): retrain the model")
     }
 
     // MARK: - The file checksum
@@ -498,23 +507,55 @@ import Support
 
     /// Within every limit but not what the file holds: refused by comparing shapes, before building.
     @Test func anArchitectureThatIsNotTheFilesIsRefused() throws {
-        #expect(try Self.architectureRefusal(Self.architectureJSON(Self.head + [.dense(units: 4096)]))
-            == "has 2 label names for an output of 4096 with softmax_cross_entropy")
-        #expect(try Self.architectureRefusal(Self.architectureJSON([.conv2d(filters: 64, kernel: 3, stride: 1, padding: 1), .relu,
-                                                                    .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2)]))
-            == "tensor '0.conv2d.weight' is 3×2×3×3 but the architecture needs 64×2×3×3")
+        #expect(
+            try Self.architectureRefusal(Self.architectureJSON(Self.head + [.dense(units: 4096)]))
+                == "has 2 label names for an output of 4096 with softmax_cross_entropy")
+        #expect(
+            try Self.architectureRefusal(
+                Self.architectureJSON([
+                    .conv2d(filters: 64, kernel: 3, stride: 1, padding: 1), .relu,
+                    .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2),
+                ]))
+                == "tensor '0.conv2d.weight' is 3×2×3×3 but the architecture needs 64×2×3×3")
     }
 
     @Test(arguments: [
-        ([LayerSpec.conv2d(filters: 1 << 62, kernel: 3, stride: 1, padding: 1)], "layer 0 (conv2d 4611686018427387904 3×3 stride 1 pad 1): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"),
-        ([.conv2d(filters: 3, kernel: 1 << 62, stride: 1, padding: 1)], "layer 0 (conv2d 3 4611686018427387904×4611686018427387904 stride 1 pad 1): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"),
-        ([.conv2d(filters: 3, kernel: 3, stride: 1, padding: 1 << 62)], "layer 0 (conv2d 3 3×3 stride 1 pad 4611686018427387904): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"),
-        ([.conv2d(filters: 3, kernel: 3, stride: 1 << 62, padding: 1)], "layer 0 (conv2d 3 3×3 stride 4611686018427387904 pad 1): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"),
-        ([.conv2d(filters: 3, kernel: 3, stride: 1, padding: 1 << 20)], "layer 0 (conv2d 3 3×3 stride 1 pad 1048576): output 3×2097158×2097156 has a dimension above 1048576"),
-        ([.conv2d(filters: 1 << 20, kernel: 3, stride: 1, padding: 1)], "layer 0 (conv2d 1048576 3×3 stride 1 pad 1): output 1048576×8×6 holds 50331648 values; at most 4194304 are allowed"),
-        ([.conv2d(filters: 3, kernel: 1000, stride: 1, padding: 1000)], "layer 0 (conv2d 3 1000×1000 stride 1 pad 1000): the patch matrix holds 2032126000000 values; at most 4194304 are allowed"),
-        ([.conv2d(filters: 1 << 16, kernel: 200, stride: 1000, padding: 100)], "layer 0 (conv2d 65536 200×200 stride 1000 pad 100): weight tensor 65536×2×200×200 holds 5242880000 values; at most 16777216 are allowed"),
-        ([.maxPool2d(size: 1 << 62, stride: 1)], "layer 0 (maxpool2d 4611686018427387904×4611686018427387904 stride 1): size and stride must be from 1 to 1048576"),
+        (
+            [LayerSpec.conv2d(filters: 1 << 62, kernel: 3, stride: 1, padding: 1)],
+            "layer 0 (conv2d 4611686018427387904 3×3 stride 1 pad 1): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"
+        ),
+        (
+            [.conv2d(filters: 3, kernel: 1 << 62, stride: 1, padding: 1)],
+            "layer 0 (conv2d 3 4611686018427387904×4611686018427387904 stride 1 pad 1): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"
+        ),
+        (
+            [.conv2d(filters: 3, kernel: 3, stride: 1, padding: 1 << 62)],
+            "layer 0 (conv2d 3 3×3 stride 1 pad 4611686018427387904): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"
+        ),
+        (
+            [.conv2d(filters: 3, kernel: 3, stride: 1 << 62, padding: 1)],
+            "layer 0 (conv2d 3 3×3 stride 4611686018427387904 pad 1): filters, kernel and stride must be from 1 to 1048576 and padding from 0 to 1048576"
+        ),
+        (
+            [.conv2d(filters: 3, kernel: 3, stride: 1, padding: 1 << 20)],
+            "layer 0 (conv2d 3 3×3 stride 1 pad 1048576): output 3×2097158×2097156 has a dimension above 1048576"
+        ),
+        (
+            [.conv2d(filters: 1 << 20, kernel: 3, stride: 1, padding: 1)],
+            "layer 0 (conv2d 1048576 3×3 stride 1 pad 1): output 1048576×8×6 holds 50331648 values; at most 4194304 are allowed"
+        ),
+        (
+            [.conv2d(filters: 3, kernel: 1000, stride: 1, padding: 1000)],
+            "layer 0 (conv2d 3 1000×1000 stride 1 pad 1000): the patch matrix holds 2032126000000 values; at most 4194304 are allowed"
+        ),
+        (
+            [.conv2d(filters: 1 << 16, kernel: 200, stride: 1000, padding: 100)],
+            "layer 0 (conv2d 65536 200×200 stride 1000 pad 100): weight tensor 65536×2×200×200 holds 5242880000 values; at most 16777216 are allowed"
+        ),
+        (
+            [.maxPool2d(size: 1 << 62, stride: 1)],
+            "layer 0 (maxpool2d 4611686018427387904×4611686018427387904 stride 1): size and stride must be from 1 to 1048576"
+        ),
     ])
     func aHugeConvolutionIsRefusedAtOnce(layers: [LayerSpec], reason: String) throws {
         #expect(try Self.architectureRefusal(Self.architectureJSON(layers + [.flatten, .dense(units: 2)])) == Self.unusable + reason)
@@ -543,8 +584,9 @@ import Support
             #expect(throws: ShapeError.self) { _ = try Network(architecture, seed: 1) }
         }
         // JSON has no NaN: such a file has no readable architecture.
-        #expect(try Self.architectureRefusal(#"{"input":[36],"layers":[{"type":"dropout","rate":NaN},{"type":"dense","units":2}]}"#)
-            == "has no readable architecture")
+        #expect(
+            try Self.architectureRefusal(#"{"input":[36],"layers":[{"type":"dropout","rate":NaN},{"type":"dense","units":2}]}"#)
+                == "has no readable architecture")
     }
 
     // MARK: - Whole numbers in the header
@@ -592,8 +634,9 @@ import Support
         let model = try Self.model()
         #expect(Self.refusal(Self.resealed(model) { $0.metadata["architecture"] = "{}" }) == "has no readable architecture")
         #expect(Self.refusal(Self.resealed(model) { $0.metadata["loss"] = "hinge" }) == "names no known loss (hinge)")
-        #expect(Self.refusal(Self.resealed(model) { $0.metadata["labels"] = #"["only one"]"# })
-            == "has 1 label names for an output of 2 with softmax_cross_entropy")
+        #expect(
+            Self.refusal(Self.resealed(model) { $0.metadata["labels"] = #"["only one"]"# })
+                == "has 1 label names for an output of 2 with softmax_cross_entropy")
     }
 
     @Test func aDirectoryOrAMissingPathIsRefused() throws {

@@ -1,15 +1,18 @@
 import Testing
+
 @testable import Neural
 
 /// Shapes are inferred, never written by hand, and a mismatch names the layer and both shapes.
 @Suite struct ShapeTests {
     @Test func theFlattenedSizeIsInferred() throws {
-        let architecture = Architecture(input: [3, 64, 32], layers: [
-            .conv2d(filters: 8, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
-            .conv2d(filters: 16, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
-            .conv2d(filters: 32, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
-            .flatten, .dense(units: 64), .relu, .dropout(rate: 0.25), .dense(units: 2),
-        ])
+        let architecture = Architecture(
+            input: [3, 64, 32],
+            layers: [
+                .conv2d(filters: 8, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
+                .conv2d(filters: 16, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
+                .conv2d(filters: 32, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
+                .flatten, .dense(units: 64), .relu, .dropout(rate: 0.25), .dense(units: 2),
+            ])
         let shapes = try architecture.shapes()
         #expect(shapes[0] == [8, 64, 32])
         #expect(shapes[2] == [8, 32, 16])
@@ -38,9 +41,12 @@ import Testing
 
     @Test func aWindowLargerThanItsInputIsNamed() {
         let error = #expect(throws: ShapeError.self) {
-            _ = try Architecture(input: [1, 4, 4], layers: [
-                .maxPool2d(size: 2, stride: 2), .maxPool2d(size: 2, stride: 2), .maxPool2d(size: 2, stride: 2),
-            ]).shapes()
+            _ = try Architecture(
+                input: [1, 4, 4],
+                layers: [
+                    .maxPool2d(size: 2, stride: 2), .maxPool2d(size: 2, stride: 2), .maxPool2d(size: 2, stride: 2),
+                ]
+            ).shapes()
         }
         #expect(error?.description == "layer 2 (maxpool2d 2×2 stride 2): input 1×1×1 is smaller than the 2×2 window")
     }

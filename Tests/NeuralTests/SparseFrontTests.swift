@@ -1,5 +1,6 @@
 import Randomness
 import Testing
+
 @testable import Neural
 
 /// The fused sparse path through convolution, ReLU and max-pool gives what the three layers give.
@@ -33,9 +34,11 @@ import Testing
         (.conv2d(filters: 2, kernel: 2, stride: 1, padding: 1), 3),
     ])
     func matchesTheLayers(_ conv: LayerSpec, _ pool: Int) throws {
-        let architecture = Architecture(input: [2, 16, 12], layers: [
-            conv, .relu, .maxPool2d(size: pool, stride: pool), .flatten, .dense(units: 3),
-        ])
+        let architecture = Architecture(
+            input: [2, 16, 12],
+            layers: [
+                conv, .relu, .maxPool2d(size: pool, stride: pool), .flatten, .dense(units: 3),
+            ])
         let network = try Network(architecture, seed: 4)
         #expect(network.front != nil)
         for p in network.parameters where p.name.hasSuffix("bias") {  // biases of both signs
@@ -60,9 +63,12 @@ import Testing
 
     /// Predicting a batch larger than the last training batch must not touch the training caches.
     @Test func predictionAfterASmallTrainingBatch() throws {
-        let network = try Network(Architecture(input: [2, 16, 12], layers: [
-            .conv2d(filters: 4, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2),
-        ]), seed: 2)
+        let network = try Network(
+            Architecture(
+                input: [2, 16, 12],
+                layers: [
+                    .conv2d(filters: 4, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2),
+                ]), seed: 2)
         let big = Self.sparseBatch([16, 2, 16, 12], density: 0.05, seed: 5)
         let before = try network(big)
         _ = try network.forward(Self.sparseBatch([1, 2, 16, 12], density: 0.05, seed: 6), training: true)
@@ -78,10 +84,13 @@ import Testing
         (.conv2d(filters: 3, kernel: 2, stride: 1, padding: 1), 2),
     ])
     func theNextConvolutionComputesChangedOutputsOnly(_ second: LayerSpec, _ pool: Int) throws {
-        let network = try Network(Architecture(input: [2, 16, 12], layers: [
-            .conv2d(filters: 4, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: pool, stride: pool),
-            second, .relu, .flatten, .dense(units: 3),
-        ]), seed: 6)
+        let network = try Network(
+            Architecture(
+                input: [2, 16, 12],
+                layers: [
+                    .conv2d(filters: 4, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: pool, stride: pool),
+                    second, .relu, .flatten, .dense(units: 3),
+                ]), seed: 6)
         for p in network.parameters where p.name.hasSuffix("bias") {
             p.value = randomTensor(p.value.shape, seed: 10, scale: 0.2)
         }
@@ -98,9 +107,12 @@ import Testing
     }
 
     @Test func denseBatchesTakeTheOrdinaryPath() throws {
-        let network = try Network(Architecture(input: [1, 8, 8], layers: [
-            .conv2d(filters: 2, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2),
-        ]), seed: 1)
+        let network = try Network(
+            Architecture(
+                input: [1, 8, 8],
+                layers: [
+                    .conv2d(filters: 2, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2), .flatten, .dense(units: 2),
+                ]), seed: 1)
         let dense = randomTensor([2, 1, 8, 8], seed: 3)
         #expect(!network.front!.accepts(dense))
         let (expected, gradients) = try Self.layered(network, dense, [0, 1])
@@ -112,13 +124,19 @@ import Testing
     }
 
     @Test func onlyTheRightShapeIsFused() throws {
-        let strided = try Network(Architecture(input: [1, 8, 8], layers: [
-            .conv2d(filters: 2, kernel: 3, stride: 2, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
-        ]), seed: 1)
+        let strided = try Network(
+            Architecture(
+                input: [1, 8, 8],
+                layers: [
+                    .conv2d(filters: 2, kernel: 3, stride: 2, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
+                ]), seed: 1)
         #expect(strided.front == nil)
-        let overlapping = try Network(Architecture(input: [1, 8, 8], layers: [
-            .conv2d(filters: 2, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 3, stride: 2),
-        ]), seed: 1)
+        let overlapping = try Network(
+            Architecture(
+                input: [1, 8, 8],
+                layers: [
+                    .conv2d(filters: 2, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 3, stride: 2),
+                ]), seed: 1)
         #expect(overlapping.front == nil)
     }
 }

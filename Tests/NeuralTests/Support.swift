@@ -1,5 +1,6 @@
 import Foundation
 import Randomness
+
 @testable import Neural
 
 /// A tensor of normal random values.

@@ -1,7 +1,8 @@
-import Support
 import Foundation
+import Support
 import TestSupport
 import Testing
+
 @testable import Reputation
 
 /// The model card of a training run and the NumPy export of its encoded parts.
@@ -9,8 +10,9 @@ extension ModelTests {
     @Test func theCardRecordsTheRunAndItsParts() throws {
         let result = Self.trained, data = try Self.data()
         let test = try IPTraining.evaluate(result.model, result.parts[.test]!)
-        let card = IPModelCard(training: result, data: data, loading: LoadingOptions(), options: Self.options(), test: test,
-                               created: Date(timeIntervalSince1970: 1_767_225_600))
+        let card = IPModelCard(
+            training: result, data: data, loading: LoadingOptions(), options: Self.options(), test: test,
+            created: Date(timeIntervalSince1970: 1_767_225_600))
         #expect(card.created == "2026-01-01T00:00:00Z")
         #expect(card.inputs.map(\.sha256) == data.inputs.map(\.sha256))
         #expect(card.hour == data.hourNote && card.port == data.portNote && card.notes == data.notes)

@@ -1,12 +1,14 @@
 import Enrichment
 import FlowRecords
-import Testing
 import TestSupport
+import Testing
+
 @testable import Reputation
 
 @Suite struct FeatureTests {
-    let spec = FeatureSpec(hour: true, port: true, countries: ["DE", "US"], location: true, asnBuckets: 8,
-                           flags: true, prefixLength: true, lists: ["cdn"])
+    let spec = FeatureSpec(
+        hour: true, port: true, countries: ["DE", "US"], location: true, asnBuckets: 8,
+        flags: true, prefixLength: true, lists: ["cdn"])
 
     func row(_ facts: AddressFacts, _ observation: Observation, member: Bool = false) -> [String: Float] {
         var values = [Float](repeating: -1, count: spec.columnCount)
@@ -26,8 +28,9 @@ import TestSupport
     }
 
     @Test func encodesKnownFacts() {
-        let facts = AddressFacts(countryCode: "DE", continentCode: "EU", latitude: 45, longitude: -90, utcOffsetHours: 7,
-                                 asn: 3320, prefixLength: 24, flags: [.anycast], sources: ["test"])
+        let facts = AddressFacts(
+            countryCode: "DE", continentCode: "EU", latitude: 45, longitude: -90, utcOffsetHours: 7,
+            asn: 3320, prefixLength: 24, flags: [.anycast], sources: ["test"])
         let r = row(facts, Observation(address: ip("193.0.0.1"), hour: 6, port: 22, transport: .tcp), member: true)
         #expect(abs(r["hour_sin"]! - 1) < 1e-6 && abs(r["hour_cos"]!) < 1e-6)
         #expect(abs(r["port"]! - 22.0 / 65535) < 1e-7 && r["port_system"] == 1 && r["port_registered"] == 0)
@@ -66,8 +69,10 @@ import TestSupport
         #expect(try Observation.parse(" 2001:db8::1 ").get() == Observation(address: ip("2001:db8::1")))
         #expect(try Observation.parse("198.51.100.1,,443").get() == Observation(address: ip("198.51.100.1"), port: 443, transport: .tcp))
         // "1.2.3.4,,/" trapped (an empty port split; found by the ip-score-request fuzz target).
-        for bad in ["example.com", "1.2.3.4,24", "1.2.3.4,x", "1.2.3.4,3,70000/tcp", "1.2.3.4,3,22/xyz", "1.2.3.4,1,2,3",
-                    "1.2.3.4,,/", "1.2.3.4,,/tcp", "1.2.3.4,,443/", "1.2.3.4,,//"] {
+        for bad in [
+            "example.com", "1.2.3.4,24", "1.2.3.4,x", "1.2.3.4,3,70000/tcp", "1.2.3.4,3,22/xyz", "1.2.3.4,1,2,3",
+            "1.2.3.4,,/", "1.2.3.4,,/tcp", "1.2.3.4,,443/", "1.2.3.4,,//",
+        ] {
             #expect(throws: ObservationSyntaxError.self, "\(bad)") { _ = try Observation.parse(bad).get() }
         }
     }

@@ -1,26 +1,30 @@
 import Forest
 import Foundation
 import Neural
-import Testing
-import TestSupport
-@testable import Reputation
 import Support
+import TestSupport
+import Testing
+
+@testable import Reputation
 
 /// What `IPModel.read` refuses: files damaged or edited, whether or not the editor recomputed a
 /// checksum, and numbers out of their bounds. A tiny model made here; no database needed.
 @Suite struct IPModelFileTests {
-    static let spec = FeatureSpec(hour: false, port: false, countries: [], location: false, asnBuckets: 0, flags: false,
-                                  prefixLength: true, lists: [])
+    static let spec = FeatureSpec(
+        hour: false, port: false, countries: [], location: false, asnBuckets: 0, flags: false,
+        prefixLength: true, lists: [])
 
     /// A forest of one split and two leaves, and a small network, over `spec`'s columns.
     static func model() throws -> IPModel {
         let columns = spec.columnCount
         let tree = DecisionTree(feature: [0, -1, -1], threshold: [0.5, 0, 0], left: [1, 0, 0], right: [2, 0, 0], value: [0.5, 0.1, 0.9])
-        let forest = RandomForest(trees: [tree, tree], featureCount: columns,
-                                  importances: (0..<columns).map { $0 == 0 ? 1 : 0 })
+        let forest = RandomForest(
+            trees: [tree, tree], featureCount: columns,
+            importances: (0..<columns).map { $0 == 0 ? 1 : 0 })
         let mlp = try Network(Architecture(input: [columns], layers: [.dense(units: 4), .relu, .dense(units: 2)]), seed: 3)
-        return IPModel(spec: spec, databases: [], lists: [], forest: forest, mlp: mlp, forestWeight: 0.5, threshold: 0.4262,
-                       targetRecall: 0.95)
+        return IPModel(
+            spec: spec, databases: [], lists: [], forest: forest, mlp: mlp, forestWeight: 0.5, threshold: 0.4262,
+            targetRecall: 0.95)
     }
 
     /// Writes `file` as it is (no checksum recomputed) and returns why `IPModel.read` refuses it; nil
@@ -100,9 +104,11 @@ import Support
         #expect(Self.refusal(file) == Self.tampered)
     }
 
-    @Test(arguments: [("threshold", "nan"), ("threshold", "inf"), ("threshold", "-0.1"), ("threshold", "1.5"), ("threshold", "x"),
-                      ("forest_weight", "nan"), ("forest_weight", "-inf"), ("forest_weight", "2"),
-                      ("target_recall", "0"), ("target_recall", "nan"), ("target_recall", "1.01"), ("target_recall", "")])
+    @Test(arguments: [
+        ("threshold", "nan"), ("threshold", "inf"), ("threshold", "-0.1"), ("threshold", "1.5"), ("threshold", "x"),
+        ("forest_weight", "nan"), ("forest_weight", "-inf"), ("forest_weight", "2"),
+        ("target_recall", "0"), ("target_recall", "nan"), ("target_recall", "1.01"), ("target_recall", ""),
+    ])
     func numbersOutOfBoundsAreRefusedEvenResealed(key: String, value: String) throws {
         let file = try Self.resealed { $0.metadata[key] = value }
         let reason = try #require(Self.refusal(file))
@@ -151,15 +157,18 @@ import Support
 
     /// `eval ip` loads and splits data again with the card's options: counts that would overflow
     /// there, or fractions that would trap, are refused when the model is read.
-    @Test(arguments: [(#""samplesPerList":10000"#, #""samplesPerList":4611686018427387904"#, "samples per list 4611686018427387904 is not from 1 to 1000000"),
-                      (#""samplesPerList":10000"#, #""samplesPerList":0"#, "samples per list 0 is not from 1 to 1000000"),
-                      (#""minimumCount":1"#, #""minimumCount":-1"#, "minimum count -1 is not from 0 to 1000000"),
-                      (#""testFraction":0.2"#, #""testFraction":1e300"#, "test fraction 1e+300 is not in (0, 1)"),
-                      (#""validationFraction":0.15"#, #""validationFraction":-0.5"#, "validation fraction -0.5 is not in [0, 1)")])
+    @Test(arguments: [
+        (#""samplesPerList":10000"#, #""samplesPerList":4611686018427387904"#, "samples per list 4611686018427387904 is not from 1 to 1000000"),
+        (#""samplesPerList":10000"#, #""samplesPerList":0"#, "samples per list 0 is not from 1 to 1000000"),
+        (#""minimumCount":1"#, #""minimumCount":-1"#, "minimum count -1 is not from 0 to 1000000"),
+        (#""testFraction":0.2"#, #""testFraction":1e300"#, "test fraction 1e+300 is not in (0, 1)"),
+        (#""validationFraction":0.15"#, #""validationFraction":-0.5"#, "validation fraction -0.5 is not in [0, 1)"),
+    ])
     func aCardWhoseOptionsCannotBeUsedAgainIsRefused(old: String, new: String, problem: String) throws {
         var model = try Self.model()
-        model.card = IPModelCard(created: "2026-01-01", inputs: [], loading: LoadingOptions(), split: SplitOptions(), hour: "no", port: "no",
-                                 rows: [:], forest: nil, mlpEpochs: nil, test: [], notes: [])
+        model.card = IPModelCard(
+            created: "2026-01-01", inputs: [], loading: LoadingOptions(), split: SplitOptions(), hour: "no", port: "no",
+            rows: [:], forest: nil, mlpEpochs: nil, test: [], notes: [])
         let path = try temporaryDirectory("model") + "/carded.safetensors"
         try model.write(to: path)
         #expect(try IPModel.read(path: path).card?.loading.samplesPerList == 10_000)

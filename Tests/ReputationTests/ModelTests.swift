@@ -3,10 +3,11 @@ import FlowRecords
 import Forest
 import Foundation
 import Neural
-import Testing
-import TestSupport
-@testable import Reputation
 import Support
+import TestSupport
+import Testing
+
+@testable import Reputation
 
 /// Training on real IPsum and Cloudflare/Fastly excerpts with the system's libloc database.
 @Suite(.enabled(if: liblocInstalled, "the libloc-database package is not installed"), .serialized)
@@ -17,8 +18,10 @@ struct ModelTests {
         var o = LoadingOptions()
         o.minimumCount = 2
         o.samplesPerList = 300
-        return try LabelledData.load(malicious: [FixtureDirectory.addressLists.path("ipsum-excerpt.txt")],
-                                     benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt"), FixtureDirectory.addressLists.path("fastly-ip-ranges.json")], options: o)
+        return try LabelledData.load(
+            malicious: [FixtureDirectory.addressLists.path("ipsum-excerpt.txt")],
+            benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt"), FixtureDirectory.addressLists.path("fastly-ip-ranges.json")], options: o
+        )
     }
 
     static func options(_ scorer: IPScorerKind = .ensemble) -> IPTrainingOptions {
@@ -31,7 +34,8 @@ struct ModelTests {
         return o
     }
 
-    nonisolated(unsafe) static let trained: IPTrainingResult = try! IPTraining.train(data(), loading: LoadingOptions(), intelligence: intelligence, lists: [], options: options())
+    nonisolated(unsafe) static let trained: IPTrainingResult = try! IPTraining.train(
+        data(), loading: LoadingOptions(), intelligence: intelligence, lists: [], options: options())
 
     @Test func learnsToTellBlocklistedAddressesFromCDNs() throws {
         let result = Self.trained
@@ -114,7 +118,9 @@ struct ModelTests {
         var o = LoadingOptions()
         o.minimumCount = 2
         o.samplesPerList = 100
-        let data = try LabelledData.load(malicious: [FixtureDirectory.addressLists.path("ipsum-excerpt.txt")], benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")], options: o)
+        let data = try LabelledData.load(
+            malicious: [FixtureDirectory.addressLists.path("ipsum-excerpt.txt")], benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")],
+            options: o)
         let error = #expect(throws: ReputationDataError.self) {
             _ = try IPTraining.train(data, loading: o, intelligence: Self.intelligence, lists: [list], options: Self.options(.forest))
         }

@@ -1,8 +1,9 @@
 import Enrichment
 import FlowRecords
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Reputation
 
 @Suite struct TrainingDataTests {
@@ -14,9 +15,10 @@ import TestSupport
     }
 
     @Test func readsListsSamplesBlocksAndDropsWhatWouldMislead() throws {
-        let data = try LabelledData.load(malicious: [FixtureDirectory.addressLists.path("ipsum-excerpt.txt")],
-                                         benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt"), FixtureDirectory.addressLists.path("fastly-ip-ranges.json")],
-                                         options: options)
+        let data = try LabelledData.load(
+            malicious: [FixtureDirectory.addressLists.path("ipsum-excerpt.txt")],
+            benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt"), FixtureDirectory.addressLists.path("fastly-ip-ranges.json")],
+            options: options)
         #expect(data.inputs.map(\.kind) == ["addresses", "blocks", "blocks"])
         #expect(data.inputs[0].rows == 400)
         #expect(data.notes.contains { $0.contains("skipped 100 entries on fewer than 2 lists") })
@@ -48,7 +50,8 @@ import TestSupport
         let data = try LabelledData.load(malicious: [scanners], benign: [visitors], options: options)
         #expect(data.inputs.map(\.kind) == ["flows", "flows"])
         #expect(data.hasHour && data.hasPort)
-        #expect(data.rows.first == LabelledRow(observation: Observation(address: ip("45.148.10.5"), hour: 3, port: 22, transport: .tcp), malicious: true, input: 0))
+        #expect(
+            data.rows.first == LabelledRow(observation: Observation(address: ip("45.148.10.5"), hour: 3, port: 22, transport: .tcp), malicious: true, input: 0))
         #expect(data.rows.count == 4)
         #expect(data.notes.contains { $0.contains("1 not public Internet addresses") })
     }
@@ -73,16 +76,22 @@ import TestSupport
 
     @Test func reportsUnusableInputs() throws {
         let empty = try temporaryFile("# nothing\n", name: "empty.txt")
-        #expect(throws: ReputationDataError.self) { _ = try LabelledData.load(malicious: [empty], benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")], options: options) }
+        #expect(throws: ReputationDataError.self) {
+            _ = try LabelledData.load(malicious: [empty], benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")], options: options)
+        }
         let broken = try temporaryFile("45.148.10.5 2\nnot-an-address\n", name: "broken.txt")
         // Counted and reported, and the rest used...
         let lenient = try LabelledData.load(malicious: [broken], benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")], options: options)
         #expect(lenient.rows.filter(\.malicious).count == 1)
-        #expect(lenient.notes.contains("\(broken): skipped 1 malformed line, the first: 2: 'not-an-address' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32) (--strict stops at it)"))
+        #expect(
+            lenient.notes.contains(
+                "\(broken): skipped 1 malformed line, the first: 2: 'not-an-address' is not an address or address block (like 10.0.0.0/8 or 2001:db8::/32) (--strict stops at it)"
+            ))
         // ...or, with --strict, the first stops the run.
         let error = #expect(throws: ReputationDataError.self) {
-            _ = try LabelledData.load(malicious: [broken], benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")], options: options,
-                                      flowOptions: ReadOptions(strict: true))
+            _ = try LabelledData.load(
+                malicious: [broken], benign: [FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")], options: options,
+                flowOptions: ReadOptions(strict: true))
         }
         #expect(error?.description.hasPrefix("\(broken):2: 'not-an-address' is not an address") == true)
         #expect(throws: ReputationDataError.self) { _ = try LabelledData.load(malicious: ["/nonexistent/list.txt"], benign: [broken], options: options) }

@@ -1,12 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-@testable import Service
-import Testing
 import TestSupport
+import Testing
+
+@testable import Service
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How a hostile client attacks the service: other spellings of protected paths, bodies that cost
 /// time without producing flows, bad framing, and inputs echoed back.
@@ -145,8 +147,10 @@ struct ServiceHardeningTests {
         let scoring = try await buildApplication(configuration)
         let huge = String(repeating: "9", count: 8 << 20)
         try await scoring.test(.router) { client in
-            for body in ["{\"addresses\": [\"\(huge)\"]}", "{\"\(huge)\": 1}", "{\"addresses\": [{\"address\": \"1.2.3.4\", \"\(huge)\": 1}]}",
-                         "{\"addresses\": [\"1.2.3.4,,\(huge)/tcp\"]}", "{\"addresses\": [\"1.2.3.4,,/\"]}"] {
+            for body in [
+                "{\"addresses\": [\"\(huge)\"]}", "{\"\(huge)\": 1}", "{\"addresses\": [{\"address\": \"1.2.3.4\", \"\(huge)\": 1}]}",
+                "{\"addresses\": [\"1.2.3.4,,\(huge)/tcp\"]}", "{\"addresses\": [\"1.2.3.4,,/\"]}",
+            ] {
                 try await client.execute(uri: "/v1/ip/score", method: .post, body: ByteBuffer(string: body)) { response in
                     #expect(response.status.code >= 400 && response.status.code < 500, "\(response.status)")
                     #expect(response.body.readableBytes < 2048, "\(response.body.readableBytes) bytes")

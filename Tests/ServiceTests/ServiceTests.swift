@@ -5,10 +5,11 @@ import Hummingbird
 import HummingbirdTesting
 import Neural
 import Reputation
-@testable import Service
-import Testing
 import TestSupport
+import Testing
 import Yams
+
+@testable import Service
 
 /// Whether the libloc database the shipped IP model was trained with is installed.
 let hasLibloc = FileManager.default.fileExists(atPath: "/var/lib/location/database.db")
@@ -51,18 +52,22 @@ func scanLog(source: String = "198.51.100.7", extraLines: [String] = []) -> Byte
     let scanner = IPAddress(source)!, target = IPAddress("10.0.0.5")!
     for i in 0..<60 {
         let t = 1_700_000_000 + Double(i)
-        FlowWriter.encode(FlowRecord(start: t, end: t + 0.01, source: scanner, destination: target, sourcePort: 40000,
-                                     destinationPort: UInt16(20 + i), transport: .tcp, sourcePackets: 1, sourceBytes: 40,
-                                     destinationPackets: 1, destinationBytes: 40, tcpFlags: [], outcome: .rejected, state: "REJ"),
-                          as: .jsonl, into: &bytes)
+        FlowWriter.encode(
+            FlowRecord(
+                start: t, end: t + 0.01, source: scanner, destination: target, sourcePort: 40000,
+                destinationPort: UInt16(20 + i), transport: .tcp, sourcePackets: 1, sourceBytes: 40,
+                destinationPackets: 1, destinationBytes: 40, tcpFlags: [], outcome: .rejected, state: "REJ"),
+            as: .jsonl, into: &bytes)
     }
     let client = IPAddress("10.0.0.9")!, server = IPAddress("192.0.2.80")!
     for i in 0..<5 {
         let t = 1_700_000_000 + Double(10 * i)
-        FlowWriter.encode(FlowRecord(start: t, end: t + 1, source: client, destination: server, sourcePort: UInt16(50000 + i),
-                                     destinationPort: 443, transport: .tcp, sourcePackets: 10, sourceBytes: 900,
-                                     destinationPackets: 12, destinationBytes: 9000, outcome: .established, state: "SF"),
-                          as: .jsonl, into: &bytes)
+        FlowWriter.encode(
+            FlowRecord(
+                start: t, end: t + 1, source: client, destination: server, sourcePort: UInt16(50000 + i),
+                destinationPort: 443, transport: .tcp, sourcePackets: 10, sourceBytes: 900,
+                destinationPackets: 12, destinationBytes: 9000, outcome: .established, state: "SF"),
+            as: .jsonl, into: &bytes)
     }
     for line in extraLines { bytes += Array((line + "\n").utf8) }
     return ByteBuffer(bytes: bytes)
@@ -100,8 +105,10 @@ struct ServiceTests {
     @Test("GET /openapi.yaml parses as OpenAPI 3 and lists every route the server answers, and only those")
     func openAPIDocument() async throws {
         let app = try await buildApplication(testConfiguration(ipScoring: false))
-        let routes: Set<String> = ["POST /v1/ip/score", "POST /v1/detect", "GET /v1/models", "POST /v1/models/reload",
-                                   "GET /healthz", "GET /metrics", "GET /openapi.yaml"]
+        let routes: Set<String> = [
+            "POST /v1/ip/score", "POST /v1/detect", "GET /v1/models", "POST /v1/models/reload",
+            "GET /healthz", "GET /metrics", "GET /openapi.yaml",
+        ]
         try await app.test(.router) { client in
             let text = try await client.execute(uri: "/openapi.yaml", method: .get) { response in
                 #expect(response.status == .ok)
@@ -176,8 +183,14 @@ struct ServiceTests {
             (#"{"addresses": ["1.2.3.4", "300.1.1.1"]}"#, "addresses[1]: '300.1.1.1': not an IPv4 or IPv6 address", "addresses[1]"),
             (#"{"addresses": [{"address": "1.2.3.4", "hour": 24}]}"#, "hour '24' is not 0–23", "addresses[0]"),
             (#"{"addresses": [{"address": "1.2.3.4", "transport": "udp"}]}"#, "addresses[0].transport: a transport needs a port", "addresses[0].transport"),
-            (#"{"addresses": [{"address": "1.2.3.4", "port": 22, "transport": null}]}"#, "addresses[0].transport: expected a string, not null", "addresses[0].transport"),
-            (#"{"addresses": [{"address": "1.2.3.4", "port": 22, "transport": "TCP"}]}"#, "'TCP' is not tcp, udp, icmp or a protocol number 0–255", "addresses[0].transport"),
+            (
+                #"{"addresses": [{"address": "1.2.3.4", "port": 22, "transport": null}]}"#, "addresses[0].transport: expected a string, not null",
+                "addresses[0].transport"
+            ),
+            (
+                #"{"addresses": [{"address": "1.2.3.4", "port": 22, "transport": "TCP"}]}"#, "'TCP' is not tcp, udp, icmp or a protocol number 0–255",
+                "addresses[0].transport"
+            ),
             (#"{"addresses": [{"address": "1.2.3.4", "port": 22, "transport": "256"}]}"#, "'256' is not tcp, udp, icmp", "addresses[0].transport"),
             (#"{"addresses": [42]}"#, "addresses[0]: expected a string ADDR[,HOUR[,PORT/PROTO]] or an object", "addresses[0]"),
             (#"{"addresses": []}"#, "addresses: empty", "addresses"),
@@ -366,7 +379,8 @@ struct ServiceTests {
                             }
                         }
                         if hasLibloc && i % 2 == 0 {
-                            return try await client.execute(uri: "/v1/ip/score", method: .post, body: jsonBody(#"{"addresses": ["77.90.185.20", "8.8.8.8"]}"#)) { response in
+                            return try await client.execute(uri: "/v1/ip/score", method: .post, body: jsonBody(#"{"addresses": ["77.90.185.20", "8.8.8.8"]}"#))
+                            { response in
                                 #expect(response.status == .ok)
                                 return try json(response)["generation"] as? Int ?? 0
                             }
@@ -391,7 +405,9 @@ struct ServiceTests {
         }
     }
 
-    @Test("A generation taken before a reload still works after it (requests in flight finish on it)", .enabled(if: hasLibloc, "the libloc-database package is not installed"))
+    @Test(
+        "A generation taken before a reload still works after it (requests in flight finish on it)",
+        .enabled(if: hasLibloc, "the libloc-database package is not installed"))
     func oldGenerationKeepsWorking() throws {
         let store = try ModelStore(sources: testConfiguration().models, scorers: 1)
         let old = store.current
@@ -429,8 +445,9 @@ struct ServiceTests {
         try file.sealed().write(to: model)
         // Before the bounds came first, building this network trapped and took the server down.
         let error = #expect(throws: ModelStore.ReloadError.self) { try store.reload() }
-        #expect(error?.description.contains("\(model): has an architecture that cannot be used: layer 7 (dense 4611686018427387904)") == true,
-                "\(String(describing: error))")
+        #expect(
+            error?.description.contains("\(model): has an architecture that cannot be used: layer 7 (dense 4611686018427387904)") == true,
+            "\(String(describing: error))")
         #expect(store.current.number == 1)
         _ = store.current.makePipeline()
     }

@@ -28,8 +28,9 @@ final class ScaleOutTests: XCTestCase {
     }
 
     func startWorker(_ id: String, _ urls: String, extra: [String] = []) throws -> Process {
-        try FlowhoundCLI.start(["worker", "--nats", urls, "--replicas", "3", "--id", id, "--lease-ttl", "4"] + extra,
-                               log: directory.appendingPathComponent("\(id).log"))
+        try FlowhoundCLI.start(
+            ["worker", "--nats", urls, "--replicas", "3", "--id", id, "--lease-ttl", "4"] + extra,
+            log: directory.appendingPathComponent("\(id).log"))
     }
 
     func workerLogs() -> String {
@@ -57,8 +58,10 @@ final class ScaleOutTests: XCTestCase {
     func testWorkersKilledAndRestartedRaiseExactlyTheAlertsOfDetect() throws {
         // A synthetic hour with scanners of every kind, in two halves published apart.
         let log = directory.appendingPathComponent("all.log")
-        try run(["synth", "--seed", "11", "--duration", "90m", "--format", "zeek", "-o", log.path,
-                 "--truth", directory.appendingPathComponent("truth.csv").path])
+        try run([
+            "synth", "--seed", "11", "--duration", "90m", "--format", "zeek", "-o", log.path,
+            "--truth", directory.appendingPathComponent("truth.csv").path,
+        ])
         let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
         let header = lines.filter { $0.hasPrefix("#") && !$0.hasPrefix("#close") }
         let records = lines.filter { !$0.isEmpty && !$0.hasPrefix("#") }
@@ -99,7 +102,9 @@ final class ScaleOutTests: XCTestCase {
 
         try run(["publish", halves[0].path, "--nats", urls, "--replicas", "3", "--no-progress"])
         func alertCount(_ partitions: [Int]) throws -> Int {
-            partitions.compactMap { p in (try? nc.lastMessage(stream: "alerts", subject: "alerts.\(p)")).flatMap { $0 }?.header("Flowhound-Alert").flatMap(Int.init) }.reduce(0, +)
+            partitions.compactMap { p in
+                (try? nc.lastMessage(stream: "alerts", subject: "alerts.\(p)")).flatMap { $0 }?.header("Flowhound-Alert").flatMap(Int.init)
+            }.reduce(0, +)
         }
         try waitFor("w3 to publish alerts", seconds: 30) { try alertCount(w3Partitions) > 0 }
         Thread.sleep(forTimeInterval: 0.5)

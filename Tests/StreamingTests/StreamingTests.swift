@@ -5,17 +5,19 @@ import XCTest
 
 final class FlowMessageTests: XCTestCase {
     func testMessagesRoundTrip() throws {
-        let r = FlowRecord(start: 1_700_000_000.5, end: 1_700_000_001, source: IPAddress("10.0.0.1")!, destination: IPAddress("10.0.0.2")!,
-                           sourcePort: 40000, destinationPort: 22, transport: .tcp, sourcePackets: 1, tcpFlags: [.syn],
-                           outcome: .unanswered, state: "S0")
+        let r = FlowRecord(
+            start: 1_700_000_000.5, end: 1_700_000_001, source: IPAddress("10.0.0.1")!, destination: IPAddress("10.0.0.2")!,
+            sourcePort: 40000, destinationPort: 22, transport: .tcp, sourcePackets: 1, tcpFlags: [.syn],
+            outcome: .unanswered, state: "S0")
         for m in [FlowMessage.flows([r, r]), .flows([]), .watermark(1_700_000_060), .endOfInput(1_700_000_999.25)] {
             XCTAssertEqual(try FlowMessage(decoding: m.encoded()), m)
         }
     }
 
     func testDamagedMessagesAreClearErrors() throws {
-        let r = FlowRecord(start: 1, end: 2, source: IPAddress("10.0.0.1")!, destination: IPAddress("10.0.0.2")!,
-                           sourcePort: 1, destinationPort: 2, transport: .udp)
+        let r = FlowRecord(
+            start: 1, end: 2, source: IPAddress("10.0.0.1")!, destination: IPAddress("10.0.0.2")!,
+            sourcePort: 1, destinationPort: 2, transport: .udp)
         let good = FlowMessage.flows([r]).encoded()
         func error(_ bytes: [UInt8]) -> String {
             do { _ = try FlowMessage(decoding: bytes); return "no error" } catch { return "\(error)" }

@@ -1,6 +1,7 @@
 import FlowRecords
 import Foundation
 import Testing
+
 @testable import Synthesis
 
 @Suite struct SynthesisTests {

@@ -33,8 +33,10 @@ public enum FlowhoundCLI {
     /// Where the executable is looked for: beside the test bundle (any build directory or
     /// configuration), then in the package's debug build directory.
     public static var candidates: [URL] {
-        [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("flowhound"),
-         Repository.url(".build/debug/flowhound")]
+        [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("flowhound"),
+            Repository.url(".build/debug/flowhound"),
+        ]
     }
 
     /// The built executable; throws `NotBuilt` if there is none.
@@ -69,10 +71,11 @@ public enum FlowhoundCLI {
         process.standardInput = stdin.flatMap { FileHandle(forReadingAtPath: $0) } ?? FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        return Run(status: process.terminationStatus,
-                   stdout: String(decoding: try Data(contentsOf: URL(fileURLWithPath: outPath)), as: UTF8.self),
-                   stderr: String(decoding: try Data(contentsOf: URL(fileURLWithPath: errPath)), as: UTF8.self),
-                   pid: process.processIdentifier)
+        return Run(
+            status: process.terminationStatus,
+            stdout: String(decoding: try Data(contentsOf: URL(fileURLWithPath: outPath)), as: UTF8.self),
+            stderr: String(decoding: try Data(contentsOf: URL(fileURLWithPath: errPath)), as: UTF8.self),
+            pid: process.processIdentifier)
     }
 
     /// Starts `flowhound arguments…` in the background (a server, a worker): standard output and
