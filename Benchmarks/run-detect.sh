@@ -38,7 +38,7 @@ measure() {
     /usr/bin/time -f "peak %M" "$bin" detect "$log" "$@" >/dev/null 2>"$err" || die "detect failed: $(tail -n 3 "$err")"
     local rate rss alerts
     rate="$(sed -n 's/.*(\([0-9]*\) flows\/s).*/\1/p' "$err" | tail -n 1)"
-    alerts="$(sed -n 's/.*flows\/s): \([0-9]*\) alert.*/\1/p' "$err" | tail -n 1)"
+    alerts="$(sed -n 's/.*flows\/s): \([0-9]*\) scan episode.*/\1/p' "$err" | tail -n 1)"
     rss="$(sed -n 's/^peak \([0-9]*\)$/\1/p' "$err")"
     echo "$rate $rss $alerts"
 }

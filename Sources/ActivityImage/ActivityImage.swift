@@ -159,8 +159,10 @@ public struct ActivityAccumulator: Sendable, Equatable {
 
     public init() {}
 
+    /// - Returns: the rank of the flow's destination host in the window.
     /// - Complexity: amortised O(1).
-    public mutating func add(_ r: FlowRecord) {
+    @discardableResult
+    public mutating func add(_ r: FlowRecord) -> Int {
         let rank: Int
         if let known = hosts[r.destination] {
             rank = known
@@ -177,6 +179,7 @@ public struct ActivityAccumulator: Sendable, Equatable {
         flows += 1
         firstSeen = min(firstSeen, r.start)
         lastSeen = max(lastSeen, r.start)
+        return rank
     }
 
     /// The activity image of what was gathered.

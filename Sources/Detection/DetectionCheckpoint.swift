@@ -13,7 +13,7 @@ public struct CheckpointMismatchError: Error, CustomStringConvertible, Equatable
 /// Checkpoints: the whole state of a pipeline as bytes, so that another process can restore it into a
 /// pipeline made from the same recipe and go on with the same behaviour, alert for alert.
 ///
-/// Format (version 2; version 1 lacks the last statistic), in the `WireWriter` encoding:
+/// Format (version 3; see `checkpointVersion` for what older versions lack), in the `WireWriter` encoding:
 /// - `FHCK`, then the format version (a varint);
 /// - the configuration that changes behaviour: detector names in order, window, lateness, quiet period,
 ///   idle timeout, maximum sources, policy, each detector's weight, weighted threshold, batch, and the
@@ -26,8 +26,10 @@ public struct CheckpointMismatchError: Error, CustomStringConvertible, Equatable
 /// Tables and sets are written in ascending order, so equal states give equal bytes.
 extension ScanDetection {
     static let checkpointMagic = Array("FHCK".utf8)
-    /// Version 2 adds `episodesEndedEarly` to the statistics; version 1 checkpoints still restore (with 0).
-    static let checkpointVersion: UInt64 = 2
+    /// Version 2 adds `episodesEndedEarly` to the statistics; version 3 the start and update alert
+    /// counts, the threshold detector's counts of the open window, and each episode's detection time
+    /// and updates. Older checkpoints still restore (with zeros, and an episode detected at its first flow).
+    static let checkpointVersion: UInt64 = 3
 
     /// The pipeline's whole state. Call it between `add`s (a pipeline is not for concurrent use).
     /// - Complexity: O(n log n) in the sources, hosts and ports held.
@@ -40,7 +42,7 @@ extension ScanDetection {
         let s = statistics
         for n in [
             s.flows, s.windows, s.flaggedWindows, s.alerts, s.silenced, s.allowlistedFlows, s.icmpErrors,
-            s.lateFlows, s.evictedSources, s.peakSources, s.episodesEndedEarly,
+            s.lateFlows, s.evictedSources, s.peakSources, s.episodesEndedEarly, s.startAlerts, s.updateAlerts,
         ] { w.int(n) }
         w.f64(now)
         w.f64(nextSweep)
@@ -101,6 +103,10 @@ extension ScanDetection {
         s.evictedSources = try r.int("evicted sources")
         s.peakSources = try r.int("peak sources")
         if version >= 2 { s.episodesEndedEarly = try r.int("episodes ended early") }
+        if version >= 3 {
+            s.startAlerts = try r.int("start alerts")
+            s.updateAlerts = try r.int("update alerts")
+        }
         let now = try readTime(&r, "clock", orStart: true)
         let nextSweep = try readTime(&r, "next sweep", orStart: true)
 
@@ -114,7 +120,7 @@ extension ScanDetection {
             previous = source
             let window = try r.signed("window of \(source)")
             let activity = try ActivityAccumulator(from: &r)
-            let memory = try SourceMemory(from: &r)
+            let memory = try SourceMemory(from: &r, version: version)
             let lastSeen = try readTime(&r, "last seen of \(source)", orStart: false)
             sources[source] = SourceState(window: window, activity: activity, memory: memory, lastSeen: lastSeen)
         }
@@ -141,7 +147,7 @@ extension ScanDetection {
         episodes.reserveCapacity(episodeCount)
         previous = nil
         for _ in 0..<episodeCount {
-            let episode = try Episode(from: &r)
+            let episode = try Episode(from: &r, version: version)
             try ascending(episode.alert.source, after: previous, "episodes")
             previous = episode.alert.source
             episodes[episode.alert.source] = episode
@@ -154,7 +160,7 @@ extension ScanDetection {
             let start = try readTime(&r, "start of a pending window of \(source)", orStart: false)
             let activity = try ActivityAccumulator(from: &r)
             guard activity.flows > 0 else { throw WireError("pending window of \(source) at \(start) has no flows") }
-            let memory = try SourceMemory(from: &r)
+            let memory = try SourceMemory(from: &r, version: version)
             pending.append(ClosedWindow(source: source, windowStart: start, windowLength: settings.window, activity: activity, memory: memory))
         }
         guard r.isAtEnd else { throw WireError("\(r.remaining) byte\(r.remaining == 1 ? "" : "s") after the end of the checkpoint") }
@@ -287,14 +293,42 @@ private func number(_ v: Double) -> String {
 }
 
 extension SourceMemory {
-    /// Each detector's memory in turn (today the walk alone, so the bytes are those of version 1).
+    /// Each detector's memory in turn: the walk, then (version 3) the threshold counts and whether
+    /// they crossed a bound.
     func encode(to w: inout WireWriter) {
         walk.encode(to: &w)
+        w.count(threshold.portsByHost.count)
+        for (host, ports) in threshold.portsByHost.sorted(by: { $0.key < $1.key }) {
+            w.int(host)
+            w.int(ports)
+        }
+        w.count(threshold.hostsByPort.count)
+        for (port, hosts) in threshold.hostsByPort.sorted(by: { $0.key < $1.key }) {
+            w.u16(port)
+            w.int(hosts)
+        }
+        w.bool(threshold.crossed)
     }
 
-    init(from r: inout WireReader) throws {
+    init(from r: inout WireReader, version: UInt64) throws {
         self.init()
         walk = try RandomWalkState(from: &r)
+        guard version >= 3 else { return }
+        var previousHost = -1
+        for _ in 0..<(try r.count("count of threshold hosts", minimumItemSize: 2)) {
+            let host = try r.int("threshold host"), ports = try r.int("failed ports on a threshold host")
+            guard host > previousHost, ports > 0 else { throw WireError("threshold counts: host \(host) with \(ports) ports out of order") }
+            previousHost = host
+            threshold.portsByHost[host] = ports
+        }
+        var previousPort = -1
+        for _ in 0..<(try r.count("count of threshold ports", minimumItemSize: 3)) {
+            let port = try r.u16("threshold port"), hosts = try r.int("failed hosts on a threshold port")
+            guard Int(port) > previousPort, hosts > 0 else { throw WireError("threshold counts: port \(port) with \(hosts) hosts out of order") }
+            previousPort = Int(port)
+            threshold.hostsByPort[port] = hosts
+        }
+        threshold.crossed = try r.bool("whether the threshold was crossed")
     }
 }
 
@@ -371,9 +405,12 @@ extension ScanDetection.Episode {
         w.count(hostSet.count)
         for host in hostSet.sorted() { w.address(host) }
         w.f64(lastFlaggedEnd)
+        w.f64(detectedAt)
+        w.f64(lastUpdate)
+        w.int(updates)
     }
 
-    init(from r: inout WireReader) throws {
+    init(from r: inout WireReader, version: UInt64) throws {
         let source = try r.address("episode source")
         let firstSeen = try r.f64("episode first seen"), lastSeen = try r.f64("episode last seen")
         guard firstSeen.isFinite, lastSeen.isFinite, firstSeen <= lastSeen else {
@@ -418,11 +455,21 @@ extension ScanDetection.Episode {
         }
         let lastFlaggedEnd = try r.f64("episode last flagged window end")
         guard lastFlaggedEnd.isFinite else { throw WireError("episode of \(source): last flagged window ends at \(lastFlaggedEnd)") }
+        var detectedAt = firstSeen, lastUpdate = firstSeen, updates = 0
+        if version >= 3 {
+            detectedAt = try r.f64("episode detection time")
+            lastUpdate = try r.f64("episode last update")
+            updates = try r.int("episode updates")
+            guard firstSeen <= detectedAt, detectedAt <= lastUpdate, lastUpdate <= lastSeen, updates >= 0 else {
+                throw WireError("episode of \(source): detected at \(detectedAt), last update \(lastUpdate), \(updates) updates")
+            }
+        }
         self.init(
             alert: ScanAlert(
                 source: source, firstSeen: firstSeen, lastSeen: lastSeen, windows: windows, flows: flows,
                 failedFlows: failedFlows, ports: ports, hosts: hosts, scores: scores, reasons: reasons,
                 busiestHost: busiestHost, busiestPort: busiestPort, sourceReputation: nil),
-            portSet: portSet, hostSet: hostSet, lastFlaggedEnd: lastFlaggedEnd)
+            portSet: portSet, hostSet: hostSet, lastFlaggedEnd: lastFlaggedEnd, detectedAt: detectedAt, lastUpdate: lastUpdate,
+            updates: updates)
     }
 }

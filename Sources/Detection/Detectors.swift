@@ -57,8 +57,32 @@ public struct Verdict: Sendable, Equatable {
 public struct SourceMemory: Sendable, Equatable {
     /// Threshold Random Walk: the first contacts and the likelihood ratio so far.
     public var walk = RandomWalkState()
+    /// The threshold detector's counts in the open window, so that it decides at the flow that
+    /// crosses a bound.
+    public var threshold = ThresholdCounts()
 
     public init() {}
+}
+
+/// Distinct failed targets of the open window, counted as they arrive: per destination host (by its
+/// rank in the window) the failed ports, per port the failed hosts. Empty for a source with no
+/// failures, so it costs nothing for most sources.
+public struct ThresholdCounts: Sendable, Equatable {
+    var portsByHost: [Int: Int] = [:]
+    var hostsByPort: [UInt16: Int] = [:]
+    /// A bound was reached in the open window: counting stops (the window is flagged when it closes).
+    var crossed = false
+
+    public init() {}
+}
+
+/// One flow just added to its source's open window, as a detector that decides per flow sees it
+/// (what it needs beside the source's memory, without the record itself: this is on every flow).
+public struct FlowStep {
+    /// The failed (host rank, port) target this flow added to the window, if it added one.
+    public var newFailedTarget: (host: Int, port: UInt16)?
+    /// Distinct failed targets in the open window, this flow's included.
+    public var failedTargets: Int
 }
 
 /// A scan detector: sees each source's flows with that source's `SourceMemory`, and judges closed
@@ -76,6 +100,16 @@ public protocol ScanDetector {
     func restart(_ memory: inout SourceMemory)
     /// One verdict per window, in order.
     func judge(_ windows: [ClosedWindow]) throws -> [Verdict]
+    /// Whether the detector is a sequential test that can flag a source at the flow that crosses its
+    /// bound, before the window closes (false by default). Detection then calls `decide` on each flow.
+    var decidesPerFlow: Bool { get }
+    /// After `observe`: whether the source has crossed the detector's bound in the open window, at
+    /// this flow or before. Called on every flow, so it only counts and compares; the verdict and its
+    /// reason come from `judge` on the window so far when an episode starts. A window that crossed
+    /// here is flagged by `judge` when it closes too.
+    func decide(_ step: FlowStep, _ memory: inout SourceMemory) -> Bool
+    /// A source's window closed (a new one opens with its next flow): forget what counts one window.
+    func windowClosed(_ memory: inout SourceMemory)
     /// The settings that change verdicts, by name, as checkpoints record them (a checkpoint restores
     /// only into a pipeline with the same).
     var parameters: [(name: String, value: Double)] { get }
@@ -85,6 +119,9 @@ extension ScanDetector {
     public var observesFlows: Bool { false }
     public func observe(_ flow: FlowRecord, _ memory: inout SourceMemory) {}
     public func restart(_ memory: inout SourceMemory) {}
+    public var decidesPerFlow: Bool { false }
+    public func decide(_ step: FlowStep, _ memory: inout SourceMemory) -> Bool { false }
+    public func windowClosed(_ memory: inout SourceMemory) {}
 }
 
 /// Counts failed attempts as Zeek's scan policy and Snort's port_scan do: distinct ports that failed
@@ -121,6 +158,30 @@ public struct ThresholdDetector: ScanDetector, Sendable {
             }
             return Verdict(score: score, flagged: score >= 1, reason: reason)
         }
+    }
+
+    public var decidesPerFlow: Bool { true }
+
+    /// Counts the flow's new failed target and tells whether a count reached its bound: the bounds
+    /// `judge` applies to the whole window, so a window that crossed here is flagged there.
+    /// - Complexity: O(1).
+    public func decide(_ step: FlowStep, _ memory: inout SourceMemory) -> Bool {
+        if memory.threshold.crossed { return true }
+        guard let target = step.newFailedTarget else { return false }
+        let ports = memory.threshold.portsByHost[target.host, default: 0] + 1
+        memory.threshold.portsByHost[target.host] = ports
+        let hosts = memory.threshold.hostsByPort[target.port, default: 0] + 1
+        memory.threshold.hostsByPort[target.port] = hosts
+        if ports >= portsPerHost || hosts >= hostsPerPort || step.failedTargets >= failedTargets {
+            // The counts are no longer needed: free them.
+            memory.threshold = ThresholdCounts()
+            memory.threshold.crossed = true
+        }
+        return memory.threshold.crossed
+    }
+
+    public func windowClosed(_ memory: inout SourceMemory) {
+        if memory.threshold != ThresholdCounts() { memory.threshold = ThresholdCounts() }
     }
 
     public var parameters: [(name: String, value: Double)] {
@@ -177,6 +238,11 @@ public struct RandomWalkDetector: ScanDetector, Sendable {
     public func observe(_ flow: FlowRecord, _ memory: inout SourceMemory) { observe(flow, &memory.walk) }
 
     public func restart(_ memory: inout SourceMemory) { memory.walk = RandomWalkState() }
+
+    public var decidesPerFlow: Bool { true }
+
+    /// The walk crossed the scanner bound (at this flow or before).
+    public func decide(_ step: FlowStep, _ memory: inout SourceMemory) -> Bool { memory.walk.decision == .scanner }
 
     public var parameters: [(name: String, value: Double)] {
         [

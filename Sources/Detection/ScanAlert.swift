@@ -3,7 +3,24 @@ import Foundation
 import Support
 
 /// One scan episode of one source: everything it touched while detectors kept flagging it, and why.
+///
+/// An episode is reported as it happens: a `start` alert as soon as it is recognised (at the flow that
+/// decided it), optional `update` alerts while it grows, and an `end` alert with the final totals.
+/// All three carry the same `episodeID`; each has its own `eventID`.
 public struct ScanAlert: Sendable {
+    /// Where in its episode's life an alert is.
+    public enum Phase: String, Sendable, Codable, CaseIterable {
+        /// The episode was recognised: what the source had done by the deciding flow.
+        case start
+        /// The episode goes on: its totals so far (only when updates are asked for).
+        case update
+        /// The episode ended (quiet for the quiet period, or the input ended): its final totals.
+        case end
+
+        /// ECS `event.type`.
+        var eventType: String { self == .update ? "info" : rawValue }
+    }
+
     public var source: IPAddress
     public var firstSeen: Double
     public var lastSeen: Double
@@ -21,6 +38,19 @@ public struct ScanAlert: Sendable {
     public var busiestHost: (host: IPAddress, failedPorts: Int)?
     /// The most distinct hosts that failed on one port in one flagged window, and that port.
     public var busiestPort: (port: UInt16, failedHosts: Int)?
+    public var phase = Phase.end
+    /// The same for every alert of one episode: 16 hex digits derived from the source and the time it
+    /// was recognised, so that a replay (a worker resuming from a checkpoint) gives the same.
+    public var episodeID = ""
+    /// Log time of the flow that decided the episode: the flow that crossed a sequential detector's
+    /// bound, or the last flow of the window that a window detector flagged.
+    public var detectedAt = 0.0
+    /// Update alerts' number within the episode (1, 2, ...); 0 for start and end alerts.
+    public var update = 0
+
+    /// Unique per alert line: the episode's identifier and the phase (`…-start`, `…-update-2`, `…-end`).
+    public var eventID: String { episodeID + "-" + (phase == .update ? "update-\(update)" : phase.rawValue) }
+
     /// What a reputation source says of the scanning source. Detection leaves it nil; the layer that
     /// scores sources (the CLI's `--ip-scores`) adds it before the alert is written.
     public var sourceReputation: (any AddressReputation)?
@@ -76,7 +106,8 @@ public struct ScanAlert: Sendable {
 
     private struct ECS: Encodable {
         struct Event: Encodable {
-            var kind = "alert", category = ["network"], type = ["connection"], dataset = "flowhound.scan"
+            var id: String
+            var kind = "alert", category = ["network"], type: [String], dataset = "flowhound.scan"
             var start: String, end: String
         }
         struct Rule: Encodable { var name: String; var category = "port scan" }
@@ -101,6 +132,7 @@ public struct ScanAlert: Sendable {
             var organization: Organization?
         }
         struct Detail: Encodable {
+            var episode_id: String, detected_at: String
             var scan_type: String, explanation: String
             var first_seen: String, last_seen: String, duration_seconds: Double
             var distinct_ports: Int, distinct_hosts: Int, port_ranges: String, hosts: [String]
@@ -131,13 +163,14 @@ public struct ScanAlert: Sendable {
         init(_ a: ScanAlert) {
             let first = CivilTime(a.firstSeen).iso8601, last = CivilTime(a.lastSeen).iso8601
             timestamp = first
-            event = Event(start: first, end: last)
+            event = Event(id: a.eventID, type: [a.phase.eventType], start: first, end: last)
             rule = Rule(name: "Flowhound port scan (\(a.scanType))")
             source = Address(
                 ip: a.source.description, geo: a.sourceReputation?.country.map(Geo.init),
                 as: a.sourceReputation?.asn.map { AS(number: $0, organization: a.sourceReputation?.asOrganization.map(AS.Organization.init)) })
             destination = a.hosts.count == 1 ? Address(ip: a.hosts[0].description) : nil
             flowhound = Detail(
+                episode_id: a.episodeID, detected_at: CivilTime(a.detectedAt).iso8601,
                 scan_type: a.scanType, explanation: a.explanation, first_seen: first, last_seen: last,
                 duration_seconds: ((a.lastSeen - a.firstSeen) * 1000).rounded() / 1000,
                 distinct_ports: a.ports.count, distinct_hosts: a.hosts.count, port_ranges: ScanAlert.ranges(a.ports, limit: 50),

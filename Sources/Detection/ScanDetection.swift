@@ -1,6 +1,7 @@
 import ActivityImage
 import FlowRecords
 import Foundation
+import Support
 
 /// Settings of the streaming pipeline, each with the trade-off it makes.
 public struct DetectionSettings: Sendable {
@@ -25,6 +26,9 @@ public struct DetectionSettings: Sendable {
     public var weightedThreshold = 0.5
     /// Windows judged together (the CNN scores them in one batch).
     public var batch = 1024
+    /// Seconds of log time between `update` alerts of an episode that goes on (nil: none, only
+    /// `start` and `end`). Shorter tells a SIEM more often how a long scan grows.
+    public var updateInterval: Double? = nil
 
     public init() {}
 }
@@ -35,6 +39,10 @@ public struct DetectionStatistics: Sendable, Codable {
     public var windows = 0
     public var flaggedWindows = 0
     public var alerts = 0
+    /// Start alerts: episodes recognised (the end alerts are `alerts`).
+    public var startAlerts = 0
+    /// Update alerts (with `updateInterval`).
+    public var updateAlerts = 0
     /// Alerts of allowlisted sources, not printed.
     public var silenced = 0
     /// Flows to allowlisted destinations, not counted.
@@ -63,6 +71,10 @@ public final class ScanDetection {
     public let detectors: [any ScanDetector]
     /// The detectors that see every flow (`ScanDetector.observesFlows`).
     let observers: [any ScanDetector]
+    /// The detectors that decide at the flow that crosses their bound (`ScanDetector.decidesPerFlow`),
+    /// when the policy lets one detector decide (`any`); empty otherwise, so that episodes then start
+    /// when a window is judged.
+    let deciders: [any ScanDetector]
     public let allowlist: CIDRSet
     public internal(set) var statistics = DetectionStatistics()
     public var onAlert: (ScanAlert) -> Void = { _ in }
@@ -72,6 +84,9 @@ public final class ScanDetection {
         var activity = ActivityAccumulator()
         var memory = SourceMemory()
         var lastSeen: Double
+        /// A hint that the source has an open episode, so that a decided source's flows need not look
+        /// it up (`episodes` is the truth: a source evicted and back, or restored, starts without it).
+        var inEpisode = false
 
         /// The open window as the detectors see it.
         func closed(_ source: IPAddress, windowLength: Double) -> ClosedWindow {
@@ -86,6 +101,10 @@ public final class ScanDetection {
         var portSet: Set<UInt16>
         var hostSet: Set<IPAddress>
         var lastFlaggedEnd: Double
+        /// Log time of the flow that decided it, and of its latest update alert.
+        var detectedAt: Double
+        var lastUpdate: Double
+        var updates = 0
     }
 
     // The state below is internal for `checkpoint()` and `restore(from:)` (DetectionCheckpoint.swift),
@@ -110,6 +129,7 @@ public final class ScanDetection {
         self.settings = settings
         self.detectors = detectors
         observers = detectors.filter(\.observesFlows)
+        deciders = settings.policy == .any ? detectors.filter(\.decidesPerFlow) : []
         self.allowlist = allowlist
     }
 
@@ -139,8 +159,10 @@ public final class ScanDetection {
         let source = flow.source
         let windowLength = settings.window
         let observers = self.observers
+        let deciders = self.deciders
         var late = false
         var moved = false
+        var crossed = false
         withState(source) { state in
             if w > state.window {
                 moved = true
@@ -148,17 +170,65 @@ public final class ScanDetection {
                     closed = state.closed(source, windowLength: windowLength)
                 }
                 state.activity = ActivityAccumulator()
+                for detector in deciders { detector.windowClosed(&state.memory) }
                 state.window = w
             } else if w < state.window {
                 late = true
             }
-            state.activity.add(flow)
-            for detector in observers { detector.observe(flow, &state.memory) }
+            let failedBefore = state.activity.failedTargets.count
+            let hostRank = state.activity.add(flow)
+            // By index: a for-in loop would copy each existential (a retain for a boxed detector) per flow.
+            for i in observers.indices { observers[i].observe(flow, &state.memory) }
             state.lastSeen = max(state.lastSeen, flow.start)
+            if !deciders.isEmpty {
+                // Every flow is counted, while an episode is open too (it may end before the window does).
+                let failed = state.activity.failedTargets.count
+                let step = FlowStep(
+                    newFailedTarget: failed > failedBefore ? (hostRank, flow.destinationPort) : nil,
+                    failedTargets: failed)
+                for i in deciders.indices where deciders[i].decide(step, &state.memory) { crossed = true }
+                if state.inEpisode { crossed = false }
+            }
         }
         if late { statistics.lateFlows += 1 }
         if moved { fileWindow(w, source) }
         if let closed { try enqueue(closed) }
+        if crossed { try startAtFlow(flow) }
+    }
+
+    /// A sequential detector decided at `flow`: the episode starts now, before its window closes. Its
+    /// start alert tells what the source had done so far in the open window; the window itself joins
+    /// the episode when it closes and is judged, as every flagged window does, so the end alert's
+    /// totals are those of the judged windows alone.
+    private func startAtFlow(_ flow: FlowRecord) throws {
+        guard episodes[flow.source] == nil else {
+            withState(flow.source) { $0.inEpisode = true }
+            return
+        }
+        if episodes.count >= settings.maxSources { try endOldestEpisodes() }
+        // The open window so far, judged by the detectors that decide per flow: their verdicts and
+        // reasons are those of the window up to this flow.
+        guard let state = sources[flow.source] else { return }
+        let window = state.closed(flow.source, windowLength: settings.window)
+        let verdicts = try deciders.map { try $0.judge([window])[0] }
+        let a = window.activity
+        var start = ScanAlert(
+            source: window.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 1, flows: a.flows,
+            failedFlows: a.failedFlows, ports: a.ports.sorted(), hosts: a.hosts.keys.sorted(), scores: [:], reasons: [:],
+            busiestHost: window.busiestHost, busiestPort: window.busiestPort)
+        for (detector, verdict) in zip(deciders, verdicts) {
+            start.scores[detector.name] = verdict.score
+            if verdict.flagged { start.reasons[detector.name] = verdict.reason }
+        }
+        let episode = Episode(
+            alert: ScanAlert(
+                source: window.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 0, flows: 0,
+                failedFlows: 0, ports: [], hosts: [], scores: [:], reasons: [:], busiestHost: nil, busiestPort: nil),
+            portSet: [], hostSet: [], lastFlaggedEnd: window.windowStart + window.windowLength,
+            detectedAt: flow.start, lastUpdate: flow.start)
+        episodes[window.source] = episode
+        withState(window.source) { $0.inEpisode = true }
+        announce(start, of: episode, phase: .start)
     }
 
     private func fileWindow(_ w: Int64, _ source: IPAddress) {
@@ -229,7 +299,11 @@ public final class ScanDetection {
             for source in list {
                 guard let state = sources[source], state.window == w, state.activity.flows > 0 else { continue }
                 pending.append(state.closed(source, windowLength: settings.window))
-                withState(source) { $0.activity = ActivityAccumulator() }
+                let deciders = self.deciders
+                withState(source) { state in
+                    state.activity = ActivityAccumulator()
+                    for detector in deciders { detector.windowClosed(&state.memory) }
+                }
                 fileExpiry(windowIndex(state.lastSeen + settings.idleTimeout), source)
             }
         }
@@ -324,26 +398,27 @@ public final class ScanDetection {
             let these = verdicts.map { $0[i] }
             guard settings.policy.decide(these, weights: weights, weightedThreshold: settings.weightedThreshold) else { continue }
             statistics.flaggedWindows += 1
-            record(w, these)
+            try record(w, these)
         }
     }
 
     /// Adds a flagged window to its source's episode, or starts one.
-    private func record(_ w: ClosedWindow, _ verdicts: [Verdict]) {
+    private func record(_ w: ClosedWindow, _ verdicts: [Verdict]) throws {
         let a = w.activity
         let windowEnd = w.windowStart + w.windowLength
         if let open = episodes[w.source], w.windowStart - open.lastFlaggedEnd > settings.quietPeriod {
             emit(open)
             episodes[w.source] = nil
         }
-        if episodes[w.source] == nil && episodes.count >= settings.maxSources { endOldestEpisodes() }
+        if episodes[w.source] == nil && episodes.count >= settings.maxSources { try endOldestEpisodes() }
+        let isNew = episodes[w.source] == nil
         var e =
             episodes[w.source]
             ?? Episode(
                 alert: ScanAlert(
                     source: w.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 0, flows: 0,
                     failedFlows: 0, ports: [], hosts: [], scores: [:], reasons: [:], busiestHost: nil, busiestPort: nil),
-                portSet: [], hostSet: [], lastFlaggedEnd: windowEnd)
+                portSet: [], hostSet: [], lastFlaggedEnd: windowEnd, detectedAt: a.lastSeen, lastUpdate: a.lastSeen)
         e.alert.firstSeen = min(e.alert.firstSeen, a.firstSeen)
         e.alert.lastSeen = max(e.alert.lastSeen, a.lastSeen)
         e.alert.windows += 1
@@ -358,17 +433,88 @@ public final class ScanDetection {
             e.alert.scores[detector.name] = max(e.alert.scores[detector.name] ?? 0, verdict.score)
             if verdict.flagged && e.alert.reasons[detector.name] == nil { e.alert.reasons[detector.name] = verdict.reason }
         }
+        if isNew {
+            if sources[w.source] != nil { withState(w.source) { $0.inEpisode = true } }
+            // Recognised when this window was judged: at its last flow.
+            announce(totals(e), of: e, phase: .start)
+        } else if let interval = settings.updateInterval, a.lastSeen - e.lastUpdate >= interval {
+            e.updates += 1
+            e.lastUpdate = a.lastSeen
+            announce(totals(e), of: e, phase: .update)
+        }
         episodes[w.source] = e
+    }
+
+    /// Judges a source's windows at once: those waiting in `pending` (it was evicted) and its open
+    /// one. An episode that started at a flow of such a window and must end before the window is
+    /// judged (open episodes at `maxSources`) ends with the window in its totals, as it would have
+    /// at the window's close, rather than empty and then again. The source goes on in a new window.
+    private func judgeWindows(of source: IPAddress) throws {
+        var windows = pending.filter { $0.source == source }
+        if windows.count > 0 { pending.removeAll { $0.source == source } }
+        if let state = sources[source], state.activity.flows > 0 {
+            windows.append(state.closed(source, windowLength: settings.window))
+            let deciders = self.deciders
+            withState(source) { state in
+                state.activity = ActivityAccumulator()
+                for detector in deciders { detector.windowClosed(&state.memory) }
+            }
+            fileExpiry(windowIndex(state.lastSeen + settings.idleTimeout), source)
+        }
+        guard !windows.isEmpty else { return }
+        statistics.windows += windows.count
+        let verdicts = try detectors.map { try $0.judge(windows) }
+        let weights = detectors.map { settings.weights[$0.name] ?? 1 }
+        for (i, w) in windows.enumerated() {
+            let these = verdicts.map { $0[i] }
+            guard settings.policy.decide(these, weights: weights, weightedThreshold: settings.weightedThreshold) else { continue }
+            statistics.flaggedWindows += 1
+            try record(w, these)
+        }
+    }
+
+    /// Sends a start or update alert of an open episode (nothing for an allowlisted source).
+    private func announce(_ found: ScanAlert, of e: Episode, phase: ScanAlert.Phase) {
+        guard !allowlist.contains(found.source) else { return }
+        var alert = found
+        label(&alert, e, phase)
+        if phase == .start { statistics.startAlerts += 1 } else { statistics.updateAlerts += 1 }
+        onAlert(alert)
+    }
+
+    /// The episode's alert with its ports and hosts so far.
+    private func totals(_ e: Episode) -> ScanAlert {
+        var alert = e.alert
+        alert.ports = e.portSet.sorted()
+        alert.hosts = e.hostSet.sorted()
+        return alert
+    }
+
+    /// The lifecycle fields every alert of episode `e` carries.
+    private func label(_ alert: inout ScanAlert, _ e: Episode, _ phase: ScanAlert.Phase) {
+        alert.phase = phase
+        alert.detectedAt = e.detectedAt
+        alert.episodeID = Self.episodeID(e.alert.source, e.detectedAt)
+        alert.update = phase == .update ? e.updates : 0
+    }
+
+    /// 16 hex digits of SHA-256 over the source and the time the episode was recognised: the same in
+    /// every process that sees the same flows, so a replay from a checkpoint keeps the identifiers.
+    static func episodeID(_ source: IPAddress, _ detectedAt: Double) -> String {
+        var bytes = Array(source.description.utf8)
+        withUnsafeBytes(of: detectedAt.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        return String(bytes.withUnsafeBytes { hex(sha256($0)) }.prefix(16))
     }
 
     /// Ends the tenth of the open episodes flagged longest ago, alerting each: open episodes are held
     /// to `maxSources` as sources are, whatever arrives.
-    private func endOldestEpisodes() {
+    private func endOldestEpisodes() throws {
         let drop = max(1, settings.maxSources / 10)
         let oldest = episodes.map { (end: $0.value.lastFlaggedEnd, source: $0.key) }.sorted {
             $0.end != $1.end ? $0.end < $1.end : $0.source < $1.source
         }.prefix(drop)
         for (_, source) in oldest {
+            if episodes[source]!.alert.windows == 0 { try judgeWindows(of: source) }
             emit(episodes.removeValue(forKey: source)!)
         }
         statistics.episodesEndedEarly += oldest.count
@@ -378,15 +524,17 @@ public final class ScanDetection {
         // The detectors start over: a scanner that comes back after a quiet period must be caught again.
         if sources[e.alert.source] != nil {
             let detectors = self.detectors
-            withState(e.alert.source) { state in for detector in detectors { detector.restart(&state.memory) } }
+            withState(e.alert.source) { state in
+                for detector in detectors { detector.restart(&state.memory) }
+                state.inEpisode = false
+            }
         }
-        var alert = e.alert
-        alert.ports = e.portSet.sorted()
-        alert.hosts = e.hostSet.sorted()
+        var alert = totals(e)
         if allowlist.contains(alert.source) {
             statistics.silenced += 1
             return
         }
+        label(&alert, e, .end)
         statistics.alerts += 1
         onAlert(alert)
     }

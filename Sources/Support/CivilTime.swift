@@ -25,9 +25,16 @@ public struct CivilTime: Sendable, Equatable {
         second = Int(rest % 60)
     }
 
+    /// Times before year 1 or after year 9999 (or not numbers) are shown as those bounds (NaN as
+    /// 1970): every time prints, whatever a damaged checkpoint or a hostile file holds.
     public init(_ seconds: Double) {
-        self.init(unixSeconds: Int64(seconds.rounded(.down)))
+        let bounded = seconds.isNaN ? 0 : min(max(seconds, Self.earliest), Self.latest)
+        self.init(unixSeconds: Int64(bounded.rounded(.down)))
     }
+
+    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    static let earliest = -62_135_596_800.0
+    static let latest = 253_402_300_799.0
 
     private static func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
 

@@ -89,6 +89,12 @@ struct DetectionOptions: ParsableArguments {
     @Option(help: "A scan episode ends after this many seconds without a flagged window; later scanning alerts again.")
     var quietPeriod = defaults.settings.quietPeriod
 
+    @Option(
+        help: ArgumentHelp(
+            "While an episode goes on, an update alert with its totals so far at most this often in log time: 90s, 10m, 1h (default: none, only start and end alerts).",
+            valueName: "duration"))
+    var updates: Duration?
+
     @Option(help: "Seconds a flow may arrive after its window has passed and still count in it.")
     var lateness = defaults.settings.lateness
 
@@ -111,6 +117,7 @@ struct DetectionOptions: ParsableArguments {
         if let window { try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds") }
         try OptionCheck.require(quietPeriod, "--quiet-period", in: 0...30 * OptionCheck.day, unit: "seconds")
         try OptionCheck.require(lateness, "--lateness", in: 0...OptionCheck.day, unit: "seconds")
+        if let updates { try OptionCheck.require(updates.seconds, "--updates", in: 1...30 * OptionCheck.day, unit: "seconds") }
         try OptionCheck.require(maxSources, "--max-sources", in: 10...100_000_000)
         try OptionCheck.threads(threads)
     }
@@ -131,6 +138,7 @@ struct DetectionOptions: ParsableArguments {
         recipe.settings.weightedThreshold = weightedThreshold
         recipe.settings.quietPeriod = quietPeriod
         recipe.settings.lateness = lateness
+        recipe.settings.updateInterval = updates?.seconds
         recipe.settings.maxSources = maxSources
         recipe.allowlist = try loadAllowlist()
         return recipe
@@ -197,12 +205,16 @@ func read(_ input: DetectionInput, into pipeline: DetectionPipeline) throws -> I
 
 struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Find port scans in flow logs: threshold, Threshold Random Walk and CNN detectors, one alert per scan episode.",
+        abstract: "Find port scans in flow logs: threshold, Threshold Random Walk and CNN detectors, alerts as scans start and end.",
         discussion: """
             Reads the logs in order (each in time order, small disorder tolerated), keeps per-source \
             windows, and judges every closed window with the detectors; the --policy decides which \
-            windows are flagged. A source's flagged windows make one scan episode, reported once when \
-            it ends (after --quiet-period without a flagged window, or at the end of input).
+            windows are flagged. A source's flagged windows make one scan episode. It is reported when \
+            it is recognised (a start alert: with the default --policy any, threshold and trw decide at \
+            the flow that crosses their bound, mid-window; the cnn when the window closes), optionally \
+            while it goes on (--updates), and when it ends (an end alert with the final totals, after \
+            --quiet-period without a flagged window, or at the end of input). The alerts of one episode \
+            share flowhound.episode_id; event.type is start, info (update) or end.
 
             Alerts are JSON lines (Elastic Common Schema names: @timestamp, event.kind alert, source.ip, \
             rule.name, threat.technique.id T1046; Flowhound's detail under flowhound.*: scan type, ports and \
@@ -246,7 +258,11 @@ struct Detect: ParsableCommand {
                         scoringFailure = scoringFailure ?? "\(error)"
                     }
                 }
-                if format == .jsonl { out.write(Data((alert.json() + "\n").utf8)) } else { table.append(alert) }
+                if format == .jsonl {
+                    out.write(Data((alert.json() + "\n").utf8))
+                } else if alert.phase == .end {
+                    table.append(alert)  // one row per episode, with its final totals
+                }
             }
             var watch: ConnectionWatch? = nil
             if reputation.connectionAlerts, let scorer {
@@ -271,7 +287,7 @@ struct Detect: ParsableCommand {
             }
             let s = pipeline.statistics
             Diagnostics.note(
-                "\(flows) flows in \(fixed(seconds, 2)) s (\(Int(Double(flows) / max(seconds, 1e-9))) flows/s): \(s.alerts) alert\(s.alerts == 1 ? "" : "s"), \(s.windows) windows judged (\(s.flaggedWindows) flagged), peak \(s.peakSources) sources"
+                "\(flows) flows in \(fixed(seconds, 2)) s (\(Int(Double(flows) / max(seconds, 1e-9))) flows/s): \(s.alerts) scan episode\(s.alerts == 1 ? "" : "s") (\(s.startAlerts) start\(s.updateAlerts > 0 ? ", \(s.updateAlerts) update" : "") and \(s.alerts) end alert\(s.alerts == 1 ? "" : "s")), \(s.windows) windows judged (\(s.flaggedWindows) flagged), peak \(s.peakSources) sources"
                     + (s.silenced > 0 ? ", \(s.silenced) silenced by the allowlist" : "")
                     + (s.allowlistedFlows > 0 ? ", \(s.allowlistedFlows) flows to allowlisted destinations ignored" : "")
                     + (s.lateFlows > 0 ? ", \(s.lateFlows) late flows" : "")

@@ -26,7 +26,10 @@ import Testing
         #expect(detect.status == 0, "\(detect.stderr)")
         let alerts = detect.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(!alerts.isEmpty && alerts.allSatisfy { $0?["@timestamp"] != nil && ($0?["flowhound"] as? [String: Any])?["explanation"] != nil })
-        #expect(detect.stderr.contains(" flows/s): \(alerts.count) alerts"))
+        // Each episode is a start and an end alert with one episode identifier.
+        let episodes = Set(alerts.compactMap { ($0?["flowhound"] as? [String: Any])?["episode_id"] as? String })
+        #expect(alerts.count == 2 * episodes.count)
+        #expect(detect.stderr.contains(" flows/s): \(episodes.count) scan episodes (\(episodes.count) start and \(episodes.count) end alerts)"))
 
         let eval = try FlowhoundCLI.run(["eval", "detect", log, "--truth", truth, "--json"])
         #expect(eval.status == 0, "\(eval.stderr)")
@@ -97,8 +100,8 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let objects = r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let datasets = objects.map { ($0["event"] as? [String: Any])?["dataset"] as? String }
-        #expect(datasets.filter { $0 == "flowhound.scan" }.count == 1)
-        let scan = try #require(objects.first { ($0["event"] as? [String: Any])?["dataset"] as? String == "flowhound.scan" })
+        #expect(datasets.filter { $0 == "flowhound.scan" }.count == 2)  // the episode's start and end
+        let scan = try #require(objects.last { ($0["event"] as? [String: Any])?["dataset"] as? String == "flowhound.scan" })
         let reputation = try #require((scan["flowhound"] as? [String: Any])?["source_reputation"] as? [String: Any])
         #expect(reputation["probability"] as? Double != nil && reputation["drivers"] as? [Any] != nil)
         #expect((scan["source"] as? [String: Any])?["as"] != nil)

@@ -70,7 +70,9 @@ import Testing
             }
         }
         try d.finish()
-        #expect(alerts.count == 100, "every scanner alerted once, early or at the end")
+        #expect(alerts.filter { $0.phase == .end }.count == 100, "every scanner alerted once, early or at the end")
+        #expect(alerts.filter { $0.phase == .start }.count == 100)
+        #expect(alerts.allSatisfy { $0.phase == .start || $0.flows == 20 }, "an episode ended early has its whole window")
         #expect(Set(alerts.map(\.source)).count == 100)
         #expect(mostOpen <= cap, "\(mostOpen) episodes were open at once")
         // 20 open, then two of the oldest end for every two new ones: 80 end early, 20 at the finish.

@@ -59,7 +59,7 @@ import Testing
         pipeline.onAlert = { got.append($0.json()) }
         for f in flows { try pipeline.add(f) }
         try pipeline.finish()
-        #expect(expected.count == 2)
+        #expect(expected.count == 4)  // two episodes, each a start and an end alert
         #expect(got == expected)
     }
 
@@ -76,12 +76,101 @@ import Testing
         try detection.add(flow("10.9.0.1", "10.1.0.4", 22, 650, .rejected))
         #expect(detection.sources[IPAddress("10.9.0.1")!]?.memory.walk.decision == .scanner)
         try detection.finish()
-        #expect(alerts.count == 1 && alerts[0].reasons["trw"] == "4 of 4 first contacts failed")
+        #expect(alerts.map(\.phase) == [.start, .end] && alerts[0].detectedAt == 650)
+        #expect(alerts[1].reasons["trw"] == "4 of 4 first contacts failed")
     }
 
     private func thresholdOnly() -> DetectionRecipe {
         var recipe = DetectionRecipe()
         recipe.detectors = [.threshold]
         return recipe
+    }
+}
+
+/// Episodes reported as they happen: a start alert at the deciding flow, updates while they grow, an
+/// end alert with the totals, all with one episode identifier.
+@Suite struct AlertLifecycleTests {
+    private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ outcome: Outcome) -> FlowRecord {
+        FlowRecord(
+            start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
+            destinationPort: port, transport: .tcp, outcome: outcome)
+    }
+
+    private func run(_ recipe: DetectionRecipe, _ flows: [FlowRecord]) throws -> [ScanAlert] {
+        let detection = recipe.make(model: nil)
+        var alerts: [ScanAlert] = []
+        detection.onAlert = { alerts.append($0) }
+        for f in flows { try detection.add(f) }
+        try detection.finish()
+        return alerts
+    }
+
+    private func recipe(_ detectors: [DetectionRecipe.Detector], policy: EnsemblePolicy = .any) -> DetectionRecipe {
+        var recipe = DetectionRecipe()
+        recipe.detectors = detectors
+        recipe.settings.policy = policy
+        return recipe
+    }
+
+    /// 40 closed ports of one host, one every 10 s from t = 5: the 15th (t = 145) crosses the
+    /// threshold, long before the window closes at 600.
+    private var vertical: [FlowRecord] { (1...40).map { flow("10.9.0.1", "10.1.0.5", UInt16($0), 5 + Double($0 - 1) * 10, .rejected) } }
+
+    @Test func thresholdStartsTheEpisodeAtTheFlowThatCrossesItsBound() throws {
+        let alerts = try run(recipe([.threshold]), vertical)
+        #expect(alerts.map(\.phase) == [.start, .end])
+        let (start, end) = (alerts[0], alerts[1])
+        #expect(start.detectedAt == 145 && end.detectedAt == 145)
+        #expect(start.flows == 15 && start.ports.count == 15 && start.windows == 1)
+        #expect(start.reasons["threshold"] == "15 failed ports on 10.1.0.5 ≥ 15")
+        #expect(end.flows == 40 && end.ports.count == 40 && end.windows == 1)
+        #expect(start.episodeID.count == 16 && start.episodeID == end.episodeID)
+        #expect(start.eventID == start.episodeID + "-start" && end.eventID == end.episodeID + "-end")
+        #expect(start.json().contains(#""type":["start"]"#) && end.json().contains(#""type":["end"]"#))
+        #expect(start.json().contains(#""detected_at":"1970-01-01T00:02:25Z""#))
+    }
+
+    /// The end alert is what a whole-window judgement gives: the same totals as with a policy under
+    /// which no detector decides alone (its episode starts when the window is judged).
+    @Test func endTotalsDoNotDependOnWhenTheEpisodeStarted() throws {
+        let early = try run(recipe([.threshold]), vertical)
+        let late = try run(recipe([.threshold], policy: .majority), vertical)
+        #expect(late.map(\.phase) == [.start, .end])
+        #expect(late[0].detectedAt == 395)  // the last flow of the judged window
+        #expect(early[1].flows == late[1].flows && early[1].ports == late[1].ports && early[1].reasons == late[1].reasons)
+        #expect(early[1].scores == late[1].scores && early[1].windows == late[1].windows)
+    }
+
+    /// TRW decides on the fourth failed first contact (4 ln 4 ≥ ln 99), mid-window.
+    @Test func randomWalkStartsTheEpisodeOnTheFourthFailedFirstContact() throws {
+        let sweep = (1...30).map { flow("10.9.0.2", "10.1.0.\($0)", 445, 100 + Double($0), .unanswered) }
+        let alerts = try run(recipe([.trw]), sweep)
+        #expect(alerts.map(\.phase) == [.start, .end])
+        #expect(alerts[0].detectedAt == 104 && alerts[0].flows == 4)
+        #expect(alerts[0].reasons["trw"] == "4 of 4 first contacts failed")
+    }
+
+    /// A scan over three windows with updates every 10 minutes of log time: an update for each
+    /// window judged after the first, numbered, between the start and the end.
+    @Test func updatesFollowTheEpisodeAtTheirInterval() throws {
+        var r = recipe([.threshold])
+        r.settings.updateInterval = 600
+        let scan = (0..<90).map { i in flow("10.9.0.3", "10.1.0.9", UInt16(1 + i), 10 + Double(i) * 20, .rejected) }
+        let alerts = try run(r, scan)
+        #expect(alerts.map(\.phase) == [.start, .update, .update, .end])
+        #expect(alerts.map(\.update) == [0, 1, 2, 0])
+        #expect(Set(alerts.map(\.episodeID)).count == 1 && Set(alerts.map(\.eventID)).count == 4)
+        #expect(alerts[2].ports.count > alerts[1].ports.count)
+    }
+
+    @Test func allowlistedSourcesHaveNoStartAlertEither() throws {
+        var r = recipe([.threshold])
+        r.allowlist = try CIDRSet(text: "10.9.0.1/32\n", name: "allow.txt")
+        let detection = r.make(model: nil)
+        var alerts: [ScanAlert] = []
+        detection.onAlert = { alerts.append($0) }
+        for f in vertical { try detection.add(f) }
+        try detection.finish()
+        #expect(alerts.isEmpty && detection.statistics.silenced == 1 && detection.statistics.startAlerts == 0)
     }
 }

@@ -94,3 +94,14 @@ import Testing
         #expect(throws: BoundedFileError.self) { try BoundedFile.read("/tmp") }
     }
 }
+
+@Suite struct CivilTimeBoundsTests {
+    @Test("Every time prints, however far out of range")
+    func timesOutOfRangeAreBounded() {
+        #expect(CivilTime(1e300).iso8601 == "9999-12-31T23:59:59Z")
+        #expect(CivilTime(-1e300).iso8601 == "1-01-01T00:00:00Z")
+        #expect(CivilTime(.infinity).iso8601 == "9999-12-31T23:59:59Z")
+        #expect(CivilTime(.nan).iso8601 == "1970-01-01T00:00:00Z")
+        #expect(CivilTime(1_704_067_200).iso8601 == "2024-01-01T00:00:00Z")
+    }
+}
