@@ -173,7 +173,9 @@ struct DetectionOptions: ParsableArguments {
             "warning: \(l.late) of the first \(l.flows) flows (\(share) %) came after their window had closed (--lateness "
             + "\(OptionCheck.number(lateness)) s) and were counted in a later one: the input is out of order, by up to "
             + "\(roughly(l.largestLag)) so far, and alerts depend on the order of its lines. "
-        let fits = [60.0, 300, 600, 1800, 3600, 6 * 3600, OptionCheck.day, longestReorder].first { $0 >= l.largestLag }
+        let fits = [60.0, 300, 600, 1800, 3600, 2 * 3600, 6 * 3600, 12 * 3600, OptionCheck.day, 2 * OptionCheck.day, longestReorder].first {
+            $0 >= l.largestLag
+        }
         if l.releasedEarly > 0 {
             text += "\(l.releasedEarly) flows left the reorder buffer early because it was full: sort the logs by start time."
         } else if let fits, fits > l.reorder {
