@@ -13,6 +13,13 @@ import Foundation
 /// stage: a `ScanDetection`, whose alerts arrive through `onAlert`, or a sink. `finish()` ends the
 /// input: every open window is judged and every open episode alerted.
 ///
+/// With a `reorder` span, attempts pass through a `ReorderBuffer` between `inspect` (which sees them
+/// as they arrive) and detection (which sees them in start order, as far as the span allows): input
+/// whose flows arrive up to `reorder` seconds out of order is then judged as if it had been sorted.
+/// The buffer spans logs (`endLog()` leaves it alone: logs may overlap in time) and is emptied by
+/// `finish()`. When more than `lateWarningShare` of the flows (and at least `lateWarningMinimum`)
+/// have reached detection after their window had closed, `onLateFlows` is called, once.
+///
 /// Not for concurrent use: one pipeline holds one input's state. A server makes one per request
 /// from a `DetectionRecipe`.
 public final class DetectionPipeline {
@@ -25,31 +32,70 @@ public final class DetectionPipeline {
         public var horizon: Double
     }
 
+    /// What the pipeline knows of the order its input came in: for the warning that it is out of
+    /// order, and what to do about it.
+    public struct LateFlows: Sendable, Equatable {
+        /// Flows detection counted late so far (`DetectionStatistics.lateFlows`), of `flows`.
+        public var late: Int
+        public var flows: Int
+        /// The most seconds an attempt started before the newest start that arrived before it (as
+        /// read, before reordering): a `reorder` span at least this long puts the input seen so far in order.
+        public var largestLag: Double
+        /// The reorder span in effect (0: none).
+        public var reorder: Double
+        /// Attempts the reorder buffer released before their span had passed, because it was full.
+        public var releasedEarly: Int
+    }
+
+    /// The share of late flows above which `onLateFlows` is called: 1 %. Exporters and merged logs
+    /// put a few flows out of order, which `DetectionSettings.lateness` absorbs; beyond 1 % the
+    /// input is out of order, and alerts change with the order of its lines.
+    public static let lateWarningShare = 0.01
+    /// Late flows needed before `onLateFlows` is called, so that a handful in a small input does not.
+    public static let lateWarningMinimum = 100
+
     /// The scan detection the attempts go to; nil when they go to a sink.
     public let detection: ScanDetection?
     /// Sees every attempt (after pairing) before the stage does.
     public var inspect: ((FlowRecord) throws -> Void)?
+    /// Called once, the first time more than `lateWarningShare` of the flows detection has counted,
+    /// and at least `lateWarningMinimum`, arrived after their window had closed.
+    public var onLateFlows: ((LateFlows) -> Void)?
     /// Records added, as read (before pairing).
     public private(set) var records = 0
+    /// Seconds attempts are held to be put in start order (0: they go to the stage as they arrive).
+    public let reorder: Double
+    /// The most seconds an attempt started before the newest start that arrived before it.
+    public private(set) var largestLag = 0.0
 
     private let stage: (FlowRecord) throws -> Void
     private var pairer: DirectionPairer?
+    private var buffer: ReorderBuffer?
+    private var newestStart = -Double.infinity
+    private var warnedLate = false
 
     /// Detection by `detection`.
-    public init(detection: ScanDetection) {
+    /// - Parameters:
+    ///   - reorder: seconds of input time attempts are held to be put in start order; 0 for none.
+    ///   - reorderLimit: most attempts held at once (`ReorderBuffer.maximumHeld`).
+    public init(detection: ScanDetection, reorder: Double = 0, reorderLimit: Int = ReorderBuffer.defaultMaximumHeld) {
+        precondition(reorder >= 0 && reorder.isFinite, "reorder must be a non-negative number of seconds")
         self.detection = detection
         stage = detection.add
+        self.reorder = reorder
+        if reorder > 0 { buffer = ReorderBuffer(span: reorder, maximumHeld: reorderLimit) }
     }
 
-    /// Detection with a recipe's detectors (`model`: the scan CNN when the recipe uses it).
+    /// Detection with a recipe's detectors and reorder span (`model`: the scan CNN when the recipe uses it).
     public convenience init(recipe: DetectionRecipe, model: ScanModel?) {
-        self.init(detection: recipe.make(model: model))
+        self.init(detection: recipe.make(model: model), reorder: recipe.reorder, reorderLimit: recipe.reorderLimit)
     }
 
     /// Reading and pairing only: every attempt goes to `sink` (what `publish` sends to the workers).
     public init(sink: @escaping (FlowRecord) throws -> Void) {
         detection = nil
         stage = sink
+        reorder = 0
     }
 
     /// Alerts as episodes end (detection only).
@@ -60,6 +106,16 @@ public final class DetectionPipeline {
 
     /// What detection did (zero for a sink).
     public var statistics: DetectionStatistics { detection?.statistics ?? DetectionStatistics() }
+
+    /// What the pipeline knows of its input's order so far.
+    public var lateFlows: LateFlows {
+        let s = statistics
+        return LateFlows(
+            late: s.lateFlows, flows: s.flows, largestLag: largestLag, reorder: reorder, releasedEarly: buffer?.releasedEarly ?? 0)
+    }
+
+    /// Attempts held in the reorder buffer now.
+    public var held: Int { buffer?.held ?? 0 }
 
     /// A log in `format` begins: its records are paired when the format records each direction apart.
     public func beginLog(_ format: FlowFormat) {
@@ -72,7 +128,8 @@ public final class DetectionPipeline {
         if pairer != nil { try pairer!.add(record, emit: attempt) } else { try attempt(record) }
     }
 
-    /// The current log has ended: records still waiting for their reverse go on alone.
+    /// The current log has ended: records still waiting for their reverse go on alone. Attempts held
+    /// for reordering stay held: the next log may hold flows that started before them.
     /// - Returns: what pairing did, or nil when the log needed none.
     @discardableResult
     public func endLog() throws -> Pairing? {
@@ -85,7 +142,33 @@ public final class DetectionPipeline {
 
     private func attempt(_ flow: FlowRecord) throws {
         if let inspect { try inspect(flow) }
-        try stage(flow)
+        if flow.start > newestStart {
+            newestStart = flow.start
+        } else if newestStart - flow.start > largestLag {
+            largestLag = newestStart - flow.start
+        }
+        if buffer != nil {
+            try reordering { try $0.add(flow, emit: stage) }
+        } else {
+            try stage(flow)
+        }
+        checkLateShare()
+    }
+
+    /// Runs `body` on the reorder buffer, taken out of the pipeline meanwhile, so that what the stage
+    /// calls back (`onAlert`) may read the pipeline.
+    private func reordering(_ body: (inout ReorderBuffer) throws -> Void) rethrows {
+        guard var taken = buffer.take() else { return }
+        defer { buffer = taken }
+        try body(&taken)
+    }
+
+    private func checkLateShare() {
+        guard !warnedLate, let detection, detection.statistics.lateFlows >= Self.lateWarningMinimum else { return }
+        let report = lateFlows
+        guard Double(report.late) > Self.lateWarningShare * Double(report.flows) else { return }
+        warnedLate = true
+        onLateFlows?(report)
     }
 
     /// Reads a whole log held in memory (a request body) through the pipeline, as one log.
@@ -104,15 +187,26 @@ public final class DetectionPipeline {
     }
 
     /// Moves detection's clock (see `ScanDetection.advance(to:)`): for a partition told the other
-    /// partitions' time.
+    /// partitions' time. With a reorder span, the attempts the watermark makes safe go to detection
+    /// first, and detection's clock moves to `time - reorder`, where the attempts it has been given
+    /// can have reached: the attempts still held are not made late by it.
     public func advance(to time: Double) throws {
-        try detection?.advance(to: time)
+        if buffer != nil {
+            try reordering { try $0.advance(to: time, emit: stage) }
+            checkLateShare()
+            try detection?.advance(to: time - reorder)
+        } else {
+            try detection?.advance(to: time)
+        }
     }
 
     /// Detection's whole state (`ScanDetection.checkpoint()`), for another process to resume from;
-    /// empty for a sink. Taken between logs: records waiting for their reverse are not in it.
+    /// empty for a sink. Taken between logs: records waiting for their reverse are not in it. Nor
+    /// are attempts held for reordering: a pipeline that reorders has none only once it has
+    /// finished, so one that is checkpointed (the NATS worker's) does not reorder.
     public func checkpoint() -> [UInt8] {
         precondition(pairer == nil, "a pipeline is checkpointed between logs")
+        precondition(buffer?.isEmpty ?? true, "a pipeline is checkpointed with no attempts held for reordering")
         return detection?.checkpoint() ?? []
     }
 
@@ -121,10 +215,12 @@ public final class DetectionPipeline {
         try detection?.restore(from: bytes)
     }
 
-    /// The end of the input: a log still open ends, every open window is judged and every open episode
-    /// alerted.
+    /// The end of the input: a log still open ends, the attempts held for reordering go to detection,
+    /// every open window is judged and every open episode alerted.
     public func finish() throws {
         try endLog()
+        try reordering { try $0.flush(emit: stage) }
+        checkLateShare()
         try detection?.finish()
     }
 }

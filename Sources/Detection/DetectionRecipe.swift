@@ -22,6 +22,12 @@ public struct DetectionRecipe: Sendable {
     public var cnnThreads = 1
     /// Sources whose alerts are silenced and destinations whose flows are ignored.
     public var allowlist = CIDRSet()
+    /// Seconds of input time attempts are held to be put in start order before detection
+    /// (`DetectionPipeline.reorder`); 0, the default, for none: input is taken in the order it comes.
+    /// Longer puts more disordered input in order, delays alerts by as much, and holds more flows.
+    public var reorder = 0.0
+    /// Most attempts held for reordering; beyond it the oldest go to detection early, and are counted.
+    public var reorderLimit = ReorderBuffer.defaultMaximumHeld
 
     public init() {}
 

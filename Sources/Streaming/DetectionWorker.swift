@@ -31,6 +31,8 @@ public final class DetectionWorker: @unchecked Sendable {
     private var finished: [PartitionReport] = []
 
     /// - Parameters:
+    ///   - recipe: detection for every partition; it does not reorder (`reorder` 0): a partition
+    ///     checkpoints often, and held attempts are not in a checkpoint.
     ///   - partitions: the partitions this worker may run (`Partitioning.parse`), nil for all.
     ///   - partitionCount: the count to record when this is the deployment's first process.
     public init(
@@ -38,6 +40,7 @@ public final class DetectionWorker: @unchecked Sendable {
         settings: WorkerSettings, recipe: DetectionRecipe, model: ScanModel?,
         log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (ScanAlert, Int) -> Void
     ) throws {
+        precondition(recipe.reorder == 0, "a worker's partitions do not reorder: their checkpoints hold no attempts")
         self.nc = nc
         self.id = id
         self.topology = topology

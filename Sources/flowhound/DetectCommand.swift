@@ -99,6 +99,12 @@ struct DetectionOptions: ParsableArguments {
     var lateness = defaults.settings.lateness
 
     @Option(
+        help: ArgumentHelp(
+            "Hold flows this long (90s, 10m, 1h, 2d or seconds) of log time to put them in start order before detection: for logs whose flows arrive out of order. Alerts come as much later. (default: off)",
+            valueName: "duration"))
+    var reorder: Duration?
+
+    @Option(
         help:
             "Most sources (and open scan episodes) held in memory; beyond it the least recently seen are evicted (their open windows judged first) and counted."
     )
@@ -118,6 +124,7 @@ struct DetectionOptions: ParsableArguments {
         try OptionCheck.require(quietPeriod, "--quiet-period", in: 0...30 * OptionCheck.day, unit: "seconds")
         try OptionCheck.require(lateness, "--lateness", in: 0...OptionCheck.day, unit: "seconds")
         if let updates { try OptionCheck.require(updates.seconds, "--updates", in: 1...30 * OptionCheck.day, unit: "seconds") }
+        if let reorder { try OptionCheck.require(reorder.seconds, "--reorder", above: 0, atMost: Self.longestReorder, unit: "seconds") }
         try OptionCheck.require(maxSources, "--max-sources", in: 10...100_000_000)
         try OptionCheck.threads(threads)
     }
@@ -139,6 +146,7 @@ struct DetectionOptions: ParsableArguments {
         recipe.settings.quietPeriod = quietPeriod
         recipe.settings.lateness = lateness
         recipe.settings.updateInterval = updates?.seconds
+        recipe.reorder = reorder?.seconds ?? 0
         recipe.settings.maxSources = maxSources
         recipe.allowlist = try loadAllowlist()
         return recipe
@@ -154,10 +162,44 @@ struct DetectionOptions: ParsableArguments {
         return scanModel
     }
 
-    /// The pipeline these options describe.
+    /// The pipeline these options describe; it warns once on stderr when its input is out of order.
     func makePipeline() throws -> DetectionPipeline {
         let recipe = try recipe()
-        return DetectionPipeline(recipe: recipe, model: try loadScanModel(for: recipe))
+        let pipeline = DetectionPipeline(recipe: recipe, model: try loadScanModel(for: recipe))
+        let lateness = recipe.settings.lateness
+        pipeline.onLateFlows = { Diagnostics.note(Self.lateWarning($0, lateness: lateness)) }
+        return pipeline
+    }
+
+    /// The longest --reorder: a week of log time.
+    static let longestReorder = 7 * OptionCheck.day
+
+    /// The warning that the input is out of order, with what to do about it.
+    static func lateWarning(_ l: DetectionPipeline.LateFlows, lateness: Double) -> String {
+        let share = fixed(100 * Double(l.late) / Double(max(l.flows, 1)), 1)
+        var text =
+            "warning: \(l.late) of the first \(l.flows) flows (\(share) %) came after their window had closed (--lateness "
+            + "\(OptionCheck.number(lateness)) s) and were counted in a later one: the input is out of order, by up to "
+            + "\(roughly(l.largestLag)) so far, and alerts depend on the order of its lines. "
+        let fits = [60.0, 300, 600, 1800, 3600, 2 * 3600, 6 * 3600, 12 * 3600, OptionCheck.day, 2 * OptionCheck.day, longestReorder].first {
+            $0 >= l.largestLag
+        }
+        if l.releasedEarly > 0 {
+            text += "\(l.releasedEarly) flows left the reorder buffer early because it was full: sort the logs by start time."
+        } else if let fits, fits > l.reorder {
+            text += "Sort the logs by start time, or give --reorder \(CivilTime.durationText(fits)) (holds flows that long), or raise --lateness."
+        } else {
+            text += "Sort the logs by start time."
+        }
+        return text
+    }
+
+    /// Seconds for people: `45 s`, `12 min`, `3.2 h`, `2.5 days`.
+    static func roughly(_ seconds: Double) -> String {
+        if seconds < 120 { return "\(fixed(seconds, 0)) s" }
+        if seconds < 7200 { return "\(fixed(seconds / 60, 0)) min" }
+        if seconds < 2 * OptionCheck.day { return "\(fixed(seconds / 3600, 1)) h" }
+        return "\(fixed(seconds / OptionCheck.day, 1)) days"
     }
 
     func loadAllowlist() throws -> CIDRSet { try allowlist.map { try CIDRSet.load(path: $0) } ?? CIDRSet() }

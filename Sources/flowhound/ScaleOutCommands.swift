@@ -158,6 +158,10 @@ struct Worker: ParsableCommand {
         try OptionCheck.require(leaseTTL, "--lease-ttl", in: 1...3600, unit: "seconds")
         try OptionCheck.require(checkpointInterval, "--checkpoint-interval", above: 0, atMost: 3600, unit: "seconds")
         try OptionCheck.require(checkpointFlows, "--checkpoint-flows", in: 1...100_000_000)
+        if options.reorder != nil {
+            throw ValidationError(
+                "a worker does not take --reorder: its checkpoints hold no flows waiting to be reordered; publish the logs sorted by start time")
+        }
     }
 
     func run() throws {
