@@ -161,13 +161,57 @@ enum AlertFormat: String, ExpressibleByArgument, CaseIterable {
     case jsonl, table
 }
 
-/// The logs `detect` reads: as for every command, but the input format is `--input-format`, since
-/// `--format` names the output.
+/// `--format` of `detect`, `eval detect` and `publish`: the input format, as for every command.
+/// `table` is taken too, for `detect`, where `--format` once named the output.
+enum DetectionFormatArgument: ExpressibleByArgument, Equatable {
+    case input(FlowFormat)
+    case oldOutputTable
+
+    init?(argument: String) {
+        if argument == "table" {
+            self = .oldOutputTable
+        } else if let format = FlowFormat(argument: argument) {
+            self = .input(format)
+        } else {
+            return nil
+        }
+    }
+
+    static var allValueStrings: [String] { FlowFormat.allValueStrings }
+}
+
+/// The logs `detect`, `eval detect` and `publish` read. `--input-format` is the input format's old
+/// name (from when `detect --format` named the output): still taken, with a note.
 struct DetectionInput: ParsableArguments {
     @OptionGroup var source: LogArguments
 
     @Option(help: InputOptions.formatHelp)
+    var format: DetectionFormatArgument?
+
+    @Option(help: .hidden)
     var inputFormat: FlowFormat?
+
+    func validate() throws {
+        if inputFormat != nil, format != nil, format != .oldOutputTable {
+            throw ValidationError("give the input format once, with --format (--input-format is its old name)")
+        }
+    }
+
+    /// The input format given (nil: detected from each log).
+    var chosenFormat: FlowFormat? {
+        if case .input(let f) = format { return f }
+        return inputFormat
+    }
+
+    /// Notes on stderr the old spellings used; throws when `--format table` is given to a command
+    /// without table output.
+    func noteOldSpellings(tableOutput: Bool) throws {
+        if inputFormat != nil { Diagnostics.note("note: --input-format is now --format (the input format); the old name will go") }
+        if format == .oldOutputTable {
+            guard tableOutput else { throw ValidationError("--format names the input format; 'table' is not one") }
+            Diagnostics.note("note: --format names the input format now; use --output-format table for a table")
+        }
+    }
 }
 
 /// Reads every log through `pipeline`, then finishes it.
@@ -184,7 +228,7 @@ func runDetection(_ input: DetectionInput, _ pipeline: DetectionPipeline) throws
 /// - Returns: the records read.
 func read(_ input: DetectionInput, into pipeline: DetectionPipeline) throws -> Int {
     let summaries = try input.source.read(
-        format: input.inputFormat,
+        format: input.chosenFormat,
         onFormat: pipeline.beginLog,
         afterEach: { summary in
             guard let p = try pipeline.endLog() else { return }
@@ -207,7 +251,11 @@ struct Detect: ParsableCommand {
             Alerts are JSON lines (Elastic Common Schema names: @timestamp, event.kind alert, source.ip, \
             rule.name, threat.technique.id T1046; Flowhound's detail under flowhound.*: scan type, ports and \
             hosts, time span, failure ratio, every detector's score, an explanation) or, with \
-            --format table, a table. A summary goes to stderr.
+            --output-format table, a table. A summary goes to stderr.
+
+            --format names the input format, as for every command (it once named the output: --format \
+            table still gives a table, with a note; --format jsonl is the Flowhound JSONL input). \
+            --input-format still works, with a note.
 
             Detectors:
               threshold  distinct failed ports on one host, hosts on one port, targets in all (Zeek/Snort style)
@@ -216,7 +264,7 @@ struct Detect: ParsableCommand {
 
             Examples:
               flowhound detect conn.log
-              flowhound detect flows.csv --format table --allowlist allow.txt
+              flowhound detect flows.csv --output-format table --allowlist allow.txt
               flowhound detect conn.log.gz --detectors threshold,trw --policy majority
             """)
 
@@ -224,11 +272,13 @@ struct Detect: ParsableCommand {
     @OptionGroup(title: "Detection") var options: DetectionOptions
     @OptionGroup(title: "IP reputation") var reputation: RemoteScoringOptions
 
-    @Option(help: "Output: jsonl (one alert a line, as episodes end) or table (at the end).")
-    var format = AlertFormat.jsonl
+    @Option(help: "Alerts as jsonl (one alert a line, as episodes end) or table (at the end). (default: jsonl)")
+    var outputFormat: AlertFormat?
 
     func run() throws {
         try Diagnostics.run {
+            try input.noteOldSpellings(tableOutput: true)
+            let format = outputFormat ?? (input.format == .oldOutputTable ? .table : .jsonl)
             let pipeline = try options.makePipeline()
             let scorer = try reputation.makeScorer(allowlist: options.loadAllowlist())
             var table: [ScanAlert] = []
@@ -319,6 +369,7 @@ struct EvalDetect: ParsableCommand {
 
     func run() throws {
         try Diagnostics.run {
+            try input.noteOldSpellings(tableOutput: false)
             let groundTruth = try GroundTruth.load(path: truth)
             let pipeline = try options.makePipeline()
             var flagged = Set<IPAddress>()
