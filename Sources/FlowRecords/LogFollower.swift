@@ -244,7 +244,7 @@ public final class LogFollower {
             case .replaced, .truncated:
                 // Open the file now at the path (waiting while there is none).
                 while true {
-                    if let next = try? Self.open(path) {
+                    if let next = try Self.openIfPresent(path) {
                         fd = next
                         break
                     }
@@ -256,7 +256,7 @@ public final class LogFollower {
                     guard idle(sleeping: true) else { return }
                     var info = stat()
                     guard stat(path, &info) == 0 else { continue }
-                    if FileIdentity(info) != old.identity || Int64(info.st_size) < old.size, let next = try? Self.open(path) {
+                    if FileIdentity(info) != old.identity || Int64(info.st_size) < old.size, let next = try Self.openIfPresent(path) {
                         fd = next
                         break
                     }
@@ -276,10 +276,13 @@ public final class LogFollower {
                 while true {
                     let listing = try directoryListing()
                     read.formIntersection(listing.map(\.identity))
-                    if let next = listing.first(where: { !read.contains($0.identity) }), let fd = try? Self.open(path + "/" + next.name) {
-                        read.insert(next.identity)
-                        current = (next.name, fd)
-                        break
+                    if let next = listing.first(where: { !read.contains($0.identity) }) {
+                        read.insert(next.identity)  // read now, or gone already
+                        if let fd = try Self.openIfPresent(path + "/" + next.name) {
+                            current = (next.name, fd)
+                            break
+                        }
+                        continue
                     }
                     guard idle(sleeping: true) else { return }
                 }
@@ -293,7 +296,7 @@ public final class LogFollower {
             case .stopped: return
             case .truncated:
                 // Read again from its start.
-                guard let again = try? Self.open(path + "/" + name) else {
+                guard let again = try Self.openIfPresent(path + "/" + name) else {
                     current = nil
                     continue
                 }
@@ -327,6 +330,15 @@ public final class LogFollower {
             }
         }
         return files.sorted { $0.name < $1.name }
+    }
+
+    /// Opens `path`, or nil when it is gone (renamed or removed since it was seen); other failures
+    /// (no permission) are errors, not a wait that never ends.
+    static func openIfPresent(_ path: String) throws(FlowReadError) -> Int32? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 && errno == ENOENT { return nil }
+        guard fd >= 0 else { throw FlowReadError(file: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
+        return fd
     }
 
     static func open(_ path: String) throws(FlowReadError) -> Int32 {
