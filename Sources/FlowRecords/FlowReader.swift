@@ -103,7 +103,7 @@ public struct FlowReader: Sendable {
         try read(try OpenedInput(source: MemorySource(bytes), name: name), path: name, onFormat: onFormat, pace: pace, body)
     }
 
-    private func read(
+    func read(
         _ input: OpenedInput, path: String, onFormat: (FlowFormat) throws -> Void,
         pace: (Int) throws -> Void, _ body: (FlowRecord) throws -> Void
     ) throws -> ReadSummary {

@@ -12,6 +12,13 @@ import Darwin
 protocol ByteSource: AnyObject {
     /// Fills `buffer` from the start; returns the number of bytes written, 0 at the end.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(FlowReadError) -> Int
+    /// Whether a last line without a line ending is a line (it is, unless a followed input stopped
+    /// before its newline arrived).
+    var keepsUnterminatedLastLine: Bool { get }
+}
+
+extension ByteSource {
+    var keepsUnterminatedLastLine: Bool { true }
 }
 
 /// Reads a file descriptor with read(2); closes it on deinit unless it is standard input.
@@ -203,7 +210,7 @@ final class LineReader {
 
     /// At the end of the input: the last line if it has no line ending, else nil.
     private func lastLine() -> UnsafeBufferPointer<UInt8>? {
-        guard start < filled else { return nil }
+        guard start < filled, source.keepsUnterminatedLastLine else { return nil }
         let base = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
         var lineEnd = filled
         if base[lineEnd - 1] == 0x0D { lineEnd -= 1 }

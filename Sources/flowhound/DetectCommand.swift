@@ -211,38 +211,103 @@ enum AlertFormat: String, ExpressibleByArgument, CaseIterable {
     case jsonl, table
 }
 
-/// The logs `detect` reads: as for every command, but the input format is `--input-format`, since
-/// `--format` names the output.
+/// `--format` of `detect`, `eval detect` and `publish`: the input format, as for every command.
+/// `table` is taken too, for `detect`, where `--format` once named the output.
+enum DetectionFormatArgument: ExpressibleByArgument, Equatable {
+    case input(FlowFormat)
+    case oldOutputTable
+
+    init?(argument: String) {
+        if argument == "table" {
+            self = .oldOutputTable
+        } else if let format = FlowFormat(argument: argument) {
+            self = .input(format)
+        } else {
+            return nil
+        }
+    }
+
+    static var allValueStrings: [String] { FlowFormat.allValueStrings }
+}
+
+/// The logs `detect`, `eval detect` and `publish` read. `--input-format` is the input format's old
+/// name (from when `detect --format` named the output): still taken, with a note.
 struct DetectionInput: ParsableArguments {
     @OptionGroup var source: LogArguments
 
     @Option(help: InputOptions.formatHelp)
+    var format: DetectionFormatArgument?
+
+    @Option(help: .hidden)
     var inputFormat: FlowFormat?
+
+    func validate() throws {
+        if inputFormat != nil, format != nil, format != .oldOutputTable {
+            throw ValidationError("give the input format once, with --format (--input-format is its old name)")
+        }
+    }
+
+    /// The input format given (nil: detected from each log).
+    var chosenFormat: FlowFormat? {
+        if case .input(let f) = format { return f }
+        return inputFormat
+    }
+
+    /// Notes on stderr the old spellings used; throws when `--format table` is given to a command
+    /// without table output.
+    func noteOldSpellings(tableOutput: Bool) throws {
+        if inputFormat != nil { Diagnostics.note("note: --input-format is now --format (the input format); the old name will go") }
+        if format == .oldOutputTable {
+            guard tableOutput else { throw ValidationError("--format names the input format; 'table' is not one") }
+            Diagnostics.note("note: --format names the input format now; use --output-format table for a table")
+        }
+    }
 }
 
-/// Reads every log through `pipeline`, then finishes it.
-func runDetection(_ input: DetectionInput, _ pipeline: DetectionPipeline) throws -> (seconds: Double, flows: Int) {
+/// Reads every log through `pipeline`, then finishes it. With `live.follow`, follows the one log
+/// until a signal stops it; SIGTERM and SIGINT stop reading in any case, and detection still finishes.
+func runDetection(
+    _ input: DetectionInput, _ pipeline: DetectionPipeline, live: LiveOptions? = nil, lateness: Double = 0, signals: SignalWatch? = nil
+) throws -> (seconds: Double, flows: Int) {
     let started = DispatchTime.now().uptimeNanoseconds
-    let flows = try read(input, into: pipeline)
+    let flows: Int
+    if let live, live.follow, let signals {
+        flows = try follow(input, format: input.chosenFormat, into: pipeline, live: live, lateness: lateness, signals: signals)
+    } else {
+        flows = try read(input, into: pipeline, stop: signals?.stop)
+    }
     try pipeline.finish()
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     return (seconds, flows)
 }
 
+/// The end of one log in `pipeline`: pairing is flushed, and what it did noted.
+/// `earlier`: what pairing did in parts of the log flushed before (`detect --follow`).
+func endLog(_ summary: ReadSummary, in pipeline: DetectionPipeline, earlier: (paired: Int, unpaired: Int) = (0, 0)) throws {
+    guard let p = try pipeline.endLog() else { return }
+    Diagnostics.note(
+        "\(summary.file): paired the two directions of \(p.paired + earlier.paired) attempts; \(p.unpaired + earlier.unpaired) records had no answer within \(Int(p.horizon)) s"
+    )
+}
+
 /// Reads every log into `pipeline` (which pairs the two directions of logs that record them apart),
-/// noting what pairing did for each log.
+/// noting what pairing did for each log; stops early (the current log ended) when `stop` is requested.
 /// - Returns: the records read.
-func read(_ input: DetectionInput, into pipeline: DetectionPipeline) throws -> Int {
-    let summaries = try input.source.read(
-        format: input.inputFormat,
-        onFormat: pipeline.beginLog,
-        afterEach: { summary in
-            guard let p = try pipeline.endLog() else { return }
-            Diagnostics.note(
-                "\(summary.file): paired the two directions of \(p.paired) attempts; \(p.unpaired) records had no answer within \(Int(p.horizon)) s")
-        },
-        pipeline.add)
-    return summaries.reduce(0) { $0 + $1.records }
+func read(_ input: DetectionInput, into pipeline: DetectionPipeline, stop: StopRequest? = nil) throws -> Int {
+    var records = 0
+    do {
+        _ = try input.source.read(
+            format: input.chosenFormat, onFormat: pipeline.beginLog, afterEach: { try endLog($0, in: pipeline) },
+            { record in
+                if let stop, stop.isRequested { throw ReadingStopped() }
+                records += 1
+                try pipeline.add(record)
+            })
+    } catch is ReadingStopped {
+        Diagnostics.note("stopped by a signal: reading ends here")
+        try pipeline.endLog()
+    }
+    return records
 }
 
 struct Detect: ParsableCommand {
@@ -261,7 +326,16 @@ struct Detect: ParsableCommand {
             Alerts are JSON lines (Elastic Common Schema names: @timestamp, event.kind alert, source.ip, \
             rule.name, threat.technique.id T1046; Flowhound's detail under flowhound.*: scan type, ports and \
             hosts, time span, failure ratio, every detector's score, an explanation) or, with \
-            --format table, a table. A summary goes to stderr.
+            --output-format table, a table. They go to standard output, or with -o FILE are appended to FILE \
+            as they are made (reopened on SIGHUP). A summary goes to stderr at the end.
+
+            --format names the input format, as for every command (it once named the output: --format \
+            table still gives a table, with a note; --format jsonl is the Flowhound JSONL input). \
+            --input-format still works, with a note.
+
+            SIGTERM or SIGINT stop reading: open windows are judged, every open episode's alert is written, \
+            and detect exits 0 (a second signal exits at once). With --follow, detect reads a growing log \
+            until then.
 
             Detectors:
               threshold  distinct failed ports on one host, hosts on one port, targets in all (Zeek/Snort style)
@@ -270,24 +344,34 @@ struct Detect: ParsableCommand {
 
             Examples:
               flowhound detect conn.log
-              flowhound detect flows.csv --format table --allowlist allow.txt
+              flowhound detect flows.csv --output-format table --allowlist allow.txt
               flowhound detect conn.log.gz --detectors threshold,trw --policy majority
+              flowhound detect --follow /opt/zeek/logs/current/conn.log -o alerts.jsonl
             """)
 
     @OptionGroup var input: DetectionInput
     @OptionGroup(title: "Detection") var options: DetectionOptions
     @OptionGroup(title: "IP reputation") var reputation: RemoteScoringOptions
+    @OptionGroup(title: "Live input and output") var live: LiveOptions
 
-    @Option(help: "Output: jsonl (one alert a line, as episodes end) or table (at the end).")
-    var format = AlertFormat.jsonl
+    @Option(help: "Alerts as jsonl (one alert a line as scans start and end) or table (one row per episode, at the end). (default: jsonl)")
+    var outputFormat: AlertFormat?
+
+    func validate() throws {
+        try live.validate(logs: input.source.logs)
+    }
 
     func run() throws {
         try Diagnostics.run {
+            try input.noteOldSpellings(tableOutput: true)
+            let format = outputFormat ?? (input.format == .oldOutputTable ? .table : .jsonl)
+            let signals = SignalWatch()
+            let out = try AlertSink(path: live.output, signals: signals)
+            var writeFailure: (any Error)? = nil
             let pipeline = try options.makePipeline()
             let scorer = try reputation.makeScorer(allowlist: options.loadAllowlist())
             var table: [ScanAlert] = []
             var connectionTable: [ConnectionAlert] = []
-            let out = FileHandle.standardOutput
             var scoringFailure: String? = nil
             pipeline.onAlert = { found in
                 var alert = found
@@ -301,7 +385,10 @@ struct Detect: ParsableCommand {
                     }
                 }
                 if format == .jsonl {
-                    out.write(Data((alert.json() + "\n").utf8))
+                    do { try out.write(alert.json()) } catch {
+                        writeFailure = writeFailure ?? error
+                        signals.stop.request()
+                    }
                 } else if alert.phase == .end {
                     table.append(alert)  // one row per episode, with its final totals
                 }
@@ -310,15 +397,23 @@ struct Detect: ParsableCommand {
             if reputation.connectionAlerts, let scorer {
                 watch = ConnectionWatch(scorer: scorer, home: try reputation.home.map { try CIDRSet.load(path: $0) })
                 watch!.onAlert = { alert in
-                    if format == .jsonl { out.write(Data((alert.json() + "\n").utf8)) } else { connectionTable.append(alert) }
+                    if format == .jsonl {
+                        do { try out.write(alert.json()) } catch {
+                            writeFailure = writeFailure ?? error
+                            signals.stop.request()
+                        }
+                    } else {
+                        connectionTable.append(alert)
+                    }
                 }
             }
             pipeline.inspect = watch.map { w in w.inspect }
-            let (seconds, flows) = try runDetection(input, pipeline)
+            let (seconds, flows) = try runDetection(input, pipeline, live: live, lateness: options.lateness, signals: signals)
+            if let writeFailure { throw writeFailure }
             if format == .table {
-                print(alertTable(table))
+                try out.write(alertTable(table))
                 if let watch {
-                    print(
+                    try out.write(
                         "\n" + textTable(ConnectionAlert.tableHeader, connectionTable.map(\.tableRow))
                             + (connectionTable.isEmpty ? "\n(no suspicious connections among \(watch.remoteFlows) flows with a remote end)" : ""))
                 }
@@ -377,6 +472,7 @@ struct EvalDetect: ParsableCommand {
 
     func run() throws {
         try Diagnostics.run {
+            try input.noteOldSpellings(tableOutput: false)
             let groundTruth = try GroundTruth.load(path: truth)
             let pipeline = try options.makePipeline()
             var flagged = Set<IPAddress>()

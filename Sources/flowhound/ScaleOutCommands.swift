@@ -48,7 +48,7 @@ struct Publish: ParsableCommand {
 
             Examples:
               flowhound publish conn.log --nats nats://127.0.0.1:4222
-              nfdump -r nfcapd.202611220000 -o csv | flowhound publish - --input-format nfdump
+              nfdump -r nfcapd.202611220000 -o csv | flowhound publish - --format nfdump
               flowhound publish day1.log.gz day2.log.gz --end-of-input
             """)
 
@@ -78,6 +78,7 @@ struct Publish: ParsableCommand {
 
     func run() throws {
         try Diagnostics.run {
+            try input.noteOldSpellings(tableOutput: false)
             let topology = try Topology(stream: natsOptions.stream)
             let nc = try NATSConnection(urls: natsOptions.nats, name: "flowhound publish", maxPendingPublishes: maxPending)
             let partitioning = try retryingTransientErrors {

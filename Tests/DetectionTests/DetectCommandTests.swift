@@ -50,11 +50,41 @@ import Testing
         let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         let (log, _) = try Self.synthetic(in: base)
-        let r = try FlowhoundCLI.run(["detect", log, "--format", "table", "--detectors", "threshold"])
+        let r = try FlowhoundCLI.run(["detect", log, "--output-format", "table", "--detectors", "threshold"])
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n")
         #expect(lines.first?.hasPrefix("first seen") == true && lines.first?.contains("detectors") == true)
         #expect(lines.dropFirst().allSatisfy { $0.contains("threshold") })
+    }
+
+    @Test func formatNamesTheInputAndOldSpellingsStillWorkWithANote() throws {
+        let capture = FixtureDirectory.realTools.path("loopback-scans.argus.csv")
+        let truth = FixtureDirectory.realTools.path("loopback-scans.truth.csv")
+        let table = try FlowhoundCLI.run(["detect", capture, "--format", "table", "--detectors", "threshold"])
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.hasPrefix("first seen"))
+        #expect(table.stderr.contains("use --output-format table"))
+
+        let newTable = try FlowhoundCLI.run(["detect", capture, "--output-format", "table", "--format", "argus", "--detectors", "threshold"])
+        #expect(newTable.status == 0 && newTable.stdout == table.stdout, "\(newTable.stderr)")
+        #expect(!newTable.stderr.contains("note:"))
+
+        let old = try FlowhoundCLI.run(["detect", capture, "--input-format", "argus", "--detectors", "threshold"])
+        #expect(old.status == 0 && old.stderr.contains("--input-format is now --format"), "\(old.stderr)")
+        let new = try FlowhoundCLI.run(["detect", capture, "--format", "argus", "--detectors", "threshold"])
+        #expect(new.status == 0 && new.stdout == old.stdout && !new.stdout.isEmpty)
+        let twice = try FlowhoundCLI.run(["detect", capture, "--format", "argus", "--input-format", "argus"])
+        #expect(twice.status == 64, "\(twice.stderr)")
+
+        // jsonl is an input format now: an Argus log read as Flowhound JSONL is no such log.
+        let jsonl = try FlowhoundCLI.run(["detect", capture, "--format", "jsonl"])
+        #expect(jsonl.status == 1, "\(jsonl.stderr)")
+
+        // Only detect has a table.
+        let eval = try FlowhoundCLI.run(["eval", "detect", capture, "--truth", truth, "--format", "table"])
+        #expect(eval.status == 64, "\(eval.stderr)")
+        let evalArgus = try FlowhoundCLI.run(["eval", "detect", capture, "--truth", truth, "--format", "argus", "--json"])
+        #expect(evalArgus.status == 0, "\(evalArgus.stderr)")
     }
 
     @Test func badAllowlistsAndUnknownDetectorsAreNamed() throws {
