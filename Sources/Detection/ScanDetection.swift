@@ -391,6 +391,12 @@ public final class ScanDetection {
         guard !pending.isEmpty else { return }
         let windows = pending
         pending = []
+        try judge(windows)
+    }
+
+    /// Judges closed windows together and records the flagged ones in their episodes.
+    private func judge(_ windows: [ClosedWindow]) throws {
+        guard !windows.isEmpty else { return }
         statistics.windows += windows.count
         let verdicts = try detectors.map { try $0.judge(windows) }
         let weights = detectors.map { settings.weights[$0.name] ?? 1 }
@@ -461,16 +467,7 @@ public final class ScanDetection {
             }
             fileExpiry(windowIndex(state.lastSeen + settings.idleTimeout), source)
         }
-        guard !windows.isEmpty else { return }
-        statistics.windows += windows.count
-        let verdicts = try detectors.map { try $0.judge(windows) }
-        let weights = detectors.map { settings.weights[$0.name] ?? 1 }
-        for (i, w) in windows.enumerated() {
-            let these = verdicts.map { $0[i] }
-            guard settings.policy.decide(these, weights: weights, weightedThreshold: settings.weightedThreshold) else { continue }
-            statistics.flaggedWindows += 1
-            try record(w, these)
-        }
+        try judge(windows)
     }
 
     /// Sends a start or update alert of an open episode (nothing for an allowlisted source).
