@@ -62,16 +62,24 @@ public final class DetectionPipeline {
     /// and at least `lateWarningMinimum`, arrived after their window had closed.
     public var onLateFlows: ((LateFlows) -> Void)?
     /// Records added, as read (before pairing).
+    // The counters and buffers below are touched on every record, by one thread at a time, and no
+    // callback runs inside a mutation of them: unchecked, as `ScanDetection`'s state is.
+    @exclusivity(unchecked)
     public private(set) var records = 0
     /// Seconds attempts are held to be put in start order (0: they go to the stage as they arrive).
     public let reorder: Double
     /// The most seconds an attempt started before the newest start that arrived before it.
+    @exclusivity(unchecked)
     public private(set) var largestLag = 0.0
 
     private let stage: (FlowRecord) throws -> Void
+    @exclusivity(unchecked)
     private var pairer: DirectionPairer?
+    @exclusivity(unchecked)
     private var buffer: ReorderBuffer?
+    @exclusivity(unchecked)
     private var newestStart = -Double.infinity
+    @exclusivity(unchecked)
     private var warnedLate = false
 
     /// Detection by `detection`.
