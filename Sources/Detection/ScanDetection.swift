@@ -89,6 +89,13 @@ public final class ScanDetection {
         /// it up (`episodes` is the truth: a source evicted and back, or restored, starts without it).
         var inEpisode = false
 
+        /// Empties the open window (the next flow opens a new one); the detectors that decide per flow
+        /// forget what they counted in it.
+        mutating func clearWindow(_ deciders: [any ScanDetector]) {
+            activity = ActivityAccumulator()
+            for detector in deciders { detector.windowClosed(&memory) }
+        }
+
         /// The open window as the detectors see it.
         func closed(_ source: IPAddress, windowLength: Double) -> ClosedWindow {
             ClosedWindow(
@@ -181,8 +188,7 @@ public final class ScanDetection {
                 if state.activity.flows > 0 {
                     closed = state.closed(source, windowLength: windowLength)
                 }
-                state.activity = ActivityAccumulator()
-                for detector in deciders { detector.windowClosed(&state.memory) }
+                state.clearWindow(deciders)
                 state.window = w
             } else if w < state.window {
                 late = true
@@ -310,13 +316,7 @@ public final class ScanDetection {
             bucketEntries -= list.count
             for source in list {
                 guard let state = sources[source], state.window == w, state.activity.flows > 0 else { continue }
-                pending.append(state.closed(source, windowLength: settings.window))
-                let deciders = self.deciders
-                withState(source) { state in
-                    state.activity = ActivityAccumulator()
-                    for detector in deciders { detector.windowClosed(&state.memory) }
-                }
-                fileExpiry(windowIndex(state.lastSeen + settings.idleTimeout), source)
+                pending.append(closeWindow(of: source, state))
             }
         }
         let current = windowIndex(now)
@@ -470,16 +470,18 @@ public final class ScanDetection {
     private func judgeWindows(of source: IPAddress) throws {
         var windows = pending.filter { $0.source == source }
         if windows.count > 0 { pending.removeAll { $0.source == source } }
-        if let state = sources[source], state.activity.flows > 0 {
-            windows.append(state.closed(source, windowLength: settings.window))
-            let deciders = self.deciders
-            withState(source) { state in
-                state.activity = ActivityAccumulator()
-                for detector in deciders { detector.windowClosed(&state.memory) }
-            }
-            fileExpiry(windowIndex(state.lastSeen + settings.idleTimeout), source)
-        }
+        if let state = sources[source], state.activity.flows > 0 { windows.append(closeWindow(of: source, state)) }
         try judge(windows)
+    }
+
+    /// Closes a source's open window (`state` is its state): the window as the detectors see it; the
+    /// source is left with an empty window and filed to be forgotten once idle.
+    private func closeWindow(of source: IPAddress, _ state: SourceState) -> ClosedWindow {
+        let window = state.closed(source, windowLength: settings.window)
+        let deciders = self.deciders
+        withState(source) { $0.clearWindow(deciders) }
+        fileExpiry(windowIndex(state.lastSeen + settings.idleTimeout), source)
+        return window
     }
 
     /// Sends a start or update alert of an open episode (nothing for an allowlisted source).
