@@ -78,12 +78,57 @@ public struct ActivityImage: Sendable, Equatable {
     }
 }
 
-/// Accumulates flows into activity images, one per (source, window).
+/// Which windows an image model scores, and when a window still open is scored again: shared by
+/// detection (the CNN judges open windows) and the datasets it is trained on, so that the model learns
+/// from the partial images it will be shown.
+///
+/// The image of an open window is the image of its flows so far. It depends on those flows alone, not
+/// on the window's length or on when the window will close (timing is relative to the flows' own first
+/// and last start, counts are per cell), so it is the picture a whole window holding just those flows
+/// would draw: a scan seen for its first minute looks like a one-minute scan.
+public struct ImageSchedule: Sendable, Equatable {
+    /// Windows with fewer distinct failed targets than this are not scored. Lower lets the model judge
+    /// tinier scans (and scans whose probes mostly succeed), and scores more windows (slower).
+    public var minimumFailedTargets = 3
+    /// Windows where a smaller share of attempts failed are not scored. Lower lets the model judge scans
+    /// of networks where many probed ports are open, and busy clients with a few failures.
+    public var minimumFailedShare = 0.2
+    /// Seconds of log time between scorings of open windows: they are scored when the log's clock
+    /// passes a multiple of it. Shorter alerts sooner on scans only the model sees, and scores more.
+    public var interval = 60.0
+    /// The longest `interval` allowed: an open window is scored at least once a minute of log time
+    /// while it grows.
+    public static let maximumInterval = 60.0
+
+    public init() {}
+
+    /// Whether a window (open or closed) is drawn and scored at all: scans leave failures.
+    @inlinable public func worthScoring(_ a: ActivityAccumulator) -> Bool {
+        a.failedTargets.count >= minimumFailedTargets && Double(a.failedFlows) >= minimumFailedShare * Double(a.flows)
+    }
+
+    /// Whether an open window last scored when it held `scoredTargets` distinct failed targets (0: not
+    /// scored yet) is worth scoring again: it passes `worthScoring` and its failed targets have grown by
+    /// at least a quarter (and one) since. So a window is scored when it first passes, and then at most
+    /// about log₁.₂₅ of its failed targets times, whatever its flows.
+    @inlinable public func worthRescoring(_ a: ActivityAccumulator, scoredTargets: Int) -> Bool {
+        let grown = scoredTargets == 0 || a.failedTargets.count >= scoredTargets + max(1, scoredTargets / 4)
+        return grown && worthScoring(a)
+    }
+}
+
+/// Accumulates flows into activity images, one per (source, window), and, given an `ImageSchedule`,
+/// the images of open windows that detection would score before they close.
 ///
 /// Windows are aligned to multiples of `window` seconds since the epoch. Memory grows with the
 /// number of (source, window) pairs and the cells they touch, not with the number of flows.
 public struct ActivityImager: Sendable {
     public let window: Double
+    /// When set, a window is also imaged as it was each time the log's clock passed a multiple of the
+    /// schedule's interval while it was open, when `worthRescoring` held (see `ImageSchedule`): the
+    /// partial images the CNN judges. Taken when the source's next flow in the window arrives, so an
+    /// open window's last state before it closes is left out (it is the whole window's image).
+    public let openWindows: ImageSchedule?
 
     struct Key: Hashable, Sendable {
         var source: IPAddress
@@ -91,19 +136,39 @@ public struct ActivityImager: Sendable {
     }
 
     private var accumulators: [Key: ActivityAccumulator] = [:]
+    /// Open-window images taken so far, with the log time they were taken at (a multiple of the
+    /// schedule's interval).
+    private var snapshots: [(key: Key, at: Double, activity: ActivityAccumulator)] = []
+    /// Distinct failed targets of each window when it was last imaged open.
+    private var scoredTargets: [Key: Int] = [:]
 
     /// - Parameter window: window length in seconds (default one hour, long enough for slow scans).
-    public init(window: Double = 3600) {
+    /// - Parameter openWindows: also image open windows on this schedule (nil: whole windows only).
+    public init(window: Double = 3600, openWindows: ImageSchedule? = nil) {
         precondition(window > 0, "window must be positive")
+        precondition(openWindows.map { $0.interval > 0 } ?? true, "the schedule's interval must be positive")
         self.window = window
+        self.openWindows = openWindows
     }
 
     /// Number of (source, window) pairs seen so far.
     public var imageCount: Int { accumulators.count }
 
-    /// - Complexity: amortised O(1).
+    /// Number of open-window images taken so far.
+    public var openImageCount: Int { snapshots.count }
+
+    /// - Complexity: amortised O(1), plus a copy of the window's tables when it is imaged open.
     public mutating func add(_ r: FlowRecord) {
         let key = Key(source: r.source, window: Int64((r.start / window).rounded(.down)))
+        if let schedule = openWindows, let open = accumulators[key] {
+            let tick = (r.start / schedule.interval).rounded(.down)
+            if tick > (open.lastSeen / schedule.interval).rounded(.down),
+                schedule.worthRescoring(open, scoredTargets: scoredTargets[key] ?? 0)
+            {
+                snapshots.append((key, tick * schedule.interval, open))
+                scoredTargets[key] = open.failedTargets.count
+            }
+        }
         // Mutated in place through the subscript: copying the accumulator out would copy its tables.
         accumulators[key, default: ActivityAccumulator()].add(r)
     }
@@ -126,6 +191,14 @@ public struct ActivityImager: Sendable {
         }
         for key in keys {
             try body(accumulators[key]!.image(source: key.source, windowStart: Double(key.window) * window, windowLength: window))
+        }
+    }
+
+    /// Renders the open-window images one at a time, in the order they were taken, each with the log
+    /// time it was taken at.
+    public func forEachOpenImage(_ body: (ActivityImage, Double) throws -> Void) rethrows {
+        for s in snapshots {
+            try body(s.activity.image(source: s.key.source, windowStart: Double(s.key.window) * window, windowLength: window), s.at)
         }
     }
 }

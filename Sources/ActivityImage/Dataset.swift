@@ -11,6 +11,9 @@ import Support
 /// DIR/meta.json     shape, channels, label names, and the source, window, label and kind of every row
 /// ```
 ///
+/// With an imager that images open windows (`ActivityImager.openWindows`), those partial images
+/// follow the whole windows in each split, their rows marked with the log time they were taken at.
+///
 /// The split is by source: a source's images are all in train or all in test. Within each
 /// (label, kind) group, sources are ordered by a seeded hash and the first `testFraction` of them
 /// (at least one when the group has two or more) go to test, so every kind is represented in both.
@@ -22,14 +25,19 @@ public struct DatasetWriter {
         public var kind: String
         public var flows: Int
         public var failedFlows: Int
+        /// For the image of a window still open: the log time it was taken at (nil: the whole window).
+        public var openAt: Double?
 
-        public init(source: String, windowStart: Double, label: Int, kind: String, flows: Int, failedFlows: Int) {
+        public init(
+            source: String, windowStart: Double, label: Int, kind: String, flows: Int, failedFlows: Int, openAt: Double? = nil
+        ) {
             self.source = source
             self.windowStart = windowStart
             self.label = label
             self.kind = kind
             self.flows = flows
             self.failedFlows = failedFlows
+            self.openAt = openAt
         }
     }
 
@@ -51,6 +59,8 @@ public struct DatasetWriter {
         public var inputs: [String]
         public var unlabelledImages: Int
         public var kinds: [String: Int]
+        /// The schedule open windows were imaged on (nil: whole windows only).
+        public var openWindowInterval: Double?
         public var train: Split
         public var test: Split
     }
@@ -100,16 +110,16 @@ public struct DatasetWriter {
         var train = Split(count: 0, scans: 0, rows: []), test = Split(count: 0, scans: 0, rows: [])
         var unlabelled = 0
         var kinds: [String: Int] = [:]
-        try imager.forEachImage { image in
+        func put(_ image: ActivityImage, openAt: Double?) throws {
             guard image.flows >= minimumFlows else { return }
             guard let entry = truth[image.source] else {
-                unlabelled += 1
+                if openAt == nil { unlabelled += 1 }
                 return
             }
             let label = entry.label == "scan" ? 1 : 0
             let row = Row(
                 source: image.source.description, windowStart: image.windowStart, label: label, kind: entry.kind,
-                flows: image.flows, failedFlows: image.failedFlows)
+                flows: image.flows, failedFlows: image.failedFlows, openAt: openAt)
             kinds[entry.kind, default: 0] += 1
             if testSet.contains(image.source) {
                 try testX.append(image.pixels)
@@ -125,6 +135,8 @@ public struct DatasetWriter {
                 train.scans += label
             }
         }
+        try imager.forEachImage { try put($0, openAt: nil) }
+        try imager.forEachOpenImage { try put($0, openAt: $1) }
         for w in [trainX, trainY, testX, testY] { try w.finish() }
         let meta = Meta(
             shape: shape,
@@ -132,7 +144,7 @@ public struct DatasetWriter {
                 + "columns = destination hosts in order of first contact (0-15 one each, then log scale); values 0...1",
             channels: ActivityImage.channelNames, labelNames: ["benign", "scan"], windowSeconds: imager.window,
             testFraction: testFraction, seed: seed, inputs: inputs, unlabelledImages: unlabelled, kinds: kinds,
-            train: train, test: test)
+            openWindowInterval: imager.openWindows?.interval, train: train, test: test)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase

@@ -289,39 +289,30 @@ public struct RandomWalkDetector: ScanDetector, Sendable {
 }
 
 /// The scan CNN on the window's activity image. Only windows with a few distinct failed targets, and
-/// failures among a fair share of their attempts, are drawn and scored; the rest score 0. Scans leave
-/// failures. Real workstations that talk to a hundred hosts (CIC-IDS2017 benign, Stratosphere test
-/// captures) and get nearly every answer drew images the model had not seen and were flagged before
-/// this filter.
+/// failures among a fair share of their attempts, are drawn and scored (`ImageSchedule.worthScoring`);
+/// the rest score 0. Scans leave failures. Real workstations that talk to a hundred hosts (CIC-IDS2017
+/// benign, Stratosphere test captures) and get nearly every answer drew images the model had not seen
+/// and were flagged before this filter.
 public struct CNNDetector: ScanDetector {
     public var name: String { "cnn" }
     public let model: ScanModel
     /// Scan probability at or above which a window is flagged. Lower catches more, flags more.
     public var threshold = 0.5
-    /// Windows with fewer distinct failed targets than this are not scored. Lower lets the model judge
-    /// tinier scans (and scans whose probes mostly succeed), and scores more windows (slower).
-    public var minimumFailedTargets = 3
-    /// Windows where a smaller share of attempts failed are not scored. Lower lets the model judge scans
-    /// of networks where many probed ports are open, and busy clients with a few failures.
-    public var minimumFailedShare = 0.2
+    /// Which windows are scored.
+    public var schedule = ImageSchedule()
     public var threads = defaultThreadCount
 
     public init(model: ScanModel) { self.model = model }
 
     public var parameters: [(name: String, value: Double)] {
         [
-            ("cnn threshold", threshold), ("cnn minimum failed targets", Double(minimumFailedTargets)),
-            ("cnn minimum failed share", minimumFailedShare),
+            ("cnn threshold", threshold), ("cnn minimum failed targets", Double(schedule.minimumFailedTargets)),
+            ("cnn minimum failed share", schedule.minimumFailedShare),
         ]
     }
 
-    func passes(_ w: ClosedWindow) -> Bool {
-        w.activity.failedTargets.count >= minimumFailedTargets
-            && Double(w.activity.failedFlows) >= minimumFailedShare * Double(w.activity.flows)
-    }
-
     public func judge(_ windows: [ClosedWindow]) throws -> [Verdict] {
-        let chosen = windows.indices.filter { passes(windows[$0]) }
+        let chosen = windows.indices.filter { schedule.worthScoring(windows[$0].activity) }
         var verdicts = [Verdict](repeating: .silent, count: windows.count)
         guard !chosen.isEmpty else { return verdicts }
         var features = ContiguousArray<Float>()

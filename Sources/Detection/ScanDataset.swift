@@ -65,6 +65,15 @@ public struct ScanDataset: Sendable {
             if let bad = y.indices.first(where: { Int(y[$0]) != described.rows[$0].label }) {
                 throw ScanDataError("\(yPath): row \(bad) is labelled \(y[bad]) but meta.json says \(described.rows[bad].label)")
             }
+            // An open window's image is taken inside its window.
+            if let bad = described.rows.firstIndex(where: { row in
+                row.openAt.map { !$0.isFinite || $0 < row.windowStart || $0 > row.windowStart + meta.windowSeconds } ?? false
+            }) {
+                let row = described.rows[bad]
+                throw ScanDataError(
+                    "\(metaPath): \(name) row \(bad) is an open window imaged at \(row.openAt!), outside its window \(row.windowStart) + \(meta.windowSeconds) s"
+                )
+            }
             return Split(samples: try Samples(sampleShape: Shape(meta.shape), features: x, labels: y.map { Int32($0) }), rows: described.rows)
         }
         return ScanDataset(directory: directory, meta: meta, train: try split("train", meta.train), test: try split("test", meta.test))

@@ -167,6 +167,29 @@ public struct ScanEvaluation: Codable, Sendable {
     public var scanKinds: [String]
     public var benignKinds: [String]
     public var inferenceSamplesPerSecond: Double?
+    /// The same figures on whole windows and on windows imaged while open (`DatasetWriter.Row.openAt`),
+    /// when the images hold both.
+    public var wholeWindows: Part?
+    public var openWindows: Part?
+
+    /// The figures of a part of the images.
+    public struct Part: Codable, Sendable {
+        public var images: Int
+        public var scans: Int
+        public var accuracy: Double
+        public var recall: Double
+        public var falsePositiveRate: Double
+        public var rocAuc: Double?
+
+        init(_ m: BinaryMetrics, images: Int, scans: Int) {
+            self.images = images
+            self.scans = scans
+            accuracy = m.accuracy
+            recall = m.recall
+            falsePositiveRate = m.falsePositiveRate
+            rocAuc = m.rocAUC
+        }
+    }
 
     public init(scores: [Double], rows: [DatasetWriter.Row], threshold: Double = 0.5, inferenceSamplesPerSecond: Double? = nil) {
         let positives = rows.map { $0.label == 1 }
@@ -194,6 +217,17 @@ public struct ScanEvaluation: Codable, Sendable {
         self.scanKinds = scanKinds.sorted()
         self.benignKinds = benignKinds.sorted()
         self.inferenceSamplesPerSecond = inferenceSamplesPerSecond
+        let open = rows.indices.filter { rows[$0].openAt != nil }
+        if !open.isEmpty && open.count < rows.count {
+            func part(_ indices: [Int]) -> Part {
+                let positives = indices.map { rows[$0].label == 1 }
+                let m = BinaryMetrics(scores: indices.map { scores[$0] }, positives: positives, threshold: threshold)
+                return Part(m, images: indices.count, scans: positives.filter { $0 }.count)
+            }
+            let openSet = Set(open)
+            wholeWindows = part(rows.indices.filter { !openSet.contains($0) })
+            openWindows = part(open)
+        }
     }
 
     /// The lowest recall over scan kinds, and which kind.

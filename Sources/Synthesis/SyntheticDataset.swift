@@ -9,10 +9,13 @@ public struct SynthConfigError: Error, Sendable, CustomStringConvertible {
 
 extension DatasetWriter {
     /// Generates labelled synthetic traffic, draws its activity images and writes them as a dataset
-    /// under `directory` (as `flowhound dataset --synth-seed` does). Returns the metadata and the number of flows.
-    public func writeSynthetic(config: SynthConfig, window: Double, to directory: String) throws -> (meta: DatasetWriter.Meta, flows: Int) {
+    /// under `directory` (as `flowhound dataset --synth-seed` does), open windows too when `openWindows`
+    /// is set. Returns the metadata and the number of flows.
+    public func writeSynthetic(
+        config: SynthConfig, window: Double, openWindows: ImageSchedule? = nil, to directory: String
+    ) throws -> (meta: DatasetWriter.Meta, flows: Int) {
         if let problem = config.capacityProblem { throw SynthConfigError(problem) }
-        var imager = ActivityImager(window: window)
+        var imager = ActivityImager(window: window, openWindows: openWindows)
         var truth = GroundTruth()
         let (flows, entries) = TrafficGenerator(config: config).generate()
         for f in flows { imager.add(f) }

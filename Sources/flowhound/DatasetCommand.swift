@@ -42,6 +42,15 @@ struct Dataset: ParsableCommand {
     @Option(help: "Leave out images with fewer flows than this.")
     var minFlows = 1
 
+    @Option(
+        help: ArgumentHelp(
+            "Also image each window as it was while open, each time this much log time passed and it had grown: the partial images detect's CNN judges (match detect's --cnn-interval).",
+            valueName: "duration"))
+    var cnnInterval = Duration(seconds: ImageSchedule().interval)
+
+    @Flag(help: "Image whole windows only (no open-window images).")
+    var wholeWindowsOnly = false
+
     @OptionGroup(title: "Synthetic traffic instead of logs")
     var synth: SyntheticDataOptions
 
@@ -61,6 +70,15 @@ struct Dataset: ParsableCommand {
         try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds")
         guard (0..<1).contains(testFraction) else { throw ValidationError("--test-fraction must be in 0..<1") }
         try OptionCheck.require(minFlows, "--min-flows", in: 1...1_000_000_000)
+        try OptionCheck.require(cnnInterval.seconds, "--cnn-interval", in: 1...ImageSchedule.maximumInterval, unit: "seconds")
+    }
+
+    /// The schedule open windows are imaged on, or nil for whole windows only.
+    var openWindows: ImageSchedule? {
+        guard !wholeWindowsOnly else { return nil }
+        var schedule = ImageSchedule()
+        schedule.interval = cnnInterval.seconds
+        return schedule
     }
 
     func run() throws {
@@ -70,9 +88,9 @@ struct Dataset: ParsableCommand {
             let meta: DatasetWriter.Meta
             var flowCount = 0
             if let config = synth.config {
-                (meta, flowCount) = try writer.writeSynthetic(config: config, window: window, to: output)
+                (meta, flowCount) = try writer.writeSynthetic(config: config, window: window, openWindows: openWindows, to: output)
             } else {
-                var imager = ActivityImager(window: window)
+                var imager = ActivityImager(window: window, openWindows: openWindows)
                 let groundTruth = try GroundTruth.load(path: truth!)
                 let reader = FlowReader(options: ReadOptions(format: format, strict: strict))
                 for log in logs {
@@ -84,8 +102,9 @@ struct Dataset: ParsableCommand {
             }
             let seconds = Date().timeIntervalSince(started)
             let images = meta.train.count + meta.test.count
+            let open = (meta.train.rows + meta.test.rows).filter { $0.openAt != nil }.count
             Diagnostics.note(
-                "wrote \(output): \(meta.train.count) train images (\(meta.train.scans) scans), \(meta.test.count) test images (\(meta.test.scans) scans) from \(flowCount) flows in \(String(format: "%.2f", seconds)) s (\(Int(Double(images) / max(seconds, 1e-9))) images/s)"
+                "wrote \(output): \(meta.train.count) train images (\(meta.train.scans) scans), \(meta.test.count) test images (\(meta.test.scans) scans), \(open) of them of open windows, from \(flowCount) flows in \(String(format: "%.2f", seconds)) s (\(Int(Double(images) / max(seconds, 1e-9))) images/s)"
             )
             if meta.unlabelledImages > 0 {
                 Diagnostics.note("left out \(meta.unlabelledImages) images of sources not in the ground truth")

@@ -5,8 +5,18 @@ import Support
 import Synthesis
 
 /// A length of time written as `90s`, `30m`, `1h`, `2d` or plain seconds.
-struct Duration: ExpressibleByArgument {
+struct Duration: ExpressibleByArgument, CustomStringConvertible {
     var seconds: Double
+
+    init(seconds: Double) { self.seconds = seconds }
+
+    /// In the largest unit that writes it whole (`60s` is `1m`), as `--help` shows defaults.
+    var description: String {
+        for (unit, scale) in [("d", 86400.0), ("h", 3600.0), ("m", 60.0)] where seconds >= scale && (seconds / scale).rounded() == seconds / scale {
+            return "\(Int(seconds / scale))\(unit)"
+        }
+        return seconds == seconds.rounded() && seconds < 1e15 ? "\(Int(seconds))s" : "\(seconds)s"
+    }
 
     init?(argument: String) {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]

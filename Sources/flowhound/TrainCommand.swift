@@ -253,6 +253,12 @@ func evaluationText(_ e: ScanEvaluation) -> String {
     for kind in e.benignKinds {
         lines.append(kindLine(kind, e.recallByKind[kind] ?? 0) + "  (\(e.imagesByKind[kind] ?? 0) images)")
     }
+    for (name, part) in [("whole windows", e.wholeWindows), ("open windows", e.openWindows)] {
+        guard let part else { continue }
+        lines.append(
+            "\(name): \(part.images) images (\(part.scans) scans), accuracy \(fixed(part.accuracy, 4))  recall \(fixed(part.recall, 4))  false-positive rate \(fixed(part.falsePositiveRate, 4))  ROC-AUC \(part.rocAuc.map { fixed($0, 4) } ?? "n/a")"
+        )
+    }
     if let rate = e.inferenceSamplesPerSecond { lines.append("scored \(Int(rate)) images/s") }
     return lines.joined(separator: "\n")
 }

@@ -127,3 +127,61 @@ private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ o
         #expect(imager.imageCount == 3)
     }
 }
+
+/// Open windows imaged on the CNN's schedule: what detection judges before a window closes.
+@Suite struct OpenWindowImageTests {
+    /// A slow vertical scan, one closed port every 10 s from the window's start, beside a client whose
+    /// attempts all succeed.
+    static let start = 1_704_067_200.0
+    static let scan = (0..<100).map { flow("192.0.2.7", "10.1.0.5", UInt16(1 + $0), start + Double($0) * 10, .rejected) }
+    static let client = (0..<100).map { flow("10.2.0.9", "198.51.100.\(1 + $0 % 9)", 443, start + Double($0) * 10, .established) }
+
+    @Test func openImagesAreTakenEachMinuteTheWindowHasGrownAndAreImagesOfTheFlowsSoFar() throws {
+        var imager = ActivityImager(window: 3600, openWindows: ImageSchedule())
+        for (a, b) in zip(Self.scan, Self.client) {
+            imager.add(a)
+            imager.add(b)
+        }
+        var taken: [(ActivityImage, Double)] = []
+        imager.forEachOpenImage { taken.append(($0, $1)) }
+        #expect(imager.openImageCount == taken.count)
+        // The client never fails: it is never imaged open.
+        #expect(taken.allSatisfy { $0.0.source == IPAddress("192.0.2.7")! })
+        // At each minute while the scan's failed targets have grown by a quarter since the last image:
+        // 6 at the first minute (it passed the filter at 3), then 12, 18, 24, 30, 42 (36 < 30 + 7), ...
+        #expect(taken.map(\.0.flows).prefix(6) == [6, 12, 18, 24, 30, 42])
+        for (a, b) in zip(taken, taken.dropFirst()) {
+            #expect(b.0.flows >= a.0.flows + max(1, a.0.flows / 4))
+            #expect(b.1 > a.1)
+        }
+        for (image, at) in taken {
+            #expect(at.truncatingRemainder(dividingBy: 60) == 0 && image.windowStart == Self.start && image.windowLength == 3600)
+            // The image of the window so far is the image a window holding only those flows draws.
+            var alone = ActivityAccumulator()
+            for f in Self.scan where f.start < at { alone.add(f) }
+            #expect(image.pixels == alone.image(source: image.source, windowStart: 0, windowLength: 60).pixels)
+        }
+    }
+
+    @Test func withoutAScheduleOnlyWholeWindowsAreImaged() {
+        var imager = ActivityImager(window: 3600)
+        for f in Self.scan { imager.add(f) }
+        #expect(imager.openImageCount == 0 && imager.imageCount == 1)
+    }
+
+    @Test func theFilterNeedsFailedTargetsAndAShareOfFailures() {
+        let schedule = ImageSchedule()
+        var a = ActivityAccumulator()
+        for f in Self.scan.prefix(2) { a.add(f) }
+        #expect(!schedule.worthScoring(a))
+        a.add(Self.scan[2])
+        #expect(schedule.worthScoring(a) && schedule.worthRescoring(a, scoredTargets: 0))
+        #expect(!schedule.worthRescoring(a, scoredTargets: 3))
+        a.add(Self.scan[3])
+        #expect(schedule.worthRescoring(a, scoredTargets: 3))
+        #expect(!schedule.worthRescoring(a, scoredTargets: 4))
+        // Twenty answered attempts bring the failed share to 4/24 < 0.2.
+        for f in Self.client.prefix(20) { a.add(f) }
+        #expect(!schedule.worthScoring(a))
+    }
+}

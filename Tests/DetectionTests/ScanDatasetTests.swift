@@ -14,14 +14,14 @@ struct SyntheticDataset {
     var meta: DatasetWriter.Meta
     var flows: Int
 
-    init(seed: UInt64 = 3) throws {
+    init(seed: UInt64 = 3, openWindows: ImageSchedule? = nil) throws {
         var config = SynthConfig()
         config.seed = seed
         config.duration = 1800
         config.benignSources = 30
         config.scanPrevalence = 0.4
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("scan-dataset-\(UUID().uuidString)").path
-        (meta, flows) = try DatasetWriter().writeSynthetic(config: config, window: 600, to: directory)
+        (meta, flows) = try DatasetWriter().writeSynthetic(config: config, window: 600, openWindows: openWindows, to: directory)
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
@@ -194,6 +194,44 @@ struct SyntheticDataset {
         #expect(Self.loadError(dir) == "\(dir)/train/X.npy: images are 1×3×64×31 but meta.json says N×3×64×32")
     }
 
+    /// Open-window images follow the whole windows, marked with when they were taken; the evaluation
+    /// reports both parts; a mark outside its window is refused.
+    @Test func openWindowImagesAreMarkedAndChecked() throws {
+        let synthetic = try SyntheticDataset(openWindows: ImageSchedule())
+        defer { synthetic.remove() }
+        let dir = synthetic.directory
+        #expect(synthetic.meta.openWindowInterval == 60)
+        let dataset = try ScanDataset.load(directory: dir)
+        let all = dataset.all.rows
+        let open = all.filter { $0.openAt != nil }
+        #expect(open.count > 0 && open.count < all.count)
+        #expect(open.allSatisfy { $0.openAt! > $0.windowStart && $0.openAt! <= $0.windowStart + 600 })
+        // In each split, the whole windows come first.
+        for split in [dataset.train, dataset.test] {
+            let firstOpen = split.rows.firstIndex { $0.openAt != nil } ?? split.rows.count
+            #expect(split.rows[firstOpen...].allSatisfy { $0.openAt != nil })
+        }
+        let scores = all.map { $0.openAt == nil ? Double($0.label) : 0.4 }
+        let e = ScanEvaluation(scores: scores, rows: all)
+        #expect(e.wholeWindows?.images == all.count - open.count && e.wholeWindows?.accuracy == 1)
+        #expect(e.openWindows?.images == open.count && e.openWindows?.recall == 0)
+        let whole = all.filter { $0.openAt == nil }
+        #expect(ScanEvaluation(scores: whole.map { Double($0.label) }, rows: whole).openWindows == nil)
+
+        let index = synthetic.meta.train.rows.firstIndex { $0.openAt != nil }!
+        try Self.editMeta(dir) { meta in
+            var train = meta["train"] as! [String: Any]
+            var rows = train["rows"] as! [[String: Any]]
+            rows[index]["open_at"] = (rows[index]["window_start"] as! Double) - 5
+            train["rows"] = rows
+            meta["train"] = train
+        }
+        let row = synthetic.meta.train.rows[index]
+        #expect(
+            Self.loadError(dir)
+                == "\(dir)/meta.json: train row \(index) is an open window imaged at \(row.windowStart - 5), outside its window \(row.windowStart) + 600.0 s")
+    }
+
     @Test func aMissingArrayFileIsNamed() throws {
         let synthetic = try SyntheticDataset()
         defer { synthetic.remove() }
@@ -289,24 +327,30 @@ struct SyntheticDataset {
 }
 
 /// The shipped model on real scans: nmap against loopback, captured and exported by Argus
-/// (Tests/Fixtures/realtools, see its README).
+/// (Tests/Fixtures/realtools, see its README), scored as detection scores them: the windows that pass
+/// the CNN's filter (`ImageSchedule.worthScoring`); the rest score 0.
 @Suite struct ShippedModelOnRealScansTests {
     @Test(arguments: ["loopback-scans.binetflow", "loopback-scans.argus.csv"])
     func everyScanFoundAndNoBenignSourceFlagged(_ file: String) throws {
         let fixtures = RealScannerTests.fixtures
         let truth = try GroundTruth.load(path: fixtures + "/loopback-scans.truth.csv")
         let model = try ScanModel.load(pathOrDefault: nil)
-        var imager = ActivityImager(window: model.input.windowSeconds)
-        _ = try FlowReader().read(path: fixtures + "/" + file) { imager.add($0) }
-        let images = imager.images().filter { truth[$0.source] != nil }
-        #expect(images.count == truth.sources.count)
+        let window = model.input.windowSeconds
+        var windows: [String: (source: IPAddress, activity: ActivityAccumulator)] = [:]
+        _ = try FlowReader().read(path: fixtures + "/" + file) { flow in
+            guard truth[flow.source] != nil else { return }
+            let key = "\(flow.source) \(Int64((flow.start / window).rounded(.down)))"
+            windows[key, default: (flow.source, ActivityAccumulator())].activity.add(flow)
+        }
+        let scored = windows.values.filter { ImageSchedule().worthScoring($0.activity) }
+        let images = scored.map { $0.activity.image(source: $0.source, windowStart: 0, windowLength: window) }
         let samples = try Samples(
             sampleShape: model.network.inputShape,
             features: ContiguousArray(images.flatMap(\.pixels)),
             labels: [Int32](repeating: 0, count: images.count))
-        for (image, score) in zip(images, try model.scanProbabilities(samples)) {
-            let entry = truth[image.source]!
-            #expect((score >= 0.5) == (entry.label == "scan"), "\(image.source) \(entry.kind): scan probability \(score)")
-        }
+        var flagged = Set<IPAddress>()
+        for (image, score) in zip(images, try model.scanProbabilities(samples)) where score >= 0.5 { flagged.insert(image.source) }
+        let scanners = Set(truth.sources.filter { truth[$0]!.label == "scan" })
+        #expect(flagged == scanners, "flagged \(flagged.sorted()), scanners \(scanners.sorted())")
     }
 }
