@@ -4,8 +4,10 @@
 #   Scripts/train-default-model.sh [OUT]      (default: Sources/Detection/Resources/scan-cnn.safetensors)
 #
 # Training data: synthetic traffic (seed 2026, 4 hours, 600 benign sources of every kind and as many
-# scanning ones, 10-minute images). Held-out check: a different seed (7), so a different network,
-# different sources and different scan parameters; every image of it is scored. The same seed and
+# scanning ones, 10-minute images of whole windows and of windows still open, as detection's CNN
+# judges them each minute). Held-out check: a different seed (7), so a different network, different
+# sources and different scan parameters; every image of it is scored, whole and open windows
+# reported apart. The same seed and
 # thread count give the same model bytes on the same machine type.
 set -euo pipefail
 cd "$(dirname "$0")/.."

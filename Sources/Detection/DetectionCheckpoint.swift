@@ -13,14 +13,15 @@ public struct CheckpointMismatchError: Error, CustomStringConvertible, Equatable
 /// Checkpoints: the whole state of a pipeline as bytes, so that another process can restore it into a
 /// pipeline made from the same recipe and go on with the same behaviour, alert for alert.
 ///
-/// Format (version 3; see `checkpointVersion` for what older versions lack), in the `WireWriter` encoding:
+/// Format (version 4; see `checkpointVersion` for what older versions lack), in the `WireWriter` encoding:
 /// - `FHCK`, then the format version (a varint);
 /// - the configuration that changes behaviour: detector names in order, window, lateness, quiet period,
 ///   idle timeout, maximum sources, policy, each detector's weight, weighted threshold, batch, and the
 ///   parameters of the built-in detectors (`threshold`'s counts, `trw`'s probabilities, `cnn`'s
 ///   threshold and filters, not its weights). The allowlist is left out on purpose: it can change
 ///   between runs, and applies to flows and alerts from then on;
-/// - the state: statistics, clock, sources (window, activity, walk, last seen), the window and expiry
+/// - the state: statistics, clock, sources (window, activity, the detectors' memory, last seen, how far
+///   the open window was judged open and whether it is due again), the window and expiry
 ///   buckets (their address lists in their order), open episodes, and windows waiting to be judged.
 ///
 /// Tables and sets are written in ascending order, so equal states give equal bytes.
@@ -28,8 +29,11 @@ extension ScanDetection {
     static let checkpointMagic = Array("FHCK".utf8)
     /// Version 2 adds `episodesEndedEarly` to the statistics; version 3 the start and update alert
     /// counts, the threshold detector's counts of the open window, and each episode's detection time
-    /// and updates. Older checkpoints still restore (with zeros, and an episode detected at its first flow).
-    static let checkpointVersion: UInt64 = 3
+    /// and updates; version 4 the count of open windows judged and each source's open-window
+    /// judgement (its failed targets when last judged open, and whether it is due). Older checkpoints
+    /// still restore (with zeros, an episode detected at its first flow, and open windows not yet
+    /// judged open).
+    static let checkpointVersion: UInt64 = 4
 
     /// The pipeline's whole state. Call it between `add`s (a pipeline is not for concurrent use).
     /// - Complexity: O(n log n) in the sources, hosts and ports held.
@@ -43,6 +47,7 @@ extension ScanDetection {
         for n in [
             s.flows, s.windows, s.flaggedWindows, s.alerts, s.silenced, s.allowlistedFlows, s.icmpErrors,
             s.lateFlows, s.evictedSources, s.peakSources, s.episodesEndedEarly, s.startAlerts, s.updateAlerts,
+            s.openWindows,
         ] { w.int(n) }
         w.f64(now)
         w.f64(nextSweep)
@@ -54,6 +59,8 @@ extension ScanDetection {
             state.activity.encode(to: &w)
             state.memory.encode(to: &w)
             w.f64(state.lastSeen)
+            w.int(Int(state.openJudgedTargets))
+            w.bool(state.openDue)
         }
         for buckets in [windowBuckets, expiryBuckets] {
             w.count(buckets.count)
@@ -107,6 +114,7 @@ extension ScanDetection {
             s.startAlerts = try r.int("start alerts")
             s.updateAlerts = try r.int("update alerts")
         }
+        if version >= 4 { s.openWindows = try r.int("open windows judged") }
         let now = try readTime(&r, "clock", orStart: true)
         let nextSweep = try readTime(&r, "next sweep", orStart: true)
 
@@ -122,7 +130,16 @@ extension ScanDetection {
             let activity = try ActivityAccumulator(from: &r)
             let memory = try SourceMemory(from: &r, version: version)
             let lastSeen = try readTime(&r, "last seen of \(source)", orStart: false)
-            sources[source] = SourceState(window: window, activity: activity, memory: memory, lastSeen: lastSeen)
+            var state = SourceState(window: window, activity: activity, memory: memory, lastSeen: lastSeen)
+            if version >= 4 {
+                let judged = try r.int("failed targets of \(source)'s window when judged open")
+                guard judged <= activity.failedTargets.count else {
+                    throw WireError("\(source): judged open at \(judged) failed targets, more than its window's \(activity.failedTargets.count)")
+                }
+                state.openJudgedTargets = Int32(judged)
+                state.openDue = try r.bool("whether \(source)'s open window is due")
+            }
+            sources[source] = state
         }
         var bucketTables: [[Int64: [IPAddress]]] = []
         for name in ["window buckets", "expiry buckets"] {
@@ -174,6 +191,13 @@ extension ScanDetection {
         bucketEntries = bucketTables.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
         self.episodes = episodes
         self.pending = pending
+        for source in episodes.keys where sources[source] != nil { self.sources[source]!.inEpisode = true }
+        dueSources = sources.filter(\.value.openDue).keys.sorted()
+        // Where the writer's next open-window judgement was: the first multiple of the interval after
+        // its clock (one runs whenever the clock reaches it).
+        if !openJudges.isEmpty {
+            nextOpenJudgement = now.isFinite ? ((now / openWindowInterval).rounded(.down) + 1) * openWindowInterval : -.infinity
+        }
     }
 
     /// A time the clock or a window can take: finite with a window number that fits 64 bits, or (for
@@ -276,10 +300,17 @@ struct CheckpointConfiguration {
             ("weighted threshold", number(written.weightedThreshold), number(weightedThreshold)),
             ("batch", "\(written.batch)", "\(batch)"),
         ]
-        // Same detectors by now, so the same parameter names in the same order.
-        for (a, b) in zip(written.parameters, parameters) { parts.append((b.name, number(a.value), number(b.value))) }
-        if written.parameters.count != parameters.count {
-            parts.append(("detector parameters", "\(written.parameters.count)", "\(parameters.count)"))
+        // Same detectors by now; their parameters differ in name only between Flowhound versions.
+        let writtenNames = written.parameters.map(\.name), names = parameters.map(\.name)
+        if writtenNames != names {
+            let missing = names.filter { !writtenNames.contains($0) }, extra = writtenNames.filter { !names.contains($0) }
+            parts.append(
+                (
+                    "detector parameters", extra.isEmpty ? "no \(missing.joined(separator: ", "))" : extra.joined(separator: ", "),
+                    missing.isEmpty ? "no \(extra.joined(separator: ", "))" : missing.joined(separator: ", ")
+                ))
+        } else {
+            for (a, b) in zip(written.parameters, parameters) { parts.append((b.name, number(a.value), number(b.value))) }
         }
         for (name, then, now) in parts where then != now { return "checkpoint was written with \(name) \(then), this pipeline uses \(now)" }
         return nil

@@ -1,3 +1,4 @@
+import ActivityImage
 import FlowRecords
 
 /// Which detectors judge windows and with what settings: everything needed to make a fresh
@@ -18,6 +19,8 @@ public struct DetectionRecipe: Sendable {
     public var trw = RandomWalkDetector()
     /// Scan probability at or above which the CNN flags a window.
     public var cnnThreshold = 0.5
+    /// Which windows the CNN scores, and how often it scores open ones.
+    public var cnnSchedule = ImageSchedule()
     /// Threads the CNN scores a batch of windows with.
     public var cnnThreads = 1
     /// Sources whose alerts are silenced and destinations whose flows are ignored.
@@ -48,6 +51,7 @@ public struct DetectionRecipe: Sendable {
                 guard let model else { preconditionFailure("a recipe with the CNN needs its model") }
                 var cnn = CNNDetector(model: model)
                 cnn.threshold = cnnThreshold
+                cnn.schedule = cnnSchedule
                 cnn.threads = cnnThreads
                 if window == nil { settings.window = model.input.windowSeconds }
                 list.append(cnn)

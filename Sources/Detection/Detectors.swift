@@ -110,6 +110,14 @@ public protocol ScanDetector {
     func decide(_ step: FlowStep, _ memory: inout SourceMemory) -> Bool
     /// A source's window closed (a new one opens with its next flow): forget what counts one window.
     func windowClosed(_ memory: inout SourceMemory)
+    /// Seconds of log time between judgements of open windows, for a detector that judges a source's
+    /// window before it closes by scoring what it holds so far (nil by default: closed windows only).
+    /// Detection then judges, each time its clock passes a multiple of it, the open windows for which
+    /// `worthJudgingOpen` holds, in one batch.
+    var openWindowInterval: Double? { get }
+    /// Whether a source's open window, last judged open when it held `judgedTargets` distinct failed
+    /// targets (0: not yet), is worth judging again. Called on flows, so it only counts and compares.
+    func worthJudgingOpen(_ activity: ActivityAccumulator, judgedTargets: Int) -> Bool
     /// The settings that change verdicts, by name, as checkpoints record them (a checkpoint restores
     /// only into a pipeline with the same).
     var parameters: [(name: String, value: Double)] { get }
@@ -122,6 +130,8 @@ extension ScanDetector {
     public var decidesPerFlow: Bool { false }
     public func decide(_ step: FlowStep, _ memory: inout SourceMemory) -> Bool { false }
     public func windowClosed(_ memory: inout SourceMemory) {}
+    public var openWindowInterval: Double? { nil }
+    public func worthJudgingOpen(_ activity: ActivityAccumulator, judgedTargets: Int) -> Bool { false }
 }
 
 /// Counts failed attempts as Zeek's scan policy and Snort's port_scan do: distinct ports that failed
@@ -293,12 +303,18 @@ public struct RandomWalkDetector: ScanDetector, Sendable {
 /// the rest score 0. Scans leave failures. Real workstations that talk to a hundred hosts (CIC-IDS2017
 /// benign, Stratosphere test captures) and get nearly every answer drew images the model had not seen
 /// and were flagged before this filter.
+///
+/// It also judges open windows (`openWindowInterval`), so that a scan only the CNN recognises alerts
+/// within a minute or so of log time rather than when its window closes: an open window is scored when
+/// the log's clock passes a multiple of `schedule.interval` after it first passes the filter, and again
+/// at later such moments whenever its distinct failed targets have grown by a quarter. The image of an
+/// open window is that of a whole window holding its flows so far (see `ImageSchedule`).
 public struct CNNDetector: ScanDetector {
     public var name: String { "cnn" }
     public let model: ScanModel
     /// Scan probability at or above which a window is flagged. Lower catches more, flags more.
     public var threshold = 0.5
-    /// Which windows are scored.
+    /// Which windows are scored, and how often open ones are.
     public var schedule = ImageSchedule()
     public var threads = defaultThreadCount
 
@@ -307,8 +323,14 @@ public struct CNNDetector: ScanDetector {
     public var parameters: [(name: String, value: Double)] {
         [
             ("cnn threshold", threshold), ("cnn minimum failed targets", Double(schedule.minimumFailedTargets)),
-            ("cnn minimum failed share", schedule.minimumFailedShare),
+            ("cnn minimum failed share", schedule.minimumFailedShare), ("cnn open-window interval", schedule.interval),
         ]
+    }
+
+    public var openWindowInterval: Double? { schedule.interval }
+
+    public func worthJudgingOpen(_ activity: ActivityAccumulator, judgedTargets: Int) -> Bool {
+        schedule.worthRescoring(activity, scoredTargets: judgedTargets)
     }
 
     public func judge(_ windows: [ClosedWindow]) throws -> [Verdict] {

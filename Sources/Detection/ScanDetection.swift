@@ -41,6 +41,8 @@ public struct DetectionStatistics: Sendable, Codable {
     public var alerts = 0
     /// Start alerts: episodes recognised (the end alerts are `alerts`).
     public var startAlerts = 0
+    /// Open windows judged before they closed (by the CNN, `ScanDetector.openWindowInterval`).
+    public var openWindows = 0
     /// Update alerts (with `updateInterval`).
     public var updateAlerts = 0
     /// Alerts of allowlisted sources, not printed.
@@ -75,6 +77,11 @@ public final class ScanDetection {
     /// when the policy lets one detector decide (`any`); empty otherwise, so that episodes then start
     /// when a window is judged.
     let deciders: [any ScanDetector]
+    /// The detectors that judge open windows (`ScanDetector.openWindowInterval`), when the policy lets
+    /// one detector decide (`any`); empty otherwise.
+    let openJudges: [any ScanDetector]
+    /// Log time between judgements of open windows: the shortest of `openJudges`' intervals.
+    let openWindowInterval: Double
     public let allowlist: CIDRSet
     @exclusivity(unchecked)
     public internal(set) var statistics = DetectionStatistics()
@@ -88,12 +95,18 @@ public final class ScanDetection {
         /// A hint that the source has an open episode, so that a decided source's flows need not look
         /// it up (`episodes` is the truth: a source evicted and back, or restored, starts without it).
         var inEpisode = false
+        /// Distinct failed targets of the open window when it was last judged open (0: not yet).
+        var openJudgedTargets: Int32 = 0
+        /// The open window is listed in `dueSources`, to be judged at the next open-window judgement.
+        var openDue = false
 
         /// Empties the open window (the next flow opens a new one); the detectors that decide per flow
         /// forget what they counted in it.
         mutating func clearWindow(_ deciders: [any ScanDetector]) {
             activity = ActivityAccumulator()
             for detector in deciders { detector.windowClosed(&memory) }
+            openJudgedTargets = 0
+            openDue = false
         }
 
         /// The open window as the detectors see it.
@@ -141,6 +154,13 @@ public final class ScanDetection {
     /// near the number of sources by `compactBuckets`, whatever the flows.
     @exclusivity(unchecked)
     var bucketEntries = 0
+    /// Sources whose open window became worth judging (`SourceState.openDue`) since the last
+    /// open-window judgement; may hold a source twice, or one no longer due.
+    @exclusivity(unchecked)
+    var dueSources: [IPAddress] = []
+    /// Log time of the next open-window judgement: a multiple of `openWindowInterval`.
+    @exclusivity(unchecked)
+    var nextOpenJudgement = -Double.infinity
 
     /// - Parameters:
     ///   - detectors: the detectors that judge windows; those that observe flows also see every flow.
@@ -149,6 +169,9 @@ public final class ScanDetection {
         self.detectors = detectors
         observers = detectors.filter(\.observesFlows)
         deciders = settings.policy == .any ? detectors.filter(\.decidesPerFlow) : []
+        openJudges = settings.policy == .any ? detectors.filter { $0.openWindowInterval != nil } : []
+        openWindowInterval = openJudges.compactMap(\.openWindowInterval).min() ?? .infinity
+        if openJudges.isEmpty { nextOpenJudgement = .infinity }
         self.allowlist = allowlist
     }
 
@@ -179,9 +202,11 @@ public final class ScanDetection {
         let windowLength = settings.window
         let observers = self.observers
         let deciders = self.deciders
+        let openJudges = self.openJudges
         var late = false
         var moved = false
         var crossed = false
+        var due = false
         withState(source) { state in
             if w > state.window {
                 moved = true
@@ -207,34 +232,51 @@ public final class ScanDetection {
                 for i in deciders.indices where deciders[i].decide(step, &state.memory) { crossed = true }
                 if state.inEpisode { crossed = false }
             }
+            if !openJudges.isEmpty && !state.openDue && !state.inEpisode {
+                let judged = Int(state.openJudgedTargets)
+                for i in openJudges.indices where openJudges[i].worthJudgingOpen(state.activity, judgedTargets: judged) {
+                    state.openDue = true
+                    due = true
+                    break
+                }
+            }
         }
         if late { statistics.lateFlows += 1 }
+        if due { dueSources.append(source) }
         if moved { fileWindow(w, source) }
         if let closed { try enqueue(closed) }
         if crossed { try startAtFlow(flow) }
     }
 
-    /// A sequential detector decided at `flow`: the episode starts now, before its window closes. Its
-    /// start alert tells what the source had done so far in the open window; the window itself joins
-    /// the episode when it closes and is judged, as every flagged window does, so the end alert's
-    /// totals are those of the judged windows alone.
+    /// A sequential detector decided at `flow`: the episode starts now, before its window closes.
     private func startAtFlow(_ flow: FlowRecord) throws {
-        guard episodes[flow.source] == nil else {
-            withState(flow.source) { $0.inEpisode = true }
+        guard let state = sources[flow.source] else { return }
+        let window = state.closed(flow.source, windowLength: settings.window)
+        // The open window so far, judged by the detectors that decide per flow: their verdicts and
+        // reasons are those of the window up to this flow.
+        let verdicts = try deciders.map { try $0.judge([window])[0] }
+        try startEarly(window, judgedBy: deciders, verdicts, detectedAt: flow.start)
+    }
+
+    /// An episode starts in a source's open `window`, recognised at `detectedAt` by `detectors` with
+    /// `verdicts`, before the window closes. Its start alert tells what the source had done so far in
+    /// the window; the window itself joins the episode when it closes and is judged (flagged or not,
+    /// as the window the episode was recognised in), so the end alert's totals are those of judged
+    /// windows alone.
+    private func startEarly(
+        _ window: ClosedWindow, judgedBy detectors: [any ScanDetector], _ verdicts: [Verdict], detectedAt: Double
+    ) throws {
+        guard episodes[window.source] == nil else {
+            withState(window.source) { $0.inEpisode = true }
             return
         }
         if episodes.count >= settings.maxSources { try endOldestEpisodes() }
-        // The open window so far, judged by the detectors that decide per flow: their verdicts and
-        // reasons are those of the window up to this flow.
-        guard let state = sources[flow.source] else { return }
-        let window = state.closed(flow.source, windowLength: settings.window)
-        let verdicts = try deciders.map { try $0.judge([window])[0] }
         let a = window.activity
         var start = ScanAlert(
             source: window.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 1, flows: a.flows,
             failedFlows: a.failedFlows, ports: a.ports.sorted(), hosts: a.hosts.keys.sorted(), scores: [:], reasons: [:],
             busiestHost: window.busiestHost, busiestPort: window.busiestPort)
-        for (detector, verdict) in zip(deciders, verdicts) {
+        for (detector, verdict) in zip(detectors, verdicts) {
             start.scores[detector.name] = verdict.score
             if verdict.flagged { start.reasons[detector.name] = verdict.reason }
         }
@@ -243,10 +285,46 @@ public final class ScanDetection {
                 source: window.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 0, flows: 0,
                 failedFlows: 0, ports: [], hosts: [], scores: [:], reasons: [:], busiestHost: nil, busiestPort: nil),
             portSet: [], hostSet: [], lastFlaggedEnd: window.windowStart + window.windowLength,
-            detectedAt: flow.start, lastUpdate: flow.start)
+            detectedAt: detectedAt, lastUpdate: detectedAt)
         episodes[window.source] = episode
-        withState(window.source) { $0.inEpisode = true }
+        if sources[window.source] != nil { withState(window.source) { $0.inEpisode = true } }
         announce(start, of: episode, phase: .start)
+    }
+
+    /// Judges the open windows that became worth it since the last time (`dueSources`), in one batch,
+    /// by the detectors that judge open windows; a flagged one starts its source's episode, detected
+    /// at the window's latest flow. Runs when the clock passes a multiple of `openWindowInterval`,
+    /// before the flow that moved it is added, so each window is judged as it was at that moment.
+    private func judgeOpenWindows() throws {
+        nextOpenJudgement = ((now / openWindowInterval).rounded(.down) + 1) * openWindowInterval
+        guard !dueSources.isEmpty else { return }
+        let due = Set(dueSources).sorted()
+        dueSources = []
+        let openJudges = self.openJudges
+        var windows: [ClosedWindow] = []
+        for source in due where sources[source]?.openDue == true {
+            var judge = false
+            // The truth, not the `inEpisode` hint: judged or not, whatever a restore or an eviction did to it.
+            let inEpisode = episodes[source] != nil
+            withState(source) { state in
+                state.openDue = false
+                state.inEpisode = inEpisode
+                let judged = Int(state.openJudgedTargets)
+                // Still worth it (a window's share of failures can fall as it grows), and no episode yet.
+                guard !inEpisode, openJudges.contains(where: { $0.worthJudgingOpen(state.activity, judgedTargets: judged) }) else { return }
+                state.openJudgedTargets = Int32(clamping: state.activity.failedTargets.count)
+                judge = true
+            }
+            if judge { windows.append(sources[source]!.closed(source, windowLength: settings.window)) }
+        }
+        guard !windows.isEmpty else { return }
+        statistics.openWindows += windows.count
+        let verdicts = try openJudges.map { try $0.judge(windows) }
+        for (i, window) in windows.enumerated() {
+            let these = verdicts.map { $0[i] }
+            guard these.contains(where: \.flagged) else { continue }
+            try startEarly(window, judgedBy: openJudges, these, detectedAt: window.activity.lastSeen)
+        }
     }
 
     private func fileWindow(_ w: Int64, _ source: IPAddress) {
@@ -281,6 +359,7 @@ public final class ScanDetection {
         guard time > now else { return }
         now = time
         if now >= nextSweep { try sweep() }
+        if now >= nextOpenJudgement { try judgeOpenWindows() }
     }
 
     @inline(__always)
@@ -297,6 +376,7 @@ public final class ScanDetection {
         windowBuckets = [:]
         expiryBuckets = [:]
         bucketEntries = 0
+        dueSources = []
         try judgePendingInWindowOrder()
         for source in episodes.keys.sorted() { emit(episodes[source]!) }
         episodes = [:]
@@ -414,8 +494,16 @@ public final class ScanDetection {
         let weights = detectors.map { settings.weights[$0.name] ?? 1 }
         for (i, w) in windows.enumerated() {
             let these = verdicts.map { $0[i] }
-            guard settings.policy.decide(these, weights: weights, weightedThreshold: settings.weightedThreshold) else { continue }
-            statistics.flaggedWindows += 1
+            if settings.policy.decide(these, weights: weights, weightedThreshold: settings.weightedThreshold) {
+                statistics.flaggedWindows += 1
+            } else if let e = episodes[w.source], e.alert.windows == 0, w.windowStart <= e.detectedAt,
+                e.detectedAt < w.windowStart + w.windowLength
+            {
+                // The window an episode was recognised in while it was open (by the CNN on its first
+                // part, say) is the episode's first window, whatever its verdict as a whole.
+            } else {
+                continue
+            }
             try record(w, these)
         }
     }

@@ -1,3 +1,4 @@
+import ActivityImage
 import ArgumentParser
 import Detection
 import FlowRecords
@@ -86,6 +87,12 @@ struct DetectionOptions: ParsableArguments {
     @Option(help: "cnn: scan probability that flags a window.")
     var cnnThreshold = defaults.cnnThreshold
 
+    @Option(
+        help: ArgumentHelp(
+            "cnn: log time between judgements of windows still open (those that have grown since), so that scans only the CNN sees alert before their window closes: 1s to 60s.",
+            valueName: "duration"))
+    var cnnInterval = Duration(seconds: defaults.cnnSchedule.interval)
+
     @Option(help: "A scan episode ends after this many seconds without a flagged window; later scanning alerts again.")
     var quietPeriod = defaults.settings.quietPeriod
 
@@ -119,6 +126,7 @@ struct DetectionOptions: ParsableArguments {
         try OptionCheck.require(failedTargets, "--failed-targets", in: 1...1 << 32)
         guard theta1 > 0, theta0 < 1, theta1 < theta0 else { throw ValidationError("trw needs 0 < --theta1 < --theta0 < 1") }
         try OptionCheck.require(cnnThreshold, "--cnn-threshold", in: 0...1)
+        try OptionCheck.require(cnnInterval.seconds, "--cnn-interval", in: 1...ImageSchedule.maximumInterval, unit: "seconds")
         try OptionCheck.require(weightedThreshold, "--weighted-threshold", in: 0...1)
         if let window { try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds") }
         try OptionCheck.require(quietPeriod, "--quiet-period", in: 0...30 * OptionCheck.day, unit: "seconds")
@@ -140,6 +148,7 @@ struct DetectionOptions: ParsableArguments {
         recipe.trw.theta0 = theta0
         recipe.trw.theta1 = theta1
         recipe.cnnThreshold = cnnThreshold
+        recipe.cnnSchedule.interval = cnnInterval.seconds
         recipe.cnnThreads = threads
         recipe.settings.policy = policy
         recipe.settings.weightedThreshold = weightedThreshold

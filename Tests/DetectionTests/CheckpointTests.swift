@@ -59,7 +59,7 @@ import Testing
         /// The statistics as JSON, to compare.
         var statisticsJSON: String { jsonLine(statistics) }
         /// What the checkpoints held, to check that they covered every kind of state.
-        var sawPending = false, sawEpisodes = false, sawExpiring = false
+        var sawPending = false, sawEpisodes = false, sawExpiring = false, sawDue = false
     }
 
     /// Runs the flows through a pipeline made from `recipe`; after each flow index in `interruptions`
@@ -78,6 +78,7 @@ import Testing
             run.sawPending = run.sawPending || !detection.pending.isEmpty
             run.sawEpisodes = run.sawEpisodes || !detection.episodes.isEmpty
             run.sawExpiring = run.sawExpiring || !detection.expiryBuckets.isEmpty
+            run.sawDue = run.sawDue || detection.sources.values.contains { $0.openDue }
             let fresh = recipe.make(model: model)
             fresh.onAlert = { run.alerts.append($0.json()) }
             try fresh.restore(from: bytes)
@@ -109,8 +110,12 @@ import Testing
         let model = try ScanModel.load(pathOrDefault: nil)
         let whole = try Self.run(recipe, model: model, flows)
         #expect(whole.alerts.contains { $0.contains("\"cnn\":\"activity image scored") })
-        let points = Set([flows.count / 5, flows.count / 2, flows.count * 3 / 4, flows.count - 1])
+        #expect(whole.statistics.openWindows > 0)
+        var points = Set([flows.count / 5, flows.count / 2, flows.count * 3 / 4, flows.count - 1])
+        // Between open windows becoming due and the minute they are judged at.
+        for k in stride(from: 3, to: 90, by: 7) { points.insert(flows.firstIndex { $0.start >= Self.start + Double(k * 60 + 45) }!) }
         let interrupted = try Self.run(recipe, model: model, flows, interruptions: points)
+        #expect(interrupted.sawDue)
         #expect(interrupted.alerts == whole.alerts)
         #expect(interrupted.statisticsJSON == whole.statisticsJSON)
     }
@@ -259,8 +264,8 @@ import Testing
         flipped[0] ^= 0x20
         #expect(Self.attempt(flipped, into: target) == "not a Flowhound detection checkpoint: it starts with 66 48 43 4b, not FHCK")
         var version = bytes
-        version[4] = 4
-        #expect(Self.attempt(version, into: target) == "checkpoint format version 4 is not one this Flowhound reads (it reads versions 1 to 3)")
+        version[4] = 5
+        #expect(Self.attempt(version, into: target) == "checkpoint format version 5 is not one this Flowhound reads (it reads versions 1 to 4)")
         #expect(Self.attempt(bytes + [0, 0], into: target) == "2 bytes after the end of the checkpoint")
         #expect(Self.attempt([], into: target) == "cut short reading the checkpoint's magic at byte 0 of 0")
         for cut in [3, 4, 5, 9, 40, 120, bytes.count / 3, bytes.count / 2, bytes.count - 9, bytes.count - 1] {

@@ -1,3 +1,4 @@
+import ActivityImage
 import FlowRecords
 import Foundation
 import Testing
@@ -172,5 +173,117 @@ import Testing
         for f in vertical { try detection.add(f) }
         try detection.finish()
         #expect(alerts.isEmpty && detection.statistics.silenced == 1 && detection.statistics.startAlerts == 0)
+    }
+}
+
+/// Open windows judged before they close: the CNN's cadence, what starts an episode, and what the
+/// episode holds when the window that started it closes.
+@Suite struct OpenWindowTests {
+    private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ outcome: Outcome) -> FlowRecord {
+        FlowRecord(
+            start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
+            destinationPort: port, transport: .tcp, outcome: outcome)
+    }
+
+    /// Judges open windows on the CNN's schedule, and flags a window when its failed targets are in
+    /// `flagged` (so an open window can be flagged and its whole window not). Records what it judged.
+    final class Probe: ScanDetector {
+        var name: String { "probe" }
+        let schedule: ImageSchedule
+        let flagged: ClosedRange<Int>
+        var judged: [(flows: Int, failedTargets: Int)] = []
+
+        init(flagged: ClosedRange<Int>, interval: Double = 60) {
+            var schedule = ImageSchedule()
+            schedule.interval = interval
+            self.schedule = schedule
+            self.flagged = flagged
+        }
+
+        var openWindowInterval: Double? { schedule.interval }
+        func worthJudgingOpen(_ activity: ActivityAccumulator, judgedTargets: Int) -> Bool {
+            schedule.worthRescoring(activity, scoredTargets: judgedTargets)
+        }
+        var parameters: [(name: String, value: Double)] { [] }
+        func judge(_ windows: [ClosedWindow]) -> [Verdict] {
+            windows.map { w in
+                judged.append((w.activity.flows, w.activity.failedTargets.count))
+                let hit = schedule.worthScoring(w.activity) && flagged.contains(w.activity.failedTargets.count)
+                return Verdict(score: hit ? 1 : 0, flagged: hit, reason: hit ? "\(w.activity.failedTargets.count) targets" : "")
+            }
+        }
+    }
+
+    private func run(_ detector: Probe, _ flows: [FlowRecord], policy: EnsemblePolicy = .any) throws -> (alerts: [(ScanAlert, Int)], detection: ScanDetection) {
+        var settings = DetectionSettings()
+        settings.policy = policy
+        let detection = ScanDetection(settings: settings, detectors: [detector])
+        var alerts: [(ScanAlert, Int)] = []
+        var added = 0
+        detection.onAlert = { alerts.append(($0, added)) }
+        for f in flows {
+            try detection.add(f)
+            added += 1
+        }
+        try detection.finish()
+        return (alerts, detection)
+    }
+
+    /// One closed port every 5 s from t = 1000 (window 600-1200): 3 failed targets at t = 1010.
+    private var slow: [FlowRecord] { (0..<40).map { flow("10.9.0.4", "10.1.0.5", UInt16(100 + $0), 1000 + Double($0) * 5, .rejected) } }
+
+    @Test func anOpenWindowIsJudgedAtTheNextMinuteAndStartsTheEpisodeThere() throws {
+        let probe = Probe(flagged: 3...1000)
+        let (alerts, detection) = try run(probe, slow)
+        #expect(alerts.map(\.0.phase) == [.start, .end])
+        let (start, index) = alerts[0]
+        // Judged when the clock passed 1020, before the flow at 1020 was added: 4 flows, the last at 1015.
+        #expect(index == 4 && start.flows == 4 && start.detectedAt == 1015)
+        #expect(start.reasons["probe"] == "4 targets")
+        #expect(probe.judged.first! == (4, 4))
+        // The end alert holds the whole window, judged when it closed.
+        #expect(alerts[1].0.flows == 40 && alerts[1].0.windows == 1 && alerts[1].0.detectedAt == 1015)
+        #expect(detection.statistics.openWindows == 1 && detection.statistics.startAlerts == 1)
+    }
+
+    /// Not flagged open: judged again at later minutes only when its failed targets grew by a quarter,
+    /// and never more than once a minute.
+    @Test func anOpenWindowIsJudgedAgainOnlyWhenItHasGrown() throws {
+        let probe = Probe(flagged: 1000...1000)
+        _ = try run(probe, slow)
+        let open = probe.judged.dropLast()  // the last is the whole window, at its close
+        #expect(open.map(\.failedTargets) == [4, 16, 28])
+        #expect(probe.judged.last! == (40, 40))
+        for (a, b) in zip(open, open.dropFirst()) { #expect(b.failedTargets >= a.failedTargets + max(1, a.failedTargets / 4)) }
+    }
+
+    /// An episode recognised in an open window keeps that window when it closes, flagged or not: the
+    /// end alert has its totals, not nothing.
+    @Test func theWindowThatStartedAnEpisodeIsItsFirstWindowWhateverItsVerdict() throws {
+        let probe = Probe(flagged: 3...10)
+        let (alerts, detection) = try run(probe, slow)
+        #expect(alerts.map(\.0.phase) == [.start, .end])
+        #expect(alerts[1].0.flows == 40 && alerts[1].0.windows == 1 && alerts[1].0.ports.count == 40)
+        #expect(detection.statistics.flaggedWindows == 0)
+    }
+
+    /// Under a policy where no detector decides alone, open windows are not judged: episodes start
+    /// when whole windows are.
+    @Test func openWindowsAreJudgedOnlyWhenOneDetectorMayDecide() throws {
+        let probe = Probe(flagged: 3...1000)
+        let (alerts, detection) = try run(probe, slow, policy: .majority)
+        #expect(detection.statistics.openWindows == 0 && probe.judged.count == 1)
+        #expect(alerts.map(\.0.phase) == [.start, .end] && alerts[0].0.detectedAt == 1195)
+    }
+
+    /// A window whose share of failures falls under the filter before the minute passes is not judged
+    /// (3 failed of 23 at 1020).
+    @Test func aWindowNoLongerWorthItAtTheMinuteIsNotJudged() throws {
+        let probe = Probe(flagged: 3...1000)
+        var flows = (0..<3).map { flow("10.9.0.5", "10.1.0.5", UInt16(100 + $0), 1000 + Double($0), .rejected) }
+        flows += (0..<20).map { flow("10.9.0.5", "10.1.0.6", 443, 1003 + Double($0) / 2, .established) }
+        flows.append(flow("10.9.0.6", "10.1.0.7", 80, 1100, .established))
+        let (alerts, detection) = try run(probe, flows)
+        #expect(alerts.isEmpty && detection.statistics.openWindows == 0)
     }
 }
