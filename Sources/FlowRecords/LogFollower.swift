@@ -116,7 +116,10 @@ struct FileIdentity: Hashable {
 ///   until a file not yet read appears, then read to its end. Files that appear later are read in
 ///   name order among those not yet read. Names beginning with a dot, ending in `~`, `.tmp`, `.temp`,
 ///   `.part`, `.partial`, `.swp` or `.lock`, and nfcapd's open file (`nfcapd.current.*`) are not taken
-///   (`takes(name:)`), nor anything but regular files.
+///   (`takes(name:)`), nor anything but regular files. A file read is known by its device and inode
+///   (so one renamed in the directory is not read again) while it is there: once the follower sees it
+///   gone, a new file given its inode is read. (A file deleted and another made with its inode between
+///   two looks, one `pollInterval` apart while waiting, is taken for the one read.)
 /// - **Standard input** is read as it comes, until it ends.
 ///
 /// Each file (and each reading of a truncated file) is its own log: its format is detected from its
@@ -290,6 +293,9 @@ public final class LogFollower {
             let (name, fd) = current!
             let (end, _) = try readSegment(fd: fd, name: path + "/" + name, onFormat, afterEach, body) { [unowned self] source in
                 guard let listing = try? directoryListing() else { return nil }
+                // Files gone (deleted) are forgotten at every look, not only when the next file is
+                // picked: a file made later may be given a deleted one's inode, and is a new file.
+                read.formIntersection(listing.map(\.identity))
                 return listing.contains(where: { $0.identity != source.identity && !read.contains($0.identity) }) ? .replaced : nil
             }
             switch end {

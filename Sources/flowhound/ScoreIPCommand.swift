@@ -23,9 +23,12 @@ struct ScoreIP: ParsableCommand {
             such and not scored; private and other non-public addresses are 'not-public'. A model that \
             uses the hour or port needs them.
 
+            --output-format names the output, as on detect. --format, its old name here, still works, \
+            with a note (on every other command --format names the input).
+
             Examples:
               flowhound score ip 198.51.100.23 203.0.113.9,14,22/tcp
-              cut -f1 remote.txt | flowhound score ip --format jsonl --allowlist partners.txt
+              flowhound score ip --output-format jsonl --allowlist partners.txt < remote.txt
             """)
 
     @Argument(help: ArgumentHelp("Addresses to score (default: standard input, one a line).", valueName: "addr[,hour[,port/proto]]"))
@@ -40,25 +43,34 @@ struct ScoreIP: ParsableCommand {
     @Option(help: ArgumentHelp("Addresses and blocks never reported (text, one a line, or JSON ranges). Repeat for several.", valueName: "file"))
     var allowlist: [String] = []
 
-    @Option(help: "table or jsonl.")
-    var format = AlertFormat.table
+    @Option(help: "Scores as table (a row per address) or jsonl (one JSON object a line). (default: table)")
+    var outputFormat: AlertFormat?
+
+    /// The output format's old name (`--format`, which on every other command names the input).
+    @Option(help: .hidden)
+    var format: AlertFormat?
 
     @Option(help: "How many driving features to show.")
     var drivers = 3
 
     func validate() throws {
         try OptionCheck.require(drivers, "--drivers", in: 0...50)
+        if format != nil, outputFormat != nil {
+            throw ValidationError("give the output format once, with --output-format (--format is its old name)")
+        }
     }
 
     func run() throws {
         try Diagnostics.run {
+            if format != nil { Diagnostics.note("note: --format is now --output-format (the output format); the old name will go") }
+            let output = outputFormat ?? format ?? .table
             let ipModel = try IPModel.load(pathOrDefault: model)
             let scorer = try IPScorer(
                 model: ipModel, intelligence: try databases.open(), lists: try lists.load(),
                 allowlist: try CIDRSet.load(paths: allowlist))
             scorer.driverCount = drivers
             for warning in scorer.warnings { Diagnostics.note("warning: \(warning)") }
-            if format == .table {
+            if output == .table {
                 print("address                         verdict       probability  country  asn       drivers")
             }
             var failures = 0
@@ -71,7 +83,7 @@ struct ScoreIP: ParsableCommand {
                     failures += 1
                 case .success(let observation):
                     let score = try scorer.score(observation)
-                    print(format == .jsonl ? try scoreJSONLine(score) : scoreTableLine(score))
+                    print(output == .jsonl ? try scoreJSONLine(score) : scoreTableLine(score))
                 }
             }
             if addresses.isEmpty {

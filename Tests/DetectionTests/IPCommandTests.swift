@@ -33,7 +33,7 @@ struct IPCommandTests {
         // The test part of the same inputs: no warning that they differ.
         #expect(!eval.stderr.contains("not the ones the model was trained on"))
 
-        let score = try FlowhoundCLI.run(["score", "ip", "--model", model, "--format", "jsonl", "45.148.10.5", "104.16.1.1", "10.0.0.1"])
+        let score = try FlowhoundCLI.run(["score", "ip", "--model", model, "--output-format", "jsonl", "45.148.10.5", "104.16.1.1", "10.0.0.1"])
         #expect(score.status == 0, "\(score.stderr)")
         let lines = score.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(lines.count == 3)
@@ -44,5 +44,34 @@ struct IPCommandTests {
         #expect(bad.status == 1 && bad.stderr.contains("argument 1: 'not-an-address': not an IPv4 or IPv6 address"))
         let noModel = try FlowhoundCLI.run(["score", "ip", "--model", base + "/missing.safetensors", "1.1.1.1"])
         #expect(noModel.status == 1 && noModel.stderr.hasPrefix("flowhound: error: \(base)/missing.safetensors"))
+    }
+
+    /// `score ip --output-format` names the output, as on `detect`; `--format`, its old name, still
+    /// works, with a one-line note on stderr. The shipped model.
+    @Test func outputFormatAndItsOldNameFormat() throws {
+        let addresses = ["45.148.10.5", "10.0.0.1"]
+        let jsonl = try FlowhoundCLI.run(["score", "ip", "--output-format", "jsonl"] + addresses)
+        #expect(jsonl.status == 0 && !jsonl.stderr.contains("note:"), "\(jsonl.stderr)")
+        let lines = jsonl.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count == 2 && lines[1]["verdict"] as? String == "not-public", "\(jsonl.stdout)")
+
+        let old = try FlowhoundCLI.run(["score", "ip", "--format", "jsonl"] + addresses)
+        #expect(old.status == 0 && old.stdout == jsonl.stdout, "\(old.stderr)")
+        let notes = old.stderr.split(separator: "\n").filter { $0.contains("note:") }
+        #expect(notes == ["flowhound: note: --format is now --output-format (the output format); the old name will go"], "\(old.stderr)")
+
+        let table = try FlowhoundCLI.run(["score", "ip", "--output-format", "table"] + addresses)
+        #expect(table.status == 0 && table.stdout.hasPrefix("address ") && table.stdout.split(separator: "\n").count == 3, "\(table.stderr)")
+        #expect(!table.stderr.contains("note:"))
+        let oldTable = try FlowhoundCLI.run(["score", "ip", "--format", "table"] + addresses)
+        #expect(oldTable.status == 0 && oldTable.stdout == table.stdout && oldTable.stderr.contains("--format is now --output-format"))
+        // The table is the default.
+        let plain = try FlowhoundCLI.run(["score", "ip"] + addresses)
+        #expect(plain.status == 0 && plain.stdout == table.stdout)
+
+        let twice = try FlowhoundCLI.run(["score", "ip", "--format", "jsonl", "--output-format", "jsonl"] + addresses)
+        #expect(twice.status == 64 && twice.stderr.contains("--output-format"), "\(twice.stderr)")
+        let help = try FlowhoundCLI.run(["score", "ip", "--help"])
+        #expect(help.stdout.contains("--output-format") && !help.stdout.contains("--format <"), "\(help.stdout)")
     }
 }

@@ -181,6 +181,37 @@ struct LogFollowerTests {
             ])
     }
 
+    /// A spool whose oldest files are deleted (retention) while new ones come: a new file may be given
+    /// a deleted one's inode (ext4 hands the freed one out next), and is still a file not yet read; a
+    /// file renamed is still the one read.
+    @Test func readsANewFileGivenTheInodeOfADeletedOne() throws {
+        let dir = try temporaryDirectory("retention")
+        let file = { (n: Int) in dir + "/flows.000\(n).csv" }
+        try write(file(0), header + line(1))
+        try write(file(1), header + line(2))
+        func inode(_ path: String) throws -> Int { try (FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int) ?? -1 }
+        var inodes: [Int] = []
+        let seen = try follow(
+            dir,
+            [
+                { seen in
+                    #expect(seen.ports == [1, 2])
+                    inodes.append(try inode(file(0)))
+                    try FileManager.default.removeItem(atPath: file(0))
+                },
+                { _ in
+                    try write(file(2), header + line(3))
+                    inodes.append(try inode(file(2)))
+                },
+                { _ in try append(file(2), line(4)) },
+                // A file read and renamed is the same file: not read again.
+                { _ in try FileManager.default.moveItem(atPath: file(1), toPath: file(9)) },
+                { _ in try write(file(3), header + line(5)) },
+            ])
+        #expect(seen.ports == [1, 2, 3, 4, 5], "inodes of the deleted file and the new one: \(inodes)")
+        #expect(seen.logs.map { URL(fileURLWithPath: $0.file).lastPathComponent } == ["flows.0000.csv", "flows.0001.csv", "flows.0002.csv", "flows.0003.csv"])
+    }
+
     @Test func takesOrdinaryNamesOnly() {
         for name in ["conn.2024-01-01-00-00-00.log", "nfcapd.202401010000", "flows.csv.gz"] { #expect(LogFollower.takes(name: name)) }
         for name in [".conn.log", "conn.log~", "x.tmp", "x.part", "x.swp", "nfcapd.current.1234"] { #expect(!LogFollower.takes(name: name)) }

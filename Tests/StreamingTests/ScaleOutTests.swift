@@ -55,6 +55,19 @@ final class ScaleOutTests: XCTestCase {
         throw TimedOut(description: "timed out after \(Int(seconds)) s waiting for \(what)\n\(workerLogs())")
     }
 
+    /// An alert line's place in its episode's lifecycle: `event.id`, `event.type` (start, info or
+    /// end) and `flowhound.episode_id`.
+    static func lifecycle(_ line: String) throws -> (id: String, type: String, episode: String) {
+        let alert = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
+        let event = try XCTUnwrap(alert["event"] as? [String: Any], line)
+        let types = try XCTUnwrap(event["type"] as? [String], line)
+        XCTAssertEqual(types.count, 1, line)
+        return (
+            try XCTUnwrap(event["id"] as? String, line), try XCTUnwrap(types.first, line),
+            try XCTUnwrap((alert["flowhound"] as? [String: Any])?["episode_id"] as? String, line)
+        )
+    }
+
     func testWorkersKilledAndRestartedRaiseExactlyTheAlertsOfDetect() throws {
         // A synthetic hour with scanners of every kind, in two halves published apart.
         let log = directory.appendingPathComponent("all.log")
@@ -147,6 +160,23 @@ final class ScaleOutTests: XCTestCase {
         got.sort()
         XCTAssertEqual(got.count, expected.count, "alerts published vs detect's\n\(workerLogs())")
         XCTAssertEqual(got, expected)
+        // The lifecycle survives the kill: detect's alerts and the published ones both start and end
+        // episodes, and among the published ones each episode has exactly one start and one end alert
+        // (a replay that raised them again held them back) and every alert its own event.id.
+        let expectedAlerts = try expected.map(Self.lifecycle)
+        let gotAlerts = try got.map(Self.lifecycle)
+        for (name, alerts) in [("detect", expectedAlerts), ("published", gotAlerts)] {
+            XCTAssertTrue(alerts.contains { $0.type == "start" }, "\(name): no start alert")
+            XCTAssertTrue(alerts.contains { $0.type == "end" }, "\(name): no end alert")
+        }
+        var phases: [String: [String]] = [:]
+        for alert in gotAlerts { phases[alert.episode, default: []].append(alert.type) }
+        XCTAssertEqual(phases.count, Set(expectedAlerts.map(\.episode)).count)
+        for (episode, types) in phases {
+            XCTAssertEqual(types.filter { $0 == "start" }.count, 1, "episode \(episode): \(types)")
+            XCTAssertEqual(types.filter { $0 == "end" }.count, 1, "episode \(episode): \(types)")
+        }
+        XCTAssertEqual(Set(gotAlerts.map(\.id)).count, gotAlerts.count, "event.ids repeat: \(gotAlerts.map(\.id).sorted())")
         // The new owners of w3's partitions raised its alerts again while replaying and held them back.
         let logs = workerLogs()
         let suppressed = logs.components(separatedBy: " already published before a restart)").dropLast()
