@@ -190,24 +190,30 @@ public final class ScanDetection {
         }
         try moveClock(to: flow.start)
         let w = windowIndex(flow.start)
-        if sources[flow.source] == nil {
+        // By index: `sources[flow.source] == nil` would copy the state out (a retain per table), and
+        // the index reaches the state again without hashing.
+        var found = sources.index(forKey: flow.source)
+        if found == nil {
             if sources.count >= settings.maxSources { try evictLeastRecent() }
             sources[flow.source] = SourceState(window: w, lastSeen: flow.start)
+            found = sources.index(forKey: flow.source)
             fileWindow(w, flow.source)
             statistics.peakSources = max(statistics.peakSources, sources.count)
         }
+        let index = found!
         // Mutated in place: copying the state out would copy its tables.
         var closed: ClosedWindow? = nil
         let source = flow.source
         let windowLength = settings.window
         let observers = self.observers
         let deciders = self.deciders
-        let openJudges = self.openJudges
+        let judgesOpenWindows = !openJudges.isEmpty
         var late = false
         var moved = false
         var crossed = false
         var due = false
-        withState(source) { state in
+        // Nothing changes `sources` between the lookup and here, so `index` still finds the state.
+        withState(at: index) { state in
             if w > state.window {
                 moved = true
                 if state.activity.flows > 0 {
@@ -232,7 +238,8 @@ public final class ScanDetection {
                 for i in deciders.indices where deciders[i].decide(step, &state.memory) { crossed = true }
                 if state.inEpisode { crossed = false }
             }
-            if !openJudges.isEmpty && !state.openDue && !state.inEpisode {
+            if judgesOpenWindows && !state.openDue && !state.inEpisode {
+                let openJudges = self.openJudges
                 let judged = Int(state.openJudgedTargets)
                 for i in openJudges.indices where openJudges[i].worthJudgingOpen(state.activity, judgedTargets: judged) {
                     state.openDue = true
@@ -365,6 +372,14 @@ public final class ScanDetection {
     @inline(__always)
     private func withState(_ source: IPAddress, _ body: (inout SourceState) -> Void) {
         body(&sources[source]!)
+    }
+
+    /// `withState` for a state found at `index`, on every flow: through `values` the state is
+    /// mutated where it lies, where the key's subscript moves it into an optional and back with a
+    /// copy and a destroy of every table it holds (a retain and a release each, per flow).
+    @inline(__always)
+    private func withState(at index: Dictionary<IPAddress, SourceState>.Index, _ body: (inout SourceState) -> Void) {
+        body(&sources.values[index])
     }
 
     /// Judges what is pending and reports every episode still open.
