@@ -225,7 +225,12 @@ public func accuracy(_ probabilities: Tensor, _ labels: [Int32]) -> Double {
 }
 
 extension Network {
-    /// Logits for every sample, `batchSize` at a time, the samples spread over `threads` copies of the network.
+    /// Fewest samples `predict` gives a thread of its own.
+    static let minimumPerWorker = 32
+
+    /// Logits for every sample, `batchSize` at a time, the samples spread over up to `threads` copies
+    /// of the network (each with `minimumPerWorker` samples or more). Each sample's logits do not
+    /// depend on the others, nor on how they are spread.
     public func predict(_ samples: Samples, threads: Int = defaultThreadCount, batchSize: Int = 64) throws(ShapeError) -> Tensor {
         guard samples.sampleShape == inputShape else {
             throw ShapeError("network input: expected \(inputShape.batchDescription), got \(samples.sampleShape.batched(samples.count))")
@@ -233,7 +238,9 @@ extension Network {
         let n = samples.count
         let classes = outputShape.count
         var result = Tensor(zeros: outputShape.batched(n))
-        let workers = max(1, min(threads, n))
+        // At least `minimumPerWorker` samples a worker: a small batch (the CNN's open windows of one
+        // minute, a few images) costs more in copying the network and waking threads than it saves.
+        let workers = max(1, min(threads, n / Self.minimumPerWorker))
         let copies = [self] + (1..<workers).map { replica($0) }
         let shared = UncheckedSendable((copies, samples))
         result.scalars.withUnsafeMutableBufferPointer { out in

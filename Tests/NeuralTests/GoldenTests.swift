@@ -120,12 +120,14 @@ import Testing
             let output = try network(c.input.tensor)
             #expect(output.shape == Shape(c.output.shape))
             #expect(worstRelativeError(output.scalars, c.output.values) < 1e-5, "\(c.name)")
-            // Spread over threads, the same answer.
+            // Spread over threads (enough samples for two: the input 64 times), the same answer.
+            let copies = 64
             let samples = try Samples(
-                sampleShape: c.input.tensor.shape.sample, features: c.input.tensor.scalars,
-                labels: [Int32](repeating: 0, count: c.input.shape[0]))
+                sampleShape: c.input.tensor.shape.sample,
+                features: ContiguousArray((0..<copies).flatMap { _ in c.input.tensor.scalars }),
+                labels: [Int32](repeating: 0, count: c.input.shape[0] * copies))
             let parallel = try network.predict(samples, threads: 2, batchSize: 1)
-            #expect(parallel.scalars == output.scalars)
+            #expect(parallel.scalars == ContiguousArray((0..<copies).flatMap { _ in output.scalars }))
         }
     }
 }
