@@ -142,17 +142,7 @@ import Testing
         // A benign flow two hours later moves the log's time past every episode's end: each scanner's
         // alerts are written now, while detect keeps following.
         try Self.append(log, Self.farFutureFlow(after: body))
-        #expect(Self.eventually { Self.alerts(out).filter { $0.type == "end" }.count == scanners.count }, "alerts so far: \(Self.alerts(out))")
-        #expect(detect.isRunning)
-
-        kill(detect.processIdentifier, SIGTERM)
-        #expect(Self.eventually { !detect.isRunning })
-        detect.waitUntilExit()
-        let messages = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
-        #expect(detect.terminationStatus == 0, "\(messages)")
-        Self.expectWholeEpisodes(out, of: scanners)
-        // Every line read once: the 513 flows of the capture and the late one.
-        #expect(messages.contains("514 flows in"), "\(messages)")
+        Self.expectEndAndStop(detect, out: out, stderr: stderr, scanners: scanners)
     }
 
     /// A directory of rotated files: each file is read in name order as it appears, the newest one
@@ -191,18 +181,27 @@ import Testing
 
         // The last file: the far-future flow ends every episode and closes the slow scanner's window.
         try (header + Self.farFutureFlow(after: body)).write(toFile: file(4), atomically: false, encoding: .utf8)
-        #expect(Self.eventually { Self.alerts(out).filter { $0.type == "end" }.count == scanners.count }, "alerts so far: \(Self.alerts(out))")
-        #expect(detect.isRunning)
+        Self.expectEndAndStop(detect, out: out, stderr: stderr, scanners: scanners)
+    }
 
+    /// After the far-future flow: every scanner's end alert comes while detect goes on following;
+    /// SIGTERM ends it with status 0, every episode whole and every line read once (the 513 flows of
+    /// the capture and the late one), none malformed.
+    static func expectEndAndStop(
+        _ detect: Process, out: String, stderr: URL, scanners: Set<String>, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(
+            eventually { alerts(out).filter { $0.type == "end" }.count == scanners.count }, "alerts so far: \(alerts(out))",
+            sourceLocation: sourceLocation)
+        #expect(detect.isRunning, sourceLocation: sourceLocation)
         kill(detect.processIdentifier, SIGTERM)
-        #expect(Self.eventually { !detect.isRunning })
+        #expect(eventually { !detect.isRunning }, sourceLocation: sourceLocation)
         detect.waitUntilExit()
         let messages = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
-        #expect(detect.terminationStatus == 0, "\(messages)")
-        Self.expectWholeEpisodes(out, of: scanners)
-        // Every flow read once, across the five files.
-        #expect(messages.contains("514 flows in"), "\(messages)")
-        #expect(!messages.contains("malformed"), "\(messages)")
+        #expect(detect.terminationStatus == 0, "\(messages)", sourceLocation: sourceLocation)
+        expectWholeEpisodes(out, of: scanners, sourceLocation: sourceLocation)
+        #expect(messages.contains("514 flows in"), "\(messages)", sourceLocation: sourceLocation)
+        #expect(!messages.contains("malformed"), "\(messages)", sourceLocation: sourceLocation)
     }
 
     @Test func alertsAreAppendedToTheOutputFile() throws {
