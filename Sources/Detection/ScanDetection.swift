@@ -63,9 +63,12 @@ public struct DetectionStatistics: Sendable, Codable {
 }
 
 /// Port-scan detection over a stream of flows in (roughly) time order: per-source windows with bounded
-/// memory, the detectors judging each closed window, an ensemble policy, and one alert per scan episode.
+/// memory, the detectors judging each closed window (and the CNN open ones), an ensemble policy, and
+/// a start and an end alert per scan episode.
 ///
-/// Feed flows with `add`, then call `finish`; alerts arrive through `onAlert` as episodes end. Detection
+/// Feed flows with `add`, then call `finish`; alerts arrive through `onAlert` as episodes start (at the
+/// flow that crosses a sequential detector's bound, at the minute an open window is judged flagged, or
+/// when a flagged window is judged), go on (`updateInterval`) and end. Detection
 /// partitioned by source gives each partition the others' time with `advance(to:)`; `checkpoint()` and
 /// `restore(from:)` move a pipeline's state to another process.
 public final class ScanDetection {
@@ -352,10 +355,13 @@ public final class ScanDetection {
     /// closes windows and ends episodes at the same moments as a single pipeline seeing all flows, and
     /// so raises the same alerts for its sources. ICMP errors and flows to allowlisted destinations do
     /// not move the clock, so they are no watermarks. Not every flow is needed: the clock only acts
-    /// when it passes a window boundary plus `lateness`, so the start time of each flow that passes one
-    /// (before that flow) is enough. Other times are not: a sweep at a time no flow had would judge idle
-    /// sources against another clock. The partitions' `maxSources` and `batch` count their own
-    /// sources and windows, so evictions, and batches the CNN scores, can differ from the single pipeline's.
+    /// when it passes a window boundary plus `lateness`, or a multiple of `openWindowInterval` when a
+    /// detector judges open windows, so the start time of each flow that passes one (before that
+    /// flow) is enough. Watermarks at the first flow of each minute suit the default interval of a
+    /// minute; with a shorter one a partition judges open windows later than a single pipeline. Other
+    /// times are not: a sweep at a time no flow had would judge idle sources against another clock.
+    /// The partitions' `maxSources` and `batch` count their own sources and windows, so evictions, and
+    /// batches the CNN scores, can differ from the single pipeline's.
     public func advance(to time: Double) throws {
         try moveClock(to: time)
     }
