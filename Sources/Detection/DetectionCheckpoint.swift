@@ -13,7 +13,7 @@ public struct CheckpointMismatchError: Error, CustomStringConvertible, Equatable
 /// Checkpoints: the whole state of a pipeline as bytes, so that another process can restore it into a
 /// pipeline made from the same recipe and go on with the same behaviour, alert for alert.
 ///
-/// Format (version 4; see `checkpointVersion` for what older versions lack), in the `WireWriter` encoding:
+/// Format (version 5; see `checkpointVersion` for what older versions lack), in the `WireWriter` encoding:
 /// - `FHCK`, then the format version (a varint);
 /// - the configuration that changes behaviour: detector names in order, window, lateness, quiet period,
 ///   idle timeout, maximum sources, policy, each detector's weight, weighted threshold, batch, and the
@@ -32,8 +32,8 @@ extension ScanDetection {
     /// and updates; version 4 the count of open windows judged and each source's open-window
     /// judgement (its failed targets when last judged open, and whether it is due). Older checkpoints
     /// still restore (with zeros, an episode detected at its first flow, and open windows not yet
-    /// judged open).
-    static let checkpointVersion: UInt64 = 4
+    /// judged open); version 5 the slow-scan detector's failed targets.
+    static let checkpointVersion: UInt64 = 5
 
     /// The pipeline's whole state. Call it between `add`s (a pipeline is not for concurrent use).
     /// - Complexity: O(n log n) in the sources, hosts and ports held.
@@ -339,6 +339,14 @@ extension SourceMemory {
             w.int(hosts)
         }
         w.bool(threshold.crossed)
+        w.count(slow.targets.count)
+        for (target, last) in slow.targets.sorted(by: { $0.key < $1.key }) {
+            w.address(target.host)
+            w.u16(target.port)
+            w.f64(last)
+        }
+        w.f64(slow.pruned)
+        w.bool(slow.crossed)
     }
 
     init(from r: inout WireReader, version: UInt64) throws {
@@ -360,6 +368,25 @@ extension SourceMemory {
             threshold.hostsByPort[port] = hosts
         }
         threshold.crossed = try r.bool("whether the threshold was crossed")
+        guard version >= 5 else { return }
+        let count = try r.count("count of slow-scan targets", minimumItemSize: 5 + 2 + 8)
+        guard count <= SlowScanDetector.maximumTargets + 1 else {
+            throw WireError("\(count) slow-scan targets, more than the \(SlowScanDetector.maximumTargets + 1) a source holds")
+        }
+        var previous: SlowScanState.Target? = nil
+        for _ in 0..<count {
+            let target = SlowScanState.Target(host: try r.address("slow-scan target host"), port: try r.u16("slow-scan target port"))
+            let last = try r.f64("slow-scan target time")
+            guard previous.map({ $0 < target }) ?? true, last.isFinite else {
+                throw WireError("slow-scan target \(target.host) port \(target.port) out of order or at no time")
+            }
+            previous = target
+            slow.targets[target] = last
+        }
+        slow.recount()
+        slow.pruned = try r.f64("slow-scan pruning time")
+        guard slow.pruned.isFinite || slow.pruned == -.infinity else { throw WireError("slow-scan pruning time \(slow.pruned) is not a time") }
+        slow.crossed = try r.bool("whether the slow-scan bound was crossed")
     }
 }
 

@@ -6,7 +6,7 @@ import FlowRecords
 /// use, so a server makes one per request from a recipe it keeps.
 public struct DetectionRecipe: Sendable {
     public enum Detector: String, Sendable, CaseIterable, Codable {
-        case threshold, trw, cnn
+        case threshold, trw, cnn, slow
     }
 
     /// The detectors, in the order they judge (and appear in alerts).
@@ -17,6 +17,7 @@ public struct DetectionRecipe: Sendable {
     public var window: Double?
     public var threshold = ThresholdDetector()
     public var trw = RandomWalkDetector()
+    public var slow = SlowScanDetector()
     /// Scan probability at or above which the CNN flags a window.
     public var cnnThreshold = 0.5
     /// Which windows the CNN scores, and how often it scores open ones.
@@ -47,6 +48,7 @@ public struct DetectionRecipe: Sendable {
             switch detector {
             case .threshold: list.append(threshold)
             case .trw: list.append(trw)
+            case .slow: list.append(slow)
             case .cnn:
                 guard let model else { preconditionFailure("a recipe with the CNN needs its model") }
                 var cnn = CNNDetector(model: model)

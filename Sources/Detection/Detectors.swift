@@ -60,6 +60,8 @@ public struct SourceMemory: Sendable, Equatable {
     /// The threshold detector's counts in the open window, so that it decides at the flow that
     /// crosses a bound.
     public var threshold = ThresholdCounts()
+    /// The slow-scan detector's failed targets over its horizon.
+    public var slow = SlowScanState()
 
     public init() {}
 }
@@ -83,6 +85,9 @@ public struct FlowStep {
     public var newFailedTarget: (host: Int, port: UInt16)?
     /// Distinct failed targets in the open window, this flow's included.
     public var failedTargets: Int
+    /// Attempts in the open window, and how many failed, this flow's included.
+    public var flows: Int
+    public var failedFlows: Int
 }
 
 /// A scan detector: sees each source's flows with that source's `SourceMemory`, and judges closed
@@ -148,6 +153,13 @@ public struct ThresholdDetector: ScanDetector, Sendable {
     /// Distinct failed (host, port) targets in all that make a block scan, when neither count above is
     /// reached. Lower catches scans spread thin over ports and hosts, and flags busy P2P clients sooner.
     public var failedTargets = 50
+    /// Distinct failed hosts on one port that make a small horizontal scan when failures are also at
+    /// least `sweepFailedShare` of the source's attempts in the window (Slips: 6 hosts). Lower catches
+    /// smaller sweeps, and flags more clients whose peers on one port are often gone.
+    public var sweepHosts = 6
+    /// The share of the window's attempts that must have failed for `sweepHosts` to count: a client
+    /// that reaches most of what it tries (a browser with a few dead CDN edges) is not sweeping.
+    public var sweepFailedShare = 0.25
 
     public init() {}
 
@@ -157,7 +169,9 @@ public struct ThresholdDetector: ScanDetector, Sendable {
             let vertical = Double(host?.failedPorts ?? 0) / Double(portsPerHost)
             let horizontal = Double(port?.failedHosts ?? 0) / Double(hostsPerPort)
             let block = Double(w.activity.failedTargets.count) / Double(failedTargets)
-            let score = min(1, max(vertical, horizontal, block))
+            let share = Double(w.activity.failedFlows) / Double(max(1, w.activity.flows))
+            let sweep = share >= sweepFailedShare ? Double(port?.failedHosts ?? 0) / Double(sweepHosts) : 0
+            var score = min(1, max(vertical, horizontal, block, sweep))
             var reason = ""
             if let host, vertical >= 1 {
                 reason = "\(host.failedPorts) failed ports on \(host.host) ≥ \(portsPerHost)"
@@ -165,6 +179,13 @@ public struct ThresholdDetector: ScanDetector, Sendable {
                 reason = "\(port.failedHosts) failed hosts on port \(port.port) ≥ \(hostsPerPort)"
             } else if block >= 1 {
                 reason = "\(w.activity.failedTargets.count) failed targets ≥ \(failedTargets)"
+            } else if let port, sweep >= 1 {
+                reason = "\(port.failedHosts) failed hosts on port \(port.port) ≥ \(sweepHosts), \(Int((share * 100).rounded()))% of attempts failed"
+            } else if w.memory.threshold.crossed {
+                // Crossed at a flow (`decide`), and the whole window fell back under the bounds: the
+                // share of failures fell as the source went on. The window still started its episode.
+                score = 1
+                reason = "a bound crossed within the window (\(port?.failedHosts ?? 0) failed hosts on port \(port?.port ?? 0) at most)"
             }
             return Verdict(score: score, flagged: score >= 1, reason: reason)
         }
@@ -182,7 +203,9 @@ public struct ThresholdDetector: ScanDetector, Sendable {
         memory.threshold.portsByHost[target.host] = ports
         let hosts = memory.threshold.hostsByPort[target.port, default: 0] + 1
         memory.threshold.hostsByPort[target.port] = hosts
-        if ports >= portsPerHost || hosts >= hostsPerPort || step.failedTargets >= failedTargets {
+        if ports >= portsPerHost || hosts >= hostsPerPort || step.failedTargets >= failedTargets
+            || (hosts >= sweepHosts && Double(step.failedFlows) >= sweepFailedShare * Double(step.flows))
+        {
             // The counts are no longer needed: free them.
             memory.threshold = ThresholdCounts()
             memory.threshold.crossed = true
@@ -197,8 +220,129 @@ public struct ThresholdDetector: ScanDetector, Sendable {
     public var parameters: [(name: String, value: Double)] {
         [
             ("threshold ports per host", Double(portsPerHost)), ("threshold hosts per port", Double(hostsPerPort)),
-            ("threshold targets", Double(failedTargets)),
+            ("threshold targets", Double(failedTargets)), ("threshold sweep hosts", Double(sweepHosts)),
+            ("threshold sweep failed share", sweepFailedShare),
         ]
+    }
+}
+
+/// A source's distinct failed targets over the slow-scan detector's horizon: each (host, port) with
+/// the last time it failed, and the counts per host and per port they make. Empty for a source with no
+/// failures; at most `SlowScanDetector.maximumTargets` targets.
+public struct SlowScanState: Sendable, Equatable {
+    struct Target: Hashable, Sendable, Comparable {
+        var host: IPAddress
+        var port: UInt16
+        static func < (a: Target, b: Target) -> Bool { a.host != b.host ? a.host < b.host : a.port < b.port }
+    }
+    var targets: [Target: Double] = [:]
+    var portsByHost: [IPAddress: Int] = [:]
+    var hostsByPort: [UInt16: Int] = [:]
+    /// When targets older than the horizon were last dropped.
+    var pruned = -Double.infinity
+    /// A bound was reached: the source scans slowly (until its episode ends).
+    var crossed = false
+
+    public init() {}
+
+    /// The counts, from the targets.
+    mutating func recount() {
+        portsByHost = [:]
+        hostsByPort = [:]
+        for t in targets.keys {
+            portsByHost[t.host, default: 0] += 1
+            hostsByPort[t.port, default: 0] += 1
+        }
+    }
+
+    /// Drops the targets that last failed before `cutoff`.
+    mutating func drop(before cutoff: Double) {
+        let old = targets.count
+        targets = targets.filter { $0.value >= cutoff }
+        if targets.count != old { recount() }
+    }
+}
+
+/// Slow and hidden scans: distinct failed ports on one host, and distinct failed hosts on one port,
+/// counted over hours (`horizon`) rather than one window, so that a scan that sends a probe every few
+/// minutes, adds a couple of ports a window, or hides a handful of failures a window among successful
+/// connections, adds up. Only failures count, each target once, so a client retrying one closed
+/// service never does. Decides at the flow that reaches a bound; a window is flagged while the
+/// source, having reached one, still fails in it.
+public struct SlowScanDetector: ScanDetector, Sendable {
+    public var name: String { "slow" }
+    /// Distinct failed ports on one host within the horizon that make a slow vertical scan. Lower
+    /// catches slower and smaller scans, and flags more clients of hosts with many closed services.
+    public var portsPerHost = 30
+    /// Distinct failed hosts on one port within the horizon that make a slow horizontal scan. Lower
+    /// catches slower sweeps, and flags more clients whose peers on one port come and go.
+    public var hostsPerPort = 50
+    /// Seconds over which failed targets count. Longer catches slower scans, and lets a benign
+    /// client's occasional failures add up over more time.
+    public var horizon = 6 * 3600.0
+    /// Most failed targets remembered per source (the oldest are dropped beyond it): memory per source
+    /// stays bounded whatever it sends.
+    public static let maximumTargets = 512
+
+    public init() {}
+
+    public var observesFlows: Bool { true }
+
+    /// - Complexity: amortised O(1); O(targets) once per eighth of the horizon, and when the most
+    ///   targets are held.
+    public func observe(_ flow: FlowRecord, _ memory: inout SourceMemory) {
+        guard flow.outcome.isFailure, !memory.slow.crossed else { return }
+        if flow.start - memory.slow.pruned >= horizon / 8 {
+            memory.slow.drop(before: flow.start - horizon)
+            memory.slow.pruned = flow.start
+        }
+        let target = SlowScanState.Target(host: flow.destination, port: flow.destinationPort)
+        if let last = memory.slow.targets[target] {
+            if flow.start > last { memory.slow.targets[target] = flow.start }
+            return
+        }
+        memory.slow.targets[target] = flow.start
+        let ports = memory.slow.portsByHost[target.host, default: 0] + 1
+        memory.slow.portsByHost[target.host] = ports
+        let hosts = memory.slow.hostsByPort[target.port, default: 0] + 1
+        memory.slow.hostsByPort[target.port] = hosts
+        if ports >= portsPerHost || hosts >= hostsPerPort {
+            memory.slow.crossed = true
+        } else if memory.slow.targets.count > Self.maximumTargets {
+            // Spread over many hosts and ports without reaching a bound: keep the newest half.
+            let kept = memory.slow.targets.sorted { $0.value > $1.value }.prefix(Self.maximumTargets / 2)
+            memory.slow.targets = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
+            memory.slow.recount()
+        }
+    }
+
+    public func restart(_ memory: inout SourceMemory) { memory.slow = SlowScanState() }
+
+    public var decidesPerFlow: Bool { true }
+
+    public func decide(_ step: FlowStep, _ memory: inout SourceMemory) -> Bool { memory.slow.crossed }
+
+    public var parameters: [(name: String, value: Double)] {
+        [("slow ports per host", Double(portsPerHost)), ("slow hosts per port", Double(hostsPerPort)), ("slow horizon", horizon)]
+    }
+
+    public func judge(_ windows: [ClosedWindow]) -> [Verdict] {
+        windows.map { w in
+            let s = w.memory.slow
+            let host = s.portsByHost.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }
+            let port = s.hostsByPort.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }
+            let vertical = Double(host?.value ?? 0) / Double(portsPerHost)
+            let horizontal = Double(port?.value ?? 0) / Double(hostsPerPort)
+            let flagged = s.crossed && w.activity.failedTargets.count > 0
+            let hours = CivilTime.durationText(horizon)
+            var reason = ""
+            if flagged, let host, vertical >= horizontal {
+                reason = "\(host.value) failed ports on \(host.key) within \(hours) ≥ \(portsPerHost)"
+            } else if flagged, let port {
+                reason = "\(port.value) failed hosts on port \(port.key) within \(hours) ≥ \(hostsPerPort)"
+            }
+            return Verdict(score: flagged ? 1 : min(0.99, max(vertical, horizontal)), flagged: flagged, reason: reason)
+        }
     }
 }
 

@@ -57,6 +57,14 @@ public struct ScanAlert: Sendable {
 
     public var failureRatio: Double { flows == 0 ? 0 : Double(failedFlows) / Double(flows) }
 
+    /// The host scanned: the only host touched, or the host that holds most of the failed attempts
+    /// (a vertical scan beside the source's DNS lookups); nil when the probes are spread.
+    public var scannedHost: IPAddress? {
+        if hosts.count == 1 { return hosts[0] }
+        guard let busiest = busiestHost, busiest.failedPorts * 2 > failedFlows else { return nil }
+        return busiest.host
+    }
+
     /// `vertical` (most failed ports on one host), `horizontal` (most failed hosts on one port) or
     /// `block` (spread over both). Incidental traffic beside a scan (DNS lookups, a web page) does not
     /// change its type.
@@ -168,7 +176,7 @@ public struct ScanAlert: Sendable {
             source = Address(
                 ip: a.source.description, geo: a.sourceReputation?.country.map(Geo.init),
                 as: a.sourceReputation?.asn.map { AS(number: $0, organization: a.sourceReputation?.asOrganization.map(AS.Organization.init)) })
-            destination = a.hosts.count == 1 ? Address(ip: a.hosts[0].description) : nil
+            destination = a.scannedHost.map { Address(ip: $0.description) }
             flowhound = Detail(
                 episode_id: a.episodeID, detected_at: CivilTime(a.detectedAt).iso8601,
                 scan_type: a.scanType, explanation: a.explanation, first_seen: first, last_seen: last,

@@ -237,7 +237,7 @@ public final class ScanDetection {
                 let failed = state.activity.failedTargets.count
                 let step = FlowStep(
                     newFailedTarget: failed > failedBefore ? (hostRank, flow.destinationPort) : nil,
-                    failedTargets: failed)
+                    failedTargets: failed, flows: state.activity.flows, failedFlows: state.activity.failedFlows)
                 for i in deciders.indices where deciders[i].decide(step, &state.memory) { crossed = true }
                 if state.inEpisode { crossed = false }
             }

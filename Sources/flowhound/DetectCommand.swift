@@ -78,11 +78,27 @@ struct DetectionOptions: ParsableArguments {
     @Option(help: "threshold: distinct failed (host, port) targets that make a block scan.")
     var failedTargets = defaults.threshold.failedTargets
 
+    @Option(
+        help: "threshold: distinct failed hosts on one port that make a small horizontal scan, when --sweep-failed-share of the attempts failed (Slips: 6).")
+    var sweepHosts = defaults.threshold.sweepHosts
+
+    @Option(help: "threshold: share of a source's attempts in the window that must have failed for --sweep-hosts to count.")
+    var sweepFailedShare = defaults.threshold.sweepFailedShare
+
     @Option(help: "trw: chance that a benign source's first contact with a host succeeds (θ0).")
     var theta0 = defaults.trw.theta0
 
     @Option(help: "trw: chance that a scanner's first contact succeeds (θ1).")
     var theta1 = defaults.trw.theta1
+
+    @Option(help: "slow: distinct failed ports on one host within --slow-horizon that make a slow vertical scan.")
+    var slowPortsPerHost = defaults.slow.portsPerHost
+
+    @Option(help: "slow: distinct failed hosts on one port within --slow-horizon that make a slow horizontal scan.")
+    var slowHostsPerPort = defaults.slow.hostsPerPort
+
+    @Option(help: ArgumentHelp("slow: how long failed targets count (1h to 7d).", valueName: "duration"))
+    var slowHorizon = Duration(seconds: defaults.slow.horizon)
 
     @Option(help: "cnn: scan probability that flags a window.")
     var cnnThreshold = defaults.cnnThreshold
@@ -124,6 +140,11 @@ struct DetectionOptions: ParsableArguments {
         try OptionCheck.require(portsPerHost, "--ports-per-host", in: 1...65_536)
         try OptionCheck.require(hostsPerPort, "--hosts-per-port", in: 1...16_777_216)
         try OptionCheck.require(failedTargets, "--failed-targets", in: 1...1 << 32)
+        try OptionCheck.require(sweepHosts, "--sweep-hosts", in: 1...16_777_216)
+        try OptionCheck.require(slowPortsPerHost, "--slow-ports-per-host", in: 1...SlowScanDetector.maximumTargets)
+        try OptionCheck.require(slowHostsPerPort, "--slow-hosts-per-port", in: 1...SlowScanDetector.maximumTargets)
+        try OptionCheck.require(slowHorizon.seconds, "--slow-horizon", in: 3600...7 * OptionCheck.day, unit: "seconds")
+        try OptionCheck.require(sweepFailedShare, "--sweep-failed-share", in: 0...1)
         guard theta1 > 0, theta0 < 1, theta1 < theta0 else { throw ValidationError("trw needs 0 < --theta1 < --theta0 < 1") }
         try OptionCheck.require(cnnThreshold, "--cnn-threshold", in: 0...1)
         try OptionCheck.require(cnnInterval.seconds, "--cnn-interval", in: 1...ImageSchedule.maximumInterval, unit: "seconds")
@@ -145,6 +166,11 @@ struct DetectionOptions: ParsableArguments {
         recipe.threshold.portsPerHost = portsPerHost
         recipe.threshold.hostsPerPort = hostsPerPort
         recipe.threshold.failedTargets = failedTargets
+        recipe.threshold.sweepHosts = sweepHosts
+        recipe.threshold.sweepFailedShare = sweepFailedShare
+        recipe.slow.portsPerHost = slowPortsPerHost
+        recipe.slow.hostsPerPort = slowHostsPerPort
+        recipe.slow.horizon = slowHorizon.seconds
         recipe.trw.theta0 = theta0
         recipe.trw.theta1 = theta1
         recipe.cnnThreshold = cnnThreshold
@@ -350,9 +376,11 @@ struct Detect: ParsableCommand {
             until then.
 
             Detectors:
-              threshold  distinct failed ports on one host, hosts on one port, targets in all (Zeek/Snort style)
+              threshold  distinct failed ports on one host, hosts on one port, targets in all (Zeek/Snort
+                         style), and small sweeps: 6 failed hosts on a port when a quarter of attempts fail
               trw        Threshold Random Walk over first contacts (Jung et al. 2004)
               cnn        the scan CNN on the window's activity image (--model, or the default)
+              slow       distinct failed ports on one host (30) or hosts on one port (50) over 6 hours
 
             Examples:
               flowhound detect conn.log

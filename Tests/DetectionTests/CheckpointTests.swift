@@ -44,7 +44,7 @@ import Testing
 
     /// Short quiet period and idle timeout, so that episodes end, walks start over and sources are
     /// forgotten within the traffic.
-    static func recipe(_ detectors: [DetectionRecipe.Detector] = [.threshold, .trw]) -> DetectionRecipe {
+    static func recipe(_ detectors: [DetectionRecipe.Detector] = [.threshold, .trw, .slow]) -> DetectionRecipe {
         var recipe = DetectionRecipe()
         recipe.detectors = detectors
         recipe.settings.quietPeriod = 900
@@ -237,15 +237,18 @@ import Testing
             return Self.attempt(bytes, into: other)
         }
         #expect(mismatch { $0.window = 300 } == "checkpoint was written with window 600 s, this pipeline uses 300 s")
-        #expect(mismatch { $0.detectors = [.threshold] } == "checkpoint was written with detectors threshold+trw, this pipeline uses threshold")
-        #expect(mismatch { $0.detectors = [.trw, .threshold] } == "checkpoint was written with detectors threshold+trw, this pipeline uses trw+threshold")
+        #expect(mismatch { $0.detectors = [.threshold] } == "checkpoint was written with detectors threshold+trw+slow, this pipeline uses threshold")
+        #expect(
+            mismatch { $0.detectors = [.trw, .threshold, .slow] }
+                == "checkpoint was written with detectors threshold+trw+slow, this pipeline uses trw+threshold+slow")
         #expect(mismatch { $0.settings.lateness = 30 } == "checkpoint was written with lateness 60 s, this pipeline uses 30 s")
         #expect(mismatch { $0.settings.quietPeriod = 1800 } == "checkpoint was written with quiet period 900 s, this pipeline uses 1800 s")
         #expect(mismatch { $0.settings.idleTimeout = 1200.5 } == "checkpoint was written with idle timeout 1200 s, this pipeline uses 1200.5 s")
         #expect(mismatch { $0.settings.maxSources = 5000 } == "checkpoint was written with maximum sources 1000000, this pipeline uses 5000")
         #expect(mismatch { $0.settings.policy = .weighted } == "checkpoint was written with policy any, this pipeline uses weighted")
         #expect(
-            mismatch { $0.settings.weights = ["trw": 2] } == "checkpoint was written with weights threshold=1, trw=1, this pipeline uses threshold=1, trw=2")
+            mismatch { $0.settings.weights = ["trw": 2] }
+                == "checkpoint was written with weights threshold=1, trw=1, slow=1, this pipeline uses threshold=1, trw=2, slow=1")
         #expect(mismatch { $0.settings.weightedThreshold = 0.7 } == "checkpoint was written with weighted threshold 0.5, this pipeline uses 0.7")
         #expect(mismatch { $0.settings.batch = 1024 } == "checkpoint was written with batch 64, this pipeline uses 1024")
         #expect(mismatch { $0.threshold.portsPerHost = 20 } == "checkpoint was written with threshold ports per host 15, this pipeline uses 20")
@@ -264,8 +267,8 @@ import Testing
         flipped[0] ^= 0x20
         #expect(Self.attempt(flipped, into: target) == "not a Flowhound detection checkpoint: it starts with 66 48 43 4b, not FHCK")
         var version = bytes
-        version[4] = 5
-        #expect(Self.attempt(version, into: target) == "checkpoint format version 5 is not one this Flowhound reads (it reads versions 1 to 4)")
+        version[4] = 6
+        #expect(Self.attempt(version, into: target) == "checkpoint format version 6 is not one this Flowhound reads (it reads versions 1 to 5)")
         #expect(Self.attempt(bytes + [0, 0], into: target) == "2 bytes after the end of the checkpoint")
         #expect(Self.attempt([], into: target) == "cut short reading the checkpoint's magic at byte 0 of 0")
         for cut in [3, 4, 5, 9, 40, 120, bytes.count / 3, bytes.count / 2, bytes.count - 9, bytes.count - 1] {

@@ -287,3 +287,90 @@ import Testing
         #expect(alerts.isEmpty && detection.statistics.openWindows == 0)
     }
 }
+
+/// The detectors for what one window cannot see: small sweeps (threshold), scans spread over hours
+/// (slow), and the host a scan is about.
+@Suite struct SlowAndSmallScanTests {
+    private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ outcome: Outcome) -> FlowRecord {
+        FlowRecord(
+            start: t, end: t, source: IPAddress(src)!, destination: IPAddress(dst)!, sourcePort: 40000,
+            destinationPort: port, transport: .tcp, outcome: outcome)
+    }
+
+    private func run(_ detectors: [DetectionRecipe.Detector], _ flows: [FlowRecord]) throws -> (alerts: [ScanAlert], detection: ScanDetection) {
+        var recipe = DetectionRecipe()
+        recipe.detectors = detectors
+        let detection = recipe.make(model: nil)
+        var alerts: [ScanAlert] = []
+        detection.onAlert = { alerts.append($0) }
+        for f in flows.sorted(by: { $0.start < $1.start }) { try detection.add(f) }
+        try detection.finish()
+        return (alerts, detection)
+    }
+
+    /// One closed port every `every` seconds at one host for `hours`.
+    private func slowVertical(every: Double, hours: Double) -> [FlowRecord] {
+        (0..<Int(hours * 3600 / every)).map { flow("10.9.1.1", "10.1.0.5", UInt16(1000 + $0), 30 + Double($0) * every, .rejected) }
+    }
+
+    @Test func aProbeEveryFiveMinutesIsASlowScanAtItsThirtiethPort() throws {
+        let scan = slowVertical(every: 300, hours: 10)
+        #expect(try run([.threshold, .trw], scan).alerts.isEmpty)
+        let alerts = try run([.slow], scan).alerts
+        #expect(alerts.map(\.phase) == [.start, .end])
+        #expect(alerts[0].detectedAt == scan[29].start)
+        #expect(alerts[0].reasons["slow"] == "30 failed ports on 10.1.0.5 within 6h ≥ 30")
+        // The end alert's totals are those of the windows flagged, from the one it crossed in (probes 28 on).
+        #expect(alerts[1].ports.count == 92 && alerts[1].json().contains(#""destination":{"ip":"10.1.0.5"}"#))
+    }
+
+    /// Failures older than the horizon (6 h) no longer count: one a quarter of an hour never holds 30.
+    @Test func onlyFailuresWithinTheHorizonCount() throws {
+        #expect(try run([.slow], slowVertical(every: 900, hours: 12)).alerts.isEmpty)
+        #expect(try run([.slow], slowVertical(every: 600, hours: 12)).alerts.count == 2)
+    }
+
+    /// Retries of one closed service are one target, however many; answered attempts none.
+    @Test func retriesAndAnswersDoNotAddUp() throws {
+        var flows = (0..<500).map { flow("10.9.1.2", "10.1.0.6", 5432, Double($0) * 60, .rejected) }
+        flows += (0..<500).map { flow("10.9.1.2", "10.1.0.7", UInt16(1 + $0), Double($0) * 60 + 1, .established) }
+        #expect(try run([.slow], flows).alerts.isEmpty)
+    }
+
+    /// Failures spread over many hosts and ports, under both bounds: at most `maximumTargets` held.
+    @Test func memoryStaysBoundedPerSource() throws {
+        let detector = SlowScanDetector()
+        var memory = SourceMemory()
+        for i in 0..<(45 * 25) {
+            detector.observe(flow("10.9.1.3", "10.1.1.\(i % 45)", UInt16(1 + i / 45), Double(i), .unanswered), &memory)
+            #expect(memory.slow.targets.count <= SlowScanDetector.maximumTargets)
+        }
+        #expect(!memory.slow.crossed && memory.slow.targets.count > SlowScanDetector.maximumTargets / 2)
+        #expect(memory.slow.portsByHost.values.reduce(0, +) == memory.slow.targets.count)
+    }
+
+    /// Six failed hosts on one port when a quarter of the attempts fail is a small sweep (as Slips
+    /// calls it), flagged at the sixth; the same six among a busy client's successes are not.
+    @Test func aSmallSweepIsFlaggedUnlessTheSourceMostlySucceeds() throws {
+        var sweep = (1...6).map { flow("10.9.1.4", "10.1.2.\($0)", 80, 100 + Double($0), .unanswered) }
+        sweep += (1...12).map { flow("10.9.1.4", "10.1.3.\($0)", 80, 100 + Double($0) + 0.5, .established) }
+        let alerts = try run([.threshold], sweep).alerts
+        #expect(alerts.map(\.phase) == [.start, .end])
+        #expect(alerts[0].detectedAt == 106 && alerts[0].reasons["threshold"] == "6 failed hosts on port 80 ≥ 6, 55% of attempts failed")
+        #expect(alerts[1].json().contains(#""scan_type":"horizontal""#) && !alerts[1].json().contains(#""destination""#))
+
+        var browsing = (1...6).map { flow("10.9.1.5", "10.1.2.\($0)", 443, 100 + Double($0), .unanswered) }
+        browsing += (1...30).map { flow("10.9.1.5", "10.1.4.\($0)", 443, 100 + Double($0) / 4, .established) }
+        #expect(try run([.threshold], browsing).alerts.isEmpty)
+    }
+
+    /// A vertical scan beside the source's DNS lookups names the scanned host as the destination.
+    @Test func theScannedHostIsTheDestinationWhenItHoldsMostProbes() throws {
+        var flows = (1...44).map { flow("10.9.1.6", "45.33.32.156", UInt16($0), 10 + Double($0), .rejected) }
+        flows += (0..<3).map { flow("10.9.1.6", "10.0.0.53", 53, 5 + Double($0), .established) }
+        flows.append(flow("10.9.1.6", "10.0.0.54", 53, 9, .unanswered))
+        let end = try run([.threshold], flows).alerts.last!
+        #expect(end.hosts.count == 3 && end.scannedHost == IPAddress("45.33.32.156")!)
+        #expect(end.json().contains(#""destination":{"ip":"45.33.32.156"}"#))
+    }
+}
