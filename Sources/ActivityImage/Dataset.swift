@@ -45,6 +45,10 @@ public struct DatasetWriter {
         public var count: Int
         public var scans: Int
         public var rows: [Row]
+
+        /// The label name every image of the split has ("benign" or "scan"), or nil when it has
+        /// both, or no image.
+        public var onlyClass: String? { count == 0 ? nil : scans == 0 ? "benign" : scans == count ? "scan" : nil }
     }
 
     public struct Meta: Codable, Sendable {

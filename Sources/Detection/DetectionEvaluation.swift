@@ -1,7 +1,8 @@
 import FlowRecords
 
-/// Which sources the alerts name, against ground truth (`source,label,kind`): per-source precision,
-/// recall and F1, recall per scan kind, and the misses and false alarms by name.
+/// Which sources the alerts name, against ground truth (`source,label,kind`, or the flows' own labels
+/// through `LabelTruth`): per-source precision, recall and F1, recall per scan kind, and the misses
+/// and false alarms by name, in the truth's order.
 public struct DetectionEvaluation: Codable, Sendable {
     public struct Miss: Codable, Sendable, Equatable {
         public var source: String
@@ -24,9 +25,18 @@ public struct DetectionEvaluation: Codable, Sendable {
     public var falseAlarms: [Miss]
     /// Flagged sources that the ground truth does not name (not counted above).
     public var unlabelledFlagged: [String]
+    /// Sources known to be malicious but not scanning (labels of other attacks), not counted above.
+    public var otherMaliciousSources: Int
+    /// Those of them that were flagged, with their kinds.
+    public var otherMaliciousFlagged: [Miss]
+    /// What the flows' labels held, when the truth was taken from them (nil: from a truth file).
+    public var labels: LabelTruth.Summary?
 
-    /// - Parameter flagged: every source named by an alert.
-    public init(flagged: Set<IPAddress>, truth: GroundTruth) {
+    /// - Parameters:
+    ///   - flagged: every source named by an alert.
+    ///   - otherMalicious: sources known to be malicious in other ways, with their kinds: neither
+    ///     scanning nor benign, listed apart when flagged.
+    public init(flagged: Set<IPAddress>, truth: GroundTruth, otherMalicious: [(source: IPAddress, kind: String)] = []) {
         var tp = 0, fp = 0, fn = 0
         var misses: [Miss] = [], falseAlarms: [Miss] = []
         var hits: [String: (flagged: Int, total: Int)] = [:]
@@ -62,6 +72,17 @@ public struct DetectionEvaluation: Codable, Sendable {
         falseAlarmRateByKind = falseByKind
         self.misses = misses
         self.falseAlarms = falseAlarms
-        unlabelledFlagged = flagged.filter { truth[$0] == nil }.sorted().map(\.description)
+        otherMaliciousSources = otherMalicious.count
+        otherMaliciousFlagged = otherMalicious.filter { flagged.contains($0.source) }.map { Miss(source: $0.source.description, kind: $0.kind) }
+        let other = Set(otherMalicious.map(\.source))
+        unlabelledFlagged = flagged.filter { truth[$0] == nil && !other.contains($0) }.sorted().map(\.description)
+        labels = nil
+    }
+
+    /// Against the truth the flows' labels give (`LabelTruth.groundTruth()`), with its summary.
+    public init(flagged: Set<IPAddress>, labels: LabelTruth) {
+        let (truth, other) = labels.groundTruth()
+        self.init(flagged: flagged, truth: truth, otherMalicious: other)
+        self.labels = labels.summary
     }
 }

@@ -109,7 +109,24 @@ struct Dataset: ParsableCommand {
             if meta.unlabelledImages > 0 {
                 Diagnostics.note("left out \(meta.unlabelledImages) images of sources not in the ground truth")
             }
+            if let warning = Self.oneClassWarning(meta) { Diagnostics.note(warning) }
         }
+    }
+
+    /// One line when a split holds images of one class only (or none, where a test split was asked
+    /// for): a model cannot learn, or be judged, from it.
+    static func oneClassWarning(_ meta: DatasetWriter.Meta) -> String? {
+        var problems: [String] = []
+        for (name, split) in [("train", meta.train), ("test", meta.test)] {
+            if let only = split.onlyClass {
+                problems.append("the \(name) split holds \(only) images only (\(split.count))")
+            } else if split.count == 0, name == "train" || meta.testFraction > 0 {
+                problems.append("the \(name) split holds no images")
+            }
+        }
+        guard !problems.isEmpty else { return nil }
+        return "warning: " + problems.joined(separator: " and ")
+            + ": a split of one class (or none) cannot train a model or judge it; all images of a source fall in one split, and a kind with a single source stays in train: label more sources of each class"
     }
 }
 

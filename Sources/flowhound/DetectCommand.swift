@@ -495,46 +495,143 @@ struct EvalDetect: ParsableCommand {
         abstract: "Run detection over labelled logs and compare the flagged sources with the ground truth.",
         discussion: """
             Per source: precision, recall and F1, the share of each scan kind found and of each benign \
-            kind wrongly flagged, and every miss and false alarm by address and kind. The detection \
-            options are those of 'flowhound detect'.
+            kind wrongly flagged, and the misses and false alarms by address and kind (the first \
+            \(listLimit) of each; every one with --json). The detection options are those of 'flowhound detect'.
 
-            Example:
+            The ground truth is --truth (CSV source,label,kind), or without it the labels the flows \
+            carry: Stratosphere Zeek label/detailedlabel, CTU-13 Argus Label, CICFlowMeter Label. A \
+            flow's label is a scan (Stratosphere Malicious with a detailed label containing "scan", \
+            CIC PortScan, CTU-13 From-Botnet or Malware labels containing "scan"), benign (Benign, \
+            BENIGN, From-Normal), other malicious (the other attacks: counted neither way), ignored \
+            (Background, CTU-13 To-...), or unknown (counted and named in a note, never guessed). A \
+            source is scanning when any of its flows is a scan; benign when all its flows are benign, \
+            ignored and unlabelled ones apart; its kind is that of most of those flows (the detailed \
+            label, or CIC's label). --scan-label names more labels that mean scans. README, "eval \
+            detect", has the whole mapping.
+
+            Examples:
               flowhound synth --seed 7 -o conn.log --truth truth.csv
               flowhound eval detect conn.log --truth truth.csv
+              flowhound eval detect cicids2017-portscan.csv cicids2017-benign.csv
+              flowhound eval detect conn.log.labeled --scan-label External-Attack-to-Device
             """)
 
+    /// Misses, false alarms and other source lists show this many in text; --json has them all.
+    static let listLimit = 10
+
     @OptionGroup var input: DetectionInput
-    @Option(help: "Ground truth: CSV source,label,kind (as 'flowhound synth' writes).")
-    var truth: String
+    @Option(help: "Ground truth: CSV source,label,kind (as 'flowhound synth' writes). Without it: the flows' own labels.")
+    var truth: String?
+    @Option(
+        name: .customLong("scan-label"),
+        help: ArgumentHelp(
+            "Truth from labels: flows with this label or detailed label (ignoring case) are scans, such as Stratosphere's External-Attack-to-Device. Repeat for more.",
+            valueName: "label"))
+    var scanLabels: [String] = []
     @OptionGroup(title: "Detection") var options: DetectionOptions
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
+    func validate() throws {
+        if truth != nil, !scanLabels.isEmpty { throw ValidationError("--scan-label is for truth taken from the flows' labels, not with --truth") }
+        if let empty = scanLabels.first(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("--scan-label needs a label, found '\(empty)'")
+        }
+    }
+
     func run() throws {
         try Diagnostics.run {
             try input.noteOldSpellings(tableOutput: false)
-            let groundTruth = try GroundTruth.load(path: truth)
+            let groundTruth = try truth.map { try GroundTruth.load(path: $0) }
             let pipeline = try options.makePipeline()
             var flagged = Set<IPAddress>()
             pipeline.onAlert = { flagged.insert($0.source) }
+            var labels = LabelTruth(scanLabels: scanLabels)
+            if groundTruth == nil { pipeline.inspect = { labels.add($0) } }
             let (seconds, flows) = try runDetection(input, pipeline)
-            let e = DetectionEvaluation(flagged: flagged, truth: groundTruth)
-            if json {
-                print(try jsonText(e))
+            let e: DetectionEvaluation
+            if let groundTruth {
+                e = DetectionEvaluation(flagged: flagged, truth: groundTruth)
             } else {
-                var lines = [
-                    "sources: \(e.scanners) scanning, \(e.benignSources) benign; \(flows) flows in \(fixed(seconds, 2)) s",
-                    "precision \(fixed(e.precision, 4))  recall \(fixed(e.recall, 4))  F1 \(fixed(e.f1, 4))  (\(e.truePositives) found, \(e.falseNegatives) missed, \(e.falsePositives) false alarms)",
-                    "found by scan kind:",
-                ]
-                for kind in e.recallByKind.keys.sorted() { lines.append(kindLine(kind, e.recallByKind[kind]!)) }
-                lines.append("wrongly flagged by benign kind:")
-                for kind in e.falseAlarmRateByKind.keys.sorted() { lines.append(kindLine(kind, e.falseAlarmRateByKind[kind]!)) }
-                if !e.misses.isEmpty { lines.append("missed: " + e.misses.map { "\($0.source) (\($0.kind))" }.joined(separator: ", ")) }
-                if !e.falseAlarms.isEmpty { lines.append("false alarms: " + e.falseAlarms.map { "\($0.source) (\($0.kind))" }.joined(separator: ", ")) }
-                if !e.unlabelledFlagged.isEmpty { lines.append("flagged but not in the ground truth: " + e.unlabelledFlagged.joined(separator: ", ")) }
-                print(lines.joined(separator: "\n"))
+                guard labels.summary.labelledFlows > 0 else {
+                    throw EvalTruthError(
+                        description:
+                            "no ground truth: the \(flows) flows of \(input.source.logs.joined(separator: ", ").excerpt(limit: 200)) carry no labels; give --truth CSV (source,label,kind), or logs with labels (Stratosphere Zeek label, CTU-13 Argus Label, CICFlowMeter Label)"
+                    )
+                }
+                e = DetectionEvaluation(flagged: flagged, labels: labels)
+                for note in Self.labelNotes(e) { Diagnostics.note(note) }
             }
+            print(json ? try jsonText(e) : Self.report(e, flows: flows, seconds: seconds))
         }
     }
+
+    /// Notes on stderr about truth taken from labels: labels not known, --scan-label that matched
+    /// nothing, and what cannot be measured when the labels name no scanning or no benign source.
+    static func labelNotes(_ e: DetectionEvaluation) -> [String] {
+        guard let s = e.labels else { return [] }
+        var notes: [String] = []
+        if !s.unknownLabels.isEmpty {
+            notes.append(
+                "note: \(s.unknownFlows) flow\(s.unknownFlows == 1 ? " carries" : "s carry") labels Flowhound does not know, which label no source (\(s.undecidedSources) left unlabelled): "
+                    + listed(s.unknownLabels.map { "'\($0.label.excerpt(limit: 60))' (\($0.flows))" }))
+        }
+        for label in s.unmatchedScanLabels { notes.append("note: --scan-label '\(label.excerpt(limit: 60))' matched no flow") }
+        if s.scanners == 0 {
+            var text = "warning: the labels name no scanning source: recall is not measured"
+            if s.otherMaliciousSources > 0 {
+                let kinds = s.otherMaliciousKinds.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(3)
+                text +=
+                    "; \(s.otherMaliciousSources) source\(s.otherMaliciousSources == 1 ? " is" : "s are") other malicious (\(kinds.map { "\($0.key.excerpt(limit: 60)): \($0.value)" }.joined(separator: ", "))): if a label of theirs means scanning, name it with --scan-label"
+            }
+            notes.append(text)
+        }
+        if s.benignSources == 0 { notes.append("warning: the labels name no benign source: false alarms are not measured") }
+        return notes
+    }
+
+    /// The evaluation as text: lists cut at `listLimit`.
+    static func report(_ e: DetectionEvaluation, flows: Int, seconds: Double) -> String {
+        var lines = ["sources: \(e.scanners) scanning, \(e.benignSources) benign; \(flows) flows in \(fixed(seconds, 2)) s"]
+        if let s = e.labels {
+            let c = s.flowsByClass
+            func n(_ key: String) -> Int { c[key] ?? 0 }
+            lines.append(
+                "truth from the flows' labels: \(n("scan")) scan flows, \(n("benign")) benign, \(n("other-malicious")) other malicious, \(n("ignored")) ignored, \(n("unknown")) unknown, \(n("unlabelled")) without a label"
+                    + (s.otherMaliciousSources > 0 ? "; \(s.otherMaliciousSources) other malicious sources (not counted)" : ""))
+        }
+        lines += [
+            "precision \(fixed(e.precision, 4))  recall \(fixed(e.recall, 4))  F1 \(fixed(e.f1, 4))  (\(e.truePositives) found, \(e.falseNegatives) missed, \(e.falsePositives) false alarms)",
+            "found by scan kind:",
+        ]
+        let scanKinds = e.recallByKind.keys.sorted(), benignKinds = e.falseAlarmRateByKind.keys.sorted()
+        // Kinds from labels are the logs' text: printed as excerpts, the column as wide as the widest.
+        let width = max(18, (scanKinds.prefix(listLimit) + benignKinds.prefix(listLimit)).map { $0.excerpt(limit: 60).count + 2 }.max() ?? 0)
+        for kind in scanKinds.prefix(listLimit) { lines.append(kindLine(kind.excerpt(limit: 60), e.recallByKind[kind]!, width: width)) }
+        if scanKinds.count > listLimit { lines.append("  and \(scanKinds.count - listLimit) more kinds") }
+        lines.append("wrongly flagged by benign kind:")
+        for kind in benignKinds.prefix(listLimit) { lines.append(kindLine(kind.excerpt(limit: 60), e.falseAlarmRateByKind[kind]!, width: width)) }
+        if benignKinds.count > listLimit { lines.append("  and \(benignKinds.count - listLimit) more kinds") }
+        func named(_ list: [DetectionEvaluation.Miss]) -> [String] { list.map { "\($0.source) (\($0.kind.excerpt(limit: 60)))" } }
+        if !e.misses.isEmpty { lines.append("missed: " + listed(named(e.misses))) }
+        if !e.falseAlarms.isEmpty { lines.append("false alarms: " + listed(named(e.falseAlarms))) }
+        if !e.otherMaliciousFlagged.isEmpty {
+            lines.append(
+                "flagged, other malicious (not counted): \(e.otherMaliciousFlagged.count) of \(e.otherMaliciousSources): "
+                    + listed(named(e.otherMaliciousFlagged)))
+        }
+        if !e.unlabelledFlagged.isEmpty { lines.append("flagged but not in the ground truth: " + listed(e.unlabelledFlagged)) }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The first `listLimit` items, comma-separated, then how many more there are.
+    static func listed(_ items: [String]) -> String {
+        let shown = items.prefix(listLimit).joined(separator: ", ")
+        return items.count > listLimit ? shown + " and \(items.count - listLimit) more (all with --json)" : shown
+    }
+}
+
+/// `eval detect` has no ground truth: neither --truth nor labels in the logs.
+struct EvalTruthError: OneLineError {
+    var description: String
 }

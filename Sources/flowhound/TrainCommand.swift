@@ -222,9 +222,10 @@ struct EvalScan: ParsableCommand {
 
 func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
 
-/// `  kind              0.9876`: one behaviour kind's share in a report.
-func kindLine(_ kind: String, _ share: Double) -> String {
-    "  " + kind.padding(toLength: 18, withPad: " ", startingAt: 0) + fixed(share, 4)
+/// `  kind              0.9876`: one behaviour kind's share in a report, the kind padded to `width`
+/// (a longer kind is not cut).
+func kindLine(_ kind: String, _ share: Double, width: Int = 18) -> String {
+    "  " + kind.padding(toLength: max(width, kind.count + 1), withPad: " ", startingAt: 0) + fixed(share, 4)
 }
 
 func jsonText(_ value: some Encodable) throws -> String {

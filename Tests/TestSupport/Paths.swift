@@ -34,6 +34,8 @@ public struct FixtureDirectory: Sendable {
     public static let maxMind = FixtureDirectory(shared.url("maxmind"))
     /// Excerpts of public address lists: a blocklist and two providers' ranges.
     public static let addressLists = FixtureDirectory(shared.url("address-lists"))
+    /// Excerpts of labelled public datasets (Stratosphere, CIC-IDS2017) for truth taken from labels.
+    public static let labelled = FixtureDirectory(shared.url("labelled"))
 
     public func path(_ relative: String) -> String { url(relative).path }
 
