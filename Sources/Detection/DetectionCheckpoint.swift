@@ -32,7 +32,8 @@ extension ScanDetection {
     /// and updates; version 4 the count of open windows judged and each source's open-window
     /// judgement (its failed targets when last judged open, and whether it is due). Older checkpoints
     /// still restore (with zeros, an episode detected at its first flow, and open windows not yet
-    /// judged open); version 5 the slow-scan detector's failed targets.
+    /// judged open); version 5 the slow-scan detector's failed targets, and the walk's failed first
+    /// contacts by port and its restarts for spread failures.
     static let checkpointVersion: UInt64 = 5
 
     /// The pipeline's whole state. Call it between `add`s (a pipeline is not for concurrent use).
@@ -347,6 +348,12 @@ extension SourceMemory {
         }
         w.f64(slow.pruned)
         w.bool(slow.crossed)
+        w.count(walk.failedPorts.count)
+        for (port, n) in walk.failedPorts.sorted(by: { $0.key < $1.key }) {
+            w.u16(port)
+            w.int(n)
+        }
+        w.int(walk.spreadRestarts)
     }
 
     init(from r: inout WireReader, version: UInt64) throws {
@@ -387,6 +394,18 @@ extension SourceMemory {
         slow.pruned = try r.f64("slow-scan pruning time")
         guard slow.pruned.isFinite || slow.pruned == -.infinity else { throw WireError("slow-scan pruning time \(slow.pruned) is not a time") }
         slow.crossed = try r.bool("whether the slow-scan bound was crossed")
+        var previousWalkPort = -1, failed = 0
+        for _ in 0..<(try r.count("count of the walk's failed ports", minimumItemSize: 3)) {
+            let port = try r.u16("walk failed port"), n = try r.int("failed first contacts on a walk port")
+            guard Int(port) > previousWalkPort, n > 0 else { throw WireError("walk failed ports: port \(port) with \(n) out of order") }
+            previousWalkPort = Int(port)
+            failed += n
+            walk.failedPorts[port] = n
+        }
+        guard failed == walk.failures || walk.decision == .scanner && failed == 0 else {
+            throw WireError("walk: \(failed) failed first contacts by port, but \(walk.failures) failures")
+        }
+        walk.spreadRestarts = try r.int("walk restarts for spread failures")
     }
 }
 

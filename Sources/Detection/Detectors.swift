@@ -358,6 +358,11 @@ public struct RandomWalkState: Sendable, Equatable {
     public var failures = 0
     /// Hosts contacted so far (dropped once decided).
     var contacted: Set<IPAddress> = []
+    /// The current test's failed first contacts by destination port.
+    var failedPorts: [UInt16: Int] = [:]
+    /// Times the walk reached the scanner bound with its failures spread over as many ports as hosts,
+    /// and started over.
+    public var spreadRestarts = 0
 
     public enum Decision: String, Sendable, Equatable { case pending, scanner }
 
@@ -370,6 +375,10 @@ public struct RandomWalkState: Sendable, Equatable {
 /// each failure by (1−θ1)/(1−θ0), until it crosses η1 = PD/PF (scanner) or η0 = (1−PD)/(1−PF) (benign;
 /// the walk then starts over). It needs no window and catches slow horizontal scans; a vertical scan
 /// of one host is one contact, which is why it works beside the other two.
+///
+/// A sweep probes its hosts on a port or a few; a peer-to-peer client's dead peers listen each on a
+/// port of its own. So the walk decides only when at least half of its failed first contacts share a
+/// port; failures spread wider start a new test, as the benign bound does (`spreadRestarts`).
 public struct RandomWalkDetector: ScanDetector, Sendable {
     public var name: String { "trw" }
     /// Chance that a benign source's first contact succeeds. Lower tolerates clients with more dead peers.
@@ -413,12 +422,22 @@ public struct RandomWalkDetector: ScanDetector, Sendable {
         if flow.outcome.isFailure {
             state.failures += 1
             state.logRatio += log((1 - theta1) / (1 - theta0))
+            state.failedPorts[flow.destinationPort, default: 0] += 1
         } else {
             state.logRatio += log(theta1 / theta0)
         }
         if state.logRatio >= upper {
-            state.decision = .scanner
-            state.contacted = []
+            if 2 * (state.failedPorts.values.max() ?? 0) >= state.failures {
+                state.decision = .scanner
+                state.contacted = []
+                state.failedPorts = [:]
+            } else {
+                state.spreadRestarts += 1
+                state.logRatio = 0
+                state.contacts = 0
+                state.failures = 0
+                state.failedPorts = [:]
+            }
         } else if state.logRatio <= lower {
             // Benign so far: start a new test, so that a source that turns to scanning later is caught.
             // Hosts already contacted stay known and do not count again.
@@ -426,6 +445,7 @@ public struct RandomWalkDetector: ScanDetector, Sendable {
             state.logRatio = 0
             state.contacts = 0
             state.failures = 0
+            state.failedPorts = [:]
         }
     }
 

@@ -364,6 +364,23 @@ import Testing
         #expect(try run([.threshold], browsing).alerts.isEmpty)
     }
 
+    /// A peer-to-peer client whose dead peers each listen on a port of their own is no sweep for
+    /// TRW: its walk starts over where a sweep's (one port) is decided.
+    @Test func theWalkDecidesOnFailuresThatShareAPort() throws {
+        func contacts(_ source: String, port: (Int) -> UInt16) -> [FlowRecord] {
+            (0..<40).map { (i: Int) -> FlowRecord in
+                let outcome: Outcome = i % 3 == 0 ? .established : .unanswered
+                return flow(source, "198.51.100.\(i + 1)", port(i), 10 + Double(i), outcome)
+            }
+        }
+        let peers = contacts("10.9.1.7") { UInt16(20000 + 37 * $0) }
+        #expect(try run([.trw], peers).alerts.isEmpty)
+        var walk = RandomWalkState()
+        for f in peers { RandomWalkDetector().observe(f, &walk) }
+        #expect(walk.spreadRestarts > 0 && walk.decision == .pending)
+        #expect(try run([.trw], contacts("10.9.1.8") { _ in 445 }).alerts.map(\.phase) == [.start, .end])
+    }
+
     /// A vertical scan beside the source's DNS lookups names the scanned host as the destination.
     @Test func theScannedHostIsTheDestinationWhenItHoldsMostProbes() throws {
         var flows = (1...44).map { flow("10.9.1.6", "45.33.32.156", UInt16($0), 10 + Double($0), .rejected) }
