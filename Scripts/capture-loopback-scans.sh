@@ -28,6 +28,7 @@
 #   loopback-scans.binetflow            ra CSV in CTU-13 binetflow column style
 #   loopback-scans.nfdump.csv           nfpcapd -> nfdump -o csv (with Summary)
 #   loopback-scans.softflowd.nfdump.csv softflowd (NetFlow v9) -> nfcapd -> nfdump -o csv
+#   loopback-scans.quiet.nfdump.csv.gz  nfpcapd -> nfdump -q -o csv (no header, no Summary), gzipped
 #   loopback-scans.pcap                 the capture (only kept if < 300 KB)
 #   README.md                           commands, tool versions, date, sources
 #
@@ -379,6 +380,8 @@ log "nfpcapd"
 mkdir -p "$WORK/nfpcapd"
 timeout 60 nfpcapd -r "$PCAP" -w "$WORK/nfpcapd" >"$WORK/nfpcapd.log" 2>&1
 nfdump -R "$WORK/nfpcapd" -o csv >"$PREFIX.nfdump.csv"
+# The same records as nfdump is usually piped: quiet, without the header and the Summary lines.
+nfdump -R "$WORK/nfpcapd" -q -o csv | gzip -9 -n >"$PREFIX.quiet.nfdump.csv.gz"
 
 # softflowd -> NetFlow v9 -> nfcapd, all on 127.0.0.1 inside the namespace.
 log "softflowd -> nfcapd"
@@ -477,6 +480,7 @@ log "README"
     echo "| \`loopback-scans.binetflow\` | same argus file, \`ra\` with CTU-13 binetflow columns and date format |"
     echo "| \`loopback-scans.nfdump.csv\` | \`nfpcapd -r pcap\` then \`nfdump -o csv\` (ends with Summary lines) |"
     echo "| \`loopback-scans.softflowd.nfdump.csv\` | \`softflowd -r pcap\` (NetFlow v9) -> \`nfcapd\` -> \`nfdump -o csv\` |"
+    echo "| \`loopback-scans.quiet.nfdump.csv.gz\` | \`nfpcapd -r pcap\` then \`nfdump -q -o csv\` (no header, no Summary), gzipped |"
     if [[ $PCAP_KEPT == yes ]]; then
         echo "| \`loopback-scans.pcap\` | \`tcpdump -i lo -s 256\` ($PCAP_SIZE bytes) |"
     else
@@ -559,6 +563,7 @@ NOTES
     echo "   # rarc: RA_TIME_FORMAT=\"%Y/%m/%d %T.%f\"   (TZ=UTC)"
     echo "nfpcapd -r \$OUT/loopback-scans.pcap -w \$WORK/nfpcapd"
     echo "nfdump -R \$WORK/nfpcapd -o csv > loopback-scans.nfdump.csv"
+    echo "nfdump -R \$WORK/nfpcapd -q -o csv | gzip -9 -n > loopback-scans.quiet.nfdump.csv.gz"
     echo "nfcapd -w \$WORK/nfcapd -p $NFPORT -b 127.0.0.1 -B 8388608 &      # inside the namespace"
     echo "softflowd -d -a -p \$WORK/softflowd.pid -r \$OUT/loopback-scans.pcap -n 127.0.0.1:$NFPORT -v 9   # inside the namespace"
     echo "kill -TERM <nfcapd>"

@@ -4,7 +4,8 @@ public enum FlowFormat: String, CaseIterable, Sendable, Codable, CustomStringCon
     case zeek
     /// Zeek conn.log as JSON lines (`LogAscii::use_json=T`), epoch or ISO 8601 `ts`.
     case zeekJSON = "zeek-json"
-    /// `nfdump -o csv` (the 1.6-1.7.4 and the 1.7.5+ column sets); the trailing summary block is skipped.
+    /// `nfdump -o csv` (the 1.6-1.7.4 and the 1.7.5+ column sets), with its header or without it
+    /// (`nfdump -q -o csv`); the trailing summary block is skipped.
     case nfdump
     /// Argus `ra -c ,` output and CTU-13 `.binetflow` files (comma or tab separated, with a header line).
     case argus
@@ -33,11 +34,11 @@ public enum FlowFormat: String, CaseIterable, Sendable, Codable, CustomStringCon
         }
     }
 
-    /// Recognises a format from the first lines of a file, or nil.
     /// Whether the format writes one record per direction (NetFlow/IPFIX via nfdump, VPC Flow Logs),
     /// so that a probe and its answer are two records (see `DirectionPairer`).
     public var recordsOneDirection: Bool { self == .nfdump || self == .vpc }
 
+    /// Recognises a format from the first lines of a file, or nil.
     public static func detect(head: UnsafeBufferPointer<UInt8>) -> FlowFormat? {
         // Look at the first non-blank line.
         var lineStart = 0
@@ -48,7 +49,10 @@ public enum FlowFormat: String, CaseIterable, Sendable, Codable, CustomStringCon
             if let last = line.last, last == 0x0D { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
             lineStart = end + 1
             if line.isEmpty { continue }
-            return detect(firstLine: String(decoding: line, as: UTF8.self))
+            if let format = detect(firstLine: String(decoding: line, as: UTF8.self)) { return format }
+            // `nfdump -q -o csv` prints no header: nfdump only when the first lines have, field for
+            // field, the shape of one of its layouts.
+            return NfdumpLayout.headerless(in: head) != nil ? .nfdump : nil
         }
         return nil
     }

@@ -29,6 +29,36 @@ import Testing
         #expect(r.stderr.isEmpty)
     }
 
+    @Test func headerlessNfdumpPipedOnStandardInput() throws {
+        // `nfdump -q -o csv | flowhound flows stats -`: no header, no Summary, detected all the same.
+        let quiet = try temporaryFile(try HeaderlessNfdumpTests.quietText(), name: "quiet.csv")
+        let r = try FlowhoundCLI.run(["flows", "stats", "-", "--no-progress"], stdin: quiet)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("<stdin>: nfdump, 983 records"), "\(r.stdout)")
+        #expect(r.stderr.isEmpty)
+        let headed = try FlowhoundCLI.run(["flows", "stats", HeaderlessNfdumpTests.headedExport, "--json"])
+        let piped = try FlowhoundCLI.run(["flows", "stats", "-", "--json"], stdin: quiet)
+        #expect(headed.status == 0 && piped.status == 0)
+        let a = try JSONDecoder().decode(StatsReport.self, from: Data(headed.stdout.utf8))
+        let b = try JSONDecoder().decode(StatsReport.self, from: Data(piped.stdout.utf8))
+        #expect(a.records == b.records && a.outcomes == b.outcomes && a.topSources.map(\.key) == b.topSources.map(\.key))
+    }
+
+    @Test func detectOnHeaderlessNfdumpAlertsAsOnTheHeadedExport() throws {
+        let quiet = try temporaryFile(try HeaderlessNfdumpTests.quietText(), name: "quiet.csv")
+        let headed = try FlowhoundCLI.run(["detect", HeaderlessNfdumpTests.headedExport])
+        #expect(headed.status == 0, "\(headed.stderr)")
+        #expect(!headed.stdout.isEmpty)
+        for run in [
+            try FlowhoundCLI.run(["detect", quiet]),
+            try FlowhoundCLI.run(["detect", "-"], stdin: quiet),
+            try FlowhoundCLI.run(["detect", HeaderlessNfdumpTests.quietExport, "--format", "nfdump"]),
+        ] {
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout == headed.stdout)
+        }
+    }
+
     @Test func malformedRecordsAreCountedAndNamed() throws {
         let log = try temporaryFile(MalformedInputTests.vpcGood + "2 broken\n" + MalformedInputTests.vpcGood)
         let r = try FlowhoundCLI.run(["flows", "stats", log])

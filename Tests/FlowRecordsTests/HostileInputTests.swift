@@ -17,6 +17,9 @@ import Testing
         (.csv, "ts,end,src" + padding + ",sport,dst,dport,proto,src_pkts,src_bytes,dst_pkts,dst_bytes,flags,outcome,state,label,detailed_label\n"),
         (.csv, "ts" + padding + ",end,src,sport\n"),
         (.nfdump, "ts,te,td,sa" + padding + ",da,sp,dp,pr\n"),
+        // Header-less nfdump: detection looks at the first lines' fields, the forced reader at the first line's.
+        (nil, "2020-08-02 05:49:38" + padding + ",2020-08-02 05:49:38,0.028\n"),
+        (.nfdump, "2020-08-02 05:49:38" + padding + ",2020-08-02 05:49:38,0.028\n"),
         (.argus, "StartTime,Proto" + padding + ",SrcAddr,DstAddr\n"),
         (.vpc, "version account-id" + padding + " srcaddr dstaddr\n"),
         (.cicflowmeter, "Flow ID,Src IP" + padding + ",Src Port,Dst IP,Dst Port,Protocol,Timestamp\n"),

@@ -157,6 +157,23 @@ struct LogFollowerTests {
         #expect(seen.ports == [1])
     }
 
+    @Test func detectsHeaderlessNfdumpFromItsFirstLine() throws {
+        // `nfdump -q -o csv` appended to a file: no header, the format is known once the first record's line is whole.
+        func record(_ port: Int) -> String { HeaderlessNfdumpTests.line48(replacing: 6, with: "\(port)") + "\n" }
+        let path = try temporaryFile(String(record(1).prefix(30)), name: "quiet.csv")
+        let seen = try follow(
+            path,
+            [
+                { seen in
+                    #expect(seen.logs.isEmpty && seen.ports.isEmpty)
+                    try append(path, String(record(1).dropFirst(30)))
+                },
+                { _ in try append(path, record(2) + record(3)) },
+            ])
+        #expect(seen.ports == [1, 2, 3])
+        #expect(seen.logs.map(\.format) == [.nfdump])
+    }
+
     @Test func readsADirectoryInNameOrderAndNewFilesAsTheyAppear() throws {
         let dir = try temporaryDirectory("spool")
         try write(dir + "/nfcapd.202401010005.csv", header + line(2))

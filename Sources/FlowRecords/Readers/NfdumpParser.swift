@@ -3,7 +3,9 @@ import Support
 /// `nfdump -o csv`: a header line (`ts,te,td,sa,da,sp,dp,pr,flg,...` up to 1.7.4;
 /// `firstSeen,duration,proto,srcAddr,srcPort,...` from 1.7.5, comma or tab separated), one line per
 /// flow, then in the older versions a `Summary` block which is skipped and counted. Columns are found by name, so extra or
-/// reordered columns are fine. Times are read as UTC (nfdump prints local time: run it with TZ=UTC).
+/// reordered columns are fine. Without a header (`nfdump -q -o csv`) the first line's column count
+/// names one of nfdump's fixed layouts (`NfdumpLayout`), and that line is the first record.
+/// Times are read as UTC (nfdump prints local time: run it with TZ=UTC).
 ///
 /// NetFlow/IPFIX records are usually one direction of a conversation: `ipkt`/`ibyt` are the
 /// record's own packets and bytes, `opkt`/`obyt` the reverse direction where the exporter measured it.
@@ -19,8 +21,7 @@ struct NfdumpParser: LineParser {
 
     mutating func parse(_ line: UnsafeBufferPointer<UInt8>, into record: inout FlowRecord) throws(LineError) -> LineKind {
         if inSummary { return .skipped(.summary) }
-        if columnCount == 0 {
-            try header(line)
+        if columnCount == 0, try header(line) {
             return .metadata
         }
         if line[0] < UInt8(ascii: "0") || line[0] > UInt8(ascii: "9") {
@@ -112,9 +113,30 @@ struct NfdumpParser: LineParser {
         return .record
     }
 
-    private mutating func header(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) {
+    /// Learns the columns from the first line: true for a header line; false for a line without a
+    /// header whose column count names a header-less layout, which is then read as the first record.
+    private mutating func header(_ line: UnsafeBufferPointer<UInt8>) throws(LineError) -> Bool {
         delimiter = line.contains(UInt8(ascii: ",")) ? UInt8(ascii: ",") : 0x09
-        let names = splitter.split(line, on: delimiter).strings().map(ColumnNames.normalise)
+        let fields = splitter.split(line, on: delimiter)
+        if assignColumns(fields.strings().map(ColumnNames.normalise)) { return true }
+        let first = ByteParsing.trimmed(fields[0])
+        guard let digit = first.first, digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else {
+            throw .fatal(
+                "expected an nfdump CSV header (ts,te,td,sa,da,sp,dp,pr,... or firstSeen,duration,proto,srcAddr,...) or header-less `nfdump -q -o csv` records, found '\(ByteParsing.excerpt(line))'"
+            )
+        }
+        guard delimiter == UInt8(ascii: ","), let layout = NfdumpLayout.forColumnCount(fields.count) else {
+            throw .fatal(
+                "no nfdump CSV header, and \(fields.count) fields match no header-less `nfdump -q -o csv` layout (\(NfdumpLayout.countsDescription))"
+            )
+        }
+        let assigned = assignColumns(layout.columns)
+        assert(assigned, "every header-less layout has the columns a record needs")
+        return false
+    }
+
+    /// Finds the columns a record needs among normalised column names; false when one is missing.
+    private mutating func assignColumns(_ names: [String]) -> Bool {
         func find(_ aliases: String...) -> Int { ColumnNames.index(of: aliases, in: names) ?? -1 }
         // 1.6 to 1.7.4 name columns by format tokens (ts, sa, ...); 1.7.5 and later by words
         // (firstSeen, srcAddr, ...), also for `-o csv:%fmt` layouts.
@@ -123,11 +145,9 @@ struct NfdumpParser: LineParser {
         pr = find("pr", "proto"); flg = find("flg", "flags", "tcpflags")
         ipkt = find("ipkt", "packets", "inpackets", "pkt"); ibyt = find("ibyt", "bytes", "inbytes", "byt")
         opkt = find("opkt", "outpackets"); obyt = find("obyt", "outbytes")
-        guard ts >= 0, sa >= 0, da >= 0, sp >= 0, dp >= 0, pr >= 0 else {
-            throw .fatal(
-                "expected an nfdump CSV header (ts,te,td,sa,da,sp,dp,pr,... or firstSeen,duration,proto,srcAddr,...), found '\(ByteParsing.excerpt(line))'")
-        }
+        guard ts >= 0, sa >= 0, da >= 0, sp >= 0, dp >= 0, pr >= 0 else { return false }
         columnCount = [ts, te, td, sa, da, sp, dp, pr, flg, ipkt, ibyt, opkt, obyt].max()! + 1
+        return true
     }
 
     /// "1.2 M" style counters from nfdump's human-readable scaling.
