@@ -17,6 +17,7 @@ let package = Package(
         .executableTarget(
             name: "flowhound-bench",
             dependencies: [
+                .product(name: "Support", package: root.lastPathComponent),
                 .product(name: "FlowRecords", package: root.lastPathComponent),
                 .product(name: "Synthesis", package: root.lastPathComponent),
                 .product(name: "Neural", package: root.lastPathComponent),

@@ -1,5 +1,6 @@
 import FlowRecords
 import Foundation
+import Support
 import Synthesis
 
 /// Writes syntactically faithful logs of each format with plausible values: a mix of web, DNS and

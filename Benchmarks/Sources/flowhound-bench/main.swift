@@ -4,6 +4,7 @@ import FlowRecords
 import Forest
 import Foundation
 import Neural
+import Support
 
 /// flowhound-bench generate FORMAT RECORDS OUT   writes a log of RECORDS synthetic flows
 /// flowhound-bench read FILE [RUNS]               reads it RUNS times; prints records/s per run and peak RSS
