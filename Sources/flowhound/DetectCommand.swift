@@ -50,7 +50,7 @@ struct DetectionOptions: ParsableArguments {
     private static let defaults = DetectionRecipe()
 
     @Option(
-        help: ArgumentHelp("Detectors to run, comma-separated: threshold, trw, cnn (default: \(DetectorList(defaults.detectors))).", valueName: "list"),
+        help: ArgumentHelp("Detectors to run, comma-separated: threshold, trw, cnn, slow (default: \(DetectorList(defaults.detectors))).", valueName: "list"),
         transform: DetectorList.parse)
     var detectors = DetectorList(defaults.detectors)
 
@@ -376,11 +376,13 @@ struct Detect: ParsableCommand {
             until then.
 
             Detectors:
-              threshold  distinct failed ports on one host, hosts on one port, targets in all (Zeek/Snort
-                         style), and small sweeps: 6 failed hosts on a port when a quarter of attempts fail
-              trw        Threshold Random Walk over first contacts (Jung et al. 2004)
-              cnn        the scan CNN on the window's activity image (--model, or the default)
-              slow       distinct failed ports on one host (30) or hosts on one port (50) over 6 hours
+              threshold  failed ports on a host, hosts on a port, targets in all
+                         (Zeek/Snort style); 6 failed hosts on a port when a
+                         quarter of the attempts fail (Slips style)
+              trw        Threshold Random Walk over first contacts (Jung 2004)
+              cnn        the scan CNN on the activity image (--model)
+              slow       failed ports on a host (30) or hosts on a port (50)
+                         within 6 hours
 
             Examples:
               flowhound detect conn.log
