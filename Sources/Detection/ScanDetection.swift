@@ -229,8 +229,11 @@ public final class ScanDetection {
             }
             let failedBefore = state.activity.failedTargets.count
             let hostRank = state.activity.add(flow)
-            // By index: a for-in loop would copy each existential (a retain for a boxed detector) per flow.
-            for i in observers.indices { observers[i].observe(flow, &state.memory) }
+            // Through the buffer: an array's subscript, like a for-in loop, copies each existential (a
+            // retain of a boxed detector) per flow; the buffer's element is used where it lies.
+            observers.withUnsafeBufferPointer { list in
+                for i in list.indices { list[i].observe(flow, &state.memory) }
+            }
             state.lastSeen = max(state.lastSeen, flow.start)
             if !deciders.isEmpty {
                 // Every flow is counted, while an episode is open too (it may end before the window does).
@@ -238,7 +241,9 @@ public final class ScanDetection {
                 let step = FlowStep(
                     newFailedTarget: failed > failedBefore ? (hostRank, flow.destinationPort) : nil,
                     failedTargets: failed, flows: state.activity.flows, failedFlows: state.activity.failedFlows)
-                for i in deciders.indices where deciders[i].decide(step, &state.memory) { crossed = true }
+                deciders.withUnsafeBufferPointer { list in
+                    for i in list.indices where list[i].decide(step, &state.memory) { crossed = true }
+                }
                 if state.inEpisode { crossed = false }
             }
             if judgesOpenWindows && !state.openDue && !state.inEpisode {
