@@ -309,8 +309,10 @@ public struct SlowScanDetector: ScanDetector, Sendable {
         if ports >= portsPerHost || hosts >= hostsPerPort {
             memory.slow.crossed = true
         } else if memory.slow.targets.count > Self.maximumTargets {
-            // Spread over many hosts and ports without reaching a bound: keep the newest half.
-            let kept = memory.slow.targets.sorted { $0.value > $1.value }.prefix(Self.maximumTargets / 2)
+            // Spread over many hosts and ports without reaching a bound: keep the newest half. Ties go
+            // by target, not by the table's hash order, so every process keeps the same ones.
+            let kept = memory.slow.targets.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+                .prefix(Self.maximumTargets / 2)
             memory.slow.targets = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
             memory.slow.recount()
         }
