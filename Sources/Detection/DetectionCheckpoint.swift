@@ -397,7 +397,9 @@ extension SourceMemory {
         var previousWalkPort = -1, failed = 0
         for _ in 0..<(try r.count("count of the walk's failed ports", minimumItemSize: 3)) {
             let port = try r.u16("walk failed port"), n = try r.int("failed first contacts on a walk port")
-            guard Int(port) > previousWalkPort, n > 0 else { throw WireError("walk failed ports: port \(port) with \(n) out of order") }
+            guard Int(port) > previousWalkPort, n > 0, n <= walk.failures - failed else {
+                throw WireError("walk failed ports: port \(port) with \(n) out of order, or more than the walk's \(walk.failures) failures")
+            }
             previousWalkPort = Int(port)
             failed += n
             walk.failedPorts[port] = n
