@@ -15,15 +15,7 @@ import Testing
 
     /// The header-less export uncompressed, as nfdump prints it.
     static func quietText() throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        process.arguments = ["-d", "-c", quietExport]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: out, as: UTF8.self)
+        String(decoding: try gunzip(path: quietExport), as: UTF8.self)
     }
 
     /// A headed export's lines without its header and its trailing Summary block.

@@ -29,10 +29,19 @@ func readError(_ path: String, format: FlowFormat? = nil, strict: Bool = false) 
 
 /// gzip-compresses data with the system's gzip (present on every Debian/Ubuntu machine).
 func gzip(_ data: Data) throws -> Data {
-    let input = try temporaryFile(data, name: "plain")
+    try runGzip(["-c", "-n", try temporaryFile(data, name: "plain")])
+}
+
+/// The decompressed contents of a gzip file, by the system's gzip.
+func gunzip(path: String) throws -> Data {
+    try runGzip(["-d", "-c", path])
+}
+
+/// What the system's gzip writes to standard output with `arguments`.
+private func runGzip(_ arguments: [String]) throws -> Data {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-    process.arguments = ["-c", "-n", input]
+    process.arguments = arguments
     let pipe = Pipe()
     process.standardOutput = pipe
     try process.run()
