@@ -302,7 +302,7 @@ public final class ScanDetection {
             portSet: [], hostSet: [], lastFlaggedEnd: window.windowStart + window.windowLength,
             detectedAt: detectedAt, lastUpdate: detectedAt)
         episodes[window.source] = episode
-        if sources[window.source] != nil { withState(window.source) { $0.inEpisode = true } }
+        if let index = sources.index(forKey: window.source) { withState(at: index) { $0.inEpisode = true } }
         announce(start, of: episode, phase: .start)
     }
 
@@ -317,11 +317,13 @@ public final class ScanDetection {
         dueSources = []
         let openJudges = self.openJudges
         var windows: [ClosedWindow] = []
-        for source in due where sources[source]?.openDue == true {
+        for source in due {
+            // By index, found once: the key's subscript would copy the state out to read a flag.
+            guard let index = sources.index(forKey: source), sources.values[index].openDue else { continue }
             var judge = false
             // The truth, not the `inEpisode` hint: judged or not, whatever a restore or an eviction did to it.
             let inEpisode = episodes[source] != nil
-            withState(source) { state in
+            withState(at: index) { state in
                 state.openDue = false
                 state.inEpisode = inEpisode
                 let judged = Int(state.openJudgedTargets)
@@ -330,7 +332,7 @@ public final class ScanDetection {
                 state.openJudgedTargets = Int32(clamping: state.activity.failedTargets.count)
                 judge = true
             }
-            if judge { windows.append(sources[source]!.closed(source, windowLength: settings.window)) }
+            if judge { windows.append(sources.values[index].closed(source, windowLength: settings.window)) }
         }
         guard !windows.isEmpty else { return }
         statistics.openWindows += windows.count
@@ -385,9 +387,9 @@ public final class ScanDetection {
         body(&sources[source]!)
     }
 
-    /// `withState` for a state found at `index`, on every flow: through `values` the state is
-    /// mutated where it lies, where the key's subscript moves it into an optional and back with a
-    /// copy and a destroy of every table it holds (a retain and a release each, per flow).
+    /// `withState` for a state found at `index` (on every flow, and wherever the index is at hand):
+    /// through `values` the state is mutated where it lies, where the key's subscript moves it into an
+    /// optional and back with a copy and a destroy of every table it holds (a retain and a release each).
     @inline(__always)
     private func withState(at index: Dictionary<IPAddress, SourceState>.Index, _ body: (inout SourceState) -> Void) {
         body(&sources.values[index])
