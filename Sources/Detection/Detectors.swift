@@ -329,14 +329,14 @@ public struct SlowScanDetector: ScanDetector, Sendable {
     }
 
     public func judge(_ windows: [ClosedWindow]) -> [Verdict] {
-        windows.map { w in
+        let hours = CivilTime.durationText(horizon)
+        return windows.map { w in
             let s = w.memory.slow
             let host = s.portsByHost.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }
             let port = s.hostsByPort.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }
             let vertical = Double(host?.value ?? 0) / Double(portsPerHost)
             let horizontal = Double(port?.value ?? 0) / Double(hostsPerPort)
             let flagged = s.crossed && w.activity.failedTargets.count > 0
-            let hours = CivilTime.durationText(horizon)
             var reason = ""
             if flagged, let host, vertical >= horizontal {
                 reason = "\(host.value) failed ports on \(host.key) within \(hours) ≥ \(portsPerHost)"
