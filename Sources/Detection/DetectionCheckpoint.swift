@@ -13,7 +13,7 @@ public struct CheckpointMismatchError: Error, CustomStringConvertible, Equatable
 /// Checkpoints: the whole state of a pipeline as bytes, so that another process can restore it into a
 /// pipeline made from the same recipe and go on with the same behaviour, alert for alert.
 ///
-/// Format (version 5; see `checkpointVersion` for what older versions lack), in the `WireWriter` encoding:
+/// Format (version 6; see `checkpointVersion` for what older versions lack), in the `WireWriter` encoding:
 /// - `FHCK`, then the format version (a varint);
 /// - the configuration that changes behaviour: detector names in order, window, lateness, quiet period,
 ///   idle timeout, maximum sources, policy, each detector's weight, weighted threshold, batch, and the
@@ -22,7 +22,8 @@ public struct CheckpointMismatchError: Error, CustomStringConvertible, Equatable
 ///   between runs, and applies to flows and alerts from then on;
 /// - the state: statistics, clock, sources (window, activity, the detectors' memory, last seen, how far
 ///   the open window was judged open and whether it is due again), the window and expiry
-///   buckets (their address lists in their order), open episodes, and windows waiting to be judged.
+///   buckets (their address lists in their order), open episodes, windows waiting to be judged, and
+///   the distributed-scan detector's watched hosts and open episodes.
 ///
 /// Tables and sets are written in ascending order, so equal states give equal bytes.
 extension ScanDetection {
@@ -33,8 +34,9 @@ extension ScanDetection {
     /// judgement (its failed targets when last judged open, and whether it is due). Older checkpoints
     /// still restore (with zeros, an episode detected at its first flow, and open windows not yet
     /// judged open); version 5 the slow-scan detector's failed targets, and the walk's failed first
-    /// contacts by port and its restarts for spread failures.
-    static let checkpointVersion: UInt64 = 5
+    /// contacts by port and its restarts for spread failures; version 6 the distributed-scan
+    /// detector's counts, watched hosts and episodes.
+    static let checkpointVersion: UInt64 = 6
 
     /// The pipeline's whole state. Call it between `add`s (a pipeline is not for concurrent use).
     /// - Complexity: O(n log n) in the sources, hosts and ports held.
@@ -48,7 +50,7 @@ extension ScanDetection {
         for n in [
             s.flows, s.windows, s.flaggedWindows, s.alerts, s.silenced, s.allowlistedFlows, s.icmpErrors,
             s.lateFlows, s.evictedSources, s.peakSources, s.episodesEndedEarly, s.startAlerts, s.updateAlerts,
-            s.openWindows,
+            s.openWindows, s.distributedAlerts, s.distributedStartAlerts, s.evictedTargets,
         ] { w.int(n) }
         w.f64(now)
         w.f64(nextSweep)
@@ -80,6 +82,13 @@ extension ScanDetection {
             window.activity.encode(to: &w)
             window.memory.encode(to: &w)
         }
+        w.count(targets.count)
+        for (target, state) in targets.sorted(by: { $0.key < $1.key }) {
+            w.address(target)
+            state.encode(to: &w)
+        }
+        w.count(targetEpisodes.count)
+        for (_, episode) in targetEpisodes.sorted(by: { $0.key < $1.key }) { episode.encode(to: &w) }
         return w.bytes
     }
 
@@ -116,6 +125,11 @@ extension ScanDetection {
             s.updateAlerts = try r.int("update alerts")
         }
         if version >= 4 { s.openWindows = try r.int("open windows judged") }
+        if version >= 6 {
+            s.distributedAlerts = try r.int("distributed-scan alerts")
+            s.distributedStartAlerts = try r.int("distributed-scan start alerts")
+            s.evictedTargets = try r.int("hosts no longer watched")
+        }
         let now = try readTime(&r, "clock", orStart: true)
         let nextSweep = try readTime(&r, "next sweep", orStart: true)
 
@@ -181,6 +195,32 @@ extension ScanDetection {
             let memory = try SourceMemory(from: &r, version: version)
             pending.append(ClosedWindow(source: source, windowStart: start, windowLength: settings.window, activity: activity, memory: memory))
         }
+        var targets: [IPAddress: TargetState] = [:]
+        var targetEpisodes: [IPAddress: TargetEpisode] = [:]
+        if version >= 6 {
+            // Written only by a pipeline with the detector (the configuration says so, and matched).
+            let d = distributed ?? DistributedScanDetector()
+            let targetCount = try r.count("count of watched hosts", minimumItemSize: 5 + 2 + 16)
+            guard targetCount <= d.maxTargets else { throw WireError("\(targetCount) watched hosts, more than the \(d.maxTargets) the detector holds") }
+            previous = nil
+            for _ in 0..<targetCount {
+                let target = try r.address("watched host")
+                try ascending(target, after: previous, "watched hosts")
+                previous = target
+                targets[target] = try TargetState(from: &r, target, d)
+            }
+            let episodeCount = try r.count("count of distributed-scan episodes", minimumItemSize: 5 + 8 * 5)
+            guard episodeCount <= DistributedScanDetector.maximumOpenEpisodes else {
+                throw WireError("\(episodeCount) distributed-scan episodes, more than the \(DistributedScanDetector.maximumOpenEpisodes) held at once")
+            }
+            previous = nil
+            for _ in 0..<episodeCount {
+                let episode = try TargetEpisode(from: &r)
+                try ascending(episode.target, after: previous, "distributed-scan episodes")
+                previous = episode.target
+                targetEpisodes[episode.target] = episode
+            }
+        }
         guard r.isAtEnd else { throw WireError("\(r.remaining) byte\(r.remaining == 1 ? "" : "s") after the end of the checkpoint") }
 
         statistics = s
@@ -192,6 +232,8 @@ extension ScanDetection {
         bucketEntries = bucketTables.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
         self.episodes = episodes
         self.pending = pending
+        self.targets = targets
+        self.targetEpisodes = targetEpisodes
         for source in episodes.keys where sources[source] != nil { self.sources[source]!.inEpisode = true }
         dueSources = sources.filter(\.value.openDue).keys.sorted()
         // Where the writer's next open-window judgement was: the first multiple of the interval after
@@ -233,7 +275,7 @@ struct CheckpointConfiguration {
 
     init(_ d: ScanDetection) {
         let s = d.settings
-        detectors = d.detectors.map(\.name)
+        detectors = d.detectors.map(\.name) + (d.distributed.map { [$0.name] } ?? [])
         window = s.window
         lateness = s.lateness
         quietPeriod = s.quietPeriod
@@ -243,7 +285,7 @@ struct CheckpointConfiguration {
         weights = d.detectors.map { s.weights[$0.name] ?? 1 }
         weightedThreshold = s.weightedThreshold
         batch = s.batch
-        parameters = d.detectors.flatMap(\.parameters)
+        parameters = d.detectors.flatMap(\.parameters) + (d.distributed?.parameters ?? [])
     }
 
     func encode(to w: inout WireWriter) {
@@ -550,5 +592,113 @@ extension ScanDetection.Episode {
                 busiestHost: busiestHost, busiestPort: busiestPort, sourceReputation: nil),
             portSet: portSet, hostSet: hostSet, lastFlaggedEnd: lastFlaggedEnd, detectedAt: detectedAt, lastUpdate: lastUpdate,
             updates: updates)
+    }
+}
+
+extension TargetState {
+    func encode(to w: inout WireWriter) {
+        w.count(sources.count)
+        for (source, probes) in sources.sorted(by: { $0.key < $1.key }) {
+            w.address(source)
+            w.f64(probes.first)
+            w.f64(probes.last)
+            w.int(probes.failures)
+        }
+        w.count(ports.count)
+        for (port, last) in ports.sorted(by: { $0.key < $1.key }) {
+            w.u16(port)
+            w.f64(last)
+        }
+        w.f64(pruned)
+        w.f64(lastSeen)
+    }
+
+    init(from r: inout WireReader, _ target: IPAddress, _ d: DistributedScanDetector) throws {
+        self.init(at: 0)
+        let sourceCount = try r.count("count of sources on \(target)", minimumItemSize: 5 + 16 + 1)
+        guard sourceCount <= d.sourceCap else { throw WireError("\(target): \(sourceCount) sources, more than the \(d.sourceCap) a watched host holds") }
+        var previous: IPAddress? = nil
+        for _ in 0..<sourceCount {
+            let source = try r.address("source on \(target)")
+            if let previous, !(previous < source) { throw WireError("sources on \(target): \(source) after \(previous), not in ascending order") }
+            previous = source
+            let probes = Probes(first: try r.f64("first failure"), last: try r.f64("last failure"), failures: try r.int("failures"))
+            guard probes.first.isFinite, probes.last.isFinite, probes.first <= probes.last, probes.failures > 0 else {
+                throw WireError("\(source) on \(target): failures \(probes.failures) from \(probes.first) to \(probes.last)")
+            }
+            sources[source] = probes
+        }
+        let portCount = try r.count("count of ports on \(target)", minimumItemSize: 2 + 8)
+        guard portCount <= d.portCap else { throw WireError("\(target): \(portCount) ports, more than the \(d.portCap) a watched host holds") }
+        var previousPort = -1
+        for _ in 0..<portCount {
+            let port = try r.u16("port on \(target)"), last = try r.f64("last failure on a port")
+            guard Int(port) > previousPort, last.isFinite else { throw WireError("port \(port) on \(target) out of order or at no time") }
+            previousPort = Int(port)
+            ports[port] = last
+        }
+        pruned = try r.f64("pruning time of \(target)")
+        lastSeen = try r.f64("last failure on \(target)")
+        guard pruned.isFinite, lastSeen.isFinite, sources.values.allSatisfy({ $0.last <= lastSeen }) else {
+            throw WireError("\(target): pruned at \(pruned), last failure at \(lastSeen)")
+        }
+    }
+}
+
+extension TargetEpisode {
+    func encode(to w: inout WireWriter) {
+        w.address(target)
+        w.f64(firstSeen)
+        w.f64(lastSeen)
+        w.int(failedFlows)
+        w.count(sources.count)
+        for (source, failures) in sources.sorted(by: { $0.key < $1.key }) {
+            w.address(source)
+            w.int(failures)
+        }
+        w.int(unnamedFailures)
+        w.ascending(ports.sorted().lazy.map { UInt64($0) })
+        w.string(reason)
+        w.f64(detectedAt)
+        w.f64(lastUpdate)
+        w.int(updates)
+    }
+
+    init(from r: inout WireReader) throws {
+        let target = try r.address("distributed-scan target")
+        let firstSeen = try r.f64("first seen of \(target)"), lastSeen = try r.f64("last seen of \(target)")
+        guard firstSeen.isFinite, lastSeen.isFinite, firstSeen <= lastSeen else {
+            throw WireError("distributed scan of \(target): first and last seen (\(firstSeen), \(lastSeen)) are not times in order")
+        }
+        let failedFlows = try r.int("failed attempts on \(target)")
+        let count = try r.count("count of sources of \(target)", minimumItemSize: 5 + 1)
+        guard count <= DistributedScanDetector.maximumEpisodeSources else {
+            throw WireError("distributed scan of \(target): \(count) sources, more than the \(DistributedScanDetector.maximumEpisodeSources) an episode names")
+        }
+        var sources: [IPAddress: Int] = [:]
+        var previous: IPAddress? = nil, named = 0
+        for _ in 0..<count {
+            let source = try r.address("source of \(target)")
+            if let previous, !(previous < source) { throw WireError("sources of \(target): \(source) after \(previous), not in ascending order") }
+            previous = source
+            let failures = try r.int("failures of \(source)")
+            guard failures > 0 else { throw WireError("\(source) on \(target): \(failures) failures") }
+            named += failures
+            sources[source] = failures
+        }
+        let unnamed = try r.int("failures of unnamed sources on \(target)")
+        guard named <= failedFlows, unnamed == failedFlows - named else {
+            throw WireError("distributed scan of \(target): \(named) named and \(unnamed) unnamed failures, of \(failedFlows)")
+        }
+        let ports = Set(try r.ascending("ports of \(target)", maximum: UInt64(UInt16.max)).lazy.map { UInt16($0) })
+        let reason = try r.string("reason of \(target)")
+        let detectedAt = try r.f64("detection time of \(target)"), lastUpdate = try r.f64("last update of \(target)")
+        let updates = try r.int("updates of \(target)")
+        guard firstSeen <= detectedAt, detectedAt <= lastUpdate, lastUpdate <= lastSeen, updates >= 0 else {
+            throw WireError("distributed scan of \(target): detected at \(detectedAt), last update \(lastUpdate), \(updates) updates")
+        }
+        self.init(
+            target: target, firstSeen: firstSeen, lastSeen: lastSeen, failedFlows: failedFlows, sources: sources, unnamedFailures: unnamed,
+            ports: ports, reason: reason, detectedAt: detectedAt, lastUpdate: lastUpdate, updates: updates)
     }
 }

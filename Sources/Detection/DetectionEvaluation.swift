@@ -31,12 +31,28 @@ public struct DetectionEvaluation: Codable, Sendable {
     public var otherMaliciousFlagged: [Miss]
     /// What the flows' labels held, when the truth was taken from them (nil: from a truth file).
     public var labels: LabelTruth.Summary?
+    /// Hosts that distributed-scan alerts named as scanned, and how many sources took part.
+    public var distributedTargets: [DistributedTarget] = []
+    /// Scanning sources that a distributed-scan alert named and no alert of their own did: found as
+    /// part of a scan shared among many sources (not counted in `truePositives`).
+    public var scannersOnlyInDistributed = 0
+    /// Benign sources that a distributed-scan alert named (not counted in `falsePositives`).
+    public var benignInDistributed: [Miss] = []
+
+    public struct DistributedTarget: Codable, Sendable, Equatable {
+        public var target: String
+        public var sources: Int
+    }
 
     /// - Parameters:
     ///   - flagged: every source named by an alert.
     ///   - otherMalicious: sources known to be malicious in other ways, with their kinds: neither
     ///     scanning nor benign, listed apart when flagged.
-    public init(flagged: Set<IPAddress>, truth: GroundTruth, otherMalicious: [(source: IPAddress, kind: String)] = []) {
+    ///   - distributed: distributed-scan alerts' hosts, with the sources each named.
+    public init(
+        flagged: Set<IPAddress>, truth: GroundTruth, otherMalicious: [(source: IPAddress, kind: String)] = [],
+        distributed: [(target: IPAddress, sources: [IPAddress])] = []
+    ) {
         var tp = 0, fp = 0, fn = 0
         var misses: [Miss] = [], falseAlarms: [Miss] = []
         var hits: [String: (flagged: Int, total: Int)] = [:]
@@ -77,12 +93,23 @@ public struct DetectionEvaluation: Codable, Sendable {
         let other = Set(otherMalicious.map(\.source))
         unlabelledFlagged = flagged.filter { truth[$0] == nil && !other.contains($0) }.sorted().map(\.description)
         labels = nil
+        distributedTargets = distributed.map { DistributedTarget(target: $0.target.description, sources: $0.sources.count) }
+        var named = Set<IPAddress>()
+        for d in distributed { named.formUnion(d.sources) }
+        for source in named.sorted() {
+            guard let entry = truth[source] else { continue }
+            if entry.label == "scan" {
+                if !flagged.contains(source) { scannersOnlyInDistributed += 1 }
+            } else {
+                benignInDistributed.append(Miss(source: source.description, kind: entry.kind))
+            }
+        }
     }
 
     /// Against the truth the flows' labels give (`LabelTruth.groundTruth()`), with its summary.
-    public init(flagged: Set<IPAddress>, labels: LabelTruth) {
+    public init(flagged: Set<IPAddress>, labels: LabelTruth, distributed: [(target: IPAddress, sources: [IPAddress])] = []) {
         let (truth, other) = labels.groundTruth()
-        self.init(flagged: flagged, truth: truth, otherMalicious: other)
+        self.init(flagged: flagged, truth: truth, otherMalicious: other, distributed: distributed)
         self.labels = labels.summary
     }
 }

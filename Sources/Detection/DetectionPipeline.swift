@@ -10,7 +10,7 @@ import Foundation
 /// goes through a `DirectionPairer` first, so that a probe and its answer become one attempt; other
 /// formats already record attempts. Records added outside a log (the worker's, paired by `publish`
 /// before they were sent) are attempts too. Each attempt is shown to `inspect`, then goes to the
-/// stage: a `ScanDetection`, whose alerts arrive through `onAlert`, or a sink. `finish()` ends the
+/// stage: a `ScanDetection`, whose alerts arrive through `onAlert` (and `onDistributedAlert`), or a sink. `finish()` ends the
 /// input: every open window is judged and every open episode alerted.
 ///
 /// With a `reorder` span, attempts pass through a `ReorderBuffer` between `inspect` (which sees them
@@ -111,6 +111,13 @@ public final class DetectionPipeline {
     public var onAlert: (ScanAlert) -> Void {
         get { detection?.onAlert ?? { _ in } }
         set { detection?.onAlert = newValue }
+    }
+
+    /// Distributed-scan alerts as their episodes start, go on and end (detection with the
+    /// distributed-scan detector only).
+    public var onDistributedAlert: (DistributedScanAlert) -> Void {
+        get { detection?.onDistributedAlert ?? { _ in } }
+        set { detection?.onDistributedAlert = newValue }
     }
 
     /// What detection did (zero for a sink).

@@ -6,7 +6,7 @@ import FlowRecords
 /// use, so a server makes one per request from a recipe it keeps.
 public struct DetectionRecipe: Sendable {
     public enum Detector: String, Sendable, CaseIterable, Codable {
-        case threshold, trw, cnn, slow
+        case threshold, trw, cnn, slow, distributed
     }
 
     /// The detectors, in the order they judge (and appear in alerts).
@@ -18,6 +18,7 @@ public struct DetectionRecipe: Sendable {
     public var threshold = ThresholdDetector()
     public var trw = RandomWalkDetector()
     public var slow = SlowScanDetector()
+    public var distributed = DistributedScanDetector()
     /// Scan probability at or above which the CNN flags a window.
     public var cnnThreshold = 0.5
     /// Which windows the CNN scores, and how often it scores open ones.
@@ -49,6 +50,7 @@ public struct DetectionRecipe: Sendable {
             case .threshold: list.append(threshold)
             case .trw: list.append(trw)
             case .slow: list.append(slow)
+            case .distributed: break  // not a per-source detector: passed apart
             case .cnn:
                 guard let model else { preconditionFailure("a recipe with the CNN needs its model") }
                 var cnn = CNNDetector(model: model)
@@ -59,7 +61,8 @@ public struct DetectionRecipe: Sendable {
                 list.append(cnn)
             }
         }
-        return ScanDetection(settings: settings, detectors: list, allowlist: allowlist)
+        return ScanDetection(
+            settings: settings, detectors: list, distributed: detectors.contains(.distributed) ? distributed : nil, allowlist: allowlist)
     }
 }
 

@@ -113,21 +113,9 @@ public struct ScanAlert: Sendable {
     public func json() -> String { jsonLine(ECS(self)) }
 
     private struct ECS: Encodable {
-        struct Event: Encodable {
-            var id: String
-            var kind = "alert", category = ["network"], type: [String], dataset = "flowhound.scan"
-            var start: String, end: String
-        }
-        struct Rule: Encodable { var name: String; var category = "port scan" }
-        struct Technique: Encodable {
-            var id = "T1046", name = "Network Service Discovery", reference = "https://attack.mitre.org/techniques/T1046/"
-        }
-        struct Tactic: Encodable { var id = "TA0007", name = "Discovery" }
-        struct Threat: Encodable {
-            var framework = "MITRE ATT&CK"
-            var technique = Technique()
-            var tactic = Tactic()
-        }
+        typealias Event = AlertECS.Event
+        typealias Rule = AlertECS.Rule
+        typealias Threat = AlertECS.Threat
         struct Address: Encodable {
             var ip: String
             var geo: Geo? = nil
@@ -199,4 +187,24 @@ public struct ScanAlert: Sendable {
             ScanAlert.ranges(ports, limit: 4),
         ]
     }
+}
+
+/// The parts of Elastic Common Schema that every Flowhound scan alert writes alike.
+enum AlertECS {
+    struct Event: Encodable {
+        var id: String
+        var kind = "alert", category = ["network"], type: [String], dataset = "flowhound.scan"
+        var start: String, end: String
+    }
+    struct Rule: Encodable { var name: String; var category = "port scan" }
+    struct Technique: Encodable {
+        var id = "T1046", name = "Network Service Discovery", reference = "https://attack.mitre.org/techniques/T1046/"
+    }
+    struct Tactic: Encodable { var id = "TA0007", name = "Discovery" }
+    struct Threat: Encodable {
+        var framework = "MITRE ATT&CK"
+        var technique = Technique()
+        var tactic = Tactic()
+    }
+    struct Address: Encodable { var ip: String }
 }

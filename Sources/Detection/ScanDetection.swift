@@ -58,8 +58,15 @@ public struct DetectionStatistics: Sendable, Codable {
     public var evictedSources = 0
     public var peakSources = 0
     /// Episodes ended (and alerted) before their quiet period because `maxSources` episodes were
-    /// open: a later flagged window of the same source starts a new one.
+    /// open: a later flagged window of the same source starts a new one. Distributed-scan episodes
+    /// ended early at `DistributedScanDetector.maximumOpenEpisodes` count here too.
     public var episodesEndedEarly = 0
+    /// Distributed-scan episodes: end alerts (`alerts` counts sources' episodes only).
+    public var distributedAlerts = 0
+    /// Distributed-scan episodes recognised: their start alerts.
+    public var distributedStartAlerts = 0
+    /// Hosts the distributed-scan detector stopped watching at its `maxTargets`.
+    public var evictedTargets = 0
 }
 
 /// Port-scan detection over a stream of flows in (roughly) time order: per-source windows with bounded
@@ -86,9 +93,14 @@ public final class ScanDetection {
     /// Log time between judgements of open windows: the shortest of `openJudges`' intervals.
     let openWindowInterval: Double
     public let allowlist: CIDRSet
+    /// The destination-centric detector, when it runs: it judges hosts, not sources, and raises its
+    /// own alerts (`onDistributedAlert`) whatever the policy.
+    public let distributed: DistributedScanDetector?
     @exclusivity(unchecked)
     public internal(set) var statistics = DetectionStatistics()
     public var onAlert: (ScanAlert) -> Void = { _ in }
+    /// Distributed-scan alerts as their episodes start, go on and end.
+    public var onDistributedAlert: (DistributedScanAlert) -> Void = { _ in }
 
     struct SourceState {
         var window: Int64
@@ -164,12 +176,22 @@ public final class ScanDetection {
     /// Log time of the next open-window judgement: a multiple of `openWindowInterval`.
     @exclusivity(unchecked)
     var nextOpenJudgement = -Double.infinity
+    /// Hosts the distributed-scan detector watches (with failed attempts, no episode yet).
+    @exclusivity(unchecked)
+    var targets: [IPAddress: TargetState] = [:]
+    /// Open distributed-scan episodes, by host.
+    @exclusivity(unchecked)
+    var targetEpisodes: [IPAddress: TargetEpisode] = [:]
 
     /// - Parameters:
     ///   - detectors: the detectors that judge windows; those that observe flows also see every flow.
-    public init(settings: DetectionSettings, detectors: [any ScanDetector], allowlist: CIDRSet = CIDRSet()) {
+    ///   - distributed: the distributed-scan detector, which sees every failed attempt; nil for none.
+    public init(
+        settings: DetectionSettings, detectors: [any ScanDetector], distributed: DistributedScanDetector? = nil, allowlist: CIDRSet = CIDRSet()
+    ) {
         self.settings = settings
         self.detectors = detectors
+        self.distributed = distributed
         observers = detectors.filter(\.observesFlows)
         deciders = settings.policy == .any ? detectors.filter(\.decidesPerFlow) : []
         openJudges = settings.policy == .any ? detectors.filter { $0.openWindowInterval != nil } : []
@@ -192,6 +214,7 @@ public final class ScanDetection {
             return
         }
         try moveClock(to: flow.start)
+        if let distributed, flow.outcome.isFailure { watchTarget(flow, distributed) }
         let w = windowIndex(flow.start)
         // By index: `sources[flow.source] == nil` would copy the state out (a retain per table), and
         // the index reaches the state again without hashing.
@@ -408,6 +431,7 @@ public final class ScanDetection {
         try judgePendingInWindowOrder()
         for source in episodes.keys.sorted() { emit(episodes[source]!) }
         episodes = [:]
+        finishTargets()
     }
 
     private func enqueue(_ w: ClosedWindow) throws {
@@ -447,6 +471,7 @@ public final class ScanDetection {
             emit(episodes[source]!)
             episodes[source] = nil
         }
+        if let distributed { sweepTargets(distributed) }
     }
 
     /// Evicts the least recently seen tenth of the sources. Their open windows are judged (in batches,

@@ -49,6 +49,7 @@ extension FlowhoundService {
         let pipeline = generation.makePipeline()
         var alerts: [String] = []
         pipeline.onAlert = { alerts.append($0.json()) }
+        pipeline.onDistributedAlert = { alerts.append($0.json()) }
         let summary: ReadSummary
         let pairing: DetectionPipeline.Pairing?
         do {

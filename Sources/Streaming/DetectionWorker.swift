@@ -22,7 +22,7 @@ public final class DetectionWorker: @unchecked Sendable {
     private let leases: KeyValueBucket
     private let state: KeyValueBucket
     private let log: @Sendable (String) -> Void
-    private let onAlert: @Sendable (ScanAlert, Int) -> Void
+    private let onAlert: @Sendable (String, Int) -> Void
 
     private var held: [Int: (revision: UInt64, runner: PartitionRunner)] = [:]
     /// Partitions whose runner failed, and when to try again.
@@ -35,21 +35,31 @@ public final class DetectionWorker: @unchecked Sendable {
     ///     checkpoints often, and held attempts are not in a checkpoint.
     ///   - partitions: the partitions this worker may run (`Partitioning.parse`), nil for all.
     ///   - partitionCount: the count to record when this is the deployment's first process.
+    ///   - onAlert: each alert published, as its JSON line, with its partition.
     public init(
         _ nc: NATSConnection, id: String, topology: Topology, partitions: String?, partitionCount: Int?,
         settings: WorkerSettings, recipe: DetectionRecipe, model: ScanModel?,
-        log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (ScanAlert, Int) -> Void
+        log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (String, Int) -> Void
     ) throws {
         precondition(recipe.reorder == 0, "a worker's partitions do not reorder: their checkpoints hold no attempts")
         self.nc = nc
         self.id = id
         self.topology = topology
         self.settings = settings
-        self.recipe = recipe
         self.model = model
         self.log = log
         self.onAlert = onAlert
         (state, leases, partitioning) = try DetectionWorker.setUp(nc, topology, settings, partitionCount)
+        var recipe = recipe
+        if partitioning.count > 1, let i = recipe.detectors.firstIndex(of: .distributed) {
+            // A partition sees its own sources' flows only: a host scanned by many sources would be
+            // counted in pieces, and alerted by several partitions or by none.
+            recipe.detectors.remove(at: i)
+            log(
+                "distributed-scan detection needs every source's flows in one place: not run by the \(partitioning.count) partitions (run detect on the logs, or one partition)"
+            )
+        }
+        self.recipe = recipe
         allowed = try partitions.map(partitioning.parse) ?? Array(0..<partitioning.count)
     }
 

@@ -54,7 +54,7 @@ final class PartitionRunner: @unchecked Sendable {
     private let model: ScanModel?
     private let state: KeyValueBucket
     private let log: @Sendable (String) -> Void
-    private let onAlert: @Sendable (ScanAlert, Int) -> Void
+    private let onAlert: @Sendable (String, Int) -> Void
 
     private let lock = NSLock()
     private var stopRequested = false
@@ -66,7 +66,7 @@ final class PartitionRunner: @unchecked Sendable {
     init(
         partition: Int, epoch: UInt64, nc: NATSConnection, topology: Topology, settings: WorkerSettings,
         recipe: DetectionRecipe, model: ScanModel?, state: KeyValueBucket,
-        log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (ScanAlert, Int) -> Void
+        log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (String, Int) -> Void
     ) {
         self.partition = partition
         self.epoch = epoch
@@ -135,25 +135,27 @@ final class PartitionRunner: @unchecked Sendable {
         let streamName = topology.stream
         let partition = self.partition
         func hook(_ p: DetectionPipeline) {
-            p.onAlert = { [self] alert in
-                ordinal += 1
-                guard alertError == nil else { return }
-                if ordinal <= published {
-                    lock.withLock { _report.suppressedAlerts += 1 }
-                    return
-                }
-                do {
-                    try nc.publish(
-                        subject: alertSubject, data: Array(alert.json().utf8),
-                        headers: [
-                            ("Nats-Msg-Id", "\(streamName).\(partition).\(ordinal)"),
-                            ("Flowhound-Partition", String(partition)),
-                            ("Flowhound-Alert", String(ordinal)),
-                        ])
-                    lock.withLock { _report.alerts += 1 }
-                    onAlert(alert, partition)
-                } catch { alertError = error }
+            p.onAlert = { publish($0.json()) }
+            p.onDistributedAlert = { publish($0.json()) }
+        }
+        func publish(_ line: String) {
+            ordinal += 1
+            guard alertError == nil else { return }
+            if ordinal <= published {
+                lock.withLock { _report.suppressedAlerts += 1 }
+                return
             }
+            do {
+                try nc.publish(
+                    subject: alertSubject, data: Array(line.utf8),
+                    headers: [
+                        ("Nats-Msg-Id", "\(streamName).\(partition).\(ordinal)"),
+                        ("Flowhound-Partition", String(partition)),
+                        ("Flowhound-Alert", String(ordinal)),
+                    ])
+                lock.withLock { _report.alerts += 1 }
+                onAlert(line, partition)
+            } catch { alertError = error }
         }
         hook(pipeline)
 

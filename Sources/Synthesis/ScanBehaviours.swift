@@ -245,3 +245,41 @@ public struct DistributedScan: Behaviour {
         return flows
     }
 }
+
+/// Internet background scanning of one host: many sources (scanning services, botnets), each sending
+/// one to five probes at a random moment of the span to the ports such scanners favour, as a host
+/// exposed to the Internet sees every day. No source sends enough to be called a scanner alone; the
+/// host is scanned by all of them together.
+public struct BackgroundScanning: Behaviour {
+    public var sources: Int = 120
+    public var probes: ClosedRange<Int> = 1...5
+    public var kind: String { "background" }
+    public var label: TrafficLabel { .scan }
+    public var sourceCount: Int { sources }
+
+    /// Ports that Internet-wide scanners probe most (telnet, SMB, SSH, web, RDP, SIP, databases, IoT),
+    /// with a random port now and then.
+    static let favoured: [UInt16] = [23, 445, 22, 80, 3389, 5060, 1433, 8080, 81, 5555, 7000, 2323, 443, 8443, 6379, 3306, 21, 25, 8088, 9200]
+
+    public init(sources: Int = 120, probes: ClosedRange<Int> = 1...5) {
+        precondition(sources >= 2 && probes.lowerBound >= 1, "background scanning has several sources, each with a probe")
+        self.sources = sources
+        self.probes = probes
+    }
+
+    public func flows(sources addresses: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
+        let target = context.network.hosts[rng.int(0...(context.network.hosts.count - 1))].address
+        var flows: [FlowRecord] = []
+        for source in addresses {
+            var t = context.start + rng.uniform(0...max(0, context.duration - 60))
+            let sourcePort = UInt16(rng.int(33000...65000))
+            for _ in 0..<rng.int(probes) {
+                let port = rng.chance(0.85) ? Self.favoured[rng.int(0...(Self.favoured.count - 1))] : UInt16(rng.int(1024...65535))
+                flows.append(Flows.probe(from: source, port: sourcePort, to: target, port, at: t, style: .syn, network: context.network, rng: &rng))
+                t += rng.uniform(0.5...10)
+                guard t < context.end else { break }
+            }
+        }
+        return flows
+    }
+}

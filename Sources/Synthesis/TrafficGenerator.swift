@@ -53,6 +53,10 @@ public struct SynthConfig: Sendable {
         StealthScan(style: .xmas, ports: .first(10...60)), VerticalScan(ports: .first(10...100), rate: 20...500, style: .connect),
     ]
 
+    /// Scan kinds generated only when named (`--scan-kinds`), so that they change no default mix (and
+    /// no model trained on it): many-source scanning of one host, which no per-source detector flags.
+    public static let namedOnlyScans: [any Behaviour] = [BackgroundScanning()]
+
     /// Benign kinds; the first one (web browsing) is the most common, every other appears at least once.
     public static let allBenign: [any Behaviour] = [
         WebBrowsing(), DNSAndNTP(), MonitoringScraper(), HealthChecker(), RetryingClient(), BackupJob(), PeerToPeer(),

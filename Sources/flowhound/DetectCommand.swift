@@ -50,7 +50,8 @@ struct DetectionOptions: ParsableArguments {
     private static let defaults = DetectionRecipe()
 
     @Option(
-        help: ArgumentHelp("Detectors to run, comma-separated: threshold, trw, cnn, slow (default: \(DetectorList(defaults.detectors))).", valueName: "list"),
+        help: ArgumentHelp(
+            "Detectors to run, comma-separated: threshold, trw, cnn, slow, distributed (default: \(DetectorList(defaults.detectors))).", valueName: "list"),
         transform: DetectorList.parse)
     var detectors = DetectorList(defaults.detectors)
 
@@ -100,6 +101,18 @@ struct DetectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("slow: how long failed targets count (1h to 7d).", valueName: "duration"))
     var slowHorizon = Duration(seconds: defaults.slow.horizon)
 
+    @Option(help: "distributed: distinct sources whose attempts on one host failed within --distributed-horizon that make a distributed scan of it.")
+    var distributedSources = defaults.distributed.sources
+
+    @Option(help: "distributed: distinct ports those failed attempts must be on (a host that is down fails on one or two).")
+    var distributedPorts = defaults.distributed.ports
+
+    @Option(help: ArgumentHelp("distributed: how long failed attempts on a host count (1m to 1d).", valueName: "duration"))
+    var distributedHorizon = Duration(seconds: defaults.distributed.horizon)
+
+    @Option(help: "distributed: most hosts watched at once; beyond it the least recently probed are dropped and counted.")
+    var maxTargets = defaults.distributed.maxTargets
+
     @Option(help: "cnn: scan probability that flags a window.")
     var cnnThreshold = defaults.cnnThreshold
 
@@ -145,6 +158,10 @@ struct DetectionOptions: ParsableArguments {
         try OptionCheck.require(slowHostsPerPort, "--slow-hosts-per-port", in: 1...SlowScanDetector.maximumTargets)
         try OptionCheck.require(slowHorizon.seconds, "--slow-horizon", in: 3600...7 * OptionCheck.day, unit: "seconds")
         try OptionCheck.require(sweepFailedShare, "--sweep-failed-share", in: 0...1)
+        try OptionCheck.require(distributedSources, "--distributed-sources", in: 2...DistributedScanDetector.maximumEpisodeSources)
+        try OptionCheck.require(distributedPorts, "--distributed-ports", in: 1...1024)
+        try OptionCheck.require(distributedHorizon.seconds, "--distributed-horizon", in: 60...OptionCheck.day, unit: "seconds")
+        try OptionCheck.require(maxTargets, "--max-targets", in: 10...10_000_000)
         guard theta1 > 0, theta0 < 1, theta1 < theta0 else { throw ValidationError("trw needs 0 < --theta1 < --theta0 < 1") }
         try OptionCheck.require(cnnThreshold, "--cnn-threshold", in: 0...1)
         try OptionCheck.require(cnnInterval.seconds, "--cnn-interval", in: 1...ImageSchedule.maximumInterval, unit: "seconds")
@@ -171,6 +188,10 @@ struct DetectionOptions: ParsableArguments {
         recipe.slow.portsPerHost = slowPortsPerHost
         recipe.slow.hostsPerPort = slowHostsPerPort
         recipe.slow.horizon = slowHorizon.seconds
+        recipe.distributed.sources = distributedSources
+        recipe.distributed.ports = distributedPorts
+        recipe.distributed.horizon = distributedHorizon.seconds
+        recipe.distributed.maxTargets = maxTargets
         recipe.trw.theta0 = theta0
         recipe.trw.theta1 = theta1
         recipe.cnnThreshold = cnnThreshold
@@ -383,6 +404,11 @@ struct Detect: ParsableCommand {
               cnn        the scan CNN on the activity image (--model)
               slow       failed ports on a host (30) or hosts on a port (50)
                          within 6 hours
+              distributed
+                         a host whose attempts from 20 sources failed on 5
+                         ports within an hour: scanning shared among many
+                         sources, each too small to alert alone (its own
+                         alerts, scan_type distributed, destination.ip the host)
 
             Examples:
               flowhound detect conn.log
@@ -413,6 +439,7 @@ struct Detect: ParsableCommand {
             let pipeline = try options.makePipeline()
             let scorer = try reputation.makeScorer(allowlist: options.loadAllowlist())
             var table: [ScanAlert] = []
+            var distributedTable: [DistributedScanAlert] = []
             var connectionTable: [ConnectionAlert] = []
             var scoringFailure: String? = nil
             pipeline.onAlert = { found in
@@ -435,6 +462,16 @@ struct Detect: ParsableCommand {
                     table.append(alert)  // one row per episode, with its final totals
                 }
             }
+            pipeline.onDistributedAlert = { alert in
+                if format == .jsonl {
+                    do { try out.write(alert.json()) } catch {
+                        writeFailure = writeFailure ?? error
+                        signals.stop.request()
+                    }
+                } else if alert.phase == .end {
+                    distributedTable.append(alert)
+                }
+            }
             var watch: ConnectionWatch? = nil
             if reputation.connectionAlerts, let scorer {
                 watch = ConnectionWatch(scorer: scorer, home: try reputation.home.map { try CIDRSet.load(path: $0) })
@@ -454,6 +491,9 @@ struct Detect: ParsableCommand {
             if let writeFailure { throw writeFailure }
             if format == .table {
                 try out.write(alertTable(table))
+                if !distributedTable.isEmpty {
+                    try out.write("\ndistributed scans:\n" + textTable(DistributedScanAlert.tableHeader, distributedTable.map(\.tableRow)))
+                }
                 if let watch {
                     try out.write(
                         "\n" + textTable(ConnectionAlert.tableHeader, connectionTable.map(\.tableRow))
@@ -471,7 +511,9 @@ struct Detect: ParsableCommand {
                     + (s.allowlistedFlows > 0 ? ", \(s.allowlistedFlows) flows to allowlisted destinations ignored" : "")
                     + (s.lateFlows > 0 ? ", \(s.lateFlows) late flows" : "")
                     + (s.evictedSources > 0 ? ", \(s.evictedSources) sources evicted at --max-sources" : "")
-                    + (s.episodesEndedEarly > 0 ? ", \(s.episodesEndedEarly) episodes ended early at --max-sources" : ""))
+                    + (s.episodesEndedEarly > 0 ? ", \(s.episodesEndedEarly) episodes ended early at --max-sources" : "")
+                    + (s.distributedAlerts > 0 ? ", \(s.distributedAlerts) distributed scan\(s.distributedAlerts == 1 ? "" : "s") of a host" : "")
+                    + (s.evictedTargets > 0 ? ", \(s.evictedTargets) hosts no longer watched at --max-targets" : ""))
         }
     }
 }
@@ -548,12 +590,16 @@ struct EvalDetect: ParsableCommand {
             let pipeline = try options.makePipeline()
             var flagged = Set<IPAddress>()
             pipeline.onAlert = { flagged.insert($0.source) }
+            var distributed: [(target: IPAddress, sources: [IPAddress])] = []
+            pipeline.onDistributedAlert = { alert in
+                if alert.phase == .end { distributed.append((alert.target, alert.sources.map(\.address))) }
+            }
             var labels = LabelTruth(scanLabels: scanLabels)
             if groundTruth == nil { pipeline.inspect = { labels.add($0) } }
             let (seconds, flows) = try runDetection(input, pipeline)
             let e: DetectionEvaluation
             if let groundTruth {
-                e = DetectionEvaluation(flagged: flagged, truth: groundTruth)
+                e = DetectionEvaluation(flagged: flagged, truth: groundTruth, distributed: distributed)
             } else {
                 guard labels.summary.labelledFlows > 0 else {
                     throw EvalTruthError(
@@ -561,7 +607,7 @@ struct EvalDetect: ParsableCommand {
                             "no ground truth: the \(flows) flows of \(input.source.logs.joined(separator: ", ").excerpt(limit: 200)) carry no labels; give --truth CSV (source,label,kind), or logs with labels (Stratosphere Zeek label, CTU-13 Argus Label, CICFlowMeter Label)"
                     )
                 }
-                e = DetectionEvaluation(flagged: flagged, labels: labels)
+                e = DetectionEvaluation(flagged: flagged, labels: labels, distributed: distributed)
                 for note in Self.labelNotes(e) { Diagnostics.note(note) }
             }
             print(json ? try jsonText(e) : Self.report(e, flows: flows, seconds: seconds))
@@ -623,6 +669,13 @@ struct EvalDetect: ParsableCommand {
                     + listed(named(e.otherMaliciousFlagged)))
         }
         if !e.unlabelledFlagged.isEmpty { lines.append("flagged but not in the ground truth: " + listed(e.unlabelledFlagged)) }
+        if !e.distributedTargets.isEmpty {
+            lines.append(
+                "distributed scans: " + listed(e.distributedTargets.map { "\($0.target) (\($0.sources) sources)" })
+                    + "; they name \(e.scannersOnlyInDistributed) scanning source\(e.scannersOnlyInDistributed == 1 ? "" : "s") with no alert of their own, and \(e.benignInDistributed.count) benign"
+            )
+            if !e.benignInDistributed.isEmpty { lines.append("benign sources in distributed scans: " + listed(named(e.benignInDistributed))) }
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -184,7 +184,7 @@ struct Worker: ParsableCommand {
                 partitions: partitions, partitionCount: natsOptions.partitionCount, settings: settings,
                 recipe: recipe, model: model,
                 log: { Diagnostics.note("worker \(name): \($0)") },
-                onAlert: { alert, _ in if printing { output.write(alert.json() + "\n") } })
+                onAlert: { line, _ in if printing { output.write(line + "\n") } })
             let stop = StopSignal()
             Diagnostics.note("worker \(name): started on \(natsOptions.nats)")
             try worker.run(drain: drain, shouldStop: { stop.raised })

@@ -43,7 +43,9 @@ struct Synth: ParsableCommand {
             hosts answers probes as real ones do: open ports answer, closed ports refuse (TCP RST, ICMP \
             port unreachable, rate-limited), firewalled hosts and empty addresses stay silent.
 
-            Scans: \(SynthConfig.allScans.map(\.kind).uniqued().joined(separator: ", ")).
+            Scans: \(SynthConfig.allScans.map(\.kind).uniqued().joined(separator: ", ")); only when named in \
+            --scan-kinds: \(SynthConfig.namedOnlyScans.map(\.kind).joined(separator: ", ")) (Internet background \
+            scanning: 120 sources sending 1-5 probes each to one host).
             Benign: \(SynthConfig.allBenign.map(\.kind).joined(separator: ", ")) (including the hard \
             cases: a scraper touching one port on 50+ hosts, health checks, a client retrying a closed port, \
             peer-to-peer fan-out).
@@ -114,15 +116,18 @@ struct Synth: ParsableCommand {
             throw ValidationError("--network \(network) is too small for \(hosts) hosts (it needs twice as many addresses)")
         }
         if let problem = try configuration().capacityProblem { throw ValidationError(problem) }
-        _ = try selected(scanKinds, from: SynthConfig.allScans, option: "--scan-kinds")
+        _ = try selected(scanKinds, from: SynthConfig.allScans, named: SynthConfig.namedOnlyScans, option: "--scan-kinds")
         _ = try selected(benignKinds, from: SynthConfig.allBenign, option: "--benign-kinds")
         if benign == 0 && scanPrevalence > 0 {
             throw ValidationError("with --benign 0 there is nothing to take a share of; set --benign")
         }
     }
 
-    func selected(_ names: String?, from all: [any Behaviour], option: String) throws -> [any Behaviour] {
-        guard let names else { return all }
+    /// The behaviours `names` lists, from `all` and from those generated only when `named`; all of
+    /// `all` when `names` is nil.
+    func selected(_ names: String?, from defaults: [any Behaviour], named: [any Behaviour] = [], option: String) throws -> [any Behaviour] {
+        guard let names else { return defaults }
+        let all = defaults + named
         let wanted = names.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let known = all.map(\.kind).uniqued()
         for name in wanted where !known.contains(name) {
@@ -144,7 +149,7 @@ struct Synth: ParsableCommand {
         config.scanners = scanners
         config.insiders = insiders
         config.insiderShare = insiderShare
-        config.scanBehaviours = try selected(scanKinds, from: SynthConfig.allScans, option: "--scan-kinds")
+        config.scanBehaviours = try selected(scanKinds, from: SynthConfig.allScans, named: SynthConfig.namedOnlyScans, option: "--scan-kinds")
         config.benignBehaviours = try selected(benignKinds, from: SynthConfig.allBenign, option: "--benign-kinds")
         return config
     }

@@ -267,8 +267,8 @@ import Testing
         flipped[0] ^= 0x20
         #expect(Self.attempt(flipped, into: target) == "not a Flowhound detection checkpoint: it starts with 66 48 43 4b, not FHCK")
         var version = bytes
-        version[4] = 6
-        #expect(Self.attempt(version, into: target) == "checkpoint format version 6 is not one this Flowhound reads (it reads versions 1 to 5)")
+        version[4] = 7
+        #expect(Self.attempt(version, into: target) == "checkpoint format version 7 is not one this Flowhound reads (it reads versions 1 to 6)")
         #expect(Self.attempt(bytes + [0, 0], into: target) == "2 bytes after the end of the checkpoint")
         #expect(Self.attempt([], into: target) == "cut short reading the checkpoint's magic at byte 0 of 0")
         for cut in [3, 4, 5, 9, 40, 120, bytes.count / 3, bytes.count / 2, bytes.count - 9, bytes.count - 1] {

@@ -97,7 +97,7 @@ struct ServiceTests {
                 #expect(body["status"] as? String == "ok")
                 #expect(body["generation"] as? Int == 1)
                 #expect(body["ip_scoring"] as? Bool == false)
-                #expect(body["detectors"] as? [String] == ["threshold", "trw", "cnn", "slow"])
+                #expect(body["detectors"] as? [String] == ["threshold", "trw", "cnn", "slow", "distributed"])
             }
         }
     }

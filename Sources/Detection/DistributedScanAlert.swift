@@ -1,0 +1,111 @@
+import FlowRecords
+import Foundation
+import Support
+
+/// One distributed scan episode of one host (`DistributedScanDetector`): the sources whose attempts on
+/// it failed while the episode lasted, and the ports. Reported as a source's episode is: a `start`
+/// alert at the flow that reached the detector's bounds, optional `update` alerts, an `end` alert
+/// with the totals, all with the same `episodeID`.
+public struct DistributedScanAlert: Sendable {
+    /// The host scanned.
+    public var target: IPAddress
+    public var firstSeen: Double
+    public var lastSeen: Double
+    /// Failed attempts on the host in the episode.
+    public var failedFlows: Int
+    /// The sources with their failed attempts, most first (ties by address); at most
+    /// `DistributedScanDetector.maximumEpisodeSources`.
+    public var sources: [(address: IPAddress, failedFlows: Int)]
+    /// More sources took part than `sources` names.
+    public var sourcesTruncated: Bool
+    /// Distinct ports the failed attempts were on, ascending.
+    public var ports: [UInt16]
+    /// Why the episode started.
+    public var reason: String
+    public var phase: ScanAlert.Phase
+    public var episodeID: String
+    /// Log time of the flow that reached the detector's bounds.
+    public var detectedAt: Double
+    /// Update alerts' number within the episode; 0 for start and end alerts.
+    public var update: Int
+
+    /// Sources named in `flowhound.top_sources`.
+    public static let topSources = 10
+
+    public var eventID: String { episodeID + "-" + (phase == .update ? "update-\(update)" : phase.rawValue) }
+
+    /// 16 hex digits of SHA-256 over the host and the time the episode was recognised, apart from a
+    /// source's episode identifiers.
+    static func episodeID(_ target: IPAddress, _ detectedAt: Double) -> String {
+        var bytes = Array("distributed \(target)".utf8)
+        withUnsafeBytes(of: detectedAt.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        return String(bytes.withUnsafeBytes { hex(sha256($0)) }.prefix(16))
+    }
+
+    /// One sentence a person can read.
+    public var explanation: String {
+        let span = CivilTime.durationText((lastSeen - firstSeen).rounded())
+        let count = "\(sources.count)\(sourcesTruncated ? "+" : "")"
+        let top = sources.prefix(3).map { "\($0.address) (\($0.failedFlows))" }.joined(separator: ", ")
+        return
+            "\(target) was probed by \(count) sources on \(ports.count) port\(ports.count == 1 ? "" : "s") (\(ScanAlert.ranges(ports, limit: 6))) in \(span), \(failedFlows) failed attempts; most from \(top) (distributed: \(reason))."
+    }
+
+    /// The alert as one line of JSON, as a source's alert is written; `source` is left out (there are
+    /// many), `destination.ip` is the host and `related.ip` holds it with the top sources.
+    public func json() -> String { jsonLine(ECS(self)) }
+
+    private struct ECS: Encodable {
+        struct TopSource: Encodable {
+            var ip: String
+            var failed_flows: Int
+        }
+        struct Related: Encodable { var ip: [String] }
+        struct Detail: Encodable {
+            var episode_id: String, detected_at: String
+            var scan_type = "distributed", explanation: String
+            var first_seen: String, last_seen: String, duration_seconds: Double
+            var distinct_sources: Int, sources_truncated: Bool, top_sources: [TopSource]
+            var distinct_ports: Int, port_ranges: String, failed_flows: Int
+            var detectors = ["distributed"], reasons: [String: String]
+        }
+
+        var timestamp: String
+        var event: AlertECS.Event
+        var rule = AlertECS.Rule(name: "Flowhound port scan (distributed)")
+        var threat = AlertECS.Threat()
+        var destination: AlertECS.Address
+        var related: Related
+        var flowhound: Detail
+
+        enum CodingKeys: String, CodingKey {
+            case timestamp = "@timestamp"
+            case event, rule, threat, destination, related, flowhound
+        }
+
+        init(_ a: DistributedScanAlert) {
+            let first = CivilTime(a.firstSeen).iso8601, last = CivilTime(a.lastSeen).iso8601
+            timestamp = first
+            event = AlertECS.Event(id: a.eventID, type: [a.phase.eventType], start: first, end: last)
+            destination = AlertECS.Address(ip: a.target.description)
+            let top = a.sources.prefix(DistributedScanAlert.topSources)
+            related = Related(ip: [a.target.description] + top.map(\.address.description))
+            flowhound = Detail(
+                episode_id: a.episodeID, detected_at: CivilTime(a.detectedAt).iso8601, explanation: a.explanation,
+                first_seen: first, last_seen: last, duration_seconds: ((a.lastSeen - a.firstSeen) * 1000).rounded() / 1000,
+                distinct_sources: a.sources.count, sources_truncated: a.sourcesTruncated,
+                top_sources: top.map { TopSource(ip: $0.address.description, failed_flows: $0.failedFlows) },
+                distinct_ports: a.ports.count, port_ranges: ScanAlert.ranges(a.ports, limit: 50), failed_flows: a.failedFlows,
+                reasons: ["distributed": a.reason])
+        }
+    }
+
+    /// Column titles and one row for `--format table`.
+    public static let tableHeader = ["first seen", "target", "sources", "ports", "failed", "top sources", "ports probed"]
+    public var tableRow: [String] {
+        [
+            CivilTime(firstSeen).short, target.description, "\(sources.count)\(sourcesTruncated ? "+" : "")", String(ports.count),
+            String(failedFlows), sources.prefix(3).map(\.address.description).joined(separator: ","), ScanAlert.ranges(ports, limit: 4),
+        ]
+    }
+}
