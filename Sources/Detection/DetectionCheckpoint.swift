@@ -35,7 +35,7 @@ extension ScanDetection {
     /// still restore (with zeros, an episode detected at its first flow, and open windows not yet
     /// judged open); version 5 the slow-scan detector's failed targets, and the walk's failed first
     /// contacts by port and its restarts for spread failures; version 6 the distributed-scan
-    /// detector's counts, watched hosts and episodes.
+    /// detector's counts, watched hosts and episodes, and the count of multicast and broadcast flows.
     static let checkpointVersion: UInt64 = 6
 
     /// The pipeline's whole state. Call it between `add`s (a pipeline is not for concurrent use).
@@ -50,7 +50,7 @@ extension ScanDetection {
         for n in [
             s.flows, s.windows, s.flaggedWindows, s.alerts, s.silenced, s.allowlistedFlows, s.icmpErrors,
             s.lateFlows, s.evictedSources, s.peakSources, s.episodesEndedEarly, s.startAlerts, s.updateAlerts,
-            s.openWindows, s.distributedAlerts, s.distributedStartAlerts, s.evictedTargets,
+            s.openWindows, s.distributedAlerts, s.distributedStartAlerts, s.evictedTargets, s.multicastFlows,
         ] { w.int(n) }
         w.f64(now)
         w.f64(nextSweep)
@@ -129,6 +129,7 @@ extension ScanDetection {
             s.distributedAlerts = try r.int("distributed-scan alerts")
             s.distributedStartAlerts = try r.int("distributed-scan start alerts")
             s.evictedTargets = try r.int("hosts no longer watched")
+            s.multicastFlows = try r.int("multicast and broadcast flows")
         }
         let now = try readTime(&r, "clock", orStart: true)
         let nextSweep = try readTime(&r, "next sweep", orStart: true)
@@ -324,9 +325,18 @@ struct CheckpointConfiguration {
         }
     }
 
+    /// Detector parameters added after checkpoints were first written, with the value that gives the
+    /// behaviour of the Flowhound that wrote them without it: a checkpoint that lacks one was written
+    /// with that value.
+    static let legacyParameters: [String: Double] = ["cnn alone failed share": 0, "cnn alone failed ports": 0, "threshold sweep host share": 0]
+
     /// How this pipeline's configuration (self) differs from the one a checkpoint was `written` with,
     /// first difference only, or nil when it does not.
     func difference(from written: CheckpointConfiguration) -> String? {
+        var written = written
+        for (i, p) in parameters.enumerated() where !written.parameters.contains(where: { $0.name == p.name }) {
+            if let legacy = Self.legacyParameters[p.name] { written.parameters.insert((p.name, legacy), at: min(i, written.parameters.count)) }
+        }
         func seconds(_ v: Double) -> String { "\(number(v)) s" }
         func weightList(_ c: CheckpointConfiguration) -> String {
             zip(c.detectors, c.weights).map { "\($0)=\(number($1))" }.joined(separator: ", ")

@@ -21,6 +21,10 @@ public struct DetectionRecipe: Sendable {
     public var distributed = DistributedScanDetector()
     /// Scan probability at or above which the CNN flags a window.
     public var cnnThreshold = 0.5
+    /// Failed share of a window's attempts for the CNN's flag to alert alone (`CNNDetector.aloneFailedShare`).
+    public var cnnAloneFailedShare = CNNDetector.defaultAloneFailedShare
+    /// Failed ports on one host for the CNN's flag to alert alone (`CNNDetector.aloneFailedPorts`).
+    public var cnnAloneFailedPorts = 5
     /// Which windows the CNN scores, and how often it scores open ones.
     public var cnnSchedule = ImageSchedule()
     /// Threads the CNN scores a batch of windows with.
@@ -55,6 +59,8 @@ public struct DetectionRecipe: Sendable {
                 guard let model else { preconditionFailure("a recipe with the CNN needs its model") }
                 var cnn = CNNDetector(model: model)
                 cnn.threshold = cnnThreshold
+                cnn.aloneFailedShare = cnnAloneFailedShare
+                cnn.aloneFailedPorts = cnnAloneFailedPorts
                 cnn.schedule = cnnSchedule
                 cnn.threads = cnnThreads
                 if window == nil { settings.window = model.input.windowSeconds }

@@ -37,11 +37,15 @@ public struct Verdict: Sendable, Equatable {
     public var flagged: Bool
     /// Why, in a few words (`998 failed ports on 10.1.0.5 ≥ 15`).
     public var reason: String
+    /// Whether the flag may start an episode when no other detector flags (policy `any`): false when
+    /// the detector's evidence alone is too weak (`CNNDetector.aloneFailedShare`).
+    public var alone: Bool
 
-    public init(score: Double, flagged: Bool, reason: String) {
+    public init(score: Double, flagged: Bool, reason: String, alone: Bool = true) {
         self.score = score
         self.flagged = flagged
         self.reason = reason
+        self.alone = alone
     }
 
     public static let silent = Verdict(score: 0, flagged: false, reason: "")
@@ -88,6 +92,8 @@ public struct FlowStep {
     /// Attempts in the open window, and how many failed, this flow's included.
     public var flows: Int
     public var failedFlows: Int
+    /// Distinct hosts the source touched in the open window, this flow's included.
+    public var hosts: Int
 }
 
 /// A scan detector: sees each source's flows with that source's `SourceMemory`, and judges closed
@@ -160,6 +166,12 @@ public struct ThresholdDetector: ScanDetector, Sendable {
     /// The share of the window's attempts that must have failed for `sweepHosts` to count: a client
     /// that reaches most of what it tries (a browser with a few dead CDN edges) is not sweeping.
     public var sweepFailedShare = 0.25
+    /// The share of the window's distinct hosts that the sweep's failed hosts must make up: a sweep's
+    /// targets are much of what it touches, where a busy client's dead CDN edges on 443 are a fraction
+    /// of the score of hosts it reaches. The smallest real sweep in the test data (Slips' horizontal
+    /// scan: 10 failed hosts on port 80 among the 29 the source touched, the rest its web traffic)
+    /// makes 0.34. Higher spares busier clients, and misses sweeps hidden among more traffic.
+    public var sweepHostShare = 0.3
 
     public init() {}
 
@@ -170,7 +182,9 @@ public struct ThresholdDetector: ScanDetector, Sendable {
             let horizontal = Double(port?.failedHosts ?? 0) / Double(hostsPerPort)
             let block = Double(w.activity.failedTargets.count) / Double(failedTargets)
             let share = Double(w.activity.failedFlows) / Double(max(1, w.activity.flows))
-            let sweep = share >= sweepFailedShare ? Double(port?.failedHosts ?? 0) / Double(sweepHosts) : 0
+            let failedOnPort = port?.failedHosts ?? 0
+            let sweeping = share >= sweepFailedShare && Double(failedOnPort) >= sweepHostShare * Double(w.activity.hosts.count)
+            let sweep = sweeping ? Double(failedOnPort) / Double(sweepHosts) : 0
             var score = min(1, max(vertical, horizontal, block, sweep))
             var reason = ""
             if let host, vertical >= 1 {
@@ -180,7 +194,8 @@ public struct ThresholdDetector: ScanDetector, Sendable {
             } else if block >= 1 {
                 reason = "\(w.activity.failedTargets.count) failed targets ≥ \(failedTargets)"
             } else if let port, sweep >= 1 {
-                reason = "\(port.failedHosts) failed hosts on port \(port.port) ≥ \(sweepHosts), \(Int((share * 100).rounded()))% of attempts failed"
+                reason =
+                    "\(port.failedHosts) failed hosts on port \(port.port) ≥ \(sweepHosts), of \(w.activity.hosts.count) hosts touched; \(Int((share * 100).rounded()))% of attempts failed"
             } else if w.memory.threshold.crossed {
                 // Crossed at a flow (`decide`), and the whole window fell back under the bounds: the
                 // share of failures fell as the source went on. The window still started its episode.
@@ -204,7 +219,8 @@ public struct ThresholdDetector: ScanDetector, Sendable {
         let hosts = memory.threshold.hostsByPort[target.port, default: 0] + 1
         memory.threshold.hostsByPort[target.port] = hosts
         if ports >= portsPerHost || hosts >= hostsPerPort || step.failedTargets >= failedTargets
-            || (hosts >= sweepHosts && Double(step.failedFlows) >= sweepFailedShare * Double(step.flows))
+            || (hosts >= sweepHosts && Double(step.failedFlows) >= sweepFailedShare * Double(step.flows)
+                && Double(hosts) >= sweepHostShare * Double(step.hosts))
         {
             // The counts are no longer needed: free them.
             memory.threshold = ThresholdCounts()
@@ -221,7 +237,7 @@ public struct ThresholdDetector: ScanDetector, Sendable {
         [
             ("threshold ports per host", Double(portsPerHost)), ("threshold hosts per port", Double(hostsPerPort)),
             ("threshold targets", Double(failedTargets)), ("threshold sweep hosts", Double(sweepHosts)),
-            ("threshold sweep failed share", sweepFailedShare),
+            ("threshold sweep failed share", sweepFailedShare), ("threshold sweep host share", sweepHostShare),
         ]
     }
 }
@@ -381,6 +397,10 @@ public struct RandomWalkState: Sendable, Equatable {
 /// A sweep probes its hosts on a port or a few; a peer-to-peer client's dead peers listen each on a
 /// port of its own. So the walk decides only when at least half of its failed first contacts share a
 /// port; failures spread wider start a new test, as the benign bound does (`spreadRestarts`).
+///
+/// A UDP attempt with no answer is no evidence either way: most UDP services answer only what they
+/// understand, and a phone's STUN binding requests to relays that never answer are how video calls
+/// start. It is not a contact; a UDP port that answers ICMP unreachable is a failure as in TCP.
 public struct RandomWalkDetector: ScanDetector, Sendable {
     public var name: String { "trw" }
     /// Chance that a benign source's first contact succeeds. Lower tolerates clients with more dead peers.
@@ -419,7 +439,9 @@ public struct RandomWalkDetector: ScanDetector, Sendable {
     /// Feeds one flow; only a first contact with a host moves the walk.
     /// - Complexity: amortised O(1).
     public func observe(_ flow: FlowRecord, _ state: inout RandomWalkState) {
-        guard state.decision == .pending, state.contacted.insert(flow.destination).inserted else { return }
+        guard state.decision == .pending, flow.transport != .udp || flow.outcome != .unanswered,
+            state.contacted.insert(flow.destination).inserted
+        else { return }
         state.contacts += 1
         if flow.outcome.isFailure {
             state.failures += 1
@@ -482,6 +504,18 @@ public struct CNNDetector: ScanDetector {
     public var threshold = 0.5
     /// Which windows are scored, and how often open ones are.
     public var schedule = ImageSchedule()
+    /// When no other detector flags (policy `any`), the CNN's flag alerts only if at least this share
+    /// of the window's attempts failed, or if `aloneFailedPorts` ports failed on one host. Busy benign
+    /// clients (dead CDN edges, refused DNS over TLS, silent STUN relays) that the CNN takes for sweeps
+    /// mostly fail in 20–75 % of their attempts, one port on each host; the scans it alone finds in the real
+    /// logs fail in 86–100 %, or (a few top ports of a server with some open) on several ports of one
+    /// host. 0 lets it alert alone on any window; higher needs more failures before an image alone is
+    /// believed.
+    public var aloneFailedShare = CNNDetector.defaultAloneFailedShare
+    public static let defaultAloneFailedShare = 0.8
+    /// Distinct failed ports on one host that let the CNN's flag alert alone whatever the share of
+    /// failures (see `aloneFailedShare`): a small vertical scan.
+    public var aloneFailedPorts = 5
     public var threads = defaultThreadCount
 
     public init(model: ScanModel) { self.model = model }
@@ -490,6 +524,7 @@ public struct CNNDetector: ScanDetector {
         [
             ("cnn threshold", threshold), ("cnn minimum failed targets", Double(schedule.minimumFailedTargets)),
             ("cnn minimum failed share", schedule.minimumFailedShare), ("cnn open-window interval", schedule.interval),
+            ("cnn alone failed share", aloneFailedShare), ("cnn alone failed ports", Double(aloneFailedPorts)),
         ]
     }
 
@@ -514,9 +549,11 @@ public struct CNNDetector: ScanDetector {
             labels: [Int32](repeating: 0, count: chosen.count))
         let scores = try model.scanProbabilities(samples, threads: threads)
         for (i, score) in zip(chosen, scores) {
+            let flagged = score >= threshold, a = windows[i].activity
             verdicts[i] = Verdict(
-                score: score, flagged: score >= threshold,
-                reason: score >= threshold ? "activity image scored \(String(format: "%.2f", score))" : "")
+                score: score, flagged: flagged, reason: flagged ? "activity image scored \(String(format: "%.2f", score))" : "",
+                alone: !flagged || Double(a.failedFlows) >= aloneFailedShare * Double(a.flows)
+                    || (windows[i].busiestHost?.failedPorts ?? 0) >= aloneFailedPorts)
         }
         return verdicts
     }
@@ -524,7 +561,8 @@ public struct CNNDetector: ScanDetector {
 
 /// How the detectors' verdicts become an alert.
 public enum EnsemblePolicy: String, Sendable, CaseIterable, Codable {
-    /// Any detector flags: misses least (an allowlist silences what is known to be fine).
+    /// Any detector flags: misses least (an allowlist silences what is known to be fine). A flag
+    /// that may not stand alone (`Verdict.alone`) needs a second detector's.
     case any
     /// More than half of the detectors flag.
     case majority
@@ -533,7 +571,13 @@ public enum EnsemblePolicy: String, Sendable, CaseIterable, Codable {
 
     public func decide(_ verdicts: [Verdict], weights: [Double], weightedThreshold: Double) -> Bool {
         switch self {
-        case .any: return verdicts.contains { $0.flagged }
+        case .any:
+            var flags = 0
+            for v in verdicts where v.flagged {
+                if v.alone { return true }
+                flags += 1
+            }
+            return flags >= 2
         case .majority: return verdicts.filter(\.flagged).count * 2 > verdicts.count
         case .weighted:
             let total = weights.reduce(0, +)

@@ -52,6 +52,9 @@ public struct DetectionStatistics: Sendable, Codable {
     /// ICMP error messages (destination unreachable, time exceeded, ...): answers, not attempts by
     /// their sender, so left out.
     public var icmpErrors = 0
+    /// Flows to multicast or broadcast addresses (discovery, announcements: LLMNR, mDNS, SSDP, DHCP):
+    /// nothing answers them as a host answers a connection, so they are no attempts; left out.
+    public var multicastFlows = 0
     /// Flows that arrived after their window had closed (counted in the source's current window).
     public var lateFlows = 0
     /// Sources dropped because `maxSources` was reached.
@@ -214,6 +217,10 @@ public final class ScanDetection {
             return
         }
         try moveClock(to: flow.start)
+        if flow.destination.isMulticastOrBroadcast {
+            statistics.multicastFlows += 1
+            return
+        }
         if let distributed, flow.outcome.isFailure { watchTarget(flow, distributed) }
         let w = windowIndex(flow.start)
         // By index: `sources[flow.source] == nil` would copy the state out (a retain per table), and
@@ -263,7 +270,8 @@ public final class ScanDetection {
                 let failed = state.activity.failedTargets.count
                 let step = FlowStep(
                     newFailedTarget: failed > failedBefore ? (hostRank, flow.destinationPort) : nil,
-                    failedTargets: failed, flows: state.activity.flows, failedFlows: state.activity.failedFlows)
+                    failedTargets: failed, flows: state.activity.flows, failedFlows: state.activity.failedFlows,
+                    hosts: state.activity.hosts.count)
                 deciders.withUnsafeBufferPointer { list in
                     for i in list.indices where list[i].decide(step, &state.memory) { crossed = true }
                 }
@@ -318,10 +326,12 @@ public final class ScanDetection {
             start.scores[detector.name] = verdict.score
             if verdict.flagged { start.reasons[detector.name] = verdict.reason }
         }
+        // The end alert names the detectors that recognised the episode, whatever the window's verdict
+        // as a whole.
         let episode = Episode(
             alert: ScanAlert(
                 source: window.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 0, flows: 0,
-                failedFlows: 0, ports: [], hosts: [], scores: [:], reasons: [:], busiestHost: nil, busiestPort: nil),
+                failedFlows: 0, ports: [], hosts: [], scores: start.scores, reasons: start.reasons, busiestHost: nil, busiestPort: nil),
             portSet: [], hostSet: [], lastFlaggedEnd: window.windowStart + window.windowLength,
             detectedAt: detectedAt, lastUpdate: detectedAt)
         episodes[window.source] = episode
@@ -362,7 +372,7 @@ public final class ScanDetection {
         let verdicts = try openJudges.map { try $0.judge(windows) }
         for (i, window) in windows.enumerated() {
             let these = verdicts.map { $0[i] }
-            guard these.contains(where: \.flagged) else { continue }
+            guard these.contains(where: { $0.flagged && $0.alone }) else { continue }
             try startEarly(window, judgedBy: openJudges, these, detectedAt: window.activity.lastSeen)
         }
     }
@@ -590,7 +600,11 @@ public final class ScanDetection {
         if let p = w.busiestPort, p.failedHosts > e.alert.busiestPort?.failedHosts ?? 0 { e.alert.busiestPort = p }
         for (detector, verdict) in zip(detectors, verdicts) {
             e.alert.scores[detector.name] = max(e.alert.scores[detector.name] ?? 0, verdict.score)
-            if verdict.flagged && e.alert.reasons[detector.name] == nil { e.alert.reasons[detector.name] = verdict.reason }
+            // The first judged window's reasons replace those of the open window that started the
+            // episode (the same window, seen whole); later windows add detectors, not reasons.
+            if verdict.flagged && (e.alert.reasons[detector.name] == nil || e.alert.windows == 1) {
+                e.alert.reasons[detector.name] = verdict.reason
+            }
         }
         if isNew {
             if sources[w.source] != nil { withState(w.source) { $0.inEpisode = true } }

@@ -29,6 +29,13 @@ public struct IPAddress: Hashable, Comparable, Sendable {
         high == 0 && (low & 0xFFFF_FFFF_0000_0000) == IPAddress.mappedPrefix
     }
 
+    /// True for a multicast address (224.0.0.0/4, ff00::/8) or the IPv4 limited broadcast
+    /// (255.255.255.255): what discovery and announcements go to, never a host that answers a connection.
+    @inlinable public var isMulticastOrBroadcast: Bool {
+        if let v4 = ipv4 { return v4 >> 28 == 0xE || v4 == 0xFFFF_FFFF }
+        return high >> 56 == 0xFF
+    }
+
     /// The 32-bit IPv4 value, or nil for an IPv6 address.
     @inlinable public var ipv4: UInt32? {
         isIPv4 ? UInt32(truncatingIfNeeded: low) : nil

@@ -262,3 +262,80 @@ public struct PeerToPeer: Behaviour {
         return flows
     }
 }
+
+/// A phone or laptop as real networks see one: HTTPS to a dozen or two CDN hosts (a few edges dead),
+/// DNS over TLS (853) to outside resolvers that often refuse it, and then plain DNS, STUN/TURN
+/// binding requests (UDP 3478/3480) for video calls to relay servers many of which never answer,
+/// and a push-notification connection (5223) that drops and reconnects. About a quarter to a third of
+/// its attempts fail, over three or four ports and a score of hosts: the picture a busy client
+/// draws, that a model which has only seen quiet clients takes for a sweep.
+public struct BusyClient: Behaviour {
+    public var kind: String { "busy-client" }
+    public var label: TrafficLabel { .benign }
+
+    public init() {}
+
+    public func flows(sources: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
+        let me = sources[0]
+        let resolver = context.network.resolvers.first ?? context.network.hosts[0].address
+        func pick() -> IPAddress { context.externalServers[rng.int(0...(context.externalServers.count - 1))] }
+        let edges = (0..<rng.int(12...23)).map { _ in (pick(), rng.chance(0.15)) }
+        let dot = (0..<rng.int(2...4)).map { _ in (pick(), rng.chance(0.6)) }
+        let relays = (0..<rng.int(4...8)).map { _ in (pick(), UInt16(rng.chance(0.5) ? 3478 : 3480), rng.chance(0.5)) }
+        let push = pick()
+        func failed(_ server: IPAddress, _ port: UInt16, _ t: Double, refused: Bool, udp: Bool = false) -> FlowRecord {
+            var r =
+                udp
+                ? Flows.exchange(from: me, to: server, port, at: t, request: 20, reply: 0, rng: &rng)
+                : Flows.session(from: me, to: server, port, at: t, duration: 0, sent: 0, received: 0, rng: &rng)
+            r.destinationPackets = refused ? 1 : 0
+            r.destinationBytes = refused ? 40 : 0
+            r.sourcePackets = udp ? 1 : (refused ? 1 : 2)
+            r.sourceBytes = udp ? 48 : (refused ? 60 : 120)
+            if !udp { r.tcpFlags = refused ? [.syn, .rst] : [.syn] }
+            r.outcome = refused ? .rejected : .unanswered
+            r.end = t + (refused ? 0.01 : 3)
+            return r
+        }
+        var flows: [FlowRecord] = []
+        var t = context.start + rng.uniform(0...30)
+        while t < context.end {
+            // A burst of app activity: lookups (DoT first), a few HTTPS fetches, sometimes a call.
+            let (resolverOut, dotDead) = dot[rng.int(0...(dot.count - 1))]
+            if dotDead {
+                flows.append(failed(resolverOut, 853, t, refused: rng.chance(0.5)))
+                flows.append(Flows.exchange(from: me, to: resolver, 53, at: t + 0.2, request: 40, reply: 120, rng: &rng))
+            } else {
+                flows.append(Flows.session(from: me, to: resolverOut, 853, at: t, duration: rng.uniform(0.1...20), sent: 400, received: 900, rng: &rng))
+            }
+            for _ in 0..<rng.int(1...5) {
+                let (edge, dead) = edges[rng.int(0...(edges.count - 1))]
+                let at = t + rng.uniform(0.1...2)
+                flows.append(
+                    dead && rng.chance(0.7)
+                        ? failed(edge, 443, at, refused: false)
+                        : Flows.session(
+                            from: me, to: edge, 443, at: at, duration: rng.uniform(0.05...60), sent: UInt64(rng.int(400...8000)),
+                            received: UInt64(rng.int(2000...900_000)), rng: &rng))
+            }
+            if rng.chance(0.25) {
+                // A call: binding requests to every relay, a reply from the live ones.
+                for (i, (relay, port, silent)) in relays.enumerated() {
+                    let at = t + 0.5 + Double(i) * 0.05
+                    flows.append(
+                        silent
+                            ? failed(relay, port, at, refused: false, udp: true)
+                            : Flows.exchange(from: me, to: relay, port, at: at, request: 20, reply: 32, rng: &rng))
+                }
+            }
+            if rng.chance(0.1) {
+                flows.append(
+                    rng.chance(0.3)
+                        ? failed(push, 5223, t + 1, refused: true)
+                        : Flows.session(from: me, to: push, 5223, at: t + 1, duration: rng.uniform(60...600), sent: 2000, received: 3000, rng: &rng))
+            }
+            t += rng.exponential(mean: 40)
+        }
+        return flows
+    }
+}

@@ -62,6 +62,10 @@ public struct SynthConfig: Sendable {
         WebBrowsing(), DNSAndNTP(), MonitoringScraper(), HealthChecker(), RetryingClient(), BackupJob(), PeerToPeer(),
     ]
 
+    /// Benign kinds generated only when named (`--benign-kinds`), so that they change no default mix:
+    /// a busy phone or laptop whose failures look like a small sweep.
+    public static let namedOnlyBenign: [any Behaviour] = [BusyClient()]
+
     /// Why these address blocks cannot hold the configured sources without reusing addresses, or nil.
     public var capacityProblem: String? {
         let scanSources =

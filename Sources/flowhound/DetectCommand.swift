@@ -86,6 +86,9 @@ struct DetectionOptions: ParsableArguments {
     @Option(help: "threshold: share of a source's attempts in the window that must have failed for --sweep-hosts to count.")
     var sweepFailedShare = defaults.threshold.sweepFailedShare
 
+    @Option(help: "threshold: share of the hosts the source touched in the window that the sweep's failed hosts must make up.")
+    var sweepHostShare = defaults.threshold.sweepHostShare
+
     @Option(help: "trw: chance that a benign source's first contact with a host succeeds (θ0).")
     var theta0 = defaults.trw.theta0
 
@@ -115,6 +118,15 @@ struct DetectionOptions: ParsableArguments {
 
     @Option(help: "cnn: scan probability that flags a window.")
     var cnnThreshold = defaults.cnnThreshold
+
+    @Option(
+        help:
+            "cnn: when no other detector flags (policy any), the CNN alerts only if this share of the window's attempts failed, or --cnn-alone-failed-ports on one host; 0 lets it alert alone on any window."
+    )
+    var cnnAloneFailedShare = defaults.cnnAloneFailedShare
+
+    @Option(help: "cnn: distinct failed ports on one host that let the CNN alert alone whatever the share of failures (a small vertical scan).")
+    var cnnAloneFailedPorts = defaults.cnnAloneFailedPorts
 
     @Option(
         help: ArgumentHelp(
@@ -158,12 +170,15 @@ struct DetectionOptions: ParsableArguments {
         try OptionCheck.require(slowHostsPerPort, "--slow-hosts-per-port", in: 1...SlowScanDetector.maximumTargets)
         try OptionCheck.require(slowHorizon.seconds, "--slow-horizon", in: 3600...7 * OptionCheck.day, unit: "seconds")
         try OptionCheck.require(sweepFailedShare, "--sweep-failed-share", in: 0...1)
+        try OptionCheck.require(sweepHostShare, "--sweep-host-share", in: 0...1)
         try OptionCheck.require(distributedSources, "--distributed-sources", in: 2...DistributedScanDetector.maximumEpisodeSources)
         try OptionCheck.require(distributedPorts, "--distributed-ports", in: 1...1024)
         try OptionCheck.require(distributedHorizon.seconds, "--distributed-horizon", in: 60...OptionCheck.day, unit: "seconds")
         try OptionCheck.require(maxTargets, "--max-targets", in: 10...10_000_000)
         guard theta1 > 0, theta0 < 1, theta1 < theta0 else { throw ValidationError("trw needs 0 < --theta1 < --theta0 < 1") }
         try OptionCheck.require(cnnThreshold, "--cnn-threshold", in: 0...1)
+        try OptionCheck.require(cnnAloneFailedShare, "--cnn-alone-failed-share", in: 0...1)
+        try OptionCheck.require(cnnAloneFailedPorts, "--cnn-alone-failed-ports", in: 1...65_536)
         try OptionCheck.require(cnnInterval.seconds, "--cnn-interval", in: 1...ImageSchedule.maximumInterval, unit: "seconds")
         try OptionCheck.require(weightedThreshold, "--weighted-threshold", in: 0...1)
         if let window { try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds") }
@@ -185,6 +200,7 @@ struct DetectionOptions: ParsableArguments {
         recipe.threshold.failedTargets = failedTargets
         recipe.threshold.sweepHosts = sweepHosts
         recipe.threshold.sweepFailedShare = sweepFailedShare
+        recipe.threshold.sweepHostShare = sweepHostShare
         recipe.slow.portsPerHost = slowPortsPerHost
         recipe.slow.hostsPerPort = slowHostsPerPort
         recipe.slow.horizon = slowHorizon.seconds
@@ -195,6 +211,8 @@ struct DetectionOptions: ParsableArguments {
         recipe.trw.theta0 = theta0
         recipe.trw.theta1 = theta1
         recipe.cnnThreshold = cnnThreshold
+        recipe.cnnAloneFailedShare = cnnAloneFailedShare
+        recipe.cnnAloneFailedPorts = cnnAloneFailedPorts
         recipe.cnnSchedule.interval = cnnInterval.seconds
         recipe.cnnThreads = threads
         recipe.settings.policy = policy

@@ -48,7 +48,9 @@ struct Synth: ParsableCommand {
             scanning: 120 sources sending 1-5 probes each to one host).
             Benign: \(SynthConfig.allBenign.map(\.kind).joined(separator: ", ")) (including the hard \
             cases: a scraper touching one port on 50+ hosts, health checks, a client retrying a closed port, \
-            peer-to-peer fan-out).
+            peer-to-peer fan-out); only when named in --benign-kinds: \
+            \(SynthConfig.namedOnlyBenign.map(\.kind).joined(separator: ", ")) (a phone or laptop: HTTPS to a score of \
+            CDN hosts with a few dead, DNS over TLS refused, STUN relays that never answer, push reconnects).
 
             The ground truth is CSV with a header: source,label,kind (label scan or benign). The same \
             seed and options always give the same bytes.
@@ -117,7 +119,7 @@ struct Synth: ParsableCommand {
         }
         if let problem = try configuration().capacityProblem { throw ValidationError(problem) }
         _ = try selected(scanKinds, from: SynthConfig.allScans, named: SynthConfig.namedOnlyScans, option: "--scan-kinds")
-        _ = try selected(benignKinds, from: SynthConfig.allBenign, option: "--benign-kinds")
+        _ = try selected(benignKinds, from: SynthConfig.allBenign, named: SynthConfig.namedOnlyBenign, option: "--benign-kinds")
         if benign == 0 && scanPrevalence > 0 {
             throw ValidationError("with --benign 0 there is nothing to take a share of; set --benign")
         }
@@ -150,7 +152,7 @@ struct Synth: ParsableCommand {
         config.insiders = insiders
         config.insiderShare = insiderShare
         config.scanBehaviours = try selected(scanKinds, from: SynthConfig.allScans, named: SynthConfig.namedOnlyScans, option: "--scan-kinds")
-        config.benignBehaviours = try selected(benignKinds, from: SynthConfig.allBenign, option: "--benign-kinds")
+        config.benignBehaviours = try selected(benignKinds, from: SynthConfig.allBenign, named: SynthConfig.namedOnlyBenign, option: "--benign-kinds")
         return config
     }
 

@@ -356,7 +356,7 @@ import Testing
         sweep += (1...12).map { flow("10.9.1.4", "10.1.3.\($0)", 80, 100 + Double($0) + 0.5, .established) }
         let alerts = try run([.threshold], sweep).alerts
         #expect(alerts.map(\.phase) == [.start, .end])
-        #expect(alerts[0].detectedAt == 106 && alerts[0].reasons["threshold"] == "6 failed hosts on port 80 ≥ 6, 55% of attempts failed")
+        #expect(alerts[0].detectedAt == 106 && alerts[0].reasons["threshold"] == "6 failed hosts on port 80 ≥ 6, of 11 hosts touched; 55% of attempts failed")
         #expect(alerts[1].json().contains(#""scan_type":"horizontal""#) && !alerts[1].json().contains(#""destination""#))
 
         var browsing = (1...6).map { flow("10.9.1.5", "10.1.2.\($0)", 443, 100 + Double($0), .unanswered) }
