@@ -125,6 +125,19 @@ import Testing
         #expect(strict.status == 0 && !strict.stdout.contains("\"source\":{\"ip\":\"127.0.0.27\"}"))
     }
 
+    /// Busy clients captured with real tools in a network namespace (Tests/Fixtures/realtools, made by
+    /// Scripts/capture-busy-clients.sh): refused DNS over TLS, dead HTTPS edges and silent STUN relays,
+    /// as Argus and nfdump record them; no alert names them.
+    @Test(.tags(.integration)) func capturedBusyClientsAreNotScanners() throws {
+        let captures = FixtureDirectory.realTools
+        for file in ["busy-clients.argus.csv", "busy-clients.nfdump.csv.gz"] {
+            let r = try FlowhoundCLI.run(["eval", "detect", captures.path(file), "--truth", captures.path("busy-clients.truth.csv"), "--json"])
+            try #require(r.status == 0, "\(file): \(r.stderr)")
+            let e = try r.decoded(DetectionEvaluation.self)
+            #expect(e.benignSources == 3 && e.falsePositives == 0 && e.unlabelledFlagged.isEmpty, "\(file): \(e.falseAlarms) \(e.unlabelledFlagged)")
+        }
+    }
+
     /// The policy: under `any`, a flag that may not stand alone needs a second; `majority` and
     /// `weighted` count it as any other.
     @Test func aFlagThatMayNotStandAloneNeedsASecond() {
