@@ -25,45 +25,18 @@ if [[ $# -ne 1 ]]; then
     echo "usage: $0 OUT_DIR" >&2
     exit 2
 fi
-if [[ $(id -u) -ne 0 ]]; then
-    echo "error: $0 must run as root (it creates a network namespace and runs tcpdump and iptables)." >&2
-    exit 1
-fi
-missing=()
-for tool in ip iptables tcpdump argus ra nfdump nfpcapd python3 timeout gzip; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-    echo "error: missing tools: ${missing[*]}" >&2
-    echo "       on Debian: apt-get install iproute2 iptables tcpdump argus-server argus-client nfdump python3 coreutils gzip" >&2
-    exit 1
-fi
+# shellcheck source=Scripts/netns-capture.sh
+source "$(dirname "${BASH_SOURCE[0]}")/netns-capture.sh"
+netns_require "it creates a network namespace and runs tcpdump and iptables" \
+    "iproute2 iptables tcpdump argus-server argus-client nfdump python3 coreutils gzip" \
+    ip iptables tcpdump argus ra nfdump nfpcapd python3 timeout gzip
 mkdir -p "$1"
 OUT=$(cd "$1" && pwd)
 PREFIX="$OUT/busy-clients"
 export TZ=UTC
 
-NS="flowhound-busy-$$-$RANDOM"
-WORK=$(mktemp -d /tmp/flowhound-busy.XXXXXX)
-BG_PIDS=()
-cleanup() {
-    local rc=$?
-    set +e
-    for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-    for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-    if ip netns list | grep -qw "$NS"; then
-        for pid in $(ip netns pids "$NS" 2>/dev/null); do kill "$pid" 2>/dev/null; done
-        ip netns del "$NS"
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
+netns_start flowhound-busy
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-nsx() { ip netns exec "$NS" "$@"; }
 
 # Dead CDN edges and silent STUN relays: their packets are dropped on arrival, after tcpdump saw them.
 for i in 17 18 19 20; do nsx iptables -A INPUT -d "127.0.3.$i" -p tcp --dport 443 -j DROP; done
@@ -175,10 +148,7 @@ for n in 30 31 32; do
 done
 for pid in "${CLIENTS[@]}"; do wait "$pid"; done
 sleep 2
-kill -TERM "$TCPDUMP_PID" 2>/dev/null || true
-for _ in $(seq 50); do kill -0 "$TCPDUMP_PID" 2>/dev/null || break; sleep 0.1; done
-kill -KILL "$TCPDUMP_PID" 2>/dev/null || true
-wait "$TCPDUMP_PID" 2>/dev/null || true
+netns_stop_tcpdump "$TCPDUMP_PID"
 log "capture done: $(stat -c %s "$PCAP") bytes"
 
 printf 'source,label,kind\n127.0.0.30,benign,busy-client\n127.0.0.31,benign,busy-client\n127.0.0.32,benign,busy-client\n' \

@@ -42,21 +42,11 @@ if [[ $# -ne 1 ]]; then
     exit 2
 fi
 OUT=$1
-
-if [[ $(id -u) -ne 0 ]]; then
-    echo "error: $0 must run as root (it creates a network namespace and runs tcpdump/nmap raw scans)." >&2
-    exit 1
-fi
-
-missing=()
-for tool in ip nmap tcpdump argus ra softflowd nfdump nfcapd nfpcapd python3 curl timeout; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-    echo "error: missing tools: ${missing[*]}" >&2
-    echo "       on Debian: apt-get install iproute2 nmap tcpdump argus-server argus-client softflowd nfdump python3 curl coreutils" >&2
-    exit 1
-fi
+# shellcheck source=Scripts/netns-capture.sh
+source "$(dirname "${BASH_SOURCE[0]}")/netns-capture.sh"
+netns_require "it creates a network namespace and runs tcpdump/nmap raw scans" \
+    "iproute2 nmap tcpdump argus-server argus-client softflowd nfdump python3 curl coreutils" \
+    ip nmap tcpdump argus ra softflowd nfdump nfcapd nfpcapd python3 curl timeout
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -69,34 +59,7 @@ export TZ=UTC
 # ---------------------------------------------------------------------------
 # Namespace and cleanup
 # ---------------------------------------------------------------------------
-NS="flowhound-cap-$$-$RANDOM"
-WORK=$(mktemp -d /tmp/flowhound-cap.XXXXXX)
-BG_PIDS=()      # background processes we started (killed on exit, by pid)
-
-cleanup() {
-    local rc=$?
-    set +e
-    for pid in "${BG_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
-    done
-    for pid in "${BG_PIDS[@]}"; do
-        wait "$pid" 2>/dev/null
-    done
-    if ip netns list | grep -qw "$NS"; then
-        # Kill anything still running inside *our* namespace, then delete it.
-        for pid in $(ip netns pids "$NS" 2>/dev/null); do kill "$pid" 2>/dev/null; done
-        ip netns del "$NS"
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-
-# Run a command inside the namespace.
-nsx() { ip netns exec "$NS" "$@"; }
+netns_start flowhound-cap
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
@@ -322,13 +285,8 @@ wait "$SLOW_PID" || true
 # Let the last replies arrive and tcpdump flush, then stop it (SIGTERM;
 # tcpdump closes the file cleanly on TERM).
 sleep 2
-kill -TERM "$TCPDUMP_PID" 2>/dev/null || true
-# A parent that blocked SIGTERM (some process launchers do, and the mask survives exec) would leave
-# tcpdump running: give it five seconds, then SIGKILL (with -U every packet is already on disk).
-for _ in $(seq 50); do kill -0 "$TCPDUMP_PID" 2>/dev/null || break; sleep 0.1; done
-kill -KILL "$TCPDUMP_PID" 2>/dev/null || true
+netns_stop_tcpdump "$TCPDUMP_PID"
 pkill -KILL -f "tcpdump -i lo -n -s 256 -U -w $PCAP" 2>/dev/null || true
-wait "$TCPDUMP_PID" 2>/dev/null || true
 # tcpdump drops to its own user before writing; hand the file to OUT's owner.
 chown --reference="$OUT" "$PCAP"
 log "capture done: $(stat -c %s "$PCAP") bytes"
