@@ -84,9 +84,9 @@ public struct DistributedScanAlert: Sendable {
         }
 
         init(_ a: DistributedScanAlert) {
-            let first = CivilTime(a.firstSeen).iso8601, last = CivilTime(a.lastSeen).iso8601
+            event = AlertECS.Event(id: a.eventID, phase: a.phase, firstSeen: a.firstSeen, lastSeen: a.lastSeen)
+            let first = event.start, last = event.end
             timestamp = first
-            event = AlertECS.Event(id: a.eventID, type: [a.phase.eventType], start: first, end: last)
             destination = AlertECS.Address(ip: a.target.description)
             let top = a.sources.prefix(DistributedScanAlert.topSources)
             related = Related(ip: [a.target.description] + top.map(\.address.description))

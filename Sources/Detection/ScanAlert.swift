@@ -157,9 +157,9 @@ public struct ScanAlert: Sendable {
         }
 
         init(_ a: ScanAlert) {
-            let first = CivilTime(a.firstSeen).iso8601, last = CivilTime(a.lastSeen).iso8601
+            event = Event(id: a.eventID, phase: a.phase, firstSeen: a.firstSeen, lastSeen: a.lastSeen)
+            let first = event.start, last = event.end
             timestamp = first
-            event = Event(id: a.eventID, type: [a.phase.eventType], start: first, end: last)
             rule = Rule(name: "Flowhound port scan (\(a.scanType))")
             source = Address(
                 ip: a.source.description, geo: a.sourceReputation?.country.map(Geo.init),
@@ -195,6 +195,14 @@ enum AlertECS {
         var id: String
         var kind = "alert", category = ["network"], type: [String], dataset = "flowhound.scan"
         var start: String, end: String
+
+        /// An episode's alert: its event identifier and phase, and the times of its first and last flows.
+        init(id: String, phase: ScanAlert.Phase, firstSeen: Double, lastSeen: Double) {
+            self.id = id
+            type = [phase.eventType]
+            start = CivilTime(firstSeen).iso8601
+            end = CivilTime(lastSeen).iso8601
+        }
     }
     struct Rule: Encodable { var name: String; var category = "port scan" }
     struct Technique: Encodable {
