@@ -86,7 +86,11 @@ struct TargetState: Equatable {
         } else {
             sources[flow.source] = Probes(first: flow.start, last: flow.start, failures: 1)
         }
-        ports[flow.destinationPort] = max(ports[flow.destinationPort] ?? flow.start, flow.start)
+        if let i = ports.index(forKey: flow.destinationPort) {
+            ports.values[i] = max(ports.values[i], flow.start)
+        } else {
+            ports[flow.destinationPort] = flow.start
+        }
         if sources.count >= d.sources && ports.count >= d.ports { return true }
         // Ties go by address and port, not the tables' hash order, so every process keeps the same.
         if sources.count > d.sourceCap {
@@ -157,7 +161,8 @@ extension ScanDetection {
     func watchTarget(_ flow: FlowRecord, _ d: DistributedScanDetector) {
         let target = flow.destination
         if !allowlist.isEmpty && allowlist.contains(flow.source) { return }
-        if let i = targetEpisodes.index(forKey: target) {
+        // Most of the time no episode is open: no lookup then.
+        if !targetEpisodes.isEmpty, let i = targetEpisodes.index(forKey: target) {
             targetEpisodes.values[i].add(flow)
             if let interval = settings.updateInterval, flow.start - targetEpisodes.values[i].lastUpdate >= interval {
                 targetEpisodes.values[i].updates += 1
