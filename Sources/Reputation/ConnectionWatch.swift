@@ -64,13 +64,20 @@ public struct ConnectionAlert: Sendable {
 
 /// Watches flows for connections to or from suspicious addresses. The remote end of a flow is the
 /// end outside `home` (by default: the public one); when the originator is outside, it is the remote
-/// end (inbound), else the responder (outbound). Each remote address alerts once.
+/// end (inbound), else the responder (outbound). A flow with both ends outside home is not scored: with
+/// the default home, a monitored host with a public address would otherwise be scored as the remote
+/// end of its own connections (they are counted in `foreignFlows`). Each remote address alerts once.
 public final class ConnectionWatch {
     public let scorer: IPScorer
     public let home: CIDRSet?
     public var onAlert: (ConnectionAlert) -> Void = { _ in }
     public private(set) var alerts = 0
+    /// Alerts whose remote end opened the connection, and whose remote end a home host reached.
+    public private(set) var inboundAlerts = 0
+    public private(set) var outboundAlerts = 0
     public private(set) var remoteFlows = 0
+    /// Flows with neither end at home, not scored.
+    public private(set) var foreignFlows = 0
     private var alerted = Set<IPAddress>()
 
     public init(scorer: IPScorer, home: CIDRSet?) {
@@ -81,8 +88,12 @@ public final class ConnectionWatch {
     func isHome(_ a: IPAddress) -> Bool { home?.contains(a) ?? !a.isGlobal }
 
     public func inspect(_ flow: FlowRecord) throws {
-        let inbound: Bool
-        if !isHome(flow.source) { inbound = true } else if !isHome(flow.destination) { inbound = false } else { return }
+        let sourceHome = isHome(flow.source), destinationHome = isHome(flow.destination)
+        guard sourceHome != destinationHome else {
+            if !sourceHome { foreignFlows += 1 }
+            return
+        }
+        let inbound = destinationHome
         remoteFlows += 1
         let remote = inbound ? flow.source : flow.destination
         guard !alerted.contains(remote) else { return }
@@ -90,6 +101,7 @@ public final class ConnectionWatch {
         guard score.verdict == .suspicious else { return }
         alerted.insert(remote)
         alerts += 1
+        if inbound { inboundAlerts += 1 } else { outboundAlerts += 1 }
         onAlert(ConnectionAlert(remote: remote, local: inbound ? flow.destination : flow.source, inbound: inbound, flow: flow, score: score))
     }
 }

@@ -11,10 +11,13 @@ public struct IntelligenceSetup: Sendable {
     public let source: CachedIntelligence
     /// What was opened, as a model records it.
     public let databases: [DatabaseRequirement]
+    /// Each database opened, with when it was built and how to get a newer one.
+    public let builds: [(database: String, built: Date, update: String)]
 
     public init(mmdb paths: [String], libloc: String?) throws(EnrichmentError) {
         var sources: [any AddressIntelligence] = []
         var databases: [DatabaseRequirement] = []
+        var builds: [(database: String, built: Date, update: String)] = []
         let day = DateFormatter()
         day.dateFormat = "yyyy-MM-dd"
         day.timeZone = TimeZone(identifier: "UTC")
@@ -22,11 +25,14 @@ public struct IntelligenceSetup: Sendable {
             let db = try MaxMindDatabase(path: path)
             sources.append(db)
             databases.append(DatabaseRequirement(kind: db.content.rawValue, name: db.databaseType, built: day.string(from: db.buildDate)))
+            builds.append(("\(db.databaseType) database \(path)", db.buildDate, "download a newer one from its vendor"))
         }
         if let libloc {
             let db = try LocationDatabase(path: libloc)
             sources.append(db)
             databases.append(DatabaseRequirement(kind: "libloc", name: "libloc", built: day.string(from: db.createdAt)))
+            builds.append(
+                ("location database \(libloc)", db.createdAt, "run 'location update' (Debian package location) or upgrade the libloc-database package"))
         }
         guard !sources.isEmpty else {
             throw EnrichmentError(
@@ -35,6 +41,21 @@ public struct IntelligenceSetup: Sendable {
         }
         source = CachedIntelligence(sources.count == 1 ? sources[0] : CombinedIntelligence(sources))
         self.databases = databases
+        self.builds = builds
+    }
+
+    /// A warning for each database built more than a year before `now`: countries, AS numbers and
+    /// network flags move, so scores drift, and nothing else says so.
+    public func ageWarnings(now: Date = Date()) -> [String] {
+        let day = DateFormatter()
+        day.dateFormat = "yyyy-MM-dd"
+        day.timeZone = TimeZone(identifier: "UTC")
+        return builds.compactMap { b in
+            let days = Int(now.timeIntervalSince(b.built) / 86_400)
+            guard days > 365 else { return nil }
+            return
+                "the \(b.database) was built on \(day.string(from: b.built)), \(days) days ago: countries, AS numbers and network flags may have moved since; \(b.update)"
+        }
     }
 
     /// Whether a City database is among the sources (latitude, longitude and time zone).

@@ -520,7 +520,17 @@ struct Detect: ParsableCommand {
             }
             if let scoringFailure { Diagnostics.note("warning: scan sources were not scored: \(scoringFailure)") }
             if let watch {
-                Diagnostics.note("\(watch.alerts) suspicious remote address\(watch.alerts == 1 ? "" : "es") among \(watch.remoteFlows) flows with a remote end")
+                Diagnostics.note(
+                    "\(watch.alerts) suspicious remote address\(watch.alerts == 1 ? "" : "es") (\(watch.inboundAlerts) connecting in, \(watch.outboundAlerts) reached from home) among \(watch.remoteFlows) flows with a remote end"
+                )
+                let n = watch.foreignFlows
+                if n > 0 {
+                    let flows = "\(n) flow\(n == 1 ? "" : "s") had"
+                    Diagnostics.note(
+                        reputation.home == nil
+                            ? "note: \(flows) public addresses at both ends and \(n == 1 ? "was" : "were") not scored: home is the non-public addresses when --home is not given; give --home FILE with your public networks to score them"
+                            : "note: \(flows) neither end in --home and \(n == 1 ? "was" : "were") not scored")
+                }
             }
             let s = pipeline.statistics
             Diagnostics.note(

@@ -29,8 +29,11 @@ struct AddressDatabaseOptions: ParsableArguments {
     @Flag(help: "Do not use the libloc database (then give --mmdb).")
     var noLocationDatabase = false
 
+    /// The databases, with a warning on stderr for each built over a year ago.
     func open() throws -> IntelligenceSetup {
-        try IntelligenceSetup(mmdb: mmdb, libloc: noLocationDatabase ? nil : locationDatabase)
+        let setup = try IntelligenceSetup(mmdb: mmdb, libloc: noLocationDatabase ? nil : locationDatabase)
+        for warning in setup.ageWarnings() { Diagnostics.note("warning: \(warning)") }
+        return setup
     }
 }
 

@@ -21,7 +21,12 @@ struct ScoreIP: ParsableCommand {
             Each address is ADDR, ADDR,HOUR (UTC, 0–23) or ADDR,HOUR,PORT/PROTO; with none on the command \
             line they are read from standard input, one a line. Allowlisted addresses are reported as \
             such and not scored; private and other non-public addresses are 'not-public'. A model that \
-            uses the hour or port needs them.
+            uses the hour or port needs them: addresses on the command line without them are refused \
+            before anything is printed; on standard input the model's needs are noted first.
+
+            A line that cannot be scored (not an address, an hour out of range, a missing hour) is \
+            reported on stderr with its line number and skipped; the run goes on, says at the end how \
+            many were skipped, and exits with status 1. --strict stops at the first.
 
             --output-format names the output, as on detect. --format, its old name here, still works, \
             with a note (on every other command --format names the input).
@@ -53,6 +58,9 @@ struct ScoreIP: ParsableCommand {
     @Option(help: "How many driving features to show.")
     var drivers = 3
 
+    @Flag(help: "Stop at the first line that cannot be scored, instead of skipping and counting it.")
+    var strict = false
+
     func validate() throws {
         try OptionCheck.require(drivers, "--drivers", in: 0...50)
         if format != nil, outputFormat != nil {
@@ -70,21 +78,50 @@ struct ScoreIP: ParsableCommand {
                 allowlist: try CIDRSet.load(paths: allowlist))
             scorer.driverCount = drivers
             for warning in scorer.warnings { Diagnostics.note("warning: \(warning)") }
+            let spec = ipModel.spec
+            let needs = [spec.hour ? "hour" : nil, spec.port ? "port" : nil].compactMap { $0 }
+            // What each input is, and why it cannot be scored: an unreadable one, or one that lacks an
+            // input the model uses (a public address; others are not scored).
+            func problem(_ text: String) -> (Observation?, String?) {
+                switch Observation.parse(text) {
+                case .failure(let error): return (nil, "\(error)")
+                case .success(let observation):
+                    let missing = observation.address.isGlobal ? spec.missingInputs(observation) : []
+                    guard missing.isEmpty else {
+                        return (
+                            nil,
+                            "'\(text.excerpt())': the IP model uses the \(missing.joined(separator: " and ")) of the connection; give ADDR,HOUR[,PORT/PROTO]"
+                        )
+                    }
+                    return (observation, nil)
+                }
+            }
+            if !addresses.isEmpty {
+                // Every address on the command line is checked before anything is printed.
+                for (i, text) in addresses.enumerated() {
+                    if let reason = problem(text.trimmingCharacters(in: .whitespaces)).1 { throw ScoreInputError(description: "argument \(i + 1): \(reason)") }
+                }
+            } else if !needs.isEmpty {
+                Diagnostics.note(
+                    "note: this IP model uses the \(needs.joined(separator: " and ")) of each connection: give ADDR,HOUR[,PORT/PROTO] on each line")
+            }
             if output == .table {
                 print("address                         verdict       probability  country  asn       drivers")
             }
-            var failures = 0
+            var skipped = 0, lines = 0
             func handle(_ text: String, where location: String) throws {
                 let trimmed = text.trimmingCharacters(in: .whitespaces)
                 if trimmed.isEmpty || trimmed.hasPrefix("#") { return }
-                switch Observation.parse(trimmed) {
-                case .failure(let error):
-                    Diagnostics.error("\(location): \(error)")
-                    failures += 1
-                case .success(let observation):
-                    let score = try scorer.score(observation)
-                    print(output == .jsonl ? try scoreJSONLine(score) : scoreTableLine(score))
+                lines += 1
+                let (observation, reason) = problem(trimmed)
+                guard let observation else {
+                    if strict { throw ScoreInputError(description: "\(location): \(reason!)") }
+                    Diagnostics.error("\(location): \(reason!)")
+                    skipped += 1
+                    return
                 }
+                let score = try scorer.score(observation)
+                print(output == .jsonl ? try scoreJSONLine(score) : scoreTableLine(score))
             }
             if addresses.isEmpty {
                 var number = 0
@@ -95,7 +132,12 @@ struct ScoreIP: ParsableCommand {
             } else {
                 for (i, text) in addresses.enumerated() { try handle(text, where: "argument \(i + 1)") }
             }
-            if failures > 0 { throw ExitCode.failure }
+            if skipped > 0 {
+                Diagnostics.note(
+                    "\(skipped) of \(lines) line\(lines == 1 ? "" : "s") could not be scored and \(skipped == 1 ? "was" : "were") skipped (--strict stops at the first)"
+                )
+                throw ExitCode.failure
+            }
         }
     }
 }
@@ -115,4 +157,9 @@ func scoreTableLine(_ s: IPScore) -> String {
         + (s.country ?? "-").padding(toLength: 9, withPad: " ", startingAt: 0)
         + (s.asn.map { "AS\($0)" } ?? "-").padding(toLength: 10, withPad: " ", startingAt: 0)
         + drivers
+}
+
+/// An address `score ip` cannot score: the line and why.
+struct ScoreInputError: OneLineError {
+    var description: String
 }

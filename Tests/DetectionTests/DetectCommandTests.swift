@@ -116,6 +116,10 @@ import Testing
         lines.append(
             #"{"ts":1740787300,"uid":"W1","id.orig_h":"10.0.0.7","id.orig_p":51000,"id.resp_h":"104.16.1.1","id.resp_p":443,"proto":"tcp","conn_state":"SF","orig_pkts":9,"resp_pkts":12,"orig_bytes":900,"resp_bytes":20000,"duration":2.5}"#
         )
+        // Both ends public: without --home, neither is known to be home.
+        lines.append(
+            #"{"ts":1740787301,"uid":"P1","id.orig_h":"45.148.10.5","id.orig_p":40001,"id.resp_h":"104.16.1.1","id.resp_p":443,"proto":"tcp","conn_state":"S0","orig_pkts":1,"resp_pkts":0,"orig_bytes":0,"resp_bytes":0,"duration":0}"#
+        )
         let log = base + "/public-conn.log"
         try (lines.joined(separator: "\n") + "\n").write(toFile: log, atomically: true, encoding: .utf8)
         return log
@@ -143,7 +147,18 @@ import Testing
             let rep = try #require((c["flowhound"] as? [String: Any])?["reputation"] as? [String: Any])
             #expect(rep["verdict"] as? String == "suspicious")
         }
-        #expect(r.stderr.contains("among 61 flows with a remote end"))
+        #expect(r.stderr.contains("connecting in, ") && r.stderr.contains("reached from home) among 61 flows with a remote end"))
+        #expect(
+            r.stderr.contains(
+                "note: 1 flow had public addresses at both ends and was not scored: home is the non-public addresses when --home is not given; give --home FILE with your public networks to score them"
+            ))
+        // With --home naming the public web server and the private network, the flow from the
+        // scanner to the server has a remote end, and the client's flow to the server none.
+        let home = base + "/home.txt"
+        try "104.16.1.1\n10.0.0.0/8\n".write(toFile: home, atomically: true, encoding: .utf8)
+        let homed = try FlowhoundCLI.run(["detect", log, "--detectors", "threshold", "--connection-alerts", "--home", home])
+        #expect(homed.status == 0 && homed.stderr.contains("among 61 flows with a remote end") && !homed.stderr.contains("not scored"), "\(homed.stderr)")
+        #expect(!homed.stdout.contains(#""remote":"104.16.1.1""#))
         // Allowlisting the scanner silences its scan alert and its reputation alert alike.
         let allow = base + "/allow.txt"
         try "45.148.10.0/24\n".write(toFile: allow, atomically: true, encoding: .utf8)

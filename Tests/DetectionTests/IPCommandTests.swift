@@ -46,6 +46,42 @@ struct IPCommandTests {
         #expect(noModel.status == 1 && noModel.stderr.hasPrefix("flowhound: error: \(base)/missing.safetensors"))
     }
 
+    /// `score ip` goes on past a line it cannot score (reported with its line, counted, status 1;
+    /// `--strict` stops there), and a model that uses the hour says so before printing anything.
+    @Test func scoreIPSkipsBadLinesAndSaysWhatTheModelNeeds() throws {
+        let base = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let model = base + "/hour.safetensors"
+        // Malicious rows from a flow log carry their hour; benign ones get spread hours: the model uses the hour.
+        let train = try FlowhoundCLI.run([
+            "train", "ip", "--malicious", FixtureDirectory.labelled.path("stratosphere-008-mixed.head120.conn.log.labeled"),
+            "--benign", "\(Self.fixtures)/cloudflare-v4-ip-ranges.txt", "--samples-per-list", "200", "--spread-benign-hours",
+            "--trees", "5", "--epochs", "2", "-o", model,
+        ])
+        try #require(train.status == 0, "\(train.stderr)")
+
+        let refused = try FlowhoundCLI.run(["score", "ip", "--model", model, "8.8.8.8,14", "8.8.8.8"])
+        #expect(refused.status == 1 && refused.stdout.isEmpty)
+        // (An old location database adds its warning first.)
+        func lines(_ text: String) -> [String] { text.split(separator: "\n").map(String.init).filter { !$0.contains("warning: the location database") } }
+        #expect(lines(refused.stderr) == ["flowhound: error: argument 2: '8.8.8.8': the IP model uses the hour of the connection; give ADDR,HOUR[,PORT/PROTO]"])
+
+        let input = base + "/input.txt", strictInput = base + "/strict.txt"
+        try "8.8.8.8\nnot-an-address\n8.8.8.8,14\n10.0.0.1\n".write(toFile: input, atomically: true, encoding: .utf8)
+        try "8.8.8.8,14\nbad\n8.8.8.8,15\n".write(toFile: strictInput, atomically: true, encoding: .utf8)
+        let going = try FlowhoundCLI.run(["score", "ip", "--model", model, "--output-format", "jsonl"], stdin: input)
+        #expect(going.status == 1)
+        #expect(going.stdout.split(separator: "\n").count == 2, "\(going.stdout)")
+        let notes = lines(going.stderr)
+        #expect(notes.first == "flowhound: note: this IP model uses the hour of each connection: give ADDR,HOUR[,PORT/PROTO] on each line")
+        #expect(notes.contains("flowhound: error: <stdin>:2: 'not-an-address': not an IPv4 or IPv6 address"))
+        #expect(notes.last == "flowhound: 2 of 4 lines could not be scored and were skipped (--strict stops at the first)")
+
+        let strict = try FlowhoundCLI.run(["score", "ip", "--model", model, "--strict"], stdin: strictInput)
+        #expect(strict.status == 1 && strict.stdout.split(separator: "\n").count == 2)  // the header and the first
+        #expect(strict.stderr.contains("flowhound: error: <stdin>:2: 'bad': not an IPv4 or IPv6 address"))
+    }
+
     /// `score ip --output-format` names the output, as on `detect`; `--format`, its old name, still
     /// works, with a one-line note on stderr. The shipped model.
     @Test func outputFormatAndItsOldNameFormat() throws {

@@ -77,6 +77,19 @@ import Testing
         }
     }
 
+    /// A database built more than a year before now gets a warning naming it, its build date and how
+    /// to update it; a younger one none.
+    @Test func databasesOverAYearOldAreNamed() throws {
+        let path = FixtureDirectory.maxMind.path("GeoLite2-City-Test.mmdb")
+        let setup = try IntelligenceSetup(mmdb: [path], libloc: nil)
+        let built = try #require(setup.builds.first?.built)
+        #expect(setup.ageWarnings(now: built.addingTimeInterval(300 * 86_400)).isEmpty)
+        let warnings = setup.ageWarnings(now: built.addingTimeInterval(400 * 86_400))
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.hasPrefix("the GeoLite2-City database \(path) was built on ") == true)
+        #expect(warnings.first?.contains(", 400 days ago: countries, AS numbers and network flags may have moved since; download a newer one") == true)
+    }
+
     @Test func encodesCityFactsFromAMaxMindDatabase() throws {
         let setup = try IntelligenceSetup(mmdb: [FixtureDirectory.maxMind.path("GeoLite2-City-Test.mmdb")], libloc: nil)
         #expect(setup.hasCity && !setup.hasLibloc)
