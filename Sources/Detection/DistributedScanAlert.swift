@@ -104,7 +104,7 @@ public struct DistributedScanAlert: Sendable {
     public static let tableHeader = ["first seen", "target", "sources", "ports", "failed", "top sources", "ports probed"]
     public var tableRow: [String] {
         [
-            CivilTime(firstSeen).short, target.description, "\(sources.count)\(sourcesTruncated ? "+" : "")", String(ports.count),
+            CivilTime(firstSeen).tableTime, target.description, "\(sources.count)\(sourcesTruncated ? "+" : "")", String(ports.count),
             String(failedFlows), sources.prefix(3).map(\.address.description).joined(separator: ","), ScanAlert.ranges(ports, limit: 4),
         ]
     }

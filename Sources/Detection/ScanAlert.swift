@@ -181,7 +181,7 @@ public struct ScanAlert: Sendable {
     public static let tableHeader = ["first seen", "source", "type", "ports", "hosts", "failed", "detectors", "ip score", "ports probed"]
     public var tableRow: [String] {
         [
-            CivilTime(firstSeen).short, source.description, scanType, String(ports.count), String(hosts.count),
+            CivilTime(firstSeen).tableTime, source.description, scanType, String(ports.count), String(hosts.count),
             "\(Int((failureRatio * 100).rounded()))%", reasons.keys.sorted().joined(separator: "+"),
             sourceReputation?.tableCell ?? "-",
             ScanAlert.ranges(ports, limit: 4),

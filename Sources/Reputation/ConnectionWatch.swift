@@ -55,7 +55,7 @@ public struct ConnectionAlert: Sendable {
     public static let tableHeader = ["time", "remote", "direction", "local", "port", "probability", "drivers"]
     public var tableRow: [String] {
         [
-            CivilTime(flow.start).short, remote.description, inbound ? "inbound" : "outbound", local.description,
+            CivilTime(flow.start).tableTime, remote.description, inbound ? "inbound" : "outbound", local.description,
             "\(flow.destinationPort)/\(flow.transport)", score.probability.map { String(format: "%.2f", $0) } ?? "-",
             score.drivers.map { "\($0.feature)=\($0.value)" }.joined(separator: ", "),
         ]

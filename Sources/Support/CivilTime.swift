@@ -43,6 +43,11 @@ public struct CivilTime: Sendable, Equatable {
         "\(year)-\(Self.two(month))-\(Self.two(day))T\(Self.two(hour)):\(Self.two(minute)):\(Self.two(second))Z"
     }
 
+    /// `2022-06-12 22:39:00Z`: always with seconds, so that a column of times lines up.
+    public var tableTime: String {
+        "\(year)-\(Self.two(month))-\(Self.two(day)) \(Self.two(hour)):\(Self.two(minute)):\(Self.two(second))Z"
+    }
+
     /// `2022-06-12 22:39Z`, with seconds when they are not zero.
     public var short: String {
         "\(year)-\(Self.two(month))-\(Self.two(day)) \(Self.two(hour)):\(Self.two(minute))" + (second != 0 ? ":\(Self.two(second))" : "") + "Z"

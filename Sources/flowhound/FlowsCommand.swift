@@ -214,6 +214,8 @@ extension Flows {
                 if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys]
+                    // snake_case, as the alerts and the HTTP API are.
+                    encoder.keyEncodingStrategy = .convertToSnakeCase
                     FileHandle.standardOutput.write(try encoder.encode(report))
                     FileHandle.standardOutput.write(Data("\n".utf8))
                 } else {

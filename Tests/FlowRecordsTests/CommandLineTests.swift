@@ -7,10 +7,18 @@ import Testing
 
 /// The `flowhound` executable as users run it: output, messages on stderr, exit status.
 @Suite(.tags(.integration)) struct CommandLineTests {
+    static var snakeCase: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+
     @Test func statsAsJSON() throws {
         let r = try FlowhoundCLI.run(["flows", "stats", targetFixtures.path("zeek/stratosphere-008-mixed.head300.conn.log.labeled"), "--json", "--top", "2"])
         #expect(r.status == 0)
-        let report = try JSONDecoder().decode(StatsReport.self, from: Data(r.stdout.utf8))
+        // snake_case keys, as the alerts and the HTTP API have.
+        #expect(r.stdout.contains(#""top_sources":"#) && r.stdout.contains(#""first_seen":"#) && !r.stdout.contains("topSources"))
+        let report = try Self.snakeCase.decode(StatsReport.self, from: Data(r.stdout.utf8))
         #expect(report.records == 300)
         #expect(report.inputs.first?.format == "zeek")
         #expect(report.topSources.count == 2)
@@ -39,8 +47,8 @@ import Testing
         let headed = try FlowhoundCLI.run(["flows", "stats", HeaderlessNfdumpTests.headedExport, "--json"])
         let piped = try FlowhoundCLI.run(["flows", "stats", "-", "--json"], stdin: quiet)
         #expect(headed.status == 0 && piped.status == 0)
-        let a = try JSONDecoder().decode(StatsReport.self, from: Data(headed.stdout.utf8))
-        let b = try JSONDecoder().decode(StatsReport.self, from: Data(piped.stdout.utf8))
+        let a = try Self.snakeCase.decode(StatsReport.self, from: Data(headed.stdout.utf8))
+        let b = try Self.snakeCase.decode(StatsReport.self, from: Data(piped.stdout.utf8))
         #expect(a.records == b.records && a.outcomes == b.outcomes && a.topSources.map(\.key) == b.topSources.map(\.key))
     }
 
