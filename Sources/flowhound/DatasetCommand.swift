@@ -16,16 +16,29 @@ struct Dataset: ParsableCommand {
 
             In Python: X = numpy.load("DIR/train/X.npy"); y = numpy.load("DIR/train/y.npy").
 
+            Without --truth, the truth comes from the labels the flows carry, as in 'eval detect' \
+            (Stratosphere/CTU label and detailedlabel, CTU-13 Argus Label, CICFlowMeter Label): a \
+            source with a scan flow is a scanner, one with only benign flows benign; sources of other \
+            attacks, or without a known label, are left out. --scan-label names labels that mean scanning.
+
             Examples:
               flowhound dataset conn.log --truth truth.csv -o data
+              flowhound dataset stratosphere.conn.log.labeled --scan-label External-Attack-to-Device -o data
               flowhound dataset --synth-seed 7 --synth-duration 2h -o data
             """)
 
     @Argument(help: ArgumentHelp("Labelled flow logs ('-' for standard input, '.gz' accepted).", valueName: "log"))
     var logs: [String] = []
 
-    @Option(help: "Ground truth for the logs: CSV source,label,kind.")
+    @Option(help: "Ground truth for the logs: CSV source,label,kind (default: the flows' own labels).")
     var truth: String?
+
+    @Option(
+        name: .customLong("scan-label"),
+        help: ArgumentHelp(
+            "Truth from labels: flows with this label or detailed label (ignoring case) are scans, such as Stratosphere's External-Attack-to-Device. Repeat for more.",
+            valueName: "label"))
+    var scanLabels: [String] = []
 
     @Option(name: .shortAndLong, help: "Output directory.")
     var output: String
@@ -62,10 +75,13 @@ struct Dataset: ParsableCommand {
 
     func validate() throws {
         if synth.synthSeed == nil {
-            guard !logs.isEmpty else { throw ValidationError("give flow logs with --truth, or --synth-seed") }
-            guard truth != nil else { throw ValidationError("--truth is required with flow logs") }
-        } else if !logs.isEmpty || truth != nil {
-            throw ValidationError("--synth-seed generates its own traffic and truth: give no logs and no --truth")
+            guard !logs.isEmpty else { throw ValidationError("give labelled flow logs (with --truth, or carrying labels), or --synth-seed") }
+            if truth != nil, !scanLabels.isEmpty { throw ValidationError("--scan-label is for truth taken from the flows' labels, not with --truth") }
+            if let empty = scanLabels.first(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+                throw ValidationError("--scan-label needs a label, found '\(empty)'")
+            }
+        } else if !logs.isEmpty || truth != nil || !scanLabels.isEmpty {
+            throw ValidationError("--synth-seed generates its own traffic and truth: give no logs, --truth or --scan-label")
         }
         try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds")
         guard (0..<1).contains(testFraction) else { throw ValidationError("--test-fraction must be in 0..<1") }
@@ -91,12 +107,35 @@ struct Dataset: ParsableCommand {
                 (meta, flowCount) = try writer.writeSynthetic(config: config, window: window, openWindows: openWindows, to: output)
             } else {
                 var imager = ActivityImager(window: window, openWindows: openWindows)
-                let groundTruth = try GroundTruth.load(path: truth!)
+                let given = try truth.map { try GroundTruth.load(path: $0) }
+                var labels = LabelTruth(scanLabels: scanLabels)
                 let reader = FlowReader(options: ReadOptions(format: format, strict: strict))
                 for log in logs {
-                    let summary = try reader.read(path: log) { imager.add($0) }
+                    let summary = try reader.read(path: log) { record in
+                        imager.add(record)
+                        if given == nil { labels.add(record) }
+                    }
                     Diagnostics.reportMalformed(summary)
                     flowCount += summary.records
+                }
+                let groundTruth: GroundTruth
+                if let given {
+                    groundTruth = given
+                } else {
+                    let s = labels.summary
+                    guard s.labelledFlows > 0 else {
+                        throw EvalTruthError(
+                            description:
+                                "no ground truth: the \(flowCount) flows of \(logs.joined(separator: ", ").excerpt(limit: 200)) carry no labels; give --truth CSV (source,label,kind), or logs with labels (Stratosphere Zeek label, CTU-13 Argus Label, CICFlowMeter Label)"
+                        )
+                    }
+                    for note in EvalDetect.labelNotes(s, noScanners: "the dataset has no scan images", noBenign: "the dataset has no benign images") {
+                        Diagnostics.note(note)
+                    }
+                    Diagnostics.note(
+                        "truth from the flows' labels: \(s.scanners) scanning source\(s.scanners == 1 ? "" : "s"), \(s.benignSources) benign"
+                            + (s.otherMaliciousSources > 0 ? ", \(s.otherMaliciousSources) of other attacks left out" : ""))
+                    groundTruth = labels.groundTruth().truth
                 }
                 meta = try writer.write(images: imager, truth: groundTruth, inputs: logs, to: output)
             }

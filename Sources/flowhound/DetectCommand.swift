@@ -636,16 +636,18 @@ struct EvalDetect: ParsableCommand {
                     )
                 }
                 e = DetectionEvaluation(flagged: flagged, labels: labels, distributed: distributed)
-                for note in Self.labelNotes(e) { Diagnostics.note(note) }
+                for note in Self.labelNotes(e.labels) { Diagnostics.note(note) }
             }
             print(json ? try jsonText(e) : Self.report(e, flows: flows, seconds: seconds))
         }
     }
 
     /// Notes on stderr about truth taken from labels: labels not known, --scan-label that matched
-    /// nothing, and what cannot be measured when the labels name no scanning or no benign source.
-    static func labelNotes(_ e: DetectionEvaluation) -> [String] {
-        guard let s = e.labels else { return [] }
+    /// nothing, and what is lost when the labels name no scanning (`noScanners`) or no benign source.
+    static func labelNotes(
+        _ summary: LabelTruth.Summary?, noScanners: String = "recall is not measured", noBenign: String = "false alarms are not measured"
+    ) -> [String] {
+        guard let s = summary else { return [] }
         var notes: [String] = []
         if !s.unknownLabels.isEmpty {
             notes.append(
@@ -654,7 +656,7 @@ struct EvalDetect: ParsableCommand {
         }
         for label in s.unmatchedScanLabels { notes.append("note: --scan-label '\(label.excerpt(limit: 60))' matched no flow") }
         if s.scanners == 0 {
-            var text = "warning: the labels name no scanning source: recall is not measured"
+            var text = "warning: the labels name no scanning source: \(noScanners)"
             if s.otherMaliciousSources > 0 {
                 let kinds = s.otherMaliciousKinds.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(3)
                 text +=
@@ -662,7 +664,7 @@ struct EvalDetect: ParsableCommand {
             }
             notes.append(text)
         }
-        if s.benignSources == 0 { notes.append("warning: the labels name no benign source: false alarms are not measured") }
+        if s.benignSources == 0 { notes.append("warning: the labels name no benign source: \(noBenign)") }
         return notes
     }
 

@@ -158,7 +158,8 @@ import Testing
         for file in ["train/X.npy", "train/y.npy", "test/X.npy", "test/y.npy", "meta.json"] {
             #expect(FileManager.default.fileExists(atPath: data + "/" + file), "\(file)")
         }
-        let usage = try FlowhoundCLI.run(["dataset", log, "-o", data])
-        #expect(usage.status == 64 && usage.stderr.contains("--truth is required"))
+        // Without --truth the flows' labels are the truth; synthetic logs carry none.
+        let unlabelled = try FlowhoundCLI.run(["dataset", log, "-o", data])
+        #expect(unlabelled.status == 1 && unlabelled.stderr.contains("carry no labels; give --truth CSV"), "\(unlabelled.stderr)")
     }
 }
