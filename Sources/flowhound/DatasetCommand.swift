@@ -30,15 +30,7 @@ struct Dataset: ParsableCommand {
     @Argument(help: ArgumentHelp("Labelled flow logs ('-' for standard input, '.gz' accepted).", valueName: "log"))
     var logs: [String] = []
 
-    @Option(help: "Ground truth for the logs: CSV source,label,kind (default: the flows' own labels).")
-    var truth: String?
-
-    @Option(
-        name: .customLong("scan-label"),
-        help: ArgumentHelp(
-            "Truth from labels: flows with this label or detailed label (ignoring case) are scans, such as Stratosphere's External-Attack-to-Device. Repeat for more.",
-            valueName: "label"))
-    var scanLabels: [String] = []
+    @OptionGroup var truthOptions: TruthOptions
 
     @Option(name: .shortAndLong, help: "Output directory.")
     var output: String
@@ -76,11 +68,7 @@ struct Dataset: ParsableCommand {
     func validate() throws {
         if synth.synthSeed == nil {
             guard !logs.isEmpty else { throw ValidationError("give labelled flow logs (with --truth, or carrying labels), or --synth-seed") }
-            if truth != nil, !scanLabels.isEmpty { throw ValidationError("--scan-label is for truth taken from the flows' labels, not with --truth") }
-            if let empty = scanLabels.first(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
-                throw ValidationError("--scan-label needs a label, found '\(empty)'")
-            }
-        } else if !logs.isEmpty || truth != nil || !scanLabels.isEmpty {
+        } else if !logs.isEmpty || truthOptions.truth != nil || !truthOptions.scanLabels.isEmpty {
             throw ValidationError("--synth-seed generates its own traffic and truth: give no logs, --truth or --scan-label")
         }
         try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds")
@@ -107,8 +95,8 @@ struct Dataset: ParsableCommand {
                 (meta, flowCount) = try writer.writeSynthetic(config: config, window: window, openWindows: openWindows, to: output)
             } else {
                 var imager = ActivityImager(window: window, openWindows: openWindows)
-                let given = try truth.map { try GroundTruth.load(path: $0) }
-                var labels = LabelTruth(scanLabels: scanLabels)
+                let given = try truthOptions.truth.map { try GroundTruth.load(path: $0) }
+                var labels = LabelTruth(scanLabels: truthOptions.scanLabels)
                 let reader = FlowReader(options: ReadOptions(format: format, strict: strict))
                 for log in logs {
                     let summary = try reader.read(path: log) { record in
@@ -123,12 +111,7 @@ struct Dataset: ParsableCommand {
                     groundTruth = given
                 } else {
                     let s = labels.summary
-                    guard s.labelledFlows > 0 else {
-                        throw EvalTruthError(
-                            description:
-                                "no ground truth: the \(flowCount) flows of \(logs.joined(separator: ", ").excerpt(limit: 200)) carry no labels; give --truth CSV (source,label,kind), or logs with labels (Stratosphere Zeek label, CTU-13 Argus Label, CICFlowMeter Label)"
-                        )
-                    }
+                    guard s.labelledFlows > 0 else { throw EvalTruthError(flows: flowCount, logs: logs) }
                     for note in EvalDetect.labelNotes(s, noScanners: "the dataset has no scan images", noBenign: "the dataset has no benign images") {
                         Diagnostics.note(note)
                     }

@@ -592,29 +592,15 @@ struct EvalDetect: ParsableCommand {
     static let listLimit = 10
 
     @OptionGroup var input: DetectionInput
-    @Option(help: "Ground truth: CSV source,label,kind (as 'flowhound synth' writes). Without it: the flows' own labels.")
-    var truth: String?
-    @Option(
-        name: .customLong("scan-label"),
-        help: ArgumentHelp(
-            "Truth from labels: flows with this label or detailed label (ignoring case) are scans, such as Stratosphere's External-Attack-to-Device. Repeat for more.",
-            valueName: "label"))
-    var scanLabels: [String] = []
+    @OptionGroup var truthOptions: TruthOptions
     @OptionGroup(title: "Detection") var options: DetectionOptions
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    func validate() throws {
-        if truth != nil, !scanLabels.isEmpty { throw ValidationError("--scan-label is for truth taken from the flows' labels, not with --truth") }
-        if let empty = scanLabels.first(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
-            throw ValidationError("--scan-label needs a label, found '\(empty)'")
-        }
-    }
-
     func run() throws {
         try Diagnostics.run {
             try input.noteOldSpellings(tableOutput: false)
-            let groundTruth = try truth.map { try GroundTruth.load(path: $0) }
+            let groundTruth = try truthOptions.truth.map { try GroundTruth.load(path: $0) }
             let pipeline = try options.makePipeline()
             var flagged = Set<IPAddress>()
             pipeline.onAlert = { flagged.insert($0.source) }
@@ -622,19 +608,14 @@ struct EvalDetect: ParsableCommand {
             pipeline.onDistributedAlert = { alert in
                 if alert.phase == .end { distributed.append((alert.target, alert.sources.map(\.address))) }
             }
-            var labels = LabelTruth(scanLabels: scanLabels)
+            var labels = LabelTruth(scanLabels: truthOptions.scanLabels)
             if groundTruth == nil { pipeline.inspect = { labels.add($0) } }
             let (seconds, flows) = try runDetection(input, pipeline)
             let e: DetectionEvaluation
             if let groundTruth {
                 e = DetectionEvaluation(flagged: flagged, truth: groundTruth, distributed: distributed)
             } else {
-                guard labels.summary.labelledFlows > 0 else {
-                    throw EvalTruthError(
-                        description:
-                            "no ground truth: the \(flows) flows of \(input.source.logs.joined(separator: ", ").excerpt(limit: 200)) carry no labels; give --truth CSV (source,label,kind), or logs with labels (Stratosphere Zeek label, CTU-13 Argus Label, CICFlowMeter Label)"
-                    )
-                }
+                guard labels.summary.labelledFlows > 0 else { throw EvalTruthError(flows: flows, logs: input.source.logs) }
                 e = DetectionEvaluation(flagged: flagged, labels: labels, distributed: distributed)
                 for note in Self.labelNotes(e.labels) { Diagnostics.note(note) }
             }
@@ -716,7 +697,33 @@ struct EvalDetect: ParsableCommand {
     }
 }
 
-/// `eval detect` has no ground truth: neither --truth nor labels in the logs.
+/// `eval detect` or `dataset` has no ground truth: neither --truth nor labels in the logs.
 struct EvalTruthError: OneLineError {
     var description: String
+
+    init(flows: Int, logs: [String]) {
+        description =
+            "no ground truth: the \(flows) flows of \(logs.joined(separator: ", ").excerpt(limit: 200)) carry no labels; give --truth CSV (source,label,kind), or logs with labels (Stratosphere Zeek label, CTU-13 Argus Label, CICFlowMeter Label)"
+    }
+}
+
+/// Where the ground truth of labelled logs comes from (`eval detect`, `dataset`): a truth file, or the
+/// flows' own labels, with the labels that mean scanning.
+struct TruthOptions: ParsableArguments {
+    @Option(help: "Ground truth: CSV source,label,kind (as 'flowhound synth' writes). Without it: the flows' own labels.")
+    var truth: String?
+
+    @Option(
+        name: .customLong("scan-label"),
+        help: ArgumentHelp(
+            "Truth from labels: flows with this label or detailed label (ignoring case) are scans, such as Stratosphere's External-Attack-to-Device. Repeat for more.",
+            valueName: "label"))
+    var scanLabels: [String] = []
+
+    func validate() throws {
+        if truth != nil, !scanLabels.isEmpty { throw ValidationError("--scan-label is for truth taken from the flows' labels, not with --truth") }
+        if let empty = scanLabels.first(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("--scan-label needs a label, found '\(empty)'")
+        }
+    }
 }
