@@ -52,7 +52,15 @@ public struct ActivityImage: Sendable, Equatable {
     /// The row of a destination port (see the type's documentation).
     @inlinable public static func row(port: UInt16) -> Int {
         if port < 1024 { return Int(port) >> 5 }
-        // log(65536/1024) = log(64): 32 rows across six doublings.
+        return Int(highPortRows[Int(port) - 1024])
+    }
+
+    /// The row of each port from 1024 up, worked out once: a table lookup instead of a logarithm for
+    /// every flow.
+    @usableFromInline static let highPortRows: [UInt8] = (1024...65535).map { UInt8(logRow(port: $0)) }
+
+    /// The row of a port from 1024 up: log(65536/1024) = log(64), 32 rows across six doublings.
+    static func logRow(port: Int) -> Int {
         let position = log2(Double(port) / 1024) / 6
         return 32 + min(31, Int(position * 32))
     }

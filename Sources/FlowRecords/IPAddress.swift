@@ -24,6 +24,20 @@ public struct IPAddress: Hashable, Comparable, Sendable {
         self.low = IPAddress.mappedPrefix | UInt64(value)
     }
 
+    /// The hash that `Set` and `Dictionary` use for an address key (`Hashable`'s customisation point).
+    /// An IPv4 address is all in `low` (`high` is 0), so it is hashed as that one word: the standard
+    /// library's single-word SipHash, keyed like every other hash, without a `Hasher`'s set-up for
+    /// two words. Address tables are looked up several times for every flow, and hashing is much of their
+    /// cost. IPv6 addresses are hashed in full, as `hash(into:)` does. Equal addresses hash alike.
+    @inlinable public func _rawHashValue(seed: Int) -> Int {
+        if high == 0 { return low._rawHashValue(seed: seed) }
+        var hasher = Hasher()
+        hasher.combine(seed)
+        hasher.combine(high)
+        hasher.combine(low)
+        return hasher.finalize()
+    }
+
     /// True for IPv4 addresses (including those written in IPv4-mapped IPv6 form).
     @inlinable public var isIPv4: Bool {
         high == 0 && (low & 0xFFFF_FFFF_0000_0000) == IPAddress.mappedPrefix

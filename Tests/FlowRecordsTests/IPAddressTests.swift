@@ -44,6 +44,31 @@ import Testing
         #expect(try #require(IPAddress("2001:db8::1")).ipv4 == nil)
     }
 
+    /// Address tables hash IPv4 addresses as one word and IPv6 ones in full: every address, of either
+    /// family and of IPv6 addresses whose high half is zero like IPv4's, is found and counted once.
+    @Test func setsAndTablesKeepBothFamiliesApart() throws {
+        let texts = [
+            "10.0.0.1", "::ffff:10.0.0.2", "::1", "::a00:1", "2001:db8::1", "2001:db8::a00:1", "0.0.0.0", "::",
+            "255.255.255.255", "fe80::1",
+        ]
+        var addresses = texts.compactMap(IPAddress.init)
+        #expect(addresses.count == texts.count)
+        for i in 0..<2000 { addresses.append(IPAddress(ipv4: 0xC633_0000 | UInt32(i))) }
+        for i in 0..<2000 { addresses.append(IPAddress(high: 0x2001_0DB8_0000_0002, low: UInt64(i))) }
+        var set = Set(addresses)
+        #expect(set.count == addresses.count)
+        for a in addresses { #expect(set.contains(a)) }
+        #expect(!set.contains(IPAddress(high: 0x2001_0DB8_0000_0001, low: 0)))
+        var table: [IPAddress: Int] = [:]
+        for (i, a) in addresses.enumerated() { table[a] = i }
+        #expect(table.count == addresses.count)
+        #expect(addresses.indices.allSatisfy { table[addresses[$0]] == $0 })
+        // Equal addresses hash alike however they were written.
+        #expect(ip("10.0.0.2").hashValue == ip("::ffff:10.0.0.2").hashValue)
+        set.remove(ip("::ffff:10.0.0.1"))
+        #expect(!set.contains(ip("10.0.0.1")))
+    }
+
     @Test func ordersNumerically() throws {
         let sorted = ["10.0.0.2", "9.255.255.255", "10.0.0.10", "::1"].compactMap(IPAddress.init).sorted()
         #expect(sorted.map(\.description) == ["::1", "9.255.255.255", "10.0.0.2", "10.0.0.10"])
