@@ -135,11 +135,7 @@ for _ in $(seq 50); do [[ -e $READY ]] && break; sleep 0.1; done
 [[ -e $READY ]] || { echo "error: listeners did not start" >&2; exit 1; }
 
 PCAP="$WORK/busy.pcap"
-ip netns exec "$NS" timeout 180 tcpdump -i lo -n -s 128 -U -w "$PCAP" ip 2>"$WORK/tcpdump.err" &
-TCPDUMP_PID=$!
-BG_PIDS+=("$TCPDUMP_PID")
-for _ in $(seq 50); do grep -q 'listening on' "$WORK/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
-sleep 0.5
+netns_start_tcpdump "$PCAP" 128 180
 log "clients running (90 s)"
 CLIENTS=()
 for n in 30 31 32; do

@@ -192,11 +192,7 @@ log "listeners up"
 # ---------------------------------------------------------------------------
 rm -f "$PCAP"
 logcmd timeout 280 tcpdump -i lo -n -s 256 -U -w "$PCAP" ip "&"
-ip netns exec "$NS" timeout 280 tcpdump -i lo -n -s 256 -U -w "$PCAP" ip 2>"$WORK/tcpdump.err" &
-TCPDUMP_PID=$!
-BG_PIDS+=("$TCPDUMP_PID")
-for _ in $(seq 50); do grep -q 'listening on' "$WORK/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
-sleep 0.5
+netns_start_tcpdump "$PCAP" 256 280
 log "tcpdump running"
 
 # ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #   source "$(dirname "$0")/netns-capture.sh"
 #   netns_require "why root" "apt-get install hint" tool...   # root and the tools, or exit 1
 #   netns_start NAME                                          # NS, WORK, BG_PIDS, nsx, cleanup on exit
+#   netns_start_tcpdump PCAP SNAPLEN SECONDS                  # capture lo into PCAP; sets TCPDUMP_PID
 #   netns_stop_tcpdump PID                                    # stop a capture, its file closed
 #
 # The namespace has nothing but `lo`; cleanup kills what the script started and anything left in the
@@ -53,6 +54,18 @@ netns_start() {
 
 # Runs a command inside the namespace.
 nsx() { ip netns exec "$NS" "$@"; }
+
+# Captures IP packets on the namespace's `lo` into PCAP (SNAPLEN bytes of each, written as they come),
+# for at most SECONDS, in the background; returns once tcpdump is listening. Sets TCPDUMP_PID. Called
+# directly, not in a subshell, so that the capture stays this shell's child.
+netns_start_tcpdump() {
+    local pcap=$1 snaplen=$2 seconds=$3
+    ip netns exec "$NS" timeout "$seconds" tcpdump -i lo -n -s "$snaplen" -U -w "$pcap" ip 2>"$WORK/tcpdump.err" &
+    TCPDUMP_PID=$!
+    BG_PIDS+=("$TCPDUMP_PID")
+    for _ in $(seq 50); do grep -q 'listening on' "$WORK/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
+    sleep 0.5
+}
 
 # Stops tcpdump (PID) with SIGTERM, which closes the file cleanly. A parent that blocked SIGTERM (some
 # process launchers do, and the mask survives exec) would leave it running: after five seconds,
