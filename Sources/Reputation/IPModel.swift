@@ -316,7 +316,8 @@ public struct IPModelCard: Codable, Sendable {
     public struct Input: Codable, Sendable {
         public var path: String
         public var role: String
-        /// `addresses`, `blocks` (sampled) or `flows`.
+        /// `addresses`, `blocks` (sampled) or `flows`; for rows labelled from logs (`train ip --logs`),
+        /// the rule (`DerivedInput.kind`).
         public var kind: String
         public var rows: Int
         public var sha256: String

@@ -47,6 +47,27 @@ public struct ReputationDataError: Error, Sendable, CustomStringConvertible, Set
     }
 }
 
+/// Labelled observations that come from a rule applied to flow logs rather than from a file of their
+/// own (`train ip --logs`: the sources the scan detectors flagged, the servers home clients used).
+public struct DerivedInput: Sendable {
+    /// What the model card names the input: the rule and the logs it was applied to.
+    public var name: String
+    public var malicious: Bool
+    /// The rule, in the card's `kind` column.
+    public var kind: String
+    /// A checksum of the logs the rule read.
+    public var sha256: String
+    public var observations: [Observation]
+
+    public init(name: String, malicious: Bool, kind: String, sha256: String, observations: [Observation]) {
+        self.name = name
+        self.malicious = malicious
+        self.kind = kind
+        self.sha256 = sha256
+        self.observations = observations
+    }
+}
+
 /// Rows read from `--malicious` and `--benign` inputs, de-duplicated and made consistent, with
 /// notes on everything that was dropped or decided on the way.
 public struct LabelledData: Sendable {
@@ -64,7 +85,7 @@ public struct LabelledData: Sendable {
     /// (or it is gzip-compressed), otherwise an `AddressList`: lines of single addresses are taken
     /// as they are, blocks are sampled (`samplesPerList` per file).
     public static func load(
-        malicious: [String], benign: [String], options: LoadingOptions,
+        malicious: [String], benign: [String], derived: [DerivedInput] = [], options: LoadingOptions,
         flowOptions: ReadOptions = ReadOptions()
     ) throws -> LabelledData {
         var rows: [LabelledRow] = []
@@ -72,25 +93,47 @@ public struct LabelledData: Sendable {
         var notes: [String] = []
         struct Seen: Hashable { var observation: Observation; var malicious: Bool }
         var seen = Set<Seen>()
-        for (role, paths) in [("malicious", malicious), ("benign", benign)] {
-            for path in paths {
-                let index = inputs.count
-                let isMalicious = role == "malicious"
-                final class Tally { var added = 0, duplicates = 0, notGlobal = 0 }
-                let tally = Tally()
-                let kind = try readInput(path, options: options, flowOptions: flowOptions, seed: options.seed &+ UInt64(index), notes: &notes) { observation in
-                    guard observation.address.isGlobal else { tally.notGlobal += 1; return }
-                    // The same observation in both classes is resolved below; within a class it counts once.
-                    guard seen.insert(Seen(observation: observation, malicious: isMalicious)).inserted else { tally.duplicates += 1; return }
-                    rows.append(LabelledRow(observation: observation, malicious: isMalicious, input: index))
-                    tally.added += 1
-                }
-                var detail: [String] = []
-                if tally.duplicates > 0 { detail.append("\(tally.duplicates) repeated") }
-                if tally.notGlobal > 0 { detail.append("\(tally.notGlobal) not public Internet addresses") }
-                if !detail.isEmpty { notes.append("\(path): skipped \(detail.joined(separator: " and "))") }
+        enum Source {
+            case file(String)
+            case derived(DerivedInput)
+        }
+        let sources =
+            malicious.map { (true, Source.file($0)) } + derived.filter(\.malicious).map { (true, Source.derived($0)) }
+            + benign.map { (false, Source.file($0)) } + derived.filter { !$0.malicious }.map { (false, Source.derived($0)) }
+        for (isMalicious, source) in sources {
+            let index = inputs.count
+            let role = isMalicious ? "malicious" : "benign"
+            final class Tally { var added = 0, duplicates = 0, notGlobal = 0 }
+            let tally = Tally()
+            func add(_ observation: Observation) {
+                guard observation.address.isGlobal else { tally.notGlobal += 1; return }
+                // The same observation in both classes is resolved below; within a class it counts once.
+                guard seen.insert(Seen(observation: observation, malicious: isMalicious)).inserted else { tally.duplicates += 1; return }
+                rows.append(LabelledRow(observation: observation, malicious: isMalicious, input: index))
+                tally.added += 1
+            }
+            let name: String, kind: String
+            switch source {
+            case .file(let path):
+                name = path
+                kind = try readInput(path, options: options, flowOptions: flowOptions, seed: options.seed &+ UInt64(index), notes: &notes, add)
+            case .derived(let input):
+                name = input.name
+                kind = input.kind
+                input.observations.forEach(add)
+            }
+            var detail: [String] = []
+            if tally.duplicates > 0 { detail.append("\(tally.duplicates) repeated") }
+            if tally.notGlobal > 0 { detail.append("\(tally.notGlobal) not public Internet addresses") }
+            if !detail.isEmpty { notes.append("\(name): skipped \(detail.joined(separator: " and "))") }
+            switch source {
+            case .file(let path):
                 guard tally.added > 0 else { throw ReputationDataError("\(path): no usable \(role) address in it") }
                 inputs.append(IPModelCard.Input(path: path, role: role, kind: kind, rows: tally.added, sha256: try fileChecksum(path)))
+            case .derived(let input):
+                // A rule that labelled nothing is no error: the other rules or files may label enough.
+                guard tally.added > 0 else { notes.append("\(input.name): no \(role) rows"); continue }
+                inputs.append(IPModelCard.Input(path: input.name, role: role, kind: kind, rows: tally.added, sha256: input.sha256))
             }
         }
         // An address on both sides is malicious: a known-good range can host a bad tenant.
@@ -217,6 +260,14 @@ public struct LabelledData: Sendable {
         let head = [UInt8]((try? handle.read(upToCount: 65_536)) ?? Data())
         if head.starts(with: [0x1F, 0x8B]) { return true }
         return head.withUnsafeBufferPointer { FlowFormat.detect(head: $0) } != nil
+    }
+
+    /// SHA-256 of one file; of several, the SHA-256 of their checksums in hex, one a line, in order.
+    public static func checksum(files: [String]) throws -> String {
+        let sums = try files.map(fileChecksum)
+        if sums.count == 1 { return sums[0] }
+        let text = Array(sums.map { $0 + "\n" }.joined().utf8)
+        return hex(text.withUnsafeBytes { sha256($0) })
     }
 
     /// SHA-256 of a file, read a megabyte at a time (flow logs can be larger than memory).

@@ -39,6 +39,7 @@ struct EvalIP: ParsableCommand {
 
     func validate() throws {
         guard ["test", "train", "all"].contains(split) else { throw ValidationError("--split must be test, train or all") }
+        try inputs.requireBothClasses()
         try OptionCheck.threads(threads)
     }
 

@@ -81,9 +81,13 @@ struct LabelledInputOptions: ParsableArguments {
     var strict = false
 
     func validate() throws {
-        guard !malicious.isEmpty, !benign.isEmpty else { throw ValidationError("give at least one --malicious and one --benign file") }
         if let minCount { try OptionCheck.require(minCount, "--min-count", in: 0...1_000_000_000) }
         if let samplesPerList { try OptionCheck.require(samplesPerList, "--samples-per-list", in: 1...100_000_000) }
+    }
+
+    /// Throws unless both classes have a file (`train ip --logs` labels rows itself and needs neither).
+    func requireBothClasses() throws {
+        guard !malicious.isEmpty, !benign.isEmpty else { throw ValidationError("give at least one --malicious and one --benign file") }
     }
 
     /// The options given, the rest taken from `base`.
@@ -96,8 +100,9 @@ struct LabelledInputOptions: ParsableArguments {
         return o
     }
 
-    func load(_ options: LoadingOptions) throws -> LabelledData {
-        let data = try LabelledData.load(malicious: malicious, benign: benign, options: options, flowOptions: ReadOptions(strict: strict))
+    func load(_ options: LoadingOptions, derived: [DerivedInput] = []) throws -> LabelledData {
+        let data = try LabelledData.load(
+            malicious: malicious, benign: benign, derived: derived, options: options, flowOptions: ReadOptions(strict: strict))
         for note in data.notes { Diagnostics.note(note) }
         return data
     }

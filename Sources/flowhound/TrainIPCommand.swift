@@ -25,9 +25,31 @@ struct TrainIP: ParsableCommand {
               flowhound train ip --malicious ipsum.txt --min-count 2 \\
                   --benign cloudflare-v4.txt google-cloud.json -o ip-model.safetensors
               flowhound train ip --malicious scanners-conn.log --benign normal-conn.log --spread-benign-hours
+              flowhound train ip --logs conn.*.log --home home.txt -o ours.safetensors
+
+            With --logs, your own logs label the rows, so the model learns the operators your hosts \
+            really talk to: remote sources that the scan detectors flag (with detect's default \
+            settings), alone or as one of the many sources of a distributed scan, are malicious; remote \
+            servers that home hosts opened connections to, were answered by and exchanged data with, \
+            on \(LogLabeller.minimumDays) days or from \(LogLabeller.minimumClients) hosts, are benign. \
+            --malicious and --benign files (blocklists, allowlists) may be added. The model card counts \
+            the rows of each rule. Then 'detect --ip-model' uses the model.
             """)
 
     @OptionGroup(title: "Labelled inputs") var inputs: LabelledInputOptions
+
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "Flow logs of your network ('.gz' accepted) to label rows from: remote sources the scan detectors flag are malicious, remote servers your hosts used on several days or from several hosts benign.",
+            valueName: "log"))
+    var logs: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "With --logs: your networks (addresses and blocks, text or JSON); the other end of a flow is the remote one. Default: private and other non-public addresses are yours.",
+            valueName: "file"))
+    var home: String?
     @OptionGroup(title: "Address databases") var databases: AddressDatabaseOptions
     @OptionGroup(title: "Feature lists") var lists: ListOptions
 
@@ -77,6 +99,11 @@ struct TrainIP: ParsableCommand {
     var json = false
 
     func validate() throws {
+        if logs.isEmpty {
+            if home != nil { throw ValidationError("--home tells which end of a flow in --logs is remote; give --logs too") }
+            try inputs.requireBothClasses()
+        }
+        if logs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
         guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
         guard targetRecall > 0, targetRecall <= 1 else { throw ValidationError("--target-recall must be in (0, 1]") }
         guard asnBuckets >= 0, asnBuckets <= 65_536 else { throw ValidationError("--asn-buckets must be 0–65536") }
@@ -91,7 +118,7 @@ struct TrainIP: ParsableCommand {
         try Diagnostics.run {
             var loading = inputs.loading(base: LoadingOptions())
             loading.seed = seed
-            let data = try inputs.load(loading)
+            let data = try inputs.load(loading, derived: logs.isEmpty ? [] : try labelsFromLogs())
             let intelligence = try databases.open()
             var options = IPTrainingOptions()
             options.scorer = scorer
@@ -129,5 +156,43 @@ struct TrainIP: ParsableCommand {
                 print(ipEvaluationText(test, threshold: result.model.threshold, rows: result.parts[.test]!.labels))
             }
         }
+    }
+}
+
+extension TrainIP {
+    /// Runs the scan detectors over --logs and labels their remote ends (`LogLabeller`): one input
+    /// for each rule, named in the model card with the logs it read.
+    func labelsFromLogs() throws -> [DerivedInput] {
+        var labeller = LogLabeller(home: try home.map { try CIDRSet.load(path: $0) })
+        let pipeline = try DetectionOptions.parse([]).makePipeline()
+        var scanners = Set<IPAddress>(), distributed = Set<IPAddress>()
+        pipeline.onAlert = { scanners.insert($0.source) }
+        pipeline.onDistributedAlert = { alert in
+            if alert.phase == .end { distributed.formUnion(alert.sources.map(\.address)) }
+        }
+        pipeline.inspect = { labeller.add($0) }
+        // After "--", every log is a path, even one that starts with a dash.
+        let flows = try read(try DetectionInput.parse(["--"] + logs), into: pipeline)
+        try pipeline.finish()
+        let labels = labeller.labels(scanners: scanners, distributed: distributed)
+        let logNames = logs.joined(separator: ", ").excerpt(limit: 200)
+        let sum = logs.contains("-") ? "" : try LabelledData.checksum(files: logs)
+        func count(_ observations: [Observation]) -> Int { Set(observations.map(\.address)).count }
+        var note =
+            "labelled from \(flows) flows of \(logNames): \(count(labels.scanSources)) remote sources flagged by the scan detectors, "
+            + "\(count(labels.distributedSources)) more named by distributed scans (malicious); \(count(labels.servers)) servers your hosts used "
+            + "on \(LogLabeller.minimumDays) days or from \(LogLabeller.minimumClients) hosts (benign), \(labels.occasionalServers) used once left out"
+        if labels.flaggedServers > 0 { note += ", \(labels.flaggedServers) used but flagged (malicious only)" }
+        if labeller.foreignFlows > 0 { note += "; \(labeller.foreignFlows) flows with neither end at home" + (home == nil ? " (give --home)" : "") }
+        if labeller.unfollowed > 0 { note += "; \(labeller.unfollowed) flows of remote addresses beyond the \(labeller.maximumRemotes) followed" }
+        Diagnostics.note(note)
+        return [
+            DerivedInput(name: "scan alerts in \(logNames)", malicious: true, kind: "scan-alert sources", sha256: sum, observations: labels.scanSources),
+            DerivedInput(
+                name: "distributed scans in \(logNames)", malicious: true, kind: "distributed-scan sources", sha256: sum,
+                observations: labels.distributedSources),
+            DerivedInput(
+                name: "servers used from home in \(logNames)", malicious: false, kind: "servers used from home", sha256: sum, observations: labels.servers),
+        ]
     }
 }

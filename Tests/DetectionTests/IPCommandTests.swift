@@ -110,4 +110,51 @@ struct IPCommandTests {
         let help = try FlowhoundCLI.run(["score", "ip", "--help"])
         #expect(help.stdout.contains("--output-format") && !help.stdout.contains("--format <"), "\(help.stdout)")
     }
+
+    /// `train ip --logs`: the scan detectors label the remote sources that scanned home hosts malicious,
+    /// the servers two home hosts exchanged data with benign; the card counts each rule's rows, and
+    /// `detect --ip-model` uses the model.
+    @Test func trainsFromItsOwnLogs() throws {
+        let base = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        var lines: [String] = []
+        var t = 1_740_787_200
+        func conn(_ orig: String, _ resp: String, _ port: Int, state: String, bytes: (Int, Int)) -> String {
+            t += 1
+            return
+                #"{"ts":\#(t),"uid":"C\#(t)","id.orig_h":"\#(orig)","id.orig_p":40000,"id.resp_h":"\#(resp)","id.resp_p":\#(port),"proto":"tcp","conn_state":"\#(state)","orig_pkts":3,"resp_pkts":3,"orig_bytes":\#(bytes.0),"resp_bytes":\#(bytes.1),"duration":0.5}"#
+        }
+        for n in 1...20 {
+            // A vertical scan of a home host (20 refused ports, above threshold's 15) from 45.33.n.10.
+            for port in 1...20 { lines.append(conn("45.33.\(n).10", "10.0.0.5", port, state: "REJ", bytes: (0, 0))) }
+            // A server two home hosts fetched from.
+            for client in ["10.0.0.7", "10.0.0.8"] { lines.append(conn(client, "151.101.\(n).69", 443, state: "SF", bytes: (700, 40_000))) }
+        }
+        lines.append(conn("10.0.0.7", "93.184.216.34", 443, state: "SF", bytes: (700, 40_000)))  // once: left out
+        let log = base + "/conn.log"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+
+        let model = base + "/ours.safetensors"
+        let train = try FlowhoundCLI.run(["train", "ip", "--logs", log, "-o", model, "--trees", "5", "--epochs", "2", "--json"])
+        try #require(train.status == 0, "\(train.stderr)")
+        #expect(
+            train.stderr.contains(
+                "labelled from 441 flows of \(log): 20 remote sources flagged by the scan detectors, 0 more named by distributed scans (malicious); 20 servers your hosts used on 2 days or from 2 hosts (benign), 1 used once left out"
+            ), "\(train.stderr)")
+        let card = try #require(try JSONSerialization.jsonObject(with: Data(train.stdout.utf8)) as? [String: Any])
+        let inputs = try #require(card["inputs"] as? [[String: Any]])
+        #expect(inputs.compactMap { $0["kind"] as? String } == ["scan-alert sources", "servers used from home"])
+        // A scanner's 20 ports at one hour, 16 kept (the bound per address); a server: one port, one hour.
+        #expect(inputs.compactMap { $0["rows"] as? Int } == [320, 20])
+        #expect(inputs.allSatisfy { ($0["sha256"] as? String)?.count == 64 })
+
+        let detect = try FlowhoundCLI.run(["detect", log, "--ip-model", model, "--detectors", "threshold"])
+        #expect(detect.status == 0, "\(detect.stderr)")
+        #expect(detect.stdout.contains("45.33.1.10") && detect.stdout.contains("reputation"), "\(detect.stdout.prefix(600))")
+
+        let noLogs = try FlowhoundCLI.run(["train", "ip", "--home", log, "-o", model])
+        let nothing = try FlowhoundCLI.run(["train", "ip", "-o", model])
+        #expect(nothing.status == 64 && nothing.stderr.contains("give at least one --malicious and one --benign file"), "\(nothing.stderr)")
+        #expect(noLogs.status == 64 && noLogs.stderr.contains("--home tells which end of a flow in --logs is remote; give --logs too"), "\(noLogs.stderr)")
+    }
 }
