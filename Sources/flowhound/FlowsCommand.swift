@@ -32,7 +32,10 @@ struct LogArguments: ParsableArguments {
         help: "Report progress on standard error during long reads (default: when it is a terminal).")
     var progress: Bool?
 
-    func validate() throws {
+    func validate() throws { try Self.checkStandardInput(logs) }
+
+    /// Standard input (`-`) can be among `logs` once.
+    static func checkStandardInput(_ logs: [String]) throws {
         if logs.filter({ $0 == "-" }).count > 1 {
             throw ValidationError("standard input ('-') can be read only once")
         }

@@ -50,6 +50,7 @@ struct TrainIP: ParsableCommand {
             "With --logs: your networks (addresses and blocks, text or JSON); the other end of a flow is the remote one. Default: private and other non-public addresses are yours.",
             valueName: "file"))
     var home: String?
+
     @OptionGroup(title: "Address databases") var databases: AddressDatabaseOptions
     @OptionGroup(title: "Feature lists") var lists: ListOptions
 
@@ -103,7 +104,7 @@ struct TrainIP: ParsableCommand {
             if home != nil { throw ValidationError("--home tells which end of a flow in --logs is remote; give --logs too") }
             try inputs.requireBothClasses()
         }
-        if logs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
+        try LogArguments.checkStandardInput(logs)
         guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
         guard targetRecall > 0, targetRecall <= 1 else { throw ValidationError("--target-recall must be in (0, 1]") }
         guard asnBuckets >= 0, asnBuckets <= 65_536 else { throw ValidationError("--asn-buckets must be 0–65536") }
