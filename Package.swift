@@ -118,11 +118,11 @@ let package = Package(
         // way to run the `flowhound` executable, and test tags. Not a product.
         .target(
             name: "TestSupport",
-            dependencies: ["FlowRecords"],
+            dependencies: ["FlowRecords", "Support"],
             path: "Tests/TestSupport"),
         .testTarget(
             name: "FlowRecordsTests",
-            dependencies: ["FlowRecords", "Synthesis", "TestSupport"],
+            dependencies: ["FlowRecords", "Support", "Synthesis", "TestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "SynthesisTests",
@@ -136,7 +136,7 @@ let package = Package(
             dependencies: ["Forest", "Randomness"]),
         .testTarget(
             name: "DetectionTests",
-            dependencies: ["Detection", "Neural", "ActivityImage", "FlowRecords", "Synthesis", "TestSupport"]),
+            dependencies: ["Detection", "Neural", "ActivityImage", "FlowRecords", "Support", "Synthesis", "TestSupport"]),
         .testTarget(
             name: "ActivityImageTests",
             dependencies: ["ActivityImage", "FlowRecords", "TestSupport"]),

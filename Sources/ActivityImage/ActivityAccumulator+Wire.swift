@@ -28,12 +28,19 @@ extension ActivityAccumulator {
         w.int(failedFlows)
         w.f64(firstSeen)
         w.f64(lastSeen)
+        w.ascending(answeredPorts.sorted().lazy.map { UInt64($0) })
+        w.varint(UInt64(soleTransport))
+        for key in [firstFlow, lastFlow] {
+            w.bool(key != nil)
+            if let key { key.encode(to: &w) }
+        }
     }
 
     /// Reads what `encode` wrote, refusing what no stream of flows could have gathered: a host twice,
     /// a failed target on a host rank that is not there, a cell outside the image, more failures than
-    /// flows, or contents without flows.
-    public init(from r: inout WireReader) throws {
+    /// flows, or contents without flows. `withFlowDetail` is false for what an earlier Flowhound wrote,
+    /// without the answered ports, the transport and the first and last flows.
+    public init(from r: inout WireReader, withFlowDetail: Bool = true) throws {
         self.init()
         let hostCount = try r.count("count of hosts", minimumItemSize: 5)
         var hosts: [IPAddress: Int] = [:]
@@ -89,6 +96,31 @@ extension ActivityAccumulator {
                 throw WireError("flows: \(flows), yet no hosts, ports or cells, or first and last seen are not in order (\(firstSeen), \(lastSeen))")
             }
         }
+        if withFlowDetail {
+            let answered = try r.ascending("answered ports", maximum: UInt64(UInt16.max))
+            let transport = try r.varint("transport")
+            let first = try r.bool("presence of the first flow") ? try FlowKey(from: &r, "first flow") : nil
+            let last = try r.bool("presence of the last flow") ? try FlowKey(from: &r, "last flow") : nil
+            guard Set(answered).isSubset(of: ports), answered.isEmpty == (flows == failedFlows) else {
+                throw WireError("answered ports: \(answered.count), not among the \(ports.count) ports or not matching \(flows - failedFlows) answered flows")
+            }
+            guard transport <= UInt64(Self.mixedTransports), (transport == UInt64(Self.noTransport)) == (flows == 0) else {
+                throw WireError("transport: \(transport) is not a transport's number for \(flows) flows")
+            }
+            guard (first == nil) == (flows == 0), (last == nil) == (flows == 0), first.map({ $0.start == firstSeen }) ?? true,
+                last.map({ $0.start == lastSeen }) ?? true, first.map({ hosts[$0.destination] != nil }) ?? true,
+                last.map({ hosts[$0.destination] != nil }) ?? true
+            else {
+                throw WireError("first and last flows: missing, or not at the first and last seen times and hosts")
+            }
+            answeredPorts = Set(answered.lazy.map { UInt16($0) })
+            soleTransport = UInt16(transport)
+            firstFlow = first
+            lastFlow = last
+        } else if flows > 0 {
+            // What an earlier Flowhound did not keep: the transport is unknown (as if mixed).
+            soleTransport = Self.mixedTransports
+        }
         self.hosts = hosts
         self.ports = Set(ports.lazy.map { UInt16($0) })
         self.failedTargets = Set(targets)
@@ -97,5 +129,25 @@ extension ActivityAccumulator {
         self.failedFlows = failedFlows
         self.firstSeen = firstSeen
         self.lastSeen = lastSeen
+    }
+}
+
+extension FlowKey {
+    public func encode(to w: inout WireWriter) {
+        w.f64(start)
+        w.address(source)
+        w.u16(sourcePort)
+        w.address(destination)
+        w.u16(destinationPort)
+        w.u8(transport.rawValue)
+    }
+
+    public init(from r: inout WireReader, _ what: String) throws {
+        let start = try r.f64("\(what): start")
+        guard start.isFinite else { throw WireError("\(what): start \(start) is not a time") }
+        self.init(
+            start: start, source: try r.address("\(what): source"), sourcePort: try r.u16("\(what): source port"),
+            destination: try r.address("\(what): destination"), destinationPort: try r.u16("\(what): destination port"),
+            transport: Transport(rawValue: try r.u8("\(what): transport")))
     }
 }

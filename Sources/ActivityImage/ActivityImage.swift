@@ -237,6 +237,26 @@ public struct ActivityAccumulator: Sendable, Equatable {
     public internal(set) var failedFlows = 0
     public internal(set) var firstSeen = Double.infinity
     public internal(set) var lastSeen = -Double.infinity
+    /// Ports on which an attempt was answered (the source found them open).
+    public internal(set) var answeredPorts: Set<UInt16> = []
+    /// The earliest flow, and the latest (the last to arrive of those that started last).
+    public internal(set) var firstFlow: FlowKey?
+    public internal(set) var lastFlow: FlowKey?
+    /// The transport's number while every flow had the same; `noTransport` before the first flow,
+    /// `mixedTransports` once two differed.
+    public internal(set) var soleTransport = ActivityAccumulator.noTransport
+    public static let noTransport: UInt16 = 0x100, mixedTransports: UInt16 = 0x200
+
+    /// The transport of every flow gathered, when they all had the same.
+    public var transport: Transport? { Self.transport(soleTransport) }
+
+    public static func transport(_ sole: UInt16) -> Transport? { sole < noTransport ? Transport(rawValue: UInt8(sole)) : nil }
+
+    /// `sole` (as `soleTransport`) after flows whose own is `other`.
+    public static func merge(_ sole: UInt16, _ other: UInt16) -> UInt16 {
+        if other == noTransport || sole == other { return sole }
+        return sole == noTransport ? other : mixedTransports
+    }
 
     public init() {}
 
@@ -256,10 +276,18 @@ public struct ActivityAccumulator: Sendable, Equatable {
         let failure = r.outcome.isFailure
         let newTarget = failure && failedTargets.insert(UInt64(rank) << 16 | UInt64(r.destinationPort)).inserted
         cells[index, default: Cell()].add(at: r.start, failed: failure, newTarget: newTarget)
-        if failure { failedFlows += 1 }
+        if failure { failedFlows += 1 } else { answeredPorts.insert(r.destinationPort) }
         flows += 1
-        firstSeen = min(firstSeen, r.start)
-        lastSeen = max(lastSeen, r.start)
+        if r.start < firstSeen {
+            firstSeen = r.start
+            firstFlow = FlowKey(r)
+        }
+        if r.start >= lastSeen {
+            lastSeen = r.start
+            lastFlow = FlowKey(r)
+        }
+        let transport = UInt16(r.transport.rawValue)
+        if soleTransport != transport { soleTransport = soleTransport == Self.noTransport ? transport : Self.mixedTransports }
         return rank
     }
 

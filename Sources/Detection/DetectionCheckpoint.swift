@@ -13,7 +13,7 @@ public struct CheckpointMismatchError: Error, CustomStringConvertible, Equatable
 /// Checkpoints: the whole state of a pipeline as bytes, so that another process can restore it into a
 /// pipeline made from the same recipe and go on with the same behaviour, alert for alert.
 ///
-/// Format (version 6; see `checkpointVersion` for what older versions lack), in the `WireWriter` encoding:
+/// Format (version 7; see `checkpointVersion` for what older versions lack), in the `WireWriter` encoding:
 /// - `FHCK`, then the format version (a varint);
 /// - the configuration that changes behaviour: detector names in order, window, lateness, quiet period,
 ///   idle timeout, maximum sources, policy, each detector's weight, weighted threshold, batch, and the
@@ -35,8 +35,10 @@ extension ScanDetection {
     /// still restore (with zeros, an episode detected at its first flow, and open windows not yet
     /// judged open); version 5 the slow-scan detector's failed targets, and the walk's failed first
     /// contacts by port and its restarts for spread failures; version 6 the distributed-scan
-    /// detector's counts, watched hosts and episodes, and the count of multicast and broadcast flows.
-    static let checkpointVersion: UInt64 = 6
+    /// detector's counts, watched hosts and episodes, and the count of multicast and broadcast flows;
+    /// version 7 each window's and episode's answered ports, transport and first and last flows (an
+    /// older checkpoint restores without them: no answered ports so far, and no transport named).
+    static let checkpointVersion: UInt64 = 7
 
     /// The pipeline's whole state. Call it between `add`s (a pipeline is not for concurrent use).
     /// - Complexity: O(n log n) in the sources, hosts and ports held.
@@ -143,7 +145,7 @@ extension ScanDetection {
             try ascending(source, after: previous, "sources")
             previous = source
             let window = try r.signed("window of \(source)")
-            let activity = try ActivityAccumulator(from: &r)
+            let activity = try ActivityAccumulator(from: &r, withFlowDetail: version >= 7)
             let memory = try SourceMemory(from: &r, version: version)
             let lastSeen = try readTime(&r, "last seen of \(source)", orStart: false)
             var state = SourceState(window: window, activity: activity, memory: memory, lastSeen: lastSeen)
@@ -191,7 +193,7 @@ extension ScanDetection {
         for _ in 0..<pendingCount {
             let source = try r.address("source of a pending window")
             let start = try readTime(&r, "start of a pending window of \(source)", orStart: false)
-            let activity = try ActivityAccumulator(from: &r)
+            let activity = try ActivityAccumulator(from: &r, withFlowDetail: version >= 7)
             guard activity.flows > 0 else { throw WireError("pending window of \(source) at \(start) has no flows") }
             let memory = try SourceMemory(from: &r, version: version)
             pending.append(ClosedWindow(source: source, windowStart: start, windowLength: settings.window, activity: activity, memory: memory))
@@ -539,6 +541,12 @@ extension ScanDetection.Episode {
         w.f64(detectedAt)
         w.f64(lastUpdate)
         w.int(updates)
+        w.ascending(answeredSet.sorted().lazy.map { UInt64($0) })
+        w.varint(UInt64(soleTransport))
+        for key in [a.firstFlow, a.lastFlow] {
+            w.bool(key != nil)
+            if let key { key.encode(to: &w) }
+        }
     }
 
     init(from r: inout WireReader, version: UInt64) throws {
@@ -595,13 +603,29 @@ extension ScanDetection.Episode {
                 throw WireError("episode of \(source): detected at \(detectedAt), last update \(lastUpdate), \(updates) updates")
             }
         }
+        var answeredSet = Set<UInt16>(), soleTransport = ActivityAccumulator.mixedTransports
+        var firstFlow: FlowKey? = nil, lastFlow: FlowKey? = nil
+        if version >= 7 {
+            answeredSet = Set(try r.ascending("episode answered ports", maximum: UInt64(UInt16.max)).lazy.map { UInt16($0) })
+            let transport = try r.varint("episode transport")
+            guard transport <= UInt64(ActivityAccumulator.mixedTransports), answeredSet.isSubset(of: portSet) else {
+                throw WireError("episode of \(source): transport \(transport), or answered ports outside its ports")
+            }
+            soleTransport = UInt16(transport)
+            if try r.bool("presence of the episode's first flow") { firstFlow = try FlowKey(from: &r, "episode first flow") }
+            if try r.bool("presence of the episode's last flow") { lastFlow = try FlowKey(from: &r, "episode last flow") }
+        } else if windows == 0 {
+            soleTransport = ActivityAccumulator.noTransport
+        }
+        var alert = ScanAlert(
+            source: source, firstSeen: firstSeen, lastSeen: lastSeen, windows: windows, flows: flows,
+            failedFlows: failedFlows, ports: ports, hosts: hosts, scores: scores, reasons: reasons,
+            busiestHost: busiestHost, busiestPort: busiestPort, sourceReputation: nil)
+        alert.firstFlow = firstFlow
+        alert.lastFlow = lastFlow
         self.init(
-            alert: ScanAlert(
-                source: source, firstSeen: firstSeen, lastSeen: lastSeen, windows: windows, flows: flows,
-                failedFlows: failedFlows, ports: ports, hosts: hosts, scores: scores, reasons: reasons,
-                busiestHost: busiestHost, busiestPort: busiestPort, sourceReputation: nil),
-            portSet: portSet, hostSet: hostSet, lastFlaggedEnd: lastFlaggedEnd, detectedAt: detectedAt, lastUpdate: lastUpdate,
-            updates: updates)
+            alert: alert, portSet: portSet, hostSet: hostSet, answeredSet: answeredSet, soleTransport: soleTransport,
+            lastFlaggedEnd: lastFlaggedEnd, detectedAt: detectedAt, lastUpdate: lastUpdate, updates: updates)
     }
 }
 

@@ -51,52 +51,68 @@ public struct DistributedScanAlert: Sendable {
             "\(target) was probed by \(count) sources on \(ports.count) port\(ports.count == 1 ? "" : "s") (\(ScanAlert.ranges(ports, limit: 6))) in \(span), \(failedFlows) failed attempts; most from \(top) (distributed: \(reason))."
     }
 
+    /// High: many sources working together on one host.
+    public var severity: AlertFields.Severity { .high }
+
+    /// As a source's alert's: the deciding flow for a start alert, the latest flow for the others.
+    public var phaseTime: Double { phase == .start ? detectedAt : lastSeen }
+
     /// The alert as one line of JSON, as a source's alert is written; `source` is left out (there are
-    /// many), `destination.ip` is the host and `related.ip` holds it with the top sources.
-    public func json() -> String { jsonLine(ECS(self)) }
+    /// many), `destination.ip` is the host and `related.ip` holds it with the sources.
+    public func json(_ context: AlertFields.Context = .now()) -> String { jsonLine(ECS(self, context)) }
 
     private struct ECS: Encodable {
         struct TopSource: Encodable {
             var ip: String
             var failed_flows: Int
         }
-        struct Related: Encodable { var ip: [String] }
+        struct Destination: Encodable {
+            var ip: String
+            var port: UInt16?
+        }
         struct Detail: Encodable {
-            var episode_id: String, detected_at: String
-            var scan_type = "distributed", explanation: String
-            var first_seen: String, last_seen: String, duration_seconds: Double
+            var episode_id: String, phase: String, detected_at: String, severity: String
+            var scan_type = "distributed"
             var distinct_sources: Int, sources_truncated: Bool, top_sources: [TopSource]
-            var distinct_ports: Int, port_ranges: String, failed_flows: Int
+            var distinct_ports: Int, ports: [UInt16], ports_truncated: Bool, port_ranges: String, failed_flows: Int
             var detectors = ["distributed"], reasons: [String: String]
         }
 
         var timestamp: String
-        var event: AlertECS.Event
-        var rule = AlertECS.Rule(name: "Flowhound port scan (distributed)")
-        var threat = AlertECS.Threat()
-        var destination: AlertECS.Address
-        var related: Related
+        var ecs = AlertFields.ECS()
+        var message: String
+        var event: AlertFields.Event
+        var rule = AlertFields.Rule(
+            id: "flowhound-scan-distributed", name: "Port scan (distributed)", category: "port scan",
+            description: "Many sources' attempts on one host failed, each source too few to be a scan alone.")
+        var threat = AlertFields.Threat()
+        var observer: AlertFields.Observer
+        var destination: Destination
+        var related: AlertRelated
         var flowhound: Detail
 
         enum CodingKeys: String, CodingKey {
             case timestamp = "@timestamp"
-            case event, rule, threat, destination, related, flowhound
+            case ecs, message, event, rule, threat, observer, destination, related, flowhound
         }
 
-        init(_ a: DistributedScanAlert) {
-            event = AlertECS.Event(id: a.eventID, phase: a.phase, firstSeen: a.firstSeen, lastSeen: a.lastSeen)
-            let first = event.start, last = event.end
-            timestamp = first
-            destination = AlertECS.Address(ip: a.target.description)
+        init(_ a: DistributedScanAlert, _ context: AlertFields.Context) {
+            timestamp = CivilTime.iso8601Milliseconds(a.phaseTime)
+            message = a.explanation
+            event = AlertFields.Event(
+                id: a.eventID, action: "distributed-port-scan-\(a.phase.rawValue)", dataset: "flowhound.scan", context: context,
+                start: a.firstSeen, end: a.lastSeen, severity: a.severity)
+            observer = AlertFields.Observer(context)
+            destination = Destination(ip: a.target.description, port: a.ports.count == 1 ? a.ports.first : nil)
+            related = AlertRelated(ip: [a.target.description] + a.sources.prefix(ScanAlert.listedHosts).map(\.address.description))
             let top = a.sources.prefix(DistributedScanAlert.topSources)
-            related = Related(ip: [a.target.description] + top.map(\.address.description))
             flowhound = Detail(
-                episode_id: a.episodeID, detected_at: CivilTime(a.detectedAt).iso8601, explanation: a.explanation,
-                first_seen: first, last_seen: last, duration_seconds: ((a.lastSeen - a.firstSeen) * 1000).rounded() / 1000,
-                distinct_sources: a.sources.count, sources_truncated: a.sourcesTruncated,
+                episode_id: a.episodeID, phase: a.phase.rawValue, detected_at: CivilTime.iso8601Milliseconds(a.detectedAt),
+                severity: a.severity.name, distinct_sources: a.sources.count, sources_truncated: a.sourcesTruncated,
                 top_sources: top.map { TopSource(ip: $0.address.description, failed_flows: $0.failedFlows) },
-                distinct_ports: a.ports.count, port_ranges: ScanAlert.ranges(a.ports, limit: 50), failed_flows: a.failedFlows,
-                reasons: ["distributed": a.reason])
+                distinct_ports: a.ports.count, ports: Array(a.ports.prefix(ScanAlert.listedPorts)),
+                ports_truncated: a.ports.count > ScanAlert.listedPorts, port_ranges: ScanAlert.ranges(a.ports, limit: 50),
+                failed_flows: a.failedFlows, reasons: ["distributed": a.reason])
         }
     }
 

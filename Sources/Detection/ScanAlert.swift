@@ -55,6 +55,14 @@ public struct ScanAlert: Sendable {
     /// scores sources (the CLI's `--ip-scores`) adds it before the alert is written.
     public var sourceReputation: (any AddressReputation)?
 
+    /// Ports on which an attempt was answered (found open), ascending.
+    public var answeredPorts: [UInt16] = []
+    /// The transport of every flow in the episode, when they all had one.
+    public var transport: Transport?
+    /// The episode's first and last flows, to find them in the log or in other tools.
+    public var firstFlow: FlowKey?
+    public var lastFlow: FlowKey?
+
     public var failureRatio: Double { flows == 0 ? 0 : Double(failedFlows) / Double(flows) }
 
     /// The host scanned: the only host touched, or the host that holds most of the failed attempts
@@ -108,32 +116,37 @@ public struct ScanAlert: Sendable {
         return "\(source) probed \(what) in \(span), \(Int((failureRatio * 100).rounded()))% of \(flows) attempts failed (\(why))." + reputation
     }
 
+    /// How urgent the alert is: medium; high when two detectors or more agree, or the source's reputation
+    /// is suspicious; critical when both.
+    public var severity: AlertFields.Severity {
+        var level = AlertFields.Severity.medium
+        if reasons.count >= 2 { level = level.raised }
+        if sourceReputation?.isSuspicious == true { level = level.raised }
+        return level
+    }
+
+    /// Log time at which this alert's phase happened: the deciding flow for a start alert, the latest
+    /// flow so far for an update or end alert (`@timestamp`; `event.start` and `event.end` bound
+    /// the episode).
+    public var phaseTime: Double { phase == .start ? detectedAt : lastSeen }
+
+    /// Ports and hosts listed in an alert; `distinct_ports` and `distinct_hosts` count them all.
+    public static let listedPorts = 1000, listedHosts = 100
+
     /// The alert as one line of JSON: Elastic Common Schema names where they exist, Flowhound's own
-    /// detail under `flowhound`.
-    public func json() -> String { jsonLine(ECS(self)) }
+    /// detail under `flowhound`. `context` gives the writing time and machine.
+    public func json(_ context: AlertFields.Context = .now()) -> String { jsonLine(ECS(self, context)) }
 
     private struct ECS: Encodable {
-        typealias Event = AlertECS.Event
-        typealias Rule = AlertECS.Rule
-        typealias Threat = AlertECS.Threat
-        struct Address: Encodable {
-            var ip: String
-            var geo: Geo? = nil
-            var `as`: AS? = nil
-        }
-        struct Geo: Encodable { var country_iso_code: String }
-        struct AS: Encodable {
-            struct Organization: Encodable { var name: String }
-            var number: UInt32
-            var organization: Organization?
-        }
         struct Detail: Encodable {
-            var episode_id: String, detected_at: String
-            var scan_type: String, explanation: String
-            var first_seen: String, last_seen: String, duration_seconds: Double
-            var distinct_ports: Int, distinct_hosts: Int, port_ranges: String, hosts: [String]
+            var episode_id: String, phase: String, detected_at: String, severity: String
+            var scan_type: String
+            var distinct_ports: Int, ports: [UInt16], ports_truncated: Bool, port_ranges: String
+            var distinct_answered_ports: Int, answered_ports: [UInt16]
+            var distinct_hosts: Int, hosts: [String], hosts_truncated: Bool
             var flows: Int, failed_flows: Int, failure_ratio: Double, windows: Int
             var scores: [String: Double], detectors: [String], reasons: [String: String]
+            var first_flow: AlertFlow?, last_flow: AlertFlow?
             var source_reputation: Reputation?
         }
 
@@ -144,38 +157,62 @@ public struct ScanAlert: Sendable {
         }
 
         var timestamp: String
-        var event: Event
-        var rule: Rule
-        var threat = Threat()
-        var source: Address
-        var destination: Address?
+        var ecs = AlertFields.ECS()
+        var message: String
+        var event: AlertFields.Event
+        var rule: AlertFields.Rule
+        var threat = AlertFields.Threat()
+        var observer: AlertFields.Observer
+        var source: AlertEndpoint
+        var destination: AlertEndpoint?
+        var network: AlertNetwork?
+        var related: AlertRelated
         var flowhound: Detail
 
         enum CodingKeys: String, CodingKey {
             case timestamp = "@timestamp"
-            case event, rule, threat, source, destination, flowhound
+            case ecs, message, event, rule, threat, observer, source, destination, network, related, flowhound
         }
 
-        init(_ a: ScanAlert) {
-            event = Event(id: a.eventID, phase: a.phase, firstSeen: a.firstSeen, lastSeen: a.lastSeen)
-            let first = event.start, last = event.end
-            timestamp = first
-            rule = Rule(name: "Flowhound port scan (\(a.scanType))")
-            source = Address(
-                ip: a.source.description, geo: a.sourceReputation?.country.map(Geo.init),
-                as: a.sourceReputation?.asn.map { AS(number: $0, organization: a.sourceReputation?.asOrganization.map(AS.Organization.init)) })
-            destination = a.scannedHost.map { Address(ip: $0.description) }
+        init(_ a: ScanAlert, _ context: AlertFields.Context) {
+            let severity = a.severity
+            timestamp = CivilTime.iso8601Milliseconds(a.phaseTime)
+            message = a.explanation
+            event = AlertFields.Event(
+                id: a.eventID, action: "port-scan-\(a.phase.rawValue)", dataset: "flowhound.scan", context: context,
+                start: a.firstSeen, end: a.lastSeen, severity: severity)
+            rule = AlertFields.Rule(
+                id: "flowhound-scan-\(a.scanType)", name: "Port scan (\(a.scanType))", category: "port scan",
+                description: ScanAlert.ruleDescriptions[a.scanType] ?? "")
+            observer = AlertFields.Observer(context)
+            source = AlertEndpoint(ip: a.source.description, reputation: a.sourceReputation)
+            let onePort = a.ports.count == 1 ? a.ports.first : nil
+            // The host scanned, when one was; the port, when one was (a sweep of many hosts on it).
+            destination = a.scannedHost != nil || onePort != nil ? AlertEndpoint(ip: a.scannedHost?.description, port: onePort) : nil
+            network = a.transport.map { AlertNetwork(transport: $0.description) }
+            let hosts = a.hosts.prefix(ScanAlert.listedHosts).map(\.description)
+            related = AlertRelated(ip: [a.source.description] + hosts)
             flowhound = Detail(
-                episode_id: a.episodeID, detected_at: CivilTime(a.detectedAt).iso8601,
-                scan_type: a.scanType, explanation: a.explanation, first_seen: first, last_seen: last,
-                duration_seconds: ((a.lastSeen - a.firstSeen) * 1000).rounded() / 1000,
-                distinct_ports: a.ports.count, distinct_hosts: a.hosts.count, port_ranges: ScanAlert.ranges(a.ports, limit: 50),
-                hosts: a.hosts.prefix(20).map(\.description), flows: a.flows, failed_flows: a.failedFlows,
+                episode_id: a.episodeID, phase: a.phase.rawValue, detected_at: CivilTime.iso8601Milliseconds(a.detectedAt),
+                severity: severity.name, scan_type: a.scanType,
+                distinct_ports: a.ports.count, ports: Array(a.ports.prefix(ScanAlert.listedPorts)),
+                ports_truncated: a.ports.count > ScanAlert.listedPorts, port_ranges: ScanAlert.ranges(a.ports, limit: 50),
+                distinct_answered_ports: a.answeredPorts.count, answered_ports: Array(a.answeredPorts.prefix(ScanAlert.listedPorts)),
+                distinct_hosts: a.hosts.count, hosts: hosts, hosts_truncated: a.hosts.count > ScanAlert.listedHosts,
+                flows: a.flows, failed_flows: a.failedFlows,
                 failure_ratio: (a.failureRatio * 10000).rounded() / 10000, windows: a.windows,
                 scores: a.scores.mapValues { ($0 * 10000).rounded() / 10000 }, detectors: a.reasons.keys.sorted(),
-                reasons: a.reasons, source_reputation: a.sourceReputation.map(Reputation.init))
+                reasons: a.reasons, first_flow: a.firstFlow.map(AlertFlow.init), last_flow: a.lastFlow.map(AlertFlow.init),
+                source_reputation: a.sourceReputation.map(Reputation.init))
         }
     }
+
+    /// `rule.description` by scan type.
+    static let ruleDescriptions = [
+        "vertical": "One source tried many ports on one host, most of them failing.",
+        "horizontal": "One source tried the same ports on many hosts, most of them failing.",
+        "block": "One source tried many ports on many hosts, most of them failing.",
+    ]
 
     /// Column titles and one row for `--format table`.
     public static let tableHeader = ["first seen", "source", "type", "ports", "hosts", "failed", "detectors", "ip score", "ports probed"]
@@ -189,30 +226,31 @@ public struct ScanAlert: Sendable {
     }
 }
 
-/// The parts of Elastic Common Schema that every Flowhound scan alert writes alike.
-enum AlertECS {
-    struct Event: Encodable {
-        var id: String
-        var kind = "alert", category = ["network"], type: [String], dataset = "flowhound.scan"
-        var start: String, end: String
+/// `network.*` of an alert whose flows all had one transport.
+struct AlertNetwork: Encodable {
+    var transport: String
+}
 
-        /// An episode's alert: its event identifier and phase, and the times of its first and last flows.
-        init(id: String, phase: ScanAlert.Phase, firstSeen: Double, lastSeen: Double) {
-            self.id = id
-            type = [phase.eventType]
-            start = CivilTime(firstSeen).iso8601
-            end = CivilTime(lastSeen).iso8601
-        }
+/// `related.ip`: every address an alert names.
+struct AlertRelated: Encodable {
+    var ip: [String]
+}
+
+/// A flow behind an alert, as another tool can find it: its start, ends, transport and Community ID.
+struct AlertFlow: Encodable {
+    var timestamp: String
+    var source_ip: String, source_port: UInt16
+    var destination_ip: String, destination_port: UInt16
+    var transport: String
+    var community_id: String?
+
+    init(_ key: FlowKey) {
+        timestamp = CivilTime.iso8601Milliseconds(key.start)
+        source_ip = key.source.description
+        source_port = key.sourcePort
+        destination_ip = key.destination.description
+        destination_port = key.destinationPort
+        transport = key.transport.description
+        community_id = key.communityID
     }
-    struct Rule: Encodable { var name: String; var category = "port scan" }
-    struct Technique: Encodable {
-        var id = "T1046", name = "Network Service Discovery", reference = "https://attack.mitre.org/techniques/T1046/"
-    }
-    struct Tactic: Encodable { var id = "TA0007", name = "Discovery" }
-    struct Threat: Encodable {
-        var framework = "MITRE ATT&CK"
-        var technique = Technique()
-        var tactic = Tactic()
-    }
-    struct Address: Encodable { var ip: String }
 }

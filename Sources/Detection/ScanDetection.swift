@@ -139,11 +139,22 @@ public final class ScanDetection {
         var alert: ScanAlert
         var portSet: Set<UInt16>
         var hostSet: Set<IPAddress>
+        var answeredSet: Set<UInt16> = []
+        /// As `ActivityAccumulator`'s: one transport's number, none yet, or mixed.
+        var soleTransport = ActivityAccumulator.noTransport
         var lastFlaggedEnd: Double
         /// Log time of the flow that decided it, and of its latest update alert.
         var detectedAt: Double
         var lastUpdate: Double
         var updates = 0
+
+        /// Adds a window's answered ports, transport and first and last flows.
+        mutating func add(flowDetailOf a: ActivityAccumulator) {
+            answeredSet.formUnion(a.answeredPorts)
+            soleTransport = ActivityAccumulator.merge(soleTransport, a.soleTransport)
+            if let f = a.firstFlow, f.start < alert.firstFlow?.start ?? .infinity { alert.firstFlow = f }
+            if let l = a.lastFlow, l.start >= alert.lastFlow?.start ?? -.infinity { alert.lastFlow = l }
+        }
     }
 
     // The state below is internal for `checkpoint()` and `restore(from:)` (DetectionCheckpoint.swift),
@@ -322,6 +333,10 @@ public final class ScanDetection {
             source: window.source, firstSeen: a.firstSeen, lastSeen: a.lastSeen, windows: 1, flows: a.flows,
             failedFlows: a.failedFlows, ports: a.ports.sorted(), hosts: a.hosts.keys.sorted(), scores: [:], reasons: [:],
             busiestHost: window.busiestHost, busiestPort: window.busiestPort)
+        start.answeredPorts = a.answeredPorts.sorted()
+        start.transport = a.transport
+        start.firstFlow = a.firstFlow
+        start.lastFlow = a.lastFlow
         for (detector, verdict) in zip(detectors, verdicts) {
             start.scores[detector.name] = verdict.score
             if verdict.flagged { start.reasons[detector.name] = verdict.reason }
@@ -595,6 +610,7 @@ public final class ScanDetection {
         e.alert.failedFlows += a.failedFlows
         e.portSet.formUnion(a.ports)
         e.hostSet.formUnion(a.hosts.keys)
+        e.add(flowDetailOf: a)
         e.lastFlaggedEnd = max(e.lastFlaggedEnd, windowEnd)
         if let h = w.busiestHost, h.failedPorts > e.alert.busiestHost?.failedPorts ?? 0 { e.alert.busiestHost = h }
         if let p = w.busiestPort, p.failedHosts > e.alert.busiestPort?.failedHosts ?? 0 { e.alert.busiestPort = p }
@@ -653,6 +669,8 @@ public final class ScanDetection {
         var alert = e.alert
         alert.ports = e.portSet.sorted()
         alert.hosts = e.hostSet.sorted()
+        alert.answeredPorts = e.answeredSet.sorted()
+        alert.transport = ActivityAccumulator.transport(e.soleTransport)
         return alert
     }
 

@@ -11,4 +11,28 @@ public protocol AddressReputation: Sendable, Encodable {
     var summary: String { get }
     /// A table cell of a few characters ("0.96!": the score, `!` when suspicious).
     var tableCell: String { get }
+    /// The address is judged suspicious (an alert about it is more urgent).
+    var isSuspicious: Bool { get }
+}
+
+/// An alert's `source` or `destination` in Elastic Common Schema: the address, the port, and the
+/// country and autonomous system that a reputation gives for the address.
+public struct AlertEndpoint: Encodable, Sendable {
+    struct Geo: Encodable, Sendable { var country_iso_code: String }
+    struct AS: Encodable, Sendable {
+        struct Organization: Encodable, Sendable { var name: String }
+        var number: UInt32
+        var organization: Organization?
+    }
+    var ip: String?
+    var port: UInt16?
+    var geo: Geo?
+    var `as`: AS?
+
+    public init(ip: String?, port: UInt16? = nil, reputation: (any AddressReputation)? = nil) {
+        self.ip = ip
+        self.port = port
+        geo = reputation?.country.map(Geo.init)
+        `as` = reputation?.asn.map { AS(number: $0, organization: reputation?.asOrganization.map(AS.Organization.init)) }
+    }
 }

@@ -1,3 +1,5 @@
+import Support
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -145,20 +147,20 @@ public final class FlowWriter {
         out.append(UInt8(ascii: "{"))
         key("ts"); appendFixed6(r.start, to: &out); out.append(0x2C)
         key("end"); appendFixed6(r.end, to: &out); out.append(0x2C)
-        key("src"); FlatJSON.appendQuoted(r.source.description, to: &out); out.append(0x2C)
+        key("src"); appendJSONString(r.source.description, to: &out); out.append(0x2C)
         key("sport"); appendUnsigned(UInt64(r.sourcePort), to: &out); out.append(0x2C)
-        key("dst"); FlatJSON.appendQuoted(r.destination.description, to: &out); out.append(0x2C)
+        key("dst"); appendJSONString(r.destination.description, to: &out); out.append(0x2C)
         key("dport"); appendUnsigned(UInt64(r.destinationPort), to: &out); out.append(0x2C)
-        key("proto"); FlatJSON.appendQuoted(r.transport.description, to: &out); out.append(0x2C)
+        key("proto"); appendJSONString(r.transport.description, to: &out); out.append(0x2C)
         key("src_pkts"); appendUnsigned(r.sourcePackets, to: &out); out.append(0x2C)
         key("src_bytes"); appendUnsigned(r.sourceBytes, to: &out); out.append(0x2C)
         key("dst_pkts"); appendUnsigned(r.destinationPackets, to: &out); out.append(0x2C)
         key("dst_bytes"); appendUnsigned(r.destinationBytes, to: &out); out.append(0x2C)
-        key("flags"); FlatJSON.appendQuoted(r.tcpFlags.description, to: &out); out.append(0x2C)
-        key("outcome"); FlatJSON.appendQuoted(r.outcome.description, to: &out); out.append(0x2C)
-        key("state"); FlatJSON.appendQuoted(r.state, to: &out)
-        if let label = r.label { out.append(0x2C); key("label"); FlatJSON.appendQuoted(label, to: &out) }
-        if let detail = r.detailedLabel { out.append(0x2C); key("detailed_label"); FlatJSON.appendQuoted(detail, to: &out) }
+        key("flags"); appendJSONString(r.tcpFlags.description, to: &out); out.append(0x2C)
+        key("outcome"); appendJSONString(r.outcome.description, to: &out); out.append(0x2C)
+        key("state"); appendJSONString(r.state, to: &out)
+        if let label = r.label { out.append(0x2C); key("label"); appendJSONString(label, to: &out) }
+        if let detail = r.detailedLabel { out.append(0x2C); key("detailed_label"); appendJSONString(detail, to: &out) }
         out.append(contentsOf: [UInt8(ascii: "}"), 0x0A])
     }
 

@@ -19,36 +19,59 @@ public struct ConnectionAlert: Sendable {
         return "\(remote) \(direction); its address is \(score.summary)."
     }
 
+    /// High at a probability of 0.9 or more, else medium; `event.risk_score` is the probability × 100.
+    public var severity: AlertFields.Severity { (score.probability ?? 0) >= 0.9 ? .high : .medium }
+
+    /// 16 hex digits of SHA-256 over the remote address and the flow's start: the same whenever the same
+    /// flows are read again. A remote address alerts once per run.
+    public var eventID: String {
+        var bytes = Array("connection \(remote)".utf8)
+        withUnsafeBytes(of: flow.start.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        return String(bytes.withUnsafeBytes { hex(sha256($0)) }.prefix(16))
+    }
+
     /// One line of JSON with Elastic Common Schema names; Flowhound's detail under `flowhound`.
-    public func json() -> String { jsonLine(ECS(self)) }
+    public func json(_ context: AlertFields.Context = .now()) -> String { jsonLine(ECS(self, context)) }
 
     private struct ECS: Encodable {
-        struct Event: Encodable {
-            var kind = "alert", category = ["network", "threat"], type = ["connection", "indicator"], dataset = "flowhound.connection"
-        }
-        struct Rule: Encodable { var name = "Flowhound suspicious remote address", category = "reputation" }
-        struct Endpoint: Encodable { var ip: String, port: UInt16 }
-        struct Network: Encodable { var transport: String, direction: String }
-        struct Detail: Encodable { var remote: String, explanation: String, reputation: IPScore }
+        struct Network: Encodable { var transport: String, direction: String, community_id: String? }
+        struct Related: Encodable { var ip: [String] }
+        struct Detail: Encodable { var remote: String, severity: String, reputation: IPScore }
         var timestamp: String
-        var event = Event()
-        var rule = Rule()
-        var source: Endpoint
-        var destination: Endpoint
+        var ecs = AlertFields.ECS()
+        var message: String
+        var event: AlertFields.Event
+        var rule = AlertFields.Rule(
+            id: "flowhound-ip-reputation", name: "Suspicious remote address", category: "reputation",
+            description: "The IP model finds the remote end of a connection suspicious from what is known of its address.")
+        var observer: AlertFields.Observer
+        var source: AlertEndpoint
+        var destination: AlertEndpoint
         var network: Network
+        var related: Related
         var flowhound: Detail
 
         enum CodingKeys: String, CodingKey {
             case timestamp = "@timestamp"
-            case event, rule, source, destination, network, flowhound
+            case ecs, message, event, rule, observer, source, destination, network, related, flowhound
         }
 
-        init(_ a: ConnectionAlert) {
-            timestamp = CivilTime(a.flow.start).iso8601
-            source = Endpoint(ip: a.flow.source.description, port: a.flow.sourcePort)
-            destination = Endpoint(ip: a.flow.destination.description, port: a.flow.destinationPort)
-            network = Network(transport: a.flow.transport.description, direction: a.inbound ? "inbound" : "outbound")
-            flowhound = Detail(remote: a.remote.description, explanation: a.explanation, reputation: a.score)
+        init(_ a: ConnectionAlert, _ context: AlertFields.Context) {
+            let f = a.flow
+            timestamp = CivilTime.iso8601Milliseconds(f.start)
+            message = a.explanation
+            let risk = a.score.probability.map { min(100, max(0, ($0 * 1000).rounded() / 10)) }
+            event = AlertFields.Event(
+                id: a.eventID, action: "suspicious-remote-address", dataset: "flowhound.connection", context: context,
+                start: f.start, end: f.end, severity: a.severity, riskScore: risk)
+            observer = AlertFields.Observer(context)
+            // The remote end's country and AS, on whichever end it is.
+            source = AlertEndpoint(ip: f.source.description, port: f.sourcePort, reputation: a.inbound ? a.score : nil)
+            destination = AlertEndpoint(ip: f.destination.description, port: f.destinationPort, reputation: a.inbound ? nil : a.score)
+            network = Network(
+                transport: f.transport.description, direction: a.inbound ? "inbound" : "outbound", community_id: FlowKey(f).communityID)
+            related = Related(ip: [f.source.description, f.destination.description])
+            flowhound = Detail(remote: a.remote.description, severity: a.severity.name, reputation: a.score)
         }
     }
 

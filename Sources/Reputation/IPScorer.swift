@@ -39,6 +39,8 @@ public struct IPScore: Sendable, Codable, Equatable, AddressReputation {
     public var flags: String?
     public var drivers: [Driver]
 
+    public var isSuspicious: Bool { verdict == .suspicious }
+
     enum CodingKeys: String, CodingKey {
         case address, hour, port, transport, verdict, probability, threshold, forest, mlp, country, asn, flags, drivers
         case asOrganization = "as_organization"

@@ -2,6 +2,7 @@ import FlowRecords
 import Foundation
 import Hummingbird
 import Reputation
+import Support
 
 /// `POST /v1/ip/score`'s body: `{"addresses": [...]}`, each entry `"ADDR[,HOUR[,PORT/PROTO]]"`
 /// (as `flowhound score ip` takes them) or `{"address": ..., "hour": ..., "port": ..., "transport": ...}`.
@@ -98,6 +99,7 @@ extension FlowhoundService {
             }
         }
         metrics.addressesScored.increment(by: Int64(scores.count))
-        return Self.jsonResponse(try JSONCoding.plainEncoder.encode(IPScoreResponse(generation: generation.number, scores: scores)))
+        // As alerts are written: a probability of 1 is `1.0`, so every number field keeps one JSON type.
+        return Self.jsonResponse(Data(jsonLine(IPScoreResponse(generation: generation.number, scores: scores)).utf8))
     }
 }

@@ -13,14 +13,6 @@ enum JSONCoding {
         return encoder
     }()
 
-    /// For bodies whose keys are already snake_case (IP scores): the same text, without converting
-    /// every key on every request.
-    static let plainEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
-
     static let decoder = JSONDecoder()
 
     /// Decodes a request body, or throws a 400 saying what was wrong and where.

@@ -43,6 +43,15 @@ public struct CivilTime: Sendable, Equatable {
         "\(year)-\(Self.two(month))-\(Self.two(day))T\(Self.two(hour)):\(Self.two(minute)):\(Self.two(second))Z"
     }
 
+    /// `2022-06-12T22:39:58.250Z`: to the millisecond (rounded down), as alerts write their times.
+    public static func iso8601Milliseconds(_ seconds: Double) -> String {
+        let bounded = seconds.isNaN ? 0 : min(max(seconds, earliest), latest)
+        let whole = bounded.rounded(.down)
+        let ms = min(999, Int(((bounded - whole) * 1000).rounded(.down)))
+        let text = CivilTime(unixSeconds: Int64(whole)).iso8601
+        return text.dropLast() + "." + (ms < 10 ? "00" : ms < 100 ? "0" : "") + "\(ms)Z"
+    }
+
     /// `2022-06-12 22:39:00Z`: always with seconds, so that a column of times lines up.
     public var tableTime: String {
         "\(year)-\(Self.two(month))-\(Self.two(day)) \(Self.two(hour)):\(Self.two(minute)):\(Self.two(second))Z"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Support
 
 @main
 struct Flowhound: AsyncParsableCommand {
@@ -13,6 +14,6 @@ struct Flowhound: AsyncParsableCommand {
             Exit status: 0 on success, 1 when an input cannot be read (or, with --strict, holds a \
             malformed record), 64 for a usage error.
             """,
-        version: "0.1.0",
+        version: flowhoundVersion,
         subcommands: [Flows.self, Synth.self, Render.self, Dataset.self, Train.self, Eval.self, Detect.self, Score.self, Serve.self, Publish.self, Worker.self])
 }

@@ -6,6 +6,7 @@ import Forest
 import Foundation
 import Neural
 import Reputation
+import Support
 
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -142,12 +143,8 @@ struct ScoreIP: ParsableCommand {
     }
 }
 
-func scoreJSONLine(_ score: IPScore) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    return String(decoding: try encoder.encode(score), as: UTF8.self)
-}
+/// A score as one JSON line, as alerts are written (its keys are snake_case already).
+func scoreJSONLine(_ score: IPScore) throws -> String { jsonLine(score) }
 
 func scoreTableLine(_ s: IPScore) -> String {
     let drivers = s.drivers.map { "\($0.feature)=\($0.value) (\($0.contribution >= 0 ? "+" : "")\(fixed($0.contribution, 2)))" }.joined(separator: ", ")

@@ -56,7 +56,8 @@ import Testing
     /// Hand-made encodings of one flow (one host, port 22, failed) with one field changed.
     static func oneFlow(
         hosts: [String] = ["10.1.0.1"], targets: [UInt64] = [22], cellIndex: UInt64 = 0,
-        cellFailed: UInt64 = 1, flows: Int = 1, failedFlows: Int = 1
+        cellFailed: UInt64 = 1, flows: Int = 1, failedFlows: Int = 1, answered: [UInt64] = [], transport: UInt64 = 6,
+        firstStart: Double = 7, withFlowDetail: Bool = true
     ) -> [UInt8] {
         var w = WireWriter()
         w.count(hosts.count)
@@ -72,6 +73,16 @@ import Testing
         w.int(failedFlows)
         w.f64(7)
         w.f64(7)
+        guard withFlowDetail else { return w.bytes }
+        w.ascending(answered)
+        w.varint(transport)
+        for start in [firstStart, 7] {
+            w.bool(true)
+            FlowKey(
+                start: start, source: IPAddress("10.9.0.1")!, sourcePort: 1, destination: IPAddress("10.1.0.1")!, destinationPort: 22,
+                transport: .tcp
+            ).encode(to: &w)
+        }
         return w.bytes
     }
 
@@ -92,6 +103,14 @@ import Testing
         #expect(refusal(Self.oneFlow(cellFailed: 2))?.hasPrefix("cells: they count 2 failed targets") == true)
         #expect(refusal(Self.oneFlow(failedFlows: 2)) == "failed flows: 2 of 1 flows")
         #expect(refusal(Self.oneFlow(flows: 0, failedFlows: 0)) != nil)
+        #expect(refusal(Self.oneFlow(answered: [22]))?.hasPrefix("answered ports: 1, not among the 1 ports") == true)
+        #expect(refusal(Self.oneFlow(transport: 0x300)) == "transport: 768 is not a transport's number for 1 flows")
+        #expect(refusal(Self.oneFlow(firstStart: 6))?.hasPrefix("first and last flows:") == true)
+        // What an earlier Flowhound wrote, without them, still reads; its transport is unknown.
+        var old = WireReader(Self.oneFlow(withFlowDetail: false))
+        let earlier = try ActivityAccumulator(from: &old, withFlowDetail: false)
+        #expect(old.isAtEnd && earlier.flows == 1 && earlier.transport == nil && earlier.firstFlow == nil)
+        #expect(a.transport == .tcp && a.firstFlow?.destinationPort == 22 && a.answeredPorts.isEmpty)
         for cut in 0..<Self.oneFlow().count {
             let message = refusal(Array(Self.oneFlow().prefix(cut))) ?? ""
             #expect(message.contains("cut short") || message.contains("bytes left can hold"), "cut at \(cut): \(message)")

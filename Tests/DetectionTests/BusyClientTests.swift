@@ -113,7 +113,7 @@ import Testing
     @Test(.tags(.integration)) func smallRealScansAreStillFound() throws {
         let slips = try FlowhoundCLI.run(["detect", FixtureDirectory.labelled.path("slips-portscan-horizontal.conn.log")])
         try #require(slips.status == 0, "\(slips.stderr)")
-        let ends = slips.stdout.split(separator: "\n").filter { $0.contains("\"type\":[\"end\"]") }
+        let ends = slips.stdout.split(separator: "\n").filter { $0.contains("\"phase\":\"end\"") }
         #expect(ends.count == 1 && ends[0].contains("\"source\":{\"ip\":\"10.0.2.112\"}") && ends[0].contains("\"threshold\""))
 
         let captures = FixtureDirectory.realTools

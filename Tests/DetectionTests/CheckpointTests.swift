@@ -1,6 +1,8 @@
 import FlowRecords
 import Foundation
+import Support
 import Synthesis
+import TestSupport
 import Testing
 
 @testable import Detection
@@ -70,7 +72,7 @@ import Testing
     ) throws -> Run {
         var run = Run()
         var detection = recipe.make(model: model)
-        detection.onAlert = { run.alerts.append($0.json()) }
+        detection.onAlert = { run.alerts.append($0.json(.fixed)) }
         for (i, flow) in flows.enumerated() {
             try detection.add(flow)
             guard interruptions.contains(i) else { continue }
@@ -80,7 +82,7 @@ import Testing
             run.sawExpiring = run.sawExpiring || !detection.expiryBuckets.isEmpty
             run.sawDue = run.sawDue || detection.sources.values.contains { $0.openDue }
             let fresh = recipe.make(model: model)
-            fresh.onAlert = { run.alerts.append($0.json()) }
+            fresh.onAlert = { run.alerts.append($0.json(.fixed)) }
             try fresh.restore(from: bytes)
             #expect(fresh.checkpoint() == bytes, "checkpoint after flow \(i) does not read back as the same bytes")
             detection = fresh
@@ -146,7 +148,7 @@ import Testing
     static func partitioned(_ flows: [FlowRecord], watermarks: Watermarks) throws -> (alerts: [String], statistics: [DetectionStatistics]) {
         let partitions = (0..<4).map { _ in Self.recipe().make(model: nil) }
         var alerts: [String] = []
-        for p in partitions { p.onAlert = { alerts.append($0.json()) } }
+        for p in partitions { p.onAlert = { alerts.append($0.json(.fixed)) } }
         var clock = -Double.infinity
         for flow in flows {
             let mine = Self.partition(of: flow.source)
@@ -199,12 +201,12 @@ import Testing
         flows.insert(contentsOf: stragglers, at: flows.firstIndex { $0.start > Self.start + 1000 }!)
         let whole = try Self.run(Self.recipe(), flows)
         // One episode: a start alert at the flow that crossed the bound, and an end alert.
-        let ends = whole.alerts.filter { $0.contains("\"type\":[\"end\"]") }
+        let ends = whole.alerts.filter { $0.contains("\"phase\":\"end\"") }
         #expect(whole.alerts.count == 2 && ends.count == 1 && ends[0].contains("\"distinct_ports\":20,"))
         #expect(try Self.partitioned(flows, watermarks: .every).alerts == whole.alerts)
         #expect(try Self.partitioned(flows, watermarks: .minutes).alerts == whole.alerts)
         let stood = try Self.partitioned(flows, watermarks: .none).alerts
-        let stoodEnds = stood.filter { $0.contains("\"type\":[\"end\"]") }
+        let stoodEnds = stood.filter { $0.contains("\"phase\":\"end\"") }
         #expect(stoodEnds.count == 1 && stoodEnds[0].contains("\"distinct_ports\":30,"))
     }
 
@@ -267,8 +269,8 @@ import Testing
         flipped[0] ^= 0x20
         #expect(Self.attempt(flipped, into: target) == "not a Flowhound detection checkpoint: it starts with 66 48 43 4b, not FHCK")
         var version = bytes
-        version[4] = 7
-        #expect(Self.attempt(version, into: target) == "checkpoint format version 7 is not one this Flowhound reads (it reads versions 1 to 6)")
+        version[4] = 8
+        #expect(Self.attempt(version, into: target) == "checkpoint format version 8 is not one this Flowhound reads (it reads versions 1 to 7)")
         #expect(Self.attempt(bytes + [0, 0], into: target) == "2 bytes after the end of the checkpoint")
         #expect(Self.attempt([], into: target) == "cut short reading the checkpoint's magic at byte 0 of 0")
         for cut in [3, 4, 5, 9, 40, 120, bytes.count / 3, bytes.count / 2, bytes.count - 9, bytes.count - 1] {
@@ -285,7 +287,7 @@ import Testing
             var damaged = bytes
             damaged[Int(next() % UInt64(damaged.count))] ^= UInt8(next() % 255 + 1)
             let fresh = Self.recipe().make(model: nil)
-            fresh.onAlert = { _ = $0.json() }
+            fresh.onAlert = { _ = $0.json(.fixed) }
             if (try? fresh.restore(from: damaged)) != nil {
                 for f in Self.traffic.suffix(200) { try fresh.add(f) }
                 try fresh.finish()

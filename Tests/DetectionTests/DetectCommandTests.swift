@@ -25,7 +25,7 @@ import Testing
         let detect = try FlowhoundCLI.run(["detect", log])
         #expect(detect.status == 0, "\(detect.stderr)")
         let alerts = detect.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        #expect(!alerts.isEmpty && alerts.allSatisfy { $0?["@timestamp"] != nil && ($0?["flowhound"] as? [String: Any])?["explanation"] != nil })
+        #expect(!alerts.isEmpty && alerts.allSatisfy { $0?["@timestamp"] != nil && $0?["message"] as? String != nil })
         // Each episode is a start and an end alert with one episode identifier.
         let episodes = Set(alerts.compactMap { ($0?["flowhound"] as? [String: Any])?["episode_id"] as? String })
         #expect(alerts.count == 2 * episodes.count)
@@ -72,7 +72,7 @@ import Testing
         let old = try FlowhoundCLI.run(["detect", capture, "--input-format", "argus", "--detectors", "threshold"])
         #expect(old.status == 0 && old.stderr.contains("--input-format is now --format"), "\(old.stderr)")
         let new = try FlowhoundCLI.run(["detect", capture, "--format", "argus", "--detectors", "threshold"])
-        #expect(new.status == 0 && new.stdout == old.stdout && !new.stdout.isEmpty)
+        #expect(new.status == 0 && withoutCreated(new.stdout) == withoutCreated(old.stdout) && !new.stdout.isEmpty)
         let twice = try FlowhoundCLI.run(["detect", capture, "--format", "argus", "--input-format", "argus"])
         #expect(twice.status == 64, "\(twice.stderr)")
 

@@ -71,7 +71,7 @@ import Testing
         #expect(!end.sourcesTruncated && end.firstSeen == Self.start && end.lastSeen == Self.start + 59 * 30 + 2)
         #expect(r.statistics.distributedStartAlerts == 1 && r.statistics.distributedAlerts == 1 && r.statistics.alerts == 0)
 
-        let json = end.json()
+        let json = end.json(.fixed)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(object["source"] == nil)
         #expect((object["destination"] as? [String: Any])?["ip"] as? String == "10.1.0.5")
@@ -149,7 +149,7 @@ import Testing
         let end = try #require(r.distributed.last)
         #expect(end.sources.count == DistributedScanDetector.maximumEpisodeSources && end.sourcesTruncated)
         #expect(end.failedFlows == crowd.count)
-        #expect(end.json().contains("\"sources_truncated\":true"))
+        #expect(end.json(.fixed).contains("\"sources_truncated\":true"))
     }
 
     /// A checkpoint carries the watched hosts and open episodes: an interrupted run raises the same
@@ -159,13 +159,13 @@ import Testing
         func alerts(interruptions: Set<Int>) throws -> [String] {
             var lines: [String] = []
             var d = Self.detection().make(model: nil)
-            d.onDistributedAlert = { lines.append($0.json()) }
+            d.onDistributedAlert = { lines.append($0.json(.fixed)) }
             for (i, f) in flows.enumerated() {
                 try d.add(f)
                 guard interruptions.contains(i) else { continue }
                 let bytes = d.checkpoint()
                 let fresh = Self.detection().make(model: nil)
-                fresh.onDistributedAlert = { lines.append($0.json()) }
+                fresh.onDistributedAlert = { lines.append($0.json(.fixed)) }
                 try fresh.restore(from: bytes)
                 #expect(fresh.checkpoint() == bytes)
                 d = fresh
@@ -215,7 +215,7 @@ import Testing
         let r = try FlowhoundCLI.run(["detect", path, "--detectors", "threshold,trw,slow,distributed"])
         try #require(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").filter { $0.contains("\"scan_type\":\"distributed\"") }
-        #expect(lines.count == 2 && lines[1].contains("\"type\":[\"end\"]"))
+        #expect(lines.count == 2 && lines[1].contains("\"phase\":\"end\""))
         #expect(lines.allSatisfy { $0.contains("\"destination\":{\"ip\":\"147.32.81.167\"}") })
         #expect(r.stderr.contains("1 distributed scan of a host"))
 

@@ -39,7 +39,7 @@ import Testing
                 let source = (alert["source"] as? [String: Any])?["ip"] as? String, let event = alert["event"] as? [String: Any]
             else { return nil }
             return (
-                source, (event["type"] as? [String])?.joined(separator: ",") ?? "", event["id"] as? String ?? "",
+                source, (alert["flowhound"] as? [String: Any])?["phase"] as? String ?? "", event["id"] as? String ?? "",
                 (alert["flowhound"] as? [String: Any])?["episode_id"] as? String ?? ""
             )
         }

@@ -1,6 +1,7 @@
 import ActivityImage
 import FlowRecords
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Detection
@@ -85,7 +86,7 @@ import Testing
         func run(compactEveryFlow: Bool) throws -> ([String], DetectionStatistics) {
             let d = Self.pipeline(maxSources: 50, detectors: [ThresholdDetector(), RandomWalkDetector()])
             var alerts: [String] = []
-            d.onAlert = { alerts.append($0.json()) }
+            d.onAlert = { alerts.append($0.json(.fixed)) }
             // Ten vertical scanners among 400 one-flow-a-while clients, with room for 50 sources:
             // evictions, stale bucket entries and alerts all along.
             var t = 1_700_000_000.0

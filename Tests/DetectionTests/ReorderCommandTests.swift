@@ -46,7 +46,7 @@ import Testing
         // Reordered: the sorted log's alerts, byte for byte, and no warning.
         let reordered = try FlowhoundCLI.run(["detect", disorderedLog, "--reorder", "30m"])
         #expect(reordered.status == 0 && !reordered.stderr.contains("warning"), "\(reordered.stderr)")
-        #expect(reordered.stdout == expected.stdout)
+        #expect(withoutCreated(reordered.stdout) == withoutCreated(expected.stdout))
         #expect(!reordered.stderr.contains("late flows"))
     }
 

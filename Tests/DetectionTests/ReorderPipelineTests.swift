@@ -1,5 +1,6 @@
 import FlowRecords
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Detection
@@ -37,7 +38,7 @@ import Testing
     private func detect(_ flows: [FlowRecord], reorder: Double = 0) throws -> (alerts: [String], statistics: DetectionStatistics) {
         let pipeline = DetectionPipeline(recipe: recipe(reorder: reorder), model: nil)
         var alerts: [String] = []
-        pipeline.onAlert = { alerts.append($0.json()) }
+        pipeline.onAlert = { alerts.append($0.json(.fixed)) }
         pipeline.beginLog(.jsonl)
         for f in flows { try pipeline.add(f) }
         try pipeline.endLog()
@@ -102,7 +103,7 @@ import Testing
         let second = sorted.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
         let pipeline = DetectionPipeline(recipe: recipe(reorder: 8000), model: nil)
         var alerts: [String] = []
-        pipeline.onAlert = { alerts.append($0.json()) }
+        pipeline.onAlert = { alerts.append($0.json(.fixed)) }
         for log in [first, second] {
             pipeline.beginLog(.jsonl)
             for f in log { try pipeline.add(f) }

@@ -1,6 +1,8 @@
 import ActivityImage
 import FlowRecords
 import Foundation
+import Support
+import TestSupport
 import Testing
 
 @testable import Detection
@@ -137,17 +139,52 @@ private func window(_ flows: [FlowRecord]) -> ClosedWindow {
     }
 
     @Test func alertsSpeakElasticCommonSchema() throws {
-        let (alerts, _) = try Self.run(Self.scan(from: "10.9.0.1", at: 100, ports: 1...40))
-        let object = try JSONSerialization.jsonObject(with: Data(alerts[0].json().utf8)) as! [String: Any]
-        #expect(object["@timestamp"] as? String == "1970-01-01T00:01:40Z")
-        #expect((object["event"] as? [String: Any])?["kind"] as? String == "alert")
-        #expect(((object["threat"] as? [String: Any])?["technique"] as? [String: Any])?["id"] as? String == "T1046")
+        // Ports 22 and 30 answer; the rest are closed.
+        let flows = Self.scan(from: "10.9.0.1", at: 100, ports: 1...40).map { f -> FlowRecord in
+            var f = f
+            if f.destinationPort == 22 || f.destinationPort == 30 { f.outcome = .established }
+            return f
+        }
+        let (alerts, _) = try Self.run(flows)
+        let end = try #require(alerts.last)
+        let context = AlertFields.Context(created: 1_700_000_000.5, hostname: "sensor-1")
+        let object = try JSONSerialization.jsonObject(with: Data(end.json(context).utf8)) as! [String: Any]
+        // The end alert's time is the episode's last flow; the episode's bounds are event.start and end.
+        #expect(object["@timestamp"] as? String == "1970-01-01T00:02:58.000Z")
+        #expect((object["ecs"] as? [String: Any])?["version"] as? String == AlertFields.ecsVersion)
+        #expect(
+            (object["message"] as? String)?.hasPrefix("10.9.0.1 probed 40 ports on 10.1.0.5 in 78s, 95% of 40 attempts failed") == true,
+            "\(object["message"] ?? "")")
+        let event = try #require(object["event"] as? [String: Any])
+        #expect(event["kind"] as? String == "alert" && event["id"] as? String == end.eventID && event["action"] as? String == "port-scan-end")
+        #expect(event["start"] as? String == "1970-01-01T00:01:40.000Z" && event["created"] as? String == "2023-11-14T22:13:20.500Z")
+        #expect(event["duration"] as? Int == 78_000_000_000 && event["severity"] as? Int == end.severity.rawValue)
+        #expect(((object["threat"] as? [String: Any])?["technique"] as? [String: Any])?["id"] as? [String] == ["T1046"])
+        #expect((object["rule"] as? [String: Any])?["id"] as? String == "flowhound-scan-vertical")
+        #expect((object["observer"] as? [String: Any])?["hostname"] as? String == "sensor-1")
         #expect((object["source"] as? [String: Any])?["ip"] as? String == "10.9.0.1")
         #expect((object["destination"] as? [String: Any])?["ip"] as? String == "10.1.0.5")
+        #expect((object["network"] as? [String: Any])?["transport"] as? String == "tcp")
+        #expect((object["related"] as? [String: Any])?["ip"] as? [String] == ["10.9.0.1", "10.1.0.5"])
         let detail = object["flowhound"] as! [String: Any]
-        #expect(detail["scan_type"] as? String == "vertical")
+        #expect(detail["scan_type"] as? String == "vertical" && detail["phase"] as? String == "end")
         #expect(detail["distinct_ports"] as? Int == 40 && detail["port_ranges"] as? String == "1-40")
-        #expect((detail["explanation"] as? String)?.hasPrefix("10.9.0.1 probed 40 ports on 10.1.0.5 in 78s, 100% of 40 attempts failed") == true)
+        #expect(detail["ports"] as? [Int] == Array(1...40) && detail["answered_ports"] as? [Int] == [22, 30], "\(detail)")
+        let first = try #require(detail["first_flow"] as? [String: Any]), last = try #require(detail["last_flow"] as? [String: Any])
+        #expect(first["destination_port"] as? Int == 1 && first["timestamp"] as? String == "1970-01-01T00:01:40.000Z")
+        #expect(last["destination_port"] as? Int == 40 && (last["community_id"] as? String)?.hasPrefix("1:") == true)
+    }
+
+    /// A one-port sweep names its port in `destination.port` and the scanned hosts in `related.ip`.
+    @Test func aOnePortSweepNamesItsPort() throws {
+        let flows = (1...30).map { flow("10.9.0.2", "10.1.0.\($0)", 445, 100 + Double($0), .unanswered) }
+        let (alerts, _) = try Self.run(flows)
+        let end = try #require(alerts.last)
+        let object = try JSONSerialization.jsonObject(with: Data(end.json(.fixed).utf8)) as! [String: Any]
+        #expect((object["rule"] as? [String: Any])?["id"] as? String == "flowhound-scan-horizontal")
+        // No single host was scanned: the destination is the port alone.
+        #expect(object["destination"] as? [String: Int] == ["port": 445] && (object["flowhound"] as? [String: Any])?["ports"] as? [Int] == [445])
+        #expect(((object["related"] as? [String: Any])?["ip"] as? [String])?.count == 31)
     }
 
     @Test func portRangesAreCompact() {

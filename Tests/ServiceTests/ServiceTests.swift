@@ -292,9 +292,9 @@ struct ServiceTests {
                 #expect((answer["issues"] as? [String])?.first?.hasPrefix("line 66: ") == true)
                 let alerts = try #require(answer["alerts"] as? [[String: Any]])
                 // One episode: its start and end alerts, as `detect` writes them.
-                #expect(alerts.map { ($0["event"] as? [String: Any])?["type"] as? [String] } == [["start"], ["end"]])
+                #expect(alerts.map { ($0["flowhound"] as? [String: Any])?["phase"] as? String } == ["start", "end"])
                 #expect((alerts.first?["source"] as? [String: Any])?["ip"] as? String == "198.51.100.7")
-                #expect((alerts.first?["threat"] as? [String: Any]).flatMap { ($0["technique"] as? [String: Any])?["id"] as? String } == "T1046")
+                #expect((alerts.first?["threat"] as? [String: Any]).flatMap { ($0["technique"] as? [String: Any])?["id"] as? [String] } == ["T1046"])
                 #expect(((answer["statistics"] as? [String: Any])?["flows"] as? Int) == 65)
             }
             // A real Zeek conn.log excerpt, gzip-compressed, as it is.

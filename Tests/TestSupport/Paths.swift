@@ -36,6 +36,8 @@ public struct FixtureDirectory: Sendable {
     public static let addressLists = FixtureDirectory(shared.url("address-lists"))
     /// Excerpts of labelled public datasets (Stratosphere, CIC-IDS2017) for truth taken from labels.
     public static let labelled = FixtureDirectory(shared.url("labelled"))
+    /// Elastic Common Schema field definitions that alerts are checked against (Apache-2.0).
+    public static let ecs = FixtureDirectory(shared.url("ecs"))
 
     public func path(_ relative: String) -> String { url(relative).path }
 

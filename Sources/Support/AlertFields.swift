@@ -1,0 +1,143 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Flowhound's version, as `--version`, alerts (`observer.version`) and model cards give it.
+public let flowhoundVersion = "0.1.0"
+
+/// The Elastic Common Schema fields that every Flowhound alert writes alike: the schema's version,
+/// the observer, the event's kind and categories, severity and risk score, and the ATT&CK technique
+/// of a scan. Checked against ECS's own field definitions in the tests (Tests/Fixtures/ecs).
+public enum AlertFields {
+    /// The ECS version the alerts follow (`ecs.version`).
+    public static let ecsVersion = "8.12.0"
+
+    /// Where and when an alert is written: the parts of it that are not in the flows.
+    public struct Context: Sendable {
+        /// Unix seconds when the alert was written (`event.created`).
+        public var created: Double
+        /// The machine that wrote it (`observer.hostname`).
+        public var hostname: String
+
+        public init(created: Double, hostname: String) {
+            self.created = created
+            self.hostname = hostname
+        }
+
+        /// Now, on this machine.
+        public static func now() -> Context {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            return Context(created: Double(now.tv_sec) + Double(now.tv_nsec) / 1e9, hostname: hostname)
+        }
+
+        static let hostname: String = {
+            var buffer = [CChar](repeating: 0, count: 256)
+            guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }()
+    }
+
+    /// How urgent an alert is. `event.severity` is the number, `event.risk_score` the score Elastic
+    /// Security gives the same level, and syslog the severity of RFC 5424 (`Syslog`).
+    public enum Severity: Int, Sendable, Comparable, CaseIterable {
+        case low = 1
+        case medium = 2
+        case high = 3
+        case critical = 4
+
+        public var name: String {
+            switch self {
+            case .low: "low"
+            case .medium: "medium"
+            case .high: "high"
+            case .critical: "critical"
+            }
+        }
+
+        /// 21, 47, 73, 99.
+        public var riskScore: Double {
+            switch self {
+            case .low: 21
+            case .medium: 47
+            case .high: 73
+            case .critical: 99
+            }
+        }
+
+        /// RFC 5424: notice (5), warning (4), error (3), critical (2).
+        public var syslogSeverity: Int { 6 - rawValue }
+
+        public static func < (a: Severity, b: Severity) -> Bool { a.rawValue < b.rawValue }
+
+        /// One level up, at most critical.
+        public var raised: Severity { Severity(rawValue: min(rawValue + 1, Severity.critical.rawValue))! }
+    }
+
+    public struct ECS: Encodable, Sendable {
+        var version = AlertFields.ecsVersion
+        public init() {}
+    }
+
+    public struct Observer: Encodable, Sendable {
+        var vendor = "Flowhound", product = "Flowhound", type = "ids", version = flowhoundVersion
+        var hostname: String
+        public init(_ context: Context) { hostname = context.hostname }
+    }
+
+    /// `event.*` of an alert.
+    public struct Event: Encodable, Sendable {
+        var kind = "alert"
+        /// A network observation that an intrusion detector raised; `info` is the event type both
+        /// categories expect (ECS's `expected_event_types`).
+        var category = ["network", "intrusion_detection"], type = ["info"]
+        var module = "flowhound"
+        var id: String, action: String, dataset: String
+        var created: String, start: String, end: String
+        /// Nanoseconds.
+        var duration: Int64
+        var severity: Int, risk_score: Double
+
+        public init(
+            id: String, action: String, dataset: String, context: Context, start: Double, end: Double, severity: Severity,
+            riskScore: Double? = nil
+        ) {
+            self.id = id
+            self.action = action
+            self.dataset = dataset
+            created = CivilTime.iso8601Milliseconds(context.created)
+            self.start = CivilTime.iso8601Milliseconds(start)
+            self.end = CivilTime.iso8601Milliseconds(end)
+            let seconds = max(0, end - start)
+            duration = seconds.isFinite ? Int64(min(seconds * 1e9, 9e18).rounded()) : 0
+            self.severity = severity.rawValue
+            risk_score = riskScore ?? severity.riskScore
+        }
+    }
+
+    public struct Rule: Encodable, Sendable {
+        var id: String, name: String, category: String, description: String
+        var ruleset = "flowhound", version = flowhoundVersion
+        public init(id: String, name: String, category: String, description: String) {
+            self.id = id
+            self.name = name
+            self.category = category
+            self.description = description
+        }
+    }
+
+    /// MITRE ATT&CK T1046, Network Service Discovery (tactic TA0007, Discovery), with ECS's arrays.
+    public struct Threat: Encodable, Sendable {
+        struct Item: Encodable, Sendable {
+            var id: [String], name: [String], reference: [String]
+        }
+        var framework = "MITRE ATT&CK"
+        var tactic = Item(id: ["TA0007"], name: ["Discovery"], reference: ["https://attack.mitre.org/tactics/TA0007/"])
+        var technique = Item(id: ["T1046"], name: ["Network Service Discovery"], reference: ["https://attack.mitre.org/techniques/T1046/"])
+        public init() {}
+    }
+}

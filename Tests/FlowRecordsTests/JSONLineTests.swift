@@ -1,0 +1,55 @@
+import FlowRecords
+import Foundation
+import Support
+import TestSupport
+import Testing
+
+/// Alerts' JSON: one JSON type per field, whatever the value; and the Community ID that links an
+/// alert to the flows behind it in other tools.
+@Suite struct JSONLineTests {
+    struct Sample: Encodable {
+        var whole = 1.0, fraction = 0.25, tiny = 1e-5, huge = 1e20, notANumber = Double.nan
+        var single: Float = 2
+        var count = 3, port: UInt16 = 443, negative: Int64 = -7
+        var text = "a \"quoted\" /path\\ \n\t\u{1}é"
+        var flag = true
+        var missing: Int? = nil
+        var list = [1.0, 2.5], ports: [UInt16] = [22, 80]
+        var table = ["b": 1.0, "a": 0.5]
+        var nested = Nested()
+        struct Nested: Encodable { var ratio = 0.0 }
+    }
+
+    @Test func floatingPointNumbersAlwaysHaveAFractionAndKeysAreSorted() throws {
+        let line = jsonLine(Sample())
+        #expect(
+            line
+                == #"{"count":3,"flag":true,"fraction":0.25,"huge":1e+20,"list":[1.0,2.5],"negative":-7,"nested":{"ratio":0.0},"notANumber":null,"port":443,"ports":[22,80],"single":2.0,"table":{"a":0.5,"b":1.0},"text":"a \"quoted\" /path\\ \n\t\u0001é","tiny":1e-05,"whole":1.0}"#
+        )
+        // What the standard decoder reads back.
+        let back = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(back["text"] as? String == Sample().text && (back["tiny"] as? Double) == 1e-5)
+        // The test's own parser sees whole floating-point values as fractions, integers as integers.
+        let parsed = try JSONValue.parse(line)
+        #expect(parsed["whole"]?.kind == "float" && parsed["count"]?.kind == "integer" && parsed["nested"]?["ratio"]?.kind == "float")
+    }
+
+    @Test func sha1MatchesTheStandardVectors() {
+        #expect(hex(sha1([])) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        #expect(hex(sha1(Array("abc".utf8))) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        #expect(hex(sha1(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))) == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
+        #expect(hex(sha1([UInt8](repeating: 0x61, count: 1_000_000))) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
+    }
+
+    /// The examples of the Community ID specification's implementations, in both directions.
+    @Test func communityIDMatchesOtherTools() {
+        func id(_ a: String, _ ap: UInt16, _ b: String, _ bp: UInt16, _ t: Transport) -> String? {
+            CommunityID.of(source: ip(a), sourcePort: ap, destination: ip(b), destinationPort: bp, transport: t)
+        }
+        #expect(id("128.232.110.120", 34855, "66.35.250.204", 80, .tcp) == "1:LQU9qZlK+B5F3KDmev6m5PMibrg=")
+        #expect(id("66.35.250.204", 80, "128.232.110.120", 34855, .tcp) == "1:LQU9qZlK+B5F3KDmev6m5PMibrg=")
+        #expect(id("8.8.8.8", 53, "192.168.1.52", 54585, .udp) == "1:d/FP5EW3wiY1vCndhwleRRKHowQ=")
+        #expect(id("192.168.170.8", 7, "192.168.170.56", 7, .sctp) == "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs=")
+        #expect(id("192.168.0.89", 8, "192.168.0.1", 0, .icmp) == nil)
+    }
+}
