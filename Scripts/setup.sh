@@ -9,10 +9,10 @@ cd "$(dirname "$0")/.."
 # libmaxminddb (MMDB geolocation and ASN databases), libloc with its database (the IPFire location
 # database: country, ASN and network flags with no download), the NATS C client (publish and worker
 # on JetStream). Tests: gzip, python3 with NumPy (reads datasets back), nats-server (the scale-out test
-# runs a three-node cluster on loopback ports).
+# runs a three-node cluster on loopback ports), rsyslog (the syslog test starts one on loopback ports).
 # Tools: the real scanners and exporters of the loopback capture script (nmap, tcpdump, argus,
 # softflowd, nfdump).
-packages=(zlib1g-dev libopenblas-dev libmaxminddb-dev libloc-dev libloc-database libnats-dev nats-server gzip ca-certificates curl python3 python3-numpy nmap tcpdump argus-server argus-client softflowd nfdump iproute2)
+packages=(zlib1g-dev libopenblas-dev libmaxminddb-dev libloc-dev libloc-database libnats-dev nats-server gzip ca-certificates curl python3 python3-numpy rsyslog nmap tcpdump argus-server argus-client softflowd nfdump iproute2)
 
 missing=()
 for p in "${packages[@]}"; do

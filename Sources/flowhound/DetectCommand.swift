@@ -439,6 +439,7 @@ struct Detect: ParsableCommand {
     @OptionGroup(title: "Detection") var options: DetectionOptions
     @OptionGroup(title: "IP reputation") var reputation: RemoteScoringOptions
     @OptionGroup(title: "Live input and output") var live: LiveOptions
+    @OptionGroup(title: "Syslog") var syslogOptions: SyslogOptions
 
     @Option(help: "Alerts as jsonl (one alert a line as scans start and end) or table (one row per episode, at the end). (default: jsonl)")
     var outputFormat: AlertFormat?
@@ -453,7 +454,17 @@ struct Detect: ParsableCommand {
             let format = outputFormat ?? (input.format == .oldOutputTable ? .table : .jsonl)
             let signals = SignalWatch()
             let out = try AlertSink(path: live.output, signals: signals)
+            let syslog = try syslogOptions.makeSender()
             var writeFailure: (any Error)? = nil
+            /// Writes an alert line (jsonl output) and sends it to syslog.
+            func emit(_ line: String, _ severity: AlertFields.Severity, _ dataset: String) {
+                syslog?.send(alert: line, severity: severity, dataset: dataset)
+                guard format == .jsonl else { return }
+                do { try out.write(line) } catch {
+                    writeFailure = writeFailure ?? error
+                    signals.stop.request()
+                }
+            }
             let pipeline = try options.makePipeline()
             let scorer = try reputation.makeScorer(allowlist: options.loadAllowlist())
             var table: [ScanAlert] = []
@@ -471,37 +482,19 @@ struct Detect: ParsableCommand {
                         scoringFailure = scoringFailure ?? "\(error)"
                     }
                 }
-                if format == .jsonl {
-                    do { try out.write(alert.json()) } catch {
-                        writeFailure = writeFailure ?? error
-                        signals.stop.request()
-                    }
-                } else if alert.phase == .end {
-                    table.append(alert)  // one row per episode, with its final totals
-                }
+                if format == .jsonl || syslog != nil { emit(alert.json(), alert.severity, "flowhound.scan") }
+                if format == .table && alert.phase == .end { table.append(alert) }  // one row per episode, with its final totals
             }
             pipeline.onDistributedAlert = { alert in
-                if format == .jsonl {
-                    do { try out.write(alert.json()) } catch {
-                        writeFailure = writeFailure ?? error
-                        signals.stop.request()
-                    }
-                } else if alert.phase == .end {
-                    distributedTable.append(alert)
-                }
+                if format == .jsonl || syslog != nil { emit(alert.json(), alert.severity, "flowhound.scan") }
+                if format == .table && alert.phase == .end { distributedTable.append(alert) }
             }
             var watch: ConnectionWatch? = nil
             if reputation.connectionAlerts, let scorer {
                 watch = ConnectionWatch(scorer: scorer, home: try reputation.home.map { try CIDRSet.load(path: $0) })
                 watch!.onAlert = { alert in
-                    if format == .jsonl {
-                        do { try out.write(alert.json()) } catch {
-                            writeFailure = writeFailure ?? error
-                            signals.stop.request()
-                        }
-                    } else {
-                        connectionTable.append(alert)
-                    }
+                    if format == .jsonl || syslog != nil { emit(alert.json(), alert.severity, "flowhound.connection") }
+                    if format == .table { connectionTable.append(alert) }
                 }
             }
             pipeline.inspect = watch.map { w in w.inspect }
@@ -518,6 +511,7 @@ struct Detect: ParsableCommand {
                             + (connectionTable.isEmpty ? "\n(no suspicious connections among \(watch.remoteFlows) flows with a remote end)" : ""))
                 }
             }
+            syslog?.finish()
             if let scoringFailure { Diagnostics.note("warning: scan sources were not scored: \(scoringFailure)") }
             if let watch {
                 Diagnostics.note(

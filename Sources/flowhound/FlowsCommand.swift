@@ -127,6 +127,7 @@ extension FlowReadError: OneLineError {}
 extension ScanDataError: OneLineError {}
 extension ShapeError: OneLineError {}
 extension FileError: OneLineError {}
+extension SyslogError: OneLineError {}
 extension SynthConfigError: OneLineError {}
 
 /// Reads every log in turn, reporting malformed records on stderr. Throws on the first unreadable input.

@@ -37,6 +37,62 @@ struct LiveOptions: ParsableArguments {
     }
 }
 
+/// Where else alerts go: a syslog receiver.
+struct SyslogOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Also send every alert to syslog: unix:///dev/log, udp://HOST:PORT or tcp://HOST:PORT.",
+            discussion: """
+                RFC 5424, the alert's JSON as the message, MSGID its event.dataset, the severity from the \
+                alert's (low: notice, medium: warning, high: error, critical: crit). Over TCP, frames are \
+                octet-counted (RFC 6587) and alerts wait in memory (at most 10,000) while the receiver is \
+                unreachable. A receiver's message size limit must hold an alert: rsyslog's default of 8 KiB \
+                can cut the largest; set global(maxMessageSize="64k").
+                """,
+            valueName: "url"))
+    var syslog: String?
+
+    @Option(help: ArgumentHelp("Syslog facility: kern, user, daemon, auth, authpriv, security, local0 ... local7.", valueName: "name"))
+    var syslogFacility = "local0"
+
+    func validate() throws {
+        if let syslog {
+            do { _ = try SyslogDestination(syslog) } catch { throw ValidationError(error.description) }
+        }
+        guard SyslogSender.facilities[syslogFacility] != nil else {
+            throw ValidationError("--syslog-facility '\(syslogFacility)' is not a facility: \(SyslogSender.facilities.keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// The sender, connected; nil without --syslog.
+    func makeSender() throws -> SyslogSender? {
+        guard let syslog else { return nil }
+        return try SyslogSender(
+            SyslogDestination(syslog), facility: SyslogSender.facilities[syslogFacility] ?? 16, hostname: AlertFields.Context.now().hostname)
+    }
+}
+
+extension SyslogSender {
+    /// Sends one alert line with its severity and dataset.
+    func send(alert line: String, severity: AlertFields.Severity, dataset: String) {
+        send(line, severity: severity.syslogSeverity, msgID: dataset, time: AlertFields.Context.now().created)
+    }
+
+    /// Waits up to `seconds` for alerts held for a TCP receiver to go out, then says on stderr what was
+    /// sent and what was not.
+    func finish(seconds: Double = 3) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while waitingCount > 0 && Date() < deadline {
+            flush()
+            if waitingCount > 0 { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        let lost = dropped + waitingCount
+        Diagnostics.note(
+            "sent \(sent) alert\(sent == 1 ? "" : "s") to syslog \(destination)"
+                + (lost > 0 ? "; \(lost) could not be sent (\(lastError ?? "unknown reason"))" : ""))
+    }
+}
+
 /// A flag set by one thread and taken by another.
 final class SignalFlag: Sendable {
     private let flag = Atomic<Bool>(false)

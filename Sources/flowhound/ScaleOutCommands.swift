@@ -154,6 +154,7 @@ struct Worker: ParsableCommand {
     var drain = false
 
     @OptionGroup(title: "Detection") var options: DetectionOptions
+    @OptionGroup(title: "Syslog") var syslogOptions: SyslogOptions
 
     func validate() throws {
         try OptionCheck.require(leaseTTL, "--lease-ttl", in: 1...3600, unit: "seconds")
@@ -179,19 +180,42 @@ struct Worker: ParsableCommand {
             settings.replicas = natsOptions.replicas
             let printing = print
             let output = OutputLock()
+            let syslog = try syslogOptions.makeSender().map(SharedSyslog.init)
             let worker = try DetectionWorker(
                 nc, id: name, topology: try Topology(stream: natsOptions.stream, alertsStream: alertsStream),
                 partitions: partitions, partitionCount: natsOptions.partitionCount, settings: settings,
                 recipe: recipe, model: model,
                 log: { Diagnostics.note("worker \(name): \($0)") },
-                onAlert: { line, _ in if printing { output.write(line + "\n") } })
+                onAlert: { line, _ in
+                    if printing { output.write(line + "\n") }
+                    syslog?.send(alert: line)
+                })
             let stop = StopSignal()
             Diagnostics.note("worker \(name): started on \(natsOptions.nats)")
             try worker.run(drain: drain, shouldStop: { stop.raised })
             let reports = worker.reports
             Diagnostics.note("worker \(name): stopped; \(reports.reduce(0) { $0 + $1.flows }) flows, \(reports.reduce(0) { $0 + $1.alerts }) alerts published")
+            syslog?.finish()
         }
     }
+}
+
+/// A syslog sender for the partitions' threads, one alert at a time.
+final class SharedSyslog: @unchecked Sendable {
+    private let lock = NSLock()
+    private let sender: SyslogSender
+
+    init(_ sender: SyslogSender) { self.sender = sender }
+
+    /// Sends a published alert line with the severity and dataset it names.
+    func send(alert line: String) {
+        let alert = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        let event = alert?["event"] as? [String: Any]
+        let severity = (event?["severity"] as? Int).flatMap(AlertFields.Severity.init(rawValue:)) ?? .medium
+        lock.withLock { sender.send(alert: line, severity: severity, dataset: event?["dataset"] as? String ?? "flowhound.scan") }
+    }
+
+    func finish() { lock.withLock { sender.finish() } }
 }
 
 final class OutputLock: @unchecked Sendable {
