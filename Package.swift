@@ -113,6 +113,7 @@ let package = Package(
                 "Service",
                 "Streaming",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]),
         // What the test targets share: paths to the checkout and to fixtures, scratch files, the one
         // way to run the `flowhound` executable, and test tags. Not a product.

@@ -134,8 +134,8 @@ struct DetectionOptions: ParsableArguments {
             valueName: "duration"))
     var cnnInterval = Duration(seconds: defaults.cnnSchedule.interval)
 
-    @Option(help: "A scan episode ends after this many seconds without a flagged window; later scanning alerts again.")
-    var quietPeriod = defaults.settings.quietPeriod
+    @Option(help: "A scan episode ends after this long without a flagged window (30m, 1800s or 1800); later scanning alerts again.")
+    var quietPeriod = Duration(seconds: defaults.settings.quietPeriod)
 
     @Option(
         help: ArgumentHelp(
@@ -143,8 +143,8 @@ struct DetectionOptions: ParsableArguments {
             valueName: "duration"))
     var updates: Duration?
 
-    @Option(help: "Seconds a flow may arrive after its window has passed and still count in it.")
-    var lateness = defaults.settings.lateness
+    @Option(help: "How long after its window has passed a flow may arrive and still count in it (60s, 1m).")
+    var lateness = Duration(seconds: defaults.settings.lateness)
 
     @Option(
         help: ArgumentHelp(
@@ -182,8 +182,8 @@ struct DetectionOptions: ParsableArguments {
         try OptionCheck.require(cnnInterval.seconds, "--cnn-interval", in: 1...ImageSchedule.maximumInterval, unit: "seconds")
         try OptionCheck.require(weightedThreshold, "--weighted-threshold", in: 0...1)
         if let window { try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds") }
-        try OptionCheck.require(quietPeriod, "--quiet-period", in: 0...30 * OptionCheck.day, unit: "seconds")
-        try OptionCheck.require(lateness, "--lateness", in: 0...OptionCheck.day, unit: "seconds")
+        try OptionCheck.require(quietPeriod.seconds, "--quiet-period", in: 0...30 * OptionCheck.day, unit: "seconds")
+        try OptionCheck.require(lateness.seconds, "--lateness", in: 0...OptionCheck.day, unit: "seconds")
         if let updates { try OptionCheck.require(updates.seconds, "--updates", in: 1...30 * OptionCheck.day, unit: "seconds") }
         if let reorder { try OptionCheck.require(reorder.seconds, "--reorder", above: 0, atMost: Self.longestReorder, unit: "seconds") }
         try OptionCheck.require(maxSources, "--max-sources", in: 10...100_000_000)
@@ -217,8 +217,8 @@ struct DetectionOptions: ParsableArguments {
         recipe.cnnThreads = threads
         recipe.settings.policy = policy
         recipe.settings.weightedThreshold = weightedThreshold
-        recipe.settings.quietPeriod = quietPeriod
-        recipe.settings.lateness = lateness
+        recipe.settings.quietPeriod = quietPeriod.seconds
+        recipe.settings.lateness = lateness.seconds
         recipe.settings.updateInterval = updates?.seconds
         recipe.reorder = reorder?.seconds ?? 0
         recipe.settings.maxSources = maxSources
@@ -440,6 +440,7 @@ struct Detect: ParsableCommand {
     @OptionGroup(title: "IP reputation") var reputation: RemoteScoringOptions
     @OptionGroup(title: "Live input and output") var live: LiveOptions
     @OptionGroup(title: "Syslog") var syslogOptions: SyslogOptions
+    @OptionGroup(title: "Config file") var configOption: ConfigOption
 
     @Option(help: "Alerts as jsonl (one alert a line as scans start and end) or table (one row per episode, at the end). (default: jsonl)")
     var outputFormat: AlertFormat?
@@ -498,7 +499,7 @@ struct Detect: ParsableCommand {
                 }
             }
             pipeline.inspect = watch.map { w in w.inspect }
-            let (seconds, flows) = try runDetection(input, pipeline, live: live, lateness: options.lateness, signals: signals)
+            let (seconds, flows) = try runDetection(input, pipeline, live: live, lateness: options.lateness.seconds, signals: signals)
             if let writeFailure { throw writeFailure }
             if format == .table {
                 try out.write(alertTable(table))

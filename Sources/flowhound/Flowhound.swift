@@ -15,5 +15,21 @@ struct Flowhound: AsyncParsableCommand {
             malformed record), 64 for a usage error.
             """,
         version: flowhoundVersion,
-        subcommands: [Flows.self, Synth.self, Render.self, Dataset.self, Train.self, Eval.self, Detect.self, Score.self, Serve.self, Publish.self, Worker.self])
+        subcommands: [
+            Flows.self, Synth.self, Render.self, Dataset.self, Train.self, Eval.self, Detect.self, Score.self, Serve.self, Publish.self,
+            Worker.self, Config.self,
+        ])
+
+    /// Parses the command line with the config file's settings for detect, serve, worker and publish
+    /// put before it (ConfigInjection), then runs the command.
+    static func main() async {
+        let arguments: [String]
+        do {
+            arguments = try ConfigInjection.apply(to: Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            Diagnostics.error("\(error)")
+            Self.exit(withError: ExitCode.failure)
+        }
+        await main(arguments)
+    }
 }

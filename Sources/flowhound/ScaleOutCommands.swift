@@ -54,6 +54,7 @@ struct Publish: ParsableCommand {
 
     @OptionGroup var input: DetectionInput
     @OptionGroup(title: "NATS") var natsOptions: NATSOptions
+    @OptionGroup(title: "Config file") var configOption: ConfigOption
 
     @Option(help: "Records per message.")
     var batch = 512
@@ -155,6 +156,7 @@ struct Worker: ParsableCommand {
 
     @OptionGroup(title: "Detection") var options: DetectionOptions
     @OptionGroup(title: "Syslog") var syslogOptions: SyslogOptions
+    @OptionGroup(title: "Config file") var configOption: ConfigOption
 
     func validate() throws {
         try OptionCheck.require(leaseTTL, "--lease-ttl", in: 1...3600, unit: "seconds")

@@ -42,8 +42,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes.")
     var bodyLimit = 8 << 20
 
-    @Option(help: "Seconds a request may take before its work is abandoned (503).")
-    var timeout = 10.0
+    @Option(help: "How long a request may take before its work is abandoned (503): 10s, 1m.")
+    var timeout = Duration(seconds: 10)
 
     @Option(help: "Requests handled at once; more are turned away with 503 and Retry-After.")
     var maxConcurrent = 512
@@ -51,8 +51,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Requests one client address may have in flight at once; more get 429 and Retry-After.")
     var maxPerClient = 64
 
-    @Option(help: "Seconds a client has to send a request's headers, and again its body; then the connection is closed.")
-    var readTimeout = 30.0
+    @Option(help: "How long a client has to send a request's headers, and again its body; then the connection is closed.")
+    var readTimeout = Duration(seconds: 30)
 
     @Option(help: "Addresses one POST /v1/ip/score may carry.")
     var maxAddresses = 10_000
@@ -72,6 +72,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "Detection (POST /v1/detect)") var detection: DetectionOptions
     @OptionGroup(title: "Address databases") var databases: AddressDatabaseOptions
     @OptionGroup(title: "Feature lists") var lists: ListOptions
+    @OptionGroup(title: "Config file") var configOption: ConfigOption
 
     /// The flag of each service setting it sets. The ranges are the service's
     /// (`ServiceConfiguration.limit(of:)`); an error naming a setting is worded here with its flag.
@@ -85,10 +86,10 @@ struct Serve: AsyncParsableCommand {
         do {
             try ServiceConfiguration.check(.port, port)
             try ServiceConfiguration.check(.bodyLimit, bodyLimit)
-            try ServiceConfiguration.check(.requestTimeout, seconds: timeout)
+            try ServiceConfiguration.check(.requestTimeout, seconds: timeout.seconds)
             try ServiceConfiguration.check(.maxConcurrentRequests, maxConcurrent)
             try ServiceConfiguration.check(.maxConcurrentPerClient, maxPerClient)
-            try ServiceConfiguration.check(.readTimeout, seconds: readTimeout)
+            try ServiceConfiguration.check(.readTimeout, seconds: readTimeout.seconds)
             try ServiceConfiguration.check(.maxAddressesPerRequest, maxAddresses)
             try ServiceConfiguration.check(.scorers, scorers)
             try ServiceConfiguration.check(.drivers, drivers)
@@ -141,10 +142,10 @@ struct Serve: AsyncParsableCommand {
             c.token = token
         }
         c.bodyLimit = bodyLimit
-        c.requestTimeout = .milliseconds(Int64((timeout * 1000).rounded()))
+        c.requestTimeout = .milliseconds(Int64((timeout.seconds * 1000).rounded()))
         c.maxConcurrentRequests = maxConcurrent
         c.maxConcurrentPerClient = maxPerClient
-        c.readTimeout = .milliseconds(Int64((readTimeout * 1000).rounded()))
+        c.readTimeout = .milliseconds(Int64((readTimeout.seconds * 1000).rounded()))
         c.maxAddressesPerRequest = maxAddresses
         c.scorers = scorers
         c.drivers = drivers

@@ -15,7 +15,7 @@ struct Duration: ExpressibleByArgument, CustomStringConvertible {
         for (unit, scale) in [("d", 86400.0), ("h", 3600.0), ("m", 60.0)] where seconds >= scale && (seconds / scale).rounded() == seconds / scale {
             return "\(Int(seconds / scale))\(unit)"
         }
-        return seconds == seconds.rounded() && seconds < 1e15 ? "\(Int(seconds))s" : "\(seconds)s"
+        return seconds == seconds.rounded() && seconds < 1e15 ? "\(Int(seconds))s" : "\(OptionCheck.number(seconds))s"
     }
 
     init?(argument: String) {
@@ -26,7 +26,8 @@ struct Duration: ExpressibleByArgument, CustomStringConvertible {
             scale = unit
             text.removeLast()
         }
-        guard let value = Double(text), value > 0, value.isFinite else { return nil }
+        // Any number: every option checks its own range (OptionCheck), and says what it must be.
+        guard let value = Double(text) else { return nil }
         seconds = value * scale
     }
 }
