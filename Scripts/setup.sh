@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 # database: country, ASN and network flags with no download), the NATS C client (publish and worker
 # on JetStream). Tests: gzip, python3 with NumPy (reads datasets back), nats-server (the scale-out test
 # runs a three-node cluster on loopback ports), rsyslog (the syslog test starts one on loopback ports).
-# Tools: the real scanners and exporters of the loopback capture script (nmap, tcpdump, argus,
-# softflowd, nfdump).
-packages=(zlib1g-dev libopenblas-dev libmaxminddb-dev libloc-dev libloc-database libnats-dev nats-server gzip ca-certificates curl python3 python3-numpy rsyslog nmap tcpdump argus-server argus-client softflowd nfdump iproute2)
+# The real scanners and exporters that only the loopback captures need are a separate step:
+# Scripts/setup-capture-tools.sh.
+packages=(zlib1g-dev libopenblas-dev libmaxminddb-dev libloc-dev libloc-database libnats-dev nats-server gzip ca-certificates python3 python3-numpy rsyslog)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -32,5 +32,7 @@ if ! command -v swift >/dev/null; then
 fi
 
 swift build -c release --product flowhound
-echo "setup: built .build/release/flowhound; a sample run:" >&2
-.build/release/flowhound flows stats Samples/stratosphere-008-mixed.head300.conn.log.gz --top 5
+echo "setup: built .build/release/flowhound. A first run: the scans in 300 records of a real honeypot's" >&2
+echo "setup: Zeek log (Samples/), found with the shipped models, one row per scan episode:" >&2
+.build/release/flowhound detect Samples/stratosphere-008-mixed.head300.conn.log.gz --output-format table --no-progress
+echo "setup: 'flowhound detect LOG' writes the same as JSON lines (ECS) for a SIEM; 'flowhound --help' lists every command." >&2

@@ -36,7 +36,7 @@ import Testing
         let tools = ["ip", "nmap", "tcpdump", "argus", "ra", "softflowd", "nfdump", "nfcapd", "nfpcapd", "curl", "timeout"]
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
         let missing = tools.filter { tool in !path.contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") } }
-        if !missing.isEmpty { return "missing tools: \(missing.joined(separator: ", ")) (Scripts/setup.sh installs them)" }
+        if !missing.isEmpty { return "missing tools: \(missing.joined(separator: ", ")) (Scripts/setup-capture-tools.sh installs them)" }
         // Containers may refuse new network namespaces even to root.
         let probe = Process()
         probe.executableURL = URL(fileURLWithPath: "/bin/sh")
