@@ -35,8 +35,8 @@ struct Dataset: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output directory.")
     var output: String
 
-    @Option(help: "Image window in seconds.")
-    var window: Double = 3600
+    @Option(help: "Image window: 1h, 600s or seconds.")
+    var window = Duration(seconds: 3600)
 
     @Option(help: "Share of each kind's sources held out for testing.")
     var testFraction = 0.2
@@ -71,7 +71,7 @@ struct Dataset: ParsableCommand {
         } else if !logs.isEmpty || truthOptions.truth != nil || !truthOptions.scanLabels.isEmpty {
             throw ValidationError("--synth-seed generates its own traffic and truth: give no logs, --truth or --scan-label")
         }
-        try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds")
+        try OptionCheck.require(window.seconds, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds")
         guard (0..<1).contains(testFraction) else { throw ValidationError("--test-fraction must be in 0..<1") }
         try OptionCheck.require(minFlows, "--min-flows", in: 1...1_000_000_000)
         try OptionCheck.require(cnnInterval.seconds, "--cnn-interval", in: 1...ImageSchedule.maximumInterval, unit: "seconds")
@@ -92,9 +92,9 @@ struct Dataset: ParsableCommand {
             let meta: DatasetWriter.Meta
             var flowCount = 0
             if let config = synth.config {
-                (meta, flowCount) = try writer.writeSynthetic(config: config, window: window, openWindows: openWindows, to: output)
+                (meta, flowCount) = try writer.writeSynthetic(config: config, window: window.seconds, openWindows: openWindows, to: output)
             } else {
-                var imager = ActivityImager(window: window, openWindows: openWindows)
+                var imager = ActivityImager(window: window.seconds, openWindows: openWindows)
                 let given = try truthOptions.truth.map { try GroundTruth.load(path: $0) }
                 var labels = LabelTruth(scanLabels: truthOptions.scanLabels)
                 let reader = FlowReader(options: ReadOptions(format: format, strict: strict))

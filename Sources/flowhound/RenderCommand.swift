@@ -50,8 +50,8 @@ struct Render: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("PNG file to write.", valueName: "png"))
     var output: String
 
-    @Option(help: ArgumentHelp("Window length in seconds; windows are aligned to multiples of it (UTC).", valueName: "seconds"))
-    var window: Double = 3600
+    @Option(help: ArgumentHelp("Window length (1h, 600s or seconds); windows are aligned to multiples of it (UTC).", valueName: "duration"))
+    var window = Duration(seconds: 3600)
 
     @Option(
         help: ArgumentHelp(
@@ -75,7 +75,7 @@ struct Render: ParsableCommand {
         if let source, IPAddress(source) == nil {
             throw ValidationError("--source '\(source)' is not an IPv4 or IPv6 address")
         }
-        try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds")
+        try OptionCheck.require(window.seconds, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds")
         if let columns { try OptionCheck.require(columns, "--columns", in: 1...1_000) }
         if onePerKind && (top == nil || truth == nil) { throw ValidationError("--one-per-kind needs --top N and --truth") }
         if output.isEmpty || output == "-" { throw ValidationError("-o needs a file name (the PNG is binary)") }
@@ -85,7 +85,7 @@ struct Render: ParsableCommand {
         try Diagnostics.run {
             let labels = try truth.map(Self.titles) ?? [:]
             let wanted = source.flatMap { IPAddress($0) }
-            var imager = ActivityImager(window: window)
+            var imager = ActivityImager(window: window.seconds)
             var sources = Set<IPAddress>()
             let summaries = try input.readAll { record in
                 if let wanted {
@@ -98,7 +98,7 @@ struct Render: ParsableCommand {
             let records = summaries.reduce(0) { $0 + $1.records }
             let all = imager.images()
             if wanted == nil { sources = Set(all.map(\.source)) }
-            let windowText = CivilTime.durationText(window)
+            let windowText = CivilTime.durationText(window.seconds)
 
             let chosen: [ActivityImage]
             let title: String

@@ -59,8 +59,8 @@ struct Publish: ParsableCommand {
     @Option(help: "Records per message.")
     var batch = 512
 
-    @Option(help: "Seconds of flow time between watermarks (keep it a divisor of the workers' --window and --lateness).")
-    var watermarkEvery = 60.0
+    @Option(help: "Flow time between watermarks, as 1m or seconds (keep it a divisor of the workers' --window and --lateness).")
+    var watermarkEvery = Duration(seconds: 60)
 
     @Option(help: "Publishes awaiting JetStream's acknowledgement before reading waits.")
     var maxPending = 4096
@@ -73,7 +73,7 @@ struct Publish: ParsableCommand {
 
     func validate() throws {
         guard (1...65_536).contains(batch) else { throw ValidationError("--batch must be in 1...65536") }
-        try OptionCheck.require(watermarkEvery, "--watermark-every", in: 1...OptionCheck.day, unit: "seconds")
+        try OptionCheck.require(watermarkEvery.seconds, "--watermark-every", in: 1...OptionCheck.day, unit: "seconds")
         try OptionCheck.require(maxPending, "--max-pending", in: 1...1_000_000)
     }
 
@@ -87,7 +87,7 @@ struct Publish: ParsableCommand {
                 let state = try nc.keyValue(bucket: topology.stateBucket, replicas: natsOptions.replicas)
                 return try topology.partitioning(state, requested: natsOptions.partitionCount)
             }
-            let publisher = FlowPublisher(nc, topology: topology, partitioning: partitioning, batch: batch, watermarkEvery: watermarkEvery)
+            let publisher = FlowPublisher(nc, topology: topology, partitioning: partitioning, batch: batch, watermarkEvery: watermarkEvery.seconds)
             let started = DispatchTime.now().uptimeNanoseconds
             let pipeline = DetectionPipeline(sink: publisher.add)
             _ = try read(input, into: pipeline)
@@ -133,14 +133,14 @@ struct Worker: ParsableCommand {
     @Option(help: "This worker's name in leases and logs (default: host name and process id).")
     var id: String?
 
-    @Option(help: "Seconds a lease lasts unrenewed: how soon a dead worker's partitions move (used when the lease bucket is created).")
-    var leaseTTL = 6.0
+    @Option(help: "How long a lease lasts unrenewed: how soon a dead worker's partitions move (used when the lease bucket is created).")
+    var leaseTTL = Duration(seconds: 6)
 
     @Option(
         help:
-            "Seconds between checkpoints of a partition whose state changed (flows are acknowledged by checkpoints; longer means more to replay after a crash)."
+            "Time between checkpoints of a partition whose state changed (flows are acknowledged by checkpoints; longer means more to replay after a crash)."
     )
-    var checkpointInterval = 2.0
+    var checkpointInterval = Duration(seconds: 2)
 
     @Option(help: "Most flows between checkpoints.")
     var checkpointFlows = 250_000
@@ -159,8 +159,8 @@ struct Worker: ParsableCommand {
     @OptionGroup(title: "Config file") var configOption: ConfigOption
 
     func validate() throws {
-        try OptionCheck.require(leaseTTL, "--lease-ttl", in: 1...3600, unit: "seconds")
-        try OptionCheck.require(checkpointInterval, "--checkpoint-interval", above: 0, atMost: 3600, unit: "seconds")
+        try OptionCheck.require(leaseTTL.seconds, "--lease-ttl", in: 1...3600, unit: "seconds")
+        try OptionCheck.require(checkpointInterval.seconds, "--checkpoint-interval", above: 0, atMost: 3600, unit: "seconds")
         try OptionCheck.require(checkpointFlows, "--checkpoint-flows", in: 1...100_000_000)
         if options.reorder != nil {
             throw ValidationError(
@@ -175,8 +175,8 @@ struct Worker: ParsableCommand {
             let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
             let nc = try NATSConnection(urls: natsOptions.nats, name: "flowhound worker \(name)")
             var settings = WorkerSettings()
-            settings.leaseTTL = leaseTTL
-            settings.checkpointInterval = checkpointInterval
+            settings.leaseTTL = leaseTTL.seconds
+            settings.checkpointInterval = checkpointInterval.seconds
             settings.checkpointFlows = checkpointFlows
             settings.strict = strict
             settings.replicas = natsOptions.replicas

@@ -93,8 +93,8 @@ struct TrainScan: ParsableCommand {
     @OptionGroup(title: "Synthetic training data instead of --data")
     var synth: SyntheticDataOptions
 
-    @Option(help: "Synthetic data: image window in seconds.")
-    var window: Double = 600
+    @Option(help: "Synthetic data: image window (10m, 600s or seconds).")
+    var window = Duration(seconds: 600)
 
     @Option(name: .shortAndLong, help: "Where to write the model.")
     var output: String
@@ -109,7 +109,7 @@ struct TrainScan: ParsableCommand {
         guard (data == nil) != (synth.synthSeed == nil) else {
             throw ValidationError("give either --data DIR or --synth-seed N")
         }
-        try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds")
+        try OptionCheck.require(window.seconds, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds")
     }
 
     func run() throws {
@@ -120,7 +120,7 @@ struct TrainScan: ParsableCommand {
             if let config = synth.config {
                 let directory = NSTemporaryDirectory() + "flowhound-train-\(getpid())"
                 defer { try? FileManager.default.removeItem(atPath: directory) }
-                _ = try DatasetWriter(seed: training.seed).writeSynthetic(config: config, window: window, to: directory)
+                _ = try DatasetWriter(seed: training.seed).writeSynthetic(config: config, window: window.seconds, to: directory)
                 dataset = try ScanDataset.load(directory: directory)
                 description = "synthetic: " + dataset.meta.inputs.joined(separator: "; ") + " --window \(window)"
             } else {
