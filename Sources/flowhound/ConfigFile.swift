@@ -67,6 +67,11 @@ struct ConfigFile {
         for (keyNode, value) in mapping {
             let key = try Self.key(keyNode, path)
             if Self.commands.contains(key) {
+                // A section with everything in it commented out is empty, not a mistake.
+                if case .scalar(let scalar) = value, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) {
+                    sections[key] = []
+                    continue
+                }
                 guard case .mapping(let section) = value else {
                     throw Failure(description: "\(path):\(value.mark?.line ?? 0): '\(key)' is a section: option names and values under it")
                 }

@@ -67,8 +67,8 @@ struct DetectionOptions: ParsableArguments {
     @Option(help: "Addresses and blocks (CIDR, one a line, '#' comments): alerts of these sources are silenced, flows to these destinations ignored.")
     var allowlist: String?
 
-    @Option(help: "Window length in seconds (default: the CNN's, 600 for the default model; 600 without the CNN).")
-    var window: Double?
+    @Option(help: "Window length: 10m, 600s or seconds (default: the CNN's, 10m for the default model; 10m without the CNN).")
+    var window: Duration?
 
     @Option(help: "threshold: distinct failed ports on one host that make a vertical scan (Zeek: 15).")
     var portsPerHost = defaults.threshold.portsPerHost
@@ -181,7 +181,7 @@ struct DetectionOptions: ParsableArguments {
         try OptionCheck.require(cnnAloneFailedPorts, "--cnn-alone-failed-ports", in: 1...65_536)
         try OptionCheck.require(cnnInterval.seconds, "--cnn-interval", in: 1...ImageSchedule.maximumInterval, unit: "seconds")
         try OptionCheck.require(weightedThreshold, "--weighted-threshold", in: 0...1)
-        if let window { try OptionCheck.require(window, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds") }
+        if let window { try OptionCheck.require(window.seconds, "--window", in: ScanModel.InputSpec.windowRange, unit: "seconds") }
         try OptionCheck.require(quietPeriod.seconds, "--quiet-period", in: 0...30 * OptionCheck.day, unit: "seconds")
         try OptionCheck.require(lateness.seconds, "--lateness", in: 0...OptionCheck.day, unit: "seconds")
         if let updates { try OptionCheck.require(updates.seconds, "--updates", in: 1...30 * OptionCheck.day, unit: "seconds") }
@@ -194,7 +194,7 @@ struct DetectionOptions: ParsableArguments {
     func recipe() throws -> DetectionRecipe {
         var recipe = DetectionRecipe()
         recipe.detectors = detectors.detectors
-        recipe.window = window
+        recipe.window = window?.seconds
         recipe.threshold.portsPerHost = portsPerHost
         recipe.threshold.hostsPerPort = hostsPerPort
         recipe.threshold.failedTargets = failedTargets
@@ -230,7 +230,7 @@ struct DetectionOptions: ParsableArguments {
     func loadScanModel(for recipe: DetectionRecipe) throws -> ScanModel? {
         guard recipe.usesCNN else { return nil }
         let scanModel = try ScanModel.load(pathOrDefault: model)
-        if let window, window != scanModel.input.windowSeconds {
+        if let window = window?.seconds, window != scanModel.input.windowSeconds {
             Diagnostics.note("--window \(Int(window)) s: the scan model was trained on \(Int(scanModel.input.windowSeconds)) s images; its scores may be off")
         }
         return scanModel

@@ -23,6 +23,7 @@ import Testing
               follow: false
             serve:
               port: 18099
+            worker:
             """)
         let r = try FlowhoundCLI.run(["detect", Self.sample, "--config", config])
         #expect(r.status == 0 && r.stdout.isEmpty, "\(r.stderr)")
