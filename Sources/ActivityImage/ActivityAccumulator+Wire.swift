@@ -107,11 +107,12 @@ extension ActivityAccumulator {
             guard transport <= UInt64(Self.mixedTransports), (transport == UInt64(Self.noTransport)) == (flows == 0) else {
                 throw WireError("transport: \(transport) is not a transport's number for \(flows) flows")
             }
-            guard (first == nil) == (flows == 0), (last == nil) == (flows == 0), first.map({ $0.start == firstSeen }) ?? true,
+            // Either may be missing with flows: gathered partly before a checkpoint of an earlier Flowhound.
+            guard flows > 0 || (first == nil && last == nil), first.map({ $0.start == firstSeen }) ?? true,
                 last.map({ $0.start == lastSeen }) ?? true, first.map({ hosts[$0.destination] != nil }) ?? true,
                 last.map({ hosts[$0.destination] != nil }) ?? true
             else {
-                throw WireError("first and last flows: missing, or not at the first and last seen times and hosts")
+                throw WireError("first and last flows: present without flows, or not at the first and last seen times and hosts")
             }
             answeredPorts = Set(answered.lazy.map { UInt16($0) })
             soleTransport = UInt16(transport)

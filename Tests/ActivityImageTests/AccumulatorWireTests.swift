@@ -110,6 +110,14 @@ import Testing
         var old = WireReader(Self.oneFlow(withFlowDetail: false))
         let earlier = try ActivityAccumulator(from: &old, withFlowDetail: false)
         #expect(old.isAtEnd && earlier.flows == 1 && earlier.transport == nil && earlier.firstFlow == nil)
+        // Going on from it, and checkpointed again: readable, with the last flow known and the first not.
+        var later = earlier
+        later.add(
+            FlowRecord(
+                start: 8, end: 8, source: IPAddress("10.9.0.1")!, destination: IPAddress("10.1.0.1")!, sourcePort: 1, destinationPort: 23,
+                transport: .tcp, outcome: .rejected))
+        let again = try Self.decode(Self.encoded(later))
+        #expect(again == later && again.firstFlow == nil && again.lastFlow?.destinationPort == 23 && again.transport == nil)
         #expect(a.transport == .tcp && a.firstFlow?.destinationPort == 22 && a.answeredPorts.isEmpty)
         for cut in 0..<Self.oneFlow().count {
             let message = refusal(Array(Self.oneFlow().prefix(cut))) ?? ""
