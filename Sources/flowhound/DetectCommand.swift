@@ -340,13 +340,17 @@ struct DetectionInput: ParsableArguments {
 
 /// Reads every log through `pipeline`, then finishes it. With `live.follow`, follows the one log
 /// until a signal stops it; SIGTERM and SIGINT stop reading in any case, and detection still finishes.
+/// `whileQuiet` runs whenever a followed log's clock moves on without input (alerts held for a syslog
+/// receiver go out then, not only with the next alert).
 func runDetection(
-    _ input: DetectionInput, _ pipeline: DetectionPipeline, live: LiveOptions? = nil, lateness: Double = 0, signals: SignalWatch? = nil
+    _ input: DetectionInput, _ pipeline: DetectionPipeline, live: LiveOptions? = nil, lateness: Double = 0, signals: SignalWatch? = nil,
+    whileQuiet: @escaping () -> Void = {}
 ) throws -> (seconds: Double, flows: Int) {
     let started = DispatchTime.now().uptimeNanoseconds
     let flows: Int
     if let live, live.follow, let signals {
-        flows = try follow(input, format: input.chosenFormat, into: pipeline, live: live, lateness: lateness, signals: signals)
+        flows = try follow(
+            input, format: input.chosenFormat, into: pipeline, live: live, lateness: lateness, signals: signals, whileQuiet: whileQuiet)
     } else {
         flows = try read(input, into: pipeline, stop: signals?.stop)
     }
@@ -499,7 +503,8 @@ struct Detect: ParsableCommand {
                 }
             }
             pipeline.inspect = watch.map { w in w.inspect }
-            let (seconds, flows) = try runDetection(input, pipeline, live: live, lateness: options.lateness.seconds, signals: signals)
+            let (seconds, flows) = try runDetection(
+                input, pipeline, live: live, lateness: options.lateness.seconds, signals: signals, whileQuiet: { syslog?.flush() })
             if let writeFailure { throw writeFailure }
             if format == .table {
                 try out.write(alertTable(table))

@@ -159,9 +159,10 @@ struct ReadingStopped: Error {}
 /// Follows `input`'s one log through `pipeline` until `signals` asks to stop (standard input: or it
 /// ends), each file as its own log, moving detection's clock while the input is quiet.
 /// - Returns: the records read.
-func follow(_ input: DetectionInput, format: FlowFormat?, into pipeline: DetectionPipeline, live: LiveOptions, lateness: Double, signals: SignalWatch)
-    throws -> Int
-{
+func follow(
+    _ input: DetectionInput, format: FlowFormat?, into pipeline: DetectionPipeline, live: LiveOptions, lateness: Double, signals: SignalWatch,
+    whileQuiet: @escaping () -> Void = {}
+) throws -> Int {
     let follower = try LogFollower(
         path: input.source.logs[0], reader: FlowReader(options: ReadOptions(format: format, strict: input.source.strict)),
         pollInterval: live.pollInterval, idleAfter: lateness, stop: signals.stop)
@@ -192,6 +193,7 @@ func follow(_ input: DetectionInput, format: FlowFormat?, into pipeline: Detecti
             }
             heldRecordsFlushed = true
             try pipeline.advance(to: time)
+            whileQuiet()
         },
         { record in
             records += 1
