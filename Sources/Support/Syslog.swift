@@ -78,8 +78,9 @@ public enum SyslogDestination: Equatable, CustomStringConvertible, Sendable {
 ///
 /// A receiver that goes away does not stop the caller: over TCP, messages that cannot be sent wait
 /// (at most `maximumWaiting`, the oldest dropped first) and go out, in order, once a connection is
-/// made again (tried at most once a second). Datagrams that cannot be sent are dropped. Both are
-/// counted in `dropped`; `lastError` says why.
+/// made again (tried after 1 s, then at doubling intervals up to a minute while it stays away; a TCP
+/// connect or send blocks at most `tcpTimeout` seconds). Datagrams that cannot be sent are dropped.
+/// Both are counted in `dropped`; `lastError` says why.
 public final class SyslogSender {
     public let destination: SyslogDestination
     public let facility: Int
@@ -94,6 +95,11 @@ public final class SyslogSender {
     private var fd: Int32 = -1
     private var waiting: [[UInt8]] = []
     private var nextAttempt = 0.0
+    /// Seconds until the next reconnection: 1, doubling to 60 while the receiver stays away.
+    private var retryDelay = 1.0
+    /// How long a TCP connect or send may block: a receiver that stops reading, or a host that drops
+    /// packets, holds detection up this long at most per attempt.
+    static let tcpTimeout = 2
     private let pid = getpid()
 
     /// Facilities by name (RFC 5424 section 6.2.1): `kern` 0 … `local7` 23.
@@ -146,17 +152,19 @@ public final class SyslogSender {
         flush()
     }
 
-    /// Sends what waits for a TCP receiver, reconnecting at most once a second.
+    /// Sends what waits for a TCP receiver, reconnecting when the retry interval has passed.
     public func flush() {
         while let frame = waiting.first {
             if fd < 0 {
                 let now = Self.now()
                 guard now >= nextAttempt else { return }
-                nextAttempt = now + 1
                 do throws(SyslogError) { try connect() } catch {
                     lastError = error.description
+                    nextAttempt = now + retryDelay
+                    retryDelay = min(60, retryDelay * 2)
                     return
                 }
+                retryDelay = 1
             }
             do throws(SyslogError) {
                 try writeAll(frame)
@@ -218,6 +226,11 @@ public final class SyslogSender {
             while let e = entry {
                 let s = socket(e.pointee.ai_family, e.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), e.pointee.ai_protocol)
                 if s >= 0 {
+                    if stream {
+                        // Bounds connect(2) too on Linux (it waits for the send timeout).
+                        var limit = timeval(tv_sec: Self.tcpTimeout, tv_usec: 0)
+                        setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+                    }
                     if socketConnect(s, e.pointee.ai_addr, e.pointee.ai_addrlen) == 0 {
                         fd = s
                         return

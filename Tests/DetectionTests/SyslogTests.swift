@@ -51,6 +51,98 @@ import Testing
         #expect(sender.sent == 1 && sender.dropped == 0)
     }
 
+    /// A TCP listener on 127.0.0.1 that gathers the octet-counted frames it receives.
+    final class FrameListener: @unchecked Sendable {
+        let port: UInt16
+        private let fd: Int32
+        private let lock = NSLock()
+        private var frames: [String] = []
+        private var connection: Int32 = -1
+
+        init(port: UInt16 = 0) throws {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var yes: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = port.bigEndian
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let fd = self.fd
+            let ok = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 4) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            try #require(ok)
+            self.port = UInt16(bigEndian: address.sin_port)
+            Thread.detachNewThread { [self] in serve() }
+        }
+
+        private func serve() {
+            let c = accept(fd, nil, nil)
+            guard c >= 0 else { return }
+            lock.withLock { connection = c }
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = recv(c, &buffer, buffer.count, 0)
+                if n <= 0 { return }
+                pending += buffer.prefix(n)
+                // "LENGTH SP MESSAGE", as many as have arrived whole.
+                while let space = pending.firstIndex(of: 0x20), let length = Int(String(decoding: pending[..<space], as: UTF8.self)),
+                    pending.count >= space + 1 + length
+                {
+                    let frame = String(decoding: pending[(space + 1)..<(space + 1 + length)], as: UTF8.self)
+                    lock.withLock { frames.append(frame) }
+                    pending.removeFirst(space + 1 + length)
+                }
+            }
+        }
+
+        var received: [String] { lock.withLock { frames } }
+
+        /// Closes the listening socket and the connection: the receiver goes away.
+        func close() {
+            lock.withLock {
+                if connection >= 0 { shutdown(connection, Int32(SHUT_RDWR)) }
+                Glibc.close(connection)
+            }
+            shutdown(fd, Int32(SHUT_RDWR))
+            Glibc.close(fd)
+        }
+    }
+
+    /// Over TCP, alerts that cannot be sent while the receiver is away wait, and go out in order once
+    /// it is back.
+    @Test(.timeLimit(.minutes(1))) func tcpHoldsAlertsWhileTheReceiverIsAway() throws {
+        let first = try FrameListener()
+        let sender = try SyslogSender(.tcp(host: "127.0.0.1", port: first.port), hostname: "h")
+        sender.send("one", severity: 4, msgID: "m", time: 0)
+        func waitFor(_ condition: () -> Bool) {
+            let deadline = Date().addingTimeInterval(10)
+            while !condition() && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        }
+        waitFor { first.received.count == 1 }
+        #expect(first.received.map { $0.hasSuffix(" - one") } == [true])
+        first.close()
+        // The first message after the receiver left may still be written into the dead connection (TCP
+        // learns of it from the reset that answers); the ones after it wait.
+        for text in ["two", "three", "four", "five"] {
+            sender.send(text, severity: 4, msgID: "m", time: 0)
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(sender.waitingCount >= 3, "\(sender.waitingCount) waiting, \(sender.lastError ?? "")")
+        let second = try FrameListener(port: first.port)
+        defer { second.close() }
+        waitFor {
+            sender.flush()
+            return sender.waitingCount == 0
+        }
+        waitFor { second.received.count >= 3 }
+        let tail = second.received.map { String($0.split(separator: " ").last ?? "") }
+        #expect(Array(["two", "three", "four", "five"].suffix(tail.count)) == tail && tail.count >= 3, "\(tail)")
+        #expect(sender.dropped == 0)
+    }
+
     /// A free port on 127.0.0.1 for `type` (taken, then let go).
     static func freePort(_ type: Int32) throws -> UInt16 {
         let s = socket(AF_INET, type, 0)
