@@ -141,6 +141,8 @@ extension FlowKey {
         w.address(destination)
         w.u16(destinationPort)
         w.u8(transport.rawValue)
+        w.u64(uid.high)
+        w.u64(uid.low)
     }
 
     public init(from r: inout WireReader, _ what: String) throws {
@@ -150,5 +152,8 @@ extension FlowKey {
             start: start, source: try r.address("\(what): source"), sourcePort: try r.u16("\(what): source port"),
             destination: try r.address("\(what): destination"), destinationPort: try r.u16("\(what): destination port"),
             transport: Transport(rawValue: try r.u8("\(what): transport")))
+        let high = try r.u64("\(what): uid"), low = try r.u64("\(what): uid")
+        uid = RecordUID(high: high, low: low)
+        guard uid.isValid else { throw WireError("\(what): uid \(high) \(low) is not one a log could hold") }
     }
 }

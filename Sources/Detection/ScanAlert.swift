@@ -236,13 +236,16 @@ struct AlertRelated: Encodable {
     var ip: [String]
 }
 
-/// A flow behind an alert, as another tool can find it: its start, ends, transport and Community ID.
+/// A flow behind an alert, as another tool can find it: its start, ends, transport, Community ID, and
+/// its record's identifier where the log has one.
 struct AlertFlow: Encodable {
     var timestamp: String
     var source_ip: String, source_port: UInt16
     var destination_ip: String, destination_port: UInt16
     var transport: String
     var community_id: String?
+    /// The record's own identifier in the log (Zeek's `uid`), when it has one.
+    var uid: String?
 
     init(_ key: FlowKey) {
         timestamp = CivilTime.iso8601Milliseconds(key.start)
@@ -252,5 +255,6 @@ struct AlertFlow: Encodable {
         destination_port = key.destinationPort
         transport = key.transport.description
         community_id = key.communityID
+        uid = key.uid.isEmpty ? nil : key.uid.description
     }
 }

@@ -41,8 +41,14 @@ public struct FlowKey: Sendable, Equatable {
     public var destination: IPAddress
     public var destinationPort: UInt16
     public var transport: Transport
+    /// The record's identifier in its log (Zeek's `uid`), when it has one.
+    public var uid: RecordUID
 
-    public init(start: Double, source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16, transport: Transport) {
+    public init(
+        start: Double, source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16, transport: Transport,
+        uid: RecordUID = RecordUID()
+    ) {
+        self.uid = uid
         self.start = start
         self.source = source
         self.sourcePort = sourcePort
@@ -54,10 +60,96 @@ public struct FlowKey: Sendable, Equatable {
     @inlinable public init(_ r: FlowRecord) {
         self.init(
             start: r.start, source: r.source, sourcePort: r.sourcePort, destination: r.destination, destinationPort: r.destinationPort,
-            transport: r.transport)
+            transport: r.transport, uid: r.uid)
     }
 
     public var communityID: String? {
         CommunityID.of(source: source, sourcePort: sourcePort, destination: destination, destinationPort: destinationPort, transport: transport)
+    }
+}
+
+/// A record's own identifier in its log, as Zeek's `uid` (`C8tXa06y6QqZs389h3`): up to 21 letters and
+/// digits, held in 16 bytes without allocating (six bits a character), so that every record can carry
+/// it. Empty when the log has none, or when it is not letters and digits.
+public struct RecordUID: Hashable, Sendable, CustomStringConvertible {
+    /// The characters as one 128-bit number, six bits each (1–62; no character is 0).
+    public private(set) var high: UInt64 = 0
+    public private(set) var low: UInt64 = 0
+
+    public static let maximumLength = 21
+
+    public init() {}
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// Each byte's six-bit code: 1–62 for the digits and letters, 0 for anything else.
+    static let codes: [UInt8] = (0..<256).map { b in
+        switch b {
+        case 48...57: UInt8(b - 48 + 1)
+        case 65...90: UInt8(b - 65 + 11)
+        case 97...122: UInt8(b - 97 + 37)
+        default: 0
+        }
+    }
+
+    /// Nil for text longer than 21 characters or with anything but ASCII letters and digits.
+    public init?(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard bytes.count <= Self.maximumLength else { return nil }
+        var high: UInt64 = 0, low: UInt64 = 0
+        var invalid = false
+        Self.codes.withUnsafeBufferPointer { codes in
+            for b in bytes {
+                let code = codes[Int(b)]
+                invalid = invalid || code == 0
+                high = high << 6 | low >> 58
+                low = low << 6 | UInt64(code)
+            }
+        }
+        if invalid { return nil }
+        self.high = high
+        self.low = low
+    }
+
+    public init?(_ text: String) {
+        var text = text
+        guard let uid = text.withUTF8({ RecordUID($0) }) else { return nil }
+        self = uid
+    }
+
+    public var isEmpty: Bool { high == 0 && low == 0 }
+
+    /// Whether the number is one that `init?(_:)` makes: six-bit groups of 1–62, without gaps.
+    public var isValid: Bool {
+        var (h, l) = (high, low)
+        var count = 0
+        while h != 0 || l != 0 {
+            let code = l & 63
+            guard code >= 1, code <= 62 else { return false }
+            l = l >> 6 | h << 58
+            h >>= 6
+            count += 1
+        }
+        return count <= Self.maximumLength
+    }
+
+    public var description: String {
+        var codes: [UInt8] = []
+        var (h, l) = (high, low)
+        while h != 0 || l != 0 {
+            codes.append(UInt8(l & 63))
+            l = l >> 6 | h << 58
+            h >>= 6
+        }
+        return String(
+            decoding: codes.reversed().map { c -> UInt8 in
+                switch c {
+                case 1...10: UInt8(ascii: "0") + c - 1
+                case 11...36: UInt8(ascii: "A") + c - 11
+                default: UInt8(ascii: "a") + c - 37
+                }
+            }, as: UTF8.self)
     }
 }

@@ -30,6 +30,8 @@ public struct FlowRecord: Sendable, Equatable {
     public var label: String?
     /// Finer label where the dataset has one (Zeek `detailedlabel`, CICFlowMeter `Attempted Category`).
     public var detailedLabel: String?
+    /// The record's identifier in its log (Zeek's `uid`); empty for formats without one.
+    public var uid = RecordUID()
 
     public init(
         start: Double, end: Double,
@@ -80,6 +82,7 @@ public struct FlowRecord: Sendable, Equatable {
         self.state = state
         self.label = label
         self.detailedLabel = detailedLabel
+        self.uid = RecordUID()
     }
 
     /// `end - start`, never negative.

@@ -138,7 +138,7 @@ extension FlowWriter {
         }
     }
 
-    /// A deterministic Zeek-style connection uid from the record's fields.
+    /// A deterministic Zeek-style connection uid from the record's fields, for a record without its own.
     static func zeekUID(_ r: FlowRecord) -> String {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for v in [
@@ -169,7 +169,7 @@ extension FlowWriter {
         let payloadOut = carried && r.sourceBytes > UInt64(header) * r.sourcePackets ? r.sourceBytes - UInt64(header) * r.sourcePackets : 0
         let payloadIn = r.destinationBytes > UInt64(header) * r.destinationPackets ? r.destinationBytes - UInt64(header) * r.destinationPackets : 0
         appendFixed6(r.start, to: &out); out.append(0x09)
-        appendString(zeekUID(r), to: &out); out.append(0x09)
+        appendString(r.uid.isEmpty ? zeekUID(r) : r.uid.description, to: &out); out.append(0x09)
         appendString(r.source.description, to: &out); out.append(0x09)
         appendUnsigned(UInt64(r.sourcePort), to: &out); out.append(0x09)
         appendString(r.destination.description, to: &out); out.append(0x09)

@@ -74,6 +74,18 @@ import Testing
         }
     }
 
+    /// An alert names the Zeek records behind it: its first and last flows' uids, as the log has them
+    /// (the real honeypot sample: 104.156.155.13's first probe is CWrWCR3mLP3pSs6dvb).
+    @Test func alertsNameTheirFirstAndLastZeekRecords() throws {
+        let alerts = try Self.alerts([Repository.path("Samples/stratosphere-008-mixed.head300.conn.log.gz")])
+        let end = try #require(alerts.last { $0.value["source"]?["ip"]?.stringValue == "104.156.155.13" })
+        #expect(end.value["flowhound"]?["first_flow"]?["uid"]?.stringValue == "CWrWCR3mLP3pSs6dvb")
+        let last = try #require(end.value["flowhound"]?["last_flow"])
+        // The last flow is the episode's latest, and its uid the one the log gives that record.
+        #expect(last["timestamp"]?.stringValue == end.value["event"]?["end"]?.stringValue)
+        #expect(last["uid"]?.stringValue == "CElKRVewxz9hjPrA8")
+    }
+
     /// Every event identifier in one run is unique, and the same when the same flows are read again.
     @Test func eventIdentifiersAreUniqueAndStable() throws {
         let base = try temporaryDirectory()

@@ -52,4 +52,37 @@ import Testing
         #expect(id("192.168.170.8", 7, "192.168.170.56", 7, .sctp) == "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs=")
         #expect(id("192.168.0.89", 8, "192.168.0.1", 0, .icmp) == nil)
     }
+
+    /// Zeek's uids in 16 bytes: every one written back as it was read, anything else left out.
+    @Test func recordUIDsKeepZeeksIdentifiers() throws {
+        for text in ["CWrWCR3mLP3pSs6dvb", "CElKRVewxz9hjPrA8", "C", "0", "zzzzzzzzzzzzzzzzzzzzz", "Z9a0Yb1Xc2Wd3Ve4Uf5Tg"] {
+            let uid = try #require(RecordUID(text), "\(text)")
+            #expect(uid.description == text && uid.isValid && !uid.isEmpty)
+        }
+        #expect(RecordUID("")?.isEmpty == true)
+        #expect(RecordUID("C123456789012345678901") == nil)  // 22 characters
+        #expect(RecordUID("C-1") == nil && RecordUID("Cé") == nil && RecordUID("C 1") == nil)
+        #expect(RecordUID("CWrWCR3mLP3pSs6dvb") != RecordUID("CWrWCR3mLP3pSs6dvc"))
+        // Numbers no text gives: a 0 or 63 group, or more than 21 groups.
+        #expect(!RecordUID(high: 0, low: 1 << 6).isValid && !RecordUID(high: 0, low: 63).isValid && !RecordUID(high: 1 << 62, low: 0).isValid)
+    }
+
+    /// A Zeek log's uid reaches the record, in both encodings; other formats have none.
+    @Test func zeekRecordsCarryTheirUID() throws {
+        let tsv = """
+            #separator \\x09
+            #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tduration\tconn_state\thistory\torig_pkts\tresp_pkts
+            1655071320.781180\tCWrWCR3mLP3pSs6dvb\t104.156.155.13\t52496\t147.32.81.167\t9994\ttcp\t-\tS0\tS\t1\t0
+            1655071321.0\tnot-a-uid!\t104.156.155.13\t52496\t147.32.81.167\t9995\ttcp\t-\tS0\tS\t1\t0
+
+            """
+        let json =
+            #"{"ts":1655071320.78118,"uid":"CjLIS84JEoHLxNMrwf","id.orig_h":"104.156.155.13","id.orig_p":52496,"id.resp_h":"147.32.81.167","id.resp_p":8093,"proto":"tcp","conn_state":"S0"}"#
+            + "\n"
+        let (fromTSV, tsvSummary) = try readRecords(try temporaryFile(tsv, name: "conn.log"))
+        #expect(tsvSummary.malformed == 0 && fromTSV.map(\.uid.description) == ["CWrWCR3mLP3pSs6dvb", ""])
+        let (fromJSON, _) = try readRecords(try temporaryFile(json, name: "conn.json"))
+        #expect(fromJSON.map(\.uid.description) == ["CjLIS84JEoHLxNMrwf"])
+        #expect(FlowKey(fromJSON[0]).uid == fromJSON[0].uid)
+    }
 }

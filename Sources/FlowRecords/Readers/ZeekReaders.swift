@@ -26,7 +26,7 @@ struct ZeekConnFields {
     /// Field name → slot, for both encodings. `label`/`detailedlabel` are the Stratosphere columns.
     enum Slot: Int, CaseIterable {
         case ts, origH, origP, respH, respP, proto, duration, origBytes, respBytes, connState, history
-        case origPkts, origIPBytes, respPkts, respIPBytes, label, detailedLabel
+        case origPkts, origIPBytes, respPkts, respIPBytes, label, detailedLabel, uid
 
         static func named(_ name: String) -> Slot? {
             switch name {
@@ -47,6 +47,7 @@ struct ZeekConnFields {
             case "resp_ip_bytes": .respIPBytes
             case "label": .label
             case "detailedlabel", "detailed-label", "detailed_label": .detailedLabel
+            case "uid": .uid
             default: nil
             }
         }
@@ -143,6 +144,8 @@ struct ZeekConnFields {
             state: interner.string(stateSpan),
             label: self[.label].map { labelEscaped ? FlatJSON.unescape($0) : interner.string($0) },
             detailedLabel: self[.detailedLabel].map { detailedLabelEscaped ? FlatJSON.unescape($0) : interner.string($0) })
+        // Kept when it is one (letters and digits, as Zeek writes it); a record is never refused for it.
+        if let uidSpan = self[.uid], let uid = RecordUID(uidSpan) { record.uid = uid }
     }
 }
 
@@ -268,6 +271,7 @@ struct ZeekJSONParser: LineParser {
     static func slot(_ key: UnsafeBufferPointer<UInt8>) -> ZeekConnFields.Slot? {
         switch key.count {
         case 2: return ByteParsing.equals(key, "ts") ? .ts : nil
+        case 3: return ByteParsing.equals(key, "uid") ? .uid : nil
         case 5: return ByteParsing.equals(key, "proto") ? .proto : ByteParsing.equals(key, "label") ? .label : nil
         case 7: return ByteParsing.equals(key, "history") ? .history : nil
         case 8: return ByteParsing.equals(key, "duration") ? .duration : nil
