@@ -14,17 +14,7 @@ cd "$(dirname "$0")/.."
 # Scripts/setup-capture-tools.sh.
 packages=(zlib1g-dev libopenblas-dev libmaxminddb-dev libloc-dev libloc-database libnats-dev nats-server gzip ca-certificates python3 python3-numpy rsyslog)
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "setup: installing ${missing[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+./Scripts/install-packages.sh setup "${packages[@]}"
 
 if ! command -v swift >/dev/null; then
   echo "setup: no 'swift' on PATH: install a Swift 6 toolchain (https://www.swift.org/install/) and run this again" >&2
