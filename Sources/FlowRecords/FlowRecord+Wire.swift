@@ -25,7 +25,8 @@ extension WireReader {
 }
 
 extension FlowRecord {
-    /// Appends the record in the wire form every field survives (version 1 of the flow batch format).
+    /// Appends the record in the wire form every field survives (version 2 of the flow batch format:
+    /// version 1 had no uid).
     public func encode(to w: inout WireWriter) {
         w.f64(start)
         w.f64(end)
@@ -43,9 +44,15 @@ extension FlowRecord {
         w.string(state)
         w.optionalString(label)
         w.optionalString(detailedLabel)
+        w.bool(!uid.isEmpty)
+        if !uid.isEmpty {
+            w.u64(uid.high)
+            w.u64(uid.low)
+        }
     }
 
-    public init(from r: inout WireReader) throws {
+    /// Reads what `encode` wrote; `withUID` is false for version 1, which had no uid.
+    public init(from r: inout WireReader, withUID: Bool = true) throws {
         let start = try r.f64("start"), end = try r.f64("end")
         let source = try r.address("source"), destination = try r.address("destination")
         let sourcePort = try r.u16("source port"), destinationPort = try r.u16("destination port")
@@ -61,5 +68,10 @@ extension FlowRecord {
             destinationPackets: dp, destinationBytes: db, tcpFlags: flags, outcome: outcome,
             state: try r.string("state"), label: try r.optionalString("label"),
             detailedLabel: try r.optionalString("detailed label"))
+        if withUID, try r.bool("presence of a uid") {
+            let uid = RecordUID(high: try r.u64("uid"), low: try r.u64("uid"))
+            guard uid.isValid, !uid.isEmpty else { throw WireError("uid \(uid.high) \(uid.low) is not one a log could hold") }
+            self.uid = uid
+        }
     }
 }

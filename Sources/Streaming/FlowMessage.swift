@@ -44,18 +44,20 @@ public struct Partitioning: Sendable, Equatable {
 
 /// What travels on `<stream>.<partition>`: a batch of flow records, or the publisher's clock.
 ///
-/// Wire format, version 1: the bytes `F` `H`, the version (1), the kind, then
+/// Wire format, version 2: the bytes `F` `H`, the version (2), the kind, then
 /// - flows (1): a varint count and the records (`FlowRecord.encode(to:)`);
 /// - watermark (2): the publisher's clock, a float64 of Unix seconds: every flow published after it
 ///   starts at or after it, give or take the input's own disorder;
 /// - end of input (3): the clock at the end; workers judge every open window and report every open
 ///   episode, as `detect` does at the end of its input, and start afresh.
+///
+/// Version 1 (read still) had no uid in its records.
 public enum FlowMessage: Equatable, Sendable {
     case flows([FlowRecord])
     case watermark(Double)
     case endOfInput(Double)
 
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
 
     public func encoded() -> [UInt8] {
         var w = WireWriter(capacity: 64)
@@ -88,8 +90,8 @@ public enum FlowMessage: Equatable, Sendable {
             throw WireError("not a Flowhound flow message (no 'FH' at the start)")
         }
         let version = try r.u8("version")
-        guard version == FlowMessage.version else {
-            throw WireError("flow message version \(version); this Flowhound reads version \(FlowMessage.version)")
+        guard version == 1 || version == FlowMessage.version else {
+            throw WireError("flow message version \(version); this Flowhound reads versions 1 and \(FlowMessage.version)")
         }
         switch try r.u8("kind") {
         case 1:
@@ -98,7 +100,7 @@ public enum FlowMessage: Equatable, Sendable {
             var records: [FlowRecord] = []
             records.reserveCapacity(n)
             for i in 0..<n {
-                do { records.append(try FlowRecord(from: &r)) } catch { throw WireError("record \(i + 1) of \(n): \(error)") }
+                do { records.append(try FlowRecord(from: &r, withUID: version >= 2)) } catch { throw WireError("record \(i + 1) of \(n): \(error)") }
             }
             self = .flows(records)
         case 2: self = .watermark(try r.f64("watermark"))

@@ -9,9 +9,20 @@ final class FlowMessageTests: XCTestCase {
             start: 1_700_000_000.5, end: 1_700_000_001, source: IPAddress("10.0.0.1")!, destination: IPAddress("10.0.0.2")!,
             sourcePort: 40000, destinationPort: 22, transport: .tcp, sourcePackets: 1, tcpFlags: [.syn],
             outcome: .unanswered, state: "S0")
-        for m in [FlowMessage.flows([r, r]), .flows([]), .watermark(1_700_000_060), .endOfInput(1_700_000_999.25)] {
+        var zeek = r
+        zeek.uid = try XCTUnwrap(RecordUID("CWrWCR3mLP3pSs6dvb"))
+        for m in [FlowMessage.flows([r, zeek]), .flows([]), .watermark(1_700_000_060), .endOfInput(1_700_000_999.25)] {
             XCTAssertEqual(try FlowMessage(decoding: m.encoded()), m)
         }
+        // Version 1, from a publisher before uids: the same records without the uid's presence byte.
+        var v1 = FlowMessage.flows([r]).encoded()
+        XCTAssertEqual(v1.removeLast(), 0)
+        v1[2] = 1
+        XCTAssertEqual(try FlowMessage(decoding: v1), .flows([r]))
+        // A uid no log could hold is refused.
+        var bad = FlowMessage.flows([zeek]).encoded()
+        bad[bad.count - 16] = 0xFF
+        XCTAssertThrowsError(try FlowMessage(decoding: bad)) { XCTAssertTrue("\($0)".contains("is not one a log could hold"), "\($0)") }
     }
 
     func testDamagedMessagesAreClearErrors() throws {
