@@ -16,9 +16,6 @@ public struct ScanAlert: Sendable {
         case update
         /// The episode ended (quiet for the quiet period, or the input ended): its final totals.
         case end
-
-        /// ECS `event.type`.
-        var eventType: String { self == .update ? "info" : rawValue }
     }
 
     public var source: IPAddress

@@ -402,12 +402,13 @@ struct Detect: ParsableCommand {
             the window so far), optionally \
             while it goes on (--updates), and when it ends (an end alert with the final totals, after \
             --quiet-period without a flagged window, or at the end of input). The alerts of one episode \
-            share flowhound.episode_id; event.type is start, info (update) or end.
+            share flowhound.episode_id; flowhound.phase is start, update or end.
 
-            Alerts are JSON lines (Elastic Common Schema names: @timestamp, event.kind alert, source.ip, \
-            rule.name, threat.technique.id T1046; Flowhound's detail under flowhound.*: scan type, ports and \
-            hosts, time span, failure ratio, every detector's score, an explanation) or, with \
-            --output-format table, a table. They go to standard output, or with -o FILE are appended to FILE \
+            Alerts are JSON lines in Elastic Common Schema 8.12 (@timestamp, message, event.* with \
+            severity and risk score, rule.*, threat.technique.id [T1046], source.ip, destination.*, \
+            related.ip, observer.*; Flowhound's detail under flowhound.*: scan type, probed and answered \
+            ports, hosts, failure ratio, every detector's score and reason, the first and last flows with \
+            their uid and Community ID) or, with --output-format table, a table. They go to standard output, or with -o FILE are appended to FILE \
             as they are made (reopened on SIGHUP). A summary goes to stderr at the end.
 
             --format names the input format, as for every command (it once named the output: --format \
