@@ -30,10 +30,8 @@ extension ActivityAccumulator {
         w.f64(lastSeen)
         w.ascending(answeredPorts.sorted().lazy.map { UInt64($0) })
         w.varint(UInt64(soleTransport))
-        for key in [firstFlow, lastFlow] {
-            w.bool(key != nil)
-            if let key { key.encode(to: &w) }
-        }
+        w.flowKey(firstFlow)
+        w.flowKey(lastFlow)
     }
 
     /// Reads what `encode` wrote, refusing what no stream of flows could have gathered: a host twice,
@@ -99,8 +97,7 @@ extension ActivityAccumulator {
         if withFlowDetail {
             let answered = try r.ascending("answered ports", maximum: UInt64(UInt16.max))
             let transport = try r.varint("transport")
-            let first = try r.bool("presence of the first flow") ? try FlowKey(from: &r, "first flow") : nil
-            let last = try r.bool("presence of the last flow") ? try FlowKey(from: &r, "last flow") : nil
+            let first = try r.flowKey("first flow"), last = try r.flowKey("last flow")
             guard Set(answered).isSubset(of: ports), answered.isEmpty == (flows == failedFlows) else {
                 throw WireError("answered ports: \(answered.count), not among the \(ports.count) ports or not matching \(flows - failedFlows) answered flows")
             }
@@ -130,30 +127,5 @@ extension ActivityAccumulator {
         self.failedFlows = failedFlows
         self.firstSeen = firstSeen
         self.lastSeen = lastSeen
-    }
-}
-
-extension FlowKey {
-    public func encode(to w: inout WireWriter) {
-        w.f64(start)
-        w.address(source)
-        w.u16(sourcePort)
-        w.address(destination)
-        w.u16(destinationPort)
-        w.u8(transport.rawValue)
-        w.u64(uid.high)
-        w.u64(uid.low)
-    }
-
-    public init(from r: inout WireReader, _ what: String) throws {
-        let start = try r.f64("\(what): start")
-        guard start.isFinite else { throw WireError("\(what): start \(start) is not a time") }
-        self.init(
-            start: start, source: try r.address("\(what): source"), sourcePort: try r.u16("\(what): source port"),
-            destination: try r.address("\(what): destination"), destinationPort: try r.u16("\(what): destination port"),
-            transport: Transport(rawValue: try r.u8("\(what): transport")))
-        let high = try r.u64("\(what): uid"), low = try r.u64("\(what): uid")
-        uid = RecordUID(high: high, low: low)
-        guard uid.isValid else { throw WireError("\(what): uid \(high) \(low) is not one a log could hold") }
     }
 }

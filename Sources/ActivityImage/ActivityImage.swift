@@ -286,8 +286,7 @@ public struct ActivityAccumulator: Sendable, Equatable {
             lastSeen = r.start
             lastFlow = FlowKey(r)
         }
-        let transport = UInt16(r.transport.rawValue)
-        if soleTransport != transport { soleTransport = soleTransport == Self.noTransport ? transport : Self.mixedTransports }
+        soleTransport = Self.merge(soleTransport, UInt16(r.transport.rawValue))
         return rank
     }
 

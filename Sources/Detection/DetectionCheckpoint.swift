@@ -543,10 +543,8 @@ extension ScanDetection.Episode {
         w.int(updates)
         w.ascending(answeredSet.sorted().lazy.map { UInt64($0) })
         w.varint(UInt64(soleTransport))
-        for key in [a.firstFlow, a.lastFlow] {
-            w.bool(key != nil)
-            if let key { key.encode(to: &w) }
-        }
+        w.flowKey(a.firstFlow)
+        w.flowKey(a.lastFlow)
     }
 
     init(from r: inout WireReader, version: UInt64) throws {
@@ -612,8 +610,8 @@ extension ScanDetection.Episode {
                 throw WireError("episode of \(source): transport \(transport), or answered ports outside its ports")
             }
             soleTransport = UInt16(transport)
-            if try r.bool("presence of the episode's first flow") { firstFlow = try FlowKey(from: &r, "episode first flow") }
-            if try r.bool("presence of the episode's last flow") { lastFlow = try FlowKey(from: &r, "episode last flow") }
+            firstFlow = try r.flowKey("episode first flow")
+            lastFlow = try r.flowKey("episode last flow")
         } else if windows == 0 {
             soleTransport = ActivityAccumulator.noTransport
         }

@@ -32,8 +32,6 @@ public struct DistributedScanAlert: Sendable {
     /// Sources named in `flowhound.top_sources`.
     public static let topSources = 10
 
-    public var eventID: String { episodeID + "-" + (phase == .update ? "update-\(update)" : phase.rawValue) }
-
     /// 16 hex digits of SHA-256 over the host and the time the episode was recognised, apart from a
     /// source's episode identifiers.
     static func episodeID(_ target: IPAddress, _ detectedAt: Double) -> String {
@@ -53,9 +51,6 @@ public struct DistributedScanAlert: Sendable {
 
     /// High: many sources working together on one host.
     public var severity: AlertFields.Severity { .high }
-
-    /// As a source's alert's: the deciding flow for a start alert, the latest flow for the others.
-    public var phaseTime: Double { phase == .start ? detectedAt : lastSeen }
 
     /// The alert as one line of JSON, as a source's alert is written; `source` is left out (there are
     /// many), `destination.ip` is the host and `related.ip` holds it with the sources.
@@ -100,7 +95,7 @@ public struct DistributedScanAlert: Sendable {
             timestamp = CivilTime.iso8601Milliseconds(a.phaseTime)
             message = a.explanation
             event = AlertFields.Event(
-                id: a.eventID, action: "distributed-port-scan-\(a.phase.rawValue)", dataset: "flowhound.scan", context: context,
+                id: a.eventID, action: "distributed-port-scan-\(a.phase.rawValue)", dataset: ScanAlert.dataset, context: context,
                 start: a.firstSeen, end: a.lastSeen, severity: a.severity)
             observer = AlertFields.Observer(context)
             destination = Destination(ip: a.target.description, port: a.ports.count == 1 ? a.ports.first : nil)
@@ -125,3 +120,5 @@ public struct DistributedScanAlert: Sendable {
         ]
     }
 }
+
+extension DistributedScanAlert: EpisodeAlert {}

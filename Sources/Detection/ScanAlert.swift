@@ -45,9 +45,6 @@ public struct ScanAlert: Sendable {
     /// Update alerts' number within the episode (1, 2, ...); 0 for start and end alerts.
     public var update = 0
 
-    /// Unique per alert line: the episode's identifier and the phase (`…-start`, `…-update-2`, `…-end`).
-    public var eventID: String { episodeID + "-" + (phase == .update ? "update-\(update)" : phase.rawValue) }
-
     /// What a reputation source says of the scanning source. Detection leaves it nil; the layer that
     /// scores sources (the CLI's `--ip-scores`) adds it before the alert is written.
     public var sourceReputation: (any AddressReputation)?
@@ -122,11 +119,6 @@ public struct ScanAlert: Sendable {
         return level
     }
 
-    /// Log time at which this alert's phase happened: the deciding flow for a start alert, the latest
-    /// flow so far for an update or end alert (`@timestamp`; `event.start` and `event.end` bound
-    /// the episode).
-    public var phaseTime: Double { phase == .start ? detectedAt : lastSeen }
-
     /// Ports and hosts listed in an alert; `distinct_ports` and `distinct_hosts` count them all.
     public static let listedPorts = 1000, listedHosts = 100
 
@@ -176,7 +168,7 @@ public struct ScanAlert: Sendable {
             timestamp = CivilTime.iso8601Milliseconds(a.phaseTime)
             message = a.explanation
             event = AlertFields.Event(
-                id: a.eventID, action: "port-scan-\(a.phase.rawValue)", dataset: "flowhound.scan", context: context,
+                id: a.eventID, action: "port-scan-\(a.phase.rawValue)", dataset: ScanAlert.dataset, context: context,
                 start: a.firstSeen, end: a.lastSeen, severity: severity)
             rule = AlertFields.Rule(
                 id: "flowhound-scan-\(a.scanType)", name: "Port scan (\(a.scanType))", category: "port scan",
@@ -254,4 +246,30 @@ struct AlertFlow: Encodable {
         community_id = key.communityID
         uid = key.uid.isEmpty ? nil : key.uid.description
     }
+}
+
+/// An alert of an episode's life (a source's scan, a host's distributed scan): what its event
+/// identifier and its time are made of.
+public protocol EpisodeAlert {
+    var phase: ScanAlert.Phase { get }
+    var episodeID: String { get }
+    /// Update alerts' number within the episode; 0 for start and end alerts.
+    var update: Int { get }
+    var detectedAt: Double { get }
+    var lastSeen: Double { get }
+}
+
+extension EpisodeAlert {
+    /// Unique per alert line: the episode's identifier and the phase (`…-start`, `…-update-2`, `…-end`).
+    public var eventID: String { episodeID + "-" + (phase == .update ? "update-\(update)" : phase.rawValue) }
+
+    /// Log time at which this alert's phase happened: the deciding flow for a start alert, the latest
+    /// flow so far for an update or end alert (`@timestamp`; `event.start` and `event.end` bound
+    /// the episode).
+    public var phaseTime: Double { phase == .start ? detectedAt : lastSeen }
+}
+
+extension ScanAlert: EpisodeAlert {
+    /// `event.dataset` of scan alerts, a source's or a host's.
+    public static let dataset = "flowhound.scan"
 }

@@ -12,6 +12,21 @@ extension WireWriter {
             u64(a.low)
         }
     }
+
+    /// A presence byte, then the uid's two words when it is not empty.
+    public mutating func uid(_ uid: RecordUID) {
+        bool(!uid.isEmpty)
+        if !uid.isEmpty {
+            u64(uid.high)
+            u64(uid.low)
+        }
+    }
+
+    /// A presence byte, then the key (`FlowKey.encode(to:)`) when there is one.
+    public mutating func flowKey(_ key: FlowKey?) {
+        bool(key != nil)
+        if let key { key.encode(to: &self) }
+    }
 }
 
 extension WireReader {
@@ -21,6 +36,40 @@ extension WireReader {
         case 6: return IPAddress(high: try u64(what), low: try u64(what))
         case let f: throw WireError("family of \(what) is \(f), not 4 or 6, at byte \(offset - 1)")
         }
+    }
+
+    /// What `WireWriter.uid` wrote; a uid no log could hold is refused.
+    public mutating func uid(_ what: String) throws -> RecordUID {
+        guard try bool("presence of \(what)") else { return RecordUID() }
+        let uid = RecordUID(high: try u64(what), low: try u64(what))
+        guard uid.isValid, !uid.isEmpty else { throw WireError("\(what) \(uid.high) \(uid.low) is not one a log could hold") }
+        return uid
+    }
+
+    /// What `WireWriter.flowKey` wrote.
+    public mutating func flowKey(_ what: String) throws -> FlowKey? {
+        try bool("presence of the \(what)") ? try FlowKey(from: &self, what) : nil
+    }
+}
+
+extension FlowKey {
+    public func encode(to w: inout WireWriter) {
+        w.f64(start)
+        w.address(source)
+        w.u16(sourcePort)
+        w.address(destination)
+        w.u16(destinationPort)
+        w.u8(transport.rawValue)
+        w.uid(uid)
+    }
+
+    public init(from r: inout WireReader, _ what: String) throws {
+        let start = try r.f64("\(what): start")
+        guard start.isFinite else { throw WireError("\(what): start \(start) is not a time") }
+        self.init(
+            start: start, source: try r.address("\(what): source"), sourcePort: try r.u16("\(what): source port"),
+            destination: try r.address("\(what): destination"), destinationPort: try r.u16("\(what): destination port"),
+            transport: Transport(rawValue: try r.u8("\(what): transport")), uid: try r.uid("\(what): uid"))
     }
 }
 
@@ -44,11 +93,7 @@ extension FlowRecord {
         w.string(state)
         w.optionalString(label)
         w.optionalString(detailedLabel)
-        w.bool(!uid.isEmpty)
-        if !uid.isEmpty {
-            w.u64(uid.high)
-            w.u64(uid.low)
-        }
+        w.uid(uid)
     }
 
     /// Reads what `encode` wrote; `withUID` is false for version 1, which had no uid.
@@ -68,10 +113,6 @@ extension FlowRecord {
             destinationPackets: dp, destinationBytes: db, tcpFlags: flags, outcome: outcome,
             state: try r.string("state"), label: try r.optionalString("label"),
             detailedLabel: try r.optionalString("detailed label"))
-        if withUID, try r.bool("presence of a uid") {
-            let uid = RecordUID(high: try r.u64("uid"), low: try r.u64("uid"))
-            guard uid.isValid, !uid.isEmpty else { throw WireError("uid \(uid.high) \(uid.low) is not one a log could hold") }
-            self.uid = uid
-        }
+        if withUID { uid = try r.uid("uid") }
     }
 }

@@ -19,6 +19,9 @@ public struct ConnectionAlert: Sendable {
         return "\(remote) \(direction); its address is \(score.summary)."
     }
 
+    /// `event.dataset` of connection alerts.
+    public static let dataset = "flowhound.connection"
+
     /// High at a probability of 0.9 or more, else medium; `event.risk_score` is the probability × 100.
     public var severity: AlertFields.Severity { (score.probability ?? 0) >= 0.9 ? .high : .medium }
 
@@ -62,7 +65,7 @@ public struct ConnectionAlert: Sendable {
             message = a.explanation
             let risk = a.score.probability.map { min(100, max(0, ($0 * 1000).rounded() / 10)) }
             event = AlertFields.Event(
-                id: a.eventID, action: "suspicious-remote-address", dataset: "flowhound.connection", context: context,
+                id: a.eventID, action: "suspicious-remote-address", dataset: ConnectionAlert.dataset, context: context,
                 start: f.start, end: f.end, severity: a.severity, riskScore: risk)
             observer = AlertFields.Observer(context)
             // The remote end's country and AS, on whichever end it is.

@@ -462,8 +462,10 @@ struct Detect: ParsableCommand {
             let out = try AlertSink(path: live.output, signals: signals)
             let syslog = try syslogOptions.makeSender()
             var writeFailure: (any Error)? = nil
-            /// Writes an alert line (jsonl output) and sends it to syslog.
-            func emit(_ line: String, _ severity: AlertFields.Severity, _ dataset: String) {
+            /// Writes an alert line (jsonl output) and sends it to syslog; the line is made only for them.
+            func emit(_ alert: @autoclosure () -> String, _ severity: AlertFields.Severity, _ dataset: String) {
+                guard format == .jsonl || syslog != nil else { return }
+                let line = alert()
                 syslog?.send(alert: line, severity: severity, dataset: dataset)
                 guard format == .jsonl else { return }
                 do { try out.write(line) } catch {
@@ -488,18 +490,18 @@ struct Detect: ParsableCommand {
                         scoringFailure = scoringFailure ?? "\(error)"
                     }
                 }
-                if format == .jsonl || syslog != nil { emit(alert.json(), alert.severity, "flowhound.scan") }
+                emit(alert.json(), alert.severity, ScanAlert.dataset)
                 if format == .table && alert.phase == .end { table.append(alert) }  // one row per episode, with its final totals
             }
             pipeline.onDistributedAlert = { alert in
-                if format == .jsonl || syslog != nil { emit(alert.json(), alert.severity, "flowhound.scan") }
+                emit(alert.json(), alert.severity, ScanAlert.dataset)
                 if format == .table && alert.phase == .end { distributedTable.append(alert) }
             }
             var watch: ConnectionWatch? = nil
             if reputation.connectionAlerts, let scorer {
                 watch = ConnectionWatch(scorer: scorer, home: try reputation.home.map { try CIDRSet.load(path: $0) })
                 watch!.onAlert = { alert in
-                    if format == .jsonl || syslog != nil { emit(alert.json(), alert.severity, "flowhound.connection") }
+                    emit(alert.json(), alert.severity, ConnectionAlert.dataset)
                     if format == .table { connectionTable.append(alert) }
                 }
             }

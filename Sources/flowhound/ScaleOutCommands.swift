@@ -214,7 +214,7 @@ final class SharedSyslog: @unchecked Sendable {
         let alert = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
         let event = alert?["event"] as? [String: Any]
         let severity = (event?["severity"] as? Int).flatMap(AlertFields.Severity.init(rawValue:)) ?? .medium
-        lock.withLock { sender.send(alert: line, severity: severity, dataset: event?["dataset"] as? String ?? "flowhound.scan") }
+        lock.withLock { sender.send(alert: line, severity: severity, dataset: event?["dataset"] as? String ?? ScanAlert.dataset) }
     }
 
     func finish() { lock.withLock { sender.finish() } }

@@ -122,7 +122,7 @@ struct ScoreIP: ParsableCommand {
                     return
                 }
                 let score = try scorer.score(observation)
-                print(output == .jsonl ? try scoreJSONLine(score) : scoreTableLine(score))
+                print(output == .jsonl ? jsonLine(score) : scoreTableLine(score))
             }
             if addresses.isEmpty {
                 var number = 0
@@ -142,9 +142,6 @@ struct ScoreIP: ParsableCommand {
         }
     }
 }
-
-/// A score as one JSON line, as alerts are written (its keys are snake_case already).
-func scoreJSONLine(_ score: IPScore) throws -> String { jsonLine(score) }
 
 func scoreTableLine(_ s: IPScore) -> String {
     let drivers = s.drivers.map { "\($0.feature)=\($0.value) (\($0.contribution >= 0 ? "+" : "")\(fixed($0.contribution, 2)))" }.joined(separator: ", ")
