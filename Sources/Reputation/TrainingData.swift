@@ -222,11 +222,35 @@ public struct LabelledData: Sendable {
         if belowCount > 0 { notes.append("\(path): skipped \(belowCount) entries on fewer than \(options.minimumCount) lists") }
         guard !blocks.isEmpty else { return "addresses" }
         var rng = SplitMix64(seed: seed ^ 0xB10C_5A3B)
-        let perBlock = (options.samplesPerList + blocks.count - 1) / blocks.count
-        for block in blocks {
-            for address in sample(block, count: perBlock, rng: &rng) { add(Observation(address: address)) }
-        }
+        for address in sample(blocks, count: options.samplesPerList, rng: &rng) { add(Observation(address: address)) }
         return blocks.count == list.entries.count ? "blocks" : "addresses and blocks"
+    }
+
+    /// `count` distinct addresses drawn uniformly from all the addresses of `blocks`, so a block twice
+    /// the size gives twice the rows and a list of many small networks is not over-represented by
+    /// them; every address when the blocks hold no more than `count`.
+    static func sample(_ blocks: [AddressBlock], count: Int, rng: inout SplitMix64) -> [IPAddress] {
+        let sizes = blocks.map { block in exp2(Double((block.address.isIPv4 ? 32 : 128) - block.prefixLength)) }
+        let total = sizes.reduce(0, +)
+        if total <= Double(count) {
+            return blocks.flatMap { sample($0, count: count, rng: &rng) }
+        }
+        var ends: [Double] = []
+        var sum = 0.0
+        for size in sizes { sum += size; ends.append(sum) }
+        var drawn = Set<IPAddress>()
+        var order: [IPAddress] = []
+        while drawn.count < count {
+            let point = Double(rng.next() >> 11) * 0x1p-53 * total
+            var low = 0, high = ends.count - 1
+            while low < high {
+                let mid = (low + high) / 2
+                if ends[mid] > point { high = mid } else { low = mid + 1 }
+            }
+            let address = sample(blocks[low], count: 1, rng: &rng)[0]
+            if drawn.insert(address).inserted { order.append(address) }
+        }
+        return order
     }
 
     /// Up to `count` distinct addresses drawn uniformly from `block` (all of them when it is smaller).

@@ -1,6 +1,7 @@
 import Enrichment
 import FlowRecords
 import Foundation
+import Randomness
 import TestSupport
 import Testing
 
@@ -22,9 +23,9 @@ import Testing
         #expect(data.inputs.map(\.kind) == ["addresses", "blocks", "blocks"])
         #expect(data.inputs[0].rows == 400)
         #expect(data.notes.contains { $0.contains("skipped 100 entries on fewer than 2 lists") })
-        // Cloudflare: 15 blocks, ⌈140/15⌉ = 10 addresses from each, every one inside its list.
+        // Cloudflare: 15 blocks, 140 addresses drawn over all of them, every one inside its list.
         #expect(try AddressList.read(path: FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt")).entries.count == 15)
-        #expect(data.inputs[1].rows == 150)
+        #expect(data.inputs[1].rows == 140)
         let cloudflare = try CIDRSet.load(path: FixtureDirectory.addressLists.path("cloudflare-v4-ip-ranges.txt"))
         let benign = data.rows.filter { !$0.malicious && $0.input == 1 }
         #expect(benign.allSatisfy { cloudflare.contains($0.observation.address) })
@@ -33,6 +34,24 @@ import Testing
         #expect(data.rows.allSatisfy { $0.observation.address.isIPv4 })
         #expect(!data.hasHour && !data.hasPort)
         #expect(data.hourNote.hasPrefix("left out"))
+    }
+
+    /// Blocks are sampled in proportion to their size, so a list of many small networks (an AS's
+    /// announcements) does not outweigh its large ones; when the blocks hold fewer addresses than
+    /// asked, every one is taken.
+    @Test func samplesBlocksInProportionToTheirSize() throws {
+        let big = try #require(AddressBlock("198.18.0.0/20")), small = try #require(AddressBlock("198.51.100.0/28"))
+        var rng = SplitMix64(seed: 7)
+        let drawn = LabelledData.sample([small, big], count: 1000, rng: &rng)
+        #expect(drawn.count == 1000 && Set(drawn).count == 1000)
+        #expect(drawn.allSatisfy { big.contains($0) || small.contains($0) })
+        // 16 of 4,112 addresses are in the /28: about 4 of 1,000 draws, never the 500 an even split gave.
+        #expect(drawn.filter { small.contains($0) }.count <= 15)
+        let all = LabelledData.sample([small, try #require(AddressBlock("203.0.113.0/30"))], count: 100, rng: &rng)
+        #expect(all.count == 20 && Set(all).count == 20)
+        // The same seed draws the same addresses.
+        var again = SplitMix64(seed: 7)
+        #expect(LabelledData.sample([small, big], count: 1000, rng: &again) == drawn)
     }
 
     @Test func anAddressOnBothSidesIsMalicious() throws {
