@@ -27,6 +27,9 @@ public struct AddressFacts: Sendable, Equatable, Hashable {
     /// them for a matched network (possibly none set); an MMDB only when its record carries
     /// GeoIP2 `traits`, so an MMDB never claims that an address is *not* anycast.
     public var flags: NetworkFlags?
+    /// What the database says of `asn`'s autonomous system as a whole, from a source that can list
+    /// every network (libloc opened with `asProfiles`); nil otherwise.
+    public var asProfile: ASProfile?
     /// The sources that contributed at least one field, in the order they were asked
     /// (`["GeoLite2-City", "libloc"]`); empty when nothing was known.
     public var sources: [String]
@@ -35,7 +38,7 @@ public struct AddressFacts: Sendable, Equatable, Hashable {
         countryCode: String? = nil, continentCode: String? = nil, latitude: Double? = nil,
         longitude: Double? = nil, timeZone: String? = nil, utcOffsetHours: Double? = nil,
         asn: UInt32? = nil, asOrganization: String? = nil, prefixLength: Int? = nil,
-        flags: NetworkFlags? = nil, sources: [String] = []
+        flags: NetworkFlags? = nil, asProfile: ASProfile? = nil, sources: [String] = []
     ) {
         self.countryCode = countryCode
         self.continentCode = continentCode
@@ -47,6 +50,7 @@ public struct AddressFacts: Sendable, Equatable, Hashable {
         self.asOrganization = asOrganization
         self.prefixLength = prefixLength
         self.flags = flags
+        self.asProfile = asProfile
         self.sources = sources
     }
 
@@ -54,7 +58,7 @@ public struct AddressFacts: Sendable, Equatable, Hashable {
     public var isEmpty: Bool {
         countryCode == nil && continentCode == nil && latitude == nil && longitude == nil
             && timeZone == nil && utcOffsetHours == nil && asn == nil && asOrganization == nil
-            && prefixLength == nil && flags == nil
+            && prefixLength == nil && flags == nil && asProfile == nil
     }
 
     /// Fills every field that is still nil from `other` (first answer wins), and adds `other`'s
@@ -77,9 +81,35 @@ public struct AddressFacts: Sendable, Equatable, Hashable {
         take(\.asOrganization)
         take(\.prefixLength)
         take(\.flags)
+        // A profile describes one AS: it is taken only from the source whose AS number was kept.
+        if asProfile == nil, let profile = other.asProfile, other.asn == asn {
+            asProfile = profile
+            contributed = true
+        }
         if contributed {
             for source in other.sources where !sources.contains(source) { sources.append(source) }
         }
+    }
+}
+
+/// An autonomous system as a whole, counted over the IPv4 networks a location database gives it.
+/// Size and spread tell a large operator (a cloud, a CDN, an ISP) from a small one, which holds for
+/// systems a model never saw, where the AS number itself teaches nothing.
+public struct ASProfile: Sendable, Hashable {
+    /// Addresses in its IPv4 networks (a network nested in another of the same AS counts again).
+    public var ipv4Addresses: UInt64
+    /// Its IPv4 networks.
+    public var ipv4Networks: Int
+    /// Distinct countries of those networks.
+    public var countries: Int
+    /// Those networks flagged anycast.
+    public var anycastNetworks: Int
+
+    public init(ipv4Addresses: UInt64, ipv4Networks: Int, countries: Int, anycastNetworks: Int) {
+        self.ipv4Addresses = ipv4Addresses
+        self.ipv4Networks = ipv4Networks
+        self.countries = countries
+        self.anycastNetworks = anycastNetworks
     }
 }
 

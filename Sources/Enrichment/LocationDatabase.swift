@@ -41,10 +41,16 @@ public final class LocationDatabase: AddressIntelligence, @unchecked Sendable {
     private let database: OpaquePointer
     private let file: UnsafeMutablePointer<FILE>
     private let lock = NSLock()
+    /// Whether lookups carry `AddressFacts.asProfile`.
+    public let asProfiles: Bool
+    /// Every AS's profile, counted over the whole database at the first lookup that needs one.
+    private var profiles: [UInt32: ASProfile]?
 
-    /// Opens a location database (libloc format version 1).
-    public init(path: String = LocationDatabase.defaultPath) throws(EnrichmentError) {
+    /// Opens a location database (libloc format version 1). With `asProfiles`, lookups also carry
+    /// their AS's profile; the first such lookup reads every network once (about a second).
+    public init(path: String = LocationDatabase.defaultPath, asProfiles: Bool = false) throws(EnrichmentError) {
         self.path = path
+        self.asProfiles = asProfiles
         createdAt = try LocationDatabase.checkHeader(path: path)
         guard let file = fopen(path, "r") else {
             throw EnrichmentError(.unreadable, "\(path): cannot be opened: \(String(cString: strerror(errno)))")
@@ -128,6 +134,10 @@ public final class LocationDatabase: AddressIntelligence, @unchecked Sendable {
         let asn = loc_network_get_asn(network)
         if asn != 0 {
             facts.asn = asn
+            if asProfiles {
+                if profiles == nil { profiles = countProfiles() }
+                facts.asProfile = profiles?[asn]
+            }
             var system: OpaquePointer?
             if loc_database_get_as(database, &system, asn) == 0, let system {
                 if let name = loc_as_get_name(system).map({ String(cString: $0) }), !name.isEmpty {
@@ -145,6 +155,34 @@ public final class LocationDatabase: AddressIntelligence, @unchecked Sendable {
         facts.flags = flags
         facts.sources = [name]
         return facts
+    }
+
+    /// Counts every AS's IPv4 networks, their addresses, countries and anycast flags, in one pass
+    /// over the database. Called under `lock`.
+    private func countProfiles() -> [UInt32: ASProfile] {
+        var enumerator: OpaquePointer?
+        guard loc_database_enumerator_new(&enumerator, database, LOC_DB_ENUMERATE_NETWORKS, 0) == 0, let enumerator else { return [:] }
+        defer { loc_database_enumerator_unref(enumerator) }
+        loc_database_enumerator_set_family(enumerator, AF_INET)
+        var profiles: [UInt32: ASProfile] = [:]
+        var countries: [UInt32: Set<UInt16>] = [:]
+        let anycast = UInt32(LOC_NETWORK_FLAG_ANYCAST.rawValue)
+        while true {
+            var network: OpaquePointer?
+            guard loc_database_enumerator_next_network(enumerator, &network) == 0, let network else { break }
+            defer { loc_network_unref(network) }
+            let asn = loc_network_get_asn(network)
+            guard asn != 0, loc_network_address_family(network) == AF_INET else { continue }
+            let hostBits = max(0, min(32, 32 - Int(loc_network_prefix(network))))
+            profiles[asn, default: ASProfile(ipv4Addresses: 0, ipv4Networks: 0, countries: 0, anycastNetworks: 0)].ipv4Networks += 1
+            profiles[asn]!.ipv4Addresses += 1 << UInt64(hostBits)
+            if loc_network_has_flag(network, anycast) != 0 { profiles[asn]!.anycastNetworks += 1 }
+            if let code = loc_network_get_country_code(network), code[0] != 0, code[1] != 0 {
+                countries[asn, default: []].insert(UInt16(UInt8(bitPattern: code[0])) << 8 | UInt16(UInt8(bitPattern: code[1])))
+            }
+        }
+        for (asn, set) in countries { profiles[asn]?.countries = set.count }
+        return profiles
     }
 
     /// The first `limit` networks (in the database's order) that carry `flag` (one flag), for tests

@@ -88,6 +88,11 @@ public struct ObservationSyntaxError: Error, Sendable, CustomStringConvertible {
 ///   `flag=hostile`, `flags=unknown`];
 /// - `prefix_length`: the size of the matched network as the share of host bits
 ///   (`(32 − length)/32`, or `/128` for IPv6) [`network_size`, `network=unknown`];
+/// - `as_profile` (only with libloc): the autonomous system as a whole, each a log₂ scaled to
+///   about 0–1: its IPv4 addresses (/32), its IPv4 networks (/16), the mean size of those networks
+///   (/32), the countries they are in (/8), and the share of them that is anycast
+///   [`as_addresses`, `as_networks`, `as_mean_network`, `as_countries`, `as_anycast_share`,
+///   `as_profile=unknown`]. Unlike the ASN, these carry over to systems the model never saw;
 /// - `lists`: membership in each named infrastructure list [`list=NAME`].
 public struct FeatureSpec: Codable, Sendable, Equatable {
     public var hour: Bool
@@ -99,6 +104,8 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     public var asnHashSeed: UInt64
     public var flags: Bool
     public var prefixLength: Bool
+    /// Whether the AS profile is a feature (models from before it was added decode as false).
+    public var asProfile: Bool
     /// Names of infrastructure lists, in column order.
     public var lists: [String]
 
@@ -106,7 +113,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
 
     public init(
         hour: Bool, port: Bool, countries: [String], location: Bool, asnBuckets: Int, asnHashSeed: UInt64 = 0x5EED_A5,
-        flags: Bool, prefixLength: Bool, lists: [String]
+        flags: Bool, prefixLength: Bool, asProfile: Bool = false, lists: [String]
     ) {
         self.hour = hour
         self.port = port
@@ -116,7 +123,26 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         self.asnHashSeed = asnHashSeed
         self.flags = flags
         self.prefixLength = prefixLength
+        self.asProfile = asProfile
         self.lists = lists
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case hour, port, countries, location, asnBuckets, asnHashSeed, flags, prefixLength, asProfile, lists
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hour = try c.decode(Bool.self, forKey: .hour)
+        port = try c.decode(Bool.self, forKey: .port)
+        countries = try c.decode([String].self, forKey: .countries)
+        location = try c.decode(Bool.self, forKey: .location)
+        asnBuckets = try c.decode(Int.self, forKey: .asnBuckets)
+        asnHashSeed = try c.decode(UInt64.self, forKey: .asnHashSeed)
+        flags = try c.decode(Bool.self, forKey: .flags)
+        prefixLength = try c.decode(Bool.self, forKey: .prefixLength)
+        asProfile = try c.decodeIfPresent(Bool.self, forKey: .asProfile) ?? false
+        lists = try c.decode([String].self, forKey: .lists)
     }
 
     /// One column: its name and the feature it belongs to (the unit explanations speak of).
@@ -140,6 +166,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         if asnBuckets > 0 { add("asn", (0..<asnBuckets).map { "asn_bucket=\($0)" } + ["asn=unknown"]) }
         if flags { add("flags", ["flag=anonymous-proxy", "flag=satellite-provider", "flag=anycast", "flag=hostile", "flags=unknown"]) }
         if prefixLength { add("prefix_length", ["network_size", "network=unknown"]) }
+        if asProfile { add("as_profile", ["as_addresses", "as_networks", "as_mean_network", "as_countries", "as_anycast_share", "as_profile=unknown"]) }
         for name in lists { add("list:\(name)", ["list=\(name)"]) }
         return out
     }
@@ -147,7 +174,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     /// `columns.count`, counted without building the names (encoding checks it for every row).
     public var columnCount: Int {
         (hour ? 2 : 0) + (port ? 7 : 0) + countries.count + 2 + FeatureSpec.continents.count + 1 + (location ? 4 : 0)
-            + (asnBuckets > 0 ? asnBuckets + 1 : 0) + (flags ? 5 : 0) + (prefixLength ? 2 : 0) + lists.count
+            + (asnBuckets > 0 ? asnBuckets + 1 : 0) + (flags ? 5 : 0) + (prefixLength ? 2 : 0) + (asProfile ? 6 : 0) + lists.count
     }
 
     /// The feature names in column order, each once.
@@ -218,6 +245,16 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
                 put(0); put(1)
             }
         }
+        if asProfile {
+            if let p = facts.asProfile, p.ipv4Networks > 0 {
+                let addresses = Float(p.ipv4Addresses)
+                put(log2f(addresses + 1) / 32); put(log2f(Float(p.ipv4Networks) + 1) / 16)
+                put(log2f(addresses / Float(p.ipv4Networks)) / 32); put(log2f(Float(p.countries) + 1) / 8)
+                put(Float(p.anycastNetworks) / Float(p.ipv4Networks)); put(0)
+            } else {
+                put(0); put(0); put(0); put(0); put(0); put(1)
+            }
+        }
         for member in membership { put(member ? 1 : 0) }
         precondition(i == columnCount)
     }
@@ -248,7 +285,23 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
             guard let f = facts.flags else { return "unknown" }
             return f.isEmpty ? "none" : f.description
         case "prefix_length": return facts.prefixLength.map { "/\($0)" } ?? "unknown"
+        case "as_profile":
+            guard let p = facts.asProfile, p.ipv4Networks > 0 else { return "unknown" }
+            return "\(ASProfile.amount(p.ipv4Addresses)) IPv4 addresses in \(p.ipv4Networks) networks, \(p.countries) "
+                + "\(p.countries == 1 ? "country" : "countries")\(p.anycastNetworks > 0 ? ", \(p.anycastNetworks) anycast" : "")"
         default: return ""
+        }
+    }
+}
+
+extension ASProfile {
+    /// `44.3M`, `2.4k`, `512`.
+    static func amount(_ n: UInt64) -> String {
+        switch n {
+        case 1_000_000...: return String(format: "%.1fM", Double(n) / 1e6)
+        case 10_000...: return String(format: "%.0fk", Double(n) / 1e3)
+        case 1000...: return String(format: "%.1fk", Double(n) / 1e3)
+        default: return String(n)
         }
     }
 }

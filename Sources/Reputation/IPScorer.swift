@@ -84,6 +84,10 @@ public final class IPScorer {
                     + "or use a model trained without it",
                 setting: libloc ? nil : .addressDatabases)
         }
+        // Without profiles every address would read "unknown": scores would change with no error.
+        guard !model.spec.asProfile || intelligence.asProfiles else {
+            throw ReputationDataError("the IP model uses AS profiles, but the libloc database was opened without them (asProfiles)")
+        }
         encoder = try FeatureEncoder(spec: model.spec, lists: lists)
         for (need, have) in zip(model.lists, encoder.lists) where need.sha256 != have.requirement.sha256 {
             warnings.append("list '\(need.name)' differs from the one the model was trained with (\(have.requirement.blocks) blocks now, \(need.blocks) then)")

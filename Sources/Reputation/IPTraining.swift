@@ -1,4 +1,5 @@
 import Enrichment
+import FlowRecords
 import Forest
 import Foundation
 import Neural
@@ -58,6 +59,8 @@ public struct IPTrainingResult {
     public var model: IPModel
     public var parts: [SplitOptions.Part: EncodedPart]
     public var epochs: [EpochReport]
+    /// What training decided about the rows, one sentence each (added to the model card's notes).
+    public var notes: [String] = []
 }
 
 public enum IPTraining {
@@ -69,11 +72,14 @@ public enum IPTraining {
         let facts = try intelligence.facts(for: data.rows.map(\.observation.address))
         let known = facts.values.filter { !$0.isEmpty }.count
         progress("looked up \(facts.count) addresses in \(intelligence.databases.map(\.name).joined(separator: "+")): \(known) known")
-        let parts = options.split.parts(data.rows, facts: facts)
+        var notes: [String] = []
+        let rows = withoutUnroutedMalicious(data.rows, facts: facts, notes: &notes)
+        notes.forEach(progress)
+        let parts = options.split.parts(rows, facts: facts)
 
         // Countries frequent enough in the training part get a column each.
         var countryRows: [String: Int] = [:]
-        for (row, part) in zip(data.rows, parts) where part == .train {
+        for (row, part) in zip(rows, parts) where part == .train {
             if let c = facts[row.observation.address]?.countryCode { countryRows[c, default: 0] += 1 }
         }
         let countries = countryRows.filter { $0.value >= options.countryMinimumRows }
@@ -81,16 +87,17 @@ public enum IPTraining {
             .prefix(options.maximumCountries).map(\.key).sorted()
         let spec = FeatureSpec(
             hour: data.hasHour, port: data.hasPort, countries: countries, location: intelligence.hasCity,
-            asnBuckets: options.asnBuckets, flags: intelligence.hasLibloc, prefixLength: true, lists: lists.map(\.name))
+            asnBuckets: options.asnBuckets, flags: intelligence.hasLibloc, prefixLength: true,
+            asProfile: facts.values.contains { $0.asProfile != nil }, lists: lists.map(\.name))
         let encoder = try FeatureEncoder(spec: spec, lists: lists)
-        try checkLeaks(lists: encoder.lists, data.rows)
+        try checkLeaks(lists: encoder.lists, rows)
 
         var encoded: [SplitOptions.Part: EncodedPart] = [:]
         for part in SplitOptions.Part.allCases {
-            let rows = zip(data.rows, parts).filter { $0.1 == part }.map(\.0)
+            let inPart = zip(rows, parts).filter { $0.1 == part }.map(\.0)
             encoded[part] = EncodedPart(
-                observations: rows.map(\.observation), labels: rows.map(\.malicious),
-                matrix: encoder.matrix(rows.map(\.observation), facts: facts))
+                observations: inPart.map(\.observation), labels: inPart.map(\.malicious),
+                matrix: encoder.matrix(inPart.map(\.observation), facts: facts))
         }
         let train = encoded[.train]!, validation = encoded[.validation]!
         for (name, part) in [("training", train), ("validation", validation)] {
@@ -141,7 +148,23 @@ public enum IPTraining {
         let validationScores = try model.scores(validation.matrix, threads: options.threads).combined
         model.threshold = RankingMetrics.threshold(forRecall: options.targetRecall, scores: validationScores, positives: validation.labels) ?? 0.5
         progress("threshold \(String(format: "%.4f", model.threshold)) for recall \(options.targetRecall) on validation")
-        return IPTrainingResult(model: model, parts: encoded, epochs: epochs)
+        return IPTrainingResult(model: model, parts: encoded, epochs: epochs, notes: notes)
+    }
+
+    /// Leaves out malicious rows whose address no database places in an autonomous system, when
+    /// every benign row has one. Benign rows drawn from the networks of a list of ASes all have an
+    /// AS by construction, while blocklists name addresses the database does not route (assigned
+    /// after it was built): kept, they would teach "no AS means malicious", a fact of how the data
+    /// was gathered rather than of the addresses.
+    static func withoutUnroutedMalicious(_ rows: [LabelledRow], facts: [IPAddress: AddressFacts], notes: inout [String]) -> [LabelledRow] {
+        let routed = { (row: LabelledRow) in facts[row.observation.address]?.asn != nil }
+        guard rows.allSatisfy({ $0.malicious || routed($0) }) else { return rows }
+        let kept = rows.filter { !$0.malicious || routed($0) }
+        guard kept.count < rows.count, kept.contains(where: \.malicious) else { return rows }
+        notes.append(
+            "left out \(rows.count - kept.count) malicious rows whose address is in no autonomous system of the databases: every benign row has one, so the model would learn that a missing AS means malicious"
+        )
+        return kept
     }
 
     /// Refuses an infrastructure list whose membership all but gives the label away: as a feature it

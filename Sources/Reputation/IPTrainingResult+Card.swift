@@ -24,7 +24,7 @@ extension IPModelCard {
             created: ISO8601DateFormatter().string(from: created), inputs: data.inputs, loading: loading, split: options.split,
             hour: data.hourNote, port: data.portNote, rows: counts,
             forest: options.scorer == .mlp ? nil : options.forest, mlpEpochs: options.scorer == .forest ? nil : result.epochs.count,
-            test: test, notes: data.notes)
+            test: test, notes: data.notes + result.notes)
     }
 }
 

@@ -13,8 +13,12 @@ public struct IntelligenceSetup: Sendable {
     public let databases: [DatabaseRequirement]
     /// Each database opened, with when it was built and how to get a newer one.
     public let builds: [(database: String, built: Date, update: String)]
+    /// Whether libloc's answers carry AS profiles (libloc is open and they were asked for).
+    public let asProfiles: Bool
 
-    public init(mmdb paths: [String], libloc: String?) throws(EnrichmentError) {
+    /// Opens the databases. With `asProfiles`, libloc's answers carry their AS's profile (a model
+    /// feature); the first lookup then reads the whole database once.
+    public init(mmdb paths: [String], libloc: String?, asProfiles: Bool = false) throws(EnrichmentError) {
         var sources: [any AddressIntelligence] = []
         var databases: [DatabaseRequirement] = []
         var builds: [(database: String, built: Date, update: String)] = []
@@ -28,7 +32,7 @@ public struct IntelligenceSetup: Sendable {
             builds.append(("\(db.databaseType) database \(path)", db.buildDate, "download a newer one from its vendor"))
         }
         if let libloc {
-            let db = try LocationDatabase(path: libloc)
+            let db = try LocationDatabase(path: libloc, asProfiles: asProfiles)
             sources.append(db)
             databases.append(DatabaseRequirement(kind: "libloc", name: "libloc", built: day.string(from: db.createdAt)))
             builds.append(
@@ -42,6 +46,7 @@ public struct IntelligenceSetup: Sendable {
         source = CachedIntelligence(sources.count == 1 ? sources[0] : CombinedIntelligence(sources))
         self.databases = databases
         self.builds = builds
+        self.asProfiles = asProfiles && libloc != nil
     }
 
     /// A warning for each database built more than a year before `now`: countries, AS numbers and

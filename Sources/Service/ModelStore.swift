@@ -35,7 +35,7 @@ public final class ModelGeneration: @unchecked Sendable {
         if sources.ipScoring {
             let path = sources.ipModel ?? IPModel.defaultPath()
             let model = try IPModel.load(pathOrDefault: sources.ipModel)
-            let intelligence = try IntelligenceSetup(mmdb: sources.mmdb, libloc: sources.libloc)
+            let intelligence = try IntelligenceSetup(mmdb: sources.mmdb, libloc: sources.libloc, asProfiles: model.spec.asProfile)
             let lists = try sources.lists.map(NamedList.load)
             let pool = try ScorerPool(count: max(1, scorers)) { index in
                 // Each scorer runs its own copy of the network: it keeps buffers between calls.

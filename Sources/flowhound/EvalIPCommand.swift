@@ -59,7 +59,7 @@ struct EvalIP: ParsableCommand {
                     )
                 }
             }
-            let intelligence = try databases.open()
+            let intelligence = try databases.open(asProfiles: ipModel.spec.asProfile)
             let scorer = try IPScorer(model: ipModel, intelligence: intelligence, lists: try lists.load())
             for warning in scorer.warnings { Diagnostics.note("warning: \(warning)") }
             let facts = try intelligence.facts(for: data.rows.map(\.observation.address))

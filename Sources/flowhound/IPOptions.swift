@@ -29,9 +29,10 @@ struct AddressDatabaseOptions: ParsableArguments {
     @Flag(help: "Do not use the libloc database (then give --mmdb).")
     var noLocationDatabase = false
 
-    /// The databases, with a warning on stderr for each built over a year ago.
-    func open() throws -> IntelligenceSetup {
-        let setup = try IntelligenceSetup(mmdb: mmdb, libloc: noLocationDatabase ? nil : locationDatabase)
+    /// The databases, with a warning on stderr for each built over a year ago. `asProfiles`: for
+    /// training, or a model that uses the AS profile (`FeatureSpec.asProfile`).
+    func open(asProfiles: Bool) throws -> IntelligenceSetup {
+        let setup = try IntelligenceSetup(mmdb: mmdb, libloc: noLocationDatabase ? nil : locationDatabase, asProfiles: asProfiles)
         for warning in setup.ageWarnings() { Diagnostics.note("warning: \(warning)") }
         return setup
     }
@@ -133,8 +134,9 @@ struct RemoteScoringOptions: ParsableArguments {
     /// The scorer, or nil when IP scoring is off. The detection allowlist silences IP verdicts too.
     func makeScorer(allowlist: CIDRSet) throws -> IPScorer? {
         guard enabled else { return nil }
+        let model = try IPModel.load(pathOrDefault: ipModel)
         let scorer = try IPScorer(
-            model: try IPModel.load(pathOrDefault: ipModel), intelligence: try databases.open(),
+            model: model, intelligence: try databases.open(asProfiles: model.spec.asProfile),
             lists: try lists.load(), allowlist: allowlist)
         for warning in scorer.warnings { Diagnostics.note("warning: \(warning)") }
         return scorer

@@ -75,7 +75,7 @@ struct ScoreIP: ParsableCommand {
             let output = outputFormat ?? format ?? .table
             let ipModel = try IPModel.load(pathOrDefault: model)
             let scorer = try IPScorer(
-                model: ipModel, intelligence: try databases.open(), lists: try lists.load(),
+                model: ipModel, intelligence: try databases.open(asProfiles: ipModel.spec.asProfile), lists: try lists.load(),
                 allowlist: try CIDRSet.load(paths: allowlist))
             scorer.driverCount = drivers
             for warning in scorer.warnings { Diagnostics.note("warning: \(warning)") }

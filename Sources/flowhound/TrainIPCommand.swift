@@ -120,7 +120,7 @@ struct TrainIP: ParsableCommand {
             var loading = inputs.loading(base: LoadingOptions())
             loading.seed = seed
             let data = try inputs.load(loading, derived: logs.isEmpty ? [] : try labelsFromLogs())
-            let intelligence = try databases.open()
+            let intelligence = try databases.open(asProfiles: true)
             var options = IPTrainingOptions()
             options.scorer = scorer
             options.forest.trees = trees

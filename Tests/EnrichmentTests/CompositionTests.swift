@@ -180,6 +180,20 @@ import Testing
         #expect(!AddressFacts(flags: []).isEmpty)
     }
 
+    /// A profile belongs to one AS: it is taken from a later source only when that source's AS is
+    /// the one kept.
+    @Test func fillMissingTakesAProfileOnlyWithItsAS() {
+        let profile = ASProfile(ipv4Addresses: 256, ipv4Networks: 1, countries: 1, anycastNetworks: 0)
+        var facts = AddressFacts(asn: 64500, sources: ["a"])
+        facts.fillMissing(from: AddressFacts(asn: 64501, asProfile: profile, sources: ["b"]))
+        #expect(facts.asn == 64500 && facts.asProfile == nil && facts.sources == ["a"])
+        facts.fillMissing(from: AddressFacts(asn: 64500, asProfile: profile, sources: ["c"]))
+        #expect(facts.asProfile == profile && facts.sources == ["a", "c"])
+        var empty = AddressFacts()
+        empty.fillMissing(from: AddressFacts(asn: 64501, asProfile: profile, sources: ["b"]))
+        #expect(empty.asn == 64501 && empty.asProfile == profile)
+    }
+
     @Test func flagNames() {
         #expect(NetworkFlags([.anycast, .hostile]).description == "anycast,hostile")
         #expect(NetworkFlags().description == "")

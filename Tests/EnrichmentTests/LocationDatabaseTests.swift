@@ -33,6 +33,26 @@ struct LocationDatabaseTests {
         #expect(try #require(v6.prefixLength) <= 48)
     }
 
+    /// AS profiles count the whole database once; checked against facts that hold in any version:
+    /// Apple's 17.0.0.0/8 alone is 2^24 addresses, Cloudflare announces anycast networks, and
+    /// every address of one AS gets the same profile, IPv6 ones included.
+    @Test func asProfilesDescribeTheWholeSystem() throws {
+        let profiled = try LocationDatabase(asProfiles: true)
+        let apple = try #require(try profiled.facts(for: ip("17.253.144.10")).asProfile)
+        #expect(apple.ipv4Addresses >= 1 << 24)
+        #expect(apple.ipv4Networks >= 1 && apple.countries >= 1 && apple.anycastNetworks <= apple.ipv4Networks)
+        let cloudflare = try #require(try profiled.facts(for: ip("1.1.1.1")).asProfile)
+        #expect(cloudflare.anycastNetworks >= 1 && cloudflare.anycastNetworks <= cloudflare.ipv4Networks)
+        #expect(cloudflare.ipv4Addresses >= UInt64(cloudflare.ipv4Networks))
+        let google = try profiled.facts(for: ip("8.8.8.8"))
+        #expect(google.asProfile != nil)
+        #expect(try profiled.facts(for: ip("8.8.4.4")).asProfile == google.asProfile)
+        #expect(try profiled.facts(for: ip("2001:4860:4860::8888")).asProfile == google.asProfile)
+        #expect(try profiled.facts(for: ip("10.1.2.3")).asProfile == nil)
+        // Off unless asked for: other lookups do not pay for the pass over the database.
+        #expect(try Self.database.facts(for: ip("17.253.144.10")).asProfile == nil)
+    }
+
     @Test func cloudflareIsAnycast() throws {
         let facts = try Self.database.facts(for: ip("1.1.1.1"))
         #expect(facts.asn == 13335)

@@ -1,5 +1,6 @@
 import Enrichment
 import FlowRecords
+import Foundation
 import TestSupport
 import Testing
 
@@ -52,6 +53,46 @@ import Testing
         #expect(r["continent=unknown"] == 1 && r["location=unknown"] == 1 && r["asn=unknown"] == 1)
         #expect(r["flags=unknown"] == 1 && r["network=unknown"] == 1 && r["list=cdn"] == 0)
         #expect(spec.missingInputs(Observation(address: ip("2001:4860::1"))) == ["hour", "port"])
+    }
+
+    @Test func encodesTheASProfile() throws {
+        let profiled = FeatureSpec(
+            hour: false, port: false, countries: [], location: false, asnBuckets: 0, flags: false, prefixLength: false, asProfile: true, lists: [])
+        #expect(profiled.features == ["country", "continent", "as_profile"])
+        #expect(profiled.columnCount == profiled.columns.count)
+        func encoded(_ facts: AddressFacts) -> [String: Float] {
+            var values = [Float](repeating: -1, count: profiled.columnCount)
+            values.withUnsafeMutableBufferPointer { profiled.encode(facts, Observation(address: ip("198.51.100.1")), membership: [], into: $0) }
+            return Dictionary(uniqueKeysWithValues: zip(profiled.columns.map(\.name), values))
+        }
+        // 2^20 addresses in 16 networks of 2^16, in 3 countries, 4 of them anycast.
+        let profile = ASProfile(ipv4Addresses: 1 << 20, ipv4Networks: 16, countries: 3, anycastNetworks: 4)
+        let r = encoded(AddressFacts(asn: 64500, asProfile: profile))
+        #expect(abs(r["as_addresses"]! - 20.0 / 32) < 1e-5)
+        #expect(abs(r["as_networks"]! - log2f(17) / 16) < 1e-6)
+        #expect(r["as_mean_network"] == 0.5 && r["as_countries"] == 0.25 && r["as_anycast_share"] == 0.25)
+        #expect(r["as_profile=unknown"] == 0)
+        #expect(
+            FeatureSpec.describe("as_profile", AddressFacts(asn: 64500, asProfile: profile), Observation(address: ip("198.51.100.1")))
+                == "1.0M IPv4 addresses in 16 networks, 3 countries, 4 anycast")
+        // No profile, or one without IPv4 networks (an IPv6-only AS), is unknown, never a division by zero.
+        for facts in [
+            AddressFacts(asn: 64500), AddressFacts(asn: 64500, asProfile: ASProfile(ipv4Addresses: 0, ipv4Networks: 0, countries: 1, anycastNetworks: 0)),
+        ] {
+            let u = encoded(facts)
+            #expect(u["as_profile=unknown"] == 1 && u["as_addresses"] == 0 && u["as_anycast_share"] == 0)
+            #expect(!u.values.contains { $0.isNaN || $0 == -1 })
+        }
+    }
+
+    /// Model files written before the AS profile existed have no `asProfile` key: they decode with it off.
+    @Test func specsWithoutTheASProfileKeyDecodeWithItOff() throws {
+        var json = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
+        #expect(json.contains("\"asProfile\":false"))
+        json = json.replacingOccurrences(of: "\"asProfile\":false,", with: "").replacingOccurrences(of: ",\"asProfile\":false", with: "")
+        #expect(!json.contains("asProfile"))
+        let decoded = try JSONDecoder().decode(FeatureSpec.self, from: Data(json.utf8))
+        #expect(decoded == spec && !decoded.asProfile)
     }
 
     @Test func hashesASNsIntoStableBuckets() {

@@ -12,7 +12,7 @@ import Testing
 /// Training on real IPsum and Cloudflare/Fastly excerpts with the system's libloc database.
 @Suite(.enabled(if: liblocInstalled, "the libloc-database package is not installed"), .serialized)
 struct ModelTests {
-    static let intelligence = try! IntelligenceSetup(mmdb: [], libloc: LocationDatabase.defaultPath)
+    static let intelligence = try! IntelligenceSetup(mmdb: [], libloc: LocationDatabase.defaultPath, asProfiles: true)
 
     static func data() throws -> LabelledData {
         var o = LoadingOptions()
@@ -41,7 +41,11 @@ struct ModelTests {
         let result = Self.trained
         #expect(result.model.scorer == "forest+mlp")
         #expect(result.model.databases.map(\.kind) == ["libloc"])
-        #expect(result.model.spec.flags && !result.model.spec.location && !result.model.spec.hour)
+        #expect(result.model.spec.flags && result.model.spec.asProfile && !result.model.spec.location && !result.model.spec.hour)
+        // Scoring through databases opened without profiles would read every AS as unknown.
+        let unprofiled = try IntelligenceSetup(mmdb: [], libloc: LocationDatabase.defaultPath)
+        let refused = #expect(throws: ReputationDataError.self) { _ = try IPScorer(model: result.model, intelligence: unprofiled, lists: []) }
+        #expect(refused?.description.contains("uses AS profiles") == true)
         let test = try IPTraining.evaluate(result.model, result.parts[.test]!)
         #expect(test.map(\.scorer) == ["forest+mlp", "forest", "mlp"])
         for part in test { #expect(try #require(part.ranking.rocAUC) > 0.85, "\(part.scorer)") }
@@ -125,6 +129,29 @@ struct ModelTests {
             _ = try IPTraining.train(data, loading: o, intelligence: Self.intelligence, lists: [list], options: Self.options(.forest))
         }
         #expect(error?.description.contains("would hand the model its label") == true)
+    }
+
+    /// Benign rows sampled from AS networks all have an AS; blocklisted addresses the database does
+    /// not route must not teach "no AS means malicious". Nothing is dropped when benign rows lack
+    /// an AS too, or when no malicious row would be left.
+    @Test func leavesOutUnroutedMaliciousRowsOnlyWhenEveryBenignRowIsRouted() {
+        func row(_ address: String, _ malicious: Bool) -> LabelledRow {
+            LabelledRow(observation: Observation(address: ip(address)), malicious: malicious, input: 0)
+        }
+        let rows = [row("192.0.2.1", false), row("192.0.2.2", false), row("198.51.100.1", true), row("198.51.100.2", true)]
+        var facts: [IPAddress: AddressFacts] = [
+            ip("192.0.2.1"): AddressFacts(asn: 1), ip("192.0.2.2"): AddressFacts(asn: 2), ip("198.51.100.1"): AddressFacts(asn: 3),
+        ]
+        var notes: [String] = []
+        let kept = IPTraining.withoutUnroutedMalicious(rows, facts: facts, notes: &notes)
+        #expect(kept.map(\.observation.address) == [ip("192.0.2.1"), ip("192.0.2.2"), ip("198.51.100.1")])
+        #expect(notes.count == 1 && notes[0].hasPrefix("left out 1 malicious rows whose address is in no autonomous system"))
+        facts[ip("192.0.2.2")] = AddressFacts()
+        notes = []
+        #expect(IPTraining.withoutUnroutedMalicious(rows, facts: facts, notes: &notes).count == 4 && notes.isEmpty)
+        facts[ip("192.0.2.2")] = AddressFacts(asn: 2)
+        facts[ip("198.51.100.1")] = nil
+        #expect(IPTraining.withoutUnroutedMalicious(rows, facts: facts, notes: &notes).count == 4 && notes.isEmpty)
     }
 
     @Test func aModelOfFlowsNeedsTheHour() throws {
