@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The random forest of the IP model against scikit-learn's RandomForestClassifier on the real feature
 # matrix: the shipped model's training data (Data/reputation) encoded by `flowhound train ip --export`
-# (IPsum addresses on two or more lists against sampled Cloudflare, Akamai, Fastly and Google Cloud
-# addresses, facts from the libloc database), split by /24. Then Benchmarks/run-forest.sh on it.
+# (IPsum addresses on two or more lists against 1,000 addresses sampled from each AS of
+# Data/reputation/service-ases.txt, facts from the libloc database), split by /24. Then
+# Benchmarks/run-forest.sh on it.
 #
 #   Benchmarks/run-ip-forest.sh [RUNS] [TREES]      (defaults 3 and 100)
 set -euo pipefail
@@ -15,6 +16,6 @@ bin="$(swift build -c release --package-path "$repo" --show-bin-path)/flowhound"
 d="$repo/Data/reputation"
 echo "==> exporting the IP model's feature matrix to $data" >&2
 "$bin" train ip --malicious "$d/ipsum-2plus.txt" --min-count 2 \
-    --benign "$d/cloudflare-v4-ip-ranges.txt" "$d/akamai-v4-ip-ranges.txt" "$d/fastly-ip-ranges.json" "$d/google-cloud-ip-ranges.json" \
-    --samples-per-list 10000 --scorer forest --trees 1 --seed 1 -o "$data/model.safetensors" --export "$data" >/dev/null
+    --benign "$d"/service-networks/AS*.txt \
+    --samples-per-list 1000 --scorer forest --trees 1 --seed 1 -o "$data/model.safetensors" --export "$data" >/dev/null
 exec "$here/run-forest.sh" "${1:-3}" "${2:-100}" "$data"

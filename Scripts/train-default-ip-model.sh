@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# Trains the IP model that ships with Flowhound and reports how it does on held-out networks and on
-# held-out autonomous systems.
+# Trains the IP model that ships with Flowhound and reports how it does on held-out networks, on
+# held-out autonomous systems and, when the labelled real logs are at hand, on real remote addresses.
 #
 #   Scripts/train-default-ip-model.sh [OUT]    (default: Sources/Reputation/Resources/ip-model.safetensors)
+#   REAL_FLOWS=DIR  the labelled logs (default: ../shared/data/flows; skipped when absent)
 #
 # Data: Data/reputation (see its SOURCES.md): IPsum addresses on at least two blocklists as malicious;
-# 10,000 addresses sampled from each of the Cloudflare, Akamai, Fastly and Google Cloud range lists as
-# benign. Facts from the system's libloc database (Debian libloc-database), so the model needs it when
-# scoring. Rows are split by /24: no network is in both training and test. The same data, database,
-# seed and thread count give the same weights (the model card's creation time differs).
+# 1,000 addresses from each AS of service-ases.txt (their networks in service-networks/, drawn
+# uniformly over each AS's address space) as benign. Facts, the AS profiles included, from the
+# system's libloc database (Debian libloc-database), so the model needs it when scoring. Rows are
+# split by /24: no network is in both training and test. The same data, database, seed and thread
+# count give the same weights (the model card's creation time differs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-Sources/Reputation/Resources/ip-model.safetensors}"
+real="${REAL_FLOWS:-../shared/data/flows}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 d=Data/reputation
-inputs=(--malicious "$d/ipsum-2plus.txt" --min-count 2
-        --benign "$d/cloudflare-v4-ip-ranges.txt" "$d/akamai-v4-ip-ranges.txt" "$d/fastly-ip-ranges.json" "$d/google-cloud-ip-ranges.json"
-        --samples-per-list 10000)
+inputs=(--malicious "$d/ipsum-2plus.txt" --min-count 2 --benign "$d"/service-networks/AS*.txt --samples-per-list 1000)
 
 swift build -c release --product flowhound >&2
 bin="$(swift build -c release --show-bin-path)/flowhound"
@@ -28,4 +29,21 @@ echo "== held-out /24 networks (the model's own test part) =="
 echo "== held-out autonomous systems (a model trained with --split-by asn, not shipped) =="
 "$bin" train ip "${inputs[@]}" -o "$work/asn.safetensors" --split-by asn --seed 1 --threads 2 >/dev/null
 "$bin" eval ip --model "$work/asn.safetensors" "${inputs[@]}"
+
+honeypot="$real/zeek/stratosphere-008-mixed.conn.log.labeled"
+cic="$real/cicflowmeter/cicids2017-improved-benign-5000.csv"
+if [ -f "$honeypot" ] && [ -f "$cic" ]; then
+    # The honeypot's remote ends (its monitored host is 147.32.81.167) by the log's own labels, and
+    # every address of the CIC-IDS2017 benign flows (eval ip leaves out the private ones).
+    remote='{ r = ($3 == "147.32.81.167") ? $5 : $3 }'
+    awk -F'\t' "!/^#/ && \$22 == \"Benign\" $remote { print r }" "$honeypot" | sort -u >"$work/honeypot-benign.txt"
+    awk -F'\t' "!/^#/ && \$22 == \"Malicious\" $remote { print r }" "$honeypot" | sort -u >"$work/honeypot-malicious.txt"
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } { print $c["Src IP"]; print $c["Dst IP"] }' "$cic" | sort -u >"$work/cic-benign.txt"
+    echo "== real remote addresses: the honeypot's attackers against its and CIC-IDS2017's benign remote ends =="
+    "$bin" eval ip --model "$out" --malicious "$work/honeypot-malicious.txt" --benign "$work/honeypot-benign.txt" "$work/cic-benign.txt" --split all
+    echo "== the same, the honeypot's benign remote ends alone =="
+    "$bin" eval ip --model "$out" --malicious "$work/honeypot-malicious.txt" --benign "$work/honeypot-benign.txt" --split all
+else
+    echo "(no labelled real logs under $real: the real-address evaluation is skipped)"
+fi
 ls -l "$out"

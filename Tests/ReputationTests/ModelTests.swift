@@ -154,6 +154,26 @@ struct ModelTests {
         #expect(IPTraining.withoutUnroutedMalicious(rows, facts: facts, notes: &notes).count == 4 && notes.isEmpty)
     }
 
+    /// The shipped model knows where popular services live: it ranks the blocklisted addresses of
+    /// the IPsum excerpt above addresses of large services' own networks, and calls most of those
+    /// unremarkable with the AS profile among its reasons. Loose bounds: the installed database's
+    /// facts change with Debian updates.
+    @Test func theShippedModelRanksServicesBelowBlocklistedAddresses() throws {
+        let model = try IPModel.load(pathOrDefault: nil)
+        #expect(model.spec.asProfile)
+        let scorer = try IPScorer(model: model, intelligence: Self.intelligence, lists: [])
+        // Apple, Google, Meta, Akamai, Amazon, Cloudflare, Microsoft (AS8068), Netflix.
+        let services = ["17.253.144.10", "142.250.74.46", "157.240.1.35", "23.32.0.10", "54.239.28.85", "104.16.1.1", "13.107.42.14", "45.57.8.1"]
+        let serviceScores = try services.map { try scorer.score(Observation(address: ip($0))) }
+        let listed = try AddressList.read(path: FixtureDirectory.addressLists.path("ipsum-excerpt.txt")).entries.filter { ($0.count ?? 0) >= 2 }
+        let blocklisted = try listed.prefix(150).map { try scorer.score(Observation(address: $0.block.address)) }
+        let scores = (blocklisted + serviceScores).map { $0.probability ?? 0 }
+        let labels = blocklisted.map { _ in true } + serviceScores.map { _ in false }
+        #expect(try #require(RankingMetrics(scores: scores, positives: labels).rocAUC) > 0.9)
+        #expect(serviceScores.filter { !$0.isSuspicious }.count >= 6, "\(zip(services, serviceScores.map(\.summary)).map { "\($0) \($1)" })")
+        #expect(serviceScores.contains { $0.drivers.contains { $0.feature == "as_profile" } })
+    }
+
     @Test func aModelOfFlowsNeedsTheHour() throws {
         let scanners = try connLog((1...40).map { "45.148.\($0).5" }, hour: 3, port: 22, name: "m-conn.log")
         let visitors = try connLog((1...40).map { "104.16.\($0).9" }, hour: 15, port: 443, name: "b-conn.log")
