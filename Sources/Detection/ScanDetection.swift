@@ -104,6 +104,11 @@ public final class ScanDetection {
     public var onAlert: (ScanAlert) -> Void = { _ in }
     /// Distributed-scan alerts as their episodes start, go on and end.
     public var onDistributedAlert: (DistributedScanAlert) -> Void = { _ in }
+    /// When this detection is one partition of several (a NATS worker's): whether the partition owns
+    /// an address. It judges the sources it owns and watches the hosts it owns; a failed attempt whose
+    /// source another partition owns comes too, sent for its destination, and only the distributed
+    /// watch sees it. Nil: one detection sees every flow.
+    public var partitionOwns: ((IPAddress) -> Bool)?
 
     struct SourceState {
         var window: Int64
@@ -214,10 +219,24 @@ public final class ScanDetection {
         self.allowlist = allowlist
     }
 
+    /// A failed attempt sent to this partition for its destination: the distributed watch counts it
+    /// as `add` would, and nothing else does (its source's partition judges the source, and counts it).
+    private func watchOnly(_ flow: FlowRecord, _ owns: (IPAddress) -> Bool) throws {
+        guard let distributed, flow.outcome.isFailure, !flow.isICMPError, owns(flow.destination) else { return }
+        if !allowlist.isEmpty && allowlist.contains(flow.destination) { return }
+        try moveClock(to: flow.start)
+        if flow.destination.isMulticastOrBroadcast { return }
+        watchTarget(flow, distributed)
+    }
+
     private func windowIndex(_ t: Double) -> Int64 { Int64((t / settings.window).rounded(.down)) }
 
     /// - Complexity: amortised O(1) per flow, plus a sweep over active sources once a window.
     public func add(_ flow: FlowRecord) throws {
+        if let owns = partitionOwns, !owns(flow.source) {
+            try watchOnly(flow, owns)
+            return
+        }
         statistics.flows += 1
         if flow.isICMPError {
             statistics.icmpErrors += 1
@@ -232,7 +251,7 @@ public final class ScanDetection {
             statistics.multicastFlows += 1
             return
         }
-        if let distributed, flow.outcome.isFailure { watchTarget(flow, distributed) }
+        if let distributed, flow.outcome.isFailure, partitionOwns?(flow.destination) ?? true { watchTarget(flow, distributed) }
         let w = windowIndex(flow.start)
         // By index: `sources[flow.source] == nil` would copy the state out (a retain per table), and
         // the index reaches the state again without hashing.

@@ -50,15 +50,6 @@ public final class DetectionWorker: @unchecked Sendable {
         self.log = log
         self.onAlert = onAlert
         (state, leases, partitioning) = try DetectionWorker.setUp(nc, topology, settings, partitionCount)
-        var recipe = recipe
-        if partitioning.count > 1, let i = recipe.detectors.firstIndex(of: .distributed) {
-            // A partition sees its own sources' flows only: a host scanned by many sources would be
-            // counted in pieces, and alerted by several partitions or by none.
-            recipe.detectors.remove(at: i)
-            log(
-                "distributed-scan detection needs every source's flows in one place: not run by the \(partitioning.count) partitions (run detect on the logs, or one partition)"
-            )
-        }
         self.recipe = recipe
         allowed = try partitions.map(partitioning.parse) ?? Array(0..<partitioning.count)
     }
@@ -146,7 +137,7 @@ public final class DetectionWorker: @unchecked Sendable {
         for p in allowed where held.count < target && held[p] == nil && (backoff[p].map { $0 <= now } ?? true) {
             guard let revision = try leases.create("lease.\(p)", Array(id.utf8)) else { continue }
             let runner = PartitionRunner(
-                partition: p, epoch: revision, nc: nc, topology: topology, settings: settings,
+                partition: p, partitioning: partitioning, epoch: revision, nc: nc, topology: topology, settings: settings,
                 recipe: recipe, model: model?.replica(), state: state, log: log, onAlert: onAlert)
             held[p] = (revision, runner)
             runner.start()
@@ -168,7 +159,7 @@ public final class DetectionWorker: @unchecked Sendable {
         let r = runner.report
         reportsLock.withLock { finished.append(r) }
         log(
-            "partition \(r.partition): gave up after \(r.flows) flows, \(r.alerts) alerts published (\(r.suppressedAlerts) already published before a restart), \(r.checkpoints) checkpoints"
+            "partition \(r.partition): gave up after \(r.flows) flows (and \(r.destinationCopies) failed attempts of other partitions' sources on its hosts), \(r.alerts) alerts published (\(r.suppressedAlerts) already published before a restart), \(r.checkpoints) checkpoints"
         )
     }
 

@@ -26,6 +26,17 @@ public struct Partitioning: Sendable, Equatable {
     @inline(__always)
     public func partition(of a: IPAddress) -> Int { Int(Partitioning.hash(a) % UInt32(count)) }
 
+    /// Where a record goes: its source's partition, and its destination's too when that is another
+    /// and the record is a failed attempt that detection counts (not an ICMP error, not to a multicast
+    /// or broadcast address), for the host's distributed-scan watch there.
+    @inline(__always)
+    public func partitions(of r: FlowRecord) -> (source: Int, destination: Int?) {
+        let p = partition(of: r.source)
+        guard count > 1, r.outcome.isFailure, !r.isICMPError, !r.destination.isMulticastOrBroadcast else { return (p, nil) }
+        let q = partition(of: r.destination)
+        return (p, q == p ? nil : q)
+    }
+
     /// `0-7`, `0,2,5-6`: partition numbers, each below `count`.
     public func parse(_ text: String) throws -> [Int] {
         var result: [Int] = []
@@ -51,13 +62,18 @@ public struct Partitioning: Sendable, Equatable {
 /// - end of input (3): the clock at the end; workers judge every open window and report every open
 ///   episode, as `detect` does at the end of its input, and start afresh.
 ///
-/// Version 1 (read still) had no uid in its records.
+/// Version 3 has version 2's layout; it says that the publisher also sends each failed attempt to
+/// the partition of its destination, where that host's distributed-scan watch is. Version 2 (its
+/// publishers did not) and version 1 (no uid in its records) are read still.
 public enum FlowMessage: Equatable, Sendable {
     case flows([FlowRecord])
     case watermark(Double)
     case endOfInput(Double)
 
-    public static let version: UInt8 = 2
+    public static let version: UInt8 = 3
+
+    /// The version byte of an encoded message, nil when it is too short to have one.
+    public static func version(of bytes: [UInt8]) -> UInt8? { bytes.count >= 3 ? bytes[2] : nil }
 
     public func encoded() -> [UInt8] {
         var w = WireWriter(capacity: 64)
@@ -90,8 +106,8 @@ public enum FlowMessage: Equatable, Sendable {
             throw WireError("not a Flowhound flow message (no 'FH' at the start)")
         }
         let version = try r.u8("version")
-        guard version == 1 || version == FlowMessage.version else {
-            throw WireError("flow message version \(version); this Flowhound reads versions 1 and \(FlowMessage.version)")
+        guard (1...FlowMessage.version).contains(version) else {
+            throw WireError("flow message version \(version); this Flowhound reads versions 1 to \(FlowMessage.version)")
         }
         switch try r.u8("kind") {
         case 1:

@@ -10,10 +10,16 @@ public struct PublishStatistics: Sendable {
     public var bytes = 0
     /// Times publishing waited because the most publishes allowed were unacknowledged (back-pressure).
     public var stalls = 0
+    /// Failed attempts sent a second time, to their destination's partition.
+    public var destinationCopies = 0
 }
 
 /// Publishes flow records to `<stream>.<partition>` in batches, with the publisher's clock as
 /// watermarks, so that each partition's detection sees time pass as one pipeline over all flows would.
+///
+/// A record goes to its source's partition. A failed attempt goes to its destination's partition too
+/// (when that is another), in the same order as every other record there: the distributed-scan watch
+/// of a host counts the failures of every source on it, and lives where the host's address does.
 ///
 /// A watermark goes to every partition before the first flow, and whenever the clock (the latest flow
 /// start so far) crosses a multiple of `watermarkEvery` seconds, carrying the start of the flow that
@@ -57,10 +63,15 @@ public final class FlowPublisher {
             }
             clock = r.start
         }
-        let p = partitioning.partition(of: r.source)
+        let (p, copy) = partitioning.partitions(of: r)
         buffers[p].append(r)
         statistics.records += 1
         if buffers[p].count >= batch { try flush(p) }
+        if let q = copy {
+            buffers[q].append(r)
+            statistics.destinationCopies += 1
+            if buffers[q].count >= batch { try flush(q) }
+        }
     }
 
     private func flush(_ p: Int) throws {

@@ -23,7 +23,10 @@ public struct WorkerSettings: Sendable {
 /// What a partition's owner did while it held it.
 public struct PartitionReport: Sendable {
     public var partition: Int
+    /// Flows of the partition's own sources.
     public var flows = 0
+    /// Failed attempts of other partitions' sources, sent for a destination this partition owns.
+    public var destinationCopies = 0
     public var messages = 0
     public var skippedDuplicates = 0
     public var malformed = 0
@@ -46,6 +49,7 @@ public struct PartitionReport: Sendable {
 /// same numbers (detection is deterministic), and those already published are skipped.
 final class PartitionRunner: @unchecked Sendable {
     let partition: Int
+    let partitioning: Partitioning
     let epoch: UInt64
     private let nc: NATSConnection
     private let topology: Topology
@@ -64,11 +68,12 @@ final class PartitionRunner: @unchecked Sendable {
     private var _report: PartitionReport
 
     init(
-        partition: Int, epoch: UInt64, nc: NATSConnection, topology: Topology, settings: WorkerSettings,
+        partition: Int, partitioning: Partitioning, epoch: UInt64, nc: NATSConnection, topology: Topology, settings: WorkerSettings,
         recipe: DetectionRecipe, model: ScanModel?, state: KeyValueBucket,
         log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (String, Int) -> Void
     ) {
         self.partition = partition
+        self.partitioning = partitioning
         self.epoch = epoch
         self.nc = nc
         self.topology = topology
@@ -134,10 +139,13 @@ final class PartitionRunner: @unchecked Sendable {
         let alertSubject = topology.alertSubject(partition)
         let streamName = topology.stream
         let partition = self.partition
+        let partitioning = self.partitioning
         func hook(_ p: DetectionPipeline) {
             p.onAlert = { publish($0.json()) }
             p.onDistributedAlert = { publish($0.json()) }
+            if partitioning.count > 1 { p.detection?.partitionOwns = { partitioning.partition(of: $0) == partition } }
         }
+        var warnedOldPublisher = false
         func publish(_ line: String) {
             ordinal += 1
             guard alertError == nil else { return }
@@ -213,11 +221,22 @@ final class PartitionRunner: @unchecked Sendable {
                 }
                 switch message {
                 case .flows(let records):
-                    for r in records { try pipeline.add(r) }
+                    if partitioning.count > 1, !warnedOldPublisher, let version = FlowMessage.version(of: m.data), version < 3 {
+                        warnedOldPublisher = true
+                        log(
+                            "partition \(partition): flows from a publisher older than flow message version 3, which sends each attempt to its source's partition only: the distributed-scan counts of this partition's hosts miss other partitions' sources until every publisher is upgraded"
+                        )
+                    }
+                    var copies = 0
+                    for r in records {
+                        if partitioning.count > 1 && partitioning.partition(of: r.source) != partition { copies += 1 }
+                        try pipeline.add(r)
+                    }
                     flowsSince += records.count
-                    checkpoint.flows += UInt64(records.count)
+                    checkpoint.flows += UInt64(records.count - copies)
                     lock.withLock {
-                        _report.flows += records.count
+                        _report.flows += records.count - copies
+                        _report.destinationCopies += copies
                         _report.messages += 1
                     }
                 case .watermark(let t):

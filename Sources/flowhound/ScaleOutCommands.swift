@@ -96,7 +96,7 @@ struct Publish: ParsableCommand {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             let s = publisher.statistics
             Diagnostics.note(
-                "published \(s.records) flows to \(topology.stream).0-\(partitioning.count - 1) in \(s.messages) messages (\(s.watermarks) watermarks\(endOfInput ? ", end of input" : ""), \(fixed(Double(s.bytes) / 1e6, 1)) MB) in \(fixed(seconds, 2)) s (\(Int(Double(s.records) / max(seconds, 1e-9))) flows/s); waited for acknowledgements \(s.stalls) times"
+                "published \(s.records) flows to \(topology.stream).0-\(partitioning.count - 1) in \(s.messages) messages (\(s.destinationCopies) failed attempts also to their destination's partition, \(s.watermarks) watermarks\(endOfInput ? ", end of input" : ""), \(fixed(Double(s.bytes) / 1e6, 1)) MB) in \(fixed(seconds, 2)) s (\(Int(Double(s.records) / max(seconds, 1e-9))) flows/s); waited for acknowledgements \(s.stalls) times"
             )
         }
     }

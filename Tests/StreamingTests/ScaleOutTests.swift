@@ -68,10 +68,13 @@ final class ScaleOutTests: XCTestCase {
     }
 
     func testWorkersKilledAndRestartedRaiseExactlyTheAlertsOfDetect() throws {
-        // A synthetic hour with scanners of every kind, in two halves published apart.
+        // A synthetic hour with scanners of every kind, Internet background scanning of a host among
+        // them (a distributed-scan episode, which the eight partitions must raise as detect does), in
+        // two halves published apart.
         let log = directory.appendingPathComponent("all.log")
         try run([
             "synth", "--seed", "11", "--duration", "90m", "--format", "zeek", "-o", log.path,
+            "--scan-kinds", "background,vertical,horizontal,block,stealth-fin,udp,slow,distributed",
             "--truth", directory.appendingPathComponent("truth.csv").path,
         ])
         let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
@@ -87,6 +90,7 @@ final class ScaleOutTests: XCTestCase {
         // Alerts agree but for the time each was written (event.created).
         let expected = try String(contentsOf: detected, encoding: .utf8).split(separator: "\n").map(withoutCreated).sorted()
         XCTAssertGreaterThan(expected.count, 5, "the log should hold several scan episodes")
+        XCTAssertTrue(expected.contains { $0.contains("\"scan_type\":\"distributed\"") }, "the log should hold a distributed-scan episode")
 
         let cluster = try NATSCluster(nodes: 3)
         let urls = cluster.urls

@@ -1,6 +1,8 @@
+import Detection
 import FlowRecords
 import Foundation
 import Streaming
+import TestSupport
 import XCTest
 
 final class FlowMessageTests: XCTestCase {
@@ -19,6 +21,13 @@ final class FlowMessageTests: XCTestCase {
         XCTAssertEqual(v1.removeLast(), 0)
         v1[2] = 1
         XCTAssertEqual(try FlowMessage(decoding: v1), .flows([r]))
+        // Version 2 has version 3's layout (its publishers sent no copies to destinations' partitions).
+        var v2 = FlowMessage.flows([zeek]).encoded()
+        v2[2] = 2
+        XCTAssertEqual(try FlowMessage(decoding: v2), .flows([zeek]))
+        XCTAssertEqual(FlowMessage.version(of: v2), 2)
+        XCTAssertEqual(FlowMessage.version(of: FlowMessage.watermark(1).encoded()), FlowMessage.version)
+        XCTAssertNil(FlowMessage.version(of: [0x46, 0x48]))
         // A uid no log could hold is refused.
         var bad = FlowMessage.flows([zeek]).encoded()
         bad[bad.count - 16] = 0xFF
@@ -51,6 +60,80 @@ final class FlowMessageTests: XCTestCase {
     }
 
     /// The partition of an address is part of the wire contract: these values must never change.
+    /// Partitions by source, each failed attempt also sent to its destination's partition, raise the
+    /// distributed-scan alerts of one detection over every flow, each once; the per-source alerts too.
+    /// The publisher's routing (`Partitioning.partitions(of:)`) and its minute watermarks, without NATS.
+    func testPartitionsWatchTheirHostsAsOneDetectionWould() throws {
+        let t0 = 1_704_067_200.0
+        func attempt(_ source: String, _ host: String, _ port: UInt16, _ t: Double, _ outcome: Outcome = .unanswered) -> FlowRecord {
+            FlowRecord(
+                start: t0 + t, end: t0 + t, source: IPAddress(source)!, destination: IPAddress(host)!, sourcePort: 50000,
+                destinationPort: port, transport: .tcp, outcome: outcome)
+        }
+        let ports: [UInt16] = [23, 445, 22, 80, 3389, 5060, 1433, 8080]
+        var flows: [FlowRecord] = []
+        for i in 0..<60 {  // 60 sources, two probes each, at one host
+            flows.append(attempt("198.51.100.\(i + 1)", "10.1.0.5", ports[i % 8], Double(i) * 30))
+            flows.append(attempt("198.51.100.\(i + 1)", "10.1.0.5", ports[(i + 3) % 8], Double(i) * 30 + 2))
+        }
+        for i in 0..<40 {  // 40 more at another, later
+            flows.append(attempt("203.0.113.\(i + 1)", "10.1.0.9", ports[(i + 5) % 8], 600 + Double(i) * 20, .rejected))
+        }
+        for i in 0..<200 {  // clients using a server, answered
+            flows.append(attempt("10.2.0.\(i % 50 + 1)", "10.1.0.7", 443, Double(i) * 9, .established))
+        }
+        flows.append(contentsOf: (1...30).map { attempt("192.0.2.66", "10.1.0.8", UInt16($0), 1000 + Double($0)) })  // a vertical scan
+        flows.sort { $0.start < $1.start }
+
+        var recipe = DetectionRecipe()
+        recipe.detectors = [.threshold, .distributed]
+        func lines(_ pipelines: [DetectionPipeline], route: (FlowRecord) -> [Int]) throws -> [String] {
+            var out: [String] = []
+            for p in pipelines {
+                p.onAlert = { out.append($0.json(.fixed)) }
+                p.onDistributedAlert = { out.append($0.json(.fixed)) }
+            }
+            var clock = -Double.infinity
+            for r in flows {
+                if r.start > clock {
+                    if clock == -.infinity || (r.start / 60).rounded(.down) > (clock / 60).rounded(.down) {
+                        for p in pipelines { try p.advance(to: r.start) }
+                    }
+                    clock = r.start
+                }
+                for i in route(r) { try pipelines[i].add(r) }
+            }
+            for p in pipelines { try p.finish() }
+            return out.sorted()
+        }
+        let expected = try lines([DetectionPipeline(recipe: recipe, model: nil)]) { _ in [0] }
+        XCTAssertEqual(expected.filter { $0.contains("\"distributed\"") }.count, 4, "two hosts, a start and an end alert each")
+        XCTAssertEqual(expected.count, 6, "and the vertical scan's start and end")
+
+        for count in [2, 4, 7] {
+            let partitioning = Partitioning(count: count)
+            let pipelines = (0..<count).map { i in
+                let p = DetectionPipeline(recipe: recipe, model: nil)
+                p.detection?.partitionOwns = { partitioning.partition(of: $0) == i }
+                return p
+            }
+            let got = try lines(pipelines) { r in
+                let (p, copy) = partitioning.partitions(of: r)
+                return [p] + (copy.map { [$0] } ?? [])
+            }
+            XCTAssertEqual(got, expected, "\(count) partitions")
+            // Without the copies, a host's partition sees only its own sources: the alerts differ.
+            let sourceOnly = try lines(
+                (0..<count).map { i in
+                    let p = DetectionPipeline(recipe: recipe, model: nil)
+                    p.detection?.partitionOwns = { partitioning.partition(of: $0) == i }
+                    return p
+                }
+            ) { [partitioning.partition(of: $0.source)] }
+            XCTAssertNotEqual(sourceOnly, expected, "\(count) partitions, no copies")
+        }
+    }
+
     func testPartitionsAreStable() throws {
         let eight = Partitioning(count: 8)
         XCTAssertEqual(Partitioning.hash(IPAddress("10.0.0.1")!), 0x000F_F8FE)
