@@ -84,7 +84,7 @@ public enum FlowFormat: String, CaseIterable, Sendable, Codable, CustomStringCon
             return .vpc
         }
         if (names.contains("srcip") || names.contains("sourceip")) && names.contains("flowid") { return .cicflowmeter }
-        if lower.hasPrefix(FlowhoundColumns.header) { return .csv }
+        if lower.hasPrefix(FlowhoundColumns.headerPrefix) { return .csv }
         // A header-less VPC version-2 record: "2 123456789010 eni-... srcaddr dstaddr ...".
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)
         if fields.count >= 14, let version = Int(fields[0]), (2...10).contains(version),

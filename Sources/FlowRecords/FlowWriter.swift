@@ -23,9 +23,11 @@ import Darwin
 public enum FlowhoundColumns {
     public static let names = [
         "ts", "end", "src", "sport", "dst", "dport", "proto", "src_pkts", "src_bytes", "dst_pkts", "dst_bytes",
-        "flags", "outcome", "state", "label", "detailed_label",
+        "flags", "outcome", "state", "label", "detailed_label", "uid",
     ]
     public static let header = names.joined(separator: ",")
+    /// The header up to `detailed_label`: files written before `uid` was added start with it too.
+    public static let headerPrefix = names.prefix(16).joined(separator: ",")
 }
 
 /// The output encodings of `flowhound flows convert` and `flowhound synth`: Flowhound's own
@@ -134,7 +136,8 @@ public final class FlowWriter {
         out.append(contentsOf: r.outcome.description.utf8); out.append(0x2C)
         appendCSVField(r.state, to: &out); out.append(0x2C)
         appendCSVField(r.label ?? "", to: &out); out.append(0x2C)
-        appendCSVField(r.detailedLabel ?? "", to: &out)
+        appendCSVField(r.detailedLabel ?? "", to: &out); out.append(0x2C)
+        if !r.uid.isEmpty { out.append(contentsOf: r.uid.description.utf8) }
         out.append(0x0A)
     }
 
@@ -161,6 +164,7 @@ public final class FlowWriter {
         key("state"); appendJSONString(r.state, to: &out)
         if let label = r.label { out.append(0x2C); key("label"); appendJSONString(label, to: &out) }
         if let detail = r.detailedLabel { out.append(0x2C); key("detailed_label"); appendJSONString(detail, to: &out) }
+        if !r.uid.isEmpty { out.append(0x2C); key("uid"); appendJSONString(r.uid.description, to: &out) }
         out.append(contentsOf: [UInt8(ascii: "}"), 0x0A])
     }
 

@@ -37,7 +37,7 @@ private let header = FlowhoundColumns.header + "\n"
 
 /// A Flowhound CSV record whose destination port is `port` (how the tests tell records apart), starting at `start`.
 private func line(_ port: Int, start: Double = 1_700_000_000) -> String {
-    "\(start),\(start + 1),10.0.0.1,40000,10.0.0.2,\(port),tcp,1,60,0,0,S,unanswered,S0,,\n"
+    "\(start),\(start + 1),10.0.0.1,40000,10.0.0.2,\(port),tcp,1,60,0,0,S,unanswered,S0,,,\n"
 }
 
 private func append(_ path: String, _ text: String) throws {

@@ -36,10 +36,25 @@ import Testing
             var aligned = b
             aligned.start = a.start
             aligned.end = a.end
-            // Flowhound's own CSV and JSON lines do not carry a Zeek record's uid.
-            aligned.uid = a.uid
+            // A Zeek record's uid comes back too, so alerts on the converted log name the same records.
             #expect(aligned == a)
         }
+    }
+
+    /// Files written before the uid column still read (detected by their header too), and a uid no log
+    /// could hold is left out, as the Zeek reader does, rather than failing the record.
+    @Test func oldFilesAndBadUIDsRead() throws {
+        let old = try temporaryFile(
+            FlowhoundColumns.headerPrefix + "\n1.0,2.0,192.0.2.1,1,192.0.2.2,22,tcp,1,60,0,0,S,unanswered,S0,,\n", name: "old.csv")
+        let (records, summary) = try readRecords(old)
+        #expect(summary.format == .csv && summary.malformed == 0 && records.count == 1 && records[0].uid.isEmpty)
+        let bad = try temporaryFile(
+            #"{"ts":1.0,"src":"192.0.2.1","dst":"192.0.2.2","dport":22,"proto":"tcp","outcome":"unanswered","uid":"C-not/a uid"}"# + "\n"
+                + #"{"ts":2.0,"src":"192.0.2.1","dst":"192.0.2.2","dport":23,"proto":"tcp","outcome":"unanswered","uid":"CfykLO1IT1nVRJhLA3"}"# + "\n",
+            name: "bad-uid.jsonl")
+        let (lines, read) = try readRecords(bad)
+        #expect(read.malformed == 0 && lines.count == 2)
+        #expect(lines[0].uid.isEmpty && lines[1].uid.description == "CfykLO1IT1nVRJhLA3")
     }
 
     @Test func textFieldsWithSeparatorsSurvive() throws {
@@ -60,14 +75,14 @@ import Testing
         let csv = try String(contentsOfFile: try write([records[0]], as: .csv), encoding: .utf8)
         #expect(
             csv == """
-                ts,end,src,sport,dst,dport,proto,src_pkts,src_bytes,dst_pkts,dst_bytes,flags,outcome,state,label,detailed_label
-                1700828217.314165,1700828217.521129,192.168.1.9,50820,45.33.32.156,443,tcp,1,60,1,40,RS,rejected,REJ,,
+                ts,end,src,sport,dst,dport,proto,src_pkts,src_bytes,dst_pkts,dst_bytes,flags,outcome,state,label,detailed_label,uid
+                1700828217.314165,1700828217.521129,192.168.1.9,50820,45.33.32.156,443,tcp,1,60,1,40,RS,rejected,REJ,,,CfykLO1IT1nVRJhLA3
 
                 """)
         let json = try String(contentsOfFile: try write([records[0]], as: .jsonl), encoding: .utf8)
         #expect(
             json
-                == #"{"ts":1700828217.314165,"end":1700828217.521129,"src":"192.168.1.9","sport":50820,"dst":"45.33.32.156","dport":443,"proto":"tcp","src_pkts":1,"src_bytes":60,"dst_pkts":1,"dst_bytes":40,"flags":"RS","outcome":"rejected","state":"REJ"}"#
+                == #"{"ts":1700828217.314165,"end":1700828217.521129,"src":"192.168.1.9","sport":50820,"dst":"45.33.32.156","dport":443,"proto":"tcp","src_pkts":1,"src_bytes":60,"dst_pkts":1,"dst_bytes":40,"flags":"RS","outcome":"rejected","state":"REJ","uid":"CfykLO1IT1nVRJhLA3"}"#
                 + "\n")
     }
 }

@@ -101,6 +101,9 @@ struct NormalisedFields {
             destinationPackets: try number(9), destinationBytes: try number(10),
             tcpFlags: TCPFlags(letters: values[11]),
             outcome: outcome, state: text(13) ?? "", label: text(14), detailedLabel: text(15))
+        // The log's record identifier (a Zeek uid kept by `flows convert`); one no log could hold is
+        // left out, as the Zeek reader does, not an error.
+        if !values[16].isEmpty, !escaped[16], let uid = RecordUID(values[16]) { record.uid = uid }
     }
 }
 
