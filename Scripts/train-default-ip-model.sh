@@ -8,7 +8,10 @@
 # Data: Data/reputation (see its SOURCES.md): IPsum addresses on at least two blocklists as malicious;
 # 1,000 addresses from each AS of service-ases.txt (their networks in service-networks/, drawn
 # uniformly over each AS's address space) as benign. Facts, the AS profiles included, from the
-# system's libloc database (Debian libloc-database), so the model needs it when scoring. Rows are
+# system's libloc database (Debian libloc-database), so the model needs it when scoring. The forest
+# has three quarters of the ensemble's say (--forest-weight 0.75): held out by AS, the forest ranks
+# at ROC-AUC 0.93 and the network at 0.78, which learns the AS numbers more than what carries over.
+# Rows are
 # split by /24: no network is in both training and test. The same data, database, seed and thread
 # count give the same weights (the model card's creation time differs).
 set -euo pipefail
@@ -19,15 +22,16 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 d=Data/reputation
 inputs=(--malicious "$d/ipsum-2plus.txt" --min-count 2 --benign "$d"/service-networks/AS*.txt --samples-per-list 1000)
+training=(--forest-weight 0.75 --seed 1 --threads 2)
 
 swift build -c release --product flowhound >&2
 bin="$(swift build -c release --show-bin-path)/flowhound"
 
-"$bin" train ip "${inputs[@]}" -o "$out" --seed 1 --threads 2
+"$bin" train ip "${inputs[@]}" "${training[@]}" -o "$out"
 echo "== held-out /24 networks (the model's own test part) =="
 "$bin" eval ip --model "$out" "${inputs[@]}"
 echo "== held-out autonomous systems (a model trained with --split-by asn, not shipped) =="
-"$bin" train ip "${inputs[@]}" -o "$work/asn.safetensors" --split-by asn --seed 1 --threads 2 >/dev/null
+"$bin" train ip "${inputs[@]}" "${training[@]}" -o "$work/asn.safetensors" --split-by asn >/dev/null
 "$bin" eval ip --model "$work/asn.safetensors" "${inputs[@]}"
 
 honeypot="$real/zeek/stratosphere-008-mixed.conn.log.labeled"

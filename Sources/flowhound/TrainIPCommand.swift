@@ -69,6 +69,10 @@ struct TrainIP: ParsableCommand {
     @Option(help: "Recall on validation data the decision threshold is chosen for.")
     var targetRecall = 0.95
 
+    @Option(
+        help: "The forest's share of the ensemble's probability (the network has the rest); 1 is the forest alone. Only with --scorer ensemble.")
+    var forestWeight = 0.5
+
     @Option(help: "Hash buckets for the ASN feature (0 leaves the ASN out); the model's size does not depend on the number of ASNs.")
     var asnBuckets = 128
 
@@ -108,6 +112,7 @@ struct TrainIP: ParsableCommand {
         guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
         guard targetRecall > 0, targetRecall <= 1 else { throw ValidationError("--target-recall must be in (0, 1]") }
         guard asnBuckets >= 0, asnBuckets <= 65_536 else { throw ValidationError("--asn-buckets must be 0–65536") }
+        try OptionCheck.require(forestWeight, "--forest-weight", in: 0...1)
         try OptionCheck.require(trees, "--trees", in: 1...10_000)
         try OptionCheck.require(minLeaf, "--min-leaf", in: 1...1_000_000_000)
         try OptionCheck.require(epochs, "--epochs", in: 1...100_000)
@@ -129,6 +134,7 @@ struct TrainIP: ParsableCommand {
             options.asnBuckets = asnBuckets
             options.epochs = epochs
             options.targetRecall = targetRecall
+            options.forestWeight = forestWeight
             options.split.by = splitBy
             options.split.testFraction = testFraction
             options.split.seed = seed

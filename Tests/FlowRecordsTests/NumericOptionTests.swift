@@ -37,6 +37,8 @@ import Testing
         ["score", "ip", "--drivers", "1000000", "192.0.2.1"],
         ["train", "scan", "--synth-seed", "1", "-o", "/dev/null", "--learning-rate", "inf"],
         ["train", "scan", "--synth-seed", "1", "-o", "/dev/null", "--window", "1e-300"],
+        ["train", "ip", "--malicious", "/dev/null", "--benign", "/dev/null", "--forest-weight", "1.5"],
+        ["train", "ip", "--malicious", "/dev/null", "--benign", "/dev/null", "--forest-weight", "nan"],
     ])
     func otherCommandsRefuseBadNumbers(_ arguments: [String]) throws {
         let r = try FlowhoundCLI.run(arguments)
