@@ -132,6 +132,11 @@ public protocol ScanDetector {
     /// The settings that change verdicts, by name, as checkpoints record them (a checkpoint restores
     /// only into a pipeline with the same).
     var parameters: [(name: String, value: Double)] { get }
+    /// Whether `judge` could flag a window holding `activity`, with `memory` as the window closes:
+    /// false only when it surely would not (true by default). Detection retires a window no detector
+    /// could flag without judging it, as most windows of a source with a flow or two are, so a
+    /// million such sources cost no judgements. Called as each window closes, so it only compares.
+    func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool
 }
 
 extension ScanDetector {
@@ -143,6 +148,7 @@ extension ScanDetector {
     public func windowClosed(_ memory: inout SourceMemory) {}
     public var openWindowInterval: Double? { nil }
     public func worthJudgingOpen(_ activity: ActivityAccumulator, judgedTargets: Int) -> Bool { false }
+    public func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool { true }
 }
 
 /// Counts failed attempts as Zeek's scan policy and Snort's port_scan do: distinct ports that failed
@@ -172,6 +178,12 @@ public struct ThresholdDetector: ScanDetector, Sendable {
     /// scan: 10 failed hosts on port 80 among the 29 the source touched, the rest its web traffic)
     /// makes 0.34. Higher spares busier clients, and misses sweeps hidden among more traffic.
     public var sweepHostShare = 0.3
+
+    /// Every bound counts distinct failed targets (ports of a host, hosts of a port, all of them), so a
+    /// window with fewer than the smallest bound is flagged only if a bound was crossed at a flow.
+    public func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool {
+        memory.threshold.crossed || activity.failedTargets.count >= min(portsPerHost, hostsPerPort, failedTargets, sweepHosts)
+    }
 
     public init() {}
 
@@ -344,6 +356,11 @@ public struct SlowScanDetector: ScanDetector, Sendable {
         [("slow ports per host", Double(portsPerHost)), ("slow hosts per port", Double(hostsPerPort)), ("slow horizon", horizon)]
     }
 
+    /// Only a source past a bound, in a window with a failure, flags.
+    public func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool {
+        memory.slow.crossed && activity.failedTargets.count > 0
+    }
+
     public func judge(_ windows: [ClosedWindow]) -> [Verdict] {
         let hours = CivilTime.durationText(horizon)
         return windows.map { w in
@@ -473,6 +490,9 @@ public struct RandomWalkDetector: ScanDetector, Sendable {
         }
     }
 
+    /// Only a walk that reached the scanner bound flags.
+    public func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool { memory.walk.decision == .scanner }
+
     public func judge(_ windows: [ClosedWindow]) -> [Verdict] {
         let (lo, hi) = (lower, upper)
         return windows.map { w in
@@ -533,6 +553,9 @@ public struct CNNDetector: ScanDetector {
     public func worthJudgingOpen(_ activity: ActivityAccumulator, judgedTargets: Int) -> Bool {
         schedule.worthRescoring(activity, scoredTargets: judgedTargets)
     }
+
+    /// Only windows the schedule scores can be flagged.
+    public func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool { schedule.worthScoring(activity) }
 
     public func judge(_ windows: [ClosedWindow]) throws -> [Verdict] {
         let chosen = windows.indices.filter { schedule.worthScoring(windows[$0].activity) }

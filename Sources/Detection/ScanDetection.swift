@@ -109,6 +109,8 @@ public final class ScanDetection {
     /// source another partition owns comes too, sent for its destination, and only the distributed
     /// watch sees it. Nil: one detection sees every flow.
     public var partitionOwns: ((IPAddress) -> Bool)?
+    /// Whether windows that no detector could flag are retired without being judged (`mayFlag`).
+    var retiresUnjudgeable: Bool
 
     struct SourceState {
         var window: Int64
@@ -215,6 +217,8 @@ public final class ScanDetection {
         deciders = settings.policy == .any ? detectors.filter(\.decidesPerFlow) : []
         openJudges = settings.policy == .any ? detectors.filter { $0.openWindowInterval != nil } : []
         openWindowInterval = openJudges.compactMap(\.openWindowInterval).min() ?? .infinity
+        // A weighted policy adds scores, which windows that no detector flags still have.
+        retiresUnjudgeable = settings.policy != .weighted
         if openJudges.isEmpty { nextOpenJudgement = .infinity }
         self.allowlist = allowlist
     }
@@ -279,7 +283,7 @@ public final class ScanDetection {
         withState(at: index) { state in
             if w > state.window {
                 moved = true
-                if state.activity.flows > 0 {
+                if state.activity.flows > 0 && needsJudging(source, state) {
                     closed = state.closed(source, windowLength: windowLength)
                 }
                 state.clearWindow(deciders)
@@ -464,7 +468,7 @@ public final class ScanDetection {
 
     /// Judges what is pending and reports every episode still open.
     public func finish() throws {
-        for (source, state) in sources where state.activity.flows > 0 {
+        for (source, state) in sources where state.activity.flows > 0 && needsJudging(source, state) {
             pending.append(state.closed(source, windowLength: settings.window))
         }
         sources = [:]
@@ -492,7 +496,11 @@ public final class ScanDetection {
             bucketEntries -= list.count
             for source in list {
                 guard let state = sources[source], state.window == w, state.activity.flows > 0 else { continue }
-                pending.append(closeWindow(of: source, state))
+                if needsJudging(source, state) {
+                    pending.append(closeWindow(of: source, state))
+                } else {
+                    retireWindow(of: source, state)
+                }
             }
         }
         let current = windowIndex(now)
@@ -532,7 +540,7 @@ public final class ScanDetection {
         }.prefix(drop)
         for (_, source) in oldest {
             guard let state = sources.removeValue(forKey: source) else { continue }
-            if state.activity.flows > 0 {
+            if state.activity.flows > 0 && needsJudging(source, state) {
                 try enqueue(state.closed(source, windowLength: settings.window))
             }
         }
@@ -666,6 +674,24 @@ public final class ScanDetection {
 
     /// Closes a source's open window (`state` is its state): the window as the detectors see it; the
     /// source is left with an empty window and filed to be forgotten once idle.
+    /// Whether a source's closing window must be judged: it is in an episode (whose windows join it
+    /// whatever their verdict), or a detector could flag it. The others would be judged unflagged and
+    /// dropped; they are retired unjudged instead.
+    private func needsJudging(_ source: IPAddress, _ state: SourceState) -> Bool {
+        guard retiresUnjudgeable, !state.inEpisode, episodes[source] == nil else { return true }
+        return detectors.withUnsafeBufferPointer { list in
+            for i in list.indices where list[i].mayFlag(state.activity, state.memory) { return true }
+            return false
+        }
+    }
+
+    /// `closeWindow` for a window no detector could flag: the same bookkeeping, no judgement.
+    private func retireWindow(of source: IPAddress, _ state: SourceState) {
+        let deciders = self.deciders
+        withState(source) { $0.clearWindow(deciders) }
+        fileExpiry(windowIndex(state.lastSeen + settings.idleTimeout), source)
+    }
+
     private func closeWindow(of source: IPAddress, _ state: SourceState) -> ClosedWindow {
         let window = state.closed(source, windowLength: settings.window)
         let deciders = self.deciders
