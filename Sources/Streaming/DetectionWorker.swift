@@ -22,7 +22,7 @@ public final class DetectionWorker: @unchecked Sendable {
     private let leases: KeyValueBucket
     private let state: KeyValueBucket
     private let log: @Sendable (String) -> Void
-    private let onAlert: @Sendable (String, Int) -> Void
+    private let onAlert: @Sendable (PublishedAlert) -> Void
 
     private var held: [Int: (revision: UInt64, runner: PartitionRunner)] = [:]
     /// Partitions whose runner failed, and when to try again.
@@ -35,11 +35,11 @@ public final class DetectionWorker: @unchecked Sendable {
     ///     checkpoints often, and held attempts are not in a checkpoint.
     ///   - partitions: the partitions this worker may run (`Partitioning.parse`), nil for all.
     ///   - partitionCount: the count to record when this is the deployment's first process.
-    ///   - onAlert: each alert published, as its JSON line, with its partition.
+    ///   - onAlert: each alert published: its JSON line, severity and partition.
     public init(
         _ nc: NATSConnection, id: String, topology: Topology, partitions: String?, partitionCount: Int?,
         settings: WorkerSettings, recipe: DetectionRecipe, model: ScanModel?,
-        log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (String, Int) -> Void
+        log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (PublishedAlert) -> Void
     ) throws {
         precondition(recipe.reorder == 0, "a worker's partitions do not reorder: their checkpoints hold no attempts")
         self.nc = nc

@@ -1,6 +1,7 @@
 import Detection
 import FlowRecords
 import Foundation
+import Support
 
 /// How a worker consumes and checkpoints.
 public struct WorkerSettings: Sendable {
@@ -18,6 +19,14 @@ public struct WorkerSettings: Sendable {
     public var replicas = 1
 
     public init() {}
+}
+
+/// An alert a partition published: its JSON line, as on `alerts.<partition>`, and its severity (for
+/// syslog, which carries it apart). Workers publish scan alerts only, so the dataset is `flowhound.scan`.
+public struct PublishedAlert: Sendable {
+    public let line: String
+    public let severity: AlertFields.Severity
+    public let partition: Int
 }
 
 /// What a partition's owner did while it held it.
@@ -58,7 +67,7 @@ final class PartitionRunner: @unchecked Sendable {
     private let model: ScanModel?
     private let state: KeyValueBucket
     private let log: @Sendable (String) -> Void
-    private let onAlert: @Sendable (String, Int) -> Void
+    private let onAlert: @Sendable (PublishedAlert) -> Void
 
     private let lock = NSLock()
     private var stopRequested = false
@@ -70,7 +79,7 @@ final class PartitionRunner: @unchecked Sendable {
     init(
         partition: Int, partitioning: Partitioning, epoch: UInt64, nc: NATSConnection, topology: Topology, settings: WorkerSettings,
         recipe: DetectionRecipe, model: ScanModel?, state: KeyValueBucket,
-        log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (String, Int) -> Void
+        log: @escaping @Sendable (String) -> Void, onAlert: @escaping @Sendable (PublishedAlert) -> Void
     ) {
         self.partition = partition
         self.partitioning = partitioning
@@ -141,12 +150,12 @@ final class PartitionRunner: @unchecked Sendable {
         let partition = self.partition
         let partitioning = self.partitioning
         func hook(_ p: DetectionPipeline) {
-            p.onAlert = { publish($0.json()) }
-            p.onDistributedAlert = { publish($0.json()) }
+            p.onAlert = { publish($0.json(), $0.severity) }
+            p.onDistributedAlert = { publish($0.json(), $0.severity) }
             if partitioning.count > 1 { p.detection?.partitionOwns = { partitioning.partition(of: $0) == partition } }
         }
         var warnedOldPublisher = false
-        func publish(_ line: String) {
+        func publish(_ line: String, _ severity: AlertFields.Severity) {
             ordinal += 1
             guard alertError == nil else { return }
             if ordinal <= published {
@@ -162,7 +171,7 @@ final class PartitionRunner: @unchecked Sendable {
                         ("Flowhound-Alert", String(ordinal)),
                     ])
                 lock.withLock { _report.alerts += 1 }
-                onAlert(line, partition)
+                onAlert(PublishedAlert(line: line, severity: severity, partition: partition))
             } catch { alertError = error }
         }
         hook(pipeline)

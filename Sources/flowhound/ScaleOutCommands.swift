@@ -188,9 +188,9 @@ struct Worker: ParsableCommand {
                 partitions: partitions, partitionCount: natsOptions.partitionCount, settings: settings,
                 recipe: recipe, model: model,
                 log: { Diagnostics.note("worker \(name): \($0)") },
-                onAlert: { line, _ in
-                    if printing { output.write(line + "\n") }
-                    syslog?.send(alert: line)
+                onAlert: { alert in
+                    if printing { output.write(alert.line + "\n") }
+                    syslog?.send(alert: alert.line, severity: alert.severity)
                 })
             let stop = StopSignal()
             Diagnostics.note("worker \(name): started on \(natsOptions.nats)")
@@ -209,12 +209,9 @@ final class SharedSyslog: @unchecked Sendable {
 
     init(_ sender: SyslogSender) { self.sender = sender }
 
-    /// Sends a published alert line with the severity and dataset it names.
-    func send(alert line: String) {
-        let alert = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-        let event = alert?["event"] as? [String: Any]
-        let severity = (event?["severity"] as? Int).flatMap(AlertFields.Severity.init(rawValue:)) ?? .medium
-        lock.withLock { sender.send(alert: line, severity: severity, dataset: event?["dataset"] as? String ?? ScanAlert.dataset) }
+    /// Sends a published scan alert (workers publish no other kind).
+    func send(alert line: String, severity: AlertFields.Severity) {
+        lock.withLock { sender.send(alert: line, severity: severity, dataset: ScanAlert.dataset) }
     }
 
     func finish() { lock.withLock { sender.finish() } }
