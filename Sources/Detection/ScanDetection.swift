@@ -672,8 +672,6 @@ public final class ScanDetection {
         try judge(windows)
     }
 
-    /// Closes a source's open window (`state` is its state): the window as the detectors see it; the
-    /// source is left with an empty window and filed to be forgotten once idle.
     /// Whether a source's closing window must be judged: it is in an episode (whose windows join it
     /// whatever their verdict), or a detector could flag it. The others would be judged unflagged and
     /// dropped; they are retired unjudged instead.
@@ -692,6 +690,8 @@ public final class ScanDetection {
         fileExpiry(windowIndex(state.lastSeen + settings.idleTimeout), source)
     }
 
+    /// Closes a source's open window (`state` is its state): the window as the detectors see it; the
+    /// source is left with an empty window and filed to be forgotten once idle.
     private func closeWindow(of source: IPAddress, _ state: SourceState) -> ClosedWindow {
         let window = state.closed(source, windowLength: settings.window)
         let deciders = self.deciders
