@@ -144,7 +144,17 @@ func checkpointPipeline() -> ScanDetection {
 }
 
 func fuzzWire(_ bytes: [UInt8]) {
-    _ = try? FlowMessage(decoding: bytes)
+    if let message = try? FlowMessage(decoding: bytes) {
+        // What a worker's partition does with it: whatever decoding accepts, detection must take.
+        let pipeline = checkpointPipeline()
+        switch message {
+        case .flows(let records): for r in records { _ = try? pipeline.add(r) }
+        case .watermark(let t): _ = try? pipeline.advance(to: t)
+        case .endOfInput(let t):
+            _ = try? pipeline.advance(to: t)
+            _ = try? pipeline.finish()
+        }
+    }
     var reader = WireReader(bytes)
     if let n = try? reader.count("record count", minimumItemSize: 40) {
         for _ in 0..<n { guard (try? FlowRecord(from: &reader)) != nil else { break } }

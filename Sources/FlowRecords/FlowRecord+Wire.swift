@@ -96,9 +96,16 @@ extension FlowRecord {
         w.uid(uid)
     }
 
-    /// Reads what `encode` wrote; `withUID` is false for version 1, which had no uid.
+    /// Reads what `encode` wrote; `withUID` is false for version 1, which had no uid. Times are held
+    /// to the readers' rules (`ByteParsing.timeRange`; an end at most a second before the start, and
+    /// `durationRange` after it): a NaN or infinite time from a hostile message would trap detection's
+    /// window arithmetic.
     public init(from r: inout WireReader, withUID: Bool = true) throws {
         let start = try r.f64("start"), end = try r.f64("end")
+        guard ByteParsing.timeRange.contains(start) else { throw WireError("start \(start) is not a time Flowhound accepts") }
+        guard end >= start - 1, end - start <= ByteParsing.durationRange.upperBound else {
+            throw WireError("end \(end) is not a time within a flow's span of its start \(start)")
+        }
         let source = try r.address("source"), destination = try r.address("destination")
         let sourcePort = try r.u16("source port"), destinationPort = try r.u16("destination port")
         let transport = Transport(rawValue: try r.u8("transport"))
@@ -108,7 +115,7 @@ extension FlowRecord {
         let code = try r.u8("outcome")
         guard let outcome = Outcome(rawValue: code) else { throw WireError("outcome \(code) is not one Flowhound knows") }
         self.init(
-            start: start, end: end, source: source, destination: destination, sourcePort: sourcePort,
+            start: start, end: max(start, end), source: source, destination: destination, sourcePort: sourcePort,
             destinationPort: destinationPort, transport: transport, sourcePackets: sp, sourceBytes: sb,
             destinationPackets: dp, destinationBytes: db, tcpFlags: flags, outcome: outcome,
             state: try r.string("state"), label: try r.optionalString("label"),

@@ -100,6 +100,14 @@ public enum FlowMessage: Equatable, Sendable {
         for r in records { r.encode(to: &w) }
     }
 
+    /// A clock from the wire, held to the times logs may hold (`ByteParsing.timeRange`): an infinite
+    /// watermark would trap detection's window arithmetic.
+    private static func time(_ r: inout WireReader, _ what: String) throws -> Double {
+        let t = try r.f64(what)
+        guard ByteParsing.timeRange.contains(t) else { throw WireError("\(what) \(t) is not a time Flowhound accepts") }
+        return t
+    }
+
     public init(decoding bytes: [UInt8]) throws {
         var r = WireReader(bytes)
         guard bytes.count >= 4, try r.u8() == 0x46, try r.u8() == 0x48 else {
@@ -119,8 +127,8 @@ public enum FlowMessage: Equatable, Sendable {
                 do { records.append(try FlowRecord(from: &r, withUID: version >= 2)) } catch { throw WireError("record \(i + 1) of \(n): \(error)") }
             }
             self = .flows(records)
-        case 2: self = .watermark(try r.f64("watermark"))
-        case 3: self = .endOfInput(try r.f64("end time"))
+        case 2: self = .watermark(try FlowMessage.time(&r, "watermark"))
+        case 3: self = .endOfInput(try FlowMessage.time(&r, "end time"))
         case let k: throw WireError("message kind \(k) is not one this Flowhound knows")
         }
         guard r.isAtEnd else { throw WireError("\(r.remaining) bytes left over after the message") }

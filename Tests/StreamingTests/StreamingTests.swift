@@ -34,6 +34,35 @@ final class FlowMessageTests: XCTestCase {
         XCTAssertThrowsError(try FlowMessage(decoding: bad)) { XCTAssertTrue("\($0)".contains("is not one a log could hold"), "\($0)") }
     }
 
+    /// A record whose times no log could hold (NaN, infinite, before the epoch, an end long before or
+    /// after its start) is a clear error: detection's window arithmetic would trap on it, and one such
+    /// message would stop every worker that took its partition.
+    func testRecordsWithImpossibleTimesAreRefused() throws {
+        let good = FlowRecord(
+            start: 1_700_000_000, end: 1_700_000_001, source: IPAddress("10.0.0.1")!, destination: IPAddress("10.0.0.2")!,
+            sourcePort: 1, destinationPort: 2, transport: .tcp)
+        for (start, end) in [
+            (Double.nan, 1.0), (.infinity, .infinity), (-5, 1), (1e300, 1e300), (1_700_000_000, .nan), (1_700_000_000, 1_699_999_000), (1_700_000_000, 1e300),
+        ] {
+            var bad = good
+            bad.start = start
+            bad.end = end
+            XCTAssertThrowsError(try FlowMessage(decoding: FlowMessage.flows([bad]).encoded()), "\(start), \(end)") {
+                XCTAssertTrue("\($0)".contains("time"), "\($0)")
+            }
+        }
+        for t in [Double.infinity, -.infinity, .nan, -1, 1e300] {
+            for m in [FlowMessage.watermark(t), .endOfInput(t)] {
+                XCTAssertThrowsError(try FlowMessage(decoding: m.encoded()), "\(m)") { XCTAssertTrue("\($0)".contains("not a time"), "\($0)") }
+            }
+        }
+        // An end a fraction of a second before the start, as exporters round, is the start.
+        var rounded = good
+        rounded.end = good.start - 0.5
+        guard case .flows(let back) = try FlowMessage(decoding: FlowMessage.flows([rounded]).encoded()) else { return XCTFail("not flows") }
+        XCTAssertEqual(back.first?.end, good.start)
+    }
+
     func testDamagedMessagesAreClearErrors() throws {
         let r = FlowRecord(
             start: 1, end: 2, source: IPAddress("10.0.0.1")!, destination: IPAddress("10.0.0.2")!,
