@@ -37,8 +37,10 @@ extension ScanDetection {
     /// contacts by port and its restarts for spread failures; version 6 the distributed-scan
     /// detector's counts, watched hosts and episodes, and the count of multicast and broadcast flows;
     /// version 7 each window's and episode's answered ports, transport and first and last flows (an
-    /// older checkpoint restores without them: no answered ports so far, and no transport named).
-    static let checkpointVersion: UInt64 = 7
+    /// older checkpoint restores without them: no answered ports so far, and no transport named);
+    /// version 8 the sources whose first flow is held (`firstContacts`), with that flow, its window
+    /// and whether a sweep closed it (older checkpoints have none).
+    static let checkpointVersion: UInt64 = 8
 
     /// The pipeline's whole state. Call it between `add`s (a pipeline is not for concurrent use).
     /// - Complexity: O(n log n) in the sources, hosts and ports held.
@@ -66,6 +68,12 @@ extension ScanDetection {
             w.f64(state.lastSeen)
             w.int(Int(state.openJudgedTargets))
             w.bool(state.openDue)
+        }
+        w.count(firstContacts.count)
+        for (source, held) in firstContacts.sorted(by: { $0.key < $1.key }) {
+            held.flow.encode(to: &w)
+            w.signed(held.window)
+            w.bool(held.closed)
         }
         for buckets in [windowBuckets, expiryBuckets] {
             w.count(buckets.count)
@@ -159,6 +167,24 @@ extension ScanDetection {
             }
             sources[source] = state
         }
+        var firstContacts: [IPAddress: FirstContact] = [:]
+        if version >= 8 {
+            // A record takes at least 40 bytes (FlowMessage's bound).
+            let count = try r.count("count of held first flows", minimumItemSize: 40 + 1 + 1)
+            firstContacts.reserveCapacity(count)
+            previous = nil
+            for _ in 0..<count {
+                let flow = try FlowRecord(from: &r)
+                try ascending(flow.source, after: previous, "held first flows")
+                previous = flow.source
+                guard sources[flow.source] == nil else { throw WireError("\(flow.source) is both held and a source with state") }
+                let window = try r.signed("window of \(flow.source)'s held flow")
+                guard window == Int64((flow.start / settings.window).rounded(.down)) else {
+                    throw WireError("\(flow.source)'s held flow starts at \(flow.start), outside its window \(window)")
+                }
+                firstContacts[flow.source] = FirstContact(flow: flow, window: window, closed: try r.bool("whether \(flow.source)'s window closed"))
+            }
+        }
         var bucketTables: [[Int64: [IPAddress]]] = []
         for name in ["window buckets", "expiry buckets"] {
             let count = try r.count("count of \(name)", minimumItemSize: 2)
@@ -230,6 +256,7 @@ extension ScanDetection {
         self.now = now
         self.nextSweep = nextSweep
         self.sources = sources
+        self.firstContacts = firstContacts
         windowBuckets = bucketTables[0]
         expiryBuckets = bucketTables[1]
         bucketEntries = bucketTables.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
@@ -237,6 +264,8 @@ extension ScanDetection {
         self.pending = pending
         self.targets = targets
         self.targetEpisodes = targetEpisodes
+        // A pipeline that does not hold first flows gives them state, as it would have on arrival.
+        if !holdsFirstContacts { promoteFirstContacts() }
         for source in episodes.keys where sources[source] != nil { self.sources[source]!.inEpisode = true }
         dueSources = sources.filter(\.value.openDue).keys.sorted()
         // Where the writer's next open-window judgement was: the first multiple of the interval after

@@ -137,6 +137,10 @@ public protocol ScanDetector {
     /// could flag without judging it, as most windows of a source with a flow or two are, so a
     /// million such sources cost no judgements. Called as each window closes, so it only compares.
     func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool
+    /// The fewest flows of a source that this detector could flag, in a window or at a flow (1 by
+    /// default). When every detector needs two or more, detection holds a new source's first flow in a
+    /// flow record instead of giving it state until a second arrives.
+    var minimumFlowsToFlag: Int { get }
 }
 
 extension ScanDetector {
@@ -149,6 +153,7 @@ extension ScanDetector {
     public var openWindowInterval: Double? { nil }
     public func worthJudgingOpen(_ activity: ActivityAccumulator, judgedTargets: Int) -> Bool { false }
     public func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool { true }
+    public var minimumFlowsToFlag: Int { 1 }
 }
 
 /// Counts failed attempts as Zeek's scan policy and Snort's port_scan do: distinct ports that failed
@@ -184,6 +189,9 @@ public struct ThresholdDetector: ScanDetector, Sendable {
     public func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool {
         memory.threshold.crossed || activity.failedTargets.count >= min(portsPerHost, hostsPerPort, failedTargets, sweepHosts)
     }
+
+    /// A bound is a count of distinct failed targets, each a flow at least.
+    public var minimumFlowsToFlag: Int { max(1, min(portsPerHost, hostsPerPort, failedTargets, sweepHosts)) }
 
     public init() {}
 
@@ -361,6 +369,9 @@ public struct SlowScanDetector: ScanDetector, Sendable {
         memory.slow.crossed && activity.failedTargets.count > 0
     }
 
+    /// Each bound counts distinct failed targets.
+    public var minimumFlowsToFlag: Int { max(1, min(portsPerHost, hostsPerPort)) }
+
     public func judge(_ windows: [ClosedWindow]) -> [Verdict] {
         let hours = CivilTime.durationText(horizon)
         return windows.map { w in
@@ -493,6 +504,15 @@ public struct RandomWalkDetector: ScanDetector, Sendable {
     /// Only a walk that reached the scanner bound flags.
     public func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool { memory.walk.decision == .scanner }
 
+    /// The walk starts at 0 and only a failed first contact moves it up, by log((1 − θ1)/(1 − θ0)):
+    /// it reaches the scanner bound after that many failures at the fewest.
+    public var minimumFlowsToFlag: Int {
+        let step = log((1 - theta1) / (1 - theta0))
+        guard step > 0, step.isFinite else { return 1 }
+        let failures = (upper / step).rounded(.up)
+        return failures.isFinite && failures >= 1 ? Int(min(failures, 1e6)) : 1
+    }
+
     public func judge(_ windows: [ClosedWindow]) -> [Verdict] {
         let (lo, hi) = (lower, upper)
         return windows.map { w in
@@ -556,6 +576,9 @@ public struct CNNDetector: ScanDetector {
 
     /// Only windows the schedule scores can be flagged.
     public func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool { schedule.worthScoring(activity) }
+
+    /// The schedule scores windows with this many distinct failed targets at least.
+    public var minimumFlowsToFlag: Int { max(1, schedule.minimumFailedTargets) }
 
     public func judge(_ windows: [ClosedWindow]) throws -> [Verdict] {
         let chosen = windows.indices.filter { schedule.worthScoring(windows[$0].activity) }

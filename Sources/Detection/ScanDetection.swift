@@ -110,7 +110,12 @@ public final class ScanDetection {
     /// watch sees it. Nil: one detection sees every flow.
     public var partitionOwns: ((IPAddress) -> Bool)?
     /// Whether windows that no detector could flag are retired without being judged (`mayFlag`).
-    var retiresUnjudgeable: Bool
+    var retiresUnjudgeable: Bool {
+        didSet { holdsFirstContacts = retiresUnjudgeable && detectors.allSatisfy { $0.minimumFlowsToFlag >= 2 } }
+    }
+    /// Whether a new source's first flow is held in `firstContacts` until a second comes: exact when
+    /// one flow can flag nothing (every detector needs two or more) and such windows are retired.
+    var holdsFirstContacts = false
 
     struct SourceState {
         var window: Int64
@@ -142,6 +147,12 @@ public final class ScanDetection {
         }
     }
 
+    struct FirstContact {
+        var flow: FlowRecord
+        var window: Int64
+        var closed = false
+    }
+
     struct Episode {
         var alert: ScanAlert
         var portSet: Set<UInt16>
@@ -171,6 +182,12 @@ public final class ScanDetection {
     // exclusivity checks on them cost about a tenth of `detect`'s throughput.
     @exclusivity(unchecked)
     var sources: [IPAddress: SourceState] = [:]
+    /// Sources seen once, with that flow, while `holdsFirstContacts`: the flow record and a table slot
+    /// (a few hundred bytes) rather than a source's state with its tables (about 1.5 KB), for the
+    /// millions of sources that send a single flow.
+    /// `closed`: a sweep has closed the flow's window (and filed the source to be forgotten).
+    @exclusivity(unchecked)
+    var firstContacts: [IPAddress: FirstContact] = [:]
     /// Sources by the window they opened, so that a sweep visits only the windows it closes (an entry
     /// is stale when its source has moved on or gone).
     @exclusivity(unchecked)
@@ -219,6 +236,7 @@ public final class ScanDetection {
         openWindowInterval = openJudges.compactMap(\.openWindowInterval).min() ?? .infinity
         // A weighted policy adds scores, which windows that no detector flags still have.
         retiresUnjudgeable = settings.policy != .weighted
+        holdsFirstContacts = retiresUnjudgeable && detectors.allSatisfy { $0.minimumFlowsToFlag >= 2 }
         if openJudges.isEmpty { nextOpenJudgement = .infinity }
         self.allowlist = allowlist
     }
@@ -261,14 +279,41 @@ public final class ScanDetection {
         // the index reaches the state again without hashing.
         var found = sources.index(forKey: flow.source)
         if found == nil {
-            if sources.count >= settings.maxSources { try evictLeastRecent() }
-            sources[flow.source] = SourceState(window: w, lastSeen: flow.start)
-            found = sources.index(forKey: flow.source)
-            fileWindow(w, flow.source)
-            statistics.peakSources = max(statistics.peakSources, sources.count)
+            if holdsFirstContacts {
+                // A source's first flow is held, not given state: most sources never send a second.
+                guard let held = firstContacts.removeValue(forKey: flow.source) else {
+                    try holdFirstContact(flow, w)
+                    return
+                }
+                found = promote(held, of: flow.source)
+            } else {
+                if sources.count >= settings.maxSources { try evictLeastRecent() }
+                sources[flow.source] = SourceState(window: w, lastSeen: flow.start)
+                found = sources.index(forKey: flow.source)
+                fileWindow(w, flow.source)
+                statistics.peakSources = max(statistics.peakSources, sources.count)
+            }
         }
-        let index = found!
-        // Mutated in place: copying the state out would copy its tables.
+        let effects = absorb(flow, w, at: found!)
+        if effects.late { statistics.lateFlows += 1 }
+        if effects.due { dueSources.append(flow.source) }
+        if effects.moved { fileWindow(w, flow.source) }
+        if let closed = effects.closed { try enqueue(closed) }
+        if effects.crossed { try startAtFlow(flow) }
+    }
+
+    /// What adding a flow to its source's state calls for.
+    struct FlowEffects {
+        var closed: ClosedWindow? = nil
+        var late = false
+        var moved = false
+        var crossed = false
+        var due = false
+    }
+
+    /// Adds `flow` (of window `w`) to the state of its source at `index`, in place: copying the state
+    /// out would copy its tables. The caller carries out the effects.
+    private func absorb(_ flow: FlowRecord, _ w: Int64, at index: Dictionary<IPAddress, SourceState>.Index) -> FlowEffects {
         var closed: ClosedWindow? = nil
         let source = flow.source
         let windowLength = settings.window
@@ -321,11 +366,39 @@ public final class ScanDetection {
                 }
             }
         }
-        if late { statistics.lateFlows += 1 }
-        if due { dueSources.append(source) }
-        if moved { fileWindow(w, source) }
-        if let closed { try enqueue(closed) }
-        if crossed { try startAtFlow(flow) }
+        return FlowEffects(closed: closed, late: late, moved: moved, crossed: crossed, due: due)
+    }
+
+    /// Holds a new source's first flow (`w`, its window) in `firstContacts`, filed as a source's window is.
+    private func holdFirstContact(_ flow: FlowRecord, _ w: Int64) throws {
+        if sources.count + firstContacts.count >= settings.maxSources { try evictLeastRecent() }
+        firstContacts[flow.source] = FirstContact(flow: flow, window: w)
+        fileWindow(w, flow.source)
+        statistics.peakSources = max(statistics.peakSources, sources.count + firstContacts.count)
+    }
+
+    /// Gives a held source its state: its first flow added as it would have been on arrival, and its
+    /// window closed if a sweep closed it since (a window of one flow, which no detector could flag, is
+    /// retired with no other effect: `holdsFirstContacts`). The source's buckets were filed while held.
+    private func promote(_ held: FirstContact, of source: IPAddress) -> Dictionary<IPAddress, SourceState>.Index {
+        sources[source] = SourceState(window: held.window, lastSeen: held.flow.start)
+        let index = sources.index(forKey: source)!
+        let effects = absorb(held.flow, held.window, at: index)
+        // A new state's first flow neither moves nor closes a window, and one flow crosses no bound.
+        assert(
+            effects.closed == nil && !effects.late && !effects.moved && !effects.crossed && !effects.due,
+            "a source's first flow has no effect beyond its state")
+        if held.closed {
+            let deciders = self.deciders
+            withState(at: index) { $0.clearWindow(deciders) }
+        }
+        return index
+    }
+
+    /// Gives every held source its state, as if none had been held (before a checkpoint).
+    func promoteFirstContacts() {
+        for (source, held) in firstContacts.sorted(by: { $0.key < $1.key }) { _ = promote(held, of: source) }
+        firstContacts = [:]
     }
 
     /// A sequential detector decided at `flow`: the episode starts now, before its window closes.
@@ -472,6 +545,8 @@ public final class ScanDetection {
             pending.append(state.closed(source, windowLength: settings.window))
         }
         sources = [:]
+        // A held source's window holds one flow: nothing to judge.
+        firstContacts = [:]
         windowBuckets = [:]
         expiryBuckets = [:]
         bucketEntries = 0
@@ -495,7 +570,14 @@ public final class ScanDetection {
             let list = windowBuckets.removeValue(forKey: w)!
             bucketEntries -= list.count
             for source in list {
-                guard let state = sources[source], state.window == w, state.activity.flows > 0 else { continue }
+                guard let state = sources[source] else {
+                    if let held = firstContacts[source], held.window == w, !held.closed {
+                        firstContacts[source]!.closed = true
+                        fileExpiry(windowIndex(held.flow.start + settings.idleTimeout), source)
+                    }
+                    continue
+                }
+                guard state.window == w, state.activity.flows > 0 else { continue }
                 if needsJudging(source, state) {
                     pending.append(closeWindow(of: source, state))
                 } else {
@@ -509,9 +591,18 @@ public final class ScanDetection {
             bucketEntries -= list.count
             for source in list {
                 // Gone already, or active again (its next closed window files it anew).
-                guard let state = sources[source], state.activity.flows == 0 else { continue }
-                if state.lastSeen + settings.idleTimeout < now {
+                let lastSeen: Double
+                if let state = sources[source] {
+                    guard state.activity.flows == 0 else { continue }
+                    lastSeen = state.lastSeen
+                } else if let held = firstContacts[source], held.closed {
+                    lastSeen = held.flow.start
+                } else {
+                    continue
+                }
+                if lastSeen + settings.idleTimeout < now {
                     sources[source] = nil
+                    firstContacts[source] = nil
                 } else {
                     fileExpiry(current + 1, source)
                 }
@@ -535,10 +626,13 @@ public final class ScanDetection {
         // Ties (sources last seen at the same moment) go by address, not by the table's hash order, so
         // that the same flows evict the same sources in every process, restored from a checkpoint or not.
         // Only times and addresses are sorted, not the states.
-        let oldest = sources.map { (lastSeen: $0.value.lastSeen, source: $0.key) }.sorted {
+        let held = firstContacts.lazy.map { (lastSeen: $0.value.flow.start, source: $0.key) }
+        let oldest = (sources.map { (lastSeen: $0.value.lastSeen, source: $0.key) } + held).sorted {
             $0.lastSeen != $1.lastSeen ? $0.lastSeen < $1.lastSeen : $0.source < $1.source
         }.prefix(drop)
         for (_, source) in oldest {
+            // A held source's window holds one flow: nothing to judge.
+            if firstContacts.removeValue(forKey: source) != nil { continue }
             guard let state = sources.removeValue(forKey: source) else { continue }
             if state.activity.flows > 0 && needsJudging(source, state) {
                 try enqueue(state.closed(source, windowLength: settings.window))
@@ -555,12 +649,16 @@ public final class ScanDetection {
     /// latest expiry entry always reaches.
     /// - Complexity: O(entries), run once the entries have doubled: amortised O(1) per flow.
     func compactBuckets() {
-        guard bucketEntries > 2 * sources.count + 4096 else { return }
+        guard bucketEntries > 2 * (sources.count + firstContacts.count) + 4096 else { return }
         var kept = 0
         for (w, list) in windowBuckets {
             var seen = Set<IPAddress>()
             let live = list.filter { source in
-                guard let state = sources[source], state.window == w, state.activity.flows > 0 else { return false }
+                if let state = sources[source] {
+                    guard state.window == w, state.activity.flows > 0 else { return false }
+                } else {
+                    guard let held = firstContacts[source], held.window == w, !held.closed else { return false }
+                }
                 return seen.insert(source).inserted
             }
             windowBuckets[w] = live.isEmpty ? nil : live
@@ -569,7 +667,11 @@ public final class ScanDetection {
         var seen = Set<IPAddress>()
         for e in expiryBuckets.keys.sorted(by: >) {
             let live = expiryBuckets[e]!.filter { source in
-                guard let state = sources[source], state.activity.flows == 0 else { return false }
+                if let state = sources[source] {
+                    guard state.activity.flows == 0 else { return false }
+                } else {
+                    guard firstContacts[source]?.closed == true else { return false }
+                }
                 return seen.insert(source).inserted
             }
             expiryBuckets[e] = live.isEmpty ? nil : live

@@ -269,8 +269,8 @@ import Testing
         flipped[0] ^= 0x20
         #expect(Self.attempt(flipped, into: target) == "not a Flowhound detection checkpoint: it starts with 66 48 43 4b, not FHCK")
         var version = bytes
-        version[4] = 8
-        #expect(Self.attempt(version, into: target) == "checkpoint format version 8 is not one this Flowhound reads (it reads versions 1 to 7)")
+        version[4] = 9
+        #expect(Self.attempt(version, into: target) == "checkpoint format version 9 is not one this Flowhound reads (it reads versions 1 to 8)")
         #expect(Self.attempt(bytes + [0, 0], into: target) == "2 bytes after the end of the checkpoint")
         #expect(Self.attempt([], into: target) == "cut short reading the checkpoint's magic at byte 0 of 0")
         for cut in [3, 4, 5, 9, 40, 120, bytes.count / 3, bytes.count / 2, bytes.count - 9, bytes.count - 1] {
@@ -311,6 +311,7 @@ import Testing
         }
         // The 21st source evicts a tenth of 20, the two lowest addresses among the first 20.
         let expected = Set(sources.prefix(20).sorted().dropFirst(2) + [sources[20]])
-        #expect(Set(detection.sources.keys) == expected)
+        // Sources with state or a held first flow alike.
+        #expect(Set(detection.sources.keys).union(detection.firstContacts.keys) == expected)
     }
 }

@@ -136,3 +136,108 @@ import Testing
         #expect(weighted.statistics.windows == 2_000)
     }
 }
+
+/// A new source's first flow is held in a few dozen bytes until a second comes. That must change
+/// nothing: alerts, statistics and checkpoints (taken mid-log, byte for byte) are those of giving every
+/// source its state at once, also with sources evicted at a small cap and idle ones forgotten.
+@Suite struct FirstContactTests {
+    /// Detection over `flows`; with `restartAt`, the pipeline is checkpointed there and the rest goes to
+    /// a new one restored from it (holding first flows or not, `restoredHolding`).
+    static func run(
+        _ flows: [FlowRecord], holding: Bool, maxSources: Int = 1_000_000, restartAt: Int? = nil, restoredHolding: Bool? = nil
+    ) throws -> (alerts: [String], statistics: DetectionStatistics) {
+        var recipe = DetectionRecipe()
+        recipe.settings.maxSources = maxSources
+        var alerts: [String] = []
+        func make(_ holding: Bool) -> DetectionPipeline {
+            let pipeline = DetectionPipeline(recipe: recipe, model: RetiredWindowTests.model)
+            pipeline.detection!.holdsFirstContacts = holding
+            pipeline.onAlert = { alerts.append($0.json(.fixed)) }
+            pipeline.onDistributedAlert = { alerts.append($0.json(.fixed)) }
+            return pipeline
+        }
+        var pipeline = make(holding)
+        for (i, f) in flows.enumerated() {
+            if i == restartAt {
+                let bytes = pipeline.checkpoint()
+                pipeline = make(restoredHolding ?? holding)
+                try pipeline.restore(from: bytes)
+            }
+            try pipeline.add(f)
+        }
+        try pipeline.finish()
+        return (alerts, pipeline.statistics)
+    }
+
+    /// Synthetic traffic with a crowd of one-flow sources (background scanning, spoofed probes), some
+    /// of which come back after a sweep closed their window, or after they were forgotten.
+    static let flows: [FlowRecord] = {
+        var flows = RetiredWindowTests.synthetic
+        let t0 = flows.first!.start
+        for i in 0..<3_000 {
+            let source = IPAddress("203.0.\(i / 256 % 256).\(i % 256)")!
+            let t = t0 + Double(i % 3_600)
+            flows.append(
+                FlowRecord(
+                    start: t, end: t, source: source, destination: IPAddress("10.1.0.\(i % 7 + 1)")!, sourcePort: 40_000,
+                    destinationPort: UInt16(20 + i % 9), transport: .tcp, outcome: i % 5 == 0 ? .established : .unanswered))
+            if i % 4 == 0 {  // back later: after its window closed, or after an idle hour
+                let back = t + (i % 8 == 0 ? 900 : 4_000)
+                flows.append(
+                    FlowRecord(
+                        start: back, end: back, source: source, destination: IPAddress("10.1.0.9")!, sourcePort: 40_001,
+                        destinationPort: 22, transport: .tcp, outcome: .rejected))
+            }
+        }
+        // Forgotten after an idle hour, then back with three failed first contacts on a port: with the
+        // first, four would make the walk call them scanners; forgotten, three do not.
+        for i in 0..<50 {
+            let source = IPAddress("198.51.100.\(i + 1)")!, t = t0 + Double(i * 7)
+            flows.append(
+                FlowRecord(
+                    start: t, end: t, source: source, destination: IPAddress("10.2.0.1")!, sourcePort: 40_000,
+                    destinationPort: 445, transport: .tcp, outcome: .unanswered))
+            for k in 0..<3 {
+                let back = t + 5_000 + Double(k)
+                flows.append(
+                    FlowRecord(
+                        start: back, end: back, source: source, destination: IPAddress("10.2.0.\(k + 2)")!, sourcePort: 40_001,
+                        destinationPort: 445, transport: .tcp, outcome: .rejected))
+            }
+        }
+        return flows.sorted { $0.start < $1.start }
+    }()
+
+    /// Straight through, at a cap that evicts, and checkpointed mid-log and restored: into a pipeline
+    /// that holds first flows, or into one that does not (and gives the held sources their state).
+    @Test(arguments: [1_000_000, 500])
+    func holdingChangesNothing(maxSources: Int) throws {
+        let plain = try Self.run(Self.flows, holding: false, maxSources: maxSources)
+        #expect(!plain.alerts.isEmpty)
+        if maxSources == 500 { #expect(plain.statistics.evictedSources > 0) }
+        let half = Self.flows.count / 2
+        for (name, held) in [
+            ("held", try Self.run(Self.flows, holding: true, maxSources: maxSources)),
+            ("restored holding", try Self.run(Self.flows, holding: true, maxSources: maxSources, restartAt: half)),
+            ("restored not holding", try Self.run(Self.flows, holding: true, maxSources: maxSources, restartAt: half, restoredHolding: false)),
+            ("restored from one not holding", try Self.run(Self.flows, holding: false, maxSources: maxSources, restartAt: half, restoredHolding: true)),
+        ] {
+            #expect(held.alerts == plain.alerts, "\(name)")
+            let (a, b) = (held.statistics, plain.statistics)
+            #expect(a.flows == b.flows && a.windows == b.windows && a.flaggedWindows == b.flaggedWindows && a.lateFlows == b.lateFlows, "\(name)")
+            #expect(a.evictedSources == b.evictedSources && a.peakSources == b.peakSources, "\(name)")
+        }
+    }
+
+    /// The default detectors all need several flows, so first flows are held by default; a bound of one
+    /// flow (`--ports-per-host 1`) turns holding off, as a single flow could then be flagged.
+    @Test func heldOnlyWhenOneFlowCannotFlag() {
+        #expect(DetectionRecipe().make(model: RetiredWindowTests.model).holdsFirstContacts)
+        var recipe = DetectionRecipe()
+        recipe.threshold.portsPerHost = 1
+        #expect(!recipe.make(model: RetiredWindowTests.model).holdsFirstContacts)
+        recipe = DetectionRecipe()
+        recipe.settings.policy = .weighted
+        #expect(!recipe.make(model: RetiredWindowTests.model).holdsFirstContacts)
+    }
+}
