@@ -187,11 +187,14 @@ public struct ThresholdDetector: ScanDetector, Sendable {
     /// Every bound counts distinct failed targets (ports of a host, hosts of a port, all of them), so a
     /// window with fewer than the smallest bound is flagged only if a bound was crossed at a flow.
     public func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool {
-        memory.threshold.crossed || activity.failedTargets.count >= min(portsPerHost, hostsPerPort, failedTargets, sweepHosts)
+        memory.threshold.crossed || activity.failedTargets.count >= smallestBound
     }
 
     /// A bound is a count of distinct failed targets, each a flow at least.
-    public var minimumFlowsToFlag: Int { max(1, min(portsPerHost, hostsPerPort, failedTargets, sweepHosts)) }
+    public var minimumFlowsToFlag: Int { max(1, smallestBound) }
+
+    /// The fewest distinct failed targets any bound needs.
+    var smallestBound: Int { min(portsPerHost, hostsPerPort, failedTargets, sweepHosts) }
 
     public init() {}
 

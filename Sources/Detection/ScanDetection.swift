@@ -111,11 +111,16 @@ public final class ScanDetection {
     public var partitionOwns: ((IPAddress) -> Bool)?
     /// Whether windows that no detector could flag are retired without being judged (`mayFlag`).
     var retiresUnjudgeable: Bool {
-        didSet { holdsFirstContacts = retiresUnjudgeable && detectors.allSatisfy { $0.minimumFlowsToFlag >= 2 } }
+        didSet { holdsFirstContacts = Self.holdsFirstContacts(retiring: retiresUnjudgeable, detectors) }
     }
     /// Whether a new source's first flow is held in `firstContacts` until a second comes: exact when
     /// one flow can flag nothing (every detector needs two or more) and such windows are retired.
     var holdsFirstContacts = false
+
+    /// Holding is exact when windows of one flow are retired and one flow can flag nothing.
+    static func holdsFirstContacts(retiring: Bool, _ detectors: [any ScanDetector]) -> Bool {
+        retiring && detectors.allSatisfy { $0.minimumFlowsToFlag >= 2 }
+    }
 
     struct SourceState {
         var window: Int64
@@ -236,7 +241,7 @@ public final class ScanDetection {
         openWindowInterval = openJudges.compactMap(\.openWindowInterval).min() ?? .infinity
         // A weighted policy adds scores, which windows that no detector flags still have.
         retiresUnjudgeable = settings.policy != .weighted
-        holdsFirstContacts = retiresUnjudgeable && detectors.allSatisfy { $0.minimumFlowsToFlag >= 2 }
+        holdsFirstContacts = Self.holdsFirstContacts(retiring: retiresUnjudgeable, detectors)
         if openJudges.isEmpty { nextOpenJudgement = .infinity }
         self.allowlist = allowlist
     }
@@ -498,6 +503,19 @@ public final class ScanDetection {
         bucketEntries += 1
     }
 
+    /// Files a source whose window closed to be forgotten once idle since `lastSeen`.
+    private func fileIdle(_ source: IPAddress, lastSeen: Double) {
+        fileExpiry(windowIndex(lastSeen + settings.idleTimeout), source)
+    }
+
+    /// When a source whose window has closed was last seen (a held one: its flow's start); nil for
+    /// one gone or with an open window. What the expiry buckets act on.
+    private func lastSeenIfClosed(_ source: IPAddress) -> Double? {
+        if let state = sources[source] { return state.activity.flows == 0 ? state.lastSeen : nil }
+        if let held = firstContacts[source], held.closed { return held.flow.start }
+        return nil
+    }
+
     /// A watermark: moves the pipeline's clock to `time` if that is later, closing windows, ending quiet
     /// episodes and forgetting idle sources exactly as a flow starting at `time` would before it is added.
     ///
@@ -573,7 +591,7 @@ public final class ScanDetection {
                 guard let state = sources[source] else {
                     if let held = firstContacts[source], held.window == w, !held.closed {
                         firstContacts[source]!.closed = true
-                        fileExpiry(windowIndex(held.flow.start + settings.idleTimeout), source)
+                        fileIdle(source, lastSeen: held.flow.start)
                     }
                     continue
                 }
@@ -591,15 +609,7 @@ public final class ScanDetection {
             bucketEntries -= list.count
             for source in list {
                 // Gone already, or active again (its next closed window files it anew).
-                let lastSeen: Double
-                if let state = sources[source] {
-                    guard state.activity.flows == 0 else { continue }
-                    lastSeen = state.lastSeen
-                } else if let held = firstContacts[source], held.closed {
-                    lastSeen = held.flow.start
-                } else {
-                    continue
-                }
+                guard let lastSeen = lastSeenIfClosed(source) else { continue }
                 if lastSeen + settings.idleTimeout < now {
                     sources[source] = nil
                     firstContacts[source] = nil
@@ -666,14 +676,7 @@ public final class ScanDetection {
         }
         var seen = Set<IPAddress>()
         for e in expiryBuckets.keys.sorted(by: >) {
-            let live = expiryBuckets[e]!.filter { source in
-                if let state = sources[source] {
-                    guard state.activity.flows == 0 else { return false }
-                } else {
-                    guard firstContacts[source]?.closed == true else { return false }
-                }
-                return seen.insert(source).inserted
-            }
+            let live = expiryBuckets[e]!.filter { source in lastSeenIfClosed(source) != nil && seen.insert(source).inserted }
             expiryBuckets[e] = live.isEmpty ? nil : live
             kept += live.count
         }
@@ -789,16 +792,14 @@ public final class ScanDetection {
     private func retireWindow(of source: IPAddress, _ state: SourceState) {
         let deciders = self.deciders
         withState(source) { $0.clearWindow(deciders) }
-        fileExpiry(windowIndex(state.lastSeen + settings.idleTimeout), source)
+        fileIdle(source, lastSeen: state.lastSeen)
     }
 
     /// Closes a source's open window (`state` is its state): the window as the detectors see it; the
     /// source is left with an empty window and filed to be forgotten once idle.
     private func closeWindow(of source: IPAddress, _ state: SourceState) -> ClosedWindow {
         let window = state.closed(source, windowLength: settings.window)
-        let deciders = self.deciders
-        withState(source) { $0.clearWindow(deciders) }
-        fileExpiry(windowIndex(state.lastSeen + settings.idleTimeout), source)
+        retireWindow(of: source, state)
         return window
     }
 

@@ -40,6 +40,9 @@ public struct AddressBlock: Hashable, Sendable {
         address.isIPv4 ? 96 + prefixLength : prefixLength
     }
 
+    /// Bits after the prefix: 0 for a single address, 8 for an IPv4 /24.
+    @inlinable public var hostBits: Int { 128 - mappedPrefixLength }
+
     /// True if `candidate` lies in the block.
     public func contains(_ candidate: IPAddress) -> Bool {
         candidate.masked(toLength: mappedPrefixLength) == address

@@ -213,7 +213,7 @@ public struct LabelledData: Sendable {
         var blocks: [AddressBlock] = []
         for entry in list.entries {
             if let count = entry.count, count < options.minimumCount { belowCount += 1; continue }
-            if entry.block.prefixLength == (entry.block.address.isIPv4 ? 32 : 128) {
+            if entry.block.hostBits == 0 {
                 add(Observation(address: entry.block.address))
             } else {
                 blocks.append(entry.block)
@@ -230,7 +230,7 @@ public struct LabelledData: Sendable {
     /// the size gives twice the rows and a list of many small networks is not over-represented by
     /// them; every address when the blocks hold no more than `count`.
     static func sample(_ blocks: [AddressBlock], count: Int, rng: inout SplitMix64) -> [IPAddress] {
-        let sizes = blocks.map { block in exp2(Double((block.address.isIPv4 ? 32 : 128) - block.prefixLength)) }
+        let sizes = blocks.map { exp2(Double($0.hostBits)) }
         let total = sizes.reduce(0, +)
         if total <= Double(count) {
             return blocks.flatMap { sample($0, count: count, rng: &rng) }
@@ -255,7 +255,7 @@ public struct LabelledData: Sendable {
 
     /// Up to `count` distinct addresses drawn uniformly from `block` (all of them when it is smaller).
     static func sample(_ block: AddressBlock, count: Int, rng: inout SplitMix64) -> [IPAddress] {
-        let hostBits = (block.address.isIPv4 ? 32 : 128) - block.prefixLength
+        let hostBits = block.hostBits
         if hostBits < 20, 1 << hostBits <= count {
             return (0..<(1 << hostBits)).map { offset(block, UInt64($0)) }
         }
