@@ -21,12 +21,13 @@ import Darwin
 /// file, so open only databases from a trusted source (the Debian package's is).
 ///
 /// Thread safety: libloc keeps plain, non-atomic reference counts (every network a lookup returns
-/// takes a reference to the shared context), so concurrent lookups on one database would race.
-/// Every call into libloc is therefore made under a lock; a lookup (network, AS name and
-/// continent) holds it for a few microseconds. Put a `CachedIntelligence` in front when many
-/// threads look up.
+/// takes a reference to the shared context), so concurrent lookups on one database would race; and
+/// it writes addresses as text into buffers shared by the whole process (libloc 0.9: `loc_address_str`
+/// behind `loc_network_str`), so two databases open at once would race too. Every call into libloc is
+/// therefore made under one lock for the process; a lookup (network, AS name and continent) holds it
+/// for a few microseconds. Put a `CachedIntelligence` in front when many threads look up.
 public final class LocationDatabase: AddressIntelligence, @unchecked Sendable {
-    // @unchecked: the libloc handles are used only under `lock` (or in init/deinit).
+    // @unchecked: the libloc handles are used only under `lock`.
 
     /// Where `libloc-database` installs the database on Debian and Ubuntu.
     public static let defaultPath = "/var/lib/location/database.db"
@@ -40,7 +41,9 @@ public final class LocationDatabase: AddressIntelligence, @unchecked Sendable {
     private let context: OpaquePointer
     private let database: OpaquePointer
     private let file: UnsafeMutablePointer<FILE>
-    private let lock = NSLock()
+    /// Held around every call into libloc, whichever database it is for (see the type's comment).
+    private static let libraryLock = NSLock()
+    private var lock: NSLock { Self.libraryLock }
     /// Whether lookups carry `AddressFacts.asProfile`.
     public let asProfiles: Bool
     /// Every AS's profile, counted over the whole database at the first lookup that needs one.
@@ -55,6 +58,8 @@ public final class LocationDatabase: AddressIntelligence, @unchecked Sendable {
         guard let file = fopen(path, "r") else {
             throw EnrichmentError(.unreadable, "\(path): cannot be opened: \(String(cString: strerror(errno)))")
         }
+        Self.libraryLock.lock()
+        defer { Self.libraryLock.unlock() }
         var context: OpaquePointer?
         guard loc_new(&context) == 0, let context else {
             fclose(file)
@@ -77,6 +82,8 @@ public final class LocationDatabase: AddressIntelligence, @unchecked Sendable {
     }
 
     deinit {
+        Self.libraryLock.lock()
+        defer { Self.libraryLock.unlock() }
         loc_database_unref(database)
         loc_unref(context)
         fclose(file)
