@@ -283,3 +283,40 @@ public struct BackgroundScanning: Behaviour {
         return flows
     }
 }
+
+/// A scan hidden in a busy workstation's own traffic: it browses as a web client does and, among
+/// that, probes a handful of one host's ports every window (5–14 per 10 minutes, the top 1,000 in
+/// nmap's order), so that no window holds a scan's share of failures and answered connections
+/// to many other hosts surround every probe.
+public struct MaskedScan: Behaviour {
+    public var probesPerWindow: ClosedRange<Int> = 5...14
+    public var window = 600.0
+    public var kind: String { "masked" }
+    public var label: TrafficLabel { .scan }
+
+    public init(probesPerWindow: ClosedRange<Int> = 5...14, window: Double = 600) {
+        precondition(probesPerWindow.lowerBound >= 1 && window > 0, "a masked scan probes at least once a window")
+        self.probesPerWindow = probesPerWindow
+        self.window = window
+    }
+
+    public func flows(sources: [IPAddress], context: SynthContext, rng: inout SplitMix64) -> [FlowRecord] {
+        let target = context.network.hosts[rng.int(0...(context.network.hosts.count - 1))].address
+        let ports = PortRanking.topTCP(1000)
+        var flows = WebBrowsing(pageInterval: 5...40).flows(sources: sources, context: context, rng: &rng)
+        let style: ProbeStyle = rng.chance(0.5) ? .syn : .connect
+        var next = 0
+        var start = context.start
+        while start < context.end, next < ports.count {
+            for _ in 0..<rng.int(probesPerWindow) where next < ports.count {
+                let t = start + rng.uniform(0...window)
+                guard t < context.end else { continue }
+                let sourcePort = UInt16(rng.int(33000...65000))
+                flows.append(Flows.probe(from: sources[0], port: sourcePort, to: target, ports[next], at: t, style: style, network: context.network, rng: &rng))
+                next += 1
+            }
+            start += window
+        }
+        return flows
+    }
+}

@@ -54,8 +54,9 @@ public struct SynthConfig: Sendable {
     ]
 
     /// Scan kinds generated only when named (`--scan-kinds`), so that they change no default mix (and
-    /// no model trained on it): many-source scanning of one host, which no per-source detector flags.
-    public static let namedOnlyScans: [any Behaviour] = [BackgroundScanning()]
+    /// no model trained on it): many-source scanning of one host, which no per-source detector flags,
+    /// and a scan hidden among a workstation's own connections.
+    public static let namedOnlyScans: [any Behaviour] = [BackgroundScanning(), MaskedScan()]
 
     /// Benign kinds; the first one (web browsing) is the most common, every other appears at least once.
     public static let allBenign: [any Behaviour] = [

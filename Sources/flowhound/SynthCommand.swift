@@ -45,8 +45,9 @@ struct Synth: ParsableCommand {
             port unreachable, rate-limited), firewalled hosts and empty addresses stay silent.
 
             Scans: \(SynthConfig.allScans.map(\.kind).uniqued().joined(separator: ", ")); only when named in \
-            --scan-kinds: \(SynthConfig.namedOnlyScans.map(\.kind).joined(separator: ", ")) (Internet background \
-            scanning: 120 sources sending 1-5 probes each to one host).
+            --scan-kinds: \(SynthConfig.namedOnlyScans.map(\.kind).joined(separator: ", ")) (background: Internet \
+            background scanning, 120 sources sending 1-5 probes each to one host; masked: a workstation \
+            that browses and probes 5-14 ports of one host every 10 minutes).
             Benign: \(SynthConfig.allBenign.map(\.kind).joined(separator: ", ")) (including the hard \
             cases: a scraper touching one port on 50+ hosts, health checks, a client retrying a closed port, \
             peer-to-peer fan-out); only when named in --benign-kinds: \

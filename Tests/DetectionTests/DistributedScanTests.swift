@@ -196,7 +196,7 @@ import Testing
         config.seed = 3
         config.benignSources = 60
         config.scanPrevalence = 0.02
-        config.scanBehaviours = SynthConfig.namedOnlyScans
+        config.scanBehaviours = [BackgroundScanning()]
         let (flows, truth) = TrafficGenerator(config: config).generate()
         let scanners = Set(truth.filter { $0.label == .scan }.map(\.source))
         #expect(scanners.count == 120)

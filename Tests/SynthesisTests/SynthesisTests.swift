@@ -119,6 +119,7 @@ import Testing
     @Test(arguments: RecordEncoding.allCases)
     func everyFormatReadsBackWithEverySource(encoding: RecordEncoding) throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("synth-\(UUID().uuidString).\(encoding.rawValue)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(Self.bytes(Self.generated.flows, encoding)).write(to: URL(fileURLWithPath: path))
         var sources = Set<IPAddress>()
         var count = 0
@@ -130,6 +131,32 @@ import Testing
         #expect(summary.malformed == 0)
         #expect(count >= Self.generated.flows.count)
         for t in Self.generated.truth { #expect(sources.contains(t.source), "\(encoding): \(t.kind)") }
+    }
+
+    /// The named-only `masked` kind: one host's ports probed a handful per 10 minutes, never the same
+    /// port twice, among the source's own answered web traffic that outnumbers the probes.
+    @Test func maskedScansHideAFewProbesAWindowAmongBrowsing() throws {
+        var config = Self.config(seed: 5, benign: 4)
+        config.scanPrevalence = 0.5
+        config.duration = 2 * 3600
+        config.scanBehaviours = [MaskedScan()]
+        let generated = TrafficGenerator(config: config).generate()
+        let scanners = generated.truth.filter { $0.label == .scan }
+        #expect(scanners.count == 4 && scanners.allSatisfy { $0.kind == "masked" })
+        for scanner in scanners {
+            let flows = generated.flows.filter { $0.source == scanner.source }
+            // Browsing goes to outside servers (TEST-NET-2 and -3) and the resolver's port 53.
+            let probed = flows.filter {
+                $0.destinationPort != 53 && !$0.destination.description.hasPrefix("198.51.100.") && !$0.destination.description.hasPrefix("203.0.113.")
+            }
+            let target = try #require(probed.first?.destination)
+            #expect(probed.allSatisfy { $0.destination == target })
+            #expect(Set(probed.map(\.destinationPort)).count == probed.count, "each port once")
+            let perWindow = Dictionary(grouping: probed) { Int(($0.start - config.start) / 600) }.mapValues(\.count)
+            #expect(perWindow.count == 12 && perWindow.values.allSatisfy { (1...14).contains($0) }, "\(perWindow)")
+            let answered = flows.filter { !$0.outcome.isFailure && $0.destination != target }
+            #expect(answered.count > probed.count)
+        }
     }
 
     @Test func portRankingFollowsNmap() {
