@@ -201,7 +201,7 @@ for r, f, k in per_run:
     print(f"| {r} | {cells} |")
 print()
 meta = json.load(open(f"{dataset}/meta.json"))
-print(f"Data: {meta['train']['count']} training and {meta['test']['count']} test images (3 × 64 × 32), "
+print(f"Data: {meta['train']['count']} training and {meta['test']['count']} test images ({' × '.join(map(str, meta['shape']))}), "
       f"synthetic traffic (flowhound dataset --synth-seed 11 --synth-duration 2h --synth-benign 400 "
       f"--synth-scan-prevalence 0.5 --window 600). Batch 64, Adam 1e-3, no early stopping.")
 print(("Training samples/s: in each run the median epoch throughput leaving out the first epoch (graph "

@@ -19,7 +19,9 @@ import statistics
 import sys
 import time
 
-CHANNELS, HEIGHT, WIDTH = 3, 64, 32
+# The activity image's shape (ActivityImage: channels × port rows × host columns); the channel count
+# is read from the dataset's meta.json, so the script follows the layout Flowhound draws.
+HEIGHT, WIDTH = 64, 32
 INFERENCE_BATCH = 256
 TIMED_RUNS = 3
 
@@ -70,6 +72,13 @@ keras.utils.set_random_seed(args.seed)
 
 
 # --- data ------------------------------------------------------------------------------------------
+try:
+    with open(os.path.join(args.data, "meta.json")) as file:
+        CHANNELS = int(json.load(file)["shape"][0])
+except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+    fail(f"cannot read the image shape from {args.data}/meta.json: {error!r}")
+
+
 def load_split(name):
     folder = os.path.join(args.data, name)
     try:

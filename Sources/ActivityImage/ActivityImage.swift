@@ -4,7 +4,7 @@ import Foundation
 /// One source's activity in one time window, as a fixed-shape Float32 tensor that a person can look
 /// at and a CNN can learn from.
 ///
-/// Layout: `channels × rows × columns` = 3 × 64 × 32, stored channel-major (CHW), row-major within a
+/// Layout: `channels × rows × columns` = 5 × 64 × 32, stored channel-major (CHW), row-major within a
 /// channel, every value in 0...1.
 ///
 /// - **Rows: destination port**, top to bottom. Rows 0-31 cover ports 0-1023 in bins of 32 ports
@@ -23,12 +23,22 @@ import Foundation
 ///   the window: `0.1 + 0.9 × (t − first) / max(last − first, 1 s)`; 0 for untouched cells. Because
 ///   time is relative, a scan that takes one second and one that takes an hour draw the same shape;
 ///   the timing channel shows how it unfolded.
+/// - **Channel 3, port failure share**: in every touched cell, the share of its whole row that failed:
+///   the row's distinct failed targets over those plus its answered attempts. **Channel 4, host failure
+///   share**: the same over the cell's column. A cell's neighbours are pooled together early in the
+///   network, so channels 0 and 1 alone draw an SMB sweep that found 5 hosts open and failed on 55 much
+///   like a phone whose HTTPS reached 20 edges and failed on 5 (ports 443 and 445 share a row); these two
+///   carry the proportion of the whole row and column into every cell.
 public struct ActivityImage: Sendable, Equatable {
-    public static let channels = 3
+    public static let channels = 5
     public static let rows = 64
     public static let columns = 32
     public static let count = channels * rows * columns
-    public static let channelNames = ["failed", "answered", "timing"]
+    public static let channelNames = ["failed", "answered", "timing", "port-failure-share", "host-failure-share"]
+    /// Bumped whenever the layout (port rows, host columns, channels, scaling) changes; model files
+    /// record the layout they were trained on. 2: channel 0 counts distinct failed targets instead of
+    /// failed attempts. 3: the two failure-share channels.
+    public static let layoutVersion = 3
     /// Attempts per cell at which channels 0 and 1 saturate.
     public static let saturation = 64.0
 
@@ -296,11 +306,26 @@ public struct ActivityAccumulator: Sendable, Equatable {
         let plane = ActivityImage.rows * ActivityImage.columns
         let scale = 1 / log2(1 + ActivityImage.saturation)
         let span = max(lastSeen - firstSeen, 1)
+        // Failed targets and answered attempts per port row and per host column, for the share channels.
+        var rowFailed = [Double](repeating: 0, count: ActivityImage.rows), rowAll = rowFailed
+        var columnFailed = [Double](repeating: 0, count: ActivityImage.columns), columnAll = columnFailed
         for (index, cell) in cells {
-            let i = Int(index)
+            let row = Int(index) / ActivityImage.columns, column = Int(index) % ActivityImage.columns
+            let failed = Double(cell.failed), all = failed + Double(cell.answered)
+            rowFailed[row] += failed
+            rowAll[row] += all
+            columnFailed[column] += failed
+            columnAll[column] += all
+        }
+        for (index, cell) in cells {
+            let i = Int(index), row = i / ActivityImage.columns, column = i % ActivityImage.columns
             pixels[i] = Float(min(1, log2(1 + Double(cell.failed)) * scale))
             pixels[plane + i] = Float(min(1, log2(1 + Double(cell.answered)) * scale))
             pixels[2 * plane + i] = Float(0.1 + 0.9 * min(1, (cell.first - firstSeen) / span))
+            // Every cell counts a failed target or an answered attempt (a target's repeated failures
+            // fall in the cell of its first), so a touched row or column has a total above zero.
+            pixels[3 * plane + i] = rowAll[row] > 0 ? Float(rowFailed[row] / rowAll[row]) : 0
+            pixels[4 * plane + i] = columnAll[column] > 0 ? Float(columnFailed[column] / columnAll[column]) : 0
         }
         return ActivityImage(
             source: source, windowStart: windowStart, windowLength: windowLength, pixels: pixels,

@@ -5,7 +5,7 @@ import Support
 /// Writes labelled activity images as a training set for the CNN:
 ///
 /// ```
-/// DIR/train/X.npy   float32, N × 3 × 64 × 32 (ActivityImage layout)
+/// DIR/train/X.npy   float32, N × 5 × 64 × 32 (ActivityImage layout)
 /// DIR/train/y.npy   int64, N: 0 benign, 1 scan
 /// DIR/test/X.npy, DIR/test/y.npy
 /// DIR/meta.json     shape, channels, label names, and the source, window, label and kind of every row
@@ -55,6 +55,9 @@ public struct DatasetWriter {
         public var formatVersion = 1
         public var shape: [Int]
         public var layout: String
+        /// `ActivityImage.layoutVersion` of the images; nil in datasets written before it was recorded
+        /// (layout 2 or earlier).
+        public var imageLayoutVersion: Int?
         public var channels: [String]
         public var labelNames: [String]
         public var windowSeconds: Double
@@ -146,7 +149,8 @@ public struct DatasetWriter {
             shape: shape,
             layout: "NCHW float32; rows = destination port (0-31: ports 0-1023 in bins of 32; 32-63: 1024-65535 log scale), "
                 + "columns = destination hosts in order of first contact (0-15 one each, then log scale); values 0...1",
-            channels: ActivityImage.channelNames, labelNames: ["benign", "scan"], windowSeconds: imager.window,
+            imageLayoutVersion: ActivityImage.layoutVersion, channels: ActivityImage.channelNames, labelNames: ["benign", "scan"],
+            windowSeconds: imager.window,
             testFraction: testFraction, seed: seed, inputs: inputs, unlabelledImages: unlabelled, kinds: kinds,
             openWindowInterval: imager.openWindows?.interval, train: train, test: test)
         let encoder = JSONEncoder()

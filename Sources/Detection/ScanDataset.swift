@@ -46,6 +46,13 @@ public struct ScanDataset: Sendable {
             throw ScanDataError("\(metaPath): not a Flowhound dataset description (\(error))")
         }
         guard meta.formatVersion == 1 else { throw ScanDataError("\(metaPath): dataset format \(meta.formatVersion) is not supported (1 is)") }
+        let shape = [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns]
+        guard meta.imageLayoutVersion == ActivityImage.layoutVersion, meta.shape == shape, meta.channels == ActivityImage.channelNames else {
+            let layout = meta.imageLayoutVersion.map { "layout \($0)" } ?? "an earlier layout"
+            throw ScanDataError(
+                "\(metaPath): images are \(Shape(meta.shape)) in \(layout) but Flowhound draws \(Shape(shape)) images in layout \(ActivityImage.layoutVersion); write the dataset again with flowhound dataset"
+            )
+        }
         func split(_ name: String, _ described: DatasetWriter.Split) throws -> Split {
             let xPath = "\(directory)/\(name)/X.npy", yPath = "\(directory)/\(name)/y.npy"
             let (xShape, x) = try NumpyReader.readFloat32(path: xPath)

@@ -11,7 +11,7 @@ public struct ScanModel {
 
     /// The default architecture. Activity images are sparse (a median of 15 of 2,048 pixels are set),
     /// so most of the work sits in the first convolution, which touches only the set pixels; the 4×4
-    /// pooling after it leaves little for the rest. 19,250 weights, 77 KB as float32.
+    /// pooling after it leaves little for the rest. 19,538 weights, 78 KB as float32.
     public static let defaultArchitecture = Architecture(
         input: [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns],
         layers: [
@@ -24,8 +24,7 @@ public struct ScanModel {
     public struct InputSpec: Codable, Sendable, Equatable {
         public var shape: [Int]
         public var channels: [String]
-        /// Bumped whenever the image layout (port rows, host columns, scaling) changes. 2: channel 0
-        /// counts distinct failed targets instead of failed attempts.
+        /// `ActivityImage.layoutVersion` of the images the model was trained on.
         public var imageLayoutVersion: Int
         /// The window each training image covers; detection should use the same. A model file's must
         /// be in `windowRange`.
@@ -39,7 +38,7 @@ public struct ScanModel {
         public static func current(window: Double) -> InputSpec {
             InputSpec(
                 shape: [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns],
-                channels: ActivityImage.channelNames, imageLayoutVersion: 2, windowSeconds: window)
+                channels: ActivityImage.channelNames, imageLayoutVersion: ActivityImage.layoutVersion, windowSeconds: window)
         }
 
         public func isCompatible(with other: InputSpec) -> Bool {

@@ -1,7 +1,7 @@
 /// What an architecture may declare, checked (with overflow-checked arithmetic) whenever its shapes are
 /// computed: before a network is built and before a model file's network is allocated, so that a
 /// damaged or hostile file is refused at once instead of exhausting memory or trapping. Far above any
-/// Flowhound model: the scan CNN is 3×64×32 in, 32,768 values at its widest and 19,250 weights; the IP
+/// Flowhound model: the scan CNN is 5×64×32 in, 32,768 values at its widest and 19,538 weights; the IP
 /// network about 200 → 32 → 16 → 2.
 public enum ArchitectureLimits {
     /// Layers in a model.

@@ -9,8 +9,8 @@ struct Dataset: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Turn labelled flow logs (or synthetic traffic) into activity images for training: NumPy arrays and metadata.",
         discussion: """
-            Writes DIR/train/X.npy and DIR/test/X.npy (float32, N × 3 × 64 × 32: channels failed, answered, \
-            timing; rows destination port, columns destination hosts), DIR/{train,test}/y.npy (int64, \
+            Writes DIR/train/X.npy and DIR/test/X.npy (float32, N × 5 × 64 × 32: channels failed, answered, \
+            timing, port and host failure share; rows destination port, columns destination hosts), DIR/{train,test}/y.npy (int64, \
             0 benign, 1 scan) and DIR/meta.json (shape, channels, label names, and the source, window, label \
             and kind of every row). No source is in both train and test.
 

@@ -57,7 +57,7 @@ private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ o
         let images = imager.images()
         #expect(images.count == 1)
         let image = images[0]
-        #expect(image.pixels.count == 3 * 64 * 32)
+        #expect(image.pixels.count == 5 * 64 * 32)
         #expect(image.flows == 100 && image.failedFlows == 99 && image.distinctPorts == 100 && image.distinctHosts == 1)
         #expect(image.windowStart == 7200)
         // Ports 1-31 (31 refused) in row 0, column 0: log2(32)/log2(65).
@@ -107,6 +107,35 @@ private func flow(_ src: String, _ dst: String, _ port: UInt16, _ t: Double, _ o
         let touched = (0..<32).filter { scan[0, row, $0] > 0 }
         #expect(touched == Array(0...ActivityImage.column(rank: 49)))
         #expect(touched == (0..<32).filter { scraper[1, row, $0] > 0 })
+    }
+
+    /// An SMB sweep that found 5 hosts open and failed on 55, and a client whose HTTPS reached 20 hosts
+    /// and failed on 5: the same row (ports 416-447), answered cells first. The share channels tell them
+    /// apart in every touched cell, whatever the network pools together.
+    @Test func failureShareChannelsCarryTheRowsAndColumnsProportion() throws {
+        var imager = ActivityImager()
+        for host in 1...60 {
+            imager.add(flow("10.0.0.1", "192.0.2.\(host)", 445, Double(host), host <= 5 ? .established : .rejected))
+        }
+        for host in 1...25 {
+            imager.add(flow("10.0.0.2", "198.51.100.\(host)", 443, Double(host), host <= 20 ? .established : .unanswered))
+            imager.add(flow("10.0.0.2", "198.51.100.\(host)", 443, Double(host) + 0.5, host <= 20 ? .established : .unanswered))
+        }
+        let images = Dictionary(uniqueKeysWithValues: imager.images().map { ($0.source.description, $0) })
+        let sweep = try #require(images["10.0.0.1"]), client = try #require(images["10.0.0.2"])
+        let row = ActivityImage.row(port: 445)
+        #expect(row == ActivityImage.row(port: 443))
+        for column in 0..<32 where sweep[0, row, column] > 0 || sweep[1, row, column] > 0 {
+            #expect(abs(sweep[3, row, column] - 55 / 60) < 1e-6)
+        }
+        // The client's 5 dead hosts count once each (targets), its 20 live ones twice (attempts).
+        for column in 0..<32 where client[0, row, column] > 0 || client[1, row, column] > 0 {
+            #expect(abs(client[3, row, column] - Float(5.0 / 45)) < 1e-6)
+        }
+        // Host columns: an answering host's column has no failures, a dead host's has nothing else.
+        #expect(sweep[4, row, 0] == 0 && sweep[4, row, 5] == 1)
+        // Untouched cells stay empty in every channel.
+        #expect(sweep[3, row + 1, 0] == 0 && sweep[4, row + 1, 0] == 0)
     }
 
     @Test func oneSecondAndOneHourScansDrawTheSameShape() {

@@ -88,14 +88,14 @@ import Testing
                 X = np.load(d + "/" + split + "/X.npy"); y = np.load(d + "/" + split + "/y.npy")
                 assert X.dtype == np.float32 and y.dtype == np.int64 and X.flags["C_CONTIGUOUS"]
                 rows = meta[split]["rows"]
-                assert X.shape == (len(rows), 3, 64, 32) and y.shape == (len(rows),)
+                assert X.shape == (len(rows), 5, 64, 32) and y.shape == (len(rows),)
                 out[split] = {"%s@%d" % (r["source"], r["window_start"]): [float(X[i].sum()), int(y[i]), r["label"]] for i, r in enumerate(rows)}
                 out[split + "_range"] = [float(X.min()), float(X.max())]
             print(json.dumps(out))
             """
         let output = try Self.runPython(script, [directory])
         let parsed = try JSONSerialization.jsonObject(with: Data(output.utf8)) as! [String: Any]
-        #expect(parsed["shape"] as? [Int] == [3, 64, 32])
+        #expect(parsed["shape"] as? [Int] == [5, 64, 32])
         #expect(parsed["labels"] as? [String] == ["benign", "scan"])
         for split in ["train", "test"] {
             let rows = parsed[split] as! [String: [Any]]
@@ -112,6 +112,7 @@ import Testing
 
     @Test func npyHeaderIsAlignedAndVersionOne() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("v-\(UUID().uuidString).npy").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let w = try NumpyWriter(path: path, dtype: .int64, rowShape: [])
         for v in [3, -1, 7] as [Int64] { try w.append(v) }
         try w.finish()

@@ -77,8 +77,10 @@ import Testing
         #expect(ip("ff05::2").isMulticastOrBroadcast && !ip("fe80::1").isMulticastOrBroadcast)
     }
 
-    /// Synthetic busy clients: with every detector at its default, at most a few are flagged; the CNN
-    /// let alone (`--cnn-alone-failed-share 0`) and the sweep without its host share flag most.
+    /// Synthetic busy clients: with every detector at its default, at most a few are flagged; and the
+    /// shipped CNN, trained with busy clients as hard negatives and drawing each row's share of
+    /// failures, leaves them alone even when it may alert alone (`--cnn-alone-failed-share 0`) and the
+    /// sweep has no host share. (The model before flagged 30 or more of these 40 then.)
     @Test(.tags(.integration)) func busyClientsAreNotScanners() throws {
         var config = SynthConfig()
         config.seed = 31
@@ -104,7 +106,7 @@ import Testing
             $0.threshold.sweepHostShare = 0
         }
         #expect(now <= 2, "\(now) of 40 busy clients flagged")
-        #expect(before >= 30, "\(before) of 40 busy clients flagged without the rules")
+        #expect(before <= 2, "\(before) of 40 busy clients flagged without the rules")
     }
 
     /// The small real scans the rules must not lose: Slips' horizontal scan (10 failed hosts on port 80

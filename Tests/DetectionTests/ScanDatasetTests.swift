@@ -59,14 +59,14 @@ struct SyntheticDataset {
 
         let dataset = try ScanDataset.load(directory: synthetic.directory)
         #expect(dataset.directory == synthetic.directory)
-        #expect(dataset.meta.shape == [3, 64, 32])
+        #expect(dataset.meta.shape == [ActivityImage.channels, 64, 32])
         #expect(dataset.meta.labelNames == ["benign", "scan"])
         #expect(dataset.meta.kinds.values.reduce(0, +) == meta.train.count + meta.test.count)
         for (split, described) in [(dataset.train, meta.train), (dataset.test, meta.test)] {
-            #expect(split.samples.sampleShape == [3, 64, 32])
+            #expect(split.samples.sampleShape == [ActivityImage.channels, 64, 32])
             #expect(split.samples.count == described.count)
             #expect(split.rows.count == described.count)
-            #expect(split.samples.features.count == described.count * 3 * 64 * 32)
+            #expect(split.samples.features.count == described.count * ActivityImage.count)
             #expect(split.samples.labels.filter { $0 == 1 }.count == described.scans)
             #expect(split.samples.labels.map(Int.init) == split.rows.map(\.label))
             #expect(split.rows.map(\.source) == described.rows.map(\.source))
@@ -93,7 +93,7 @@ struct SyntheticDataset {
         #expect(validation.samples.labels.map(Int.init) == validation.rows.map(\.label))
         let firstValidation = try #require(validation.rows.first)
         let original = try #require(dataset.train.rows.firstIndex { $0.source == firstValidation.source && $0.windowStart == firstValidation.windowStart })
-        let size = 3 * 64 * 32
+        let size = ActivityImage.count
         #expect(Array(validation.samples.features[0..<size]) == Array(dataset.train.samples.features[(original * size)..<((original + 1) * size)]))
 
         var sourcesByKind: [String: Set<String>] = [:]
@@ -188,10 +188,29 @@ struct SyntheticDataset {
         let n = synthetic.meta.train.count
         #expect(Self.loadError(dir) == "\(dir)/meta.json: describes \(n - 1) train images but \(dir)/train/X.npy has \(n)")
 
-        let writer = try NumpyWriter(path: dir + "/train/X.npy", dtype: .float32, rowShape: [3, 64, 31])
-        try writer.append([Float](repeating: 0, count: 3 * 64 * 31))
+        let writer = try NumpyWriter(path: dir + "/train/X.npy", dtype: .float32, rowShape: [5, 64, 31])
+        try writer.append([Float](repeating: 0, count: 5 * 64 * 31))
         try writer.finish()
-        #expect(Self.loadError(dir) == "\(dir)/train/X.npy: images are 1×3×64×31 but meta.json says N×3×64×32")
+        #expect(Self.loadError(dir) == "\(dir)/train/X.npy: images are 1×5×64×31 but meta.json says N×5×64×32")
+    }
+
+    /// A dataset drawn in another layout (here: one written before datasets recorded theirs, with the
+    /// three channels of layout 2) is refused before its arrays are read, with what to do about it.
+    @Test func aDatasetOfAnotherLayoutIsRefused() throws {
+        let synthetic = try SyntheticDataset()
+        defer { synthetic.remove() }
+        let dir = synthetic.directory
+        try Self.editMeta(dir) { meta in
+            meta["image_layout_version"] = nil
+            meta["shape"] = [3, 64, 32]
+            meta["channels"] = ["failed", "answered", "timing"]
+        }
+        #expect(
+            Self.loadError(dir)
+                == "\(dir)/meta.json: images are 3×64×32 in an earlier layout but Flowhound draws 5×64×32 images in layout \(ActivityImage.layoutVersion); write the dataset again with flowhound dataset"
+        )
+        try Self.editMeta(dir) { meta in meta["image_layout_version"] = ActivityImage.layoutVersion + 1 }
+        #expect(Self.loadError(dir)?.contains("images are 3×64×32 in layout \(ActivityImage.layoutVersion + 1) but") == true)
     }
 
     /// Open-window images follow the whole windows, marked with when they were taken; the evaluation
@@ -305,7 +324,7 @@ struct SyntheticDataset {
         input.imageLayoutVersion = current + 1
         try ScanModel(network: Network(ScanModel.defaultArchitecture, seed: 1), input: input).write(to: path)
         let error = #expect(throws: ModelFileError.self) { _ = try ScanModel.load(path: path) }
-        #expect(error?.reason == "was trained on 3×64×32 images (layout \(current + 1)) but Flowhound draws 3×64×32 images (layout \(current)); retrain it")
+        #expect(error?.reason == "was trained on 5×64×32 images (layout \(current + 1)) but Flowhound draws 5×64×32 images (layout \(current)); retrain it")
     }
 
     @Test func aModelWithoutItsInputSpecificationOrWithOtherClassesIsRefused() throws {
