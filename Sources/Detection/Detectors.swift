@@ -137,6 +137,10 @@ public protocol ScanDetector {
     /// could flag without judging it, as most windows of a source with a flow or two are, so a
     /// million such sources cost no judgements. Called as each window closes, so it only compares.
     func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool
+    /// Whether a flag of `window` could stand alone (`Verdict.alone`): false only when it surely could
+    /// not (true by default). An open window's flag that cannot stand alone starts no episode, so
+    /// detection does not score open windows for which no open-window judge's flag could.
+    func mayFlagAlone(_ window: ClosedWindow) -> Bool
     /// The fewest flows of a source that this detector could flag, in a window or at a flow (1 by
     /// default). When every detector needs two or more, detection holds a new source's first flow in a
     /// flow record instead of giving it state until a second arrives.
@@ -153,6 +157,7 @@ extension ScanDetector {
     public var openWindowInterval: Double? { nil }
     public func worthJudgingOpen(_ activity: ActivityAccumulator, judgedTargets: Int) -> Bool { false }
     public func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool { true }
+    public func mayFlagAlone(_ window: ClosedWindow) -> Bool { true }
     public var minimumFlowsToFlag: Int { 1 }
 }
 
@@ -577,6 +582,13 @@ public struct CNNDetector: ScanDetector {
         schedule.worthRescoring(activity, scoredTargets: judgedTargets)
     }
 
+    /// The share of the window's attempts that failed reaches `aloneFailedShare`, or the ports that
+    /// failed on one host reach `aloneFailedPorts`.
+    public func mayFlagAlone(_ window: ClosedWindow) -> Bool {
+        let a = window.activity
+        return Double(a.failedFlows) >= aloneFailedShare * Double(a.flows) || (window.busiestHost?.failedPorts ?? 0) >= aloneFailedPorts
+    }
+
     /// Only windows the schedule scores can be flagged.
     public func mayFlag(_ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool { schedule.worthScoring(activity) }
 
@@ -598,11 +610,10 @@ public struct CNNDetector: ScanDetector {
             labels: [Int32](repeating: 0, count: chosen.count))
         let scores = try model.scanProbabilities(samples, threads: threads)
         for (i, score) in zip(chosen, scores) {
-            let flagged = score >= threshold, a = windows[i].activity
+            let flagged = score >= threshold
             verdicts[i] = Verdict(
                 score: score, flagged: flagged, reason: flagged ? "activity image scored \(String(format: "%.2f", score))" : "",
-                alone: !flagged || Double(a.failedFlows) >= aloneFailedShare * Double(a.flows)
-                    || (windows[i].busiestHost?.failedPorts ?? 0) >= aloneFailedPorts)
+                alone: !flagged || mayFlagAlone(windows[i]))
         }
         return verdicts
     }

@@ -41,7 +41,8 @@ public struct DetectionStatistics: Sendable, Codable {
     public var alerts = 0
     /// Start alerts: episodes recognised (the end alerts are `alerts`).
     public var startAlerts = 0
-    /// Open windows judged before they closed (by the CNN, `ScanDetector.openWindowInterval`).
+    /// Open windows scored before they closed (by the CNN, `ScanDetector.openWindowInterval`); not
+    /// those whose flag could not start an episode alone (`ScanDetector.mayFlagAlone`).
     public var openWindows = 0
     /// Update alerts (with `updateInterval`).
     public var updateAlerts = 0
@@ -481,7 +482,11 @@ public final class ScanDetection {
                 state.openJudgedTargets = Int32(clamping: state.activity.failedTargets.count)
                 judge = true
             }
-            if judge { windows.append(sources.values[index].closed(source, windowLength: settings.window)) }
+            guard judge else { continue }
+            // Judged all the same (the bookkeeping above), but scored only where a flag could start an
+            // episode: a flag that cannot stand alone starts none (see below).
+            let window = sources.values[index].closed(source, windowLength: settings.window)
+            if openJudges.contains(where: { $0.mayFlagAlone(window) }) { windows.append(window) }
         }
         guard !windows.isEmpty else { return }
         statistics.openWindows += windows.count

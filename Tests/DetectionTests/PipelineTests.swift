@@ -187,19 +187,27 @@ import Testing
     }
 
     /// Judges open windows on the CNN's schedule, and flags a window when its failed targets are in
-    /// `flagged` (so an open window can be flagged and its whole window not). Records what it judged.
+    /// `flagged` (so an open window can be flagged and its whole window not); a flag stands alone only
+    /// with `aloneFrom` failed targets or more, and with `saysWhenAlone` the probe says so beforehand
+    /// (`mayFlagAlone`), as the CNN does. Records what it judged.
     final class Probe: ScanDetector {
         var name: String { "probe" }
         let schedule: ImageSchedule
         let flagged: ClosedRange<Int>
+        let aloneFrom: Int
+        let saysWhenAlone: Bool
         var judged: [(flows: Int, failedTargets: Int)] = []
 
-        init(flagged: ClosedRange<Int>, interval: Double = 60) {
+        init(flagged: ClosedRange<Int>, interval: Double = 60, aloneFrom: Int = 0, saysWhenAlone: Bool = false) {
             var schedule = ImageSchedule()
             schedule.interval = interval
             self.schedule = schedule
             self.flagged = flagged
+            self.aloneFrom = aloneFrom
+            self.saysWhenAlone = saysWhenAlone
         }
+
+        func mayFlagAlone(_ window: ClosedWindow) -> Bool { !saysWhenAlone || window.activity.failedTargets.count >= aloneFrom }
 
         var openWindowInterval: Double? { schedule.interval }
         func worthJudgingOpen(_ activity: ActivityAccumulator, judgedTargets: Int) -> Bool {
@@ -210,7 +218,9 @@ import Testing
             windows.map { w in
                 judged.append((w.activity.flows, w.activity.failedTargets.count))
                 let hit = schedule.worthScoring(w.activity) && flagged.contains(w.activity.failedTargets.count)
-                return Verdict(score: hit ? 1 : 0, flagged: hit, reason: hit ? "\(w.activity.failedTargets.count) targets" : "")
+                return Verdict(
+                    score: hit ? 1 : 0, flagged: hit, reason: hit ? "\(w.activity.failedTargets.count) targets" : "",
+                    alone: w.activity.failedTargets.count >= aloneFrom)
             }
         }
     }
@@ -275,6 +285,22 @@ import Testing
         let (alerts, detection) = try run(probe, slow, policy: .majority)
         #expect(detection.statistics.openWindows == 0 && probe.judged.count == 1)
         #expect(alerts.map(\.0.phase) == [.start, .end] && alerts[0].0.detectedAt == 1195)
+    }
+
+    /// An open window whose flag could not stand alone is not scored (it could start no episode), but
+    /// counts as judged for the schedule: the alerts are those of scoring it, with fewer windows scored.
+    @Test func openWindowsWhoseFlagCouldNotStandAloneAreNotScored() throws {
+        let quiet = Probe(flagged: 3...1000, aloneFrom: 20)
+        let (expected, scoredAll) = try run(quiet, slow)
+        let gated = Probe(flagged: 3...1000, aloneFrom: 20, saysWhenAlone: true)
+        let (alerts, detection) = try run(gated, slow)
+        // Scored open at 4, 16 and 28 failed targets; the flag at 28 starts the episode.
+        #expect(quiet.judged.dropLast().map(\.failedTargets) == [4, 16, 28])
+        #expect(gated.judged.dropLast().map(\.failedTargets) == [28])
+        #expect(scoredAll.statistics.openWindows == 3 && detection.statistics.openWindows == 1)
+        #expect(alerts.count == 2 && alerts.map(\.1) == expected.map(\.1))
+        #expect(alerts.map(\.0.detectedAt) == expected.map(\.0.detectedAt) && alerts[0].0.flows == 28)
+        #expect(alerts.map(\.0.reasons) == expected.map(\.0.reasons))
     }
 
     /// A window whose share of failures falls under the filter before the minute passes is not judged
