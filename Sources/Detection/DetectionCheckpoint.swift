@@ -38,7 +38,8 @@ extension ScanDetection {
     /// detector's counts, watched hosts and episodes, and the count of multicast and broadcast flows;
     /// version 7 each window's and episode's answered ports, transport and first and last flows (an
     /// older checkpoint restores without them: no answered ports so far, and no transport named);
-    /// version 8 the sources whose first flow is held (`firstContacts`), with that flow, its window
+    /// version 8 the sources whose first flow is held (`firstContacts`), with that flow (the fields
+    /// detection reads; the others as a new record has them), its window
     /// and whether a sweep closed it (older checkpoints have none).
     static let checkpointVersion: UInt64 = 8
 
@@ -71,7 +72,7 @@ extension ScanDetection {
         }
         w.count(firstContacts.count)
         for (source, held) in firstContacts.sorted(by: { $0.key < $1.key }) {
-            held.flow.encode(to: &w)
+            held.flow(of: source).encode(to: &w)
             w.signed(held.window)
             w.bool(held.closed)
         }

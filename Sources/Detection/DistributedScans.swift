@@ -212,9 +212,7 @@ extension ScanDetection {
 
     /// Drops the least recently probed tenth of the watched hosts (ties by address).
     private func forgetLeastRecentTargets(_ d: DistributedScanDetector) {
-        let oldest = targets.map { (lastSeen: $0.value.lastSeen, target: $0.key) }.sorted {
-            $0.lastSeen != $1.lastSeen ? $0.lastSeen < $1.lastSeen : $0.target < $1.target
-        }.prefix(max(1, d.maxTargets / 10))
+        let oldest = leastRecent(targets.map { (time: $0.value.lastSeen, key: $0.key) }, count: max(1, d.maxTargets / 10))
         for (_, target) in oldest { targets[target] = nil }
         statistics.evictedTargets += oldest.count
     }

@@ -153,10 +153,40 @@ public final class ScanDetection {
         }
     }
 
+    /// A held first flow: what detection reads of it (the parts of a `FlowKey`, and the outcome), 64
+    /// bytes where a `FlowRecord` takes about 200 with its strings; its source is the table's key.
     struct FirstContact {
-        var flow: FlowRecord
+        var start: Double
+        var destination: IPAddress
+        var uid: RecordUID
+        var sourcePort: UInt16
+        var destinationPort: UInt16
+        var transport: Transport
+        var outcome: Outcome
         var window: Int64
         var closed = false
+
+        init(flow: FlowRecord, window: Int64, closed: Bool = false) {
+            start = flow.start
+            destination = flow.destination
+            uid = flow.uid
+            sourcePort = flow.sourcePort
+            destinationPort = flow.destinationPort
+            transport = flow.transport
+            outcome = flow.outcome
+            self.window = window
+            self.closed = closed
+        }
+
+        /// The flow as detection saw it when it arrived: every field detection reads is the original's
+        /// (packets, bytes, flags and labels are not kept; no detector reads them).
+        func flow(of source: IPAddress) -> FlowRecord {
+            var r = FlowRecord(
+                start: start, end: start, source: source, destination: destination, sourcePort: sourcePort,
+                destinationPort: destinationPort, transport: transport, outcome: outcome)
+            r.uid = uid
+            return r
+        }
     }
 
     struct Episode {
@@ -188,9 +218,9 @@ public final class ScanDetection {
     // exclusivity checks on them cost about a tenth of `detect`'s throughput.
     @exclusivity(unchecked)
     var sources: [IPAddress: SourceState] = [:]
-    /// Sources seen once, with that flow, while `holdsFirstContacts`: the flow record and a table slot
-    /// (a few hundred bytes) rather than a source's state with its tables (about 1.5 KB), for the
-    /// millions of sources that send a single flow.
+    /// Sources seen once, with that flow, while `holdsFirstContacts`: a compact flow and a table slot
+    /// (80 bytes, about 170 with the table's spare capacity) rather than a source's state with its tables
+    /// (about 1.5 KB), for the millions of sources that send a single flow.
     /// `closed`: a sweep has closed the flow's window (and filed the source to be forgotten).
     @exclusivity(unchecked)
     var firstContacts: [IPAddress: FirstContact] = [:]
@@ -387,9 +417,9 @@ public final class ScanDetection {
     /// window closed if a sweep closed it since (a window of one flow, which no detector could flag, is
     /// retired with no other effect: `holdsFirstContacts`). The source's buckets were filed while held.
     private func promote(_ held: FirstContact, of source: IPAddress) -> Dictionary<IPAddress, SourceState>.Index {
-        sources[source] = SourceState(window: held.window, lastSeen: held.flow.start)
+        sources[source] = SourceState(window: held.window, lastSeen: held.start)
         let index = sources.index(forKey: source)!
-        let effects = absorb(held.flow, held.window, at: index)
+        let effects = absorb(held.flow(of: source), held.window, at: index)
         // A new state's first flow neither moves nor closes a window, and one flow crosses no bound.
         assert(
             effects.closed == nil && !effects.late && !effects.moved && !effects.crossed && !effects.due,
@@ -517,7 +547,7 @@ public final class ScanDetection {
     /// one gone or with an open window. What the expiry buckets act on.
     private func lastSeenIfClosed(_ source: IPAddress) -> Double? {
         if let state = sources[source] { return state.activity.flows == 0 ? state.lastSeen : nil }
-        if let held = firstContacts[source], held.closed { return held.flow.start }
+        if let held = firstContacts[source], held.closed { return held.start }
         return nil
     }
 
@@ -596,7 +626,7 @@ public final class ScanDetection {
                 guard let state = sources[source] else {
                     if let held = firstContacts[source], held.window == w, !held.closed {
                         firstContacts[source]!.closed = true
-                        fileIdle(source, lastSeen: held.flow.start)
+                        fileIdle(source, lastSeen: held.start)
                     }
                     continue
                 }
@@ -640,11 +670,9 @@ public final class ScanDetection {
         let drop = max(1, settings.maxSources / 10)
         // Ties (sources last seen at the same moment) go by address, not by the table's hash order, so
         // that the same flows evict the same sources in every process, restored from a checkpoint or not.
-        // Only times and addresses are sorted, not the states.
-        let held = firstContacts.lazy.map { (lastSeen: $0.value.flow.start, source: $0.key) }
-        let oldest = (sources.map { (lastSeen: $0.value.lastSeen, source: $0.key) } + held).sorted {
-            $0.lastSeen != $1.lastSeen ? $0.lastSeen < $1.lastSeen : $0.source < $1.source
-        }.prefix(drop)
+        // Only times and addresses are ordered, not the states.
+        let held = firstContacts.lazy.map { (time: $0.value.start, key: $0.key) }
+        let oldest = leastRecent(sources.map { (time: $0.value.lastSeen, key: $0.key) } + held, count: drop)
         for (_, source) in oldest {
             // A held source's window holds one flow: nothing to judge.
             if firstContacts.removeValue(forKey: source) != nil { continue }
