@@ -15,10 +15,10 @@
 #   - scans hidden in a workstation's browsing: seed 2029, 50 sources probing 5-14 ports of one host
 #     every 10 minutes among their own web traffic, beside web and busy clients, so that answered
 #     connections around a host's failed ports do not pass for a busy client.
-# Held-out checks: a different seed (7) with 60 busy clients and 20 hidden scans of seed 8, so a different network,
-# different sources and different scan parameters, every image scored, whole and open windows
-# reported apart; then the real captures in Tests/Fixtures/realtools (nmap, hping3 and real clients
-# in a network namespace, five exporters), which no training image comes from.
+# Held-out checks: a different seed (7) with 60 busy clients and 20 hidden scans of seed 8, so a
+# different network, different sources and different scan parameters, every image scored, whole and
+# open windows reported apart; then the real captures in Tests/Fixtures/realtools (real scanners and
+# clients in a network namespace, as Argus and nfdump export them), which no training image comes from.
 # The same seeds and thread count give the same model bytes on the same machine type.
 set -euo pipefail
 cd "$(dirname "$0")/.."
