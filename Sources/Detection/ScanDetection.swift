@@ -179,7 +179,8 @@ public final class ScanDetection {
         }
 
         /// The flow as detection saw it when it arrived: every field detection reads is the original's
-        /// (packets, bytes, flags and labels are not kept; no detector reads them).
+        /// (packets, bytes, flags and labels are not kept; no detector reads them: one that does must
+        /// keep them here).
         func flow(of source: IPAddress) -> FlowRecord {
             var r = FlowRecord(
                 start: start, end: start, source: source, destination: destination, sourcePort: sourcePort,
