@@ -4,9 +4,9 @@
 /// field whatever that first value was. Integers are written as integers. A number that is not
 /// finite is written as `null`, as JSON has no such number.
 public func jsonLine(_ value: some Encodable) -> String {
-    let root = JSONTree()
+    let tree = JSONTree()
     do {
-        try JSONTree.encode(value, into: root, path: [])
+        try value.encode(to: JSONTree.Encoder(tree: tree, node: JSONTree.root))
     } catch {
         // The encoder itself never throws; only a value's own `encode(to:)` can, and Flowhound's alerts
         // and records do not.
@@ -14,7 +14,7 @@ public func jsonLine(_ value: some Encodable) -> String {
     }
     var out: [UInt8] = []
     out.reserveCapacity(1024)
-    root.write(to: &out)
+    tree.write(JSONTree.root, to: &out)
     return String(decoding: out, as: UTF8.self)
 }
 
@@ -22,6 +22,12 @@ public func jsonLine(_ value: some Encodable) -> String {
 /// characters as `\n`, `\r`, `\t` or `\u00XX`, everything else as its UTF-8.
 public func appendJSONString(_ text: String, to out: inout [UInt8]) {
     out.append(UInt8(ascii: "\""))
+    // Most text needs no escape: copied at once.
+    if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        out.append(contentsOf: text.utf8)
+        out.append(UInt8(ascii: "\""))
+        return
+    }
     for b in text.utf8 {
         switch b {
         case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
@@ -40,8 +46,10 @@ public func appendJSONString(_ text: String, to out: inout [UInt8]) {
     out.append(UInt8(ascii: "\""))
 }
 
-/// A JSON value as `jsonLine`'s encoder builds it. A class, so that containers handed out by the
-/// encoder can fill in what they were given after the encoder call returned.
+/// The JSON values `jsonLine`'s encoder builds, in one array: a node is an index, an object's members
+/// and an array's items are indices too. One table for a whole value rather than an object and a
+/// dictionary for every node: an alert is a hundred values or so, and allocating each was most of
+/// the cost of writing it.
 final class JSONTree {
     enum Kind {
         case null
@@ -51,49 +59,77 @@ final class JSONTree {
         case double(Double)
         case float(Float)
         case string(String)
-        case array([JSONTree])
-        case object([String: JSONTree])
+        case array([Int])
+        /// Members in the order they were set; written sorted by key. A key set twice keeps its last
+        /// value, as a dictionary would.
+        case object([(key: String, node: Int)])
     }
-    var kind = Kind.null
 
-    /// Encodes `value` into `node`: floating-point values directly, so that they keep their type;
-    /// everything else by its own `encode(to:)`.
-    static func encode<T: Encodable>(_ value: T, into node: JSONTree, path: [any CodingKey]) throws {
-        switch value {
-        case let d as Double: node.kind = .double(d)
-        case let f as Float: node.kind = .float(f)
-        default: try value.encode(to: Encoder(node: node, codingPath: path))
+    static let root = 0
+    private(set) var kinds: [Kind] = [.null]
+    /// Each node's parent and the key it has there (nil for the root), for `codingPath`, which is
+    /// worked out only when asked.
+    private var parents: [(node: Int, key: any CodingKey)?] = [nil]
+
+    func add(_ kind: Kind = .null, under parent: Int, key: any CodingKey) -> Int {
+        kinds.append(kind)
+        parents.append((parent, key))
+        return kinds.count - 1
+    }
+
+    func codingPath(_ node: Int) -> [any CodingKey] {
+        var path: [any CodingKey] = []
+        var at = node
+        while let (parent, key) = parents[at] {
+            path.append(key)
+            at = parent
         }
+        return path.reversed()
     }
 
-    /// Makes the node an object (keeping its members if it is one) and sets `key`.
-    func set(_ key: String, _ child: JSONTree) {
-        guard case .object(var members) = kind else {
-            kind = .object([key: child])
+    /// Makes `node` an object (keeping its members if it is one) and sets `key` to `child`.
+    func set(_ node: Int, _ key: String, _ child: Int) {
+        guard case .object(var members) = kinds[node] else {
+            kinds[node] = .object([(key, child)])
             return
         }
-        kind = .null  // releases the dictionary so that it is changed in place
-        members[key] = child
-        kind = .object(members)
+        kinds[node] = .null  // releases the members so that they are changed in place
+        if let i = members.firstIndex(where: { $0.key == key }) {
+            members[i].node = child
+        } else {
+            members.append((key, child))
+        }
+        kinds[node] = .object(members)
     }
 
-    func append(_ child: JSONTree) {
-        guard case .array(var items) = kind else {
-            kind = .array([child])
+    /// Makes `node` an array (keeping its items if it is one) and appends `child`.
+    func append(_ node: Int, _ child: Int) {
+        guard case .array(var items) = kinds[node] else {
+            kinds[node] = .array([child])
             return
         }
-        kind = .null
+        kinds[node] = .null
         items.append(child)
-        kind = .array(items)
+        kinds[node] = .array(items)
     }
 
-    var count: Int {
-        if case .array(let items) = kind { return items.count }
+    func makeObject(_ node: Int) {
+        if case .object = kinds[node] {} else { kinds[node] = .object([]) }
+    }
+
+    func makeArray(_ node: Int) {
+        if case .array = kinds[node] {} else { kinds[node] = .array([]) }
+    }
+
+    func setKind(_ node: Int, _ kind: Kind) { kinds[node] = kind }
+
+    func count(_ node: Int) -> Int {
+        if case .array(let items) = kinds[node] { return items.count }
         return 0
     }
 
-    func write(to out: inout [UInt8]) {
-        switch kind {
+    func write(_ node: Int, to out: inout [UInt8]) {
+        switch kinds[node] {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case .integer(let text): out.append(contentsOf: text.utf8)
@@ -104,16 +140,16 @@ final class JSONTree {
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                item.write(to: &out)
+                write(item, to: &out)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            for (i, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            for (i, member) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                appendJSONString(key, to: &out)
+                appendJSONString(member.key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                members[key]!.write(to: &out)
+                write(member.node, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -125,71 +161,73 @@ final class JSONTree {
         out.append(contentsOf: (text ?? "null").utf8)
     }
 
+    /// A Double or Float encodes itself through `Single`, as `.double` or `.float`, so it keeps its
+    /// type; everything else by its own `encode(to:)` too.
     struct Encoder: Swift.Encoder {
-        let node: JSONTree
-        let codingPath: [any CodingKey]
+        let tree: JSONTree
+        let node: Int
+        var codingPath: [any CodingKey] { tree.codingPath(node) }
         var userInfo: [CodingUserInfoKey: Any] { [:] }
 
         func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-            if case .object = node.kind {} else { node.kind = .object([:]) }
-            return KeyedEncodingContainer(Keyed(node: node, codingPath: codingPath))
+            tree.makeObject(node)
+            return KeyedEncodingContainer(Keyed(tree: tree, node: node))
         }
         func unkeyedContainer() -> any UnkeyedEncodingContainer {
-            if case .array = node.kind {} else { node.kind = .array([]) }
-            return Unkeyed(node: node, codingPath: codingPath)
+            tree.makeArray(node)
+            return Unkeyed(tree: tree, node: node)
         }
-        func singleValueContainer() -> any SingleValueEncodingContainer { Single(node: node, codingPath: codingPath) }
+        func singleValueContainer() -> any SingleValueEncodingContainer { Single(tree: tree, node: node) }
     }
 
     struct Keyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
-        let node: JSONTree
-        let codingPath: [any CodingKey]
+        let tree: JSONTree
+        let node: Int
+        var codingPath: [any CodingKey] { tree.codingPath(node) }
 
-        private func put(_ kind: Kind, _ key: Key) {
-            let child = JSONTree()
-            child.kind = kind
-            node.set(key.stringValue, child)
+        private func child(_ key: Key, _ kind: Kind = .null) -> Int {
+            let child = tree.add(kind, under: node, key: key)
+            tree.set(node, key.stringValue, child)
+            return child
         }
-        mutating func encodeNil(forKey key: Key) throws { put(.null, key) }
-        mutating func encode(_ value: Bool, forKey key: Key) throws { put(.bool(value), key) }
-        mutating func encode(_ value: String, forKey key: Key) throws { put(.string(value), key) }
-        mutating func encode(_ value: Double, forKey key: Key) throws { put(.double(value), key) }
-        mutating func encode(_ value: Float, forKey key: Key) throws { put(.float(value), key) }
-        mutating func encode(_ value: Int, forKey key: Key) throws { put(.integer(String(value)), key) }
-        mutating func encode(_ value: Int8, forKey key: Key) throws { put(.integer(String(value)), key) }
-        mutating func encode(_ value: Int16, forKey key: Key) throws { put(.integer(String(value)), key) }
-        mutating func encode(_ value: Int32, forKey key: Key) throws { put(.integer(String(value)), key) }
-        mutating func encode(_ value: Int64, forKey key: Key) throws { put(.integer(String(value)), key) }
-        mutating func encode(_ value: UInt, forKey key: Key) throws { put(.integer(String(value)), key) }
-        mutating func encode(_ value: UInt8, forKey key: Key) throws { put(.integer(String(value)), key) }
-        mutating func encode(_ value: UInt16, forKey key: Key) throws { put(.integer(String(value)), key) }
-        mutating func encode(_ value: UInt32, forKey key: Key) throws { put(.integer(String(value)), key) }
-        mutating func encode(_ value: UInt64, forKey key: Key) throws { put(.integer(String(value)), key) }
+        mutating func encodeNil(forKey key: Key) throws { _ = child(key) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { _ = child(key, .bool(value)) }
+        mutating func encode(_ value: String, forKey key: Key) throws { _ = child(key, .string(value)) }
+        mutating func encode(_ value: Double, forKey key: Key) throws { _ = child(key, .double(value)) }
+        mutating func encode(_ value: Float, forKey key: Key) throws { _ = child(key, .float(value)) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { _ = child(key, .integer(String(value))) }
+        mutating func encode(_ value: Int8, forKey key: Key) throws { _ = child(key, .integer(String(value))) }
+        mutating func encode(_ value: Int16, forKey key: Key) throws { _ = child(key, .integer(String(value))) }
+        mutating func encode(_ value: Int32, forKey key: Key) throws { _ = child(key, .integer(String(value))) }
+        mutating func encode(_ value: Int64, forKey key: Key) throws { _ = child(key, .integer(String(value))) }
+        mutating func encode(_ value: UInt, forKey key: Key) throws { _ = child(key, .integer(String(value))) }
+        mutating func encode(_ value: UInt8, forKey key: Key) throws { _ = child(key, .integer(String(value))) }
+        mutating func encode(_ value: UInt16, forKey key: Key) throws { _ = child(key, .integer(String(value))) }
+        mutating func encode(_ value: UInt32, forKey key: Key) throws { _ = child(key, .integer(String(value))) }
+        mutating func encode(_ value: UInt64, forKey key: Key) throws { _ = child(key, .integer(String(value))) }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-            let child = JSONTree()
-            try JSONTree.encode(value, into: child, path: codingPath + [key])
-            node.set(key.stringValue, child)
+            try value.encode(to: Encoder(tree: tree, node: child(key)))
         }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
-            let child = JSONTree()
-            node.set(key.stringValue, child)
-            return Encoder(node: child, codingPath: codingPath + [key]).container(keyedBy: keyType)
+            Encoder(tree: tree, node: child(key)).container(keyedBy: keyType)
         }
         mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-            let child = JSONTree()
-            node.set(key.stringValue, child)
-            return Encoder(node: child, codingPath: codingPath + [key]).unkeyedContainer()
+            Encoder(tree: tree, node: child(key)).unkeyedContainer()
         }
         mutating func superEncoder() -> any Swift.Encoder {
-            let child = JSONTree()
-            node.set("super", child)
-            return Encoder(node: child, codingPath: codingPath)
+            let child = tree.add(under: node, key: Super())
+            tree.set(node, "super", child)
+            return Encoder(tree: tree, node: child)
         }
-        mutating func superEncoder(forKey key: Key) -> any Swift.Encoder {
-            let child = JSONTree()
-            node.set(key.stringValue, child)
-            return Encoder(node: child, codingPath: codingPath + [key])
-        }
+        mutating func superEncoder(forKey key: Key) -> any Swift.Encoder { Encoder(tree: tree, node: child(key)) }
+    }
+
+    struct Super: CodingKey {
+        var stringValue: String { "super" }
+        var intValue: Int? { nil }
+        init() {}
+        init?(stringValue: String) { nil }
+        init?(intValue: Int) { nil }
     }
 
     struct Index: CodingKey {
@@ -201,73 +239,58 @@ final class JSONTree {
     }
 
     struct Unkeyed: UnkeyedEncodingContainer {
-        let node: JSONTree
-        let codingPath: [any CodingKey]
-        var count: Int { node.count }
+        let tree: JSONTree
+        let node: Int
+        var codingPath: [any CodingKey] { tree.codingPath(node) }
+        var count: Int { tree.count(node) }
 
-        private func put(_ kind: Kind) {
-            let child = JSONTree()
-            child.kind = kind
-            node.append(child)
+        private func item(_ kind: Kind = .null) -> Int {
+            let child = tree.add(kind, under: node, key: Index(count))
+            tree.append(node, child)
+            return child
         }
-        mutating func encodeNil() throws { put(.null) }
-        mutating func encode(_ value: Bool) throws { put(.bool(value)) }
-        mutating func encode(_ value: String) throws { put(.string(value)) }
-        mutating func encode(_ value: Double) throws { put(.double(value)) }
-        mutating func encode(_ value: Float) throws { put(.float(value)) }
-        mutating func encode(_ value: Int) throws { put(.integer(String(value))) }
-        mutating func encode(_ value: Int8) throws { put(.integer(String(value))) }
-        mutating func encode(_ value: Int16) throws { put(.integer(String(value))) }
-        mutating func encode(_ value: Int32) throws { put(.integer(String(value))) }
-        mutating func encode(_ value: Int64) throws { put(.integer(String(value))) }
-        mutating func encode(_ value: UInt) throws { put(.integer(String(value))) }
-        mutating func encode(_ value: UInt8) throws { put(.integer(String(value))) }
-        mutating func encode(_ value: UInt16) throws { put(.integer(String(value))) }
-        mutating func encode(_ value: UInt32) throws { put(.integer(String(value))) }
-        mutating func encode(_ value: UInt64) throws { put(.integer(String(value))) }
-        mutating func encode<T: Encodable>(_ value: T) throws {
-            let child = JSONTree()
-            try JSONTree.encode(value, into: child, path: codingPath + [Index(count)])
-            node.append(child)
-        }
+        mutating func encodeNil() throws { _ = item() }
+        mutating func encode(_ value: Bool) throws { _ = item(.bool(value)) }
+        mutating func encode(_ value: String) throws { _ = item(.string(value)) }
+        mutating func encode(_ value: Double) throws { _ = item(.double(value)) }
+        mutating func encode(_ value: Float) throws { _ = item(.float(value)) }
+        mutating func encode(_ value: Int) throws { _ = item(.integer(String(value))) }
+        mutating func encode(_ value: Int8) throws { _ = item(.integer(String(value))) }
+        mutating func encode(_ value: Int16) throws { _ = item(.integer(String(value))) }
+        mutating func encode(_ value: Int32) throws { _ = item(.integer(String(value))) }
+        mutating func encode(_ value: Int64) throws { _ = item(.integer(String(value))) }
+        mutating func encode(_ value: UInt) throws { _ = item(.integer(String(value))) }
+        mutating func encode(_ value: UInt8) throws { _ = item(.integer(String(value))) }
+        mutating func encode(_ value: UInt16) throws { _ = item(.integer(String(value))) }
+        mutating func encode(_ value: UInt32) throws { _ = item(.integer(String(value))) }
+        mutating func encode(_ value: UInt64) throws { _ = item(.integer(String(value))) }
+        mutating func encode<T: Encodable>(_ value: T) throws { try value.encode(to: Encoder(tree: tree, node: item())) }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-            let child = JSONTree()
-            let path = codingPath + [Index(count)]
-            node.append(child)
-            return Encoder(node: child, codingPath: path).container(keyedBy: keyType)
+            Encoder(tree: tree, node: item()).container(keyedBy: keyType)
         }
-        mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-            let child = JSONTree()
-            let path = codingPath + [Index(count)]
-            node.append(child)
-            return Encoder(node: child, codingPath: path).unkeyedContainer()
-        }
-        mutating func superEncoder() -> any Swift.Encoder {
-            let child = JSONTree()
-            let path = codingPath + [Index(count)]
-            node.append(child)
-            return Encoder(node: child, codingPath: path)
-        }
+        mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { Encoder(tree: tree, node: item()).unkeyedContainer() }
+        mutating func superEncoder() -> any Swift.Encoder { Encoder(tree: tree, node: item()) }
     }
 
     struct Single: SingleValueEncodingContainer {
-        let node: JSONTree
-        let codingPath: [any CodingKey]
-        mutating func encodeNil() throws { node.kind = .null }
-        mutating func encode(_ value: Bool) throws { node.kind = .bool(value) }
-        mutating func encode(_ value: String) throws { node.kind = .string(value) }
-        mutating func encode(_ value: Double) throws { node.kind = .double(value) }
-        mutating func encode(_ value: Float) throws { node.kind = .float(value) }
-        mutating func encode(_ value: Int) throws { node.kind = .integer(String(value)) }
-        mutating func encode(_ value: Int8) throws { node.kind = .integer(String(value)) }
-        mutating func encode(_ value: Int16) throws { node.kind = .integer(String(value)) }
-        mutating func encode(_ value: Int32) throws { node.kind = .integer(String(value)) }
-        mutating func encode(_ value: Int64) throws { node.kind = .integer(String(value)) }
-        mutating func encode(_ value: UInt) throws { node.kind = .integer(String(value)) }
-        mutating func encode(_ value: UInt8) throws { node.kind = .integer(String(value)) }
-        mutating func encode(_ value: UInt16) throws { node.kind = .integer(String(value)) }
-        mutating func encode(_ value: UInt32) throws { node.kind = .integer(String(value)) }
-        mutating func encode(_ value: UInt64) throws { node.kind = .integer(String(value)) }
-        mutating func encode<T: Encodable>(_ value: T) throws { try JSONTree.encode(value, into: node, path: codingPath) }
+        let tree: JSONTree
+        let node: Int
+        var codingPath: [any CodingKey] { tree.codingPath(node) }
+        mutating func encodeNil() throws { tree.setKind(node, .null) }
+        mutating func encode(_ value: Bool) throws { tree.setKind(node, .bool(value)) }
+        mutating func encode(_ value: String) throws { tree.setKind(node, .string(value)) }
+        mutating func encode(_ value: Double) throws { tree.setKind(node, .double(value)) }
+        mutating func encode(_ value: Float) throws { tree.setKind(node, .float(value)) }
+        mutating func encode(_ value: Int) throws { tree.setKind(node, .integer(String(value))) }
+        mutating func encode(_ value: Int8) throws { tree.setKind(node, .integer(String(value))) }
+        mutating func encode(_ value: Int16) throws { tree.setKind(node, .integer(String(value))) }
+        mutating func encode(_ value: Int32) throws { tree.setKind(node, .integer(String(value))) }
+        mutating func encode(_ value: Int64) throws { tree.setKind(node, .integer(String(value))) }
+        mutating func encode(_ value: UInt) throws { tree.setKind(node, .integer(String(value))) }
+        mutating func encode(_ value: UInt8) throws { tree.setKind(node, .integer(String(value))) }
+        mutating func encode(_ value: UInt16) throws { tree.setKind(node, .integer(String(value))) }
+        mutating func encode(_ value: UInt32) throws { tree.setKind(node, .integer(String(value))) }
+        mutating func encode(_ value: UInt64) throws { tree.setKind(node, .integer(String(value))) }
+        mutating func encode<T: Encodable>(_ value: T) throws { try value.encode(to: Encoder(tree: tree, node: node)) }
     }
 }

@@ -34,6 +34,39 @@ import Testing
         #expect(parsed["whole"]?.kind == "float" && parsed["count"]?.kind == "integer" && parsed["nested"]?["ratio"]?.kind == "float")
     }
 
+    /// What an `encode(to:)` may do beyond plain fields: nested containers, a key set twice (the last
+    /// value stays, as in a dictionary), a super encoder, and a coding path that names where it is.
+    struct Unusual: Encodable {
+        enum Keys: String, CodingKey { case a, b, list, inner }
+        final class Paths: @unchecked Sendable { var seen: [String] = [] }
+        let paths = Paths()
+        struct Leaf: Encodable {
+            let paths: Paths
+            func encode(to encoder: any Encoder) throws {
+                paths.seen.append(encoder.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "."))
+                var c = encoder.singleValueContainer()
+                try c.encode("leaf")
+            }
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(1, forKey: .a)
+            try c.encode(2, forKey: .a)
+            var list = c.nestedUnkeyedContainer(forKey: .list)
+            try list.encode(Leaf(paths: paths))
+            try list.encode(Leaf(paths: paths))
+            var inner = c.nestedContainer(keyedBy: Keys.self, forKey: .inner)
+            try inner.encode(Leaf(paths: paths), forKey: .b)
+            try Leaf(paths: paths).encode(to: c.superEncoder())
+        }
+    }
+
+    @Test func nestedContainersRepeatedKeysAndCodingPaths() {
+        let value = Unusual()
+        #expect(jsonLine(value) == #"{"a":2,"inner":{"b":"leaf"},"list":["leaf","leaf"],"super":"leaf"}"#)
+        #expect(value.paths.seen == ["list.0", "list.1", "inner.b", "super"])
+    }
+
     @Test func sha1MatchesTheStandardVectors() {
         #expect(hex(sha1([])) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
         #expect(hex(sha1(Array("abc".utf8))) == "a9993e364706816aba3e25717850c26c9cd0d89d")
