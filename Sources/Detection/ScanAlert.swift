@@ -124,7 +124,80 @@ public struct ScanAlert: Sendable {
 
     /// The alert as one line of JSON: Elastic Common Schema names where they exist, Flowhound's own
     /// detail under `flowhound`. `context` gives the writing time and machine.
-    public func json(_ context: AlertFields.Context = .now()) -> String { jsonLine(ECS(self, context)) }
+    public func json(_ context: AlertFields.Context = .now()) -> String {
+        var w = JSONLineWriter()
+        write(to: &w, context)
+        return w.line
+    }
+
+    /// The same line through the `Encodable` document (`ECS`), which `json` writes directly, several
+    /// times faster: tests hold the two to the same bytes.
+    func encodableJSON(_ context: AlertFields.Context) -> String { jsonLine(ECS(self, context)) }
+
+    /// `ECS`'s members in sorted key order, each value as `ECS.init` makes it.
+    private func write(to w: inout JSONLineWriter, _ context: AlertFields.Context) {
+        let severity = self.severity
+        let onePort = ports.count == 1 ? ports.first : nil
+        let hosts = self.hosts.prefix(ScanAlert.listedHosts).map(\.description)
+        w.beginObject()
+        w.key("@timestamp"); w.string(CivilTime.iso8601Milliseconds(phaseTime))
+        if scannedHost != nil || onePort != nil {
+            w.key("destination"); AlertEndpoint(ip: scannedHost?.description, port: onePort).write(to: &w)
+        }
+        w.key("ecs"); AlertFields.ECS().write(to: &w)
+        w.key("event")
+        AlertFields.Event(
+            id: eventID, action: "port-scan-\(phase.rawValue)", dataset: ScanAlert.dataset, context: context, start: firstSeen,
+            end: lastSeen, severity: severity
+        ).write(to: &w)
+        w.key("flowhound")
+        w.beginObject()
+        w.key("answered_ports"); w.integers(answeredPorts.prefix(ScanAlert.listedPorts))
+        w.key("detected_at"); w.string(CivilTime.iso8601Milliseconds(detectedAt))
+        w.key("detectors"); w.strings(reasons.keys.sorted())
+        w.key("distinct_answered_ports"); w.integer(answeredPorts.count)
+        w.key("distinct_hosts"); w.integer(self.hosts.count)
+        w.key("distinct_ports"); w.integer(ports.count)
+        w.key("episode_id"); w.string(episodeID)
+        w.key("failed_flows"); w.integer(failedFlows)
+        w.key("failure_ratio"); w.double((failureRatio * 10000).rounded() / 10000)
+        if let firstFlow { w.key("first_flow"); AlertFlow(firstFlow).write(to: &w) }
+        w.key("flows"); w.integer(flows)
+        w.key("hosts"); w.strings(hosts)
+        w.key("hosts_truncated"); w.bool(self.hosts.count > ScanAlert.listedHosts)
+        if let lastFlow { w.key("last_flow"); AlertFlow(lastFlow).write(to: &w) }
+        w.key("phase"); w.string(phase.rawValue)
+        w.key("port_ranges"); w.string(ScanAlert.ranges(ports, limit: 50))
+        w.key("ports"); w.integers(ports.prefix(ScanAlert.listedPorts))
+        w.key("ports_truncated"); w.bool(ports.count > ScanAlert.listedPorts)
+        w.key("reasons")
+        w.beginObject()
+        for name in reasons.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { w.key(name); w.string(reasons[name]!) }
+        w.endObject()
+        w.key("scan_type"); w.string(scanType)
+        w.key("scores")
+        w.beginObject()
+        for name in scores.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            w.key(name); w.double((scores[name]! * 10000).rounded() / 10000)
+        }
+        w.endObject()
+        w.key("severity"); w.string(severity.name)
+        if let sourceReputation { w.key("source_reputation"); w.raw(jsonLine(ECS.Reputation(value: sourceReputation))) }
+        w.key("windows"); w.integer(windows)
+        w.endObject()
+        w.key("message"); w.string(explanation)
+        if let transport { w.key("network"); AlertNetwork(transport: transport.description).write(to: &w) }
+        w.key("observer"); AlertFields.Observer(context).write(to: &w)
+        w.key("related"); AlertRelated(ip: [source.description] + hosts).write(to: &w)
+        w.key("rule")
+        AlertFields.Rule(
+            id: "flowhound-scan-\(scanType)", name: "Port scan (\(scanType))", category: "port scan",
+            description: ScanAlert.ruleDescriptions[scanType] ?? ""
+        ).write(to: &w)
+        w.key("source"); AlertEndpoint(ip: source.description, reputation: sourceReputation).write(to: &w)
+        w.key("threat"); AlertFields.Threat().write(to: &w)
+        w.endObject()
+    }
 
     private struct ECS: Encodable {
         struct Detail: Encodable {
@@ -218,11 +291,23 @@ public struct ScanAlert: Sendable {
 /// `network.*` of an alert whose flows all had one transport.
 struct AlertNetwork: Encodable {
     var transport: String
+
+    func write(to w: inout JSONLineWriter) {
+        w.beginObject()
+        w.key("transport"); w.string(transport)
+        w.endObject()
+    }
 }
 
 /// `related.ip`: every address an alert names.
 struct AlertRelated: Encodable {
     var ip: [String]
+
+    func write(to w: inout JSONLineWriter) {
+        w.beginObject()
+        w.key("ip"); w.strings(ip)
+        w.endObject()
+    }
 }
 
 /// A flow behind an alert, as another tool can find it: its start, ends, transport, Community ID, and
@@ -245,6 +330,19 @@ struct AlertFlow: Encodable {
         transport = key.transport.description
         community_id = key.communityID
         uid = key.uid.isEmpty ? nil : key.uid.description
+    }
+
+    func write(to w: inout JSONLineWriter) {
+        w.beginObject()
+        if let community_id { w.key("community_id"); w.string(community_id) }
+        w.key("destination_ip"); w.string(destination_ip)
+        w.key("destination_port"); w.integer(destination_port)
+        w.key("source_ip"); w.string(source_ip)
+        w.key("source_port"); w.integer(source_port)
+        w.key("timestamp"); w.string(timestamp)
+        w.key("transport"); w.string(transport)
+        if let uid { w.key("uid"); w.string(uid) }
+        w.endObject()
     }
 }
 

@@ -1,3 +1,5 @@
+import Support
+
 /// What a reputation source (Flowhound's IP model, or another) says of an address, in the form an
 /// alert about that address shows it. Detection reports scan sources without it; a layer that also
 /// knows reputation adds it to the alerts afterwards, so neither has to depend on the other.
@@ -34,5 +36,33 @@ public struct AlertEndpoint: Encodable, Sendable {
         self.port = port
         geo = reputation?.country.map(Geo.init)
         `as` = reputation?.asn.map { AS(number: $0, organization: reputation?.asOrganization.map(AS.Organization.init)) }
+    }
+}
+
+extension AlertEndpoint {
+    /// Written directly, members in sorted key order: the same bytes as `jsonLine` writes of it.
+    public func write(to w: inout JSONLineWriter) {
+        w.beginObject()
+        if let system = `as` {
+            w.key("as")
+            w.beginObject()
+            w.key("number"); w.integer(system.number)
+            if let organization = system.organization {
+                w.key("organization")
+                w.beginObject()
+                w.key("name"); w.string(organization.name)
+                w.endObject()
+            }
+            w.endObject()
+        }
+        if let geo {
+            w.key("geo")
+            w.beginObject()
+            w.key("country_iso_code"); w.string(geo.country_iso_code)
+            w.endObject()
+        }
+        if let ip { w.key("ip"); w.string(ip) }
+        if let port { w.key("port"); w.integer(port) }
+        w.endObject()
     }
 }

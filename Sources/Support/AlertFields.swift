@@ -141,3 +141,75 @@ public enum AlertFields {
         public init() {}
     }
 }
+
+// Each shared part written directly (`JSONLineWriter`), members in sorted key order: the same bytes
+// as `jsonLine` writes of it, which a test checks.
+extension AlertFields.ECS {
+    public func write(to w: inout JSONLineWriter) {
+        w.beginObject()
+        w.key("version"); w.string(version)
+        w.endObject()
+    }
+}
+
+extension AlertFields.Observer {
+    public func write(to w: inout JSONLineWriter) {
+        w.beginObject()
+        w.key("hostname"); w.string(hostname)
+        w.key("product"); w.string(product)
+        w.key("type"); w.string(type)
+        w.key("vendor"); w.string(vendor)
+        w.key("version"); w.string(version)
+        w.endObject()
+    }
+}
+
+extension AlertFields.Event {
+    public func write(to w: inout JSONLineWriter) {
+        w.beginObject()
+        w.key("action"); w.string(action)
+        w.key("category"); w.strings(category)
+        w.key("created"); w.string(created)
+        w.key("dataset"); w.string(dataset)
+        w.key("duration"); w.integer(duration)
+        w.key("end"); w.string(end)
+        w.key("id"); w.string(id)
+        w.key("kind"); w.string(kind)
+        w.key("module"); w.string(module)
+        w.key("risk_score"); w.double(risk_score)
+        w.key("severity"); w.integer(severity)
+        w.key("start"); w.string(start)
+        w.key("type"); w.strings(type)
+        w.endObject()
+    }
+}
+
+extension AlertFields.Rule {
+    public func write(to w: inout JSONLineWriter) {
+        w.beginObject()
+        w.key("category"); w.string(category)
+        w.key("description"); w.string(description)
+        w.key("id"); w.string(id)
+        w.key("name"); w.string(name)
+        w.key("ruleset"); w.string(ruleset)
+        w.key("version"); w.string(version)
+        w.endObject()
+    }
+}
+
+extension AlertFields.Threat {
+    public func write(to w: inout JSONLineWriter) {
+        func item(_ i: Item) {
+            w.beginObject()
+            w.key("id"); w.strings(i.id)
+            w.key("name"); w.strings(i.name)
+            w.key("reference"); w.strings(i.reference)
+            w.endObject()
+        }
+        w.beginObject()
+        w.key("framework"); w.string(framework)
+        w.key("tactic"); item(tactic)
+        w.key("technique"); item(technique)
+        w.endObject()
+    }
+}

@@ -294,3 +294,107 @@ final class JSONTree {
         mutating func encode<T: Encodable>(_ value: T) throws { try value.encode(to: Encoder(tree: tree, node: node)) }
     }
 }
+
+/// Writes one JSON line directly, for a type whose fields are fixed and worth the speed (a scan
+/// alert is written for every episode, twice): the caller names each object's members in sorted key
+/// order, as `jsonLine` would write them, and numbers follow `jsonLine`'s rules (integers as
+/// integers, every floating-point number with a fraction or an exponent, `null` when not finite).
+/// A test holds each such writer to `jsonLine`'s output for the same values.
+public struct JSONLineWriter {
+    public private(set) var bytes: [UInt8] = []
+    /// For each open object or array: whether it has no member yet.
+    private var empty: [Bool] = []
+    /// A key was just written: the next value is its member's.
+    private var keyed = false
+
+    public init(capacity: Int = 2048) { bytes.reserveCapacity(capacity) }
+
+    public var line: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// A comma before every member or item but an object's or array's first.
+    private mutating func separate() {
+        guard let first = empty.last else { return }
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        empty[empty.count - 1] = false
+    }
+
+    private mutating func valueStart() {
+        if keyed {
+            keyed = false
+        } else {
+            separate()
+        }
+    }
+
+    /// A member's key; its value is what is written next.
+    public mutating func key(_ name: String) {
+        separate()
+        appendJSONString(name, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        keyed = true
+    }
+
+    public mutating func beginObject() {
+        valueStart()
+        bytes.append(UInt8(ascii: "{"))
+        empty.append(true)
+    }
+
+    public mutating func endObject() {
+        empty.removeLast()
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    public mutating func beginArray() {
+        valueStart()
+        bytes.append(UInt8(ascii: "["))
+        empty.append(true)
+    }
+
+    public mutating func endArray() {
+        empty.removeLast()
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    public mutating func string(_ text: String) {
+        valueStart()
+        appendJSONString(text, to: &bytes)
+    }
+
+    public mutating func integer(_ value: some BinaryInteger) {
+        valueStart()
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    public mutating func double(_ value: Double) {
+        valueStart()
+        bytes.append(contentsOf: (value.isFinite ? value.description : "null").utf8)
+    }
+
+    public mutating func bool(_ value: Bool) {
+        valueStart()
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    /// Text that is already one JSON value (`jsonLine` of a nested value).
+    public mutating func raw(_ json: String) {
+        valueStart()
+        bytes.append(contentsOf: json.utf8)
+    }
+}
+
+extension JSONLineWriter {
+    /// An array of strings.
+    public mutating func strings(_ items: some Sequence<String>) {
+        beginArray()
+        for item in items { string(item) }
+        endArray()
+    }
+
+    /// An array of integers.
+    public mutating func integers<T: BinaryInteger>(_ items: some Sequence<T>) {
+        beginArray()
+        for item in items { integer(item) }
+        endArray()
+    }
+}
