@@ -130,8 +130,8 @@ public struct ScanAlert: Sendable {
         return w.line
     }
 
-    /// The same line through the `Encodable` document (`ECS`), which `json` writes directly, several
-    /// times faster: tests hold the two to the same bytes.
+    /// The same line through the `Encodable` document (`ECS`), which `json` writes directly without the
+    /// generic encoder's walk: tests hold the two to the same bytes.
     func encodableJSON(_ context: AlertFields.Context) -> String { jsonLine(ECS(self, context)) }
 
     /// `ECS`'s members in sorted key order, each value as `ECS.init` makes it.
