@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Detection benchmark: `flowhound detect` end to end (reading, windows, the three detectors, alerts)
+# Detection benchmark: `flowhound detect` end to end (reading, windows, the default detectors, alerts)
 # over a large synthetic Zeek log, on the machine's cores, with peak memory.
 #
 #   Benchmarks/run-detect.sh [RUNS]        (default 3)
@@ -59,7 +59,7 @@ report="$data/detect-results.md"
 {
     echo "| detectors | flows | flows/s (median of $runs) | peak RSS | alerts |"
     echo "|---|---:|---:|---:|---:|"
-    echo "| threshold, trw, cnn, slow (default) | $flows | $(printf '%s\n' "${rates[@]}" | median) | $(( $(printf '%s\n' "${rss[@]}" | median) / 1024 )) MiB | $alerts |"
+    echo "| threshold, trw, cnn, slow, distributed (default) | $flows | $(printf '%s\n' "${rates[@]}" | median) | $(( $(printf '%s\n' "${rss[@]}" | median) / 1024 )) MiB | $alerts |"
     echo "| threshold, trw | $flows | $tt_rate | $(( tt_rss / 1024 )) MiB | $tt_alerts |"
     echo
     echo "Machine: $(nproc) cores ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)). Revision $(git -C "$repo" rev-parse --short HEAD). Date: $(date -u '+%Y-%m-%d %H:%M UTC')."
