@@ -34,6 +34,8 @@ public struct ActivityImage: Sendable, Equatable {
     public static let rows = 64
     public static let columns = 32
     public static let count = channels * rows * columns
+    /// `[channels, rows, columns]`: an image's shape, as models and datasets record it.
+    public static let shape = [channels, rows, columns]
     public static let channelNames = ["failed", "answered", "timing", "port-failure-share", "host-failure-share"]
     /// Bumped whenever the layout (port rows, host columns, channels, scaling) changes; model files
     /// record the layout they were trained on. 2: channel 0 counts distinct failed targets instead of

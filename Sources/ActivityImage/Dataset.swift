@@ -108,7 +108,7 @@ public struct DatasetWriter {
         for split in ["train", "test"] {
             try fm.createDirectory(atPath: directory + "/" + split, withIntermediateDirectories: true)
         }
-        let shape = [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns]
+        let shape = ActivityImage.shape
         let trainX = try NumpyWriter(path: directory + "/train/X.npy", dtype: .float32, rowShape: shape)
         let trainY = try NumpyWriter(path: directory + "/train/y.npy", dtype: .int64, rowShape: [])
         let testX = try NumpyWriter(path: directory + "/test/X.npy", dtype: .float32, rowShape: shape)

@@ -46,7 +46,7 @@ public struct ScanDataset: Sendable {
             throw ScanDataError("\(metaPath): not a Flowhound dataset description (\(error))")
         }
         guard meta.formatVersion == 1 else { throw ScanDataError("\(metaPath): dataset format \(meta.formatVersion) is not supported (1 is)") }
-        let shape = [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns]
+        let shape = ActivityImage.shape
         guard meta.imageLayoutVersion == ActivityImage.layoutVersion, meta.shape == shape, meta.channels == ActivityImage.channelNames else {
             let layout = meta.imageLayoutVersion.map { "layout \($0)" } ?? "an earlier layout"
             throw ScanDataError(

@@ -13,7 +13,7 @@ public struct ScanModel {
     /// so most of the work sits in the first convolution, which touches only the set pixels; the 4×4
     /// pooling after it leaves little for the rest. 19,538 weights, 78 KB as float32.
     public static let defaultArchitecture = Architecture(
-        input: [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns],
+        input: Shape(ActivityImage.shape),
         layers: [
             .conv2d(filters: 16, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 4, stride: 4),
             .conv2d(filters: 16, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
@@ -37,7 +37,7 @@ public struct ScanModel {
 
         public static func current(window: Double) -> InputSpec {
             InputSpec(
-                shape: [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns],
+                shape: ActivityImage.shape,
                 channels: ActivityImage.channelNames, imageLayoutVersion: ActivityImage.layoutVersion, windowSeconds: window)
         }
 

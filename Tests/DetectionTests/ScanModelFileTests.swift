@@ -13,7 +13,7 @@ import Testing
     static func network() throws -> Network {
         try Network(
             Architecture(
-                input: [ActivityImage.channels, ActivityImage.rows, ActivityImage.columns],
+                input: Shape(ActivityImage.shape),
                 layers: [
                     .conv2d(filters: 1, kernel: 1), .relu, .maxPool2d(size: 4, stride: 4), .flatten, .dense(units: 2),
                 ]), seed: 2)
