@@ -170,17 +170,9 @@ public struct ScanAlert: Sendable {
         w.key("port_ranges"); w.string(ScanAlert.ranges(ports, limit: 50))
         w.key("ports"); w.integers(ports.prefix(ScanAlert.listedPorts))
         w.key("ports_truncated"); w.bool(ports.count > ScanAlert.listedPorts)
-        w.key("reasons")
-        w.beginObject()
-        for name in reasons.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { w.key(name); w.string(reasons[name]!) }
-        w.endObject()
+        w.key("reasons"); w.object(reasons) { $0.string($1) }
         w.key("scan_type"); w.string(scanType)
-        w.key("scores")
-        w.beginObject()
-        for name in scores.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-            w.key(name); w.double((scores[name]! * 10000).rounded() / 10000)
-        }
-        w.endObject()
+        w.key("scores"); w.object(scores) { $0.double(($1 * 10000).rounded() / 10000) }
         w.key("severity"); w.string(severity.name)
         if let sourceReputation { w.key("source_reputation"); w.raw(jsonLine(ECS.Reputation(value: sourceReputation))) }
         w.key("windows"); w.integer(windows)

@@ -18,6 +18,9 @@ public func jsonLine(_ value: some Encodable) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
+/// The order `jsonLine` writes an object's members in: by the keys' UTF-8 bytes.
+public func jsonKeyPrecedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+
 /// Appends `text` to `out` as a JSON string literal, quotes included: `"` and `\` escaped, control
 /// characters as `\n`, `\r`, `\t` or `\u00XX`, everything else as its UTF-8.
 public func appendJSONString(_ text: String, to out: inout [UInt8]) {
@@ -145,7 +148,7 @@ final class JSONTree {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            for (i, member) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+            for (i, member) in members.sorted(by: { jsonKeyPrecedes($0.key, $1.key) }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 appendJSONString(member.key, to: &out)
                 out.append(UInt8(ascii: ":"))
@@ -389,6 +392,16 @@ extension JSONLineWriter {
         beginArray()
         for item in items { string(item) }
         endArray()
+    }
+
+    /// An object of a dictionary's members, in `jsonLine`'s key order, each value written by `value`.
+    public mutating func object<Value>(_ members: [String: Value], _ value: (inout JSONLineWriter, Value) -> Void) {
+        beginObject()
+        for name in members.keys.sorted(by: jsonKeyPrecedes) {
+            key(name)
+            value(&self, members[name]!)
+        }
+        endObject()
     }
 
     /// An array of integers.
