@@ -54,8 +54,10 @@ public final class DetectionPipeline {
     /// Late flows needed before `onLateFlows` is called, so that a handful in a small input does not.
     public static let lateWarningMinimum = 100
 
-    /// The scan detection the attempts go to; nil when they go to a sink.
+    /// The scan detection the attempts go to; nil when they go to a sink or to partitions.
     public let detection: ScanDetection?
+    /// Detection partitioned across threads (`init(recipe:model:partitions:)` with 2 or more).
+    public let partitioned: PartitionedDetection?
     /// Sees every attempt (after pairing) before the stage does.
     public var inspect: ((FlowRecord) throws -> Void)?
     /// Called once, the first time more than `lateWarningShare` of the flows detection has counted,
@@ -90,38 +92,64 @@ public final class DetectionPipeline {
     public init(detection: ScanDetection, reorder: Double = 0, reorderLimit: Int = ReorderBuffer.defaultMaximumHeld) {
         precondition(reorder >= 0 && reorder.isFinite, "reorder must be a non-negative number of seconds")
         self.detection = detection
+        partitioned = nil
         sink = nil
         self.reorder = reorder
         if reorder > 0 { buffer = ReorderBuffer(span: reorder, maximumHeld: reorderLimit) }
     }
 
-    /// Detection with a recipe's detectors and reorder span (`model`: the scan CNN when the recipe uses it).
-    public convenience init(recipe: DetectionRecipe, model: ScanModel?) {
-        self.init(detection: recipe.make(model: model), reorder: recipe.reorder, reorderLimit: recipe.reorderLimit)
+    /// Detection partitioned by source across threads; reordering, when asked, is done before the
+    /// attempts are shared out, so each partition sees them in start order.
+    public init(partitioned: PartitionedDetection, reorder: Double = 0, reorderLimit: Int = ReorderBuffer.defaultMaximumHeld) {
+        precondition(reorder >= 0 && reorder.isFinite, "reorder must be a non-negative number of seconds")
+        detection = nil
+        self.partitioned = partitioned
+        sink = nil
+        self.reorder = reorder
+        if reorder > 0 { buffer = ReorderBuffer(span: reorder, maximumHeld: reorderLimit) }
+    }
+
+    /// Detection with a recipe's detectors and reorder span (`model`: the scan CNN when the recipe uses
+    /// it), in `partitions` partitions on as many threads when that is 2 or more (`PartitionedDetection`).
+    public convenience init(recipe: DetectionRecipe, model: ScanModel?, partitions: Int = 1) {
+        if partitions > 1 {
+            self.init(
+                partitioned: PartitionedDetection(recipe: recipe, model: model, partitions: partitions), reorder: recipe.reorder,
+                reorderLimit: recipe.reorderLimit)
+        } else {
+            self.init(detection: recipe.make(model: model), reorder: recipe.reorder, reorderLimit: recipe.reorderLimit)
+        }
     }
 
     /// Reading and pairing only: every attempt goes to `sink` (what `publish` sends to the workers).
     public init(sink: @escaping (FlowRecord) throws -> Void) {
         detection = nil
+        partitioned = nil
         self.sink = sink
         reorder = 0
     }
 
     /// Alerts as episodes end (detection only).
     public var onAlert: (ScanAlert) -> Void {
-        get { detection?.onAlert ?? { _ in } }
-        set { detection?.onAlert = newValue }
+        get { detection?.onAlert ?? partitioned?.onAlert ?? { _ in } }
+        set {
+            detection?.onAlert = newValue
+            partitioned?.onAlert = newValue
+        }
     }
 
     /// Distributed-scan alerts as their episodes start, go on and end (detection with the
     /// distributed-scan detector only).
     public var onDistributedAlert: (DistributedScanAlert) -> Void {
-        get { detection?.onDistributedAlert ?? { _ in } }
-        set { detection?.onDistributedAlert = newValue }
+        get { detection?.onDistributedAlert ?? partitioned?.onDistributedAlert ?? { _ in } }
+        set {
+            detection?.onDistributedAlert = newValue
+            partitioned?.onDistributedAlert = newValue
+        }
     }
 
-    /// What detection did (zero for a sink).
-    public var statistics: DetectionStatistics { detection?.statistics ?? DetectionStatistics() }
+    /// What detection did (zero for a sink); partitioned, as of the last round the partitions finished.
+    public var statistics: DetectionStatistics { detection?.statistics ?? partitioned?.statistics ?? DetectionStatistics() }
 
     /// What the pipeline knows of its input's order so far.
     public var lateFlows: LateFlows {
@@ -176,7 +204,13 @@ public final class DetectionPipeline {
     /// `detect`'s time.
     @inline(__always)
     private func stage(_ flow: FlowRecord) throws {
-        if let detection { try detection.add(flow) } else { try sink!(flow) }
+        if let detection {
+            try detection.add(flow)
+        } else if let partitioned {
+            try partitioned.add(flow)
+        } else {
+            try sink!(flow)
+        }
     }
 
     /// Runs `body` on the reorder buffer, taken out of the pipeline meanwhile, so that what the stage
@@ -188,7 +222,7 @@ public final class DetectionPipeline {
     }
 
     private func checkLateShare() {
-        guard !warnedLate, let detection, detection.statistics.lateFlows >= Self.lateWarningMinimum else { return }
+        guard !warnedLate, detection != nil || partitioned != nil, statistics.lateFlows >= Self.lateWarningMinimum else { return }
         let report = lateFlows
         guard Double(report.late) > Self.lateWarningShare * Double(report.flows) else { return }
         warnedLate = true
@@ -219,9 +253,18 @@ public final class DetectionPipeline {
             try reordering { try $0.advance(to: time, emit: stage) }
             checkLateShare()
             try detection?.advance(to: time - reorder)
+            try partitioned?.advance(to: time - reorder)
         } else {
             try detection?.advance(to: time)
+            try partitioned?.advance(to: time)
         }
+    }
+
+    /// Delivers the alerts detection has raised and still holds: partitioned detection delivers a
+    /// round's alerts once every partition is through it, so a followed log that has been read to its end
+    /// calls this before it waits for more. Nothing for one detection, which delivers at once.
+    public func deliver() throws {
+        try partitioned?.deliver()
     }
 
     /// Detection's whole state (`ScanDetection.checkpoint()`), for another process to resume from;
@@ -231,11 +274,13 @@ public final class DetectionPipeline {
     public func checkpoint() -> [UInt8] {
         precondition(pairer == nil, "a pipeline is checkpointed between logs")
         precondition(buffer?.isEmpty ?? true, "a pipeline is checkpointed with no attempts held for reordering")
+        precondition(partitioned == nil, "a partitioned pipeline is not checkpointed")
         return detection?.checkpoint() ?? []
     }
 
     /// Resumes from `checkpoint()`'s bytes (`ScanDetection.restore(from:)`).
     public func restore(from bytes: [UInt8]) throws {
+        precondition(partitioned == nil, "a partitioned pipeline is not restored")
         try detection?.restore(from: bytes)
     }
 
@@ -246,5 +291,7 @@ public final class DetectionPipeline {
         try reordering { try $0.flush(emit: stage) }
         checkLateShare()
         try detection?.finish()
+        try partitioned?.finish()
+        checkLateShare()
     }
 }

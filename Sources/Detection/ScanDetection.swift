@@ -73,6 +73,31 @@ public struct DetectionStatistics: Sendable, Codable {
     public var evictedTargets = 0
 }
 
+extension DetectionStatistics {
+    /// Adds another detection's counts (a partition's): every count is a sum; `peakSources` becomes
+    /// the sum of the peaks, an upper bound of the sources held at once.
+    public mutating func add(_ o: DetectionStatistics) {
+        flows += o.flows
+        windows += o.windows
+        flaggedWindows += o.flaggedWindows
+        alerts += o.alerts
+        startAlerts += o.startAlerts
+        openWindows += o.openWindows
+        updateAlerts += o.updateAlerts
+        silenced += o.silenced
+        allowlistedFlows += o.allowlistedFlows
+        icmpErrors += o.icmpErrors
+        multicastFlows += o.multicastFlows
+        lateFlows += o.lateFlows
+        evictedSources += o.evictedSources
+        peakSources += o.peakSources
+        episodesEndedEarly += o.episodesEndedEarly
+        distributedAlerts += o.distributedAlerts
+        distributedStartAlerts += o.distributedStartAlerts
+        evictedTargets += o.evictedTargets
+    }
+}
+
 /// Port-scan detection over a stream of flows in (roughly) time order: per-source windows with bounded
 /// memory, the detectors judging each closed window (and the CNN open ones), an ensemble policy, and
 /// a start and an end alert per scan episode.
@@ -278,10 +303,11 @@ public final class ScanDetection {
         self.allowlist = allowlist
     }
 
-    /// A failed attempt sent to this partition for its destination: the distributed watch counts it
-    /// as `add` would, and nothing else does (its source's partition judges the source, and counts it).
-    private func watchOnly(_ flow: FlowRecord, _ owns: (IPAddress) -> Bool) throws {
-        guard let distributed, flow.outcome.isFailure, !flow.isICMPError, owns(flow.destination) else { return }
+    /// A failed attempt sent to this partition for its destination (`watches`: the partition owns the
+    /// destination): the distributed watch counts it as `add` would, and nothing else does (its source's
+    /// partition judges the source, and counts it).
+    private func watchOnly(_ flow: FlowRecord, watches: Bool) throws {
+        guard let distributed, watches, flow.outcome.isFailure, !flow.isICMPError else { return }
         if !allowlist.isEmpty && allowlist.contains(flow.destination) { return }
         try moveClock(to: flow.start)
         if flow.destination.isMulticastOrBroadcast { return }
@@ -292,8 +318,20 @@ public final class ScanDetection {
 
     /// - Complexity: amortised O(1) per flow, plus a sweep over active sources once a window.
     public func add(_ flow: FlowRecord) throws {
-        if let owns = partitionOwns, !owns(flow.source) {
-            try watchOnly(flow, owns)
+        if let owns = partitionOwns {
+            // Only failed attempts are watched: the destination's owner is needed for those alone.
+            try add(flow, ownsSource: owns(flow.source), watchesDestination: flow.outcome.isFailure && owns(flow.destination))
+        } else {
+            try add(flow, ownsSource: true, watchesDestination: true)
+        }
+    }
+
+    /// `add` for a partition whose router has found the owners (`PartitionedDetection`): whether this
+    /// partition owns the flow's source, and whether it watches its destination.
+    @inline(__always)
+    func add(_ flow: FlowRecord, ownsSource: Bool, watchesDestination: Bool) throws {
+        if !ownsSource {
+            try watchOnly(flow, watches: watchesDestination)
             return
         }
         statistics.flows += 1
@@ -310,7 +348,7 @@ public final class ScanDetection {
             statistics.multicastFlows += 1
             return
         }
-        if let distributed, flow.outcome.isFailure, partitionOwns?(flow.destination) ?? true { watchTarget(flow, distributed) }
+        if let distributed, flow.outcome.isFailure, watchesDestination { watchTarget(flow, distributed) }
         let w = windowIndex(flow.start)
         // By index: `sources[flow.source] == nil` would copy the state out (a retain per table), and
         // the index reaches the state again without hashing.

@@ -146,6 +146,7 @@ public final class LogFollower {
     private let clock: any FollowClock
     private var quiet = QuietClock(idleAfter: 0)
     private var advance: ((Double) throws -> Void)?
+    private var caughtUp: (() throws -> Void)?
     private var failure: (any Error)?
 
     /// - Throws: `FlowReadError` when `path` does not exist or is neither a file nor a directory.
@@ -187,15 +188,22 @@ public final class LogFollower {
     ///   - onFormat: told each log's format before its first record.
     ///   - afterEach: each log's summary, when it has been read.
     ///   - advance: the log time to move to while the input is idle (see `QuietClock`).
+    ///   - caughtUp: called whenever everything written so far has been read, before waiting for more:
+    ///     what the records have made ready goes out then (alerts detection holds in batches).
     /// - Throws: `FlowReadError` for a log that cannot be read, or whatever the closures throw.
     public func run(
         onFormat: (FlowFormat) throws -> Void = { _ in }, afterEach: (ReadSummary) throws -> Void = { _ in },
-        advance: @escaping (Double) throws -> Void = { _ in }, _ body: (FlowRecord) throws -> Void
+        advance: @escaping (Double) throws -> Void = { _ in }, caughtUp: @escaping () throws -> Void = {},
+        _ body: (FlowRecord) throws -> Void
     ) throws {
         quiet = QuietClock(idleAfter: idleAfter ?? 0)
         self.advance = advance
+        self.caughtUp = caughtUp
         failure = nil
-        defer { self.advance = nil }
+        defer {
+            self.advance = nil
+            self.caughtUp = nil
+        }
         func each(_ record: FlowRecord) throws {
             quiet.noteRecord(start: record.start)
             try body(record)
@@ -214,6 +222,12 @@ public final class LogFollower {
     /// the log's time when the input has been idle long enough. False when reading is to stop.
     func idle(sleeping: Bool) -> Bool {
         if stop.isRequested || failure != nil { return false }
+        if let caughtUp {
+            do { try caughtUp() } catch {
+                failure = error
+                return false
+            }
+        }
         if sleeping { clock.sleep(pollInterval) }
         if stop.isRequested { return false }
         if idleAfter != nil, let advance, let time = quiet.logTime(atWall: clock.now()) {

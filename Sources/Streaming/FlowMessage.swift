@@ -1,42 +1,8 @@
+import Detection
 import FlowRecords
 import Support
 
-/// Which partition a source address belongs to: FNV-1a (32 bit) over the address's 16-byte IPv6 form
-/// (IPv4 as `::ffff:a.b.c.d`), modulo the partition count. Fixed for good: publishers and workers of
-/// any version must agree, and a source's state lives in one partition only.
-public struct Partitioning: Sendable, Equatable {
-    public let count: Int
-
-    public init(count: Int) {
-        precondition((1...1024).contains(count), "partition count must be in 1...1024")
-        self.count = count
-    }
-
-    public static func hash(_ a: IPAddress) -> UInt32 {
-        var h: UInt32 = 0x811C_9DC5
-        for word in [a.high, a.low] {
-            for shift in stride(from: 56, through: 0, by: -8) {
-                h ^= UInt32(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
-                h = h &* 0x0100_0193
-            }
-        }
-        return h
-    }
-
-    @inline(__always)
-    public func partition(of a: IPAddress) -> Int { Int(Partitioning.hash(a) % UInt32(count)) }
-
-    /// Where a record goes: its source's partition, and its destination's too when that is another
-    /// and the record is a failed attempt that detection counts (not an ICMP error, not to a multicast
-    /// or broadcast address), for the host's distributed-scan watch there.
-    @inline(__always)
-    public func partitions(of r: FlowRecord) -> (source: Int, destination: Int?) {
-        let p = partition(of: r.source)
-        guard count > 1, r.outcome.isFailure, !r.isICMPError, !r.destination.isMulticastOrBroadcast else { return (p, nil) }
-        let q = partition(of: r.destination)
-        return (p, q == p ? nil : q)
-    }
-
+extension Partitioning {
     /// `0-7`, `0,2,5-6`: partition numbers, each below `count`.
     public func parse(_ text: String) throws -> [Int] {
         var result: [Int] = []

@@ -161,6 +161,12 @@ struct DetectionOptions: ParsableArguments {
     @Option(help: "Threads for the CNN (default: one per core).")
     var threads = defaultThreadCount
 
+    @Option(
+        help: ArgumentHelp(
+            "Detection threads: sources are shared among them by address, as among NATS workers, while one thread reads. 'auto' is one per core; 1 to \(Self.mostJobs). The alerts are those of one thread, each source's in the same order (different sources' at one moment of log time may come in another); --max-sources and --max-targets are shared out, each thread a share and a small margin. 'auto' is \(defaultThreadCount) here.",
+            valueName: "n|auto"))
+    var jobs = Jobs.auto
+
     func validate() throws {
         try OptionCheck.require(portsPerHost, "--ports-per-host", in: 1...65_536)
         try OptionCheck.require(hostsPerPort, "--hosts-per-port", in: 1...16_777_216)
@@ -188,6 +194,35 @@ struct DetectionOptions: ParsableArguments {
         if let reorder { try OptionCheck.require(reorder.seconds, "--reorder", above: 0, atMost: Self.longestReorder, unit: "seconds") }
         try OptionCheck.require(maxSources, "--max-sources", in: 10...100_000_000)
         try OptionCheck.threads(threads)
+        try OptionCheck.require(jobs.count, "--jobs", in: 1...Self.mostJobs)
+    }
+
+    /// The most --jobs: partitions beyond the cores only add hand-overs.
+    static let mostJobs = 64
+
+    /// `--jobs`: a count, or `auto` for one per core.
+    struct Jobs: ExpressibleByArgument, CustomStringConvertible {
+        var count: Int
+        var isAuto = false
+
+        static var auto: Jobs { Jobs(count: defaultThreadCount, isAuto: true) }
+
+        init(count: Int, isAuto: Bool = false) {
+            self.count = count
+            self.isAuto = isAuto
+        }
+
+        init?(argument: String) {
+            if argument == "auto" {
+                self = .auto
+            } else if let n = Int(argument) {
+                count = n
+            } else {
+                return nil
+            }
+        }
+
+        var description: String { isAuto ? "auto" : String(count) }
     }
 
     /// The detectors and settings these options describe.
@@ -239,7 +274,7 @@ struct DetectionOptions: ParsableArguments {
     /// The pipeline these options describe; it warns once on stderr when its input is out of order.
     func makePipeline() throws -> DetectionPipeline {
         let recipe = try recipe()
-        let pipeline = DetectionPipeline(recipe: recipe, model: try loadScanModel(for: recipe))
+        let pipeline = DetectionPipeline(recipe: recipe, model: try loadScanModel(for: recipe), partitions: jobs.count)
         let lateness = recipe.settings.lateness
         pipeline.onLateFlows = { Diagnostics.note(Self.lateWarning($0, lateness: lateness)) }
         return pipeline

@@ -195,6 +195,7 @@ func follow(
             try pipeline.advance(to: time)
             whileQuiet()
         },
+        caughtUp: { [pipeline] in try pipeline.deliver() },
         { record in
             records += 1
             heldRecordsFlushed = false

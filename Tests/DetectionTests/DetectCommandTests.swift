@@ -46,6 +46,24 @@ import Testing
         #expect(q.recall == 1 && q.falsePositives == 0, "\(q.misses) \(q.falseAlarms)")
     }
 
+    /// `--jobs`: detection on several threads prints one thread's alerts.
+    @Test func severalThreadsPrintOneThreadsAlerts() throws {
+        let base = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let (log, _) = try Self.synthetic(in: base)
+        func lines(_ jobs: String) throws -> [String] {
+            let r = try FlowhoundCLI.run(["detect", log, "--jobs", jobs])
+            #expect(r.status == 0, "\(r.stderr)")
+            return r.stdout.split(separator: "\n").map { String($0).replacing(/"created":"[^"]*"/, with: "") }.sorted()
+        }
+        let one = try lines("1")
+        #expect(one.count > 40)
+        #expect(try lines("3") == one)
+        #expect(try lines("auto") == one)
+        let zero = try FlowhoundCLI.run(["detect", log, "--jobs", "0"])
+        #expect(zero.status != 0 && zero.stderr.contains("--jobs must be 1–64, not 0"), "\(zero.stderr)")
+    }
+
     @Test func aTableForPeople() throws {
         let base = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }

@@ -51,11 +51,13 @@ private func write(_ path: String, _ text: String) throws {
     try Data(text.utf8).write(to: URL(fileURLWithPath: path))
 }
 
-/// What a follower read: records' destination ports in order, each log's summary, the times it advanced to.
+/// What a follower read: records' destination ports in order, each log's summary, the times it
+/// advanced to, and how many records it had read each time it said it had caught up.
 private final class Followed {
     var ports: [Int] = []
     var logs: [ReadSummary] = []
     var advances: [Double] = []
+    var caughtUp: [Int] = []
 }
 
 /// Follows `path` while `steps` run at its waits (each given what has been read so far).
@@ -68,12 +70,31 @@ private func follow(
     let script: [() throws -> Void] = steps.map { step in { try step(seen) } }
     let clock = ScriptedClock(steps: script, stop: stop, limit: limit)
     let follower = try LogFollower(path: path, pollInterval: pollInterval, idleAfter: idleAfter, stop: stop, clock: clock)
-    try follower.run(afterEach: { seen.logs.append($0) }, advance: { seen.advances.append($0) }, { seen.ports.append(Int($0.destinationPort)) })
+    try follower.run(
+        afterEach: { seen.logs.append($0) }, advance: { seen.advances.append($0) }, caughtUp: { seen.caughtUp.append(seen.ports.count) },
+        { seen.ports.append(Int($0.destinationPort)) })
     return seen
 }
 
 @Suite("Following a growing log")
 struct LogFollowerTests {
+    /// Before each wait the follower says it has read everything written so far: detection that
+    /// holds alerts in batches (`detect --jobs`) delivers them then.
+    @Test func saysItHasCaughtUpBeforeEachWait() throws {
+        let path = try temporaryFile(header + line(1), name: "caught-up.csv")
+        let seen = try follow(
+            path,
+            [
+                { seen in
+                    #expect(seen.caughtUp.last == 1, "caught up with the first line before the first wait")
+                    try append(path, line(2) + line(3))
+                },
+                { seen in #expect(seen.caughtUp.last == 3) },
+            ])
+        #expect(seen.ports == [1, 2, 3])
+        #expect(seen.caughtUp.count >= 2)
+    }
+
     @Test func readsAppendedLinesAndWaitsForAPartialLine() throws {
         let path = try temporaryFile(header + line(1), name: "grow.csv")
         var partial = ""
