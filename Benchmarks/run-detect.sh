@@ -5,6 +5,8 @@
 #   Benchmarks/run-detect.sh [RUNS]        (default 3)
 #
 # Environment: BENCH_DATA  scratch directory (default: <repo>/.build-bench-data)
+#              JOBS        detect's --jobs (default: auto, one thread per core; 1 for one thread,
+#                          as every figure before --jobs was measured)
 #
 # Makes (once) `synth --seed 5 --duration 2d --benign 250 --scan-prevalence 0.2`, 8.6 M flows (1.2 GB),
 # then runs `detect` RUNS times with the default detectors and once with threshold and trw only, timing with
@@ -18,32 +20,19 @@ note() { echo "==> $*" >&2; }
 
 runs="${1:-3}"
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive whole number, not '$runs'"
+jobs="${JOBS:-auto}"
+[[ "$jobs" == auto || "$jobs" =~ ^[1-9][0-9]*$ ]] || die "JOBS must be auto or a whole number, not '$jobs'"
 data="${BENCH_DATA:-$repo/.build-bench-data}"
 mkdir -p "$data" || die "cannot create $data"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is missing (apt-get install time)"
 
-note "building flowhound (release)"
-(cd "$repo" && swift build -c release --product flowhound >&2) || die "swift build failed"
-bin="$(cd "$repo" && swift build -c release --show-bin-path)/flowhound"
-
-log="$data/detect-5m.log"
-if [[ ! -s "$log" ]]; then
-    note "generating $log"
-    "$bin" synth --seed 5 --duration 2d --benign 250 --scan-prevalence 0.2 -o "$log" --truth "$data/detect-5m.truth.csv" >&2
-fi
+# shellcheck source=detect-common.sh
+source "$here/detect-common.sh"
+flowhound_release
+log="$(synthetic_log)"
 
 # One run: prints "flows_per_second peak_rss_kib alerts".
-measure() {
-    local err="$data/detect-run.err"
-    /usr/bin/time -f "peak %M" "$bin" detect "$log" "$@" >/dev/null 2>"$err" || die "detect failed: $(tail -n 3 "$err")"
-    local rate rss alerts
-    rate="$(sed -n 's/.*(\([0-9]*\) flows\/s).*/\1/p' "$err" | tail -n 1)"
-    alerts="$(sed -n 's/.*flows\/s): \([0-9]*\) scan episode.*/\1/p' "$err" | tail -n 1)"
-    rss="$(sed -n 's/^peak \([0-9]*\)$/\1/p' "$err")"
-    echo "$rate $rss $alerts"
-}
-
-median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+measure() { detect_run "$log" --jobs "$jobs" "$@"; }
 
 rates=(); rss=(); alerts=""
 for r in $(seq 1 "$runs"); do
@@ -53,7 +42,7 @@ for r in $(seq 1 "$runs"); do
 done
 note "threshold and trw only"
 read -r tt_rate tt_rss tt_alerts < <(measure --detectors threshold,trw)
-flows="$(sed -n 's/^flowhound: \([0-9]*\) flows in.*/\1/p' "$data/detect-run.err" | tail -n 1)"
+flows="$(detect_flows)"
 
 report="$data/detect-results.md"
 {
@@ -63,6 +52,6 @@ report="$data/detect-results.md"
     echo "| threshold, trw | $flows | $tt_rate | $(( tt_rss / 1024 )) MiB | $tt_alerts |"
     echo
     echo "Machine: $(nproc) cores ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)). Revision $(git -C "$repo" rev-parse --short HEAD). Date: $(date -u '+%Y-%m-%d %H:%M UTC')."
-    echo "Command: \`Benchmarks/run-detect.sh $runs\`"
+    echo "Command: \`JOBS=$jobs Benchmarks/run-detect.sh $runs\`"
 } | tee "$report"
 note "written to $report"

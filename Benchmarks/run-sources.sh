@@ -5,6 +5,8 @@
 #   Benchmarks/run-sources.sh [RUNS] [FLOWS]        (defaults: 3 runs, 1000000 flows)
 #
 # Environment: BENCH_DATA  scratch directory (default: <repo>/.build-bench-data)
+#              JOBS        detect's --jobs (default: auto, one thread per core; 1 for one thread,
+#                          as every figure before --jobs was measured)
 #              FLOWHOUND   a flowhound binary to use instead of building one in release
 #
 # Makes (once each, with Benchmarks/sources.py: seeded, standard library only) two Flowhound CSV logs
@@ -23,45 +25,23 @@ runs="${1:-3}"
 flows="${2:-1000000}"
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive whole number, not '$runs'"
 [[ "$flows" =~ ^[1-9][0-9]*$ ]] && (( flows >= 4 && flows <= 50000000 )) || die "FLOWS must be a whole number from 4 to 50000000, not '$flows'"
+jobs="${JOBS:-auto}"
+[[ "$jobs" == auto || "$jobs" =~ ^[1-9][0-9]*$ ]] || die "JOBS must be auto or a whole number, not '$jobs'"
 data="${BENCH_DATA:-$repo/.build-bench-data}"
 mkdir -p "$data" || die "cannot create $data"
-[[ -x /usr/bin/time ]] || die "/usr/bin/time is missing (apt-get install time)"
-command -v python3 >/dev/null || die "python3 is missing"
-
-if [[ -n "${FLOWHOUND:-}" ]]; then
-    bin="$FLOWHOUND"
-    [[ -x "$bin" ]] || die "FLOWHOUND=$bin is not an executable"
-else
-    note "building flowhound (release)"
-    (cd "$repo" && swift build -c release --product flowhound >&2) || die "swift build failed"
-    bin="$(cd "$repo" && swift build -c release --show-bin-path)/flowhound"
-fi
+# shellcheck source=detect-common.sh
+source "$here/detect-common.sh"
+flowhound_release
 
 # One log per shape: "name sources".
 shapes=("one-flow $flows" "four-flows $((flows / 4))")
 for shape in "${shapes[@]}"; do
-    read -r name sources <<<"$shape"
-    log="$data/sources-$name-$flows.csv"
-    if [[ ! -s "$log" ]]; then
-        note "generating $log"
-        python3 "$here/sources.py" "$flows" "$sources" 1 >"$log.part" || die "sources.py failed"
-        mv "$log.part" "$log"
-    fi
+    read -r name _ <<<"$shape"
+    sources_log "$name" "$flows" >/dev/null
 done
 
 # One run: prints "flows_per_second peak_rss_kib episodes".
-measure() {
-    local err="$data/sources-run.err"
-    /usr/bin/time -f "peak %M" "$bin" detect "$1" >/dev/null 2>"$err" || die "detect failed: $(tail -n 3 "$err")"
-    local rate rss episodes
-    rate="$(sed -n 's/.*(\([0-9]*\) flows\/s).*/\1/p' "$err" | tail -n 1)"
-    episodes="$(sed -n 's/.*flows\/s): \([0-9]*\) scan episode.*/\1/p' "$err" | tail -n 1)"
-    rss="$(sed -n 's/^peak \([0-9]*\)$/\1/p' "$err")"
-    [[ -n "$rate" && -n "$rss" ]] || die "could not read detect's summary in $err"
-    echo "$rate $rss ${episodes:-0}"
-}
-
-median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+measure() { detect_run "$1" --jobs "$jobs"; }
 
 load="$(cut -d ' ' -f 1-3 /proc/loadavg)"
 rows=()
@@ -84,6 +64,6 @@ report="$data/sources-results.md"
     printf '%s\n' "${rows[@]}"
     echo
     echo "Machine: $(nproc) cores ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)), load $load before the runs. Revision $(git -C "$repo" rev-parse --short HEAD). Date: $(date -u '+%Y-%m-%d %H:%M UTC')."
-    echo "Command: \`Benchmarks/run-sources.sh $runs $flows\`; default detectors."
+    echo "Command: \`JOBS=$jobs Benchmarks/run-sources.sh $runs $flows\`; default detectors."
 } | tee "$report"
 note "written to $report"
