@@ -146,3 +146,46 @@ import Testing
         #expect(TreeBuilder.midpoint(0, 1) == 0.5 && TreeBuilder.midpoint(1, 1.0000001) == 1)
     }
 }
+
+@Suite struct PredictionTests {
+    /// Each tree's walk as the tree's own arrays give it, summed in tree order and scaled as the
+    /// forest scales: what every prediction path must equal, bit for bit.
+    static func reference(_ forest: RandomForest, _ row: [Float]) -> Float {
+        var sum: Float = 0
+        row.withUnsafeBufferPointer { r in for tree in forest.trees { sum += tree.probability(r.baseAddress!) } }
+        return sum * (1 / Float(forest.trees.count))
+    }
+
+    /// Deep trees (noisy labels, no depth limit), batches that end inside a lane set and a block,
+    /// one thread and several: batch, single row and the trees' own walk agree exactly.
+    @Test func batchesSingleRowsAndTheTreesAgreeBitForBit() {
+        let (x, y) = ForestTests.data(rows: 3000, columns: 8, noise: 0.3, seed: 9)
+        var settings = ForestSettings()
+        settings.trees = 9
+        let forest = RandomForest.fit(x, labels: y, settings: settings)
+        #expect(forest.trees.map(\.nodeCount).max()! > 300, "deep trees")
+        for rows in [1, 15, 17, 1000, 3000] {
+            let part = FeatureMatrix(rows: rows, columns: 8, values: ContiguousArray(x.values[0..<(rows * 8)]))
+            for threads in [1, 3] {
+                let batch = forest.probabilities(part, threads: threads)
+                for r in 0..<rows {
+                    let row = Array(x.values[(r * 8)..<((r + 1) * 8)])
+                    #expect(batch[r] == forest.probability(row), "row \(r) of \(rows), \(threads) threads")
+                    #expect(batch[r] == Self.reference(forest, row), "row \(r) of \(rows)")
+                }
+            }
+        }
+    }
+
+    /// A model file may hold a split at +∞ (`DecisionTree.problem` takes it): every row goes left.
+    /// Leaves are told apart by their feature, so such a split is not taken for a leaf.
+    @Test func aSplitAtInfinitySendsEveryRowLeft() {
+        let tree = DecisionTree(feature: [0, -1, -1], threshold: [.infinity, 0, 0], left: [1, -1, -1], right: [2, -1, -1], value: [0.5, 0.25, 0.75])
+        #expect(tree.problem(features: 1) == nil)
+        let forest = RandomForest(trees: [tree], featureCount: 1, importances: [1])
+        for x: Float in [-1e30, 0, 7, .greatestFiniteMagnitude] {
+            #expect(forest.probability([x]) == 0.25)
+            #expect(forest.probabilities(FeatureMatrix(rows: 1, columns: 1, values: [x])) == [0.25])
+        }
+    }
+}
