@@ -56,6 +56,9 @@ public final class PartitionedDetection {
     private var inFlight: [Int] = []
     /// Alerts of rounds come back that a later round's alerts must follow.
     private var held: [Emitted] = []
+    /// Alerts taken from the partitions so far: each alert's number, which keeps a partition's own
+    /// order among alerts raised at one flow.
+    private var taken = 0
     /// Ordinal of the last attempt routed: what orders alerts.
     private var ordinal = 0
     /// Detection's clock, as one detection over every attempt would have it.
@@ -193,13 +196,16 @@ public final class PartitionedDetection {
         held.removeAll()
         for (p, part) in parts.enumerated() {
             let (alerts, statistics, error) = part.takeResults()
-            for alert in alerts { emitted.append(Emitted(ordinal: alert.ordinal, partition: p, alert: alert.alert)) }
+            for alert in alerts {
+                emitted.append(Emitted(ordinal: alert.ordinal, partition: p, number: taken, alert: alert.alert))
+                taken += 1
+            }
             sum.add(statistics)
             if failure == nil, let error { failure = error }
         }
         statistics = sum
-        // Stable by (ordinal, partition): each partition's alerts are in its own order already.
-        emitted.sort { ($0.ordinal, $0.partition) < ($1.ordinal, $1.partition) }
+        // By flow, then partition, then as the partition raised them (`sort` is not promised stable).
+        emitted.sort { ($0.ordinal, $0.partition, $0.number) < ($1.ordinal, $1.partition, $1.number) }
         // A partition ahead of the others may have sent alerts of a later round: they wait for it.
         let ready = emitted.firstIndex { $0.ordinal > through } ?? emitted.endIndex
         held = Array(emitted[ready...])
@@ -259,6 +265,7 @@ public final class PartitionedDetection {
     struct Emitted {
         var ordinal: Int
         var partition: Int
+        var number: Int
         var alert: Alert
     }
 
