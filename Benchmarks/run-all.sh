@@ -9,8 +9,8 @@
 #
 # Each benchmark runs in turn, its tables to $BENCH_DATA/all/NAME.md and its log to NAME.log. One that
 # fails, or whose tool is missing (wrk, nats-server, python3 with venv), is reported as such and the
-# others go on; the exit status is 1 if any failed. Quick sizes take about 15 minutes on two cores once
-# the logs, data and Python venvs exist (the first run makes them: pandas, scikit-learn and TensorFlow
+# others go on; the exit status is 1 if any failed. Quick sizes take about four minutes on two cores
+# once the logs, data and Python venvs exist (the first run makes them: pandas, scikit-learn and TensorFlow
 # are installed from PyPI into Benchmarks/.venv-*); --full takes a few hours. Quick figures show that
 # everything runs and roughly how fast; the README quotes --full sizes (medians of 3 or 5 runs).
 # The report: $BENCH_DATA/all-results.md.
