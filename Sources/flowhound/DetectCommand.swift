@@ -163,7 +163,7 @@ struct DetectionOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Detection threads: sources are shared among them by address, as among NATS workers, while one thread reads. 'auto' is one per core; 1 to \(Self.mostJobs). The alerts are those of one thread, each source's in the same order (different sources' at one moment of log time may come in another); --max-sources and --max-targets are shared out, each thread a share and a small margin. 'auto' is \(defaultThreadCount) here.",
+            "Detection threads: sources are shared among them by address, as among NATS workers, while one thread reads. 'auto' is one per core, at most \(Self.mostJobs); 1 to \(Self.mostJobs). The alerts are those of one thread, each source's in the same order (different sources' raised close together may come in another; a CNN score may move in its fourth decimal); --max-sources and --max-targets are shared out, each thread a share and a small margin. 'auto' is \(Jobs.auto.count) here.",
             valueName: "n|auto"))
     var jobs = Jobs.auto
 
@@ -205,7 +205,7 @@ struct DetectionOptions: ParsableArguments {
         var count: Int
         var isAuto = false
 
-        static var auto: Jobs { Jobs(count: defaultThreadCount, isAuto: true) }
+        static var auto: Jobs { Jobs(count: min(defaultThreadCount, DetectionOptions.mostJobs), isAuto: true) }
 
         init(count: Int, isAuto: Bool = false) {
             self.count = count
