@@ -573,6 +573,7 @@ struct Detect: ParsableCommand {
             let s = pipeline.statistics
             Diagnostics.note(
                 "\(flows) flows in \(fixed(seconds, 2)) s (\(Int(Double(flows) / max(seconds, 1e-9))) flows/s): \(s.alerts) scan episode\(s.alerts == 1 ? "" : "s") (\(s.startAlerts) start\(s.updateAlerts > 0 ? ", \(s.updateAlerts) update" : "") and \(s.alerts) end alert\(s.alerts == 1 ? "" : "s")), \(s.windows) windows judged (\(s.flaggedWindows) flagged), peak \(s.peakSources) sources"
+                    + (options.jobs.count > 1 ? " (the \(options.jobs.count) detection threads' peaks summed)" : "")
                     + (s.silenced > 0 ? ", \(s.silenced) silenced by the allowlist" : "")
                     + (s.allowlistedFlows > 0 ? ", \(s.allowlistedFlows) flows to allowlisted destinations ignored" : "")
                     + (s.lateFlows > 0 ? ", \(s.lateFlows) late flows" : "")

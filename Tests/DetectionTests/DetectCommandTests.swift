@@ -60,6 +60,8 @@ import Testing
         #expect(one.count > 40)
         #expect(try lines("3") == one)
         #expect(try lines("auto") == one)
+        let three = try FlowhoundCLI.run(["detect", log, "--jobs", "3", "--output-format", "table"])
+        #expect(three.stderr.contains("sources (the 3 detection threads' peaks summed)"), "\(three.stderr)")
         let zero = try FlowhoundCLI.run(["detect", log, "--jobs", "0"])
         #expect(zero.status != 0 && zero.stderr.contains("--jobs must be 1–64, not 0"), "\(zero.stderr)")
     }
