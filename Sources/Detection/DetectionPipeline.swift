@@ -148,6 +148,19 @@ public final class DetectionPipeline {
         }
     }
 
+    /// How alerts are written as lines, for a consumer that writes them as they come: with partitioned
+    /// detection each partition writes its alerts' lines on its own thread (`PartitionedDetection.lines`),
+    /// and `deliveredLine` has the line of the alert being delivered. One detection writes none: its
+    /// consumer writes the line itself. Set before the first record.
+    public var alertLines: PartitionedDetection.Lines? {
+        get { partitioned?.lines }
+        set { partitioned?.lines = newValue }
+    }
+
+    /// The line `alertLines` wrote for the alert `onAlert` or `onDistributedAlert` is being given; nil
+    /// when none was written (one detection, or no `alertLines`).
+    public var deliveredLine: String? { partitioned?.deliveredLine }
+
     /// What detection did (zero for a sink); partitioned, as of the last round the partitions finished.
     public var statistics: DetectionStatistics { detection?.statistics ?? partitioned?.statistics ?? DetectionStatistics() }
 

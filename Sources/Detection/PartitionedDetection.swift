@@ -46,6 +46,32 @@ public final class PartitionedDetection {
     /// What the partitions did, summed, as of the last round that has come back.
     public private(set) var statistics = DetectionStatistics()
 
+    /// How alerts are written as lines, when the consumer writes them as they come: each partition
+    /// then writes its alerts' lines on its own thread, and `deliveredLine` holds the line of the alert
+    /// being delivered. Writing is most of the reader's work on a log with many alerts (the JSON lines
+    /// of 128,878 alerts took 21 % of the CPU samples of 1 M flows from 250 k sources). Set before the
+    /// first `add`.
+    public struct Lines: Sendable {
+        public var scan: @Sendable (ScanAlert) -> String
+        public var distributed: @Sendable (DistributedScanAlert) -> String
+
+        public init(scan: @escaping @Sendable (ScanAlert) -> String, distributed: @escaping @Sendable (DistributedScanAlert) -> String) {
+            self.scan = scan
+            self.distributed = distributed
+        }
+    }
+
+    public var lines: Lines? {
+        didSet {
+            precondition(ordinal == 0, "lines are set before the first attempt")
+            for part in parts { part.lines = lines }
+        }
+    }
+
+    /// The line `lines` wrote for the alert `onAlert` or `onDistributedAlert` is being given; nil
+    /// without `lines`.
+    public private(set) var deliveredLine: String?
+
     private let parts: [Part]
     private let round: Int
     /// The round being filled, a list of entries per partition.
@@ -197,7 +223,7 @@ public final class PartitionedDetection {
         for (p, part) in parts.enumerated() {
             let (alerts, statistics, error) = part.takeResults()
             for alert in alerts {
-                emitted.append(Emitted(ordinal: alert.ordinal, partition: p, number: taken, alert: alert.alert))
+                emitted.append(Emitted(ordinal: alert.ordinal, partition: p, number: taken, alert: alert.alert, line: alert.line))
                 taken += 1
             }
             sum.add(statistics)
@@ -210,11 +236,13 @@ public final class PartitionedDetection {
         let ready = emitted.firstIndex { $0.ordinal > through } ?? emitted.endIndex
         held = Array(emitted[ready...])
         for e in emitted[..<ready] {
+            deliveredLine = e.line
             switch e.alert {
             case .scan(let a): onAlert(a)
             case .distributed(let a): onDistributedAlert(a)
             }
         }
+        deliveredLine = nil
         if let failure { throw failure }
     }
 
@@ -267,6 +295,7 @@ public final class PartitionedDetection {
         var partition: Int
         var number: Int
         var alert: Alert
+        var line: String?
     }
 
     /// One partition: its detection on a thread of its own, fed rounds through a queue. The thread owns
@@ -292,17 +321,27 @@ public final class PartitionedDetection {
         private let lock = NSLock()
         private var commands: [Command] = []
         private var spare: [Round] = []
-        private var emitted: [(ordinal: Int, alert: Alert)] = []
+        private var emitted: [Raised] = []
         private var failure: (any Error)?
         /// Ordinal of the attempt being detected on (the thread's): that of the alerts it raises.
         private var ordinal = 0
         /// Alerts raised during the current command (the thread's), passed on when it is done.
-        private var raised: [(ordinal: Int, alert: Alert)] = []
+        private var raised: [Raised] = []
+        /// Set between rounds (`PartitionedDetection.lines`), read by the thread during them.
+        var lines: Lines?
+
+        struct Raised {
+            var ordinal: Int
+            var alert: Alert
+            var line: String?
+        }
 
         init(_ detection: ScanDetection, number: Int) {
             self.detection = detection
-            detection.onAlert = { [unowned self] in raised.append((ordinal, .scan($0))) }
-            detection.onDistributedAlert = { [unowned self] in raised.append((ordinal, .distributed($0))) }
+            detection.onAlert = { [unowned self] in raised.append(Raised(ordinal: ordinal, alert: .scan($0), line: lines?.scan($0))) }
+            detection.onDistributedAlert = { [unowned self] in
+                raised.append(Raised(ordinal: ordinal, alert: .distributed($0), line: lines?.distributed($0)))
+            }
             let thread = Thread { [self] in serve() }
             thread.name = "detect-\(number)"
             thread.stackSize = 8 << 20
@@ -318,7 +357,7 @@ public final class PartitionedDetection {
         func spareRound() -> Round? { lock.withLock { spare.popLast() } }
 
         /// The alerts raised since the last call, what detection has counted, and its error if any.
-        func takeResults() -> (alerts: [(ordinal: Int, alert: Alert)], statistics: DetectionStatistics, failure: (any Error)?) {
+        func takeResults() -> (alerts: [Raised], statistics: DetectionStatistics, failure: (any Error)?) {
             lock.withLock {
                 defer { emitted.removeAll(keepingCapacity: true) }
                 return (emitted, detection.statistics, failure)

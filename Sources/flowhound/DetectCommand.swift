@@ -514,7 +514,11 @@ struct Detect: ParsableCommand {
             var distributedTable: [DistributedScanAlert] = []
             var connectionTable: [ConnectionAlert] = []
             var scoringFailure: String? = nil
-            pipeline.onAlert = { found in
+            // With no reputation to add, an alert's line is the one detection's threads wrote.
+            if scorer == nil && (format == .jsonl || syslog != nil) {
+                pipeline.alertLines = PartitionedDetection.Lines(scan: { $0.json() }, distributed: { $0.json() })
+            }
+            pipeline.onAlert = { [unowned pipeline] found in
                 var alert = found
                 if let scorer {
                     do {
@@ -525,11 +529,11 @@ struct Detect: ParsableCommand {
                         scoringFailure = scoringFailure ?? "\(error)"
                     }
                 }
-                emit(alert.json(), alert.severity, ScanAlert.dataset)
+                emit((scorer == nil ? pipeline.deliveredLine : nil) ?? alert.json(), alert.severity, ScanAlert.dataset)
                 if format == .table && alert.phase == .end { table.append(alert) }  // one row per episode, with its final totals
             }
-            pipeline.onDistributedAlert = { alert in
-                emit(alert.json(), alert.severity, ScanAlert.dataset)
+            pipeline.onDistributedAlert = { [unowned pipeline] alert in
+                emit(pipeline.deliveredLine ?? alert.json(), alert.severity, ScanAlert.dataset)
                 if format == .table && alert.phase == .end { distributedTable.append(alert) }
             }
             var watch: ConnectionWatch? = nil

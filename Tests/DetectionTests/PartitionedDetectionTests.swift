@@ -72,6 +72,34 @@ import Testing
         #expect(try encoder.encode(a) == encoder.encode(b), "\(a) \(b)")
     }
 
+    /// With `alertLines`, each alert comes with the line its partition wrote for it, the line the
+    /// consumer would have written itself.
+    @Test func linesWrittenByThePartitionsAreTheAlertsLines() throws {
+        let pipeline = DetectionPipeline(partitioned: PartitionedDetection(recipe: Self.recipe(), model: try Self.model(), partitions: 3, round: 500))
+        pipeline.alertLines = PartitionedDetection.Lines(scan: { $0.json(.fixed) }, distributed: { $0.json(.fixed) })
+        var checked = 0, distributed = 0
+        pipeline.onAlert = { [unowned pipeline] in
+            #expect(pipeline.deliveredLine == $0.json(.fixed))
+            checked += 1
+        }
+        pipeline.onDistributedAlert = { [unowned pipeline] in
+            #expect(pipeline.deliveredLine == $0.json(.fixed))
+            distributed += 1
+        }
+        for flow in Self.flows { try pipeline.add(flow) }
+        try pipeline.finish()
+        #expect(checked > 50 && distributed > 0)
+        #expect(pipeline.deliveredLine == nil)
+        // One detection writes no lines: its consumer does.
+        let one = DetectionPipeline(recipe: Self.recipe(), model: try Self.model())
+        one.alertLines = PartitionedDetection.Lines(scan: { $0.json(.fixed) }, distributed: { $0.json(.fixed) })
+        var none = true
+        one.onAlert = { [unowned one] _ in none = none && one.deliveredLine == nil }
+        for flow in Self.flows.prefix(20_000) { try one.add(flow) }
+        try one.finish()
+        #expect(none)
+    }
+
     /// Without the destination copies, partitions raise fewer distributed alerts: the comparison above
     /// can fail.
     @Test func destinationCopiesAreWhatDistributedAlertsNeed() throws {
