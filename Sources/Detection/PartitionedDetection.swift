@@ -322,6 +322,9 @@ public final class PartitionedDetection {
         private var commands: [Command] = []
         private var spare: [Round] = []
         private var emitted: [Raised] = []
+        /// Detection's statistics as the last command left them: the thread may be on a later round
+        /// while the caller takes the results of an earlier one.
+        private var counted = DetectionStatistics()
         private var failure: (any Error)?
         /// Ordinal of the attempt being detected on (the thread's): that of the alerts it raises.
         private var ordinal = 0
@@ -360,7 +363,7 @@ public final class PartitionedDetection {
         func takeResults() -> (alerts: [Raised], statistics: DetectionStatistics, failure: (any Error)?) {
             lock.withLock {
                 defer { emitted.removeAll(keepingCapacity: true) }
-                return (emitted, detection.statistics, failure)
+                return (emitted, counted, failure)
             }
         }
 
@@ -386,8 +389,10 @@ public final class PartitionedDetection {
                         do { try detection.finish() } catch let e { error = e }
                     }
                 }
+                let statistics = detection.statistics
                 lock.withLock {
                     emitted += raised
+                    counted = statistics
                     if failure == nil { failure = error }
                     if let spent { spare.append(spent) }
                 }
