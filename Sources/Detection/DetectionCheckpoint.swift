@@ -272,7 +272,7 @@ extension ScanDetection {
         // Where the writer's next open-window judgement was: the first multiple of the interval after
         // its clock (one runs whenever the clock reaches it).
         if !openJudges.isEmpty {
-            nextOpenJudgement = now.isFinite ? ((now / openWindowInterval).rounded(.down) + 1) * openWindowInterval : -.infinity
+            nextOpenJudgement = now.isFinite ? schedule.openJudgement(after: now) : -.infinity
         }
     }
 

@@ -89,20 +89,20 @@ public final class DetectionPipeline {
     /// - Parameters:
     ///   - reorder: seconds of input time attempts are held to be put in start order; 0 for none.
     ///   - reorderLimit: most attempts held at once (`ReorderBuffer.maximumHeld`).
-    public init(detection: ScanDetection, reorder: Double = 0, reorderLimit: Int = ReorderBuffer.defaultMaximumHeld) {
-        precondition(reorder >= 0 && reorder.isFinite, "reorder must be a non-negative number of seconds")
-        self.detection = detection
-        partitioned = nil
-        sink = nil
-        self.reorder = reorder
-        if reorder > 0 { buffer = ReorderBuffer(span: reorder, maximumHeld: reorderLimit) }
+    public convenience init(detection: ScanDetection, reorder: Double = 0, reorderLimit: Int = ReorderBuffer.defaultMaximumHeld) {
+        self.init(detection: detection, partitioned: nil, reorder: reorder, reorderLimit: reorderLimit)
     }
 
     /// Detection partitioned by source across threads; reordering, when asked, is done before the
     /// attempts are shared out, so each partition sees them in start order.
-    public init(partitioned: PartitionedDetection, reorder: Double = 0, reorderLimit: Int = ReorderBuffer.defaultMaximumHeld) {
+    public convenience init(partitioned: PartitionedDetection, reorder: Double = 0, reorderLimit: Int = ReorderBuffer.defaultMaximumHeld) {
+        self.init(detection: nil, partitioned: partitioned, reorder: reorder, reorderLimit: reorderLimit)
+    }
+
+    /// Detection by one of the two, with a reorder span.
+    private init(detection: ScanDetection?, partitioned: PartitionedDetection?, reorder: Double, reorderLimit: Int) {
         precondition(reorder >= 0 && reorder.isFinite, "reorder must be a non-negative number of seconds")
-        detection = nil
+        self.detection = detection
         self.partitioned = partitioned
         sink = nil
         self.reorder = reorder

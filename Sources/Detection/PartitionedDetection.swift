@@ -91,9 +91,8 @@ public final class PartitionedDetection {
     private var clock = -Double.infinity
     private var nextSweep = -Double.infinity
     private var nextOpenJudgement: Double
-    private let window: Double
-    private let lateness: Double
-    private let openWindowInterval: Double
+    /// The partitions' schedule: the router's clock acts when theirs would.
+    private let schedule: DetectionSchedule
     private let allowlist: CIDRSet
     /// The first error a partition threw: detection's state is then incomplete, and every later call
     /// throws it again.
@@ -117,9 +116,7 @@ public final class PartitionedDetection {
         parts = (0..<partitions).map { i in Part(share.make(model: i == 0 ? model : model?.replica()), number: i) }
         filling = (0..<partitions).map { _ in Round(capacity: round / partitions * 5 / 4 + 64) }
         let first = parts[0].detection
-        window = first.settings.window
-        lateness = first.settings.lateness
-        openWindowInterval = first.openWindowInterval
+        schedule = first.schedule
         nextOpenJudgement = first.openJudges.isEmpty ? .infinity : -.infinity
         allowlist = first.allowlist
     }
@@ -155,8 +152,8 @@ public final class PartitionedDetection {
     /// Gives the clock to every partition, and moves the schedule on as detection does when its clock
     /// reaches a sweep or an open-window judgement.
     private func broadcastClock() {
-        if clock >= nextSweep { nextSweep = (Double(Int64((clock / window).rounded(.down))) + 1) * window + lateness }
-        if clock >= nextOpenJudgement { nextOpenJudgement = ((clock / openWindowInterval).rounded(.down) + 1) * openWindowInterval }
+        if clock >= nextSweep { nextSweep = schedule.sweep(after: clock) }
+        if clock >= nextOpenJudgement { nextOpenJudgement = schedule.openJudgement(after: clock) }
         for p in filling.indices { filling[p].steps.append(Step(ordinal: ordinal, time: clock, kind: .clock)) }
         filled += filling.count
     }

@@ -23,10 +23,7 @@ public struct Partitioning: Sendable, Equatable {
             }
             return h
         }
-        var h: UInt32 = 0x811C_9DC5
-        mix(&h, a.high)
-        mix(&h, a.low)
-        return h
+        return hashAllBytes(a)
     }
 
     /// The hash over all sixteen bytes, whatever the address: what `hash` must equal.

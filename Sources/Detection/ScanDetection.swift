@@ -98,6 +98,21 @@ extension DetectionStatistics {
     }
 }
 
+/// When detection's clock acts after `now`: the next sweep (the end of `now`'s window plus `lateness`,
+/// when windows that can no longer receive flows close) and the next open-window judgement (the next
+/// multiple of `openWindowInterval`). `ScanDetection` keeps its clock by it, and `PartitionedDetection`
+/// by the same, to give its partitions the time at the moments one detection's clock acts.
+struct DetectionSchedule: Sendable {
+    let window: Double
+    let lateness: Double
+    /// Infinite when no detector judges open windows.
+    let openWindowInterval: Double
+
+    func sweep(after now: Double) -> Double { (Double(Int64((now / window).rounded(.down))) + 1) * window + lateness }
+
+    func openJudgement(after now: Double) -> Double { ((now / openWindowInterval).rounded(.down) + 1) * openWindowInterval }
+}
+
 /// Port-scan detection over a stream of flows in (roughly) time order: per-source windows with bounded
 /// memory, the detectors judging each closed window (and the CNN open ones), an ensemble policy, and
 /// a start and an end alert per scan episode.
@@ -121,6 +136,8 @@ public final class ScanDetection {
     let openJudges: [any ScanDetector]
     /// Log time between judgements of open windows: the shortest of `openJudges`' intervals.
     let openWindowInterval: Double
+    /// When the clock acts: sweeps and open-window judgements.
+    let schedule: DetectionSchedule
     public let allowlist: CIDRSet
     /// The destination-centric detector, when it runs: it judges hosts, not sources, and raises its
     /// own alerts (`onDistributedAlert`) whatever the policy.
@@ -296,6 +313,7 @@ public final class ScanDetection {
         deciders = settings.policy == .any ? detectors.filter(\.decidesPerFlow) : []
         openJudges = settings.policy == .any ? detectors.filter { $0.openWindowInterval != nil } : []
         openWindowInterval = openJudges.compactMap(\.openWindowInterval).min() ?? .infinity
+        schedule = DetectionSchedule(window: settings.window, lateness: settings.lateness, openWindowInterval: openWindowInterval)
         // A weighted policy adds scores, which windows that no detector flags still have.
         retiresUnjudgeable = settings.policy != .weighted
         holdsFirstContacts = Self.holdsFirstContacts(retiring: retiresUnjudgeable, detectors)
@@ -530,7 +548,7 @@ public final class ScanDetection {
     /// at the window's latest flow. Runs when the clock passes a multiple of `openWindowInterval`,
     /// before the flow that moved it is added, so each window is judged as it was at that moment.
     private func judgeOpenWindows() throws {
-        nextOpenJudgement = ((now / openWindowInterval).rounded(.down) + 1) * openWindowInterval
+        nextOpenJudgement = schedule.openJudgement(after: now)
         guard !dueSources.isEmpty else { return }
         let due = Set(dueSources).sorted()
         dueSources = []
@@ -656,7 +674,7 @@ public final class ScanDetection {
 
     /// Closes windows that can no longer receive flows, ends quiet episodes, forgets idle sources.
     private func sweep() throws {
-        nextSweep = (Double(windowIndex(now)) + 1) * settings.window + settings.lateness
+        nextSweep = schedule.sweep(after: now)
         let closeBefore = windowIndex(now - settings.lateness)
         for w in windowBuckets.keys.filter({ $0 < closeBefore }).sorted() {
             let list = windowBuckets.removeValue(forKey: w)!
