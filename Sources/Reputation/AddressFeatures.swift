@@ -106,6 +106,9 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     public var prefixLength: Bool
     /// Whether the AS profile is a feature (models from before it was added decode as false).
     public var asProfile: Bool
+    /// Whether the AS's entries on a reference blocklist are a feature (`ASListing`; models from
+    /// before it was added decode as false).
+    public var asListing: Bool
     /// Names of infrastructure lists, in column order.
     public var lists: [String]
 
@@ -113,7 +116,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
 
     public init(
         hour: Bool, port: Bool, countries: [String], location: Bool, asnBuckets: Int, asnHashSeed: UInt64 = 0x5EED_A5,
-        flags: Bool, prefixLength: Bool, asProfile: Bool = false, lists: [String]
+        flags: Bool, prefixLength: Bool, asProfile: Bool = false, asListing: Bool = false, lists: [String]
     ) {
         self.hour = hour
         self.port = port
@@ -124,11 +127,12 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         self.flags = flags
         self.prefixLength = prefixLength
         self.asProfile = asProfile
+        self.asListing = asListing
         self.lists = lists
     }
 
     private enum CodingKeys: String, CodingKey {
-        case hour, port, countries, location, asnBuckets, asnHashSeed, flags, prefixLength, asProfile, lists
+        case hour, port, countries, location, asnBuckets, asnHashSeed, flags, prefixLength, asProfile, asListing, lists
     }
 
     public init(from decoder: any Decoder) throws {
@@ -142,6 +146,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         flags = try c.decode(Bool.self, forKey: .flags)
         prefixLength = try c.decode(Bool.self, forKey: .prefixLength)
         asProfile = try c.decodeIfPresent(Bool.self, forKey: .asProfile) ?? false
+        asListing = try c.decodeIfPresent(Bool.self, forKey: .asListing) ?? false
         lists = try c.decode([String].self, forKey: .lists)
     }
 
@@ -167,6 +172,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         if flags { add("flags", ["flag=anonymous-proxy", "flag=satellite-provider", "flag=anycast", "flag=hostile", "flags=unknown"]) }
         if prefixLength { add("prefix_length", ["network_size", "network=unknown"]) }
         if asProfile { add("as_profile", ["as_addresses", "as_networks", "as_mean_network", "as_countries", "as_anycast_share", "as_profile=unknown"]) }
+        if asListing { add("as_listing", ["as_listed", "as_listed_per_65536", "as_listing=unknown"]) }
         for name in lists { add("list:\(name)", ["list=\(name)"]) }
         return out
     }
@@ -174,7 +180,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     /// `columns.count`, counted without building the names (encoding checks it for every row).
     public var columnCount: Int {
         (hour ? 2 : 0) + (port ? 7 : 0) + countries.count + 2 + FeatureSpec.continents.count + 1 + (location ? 4 : 0)
-            + (asnBuckets > 0 ? asnBuckets + 1 : 0) + (flags ? 5 : 0) + (prefixLength ? 2 : 0) + (asProfile ? 6 : 0) + lists.count
+            + (asnBuckets > 0 ? asnBuckets + 1 : 0) + (flags ? 5 : 0) + (prefixLength ? 2 : 0) + (asProfile ? 6 : 0) + (asListing ? 3 : 0) + lists.count
     }
 
     /// The feature names in column order, each once.
@@ -190,9 +196,12 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     }
 
     /// Writes the columns of one observation into `row` (which must hold `columnCount` values).
-    /// `membership[i]` says whether the address is on `lists[i]`. An unknown hour or port, for a
-    /// spec that uses them, is encoded as zeros; callers check first (see `missingInputs`).
-    public func encode(_ facts: AddressFacts, _ observation: Observation, membership: [Bool], into row: UnsafeMutableBufferPointer<Float>) {
+    /// `membership[i]` says whether the address is on `lists[i]`; `asListed`, the entries of the
+    /// address's AS on the model's reference blocklist (nil when the AS is unknown). An unknown hour
+    /// or port, for a spec that uses them, is encoded as zeros; callers check first (see `missingInputs`).
+    public func encode(
+        _ facts: AddressFacts, _ observation: Observation, membership: [Bool], asListed: Int? = nil, into row: UnsafeMutableBufferPointer<Float>
+    ) {
         precondition(row.count == columnCount && membership.count == lists.count, "a row of \(columnCount) columns, one membership per list")
         var i = 0
         func put(_ value: Float) { row[i] = value; i += 1 }
@@ -253,6 +262,21 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
                 put(Float(p.anycastNetworks) / Float(p.ipv4Networks)); put(0)
             } else {
                 put(0); put(0); put(0); put(0); put(0); put(1)
+            }
+        }
+        if asListing {
+            if let listed = asListed, facts.asn != nil {
+                // Entries, and entries per 65,536 of the AS's IPv4 addresses (0 without a profile),
+                // both on a log scale: a handful in a small hoster and thousands in a large cloud.
+                put(log2f(Float(listed) + 1) / 24)
+                if let p = facts.asProfile, p.ipv4Addresses > 0 {
+                    put(log2f(Float(listed) / Float(p.ipv4Addresses) * 65_536 + 1) / 24)
+                } else {
+                    put(0)
+                }
+                put(0)
+            } else {
+                put(0); put(0); put(1)
             }
         }
         for member in membership { put(member ? 1 : 0) }

@@ -46,6 +46,8 @@ public struct IPModel {
     public var spec: FeatureSpec
     public var databases: [DatabaseRequirement]
     public var lists: [ListRequirement]
+    /// The entries on a reference blocklist of each AS, for the `as_listing` feature.
+    public var asListing: ASListing?
     public var forest: RandomForest?
     public var mlp: Network?
     /// The forest's share of the combined probability when both parts are present (the network has the rest).
@@ -57,13 +59,15 @@ public struct IPModel {
     public var card: IPModelCard?
 
     public init(
-        spec: FeatureSpec, databases: [DatabaseRequirement], lists: [ListRequirement], forest: RandomForest?,
-        mlp: Network?, forestWeight: Double = 0.5, threshold: Double, targetRecall: Double, card: IPModelCard? = nil
+        spec: FeatureSpec, databases: [DatabaseRequirement], lists: [ListRequirement], asListing: ASListing? = nil,
+        forest: RandomForest?, mlp: Network?, forestWeight: Double = 0.5, threshold: Double, targetRecall: Double, card: IPModelCard? = nil
     ) {
         precondition(forest != nil || mlp != nil, "a forest, a network or both")
+        precondition(spec.asListing == (asListing != nil), "an AS listing exactly when the spec uses it")
         self.spec = spec
         self.databases = databases
         self.lists = lists
+        self.asListing = asListing
         self.forest = forest
         self.mlp = mlp
         self.forestWeight = forestWeight
@@ -137,6 +141,10 @@ public struct IPModel {
         file.metadata["columns"] = json(spec.columns.map(\.name))
         file.metadata["databases"] = json(databases)
         file.metadata["lists"] = json(lists)
+        if let asListing {
+            file.tensors.append((ASListing.tensorName, asListing.tensor))
+            file.metadata["as_listing"] = json(asListing.header)
+        }
         file.metadata["forest_weight"] = String(forestWeight)
         file.metadata["threshold"] = String(threshold)
         file.metadata["target_recall"] = String(targetRecall)
@@ -205,7 +213,15 @@ public struct IPModel {
         let card = m["card"].flatMap { try? JSONDecoder().decode(IPModelCard.self, from: Data($0.utf8)) }
         if let problem = card?.problem { throw fail("has a card whose \(problem)") }
 
-        let known = Set(IPModel.forestTensorNames)
+        var asListing: ASListing? = nil
+        if spec.asListing {
+            guard let table = file[ASListing.tensorName] else { throw fail("uses the as_listing feature but has no '\(ASListing.tensorName)' tensor") }
+            switch ASListing.read(table, header: try decode(ASListing.Header.self, "as_listing")) {
+            case .success(let listing): asListing = listing
+            case .failure(let error): throw fail(error.description)
+            }
+        }
+        let known = Set(IPModel.forestTensorNames + (spec.asListing ? [ASListing.tensorName] : []))
         if let stray = file.tensors.first(where: { !known.contains($0.name) && !$0.name.hasPrefix("mlp.") }) {
             throw fail("has a tensor '\(stray.name)' that an ip-reputation model does not use")
         }
@@ -233,7 +249,7 @@ public struct IPModel {
         }
         guard forest != nil || mlp != nil else { throw fail("holds neither a forest nor a network") }
         self.init(
-            spec: spec, databases: databases, lists: lists, forest: forest, mlp: mlp, forestWeight: weight,
+            spec: spec, databases: databases, lists: lists, asListing: asListing, forest: forest, mlp: mlp, forestWeight: weight,
             threshold: threshold, targetRecall: target, card: card)
     }
 

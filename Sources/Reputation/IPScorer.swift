@@ -88,7 +88,7 @@ public final class IPScorer {
         guard !model.spec.asProfile || intelligence.asProfiles else {
             throw ReputationDataError("the IP model uses AS profiles, but the libloc database was opened without them (asProfiles)")
         }
-        encoder = try FeatureEncoder(spec: model.spec, lists: lists)
+        encoder = try FeatureEncoder(spec: model.spec, lists: lists, asListing: model.asListing)
         for (need, have) in zip(model.lists, encoder.lists) where need.sha256 != have.requirement.sha256 {
             warnings.append("list '\(need.name)' differs from the one the model was trained with (\(have.requirement.blocks) blocks now, \(need.blocks) then)")
         }
@@ -162,6 +162,8 @@ public final class IPScorer {
                 if feature.hasPrefix("list:") {
                     let name = String(feature.dropFirst(5))
                     value = encoder.lists.first { $0.name == name }!.set.contains(observation.address) ? "member" : "not a member"
+                } else if feature == "as_listing", let listing = encoder.asListing {
+                    value = facts.asn.map { "\(listing.count(of: $0)) entries of AS\($0) on \(listing.name)" } ?? "unknown"
                 } else {
                     value = FeatureSpec.describe(feature, facts, observation)
                 }

@@ -65,15 +65,31 @@ public struct IPTrainingResult {
 
 public enum IPTraining {
     /// Trains on `data` (facts looked up in `intelligence`); `progress` receives one line per stage.
+    /// With `asListing`, a reference blocklist (and its checksum), the entries of each AS on it become
+    /// a feature (`ASListing`), counted without the training rows' own addresses.
     public static func train(
         _ data: LabelledData, loading: LoadingOptions, intelligence: IntelligenceSetup, lists: [NamedList],
-        options: IPTrainingOptions, progress: (String) -> Void = { _ in }
+        asListing listingSource: (list: AddressList, sha256: String)? = nil, options: IPTrainingOptions,
+        progress: (String) -> Void = { _ in }
     ) throws -> IPTrainingResult {
         let facts = try intelligence.facts(for: data.rows.map(\.observation.address))
         let known = facts.values.filter { !$0.isEmpty }.count
         progress("looked up \(facts.count) addresses in \(intelligence.databases.map(\.name).joined(separator: "+")): \(known) known")
         var notes: [String] = []
         let rows = withoutUnroutedMalicious(data.rows, facts: facts, notes: &notes)
+        var asListing: ASListing? = nil
+        if let listingSource {
+            let (listing, tally) = try ASListing.count(
+                listingSource.list, sha256: listingSource.sha256, excluding: Set(data.rows.map(\.observation.address)), intelligence: intelligence)
+            guard !listing.asns.isEmpty else {
+                throw ReputationDataError(
+                    "\(listingSource.list.name): no entry of the AS listing is in an autonomous system the databases know, once the training rows are left out")
+            }
+            notes.append(
+                "AS listing \(listing.name): \(listing.counted) of its \(tally.entries) entries counted in \(listing.asns.count) ASes; \(tally.trainingRows) left out as training rows, \(tally.withoutAS) in no AS"
+            )
+            asListing = listing
+        }
         notes.forEach(progress)
         let parts = options.split.parts(rows, facts: facts)
 
@@ -88,8 +104,8 @@ public enum IPTraining {
         let spec = FeatureSpec(
             hour: data.hasHour, port: data.hasPort, countries: countries, location: intelligence.hasCity,
             asnBuckets: options.asnBuckets, flags: intelligence.hasLibloc, prefixLength: true,
-            asProfile: facts.values.contains { $0.asProfile != nil }, lists: lists.map(\.name))
-        let encoder = try FeatureEncoder(spec: spec, lists: lists)
+            asProfile: facts.values.contains { $0.asProfile != nil }, asListing: asListing != nil, lists: lists.map(\.name))
+        let encoder = try FeatureEncoder(spec: spec, lists: lists, asListing: asListing)
         try checkLeaks(lists: encoder.lists, rows)
 
         var encoded: [SplitOptions.Part: EncodedPart] = [:]
@@ -143,7 +159,7 @@ public enum IPTraining {
             mlp = network
         }
         var model = IPModel(
-            spec: spec, databases: intelligence.databases, lists: encoder.lists.map(\.requirement), forest: forest, mlp: mlp,
+            spec: spec, databases: intelligence.databases, lists: encoder.lists.map(\.requirement), asListing: asListing, forest: forest, mlp: mlp,
             forestWeight: options.forestWeight, threshold: 0.5, targetRecall: options.targetRecall)
         let validationScores = try model.scores(validation.matrix, threads: options.threads).combined
         model.threshold = RankingMetrics.threshold(forRecall: options.targetRecall, scores: validationScores, positives: validation.labels) ?? 0.5

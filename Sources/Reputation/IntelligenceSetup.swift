@@ -106,12 +106,20 @@ public struct NamedList: Sendable {
 public struct FeatureEncoder {
     public let spec: FeatureSpec
     public let lists: [NamedList]
+    /// The AS listing the spec's `as_listing` feature reads (nil when the spec has none).
+    public let asListing: ASListing?
     /// `spec.columns`, built once.
     public let columns: [FeatureSpec.Column]
 
-    /// `lists` must hold every list `spec` names; they are put in the spec's order.
-    public init(spec: FeatureSpec, lists: [NamedList]) throws {
+    /// `lists` must hold every list `spec` names; they are put in the spec's order. A spec with
+    /// the `as_listing` feature needs `asListing`.
+    public init(spec: FeatureSpec, lists: [NamedList], asListing: ASListing? = nil) throws {
+        guard spec.asListing == (asListing != nil) else {
+            throw ReputationDataError(
+                spec.asListing ? "the IP model counts its ASes' blocklist entries but holds no table of them" : "an AS listing for a spec without the feature")
+        }
         self.spec = spec
+        self.asListing = asListing
         self.lists = try spec.lists.map { name in
             guard let list = lists.first(where: { $0.name == name }) else {
                 throw ReputationDataError("the model uses the infrastructure list '\(name)': give it under that name", setting: .infrastructureList)
@@ -123,9 +131,17 @@ public struct FeatureEncoder {
 
     public func membership(_ address: IPAddress) -> [Bool] { lists.map { $0.set.contains(address) } }
 
+    /// The entries of the address's AS on the AS listing (nil without a listing or an AS).
+    public func asListed(_ facts: AddressFacts) -> Int? {
+        guard let asListing, let asn = facts.asn else { return nil }
+        return asListing.count(of: asn)
+    }
+
     public func row(_ facts: AddressFacts, _ observation: Observation) -> [Float] {
         var row = [Float](repeating: 0, count: spec.columnCount)
-        row.withUnsafeMutableBufferPointer { spec.encode(facts, observation, membership: membership(observation.address), into: $0) }
+        row.withUnsafeMutableBufferPointer {
+            spec.encode(facts, observation, membership: membership(observation.address), asListed: asListed(facts), into: $0)
+        }
         return row
     }
 
@@ -134,8 +150,9 @@ public struct FeatureEncoder {
         var values = ContiguousArray<Float>(repeating: 0, count: observations.count * columns)
         values.withUnsafeMutableBufferPointer { buffer in
             for (i, o) in observations.enumerated() {
+                let f = facts[o.address] ?? AddressFacts()
                 spec.encode(
-                    facts[o.address] ?? AddressFacts(), o, membership: membership(o.address),
+                    f, o, membership: membership(o.address), asListed: asListed(f),
                     into: UnsafeMutableBufferPointer(rebasing: buffer[(i * columns)..<((i + 1) * columns)]))
             }
         }

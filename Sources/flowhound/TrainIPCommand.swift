@@ -16,7 +16,8 @@ struct TrainIP: ParsableCommand {
             Each remote address becomes features from what the address databases know of it (country, \
             continent, hashed ASN, network flags, network size; latitude/longitude and UTC offset with a \
             City MMDB), plus the hour, port and transport when every input carries them (flow logs), and \
-            membership in --list files. Rows are split by /24 network (or --split-by asn) so that no \
+            membership in --list files, and with --as-listing how many entries of a blocklist the \
+            address's AS has. Rows are split by /24 network (or --split-by asn) so that no \
             network is in both the training and the test part; the decision threshold is chosen on a \
             validation part for --target-recall, preferring false positives (which an allowlist can \
             silence) to missed attackers.
@@ -53,6 +54,12 @@ struct TrainIP: ParsableCommand {
 
     @OptionGroup(title: "Address databases") var databases: AddressDatabaseOptions
     @OptionGroup(title: "Feature lists") var lists: ListOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "A blocklist (addresses or blocks, one a line, IPsum's count column allowed) whose entries are counted by autonomous system: each AS's count, and its count per 65,536 addresses, become a feature, so an operator's record carries over to its unlisted addresses and to operators the training data never showed. Training rows' own addresses are not counted. The table is kept in the model; scoring needs no list.",
+            valueName: "file"))
+    var asListing: String?
 
     @Option(name: .shortAndLong, help: "Where to write the model.")
     var output = "ip-model.safetensors"
@@ -143,9 +150,16 @@ struct TrainIP: ParsableCommand {
             let malicious = data.rows.filter(\.malicious).count
             Diagnostics.note(
                 "\(data.rows.count) rows: \(malicious) malicious, \(data.rows.count - malicious) benign; hour \(data.hourNote); port \(data.portNote)")
-            var result = try IPTraining.train(data, loading: loading, intelligence: intelligence, lists: try lists.load(), options: options) {
-                Diagnostics.note($0)
+            let listing = try asListing.map { path in
+                let list = try AddressList.read(path: path, strict: inputs.strict)
+                if let first = list.malformed.first {
+                    Diagnostics.note("\(path): skipped \(list.malformed.count) malformed lines, the first: \(first) (--strict stops at it)")
+                }
+                return (list: list, sha256: try LabelledData.checksum(files: [path]))
             }
+            var result = try IPTraining.train(
+                data, loading: loading, intelligence: intelligence, lists: try lists.load(), asListing: listing, options: options
+            ) { Diagnostics.note($0) }
             let test = try IPTraining.evaluate(result.model, result.parts[.test]!, threads: threads)
             result.model.card = IPModelCard(training: result, data: data, loading: loading, options: options, test: test)
             try result.model.write(to: output)

@@ -46,6 +46,25 @@ struct IPCommandTests {
         #expect(noModel.status == 1 && noModel.stderr.hasPrefix("flowhound: error: \(base)/missing.safetensors"))
     }
 
+    /// `train ip --as-listing`: the list's entries counted by AS become a feature, said in a note,
+    /// and `score ip` names the count among the drivers; a list that cannot be read is one line.
+    @Test func trainWithAnASListing() throws {
+        let base = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let model = base + "/listed.safetensors", list = "\(Self.fixtures)/ipsum-excerpt.txt"
+        let inputs = ["--malicious", list, "--min-count", "2", "--benign", "\(Self.fixtures)/cloudflare-v4-ip-ranges.txt", "--samples-per-list", "300"]
+        let train = try FlowhoundCLI.run(
+            ["train", "ip"] + inputs + ["--as-listing", list, "--asn-buckets", "0", "--trees", "5", "--epochs", "2", "-o", model])
+        #expect(train.status == 0, "\(train.stderr)")
+        #expect(train.stderr.contains("AS listing ipsum-excerpt.txt: ") && train.stderr.contains("left out as training rows"))
+        let score = try FlowhoundCLI.run(["score", "ip", "--model", model, "--drivers", "20", "--output-format", "jsonl", "45.148.10.5"])
+        #expect(score.status == 0, "\(score.stderr)")
+        #expect(score.stdout.contains("entries of AS") && score.stdout.contains("on ipsum-excerpt.txt"))
+
+        let missing = try FlowhoundCLI.run(["train", "ip"] + inputs + ["--as-listing", base + "/none.txt", "-o", model])
+        #expect(missing.status == 1 && missing.stderr.contains("flowhound: error: \(base)/none.txt"))
+    }
+
     /// `score ip` goes on past a line it cannot score (reported with its line, counted, status 1;
     /// `--strict` stops there), and a model that uses the hour says so before printing anything.
     @Test func scoreIPSkipsBadLinesAndSaysWhatTheModelNeeds() throws {

@@ -65,6 +65,54 @@ struct ModelTests {
         #expect(size < 4 << 20)
     }
 
+    /// With `--as-listing`, each AS's entries on a blocklist are a feature: counted without the
+    /// training rows' own addresses, kept in the model file, and named in explanations.
+    @Test func countsABlocklistByASWithoutItsTrainingRows() throws {
+        let path = FixtureDirectory.addressLists.path("ipsum-excerpt.txt")
+        let list = try AddressList.read(path: path)
+        let data = try Self.data()
+        var notes: [String] = []
+        let result = try IPTraining.train(
+            data, loading: LoadingOptions(), intelligence: Self.intelligence, lists: [], asListing: (list, "00"), options: Self.options()
+        ) { notes.append($0) }
+        let model = result.model
+        #expect(model.spec.asListing && model.spec.features.last == "as_listing")
+        let listing = try #require(model.asListing)
+        // The excerpt's entries on two lists or more are the malicious rows: only the others count.
+        let rows = Set(data.rows.map(\.observation.address))
+        let (expected, tally) = try ASListing.count(list, sha256: "00", excluding: rows, intelligence: Self.intelligence)
+        #expect(listing == expected)
+        #expect(tally.trainingRows == list.entries.filter { ($0.count ?? 0) >= 2 && rows.contains($0.block.address) }.count)
+        #expect(tally.trainingRows > 0 && listing.counted == tally.entries - tally.trainingRows - tally.withoutAS && listing.counted > 0)
+        #expect(notes.contains { $0.hasPrefix("AS listing ipsum-excerpt.txt: \(listing.counted) of its \(tally.entries) entries counted") })
+
+        let file = try temporaryDirectory("model") + "/listed.safetensors"
+        try model.write(to: file)
+        let read = try IPModel.read(path: file)
+        #expect(read.asListing == listing && read.spec == model.spec)
+        let x = result.parts[.test]!.matrix
+        #expect(try read.scores(x).combined == model.scores(x).combined)
+        let scorer = try IPScorer(model: read, intelligence: Self.intelligence, lists: [])
+        scorer.driverCount = 20
+        let listed = try #require(list.entries.first { ($0.count ?? 0) < 2 }?.block.address)
+        let score = try scorer.score(Observation(address: listed))
+        let asn = try #require(score.asn)
+        #expect(score.drivers.contains { $0.feature == "as_listing" && $0.value == "\(listing.count(of: asn)) entries of AS\(asn) on ipsum-excerpt.txt" })
+
+        // A file whose spec uses the feature but whose table is gone is refused, not scored as unknown.
+        var stripped = model.safeTensors()
+        stripped.tensors.removeAll { $0.name == ASListing.tensorName }
+        try stripped.sealed().write(to: file)
+        let missing = #expect(throws: ModelFileError.self) { _ = try IPModel.read(path: file) }
+        #expect(missing?.reason == "uses the as_listing feature but has no 'as_listing.table' tensor")
+        // A table in a model without the feature is a stray tensor.
+        var plain = Self.trained.model.safeTensors()
+        plain.tensors.append((ASListing.tensorName, listing.tensor))
+        try plain.sealed().write(to: file)
+        let stray = #expect(throws: ModelFileError.self) { _ = try IPModel.read(path: file) }
+        #expect(stray?.reason.contains("'as_listing.table' that an ip-reputation model does not use") == true)
+    }
+
     @Test func refusesDamagedOrForeignFiles() throws {
         let path = try temporaryDirectory("model") + "/damaged.safetensors"
         var file = Self.trained.model.safeTensors()
