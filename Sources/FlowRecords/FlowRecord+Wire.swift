@@ -30,25 +30,25 @@ extension WireWriter {
 }
 
 extension WireReader {
-    public mutating func address(_ what: String = "an address") throws -> IPAddress {
-        switch try u8("family of \(what)") {
-        case 4: return IPAddress(ipv4: try u32(what))
-        case 6: return IPAddress(high: try u64(what), low: try u64(what))
-        case let f: throw WireError("family of \(what) is \(f), not 4 or 6, at byte \(offset - 1)")
+    public mutating func address(_ what: @autoclosure () -> String = "an address") throws -> IPAddress {
+        switch try u8("family of \(what())") {
+        case 4: return IPAddress(ipv4: try u32(what()))
+        case 6: return IPAddress(high: try u64(what()), low: try u64(what()))
+        case let f: throw WireError("family of \(what()) is \(f), not 4 or 6, at byte \(offset - 1)")
         }
     }
 
     /// What `WireWriter.uid` wrote; a uid no log could hold is refused.
-    public mutating func uid(_ what: String) throws -> RecordUID {
-        guard try bool("presence of \(what)") else { return RecordUID() }
-        let uid = RecordUID(high: try u64(what), low: try u64(what))
-        guard uid.isValid, !uid.isEmpty else { throw WireError("\(what) \(uid.high) \(uid.low) is not one a log could hold") }
+    public mutating func uid(_ what: @autoclosure () -> String) throws -> RecordUID {
+        guard try bool("presence of \(what())") else { return RecordUID() }
+        let uid = RecordUID(high: try u64(what()), low: try u64(what()))
+        guard uid.isValid, !uid.isEmpty else { throw WireError("\(what()) \(uid.high) \(uid.low) is not one a log could hold") }
         return uid
     }
 
     /// What `WireWriter.flowKey` wrote.
-    public mutating func flowKey(_ what: String) throws -> FlowKey? {
-        try bool("presence of the \(what)") ? try FlowKey(from: &self, what) : nil
+    public mutating func flowKey(_ what: @autoclosure () -> String) throws -> FlowKey? {
+        try bool("presence of the \(what())") ? try FlowKey(from: &self, what()) : nil
     }
 }
 

@@ -89,41 +89,41 @@ public struct WireReader {
     public var isAtEnd: Bool { offset >= bytes.count }
     public var remaining: Int { bytes.count - offset }
 
-    private mutating func take(_ n: Int, _ what: String) throws -> Int {
+    private mutating func take(_ n: Int, _ what: @autoclosure () -> String) throws -> Int {
         guard n >= 0, n <= bytes.count - offset else {
-            throw WireError("cut short reading \(what) at byte \(offset) of \(bytes.count)")
+            throw WireError("cut short reading \(what()) at byte \(offset) of \(bytes.count)")
         }
         defer { offset += n }
         return offset
     }
 
-    private mutating func fixed(_ width: Int, _ what: String) throws -> UInt64 {
-        let at = try take(width, what)
+    private mutating func fixed(_ width: Int, _ what: @autoclosure () -> String) throws -> UInt64 {
+        let at = try take(width, what())
         var v: UInt64 = 0
         for i in 0..<width { v |= UInt64(bytes[at + i]) << (8 * UInt64(i)) }
         return v
     }
 
-    public mutating func u8(_ what: String = "a byte") throws -> UInt8 { bytes[try take(1, what)] }
-    public mutating func u16(_ what: String = "a 16-bit value") throws -> UInt16 { UInt16(try fixed(2, what)) }
-    public mutating func u32(_ what: String = "a 32-bit value") throws -> UInt32 { UInt32(try fixed(4, what)) }
-    public mutating func u64(_ what: String = "a 64-bit value") throws -> UInt64 { try fixed(8, what) }
-    public mutating func f64(_ what: String = "a number") throws -> Double { Double(bitPattern: try fixed(8, what)) }
+    public mutating func u8(_ what: @autoclosure () -> String = "a byte") throws -> UInt8 { bytes[try take(1, what())] }
+    public mutating func u16(_ what: @autoclosure () -> String = "a 16-bit value") throws -> UInt16 { UInt16(try fixed(2, what())) }
+    public mutating func u32(_ what: @autoclosure () -> String = "a 32-bit value") throws -> UInt32 { UInt32(try fixed(4, what())) }
+    public mutating func u64(_ what: @autoclosure () -> String = "a 64-bit value") throws -> UInt64 { try fixed(8, what()) }
+    public mutating func f64(_ what: @autoclosure () -> String = "a number") throws -> Double { Double(bitPattern: try fixed(8, what())) }
 
-    public mutating func bool(_ what: String = "a flag") throws -> Bool {
-        switch try u8(what) {
+    public mutating func bool(_ what: @autoclosure () -> String = "a flag") throws -> Bool {
+        switch try u8(what()) {
         case 0: return false
         case 1: return true
-        case let b: throw WireError("\(what) is \(b), not 0 or 1, at byte \(offset - 1)")
+        case let b: throw WireError("\(what()) is \(b), not 0 or 1, at byte \(offset - 1)")
         }
     }
 
-    public mutating func varint(_ what: String = "a count") throws -> UInt64 {
+    public mutating func varint(_ what: @autoclosure () -> String = "a count") throws -> UInt64 {
         var v: UInt64 = 0
         var shift: UInt64 = 0
         while true {
-            let b = try u8(what)
-            guard shift < 64 else { throw WireError("\(what) is longer than 64 bits at byte \(offset - 1)") }
+            let b = try u8(what())
+            guard shift < 64 else { throw WireError("\(what()) is longer than 64 bits at byte \(offset - 1)") }
             v |= UInt64(b & 0x7F) << shift
             if b < 0x80 { return v }
             shift += 7
@@ -132,60 +132,60 @@ public struct WireReader {
 
     /// A count no larger than `limit` (and no larger than the bytes left when each item takes at least
     /// `minimumItemSize`), so that a damaged count cannot ask for gigabytes.
-    public mutating func count(_ what: String, minimumItemSize: Int = 1, limit: Int = Int(Int32.max)) throws -> Int {
-        let n = try varint(what)
+    public mutating func count(_ what: @autoclosure () -> String, minimumItemSize: Int = 1, limit: Int = Int(Int32.max)) throws -> Int {
+        let n = try varint(what())
         let fits = minimumItemSize > 0 ? UInt64(remaining / minimumItemSize) : UInt64(limit)
         guard n <= UInt64(limit), n <= fits else {
-            throw WireError("\(what) of \(n) at byte \(offset) is more than the \(remaining) bytes left can hold")
+            throw WireError("\(what()) of \(n) at byte \(offset) is more than the \(remaining) bytes left can hold")
         }
         return Int(n)
     }
 
     /// A total or counter written by `int`, at most `limit`: by default 2^53, more than anything counts
     /// and far enough from `Int.max` that adding to it cannot overflow.
-    public mutating func int(_ what: String, limit: Int = 1 << 53) throws -> Int {
-        let n = try varint(what)
-        guard n <= UInt64(limit) else { throw WireError("\(what) is \(n), more than \(limit), at byte \(offset)") }
+    public mutating func int(_ what: @autoclosure () -> String, limit: Int = 1 << 53) throws -> Int {
+        let n = try varint(what())
+        guard n <= UInt64(limit) else { throw WireError("\(what()) is \(n), more than \(limit), at byte \(offset)") }
         return Int(n)
     }
 
     /// What `ascending` wrote: strictly ascending values, none above `maximum`.
-    public mutating func ascending(_ what: String, maximum: UInt64 = .max) throws -> [UInt64] {
-        let n = try count("count of \(what)")
+    public mutating func ascending(_ what: @autoclosure () -> String, maximum: UInt64 = .max) throws -> [UInt64] {
+        let n = try count("count of \(what())")
         var values: [UInt64] = []
         values.reserveCapacity(n)
         for i in 0..<n {
-            let gap = try varint(what)
+            let gap = try varint(what())
             var v = gap
             if i > 0 {
                 let (next, o1) = values[i - 1].addingReportingOverflow(1)
                 let (sum, o2) = next.addingReportingOverflow(gap)
-                guard !o1 && !o2 else { throw WireError("\(what) goes past 64 bits at byte \(offset)") }
+                guard !o1 && !o2 else { throw WireError("\(what()) goes past 64 bits at byte \(offset)") }
                 v = sum
             }
-            guard v <= maximum else { throw WireError("\(what) holds \(v), more than \(maximum), at byte \(offset)") }
+            guard v <= maximum else { throw WireError("\(what()) holds \(v), more than \(maximum), at byte \(offset)") }
             values.append(v)
         }
         return values
     }
 
-    public mutating func signed(_ what: String = "a number") throws -> Int64 {
-        let z = try varint(what)
+    public mutating func signed(_ what: @autoclosure () -> String = "a number") throws -> Int64 {
+        let z = try varint(what())
         return Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
     }
 
-    public mutating func string(_ what: String = "a string") throws -> String {
-        let n = try count("length of \(what)")
-        let at = try take(n, what)
+    public mutating func string(_ what: @autoclosure () -> String = "a string") throws -> String {
+        let n = try count("length of \(what())")
+        let at = try take(n, what())
         return String(decoding: bytes[at..<at + n], as: UTF8.self)
     }
 
-    public mutating func optionalString(_ what: String = "a string") throws -> String? {
-        try bool("presence of \(what)") ? try string(what) : nil
+    public mutating func optionalString(_ what: @autoclosure () -> String = "a string") throws -> String? {
+        try bool("presence of \(what())") ? try string(what()) : nil
     }
 
-    public mutating func raw(_ n: Int, _ what: String) throws -> ArraySlice<UInt8> {
-        let at = try take(n, what)
+    public mutating func raw(_ n: Int, _ what: @autoclosure () -> String) throws -> ArraySlice<UInt8> {
+        let at = try take(n, what())
         return bytes[at..<at + n]
     }
 }
