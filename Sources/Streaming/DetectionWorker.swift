@@ -74,6 +74,12 @@ public final class DetectionWorker: @unchecked Sendable {
         reportsLock.withLock { finished } + held.values.map(\.runner.report)
     }
 
+    /// CPU seconds the worker's own thread spent in lease rounds (renewing its member key and leases,
+    /// counting members, taking and handing back partitions), beside the partitions' threads.
+    public private(set) var leaseRoundCPUSeconds = 0.0
+    /// Lease rounds run.
+    public private(set) var leaseRounds = 0
+
     /// Runs until `shouldStop` returns true (or, with `drain`, until the flows stream is empty: every
     /// flow published so far has been checkpointed), then hands every partition back after a last
     /// checkpoint.
@@ -90,6 +96,11 @@ public final class DetectionWorker: @unchecked Sendable {
         var lastGoodRound = Date()
         while !shouldStop() {
             do {
+                let roundStarted = threadCPUSeconds()
+                defer {
+                    leaseRoundCPUSeconds += threadCPUSeconds() - roundStarted
+                    leaseRounds += 1
+                }
                 try leases.put(memberKey, Array(allowed.map(String.init).joined(separator: ",").utf8))
                 try round()
                 lastGoodRound = Date()

@@ -44,6 +44,30 @@ public struct PartitionReport: Sendable {
     public var suppressedAlerts = 0
     public var checkpoints = 0
     public var checkpointBytes = 0
+    /// The CPU seconds the partition's thread spent on each part of its work: calls to the broker
+    /// (fetching flow messages, acknowledging them, publishing alerts; waiting costs none), applying
+    /// flows to detection (decoding the messages included), and checkpointing (encoding the
+    /// pipeline's state, then writing it to the bucket). The NATS client's own threads, which read
+    /// and write the sockets, are not in them.
+    public var brokerCPUSeconds = 0.0
+    public var detectionCPUSeconds = 0.0
+    public var checkpointEncodeCPUSeconds = 0.0
+    public var checkpointStoreCPUSeconds = 0.0
+    /// The longest checkpoint, encoding and writing together, in wall-clock seconds.
+    public var longestCheckpointSeconds = 0.0
+}
+
+/// CPU seconds the calling thread has used.
+func threadCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// Seconds since `start` on the monotonic clock.
+func secondsSince(_ start: ContinuousClock.Instant) -> Double {
+    let d = ContinuousClock.now - start
+    return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
 
 /// One partition's detection while this worker holds its lease, on a thread of its own: restores the
@@ -155,6 +179,7 @@ final class PartitionRunner: @unchecked Sendable {
             if partitioning.count > 1 { p.detection?.partitionOwns = { partitioning.partition(of: $0) == partition } }
         }
         var warnedOldPublisher = false
+        var publishSeconds = 0.0
         func publish(_ line: String, _ severity: AlertFields.Severity) {
             ordinal += 1
             guard alertError == nil else { return }
@@ -162,6 +187,8 @@ final class PartitionRunner: @unchecked Sendable {
                 lock.withLock { _report.suppressedAlerts += 1 }
                 return
             }
+            let started = threadCPUSeconds()
+            defer { publishSeconds += threadCPUSeconds() - started }
             do {
                 try nc.publish(
                     subject: alertSubject, data: Array(line.utf8),
@@ -182,16 +209,24 @@ final class PartitionRunner: @unchecked Sendable {
         var lastCheckpoint = Date()
 
         func save() throws {
+            let started = ContinuousClock.now, cpu = threadCPUSeconds()
             checkpoint.alerts = ordinal
             checkpoint.state = pipeline.checkpoint()
+            let encoded = threadCPUSeconds()
             guard try store.save(checkpoint) else {
                 throw NATSError("partition \(partition): another worker has taken it (its checkpoint changed); stopping")
             }
+            let stored = threadCPUSeconds(), wall = secondsSince(started)
             for m in unacknowledged { try m.acknowledge() }
             unacknowledged.removeAll()
+            let acknowledged = threadCPUSeconds()
             lock.withLock {
                 _report.checkpoints += 1
                 _report.checkpointBytes = checkpoint.state.count
+                _report.checkpointEncodeCPUSeconds += encoded - cpu
+                _report.checkpointStoreCPUSeconds += stored - encoded
+                _report.brokerCPUSeconds += acknowledged - stored
+                _report.longestCheckpointSeconds = max(_report.longestCheckpointSeconds, wall)
             }
             flowsSince = 0
             dirty = false
@@ -204,11 +239,16 @@ final class PartitionRunner: @unchecked Sendable {
                 if !abandon && dirty { try save() }
                 return
             }
+            let fetchStarted = threadCPUSeconds()
             let messages = try subscription.fetch(batch: settings.fetchBatch, timeoutMilliseconds: 200)
+            let fetched = threadCPUSeconds() - fetchStarted
+            lock.withLock { _report.brokerCPUSeconds += fetched }
             if messages.isEmpty {
                 if dirty && Date().timeIntervalSince(lastCheckpoint) >= settings.checkpointInterval { try save() }
                 continue
             }
+            let applyStarted = threadCPUSeconds()
+            publishSeconds = 0
             for m in messages {
                 let (sequence, _) = try m.metadata()
                 unacknowledged.append(m)
@@ -258,6 +298,11 @@ final class PartitionRunner: @unchecked Sendable {
                 if let alertError { throw alertError }
                 checkpoint.appliedSequence = sequence
                 dirty = true
+            }
+            let applied = threadCPUSeconds() - applyStarted
+            lock.withLock {
+                _report.detectionCPUSeconds += applied - publishSeconds
+                _report.brokerCPUSeconds += publishSeconds
             }
             if flowsSince >= settings.checkpointFlows || Date().timeIntervalSince(lastCheckpoint) >= settings.checkpointInterval {
                 try save()

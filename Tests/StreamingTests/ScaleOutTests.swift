@@ -155,6 +155,11 @@ final class ScaleOutTests: XCTestCase {
         drain.waitUntilExit()
         XCTAssertEqual(drain.terminationStatus, 0, workerLogs())
         XCTAssertEqual(try nc.state(stream: "flows").messages, 0, "every flow acknowledged after the last checkpoints")
+        // Its closing summary says where the CPU went: detection, the broker, checkpoints, leases.
+        let drainLog = (try? String(contentsOf: directory.appendingPathComponent("w1.log"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(
+            drainLog.contains("worker w1: CPU: detection ") && drainLog.contains(" s writing (") && drainLog.contains(" lease rounds ")
+                && drainLog.contains(" other threads "), drainLog)
 
         let (_, first, last) = try nc.state(stream: "alerts")
         var got: [String] = []
