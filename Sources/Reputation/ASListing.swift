@@ -99,8 +99,8 @@ public struct ASListing: Sendable, Equatable {
 
     var header: Header { Header(name: name, sha256: sha256, counted: counted, ases: asns.count) }
 
-    /// Reads the table back; nil with the reason when a value is not an integer in range, the AS
-    /// numbers are not strictly ascending, or the header does not describe the table.
+    /// Reads the table back, or says why it cannot: a value that is not an integer in range, AS
+    /// numbers not strictly ascending, a header that does not describe the table.
     static func read(_ tensor: Tensor, header: Header) -> Result<ASListing, ReputationDataError> {
         func fail(_ reason: String) -> Result<ASListing, ReputationDataError> { .failure(ReputationDataError(reason)) }
         let rows = tensor.shape.rank == 2 && tensor.shape.dimensions[1] == 3 ? tensor.shape.dimensions[0] : -1

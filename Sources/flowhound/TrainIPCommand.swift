@@ -57,7 +57,7 @@ struct TrainIP: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "A blocklist (addresses or blocks, one a line, IPsum's count column allowed) whose entries are counted by autonomous system: each AS's count, and its count per 65,536 addresses, become a feature, so an operator's record carries over to its unlisted addresses and to operators the training data never showed. Training rows' own addresses are not counted. The table is kept in the model; scoring needs no list.",
+            "A blocklist (addresses or blocks, one a line; a count column such as IPsum's is ignored) whose entries are counted by autonomous system, each once: each AS's count, and its count per 65,536 addresses, become a feature, so an operator's record carries over to its unlisted addresses and to operators the training data never showed. Training rows' own addresses are not counted. The table is kept in the model; scoring needs no list.",
             valueName: "file"))
     var asListing: String?
 
