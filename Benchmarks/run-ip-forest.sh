@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The random forest of the IP model against scikit-learn's RandomForestClassifier on the real feature
-# matrix: the shipped model's training data (Data/reputation) encoded by `flowhound train ip --export`
-# (IPsum addresses on two or more lists against 1,000 addresses sampled from each AS of
-# Data/reputation/service-ases.txt, facts from the libloc database), split by /24. Then
-# Benchmarks/run-forest.sh on it.
+# matrix: the shipped model's training rows (Data/reputation) encoded by `flowhound train ip --export`
+# with train ip's default features (210 columns, the hashed AS number among them; the shipped model
+# itself uses the AS listing instead and has 84), IPsum addresses on two or more lists against 1,000
+# addresses sampled from each AS of Data/reputation/service-ases.txt, facts from the libloc database,
+# split by /24. Then Benchmarks/run-forest.sh on it.
 #
 #   Benchmarks/run-ip-forest.sh [RUNS] [TREES]      (defaults 3 and 100)
 set -euo pipefail
