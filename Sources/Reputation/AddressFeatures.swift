@@ -311,7 +311,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         case "prefix_length": return facts.prefixLength.map { "/\($0)" } ?? "unknown"
         case "as_profile":
             guard let p = facts.asProfile, p.ipv4Networks > 0 else { return "unknown" }
-            return "\(ASProfile.amount(p.ipv4Addresses)) IPv4 addresses in \(p.ipv4Networks) networks, \(p.countries) "
+            return "\(ASProfile.amount(p.ipv4Addresses)) IPv4 addresses in \(p.ipv4Networks) network\(p.ipv4Networks == 1 ? "" : "s"), \(p.countries) "
                 + "\(p.countries == 1 ? "country" : "countries")\(p.anycastNetworks > 0 ? ", \(p.anycastNetworks) anycast" : "")"
         default: return ""
         }
