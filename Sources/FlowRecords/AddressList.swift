@@ -54,6 +54,14 @@ public struct AddressList: Sendable {
         }
     }
 
+    /// What reading skipped, as one sentence for the user: "FILE: skipped 2 malformed lines, the
+    /// first: 3: 'x' is not an address ... (--strict stops at it)"; nil when nothing was skipped.
+    public var malformedNote: String? {
+        guard let first = malformed.first else { return nil }
+        return
+            "\(name): skipped \(malformed.count) malformed line\(malformed.count == 1 ? "" : "s"), the first: \(first.dropFirst(name.count + 1)) (--strict stops at it)"
+    }
+
     /// Reads a list file.
     public static func read(path: String, strict: Bool = true) throws(AddressListError) -> AddressList {
         let data: [UInt8]

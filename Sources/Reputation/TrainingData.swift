@@ -204,11 +204,7 @@ public struct LabelledData: Sendable {
         do { list = try AddressList.read(path: path, strict: flowOptions.strict) } catch {
             throw ReputationDataError("\(error.description) (neither a flow log Flowhound reads nor an address list)")
         }
-        if let first = list.malformed.first {
-            notes.append(
-                "\(path): skipped \(list.malformed.count) malformed line\(list.malformed.count == 1 ? "" : "s"), the first: \(first.dropFirst(path.count + 1)) (--strict stops at it)"
-            )
-        }
+        if let note = list.malformedNote { notes.append(note) }
         var belowCount = 0
         var blocks: [AddressBlock] = []
         for entry in list.entries {

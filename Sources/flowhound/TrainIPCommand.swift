@@ -152,9 +152,7 @@ struct TrainIP: ParsableCommand {
                 "\(data.rows.count) rows: \(malicious) malicious, \(data.rows.count - malicious) benign; hour \(data.hourNote); port \(data.portNote)")
             let listing = try asListing.map { path in
                 let list = try AddressList.read(path: path, strict: inputs.strict)
-                if let first = list.malformed.first {
-                    Diagnostics.note("\(path): skipped \(list.malformed.count) malformed lines, the first: \(first) (--strict stops at it)")
-                }
+                if let note = list.malformedNote { Diagnostics.note(note) }
                 return (list: list, sha256: try LabelledData.checksum(files: [path]))
             }
             var result = try IPTraining.train(
