@@ -1,5 +1,5 @@
 # Shared by run-detect.sh, run-sources.sh and run-jobs.sh (sourced, not run): the flowhound binary,
-# the benchmark logs, one timed `detect` run and medians. The caller sets `here`, `repo`, `data` and
+# the benchmark logs, one timed `detect` run and medians; run-scaleout.sh takes the binary and medians. The caller sets `here`, `repo`, `data` and
 # defines `die` and `note`.
 
 # The flowhound to time: $FLOWHOUND, or a release build of this checkout. Sets `bin`.

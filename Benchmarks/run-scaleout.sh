@@ -37,13 +37,9 @@ data="${BENCH_DATA:-$repo/.build-bench-data}"
 mkdir -p "$data" || die "cannot create $data"
 command -v nats-server >/dev/null || die "nats-server is missing (apt-get install nats-server)"
 
-if [[ -n "${FLOWHOUND:-}" ]]; then
-    bin="$FLOWHOUND"
-else
-    note "building flowhound (release)"
-    (cd "$repo" && swift build -c release --product flowhound >&2) || die "swift build failed"
-    bin="$(cd "$repo" && swift build -c release --show-bin-path)/flowhound"
-fi
+# shellcheck source=detect-common.sh
+source "$here/detect-common.sh"
+flowhound_release
 duration="${DURATION:-12h}"
 
 log="$data/scaleout-$duration.log"
@@ -63,7 +59,6 @@ sleep 1
 kill -0 "$server" 2>/dev/null || die "nats-server did not start: $(tail -n 3 "$data/scaleout-nats.log")"
 
 now() { date +%s.%N; }
-median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 # CPU seconds (user + system) of this shell's finished children so far, into the variable named $1
 # (`times` must run in this shell, not in a command substitution's subshell).
 children_cpu() {
@@ -80,10 +75,9 @@ for r in $(seq 1 "$runs"); do
     "$bin" detect "$log" --detectors "$detectors" --jobs "$jobs_ref" --no-progress >"$data/scaleout-detect.jsonl" 2>"$data/scaleout-detect.err" || die "detect failed"
     children_cpu c1
     detect_rates+=("$(sed -n 's/.*(\([0-9]*\) flows\/s).*/\1/p' "$data/scaleout-detect.err" | tail -n 1)")
-    n_flows="$(sed -n 's/^flowhound: \([0-9]*\) flows in.*/\1/p' "$data/scaleout-detect.err" | tail -n 1)"
-    detect_cpu_rates+=("$(python3 -c "print(int($n_flows/($c1-$c0)))")")
+    flows="$(sed -n 's/^flowhound: \([0-9]*\) flows in.*/\1/p' "$data/scaleout-detect.err" | tail -n 1)"
+    detect_cpu_rates+=("$(python3 -c "print(int($flows/($c1-$c0)))")")
 done
-flows="$(sed -n 's/^flowhound: \([0-9]*\) flows in.*/\1/p' "$data/scaleout-detect.err" | tail -n 1)"
 expected="$(wc -l <"$data/scaleout-detect.jsonl")"
 note "$flows flows, $expected alerts"
 

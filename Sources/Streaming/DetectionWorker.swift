@@ -1,6 +1,7 @@
 import Detection
 import FlowRecords
 import Foundation
+import Support
 
 /// A worker process: holds leases on partitions and runs detection on each one it holds.
 ///
@@ -96,9 +97,9 @@ public final class DetectionWorker: @unchecked Sendable {
         var lastGoodRound = Date()
         while !shouldStop() {
             do {
-                let roundStarted = threadCPUSeconds()
+                let roundStarted = CPUTime.thread
                 defer {
-                    leaseRoundCPUSeconds += threadCPUSeconds() - roundStarted
+                    leaseRoundCPUSeconds += CPUTime.thread - roundStarted
                     leaseRounds += 1
                 }
                 try leases.put(memberKey, Array(allowed.map(String.init).joined(separator: ",").utf8))

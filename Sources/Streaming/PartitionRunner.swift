@@ -57,13 +57,6 @@ public struct PartitionReport: Sendable {
     public var longestCheckpointSeconds = 0.0
 }
 
-/// CPU seconds the calling thread has used.
-func threadCPUSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-}
-
 /// Seconds since `start` on the monotonic clock.
 func secondsSince(_ start: ContinuousClock.Instant) -> Double {
     let d = ContinuousClock.now - start
@@ -187,8 +180,8 @@ final class PartitionRunner: @unchecked Sendable {
                 lock.withLock { _report.suppressedAlerts += 1 }
                 return
             }
-            let started = threadCPUSeconds()
-            defer { publishSeconds += threadCPUSeconds() - started }
+            let started = CPUTime.thread
+            defer { publishSeconds += CPUTime.thread - started }
             do {
                 try nc.publish(
                     subject: alertSubject, data: Array(line.utf8),
@@ -209,17 +202,17 @@ final class PartitionRunner: @unchecked Sendable {
         var lastCheckpoint = Date()
 
         func save() throws {
-            let started = ContinuousClock.now, cpu = threadCPUSeconds()
+            let started = ContinuousClock.now, cpu = CPUTime.thread
             checkpoint.alerts = ordinal
             checkpoint.state = pipeline.checkpoint()
-            let encoded = threadCPUSeconds()
+            let encoded = CPUTime.thread
             guard try store.save(checkpoint) else {
                 throw NATSError("partition \(partition): another worker has taken it (its checkpoint changed); stopping")
             }
-            let stored = threadCPUSeconds(), wall = secondsSince(started)
+            let stored = CPUTime.thread, wall = secondsSince(started)
             for m in unacknowledged { try m.acknowledge() }
             unacknowledged.removeAll()
-            let acknowledged = threadCPUSeconds()
+            let acknowledged = CPUTime.thread
             lock.withLock {
                 _report.checkpoints += 1
                 _report.checkpointBytes = checkpoint.state.count
@@ -239,15 +232,15 @@ final class PartitionRunner: @unchecked Sendable {
                 if !abandon && dirty { try save() }
                 return
             }
-            let fetchStarted = threadCPUSeconds()
+            let fetchStarted = CPUTime.thread
             let messages = try subscription.fetch(batch: settings.fetchBatch, timeoutMilliseconds: 200)
-            let fetched = threadCPUSeconds() - fetchStarted
+            let fetched = CPUTime.thread - fetchStarted
             lock.withLock { _report.brokerCPUSeconds += fetched }
             if messages.isEmpty {
                 if dirty && Date().timeIntervalSince(lastCheckpoint) >= settings.checkpointInterval { try save() }
                 continue
             }
-            let applyStarted = threadCPUSeconds()
+            let applyStarted = CPUTime.thread
             publishSeconds = 0
             for m in messages {
                 let (sequence, _) = try m.metadata()
@@ -299,7 +292,7 @@ final class PartitionRunner: @unchecked Sendable {
                 checkpoint.appliedSequence = sequence
                 dirty = true
             }
-            let applied = threadCPUSeconds() - applyStarted
+            let applied = CPUTime.thread - applyStarted
             lock.withLock {
                 _report.detectionCPUSeconds += applied - publishSeconds
                 _report.brokerCPUSeconds += publishSeconds

@@ -187,14 +187,6 @@ struct Worker: ParsableCommand {
             + "lease rounds \(fixed(leaseCPUSeconds, 2)) s (\(leaseRounds) rounds), other threads \(fixed(other, 2)) s, process \(fixed(processCPUSeconds, 2)) s"
     }
 
-    /// CPU seconds (user and system) this process has used.
-    static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-    }
-
     func run() throws {
         try Diagnostics.run {
             let recipe = try options.recipe()
@@ -225,7 +217,7 @@ struct Worker: ParsableCommand {
             let reports = worker.reports
             Diagnostics.note("worker \(name): stopped; \(reports.reduce(0) { $0 + $1.flows }) flows, \(reports.reduce(0) { $0 + $1.alerts }) alerts published")
             Diagnostics.note(
-                "worker \(name): \(Self.cpuSummary(reports, leaseCPUSeconds: worker.leaseRoundCPUSeconds, leaseRounds: worker.leaseRounds, processCPUSeconds: Self.processCPUSeconds()))"
+                "worker \(name): \(Self.cpuSummary(reports, leaseCPUSeconds: worker.leaseRoundCPUSeconds, leaseRounds: worker.leaseRounds, processCPUSeconds: CPUTime.process))"
             )
             syslog?.finish()
         }
