@@ -165,33 +165,108 @@ public final class ScanDetection {
         retiring && detectors.allSatisfy { $0.minimumFlowsToFlag >= 2 }
     }
 
+    /// A source's state, held through one reference. The state is about 400 bytes (its window's
+    /// accumulator with the first and last flows, the detectors' memory): inline in `sources`, the
+    /// table's spare capacity cost that much per empty slot, and growing it moved every state, which
+    /// was 80 % of the heap and much of the time with a quarter of a million sources. A slot is now
+    /// 24 bytes and the states themselves are allocated for the sources there are.
+    ///
+    /// Copy-on-write keeps value semantics: a copy taken out (`let state = sources[x]`) is a snapshot,
+    /// and changing the table's state while such a copy lives copies it first. The hot paths reach the
+    /// state in place (`withState(at:)`) and take no copy.
     struct SourceState {
-        var window: Int64
-        var activity = ActivityAccumulator()
-        var memory = SourceMemory()
-        var lastSeen: Double
+        final class Storage {
+            @exclusivity(unchecked) var window: Int64
+            @exclusivity(unchecked) var activity: ActivityAccumulator
+            @exclusivity(unchecked) var memory: SourceMemory
+            @exclusivity(unchecked) var lastSeen: Double
+            @exclusivity(unchecked) var inEpisode: Bool
+            @exclusivity(unchecked) var openJudgedTargets: Int32
+            @exclusivity(unchecked) var openDue: Bool
+
+            init(
+                window: Int64, activity: ActivityAccumulator, memory: SourceMemory, lastSeen: Double, inEpisode: Bool,
+                openJudgedTargets: Int32, openDue: Bool
+            ) {
+                self.window = window
+                self.activity = activity
+                self.memory = memory
+                self.lastSeen = lastSeen
+                self.inEpisode = inEpisode
+                self.openJudgedTargets = openJudgedTargets
+                self.openDue = openDue
+            }
+
+            func copy() -> Storage {
+                Storage(
+                    window: window, activity: activity, memory: memory, lastSeen: lastSeen, inEpisode: inEpisode,
+                    openJudgedTargets: openJudgedTargets, openDue: openDue)
+            }
+        }
+
+        private var storage: Storage
+
+        init(window: Int64, activity: ActivityAccumulator = ActivityAccumulator(), memory: SourceMemory = SourceMemory(), lastSeen: Double) {
+            storage = Storage(
+                window: window, activity: activity, memory: memory, lastSeen: lastSeen, inEpisode: false, openJudgedTargets: 0,
+                openDue: false)
+        }
+
+        /// The storage, copied first if a copy of this state shares it.
+        @inline(__always)
+        private mutating func unique() -> Storage {
+            if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+            return storage
+        }
+
+        var window: Int64 {
+            get { storage.window }
+            set { unique().window = newValue }
+        }
+        var activity: ActivityAccumulator {
+            _read { yield storage.activity }
+            _modify { yield &unique().activity }
+        }
+        var memory: SourceMemory {
+            _read { yield storage.memory }
+            _modify { yield &unique().memory }
+        }
+        var lastSeen: Double {
+            get { storage.lastSeen }
+            set { unique().lastSeen = newValue }
+        }
         /// A hint that the source has an open episode, so that a decided source's flows need not look
         /// it up (`episodes` is the truth: a source evicted and back, or restored, starts without it).
-        var inEpisode = false
+        var inEpisode: Bool {
+            get { storage.inEpisode }
+            set { unique().inEpisode = newValue }
+        }
         /// Distinct failed targets of the open window when it was last judged open (0: not yet).
-        var openJudgedTargets: Int32 = 0
+        var openJudgedTargets: Int32 {
+            get { storage.openJudgedTargets }
+            set { unique().openJudgedTargets = newValue }
+        }
         /// The open window is listed in `dueSources`, to be judged at the next open-window judgement.
-        var openDue = false
+        var openDue: Bool {
+            get { storage.openDue }
+            set { unique().openDue = newValue }
+        }
 
         /// Empties the open window (the next flow opens a new one); the detectors that decide per flow
         /// forget what they counted in it.
         mutating func clearWindow(_ deciders: [any ScanDetector]) {
-            activity = ActivityAccumulator()
-            for detector in deciders { detector.windowClosed(&memory) }
-            openJudgedTargets = 0
-            openDue = false
+            let s = unique()
+            s.activity = ActivityAccumulator()
+            for detector in deciders { detector.windowClosed(&s.memory) }
+            s.openJudgedTargets = 0
+            s.openDue = false
         }
 
         /// The open window as the detectors see it.
         func closed(_ source: IPAddress, windowLength: Double) -> ClosedWindow {
             ClosedWindow(
                 source: source, windowStart: Double(window) * windowLength, windowLength: windowLength,
-                activity: activity, memory: memory)
+                activity: storage.activity, memory: storage.memory)
         }
     }
 
@@ -496,8 +571,8 @@ public final class ScanDetection {
 
     /// A sequential detector decided at `flow`: the episode starts now, before its window closes.
     private func startAtFlow(_ flow: FlowRecord) throws {
-        guard let state = sources[flow.source] else { return }
-        let window = state.closed(flow.source, windowLength: settings.window)
+        guard let index = sources.index(forKey: flow.source) else { return }
+        let window = sources.values[index].closed(flow.source, windowLength: settings.window)
         // The open window so far, judged by the detectors that decide per flow: their verdicts and
         // reasons are those of the window up to this flow.
         let verdicts = try deciders.map { try $0.judge([window])[0] }
@@ -680,18 +755,20 @@ public final class ScanDetection {
             let list = windowBuckets.removeValue(forKey: w)!
             bucketEntries -= list.count
             for source in list {
-                guard let state = sources[source] else {
+                // By index, with no copy of the state taken out: changing the state while a copy
+                // lives would copy it.
+                guard let index = sources.index(forKey: source) else {
                     if let held = firstContacts[source], held.window == w, !held.closed {
                         firstContacts[source]!.closed = true
                         fileIdle(source, lastSeen: held.start)
                     }
                     continue
                 }
-                guard state.window == w, state.activity.flows > 0 else { continue }
-                if needsJudging(source, state) {
-                    pending.append(closeWindow(of: source, state))
+                guard sources.values[index].window == w, sources.values[index].activity.flows > 0 else { continue }
+                if needsJudging(source, sources.values[index]) {
+                    pending.append(closeWindow(of: source, at: index))
                 } else {
-                    retireWindow(of: source, state)
+                    retireWindow(of: source, at: index)
                 }
             }
         }
@@ -863,7 +940,9 @@ public final class ScanDetection {
     private func judgeWindows(of source: IPAddress) throws {
         var windows = pending.filter { $0.source == source }
         if windows.count > 0 { pending.removeAll { $0.source == source } }
-        if let state = sources[source], state.activity.flows > 0 { windows.append(closeWindow(of: source, state)) }
+        if let index = sources.index(forKey: source), sources.values[index].activity.flows > 0 {
+            windows.append(closeWindow(of: source, at: index))
+        }
         try judge(windows)
     }
 
@@ -879,17 +958,21 @@ public final class ScanDetection {
     }
 
     /// `closeWindow` for a window no detector could flag: the same bookkeeping, no judgement.
-    private func retireWindow(of source: IPAddress, _ state: SourceState) {
+    private func retireWindow(of source: IPAddress, at index: Dictionary<IPAddress, SourceState>.Index) {
         let deciders = self.deciders
-        withState(source) { $0.clearWindow(deciders) }
-        fileIdle(source, lastSeen: state.lastSeen)
+        var lastSeen = 0.0
+        withState(at: index) { state in
+            state.clearWindow(deciders)
+            lastSeen = state.lastSeen
+        }
+        fileIdle(source, lastSeen: lastSeen)
     }
 
-    /// Closes a source's open window (`state` is its state): the window as the detectors see it; the
-    /// source is left with an empty window and filed to be forgotten once idle.
-    private func closeWindow(of source: IPAddress, _ state: SourceState) -> ClosedWindow {
-        let window = state.closed(source, windowLength: settings.window)
-        retireWindow(of: source, state)
+    /// Closes a source's open window (its state is at `index`): the window as the detectors see it;
+    /// the source is left with an empty window and filed to be forgotten once idle.
+    private func closeWindow(of source: IPAddress, at index: Dictionary<IPAddress, SourceState>.Index) -> ClosedWindow {
+        let window = sources.values[index].closed(source, windowLength: settings.window)
+        retireWindow(of: source, at: index)
         return window
     }
 
