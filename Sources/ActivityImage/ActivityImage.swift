@@ -305,6 +305,18 @@ public struct ActivityAccumulator: Sendable, Equatable {
     /// The activity image of what was gathered.
     public func image(source: IPAddress, windowStart: Double, windowLength: Double) -> ActivityImage {
         var pixels = [Float](repeating: 0, count: ActivityImage.count)
+        pixels.withUnsafeMutableBufferPointer { render(into: $0) }
+        return ActivityImage(
+            source: source, windowStart: windowStart, windowLength: windowLength, pixels: pixels,
+            flows: flows, failedFlows: failedFlows, distinctPorts: ports.count, distinctHosts: hosts.count,
+            firstSeen: firstSeen, lastSeen: lastSeen)
+    }
+
+    /// Writes the image's pixels (`ActivityImage.count`, channel by channel) into `pixels`, which
+    /// must hold zeros: only the touched cells are written. What `image` holds, without an image
+    /// of its own for a caller that gathers many (the CNN detector's batches).
+    public func render(into pixels: UnsafeMutableBufferPointer<Float>) {
+        precondition(pixels.count == ActivityImage.count, "an activity image has \(ActivityImage.count) pixels, not \(pixels.count)")
         let plane = ActivityImage.rows * ActivityImage.columns
         let scale = 1 / log2(1 + ActivityImage.saturation)
         let span = max(lastSeen - firstSeen, 1)
@@ -329,9 +341,5 @@ public struct ActivityAccumulator: Sendable, Equatable {
             pixels[3 * plane + i] = rowAll[row] > 0 ? Float(rowFailed[row] / rowAll[row]) : 0
             pixels[4 * plane + i] = columnAll[column] > 0 ? Float(columnFailed[column] / columnAll[column]) : 0
         }
-        return ActivityImage(
-            source: source, windowStart: windowStart, windowLength: windowLength, pixels: pixels,
-            flows: flows, failedFlows: failedFlows, distinctPorts: ports.count, distinctHosts: hosts.count,
-            firstSeen: firstSeen, lastSeen: lastSeen)
     }
 }

@@ -565,6 +565,8 @@ public struct CNNDetector: ScanDetector {
     /// failures (see `aloneFailedShare`): a small vertical scan.
     public var aloneFailedPorts = 5
     public var threads = defaultThreadCount
+    /// Images scored in one batch at most (5 MB of pixels).
+    static let imagesAtOnce = 256
 
     public init(model: ScanModel) { self.model = model }
 
@@ -599,21 +601,29 @@ public struct CNNDetector: ScanDetector {
         let chosen = windows.indices.filter { schedule.worthScoring(windows[$0].activity) }
         var verdicts = [Verdict](repeating: .silent, count: windows.count)
         guard !chosen.isEmpty else { return verdicts }
-        var features = ContiguousArray<Float>()
-        features.reserveCapacity(chosen.count * ActivityImage.count)
-        for i in chosen {
-            let w = windows[i]
-            features.append(contentsOf: w.activity.image(source: w.source, windowStart: w.windowStart, windowLength: w.windowLength).pixels)
-        }
-        let samples = try Samples(
-            sampleShape: model.network.inputShape, features: features,
-            labels: [Int32](repeating: 0, count: chosen.count))
-        let scores = try model.scanProbabilities(samples, threads: threads)
-        for (i, score) in zip(chosen, scores) {
-            let flagged = score >= threshold
-            verdicts[i] = Verdict(
-                score: score, flagged: flagged, reason: flagged ? "activity image scored \(String(format: "%.2f", score))" : "",
-                alone: !flagged || mayFlagAlone(windows[i]))
+        // At most `imagesAtOnce` images at a time: a sweep can close tens of thousands of windows
+        // (the end of a log, an hour of background scanners), and their images at once took 20 KB
+        // each, 225 MB for 11,000.
+        var start = 0
+        while start < chosen.count {
+            let part = chosen[start..<min(start + Self.imagesAtOnce, chosen.count)]
+            start = part.endIndex
+            var features = ContiguousArray<Float>(repeating: 0, count: part.count * ActivityImage.count)
+            features.withUnsafeMutableBufferPointer { all in
+                for (n, i) in part.enumerated() {
+                    let slice = UnsafeMutableBufferPointer(rebasing: all[(n * ActivityImage.count)..<((n + 1) * ActivityImage.count)])
+                    windows[i].activity.render(into: slice)
+                }
+            }
+            let samples = try Samples(
+                sampleShape: model.network.inputShape, features: features, labels: [Int32](repeating: 0, count: part.count))
+            let scores = try model.scanProbabilities(samples, threads: threads)
+            for (i, score) in zip(part, scores) {
+                let flagged = score >= threshold
+                verdicts[i] = Verdict(
+                    score: score, flagged: flagged, reason: flagged ? "activity image scored \(String(format: "%.2f", score))" : "",
+                    alone: !flagged || mayFlagAlone(windows[i]))
+            }
         }
         return verdicts
     }

@@ -36,6 +36,31 @@ private func window(_ flows: [FlowRecord]) -> ClosedWindow {
 
     /// With θ0 = 0.8, θ1 = 0.2, PD = 0.99, PF = 0.01 each failed first contact adds ln 4 to the walk
     /// and the scanner bound is ln 99: the fourth failure decides (4 ln 4 = 5.55 ≥ 4.60).
+    /// The CNN scores a long batch a part at a time (`imagesAtOnce`): each window gets the verdict it
+    /// gets alone, whichever part it falls in.
+    @Test func theCNNJudgesALongBatchAsItJudgesEachWindow() throws {
+        let cnn = CNNDetector(model: try ScanModel.load(pathOrDefault: nil))
+        let count = CNNDetector.imagesAtOnce * 2 + 37
+        let windows = (0..<count).map { i in
+            let source = "10.9.\(i / 250).\(i % 250 + 1)"
+            // Sweeps of several sizes, vertical scans, and answered clients the schedule skips.
+            switch i % 3 {
+            case 0: return window((1...(3 + i % 40)).map { flow(source, "10.1.0.\($0)", 445, Double($0), .unanswered) })
+            case 1: return window((1...(2 + i % 30)).map { flow(source, "10.1.0.5", UInt16($0), Double($0), .rejected) })
+            default: return window((1...5).map { flow(source, "10.1.0.\($0)", 443, Double($0), .established) })
+            }
+        }
+        let together = try cnn.judge(windows)
+        #expect(together.count == count)
+        #expect(together.contains { $0.flagged } && together.contains { !$0.flagged })
+        for (i, w) in windows.enumerated() {
+            let alone = try cnn.judge([w])[0]
+            #expect(
+                together[i].score == alone.score && together[i].flagged == alone.flagged && together[i].reason == alone.reason
+                    && together[i].alone == alone.alone, "window \(i)")
+        }
+    }
+
     @Test func randomWalkDecidesOnTheFourthFailedFirstContact() {
         let trw = RandomWalkDetector()
         var state = RandomWalkState()
@@ -107,6 +132,25 @@ private func window(_ flows: [FlowRecord]) -> ClosedWindow {
         #expect(first.windows == 4)  // 1,800 s of scanning from t = 100 spans four 600 s windows
         #expect(first.failureRatio == 1 && first.reasons["threshold"] != nil)
         #expect(stats.flows == flows.count && stats.alerts == 2)
+    }
+
+    /// A source's state is a value: a copy taken out of the table keeps what it held while the
+    /// table's state goes on (the state is stored by reference, copied on write).
+    @Test func aCopyOfASourcesStateIsASnapshot() throws {
+        let detection = ScanDetection(settings: DetectionSettings(), detectors: [ThresholdDetector(), RandomWalkDetector()])
+        detection.holdsFirstContacts = false
+        let source = IPAddress("10.9.0.1")!
+        try detection.add(flow("10.9.0.1", "10.1.0.1", 22, 1, .rejected))
+        let before = try #require(detection.sources[source])
+        for port in 23...30 { try detection.add(flow("10.9.0.1", "10.1.0.1", UInt16(port), Double(port), .rejected)) }
+        let after = try #require(detection.sources[source])
+        #expect(before.activity.flows == 1 && before.activity.ports == [22] && before.lastSeen == 1)
+        #expect(after.activity.flows == 9 && after.activity.ports.count == 9 && after.lastSeen == 30)
+        #expect(before.memory.walk.contacts == 1 && after.memory.walk.contacts == 1)
+        var changed = after
+        changed.lastSeen = 99
+        changed.activity = ActivityAccumulator()
+        #expect(detection.sources[source]!.lastSeen == 30 && detection.sources[source]!.activity.flows == 9)
     }
 
     @Test func allowlistsSilenceSourcesAndIgnoreDestinations() throws {
