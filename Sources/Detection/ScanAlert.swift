@@ -140,7 +140,7 @@ public struct ScanAlert: Sendable {
         let onePort = ports.count == 1 ? ports.first : nil
         let hosts = self.hosts.prefix(ScanAlert.listedHosts).map(\.description)
         w.beginObject()
-        w.key("@timestamp"); w.string(CivilTime.iso8601Milliseconds(phaseTime))
+        w.key("@timestamp"); w.time(phaseTime)
         if scannedHost != nil || onePort != nil {
             w.key("destination"); AlertEndpoint(ip: scannedHost?.description, port: onePort).write(to: &w)
         }
@@ -153,7 +153,7 @@ public struct ScanAlert: Sendable {
         w.key("flowhound")
         w.beginObject()
         w.key("answered_ports"); w.integers(answeredPorts.prefix(ScanAlert.listedPorts))
-        w.key("detected_at"); w.string(CivilTime.iso8601Milliseconds(detectedAt))
+        w.key("detected_at"); w.time(detectedAt)
         w.key("detectors"); w.strings(reasons.keys.sorted())
         w.key("distinct_answered_ports"); w.integer(answeredPorts.count)
         w.key("distinct_hosts"); w.integer(self.hosts.count)
@@ -161,11 +161,11 @@ public struct ScanAlert: Sendable {
         w.key("episode_id"); w.string(episodeID)
         w.key("failed_flows"); w.integer(failedFlows)
         w.key("failure_ratio"); w.double((failureRatio * 10000).rounded() / 10000)
-        if let firstFlow { w.key("first_flow"); AlertFlow(firstFlow).write(to: &w) }
+        if let firstFlow { w.key("first_flow"); AlertFlow.write(firstFlow, to: &w) }
         w.key("flows"); w.integer(flows)
         w.key("hosts"); w.strings(hosts)
         w.key("hosts_truncated"); w.bool(self.hosts.count > ScanAlert.listedHosts)
-        if let lastFlow { w.key("last_flow"); AlertFlow(lastFlow).write(to: &w) }
+        if let lastFlow { w.key("last_flow"); AlertFlow.write(lastFlow, to: &w) }
         w.key("phase"); w.string(phase.rawValue)
         w.key("port_ranges"); w.string(ScanAlert.ranges(ports, limit: 50))
         w.key("ports"); w.integers(ports.prefix(ScanAlert.listedPorts))
@@ -187,7 +187,7 @@ public struct ScanAlert: Sendable {
             description: ScanAlert.ruleDescriptions[scanType] ?? ""
         ).write(to: &w)
         w.key("source"); AlertEndpoint(ip: source.description, reputation: sourceReputation).write(to: &w)
-        w.key("threat"); AlertFields.Threat().write(to: &w)
+        w.key("threat"); AlertFields.Threat.writeStandard(to: &w)
         w.endObject()
     }
 
@@ -324,16 +324,17 @@ struct AlertFlow: Encodable {
         uid = key.uid.isEmpty ? nil : key.uid.description
     }
 
-    func write(to w: inout JSONLineWriter) {
+    /// `AlertFlow(key)` written, members in sorted key order, without building its strings first.
+    static func write(_ key: FlowKey, to w: inout JSONLineWriter) {
         w.beginObject()
-        if let community_id { w.key("community_id"); w.string(community_id) }
-        w.key("destination_ip"); w.string(destination_ip)
-        w.key("destination_port"); w.integer(destination_port)
-        w.key("source_ip"); w.string(source_ip)
-        w.key("source_port"); w.integer(source_port)
-        w.key("timestamp"); w.string(timestamp)
-        w.key("transport"); w.string(transport)
-        if let uid { w.key("uid"); w.string(uid) }
+        if let id = key.communityID { w.key("community_id"); w.string(id) }
+        w.key("destination_ip"); w.string(key.destination.description)
+        w.key("destination_port"); w.integer(key.destinationPort)
+        w.key("source_ip"); w.string(key.source.description)
+        w.key("source_port"); w.integer(key.sourcePort)
+        w.key("timestamp"); w.time(key.start)
+        w.key("transport"); w.string(key.transport.description)
+        if !key.uid.isEmpty { w.key("uid"); w.string(key.uid.description) }
         w.endObject()
     }
 }

@@ -45,11 +45,33 @@ public struct CivilTime: Sendable, Equatable {
 
     /// `2022-06-12T22:39:58.250Z`: to the millisecond (rounded down), as alerts write their times.
     public static func iso8601Milliseconds(_ seconds: Double) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        appendISO8601Milliseconds(seconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `iso8601Milliseconds` appended to `out` as UTF-8, without a string of its own (alerts write
+    /// several times each, thousands of alerts a second).
+    public static func appendISO8601Milliseconds(_ seconds: Double, to out: inout [UInt8]) {
         let bounded = seconds.isNaN ? 0 : min(max(seconds, earliest), latest)
         let whole = bounded.rounded(.down)
         let ms = min(999, Int(((bounded - whole) * 1000).rounded(.down)))
-        let text = CivilTime(unixSeconds: Int64(whole)).iso8601
-        return text.dropLast() + "." + (ms < 10 ? "00" : ms < 100 ? "0" : "") + "\(ms)Z"
+        let t = CivilTime(unixSeconds: Int64(whole))
+        appendDecimal(Int64(t.year), to: &out)
+        out.append(UInt8(ascii: "-"))
+        appendDecimal(Int64(t.month), minimumDigits: 2, to: &out)
+        out.append(UInt8(ascii: "-"))
+        appendDecimal(Int64(t.day), minimumDigits: 2, to: &out)
+        out.append(UInt8(ascii: "T"))
+        appendDecimal(Int64(t.hour), minimumDigits: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendDecimal(Int64(t.minute), minimumDigits: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendDecimal(Int64(t.second), minimumDigits: 2, to: &out)
+        out.append(UInt8(ascii: "."))
+        appendDecimal(Int64(ms), minimumDigits: 3, to: &out)
+        out.append(UInt8(ascii: "Z"))
     }
 
     /// `2022-06-12 22:39:00Z`: always with seconds, so that a column of times lines up.

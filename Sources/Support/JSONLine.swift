@@ -24,14 +24,26 @@ public func jsonKeyPrecedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicogra
 /// Appends `text` to `out` as a JSON string literal, quotes included: `"` and `\` escaped, control
 /// characters as `\n`, `\r`, `\t` or `\u00XX`, everything else as its UTF-8.
 public func appendJSONString(_ text: String, to out: inout [UInt8]) {
+    // A native string's bytes are read where they lie (a small one's from a copy on the stack).
+    let done: Void? = text.utf8.withContiguousStorageIfAvailable { appendJSONString(bytes: $0, to: &out) }
+    if done == nil { Array(text.utf8).withUnsafeBufferPointer { appendJSONString(bytes: $0, to: &out) } }
+}
+
+/// `appendJSONString` of UTF-8 bytes.
+public func appendJSONString(bytes text: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
     out.append(UInt8(ascii: "\""))
+    var plain = true
+    for b in text where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+        plain = false
+        break
+    }
     // Most text needs no escape: copied at once.
-    if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-        out.append(contentsOf: text.utf8)
+    if plain {
+        out.append(contentsOf: text)
         out.append(UInt8(ascii: "\""))
         return
     }
-    for b in text.utf8 {
+    for b in text {
         switch b {
         case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
         case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
@@ -47,6 +59,25 @@ public func appendJSONString(_ text: String, to out: inout [UInt8]) {
         }
     }
     out.append(UInt8(ascii: "\""))
+}
+
+/// Appends `value` in decimal, as `String(value)` writes it, padded with zeros to `digits` at least.
+public func appendDecimal(_ value: Int64, minimumDigits digits: Int = 1, to out: inout [UInt8]) {
+    if value < 0 { out.append(UInt8(ascii: "-")) }
+    var m = value.magnitude
+    if m < 10 && digits <= 1 {
+        out.append(UInt8(ascii: "0") + UInt8(m))
+        return
+    }
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+        var i = buffer.count
+        repeat {
+            i -= 1
+            buffer[i] = UInt8(ascii: "0") + UInt8(m % 10)
+            m /= 10
+        } while m > 0 || buffer.count - i < min(digits, 20)
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[i...]))
+    }
 }
 
 /// The JSON values `jsonLine`'s encoder builds, in one array: a node is an index, an object's members
@@ -366,7 +397,19 @@ public struct JSONLineWriter {
 
     public mutating func integer(_ value: some BinaryInteger) {
         valueStart()
-        bytes.append(contentsOf: String(value).utf8)
+        if let v = Int64(exactly: value) {
+            appendDecimal(v, to: &bytes)
+        } else {
+            bytes.append(contentsOf: String(value).utf8)
+        }
+    }
+
+    /// A time as `CivilTime.iso8601Milliseconds` writes it, a string.
+    public mutating func time(_ seconds: Double) {
+        valueStart()
+        bytes.append(UInt8(ascii: "\""))
+        CivilTime.appendISO8601Milliseconds(seconds, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     public mutating func double(_ value: Double) {
@@ -383,6 +426,12 @@ public struct JSONLineWriter {
     public mutating func raw(_ json: String) {
         valueStart()
         bytes.append(contentsOf: json.utf8)
+    }
+
+    /// `raw` of UTF-8 bytes.
+    public mutating func raw(bytes json: [UInt8]) {
+        valueStart()
+        bytes.append(contentsOf: json)
     }
 }
 

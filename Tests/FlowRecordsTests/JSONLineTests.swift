@@ -67,6 +67,47 @@ import Testing
         #expect(value.paths.seen == ["list.0", "list.1", "inner.b", "super"])
     }
 
+    /// The writer's own integers and times: the bytes `String(_:)` and the string formatter give,
+    /// at the edges too.
+    @Test func writtenIntegersAndTimesMatchTheirStrings() {
+        for v: Int64 in [0, 7, 9, 10, 99, 100, 443, 65535, -1, -7, -10, 1_700_000_000, .max, .min] {
+            var out: [UInt8] = []
+            appendDecimal(v, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == String(v))
+        }
+        for (v, digits, text) in [(0, 3, "000"), (7, 2, "07"), (12, 2, "12"), (999, 3, "999"), (5, 1, "5"), (1234, 2, "1234")] {
+            var out: [UInt8] = []
+            appendDecimal(Int64(v), minimumDigits: digits, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == text)
+        }
+        var w = JSONLineWriter()
+        w.beginArray()
+        w.integer(UInt64.max)
+        w.integer(Int8(-128))
+        w.time(1_700_000_000.9999)
+        w.endArray()
+        #expect(w.line == #"[18446744073709551615,-128,"2023-11-14T22:13:20.999Z"]"#)
+        // Each piece of the time padded, the milliseconds rounded down, the year's bounds held.
+        let times: [(Double, String)] = [
+            (0, "1970-01-01T00:00:00.000Z"), (0.0015, "1970-01-01T00:00:00.001Z"), (-0.5, "1969-12-31T23:59:59.500Z"),
+            (1_704_067_199.25, "2023-12-31T23:59:59.250Z"), (951_782_400.125, "2000-02-29T00:00:00.125Z"),
+            (1e300, "9999-12-31T23:59:59.000Z"), (-1e300, "1-01-01T00:00:00.000Z"), (.nan, "1970-01-01T00:00:00.000Z"),
+        ]
+        for (t, text) in times {
+            #expect(CivilTime.iso8601Milliseconds(t) == text)
+            #expect(CivilTime.iso8601Milliseconds(t).dropLast(5) == CivilTime(t).iso8601.dropLast(1))
+        }
+        // Strings that need escapes and those that do not, small and large, bridged or native.
+        for text in ["", "plain", "quote \" and \\", String(repeating: "long text ", count: 20), "tab\tnew\nline\u{7}", "é ü 日本"] {
+            var out: [UInt8] = []
+            appendJSONString(text, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == jsonLine(text))
+            var sliced: [UInt8] = []
+            appendJSONString(String(Substring(text)), to: &sliced)
+            #expect(sliced == out)
+        }
+    }
+
     @Test func sha1MatchesTheStandardVectors() {
         #expect(hex(sha1([])) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
         #expect(hex(sha1(Array("abc".utf8))) == "a9993e364706816aba3e25717850c26c9cd0d89d")
