@@ -73,7 +73,7 @@ extension ScanDetection {
         w.count(firstContacts.count)
         for (source, held) in firstContacts.sorted(by: { $0.key < $1.key }) {
             held.flow(of: source).encode(to: &w)
-            w.signed(held.window)
+            w.signed(windowIndex(held.start))
             w.bool(held.closed)
         }
         for buckets in [windowBuckets, expiryBuckets] {
@@ -168,7 +168,7 @@ extension ScanDetection {
             }
             sources[source] = state
         }
-        var firstContacts: [IPAddress: FirstContact] = [:]
+        var firstContacts = AddressTable<FirstContact>()
         if version >= 8 {
             // A record takes at least 40 bytes (FlowMessage's bound).
             let count = try r.count("count of held first flows", minimumItemSize: 40 + 1 + 1)
@@ -183,7 +183,7 @@ extension ScanDetection {
                 guard window == Int64((flow.start / settings.window).rounded(.down)) else {
                     throw WireError("\(flow.source)'s held flow starts at \(flow.start), outside its window \(window)")
                 }
-                firstContacts[flow.source] = FirstContact(flow: flow, window: window, closed: try r.bool("whether \(flow.source)'s window closed"))
+                firstContacts[flow.source] = FirstContact(flow: flow, closed: try r.bool("whether \(flow.source)'s window closed"))
             }
         }
         var bucketTables: [[Int64: [IPAddress]]] = []

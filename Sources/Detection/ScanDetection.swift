@@ -270,8 +270,9 @@ public final class ScanDetection {
         }
     }
 
-    /// A held first flow: what detection reads of it (the parts of a `FlowKey`, and the outcome), 64
-    /// bytes where a `FlowRecord` takes about 200 with its strings; its source is the table's key.
+    /// A held first flow: what detection reads of it (the parts of a `FlowKey`, and the outcome), 48
+    /// bytes where a `FlowRecord` takes about 200 with its strings; its source is the table's key, and
+    /// its window is its start's (`windowIndex(start)`).
     struct FirstContact {
         var start: Double
         var destination: IPAddress
@@ -280,10 +281,9 @@ public final class ScanDetection {
         var destinationPort: UInt16
         var transport: Transport
         var outcome: Outcome
-        var window: Int64
         var closed = false
 
-        init(flow: FlowRecord, window: Int64, closed: Bool = false) {
+        init(flow: FlowRecord, closed: Bool = false) {
             start = flow.start
             destination = flow.destination
             uid = flow.uid
@@ -291,7 +291,6 @@ public final class ScanDetection {
             destinationPort = flow.destinationPort
             transport = flow.transport
             outcome = flow.outcome
-            self.window = window
             self.closed = closed
         }
 
@@ -341,7 +340,7 @@ public final class ScanDetection {
     /// (about 1.5 KB), for the millions of sources that send a single flow.
     /// `closed`: a sweep has closed the flow's window (and filed the source to be forgotten).
     @exclusivity(unchecked)
-    var firstContacts: [IPAddress: FirstContact] = [:]
+    var firstContacts = AddressTable<FirstContact>()
     /// Sources by the window they opened, so that a sweep visits only the windows it closes (an entry
     /// is stale when its source has moved on or gone).
     @exclusivity(unchecked)
@@ -407,7 +406,7 @@ public final class ScanDetection {
         watchTarget(flow, distributed)
     }
 
-    private func windowIndex(_ t: Double) -> Int64 { Int64((t / settings.window).rounded(.down)) }
+    func windowIndex(_ t: Double) -> Int64 { Int64((t / settings.window).rounded(.down)) }
 
     /// - Complexity: amortised O(1) per flow, plus a sweep over active sources once a window.
     public func add(_ flow: FlowRecord) throws {
@@ -540,7 +539,7 @@ public final class ScanDetection {
     /// Holds a new source's first flow (`w`, its window) in `firstContacts`, filed as a source's window is.
     private func holdFirstContact(_ flow: FlowRecord, _ w: Int64) throws {
         if sources.count + firstContacts.count >= settings.maxSources { try evictLeastRecent() }
-        firstContacts[flow.source] = FirstContact(flow: flow, window: w)
+        firstContacts[flow.source] = FirstContact(flow: flow)
         fileWindow(w, flow.source)
         statistics.peakSources = max(statistics.peakSources, sources.count + firstContacts.count)
     }
@@ -549,9 +548,10 @@ public final class ScanDetection {
     /// window closed if a sweep closed it since (a window of one flow, which no detector could flag, is
     /// retired with no other effect: `holdsFirstContacts`). The source's buckets were filed while held.
     private func promote(_ held: FirstContact, of source: IPAddress) -> Dictionary<IPAddress, SourceState>.Index {
-        sources[source] = SourceState(window: held.window, lastSeen: held.start)
+        let window = windowIndex(held.start)
+        sources[source] = SourceState(window: window, lastSeen: held.start)
         let index = sources.index(forKey: source)!
-        let effects = absorb(held.flow(of: source), held.window, at: index)
+        let effects = absorb(held.flow(of: source), window, at: index)
         // A new state's first flow neither moves nor closes a window, and one flow crosses no bound.
         assert(
             effects.closed == nil && !effects.late && !effects.moved && !effects.crossed && !effects.due,
@@ -758,10 +758,12 @@ public final class ScanDetection {
                 // By index, with no copy of the state taken out: changing the state while a copy
                 // lives would copy it.
                 guard let index = sources.index(forKey: source) else {
-                    if let held = firstContacts[source], held.window == w, !held.closed {
-                        firstContacts[source]!.closed = true
-                        fileIdle(source, lastSeen: held.start)
+                    let idle = firstContacts.modify(source) { held -> Double? in
+                        guard windowIndex(held.start) == w, !held.closed else { return nil }
+                        held.closed = true
+                        return held.start
                     }
+                    if let lastSeen = idle ?? nil { fileIdle(source, lastSeen: lastSeen) }
                     continue
                 }
                 guard sources.values[index].window == w, sources.values[index].activity.flows > 0 else { continue }
@@ -834,7 +836,7 @@ public final class ScanDetection {
                 if let state = sources[source] {
                     guard state.window == w, state.activity.flows > 0 else { return false }
                 } else {
-                    guard let held = firstContacts[source], held.window == w, !held.closed else { return false }
+                    guard let held = firstContacts[source], windowIndex(held.start) == w, !held.closed else { return false }
                 }
                 return seen.insert(source).inserted
             }
