@@ -93,8 +93,9 @@ extension ScanDetection {
             window.activity.encode(to: &w)
             window.memory.encode(to: &w)
         }
-        w.count(targets.count)
-        for (target, state) in targets.sorted(by: { $0.key < $1.key }) {
+        let watched = watchedTargets
+        w.count(watched.count)
+        for (target, state) in watched.sorted(by: { $0.key < $1.key }) {
             w.address(target)
             state.encode(to: &w)
         }
@@ -226,6 +227,7 @@ extension ScanDetection {
             pending.append(ClosedWindow(source: source, windowStart: start, windowLength: settings.window, activity: activity, memory: memory))
         }
         var targets: [IPAddress: TargetState] = [:]
+        var heldTargets = AddressTable<HeldProbe>()
         var targetEpisodes: [IPAddress: TargetEpisode] = [:]
         if version >= 6 {
             // Written only by a pipeline with the detector (the configuration says so, and matched).
@@ -237,7 +239,13 @@ extension ScanDetection {
                 let target = try r.address("watched host")
                 try ascending(target, after: previous, "watched hosts")
                 previous = target
-                targets[target] = try TargetState(from: &r, target, d)
+                let state = try TargetState(from: &r, target, d)
+                // A host with one attempt is held as the pipeline would have held it.
+                if d.holdsFirstProbes, let held = HeldProbe(state) {
+                    heldTargets[target] = held
+                } else {
+                    targets[target] = state
+                }
             }
             let episodeCount = try r.count("count of distributed-scan episodes", minimumItemSize: 5 + 8 * 5)
             guard episodeCount <= DistributedScanDetector.maximumOpenEpisodes else {
@@ -264,6 +272,7 @@ extension ScanDetection {
         self.episodes = episodes
         self.pending = pending
         self.targets = targets
+        self.heldTargets = heldTargets
         self.targetEpisodes = targetEpisodes
         // A pipeline that does not hold first flows gives them state, as it would have on arrival.
         if !holdsFirstContacts { promoteFirstContacts() }

@@ -41,6 +41,10 @@ public struct DistributedScanDetector: Sendable, Equatable {
     var sourceCap: Int { max(64, 4 * sources) }
     var portCap: Int { max(64, 4 * ports) }
 
+    /// Whether a host's first failed attempt is held alone (`HeldProbe`) until a second comes: exact
+    /// when one attempt, one source on one port, reaches no bound.
+    var holdsFirstProbes: Bool { sources > 1 || ports > 1 }
+
     /// Its settings as a checkpoint records them.
     var parameters: [(name: String, value: Double)] {
         [
@@ -111,6 +115,40 @@ struct TargetState: Equatable {
     }
 }
 
+/// A watched host's one failed attempt so far: 32 bytes where its `TargetState` would hold two tables.
+/// Most hosts an edge sees probed are probed once and forgotten; the second attempt gives the host
+/// the state it would have had (`state`).
+struct HeldProbe: Equatable {
+    var source: IPAddress
+    var time: Double
+    var port: UInt16
+
+    init(_ flow: FlowRecord) {
+        source = flow.source
+        time = flow.start
+        port = flow.destinationPort
+    }
+
+    /// The host's state after this attempt alone: a new state at its time with the attempt added.
+    var state: TargetState {
+        var state = TargetState(at: time)
+        state.sources[source] = TargetState.Probes(first: time, last: time, failures: 1)
+        state.ports[port] = time
+        return state
+    }
+
+    /// The held form of a state that is one attempt's alone (as `state` makes it), if it is.
+    init?(_ state: TargetState) {
+        guard state.sources.count == 1, state.ports.count == 1, let (source, probes) = state.sources.first,
+            let (port, last) = state.ports.first, probes.failures == 1, probes.first == probes.last, last == probes.first,
+            state.pruned == probes.first, state.lastSeen == probes.first
+        else { return nil }
+        self.source = source
+        time = probes.first
+        self.port = port
+    }
+}
+
 /// One distributed scan of one host, open: the sources and ports so far.
 struct TargetEpisode: Equatable {
     var target: IPAddress
@@ -174,8 +212,18 @@ extension ScanDetection {
         }
         var found = targets.index(forKey: target)
         if found == nil {
-            if targets.count >= d.maxTargets { forgetLeastRecentTargets(d) }
-            targets[target] = TargetState(at: flow.start)
+            if d.holdsFirstProbes {
+                // A host's first failure is held; the second gives it the state the first would have.
+                guard let held = heldTargets.removeValue(forKey: target) else {
+                    if targets.count + heldTargets.count >= d.maxTargets { forgetLeastRecentTargets(d) }
+                    heldTargets[target] = HeldProbe(flow)
+                    return
+                }
+                targets[target] = held.state
+            } else {
+                if targets.count >= d.maxTargets { forgetLeastRecentTargets(d) }
+                targets[target] = TargetState(at: flow.start)
+            }
             found = targets.index(forKey: target)
         }
         guard targets.values[found!].add(flow, d) else { return }
@@ -210,10 +258,11 @@ extension ScanDetection {
         onDistributedAlert(episode.alert(.end))
     }
 
-    /// Drops the least recently probed tenth of the watched hosts (ties by address).
+    /// Drops the least recently probed tenth of the watched hosts, held ones included (ties by address).
     private func forgetLeastRecentTargets(_ d: DistributedScanDetector) {
-        let oldest = leastRecent(targets.map { (time: $0.value.lastSeen, key: $0.key) }, count: max(1, d.maxTargets / 10))
-        for (_, target) in oldest { targets[target] = nil }
+        let held = heldTargets.lazy.map { (time: $0.value.time, key: $0.key) }
+        let oldest = leastRecent(targets.map { (time: $0.value.lastSeen, key: $0.key) } + held, count: max(1, d.maxTargets / 10))
+        for (_, target) in oldest where heldTargets.removeValue(forKey: target) == nil { targets[target] = nil }
         statistics.evictedTargets += oldest.count
     }
 
@@ -226,11 +275,18 @@ extension ScanDetection {
         if targets.contains(where: { $0.value.lastSeen + d.horizon < now }) {
             targets = targets.filter { $0.value.lastSeen + d.horizon >= now }
         }
+        for (target, _) in heldTargets.filter({ $0.value.time + d.horizon < now }) { heldTargets.removeValue(forKey: target) }
+    }
+
+    /// The watched hosts with their states, held ones given theirs (what a checkpoint records).
+    var watchedTargets: [(key: IPAddress, value: TargetState)] {
+        targets.map { ($0.key, $0.value) } + heldTargets.map { ($0.key, $0.value.state) }
     }
 
     /// At the end of the input: every open episode ends, by host.
     func finishTargets() {
         for target in targetEpisodes.keys.sorted() { endTargetEpisode(target) }
         targets = [:]
+        heldTargets.removeAll()
     }
 }

@@ -370,6 +370,9 @@ public final class ScanDetection {
     /// Hosts the distributed-scan detector watches (with failed attempts, no episode yet).
     @exclusivity(unchecked)
     var targets: [IPAddress: TargetState] = [:]
+    /// Hosts with one failed attempt so far, held alone (`DistributedScanDetector.holdsFirstProbes`).
+    @exclusivity(unchecked)
+    var heldTargets = AddressTable<HeldProbe>()
     /// Open distributed-scan episodes, by host.
     @exclusivity(unchecked)
     var targetEpisodes: [IPAddress: TargetEpisode] = [:]

@@ -135,12 +135,15 @@ import Testing
         }
         let recipe = Self.detection { $0.distributed.maxTargets = 100 }
         let d = recipe.make(model: nil)
-        var most = 0
+        var most = 0, held = 0
         for f in flows {
             try d.add(f)
-            most = max(most, d.targets.count)
+            most = max(most, d.targets.count + d.heldTargets.count)
+            held = max(held, d.heldTargets.count)
         }
         #expect(most <= 100 && d.statistics.evictedTargets >= 4900)
+        // Each host here is probed once: held alone, never given a state.
+        #expect(held > 0 && d.targets.isEmpty)
 
         let crowd = (0..<(DistributedScanDetector.maximumEpisodeSources + 500)).map { i in
             Self.attempt("100.\(64 + i / 65536).\(i / 256 % 256).\(i % 256)", [23, 445, 22, 80, 3389][i % 5], at: Double(i) * 0.2)
@@ -152,10 +155,28 @@ import Testing
         #expect(end.json(.fixed).contains("\"sources_truncated\":true"))
     }
 
+    /// A held attempt is the state a host would have had after it: the same state, and the same
+    /// state back from it; a state of more than one attempt has no held form.
+    @Test func aHeldAttemptIsTheStateItStandsFor() {
+        let d = DistributedScanDetector()
+        let first = Self.attempt("198.51.100.7", 445, at: 10)
+        var state = TargetState(at: first.start)
+        #expect(state.add(first, d) == false)
+        let held = HeldProbe(first)
+        #expect(held.state == state && HeldProbe(state) == held)
+        _ = state.add(Self.attempt("198.51.100.8", 445, at: 20), d)
+        #expect(HeldProbe(state) == nil)
+        var one = DistributedScanDetector()
+        one.sources = 1
+        one.ports = 1
+        #expect(d.holdsFirstProbes && !one.holdsFirstProbes)
+    }
+
     /// A checkpoint carries the watched hosts and open episodes: an interrupted run raises the same
     /// alerts; a checkpoint without the detector does not restore into a pipeline with it.
     @Test func checkpointsCarryTheWatchAndTheEpisodes() throws {
         let flows = (Self.background(50) + Self.background(50, from: 5000, host: IPAddress("10.1.0.6")!)).sorted { $0.start < $1.start }
+        var sawHeld = false
         func alerts(interruptions: Set<Int>) throws -> [String] {
             var lines: [String] = []
             var d = Self.detection().make(model: nil)
@@ -163,6 +184,7 @@ import Testing
             for (i, f) in flows.enumerated() {
                 try d.add(f)
                 guard interruptions.contains(i) else { continue }
+                sawHeld = sawHeld || !d.heldTargets.isEmpty
                 let bytes = d.checkpoint()
                 let fresh = Self.detection().make(model: nil)
                 fresh.onDistributedAlert = { lines.append($0.json(.fixed)) }
@@ -176,8 +198,11 @@ import Testing
         let whole = try alerts(interruptions: [])
         #expect(whole.count == 4)
         // Before the bound (hosts watched), inside each episode, between them.
-        let interrupted = try alerts(interruptions: [10, 30, 60, 99, 120, 150, 199])
-        #expect(interrupted == whole)
+        // Before the bound (hosts watched), inside each episode, between them, and just after the
+        // second host's first attempt (held alone, given its state in the checkpoint, held again).
+        let second = flows.firstIndex { $0.destination == IPAddress("10.1.0.6")! }!
+        let interrupted = try alerts(interruptions: [0, 10, 30, 60, 99, second, 120, 150, 199])
+        #expect(interrupted == whole && sawHeld)
 
         let without = Self.detection { $0.detectors = [.threshold, .trw, .slow] }.make(model: nil)
         for f in flows.prefix(20) { try without.add(f) }
