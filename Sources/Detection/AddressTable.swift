@@ -21,8 +21,11 @@ struct AddressTable<Value>: Sequence, ExpressibleByDictionaryLiteral {
         var value: Value
     }
 
-    /// Open addressing with linear probing; `nil` is an empty slot.
+    /// Open addressing with linear probing. Beside each slot a control byte: 0 for an empty slot, else
+    /// 0x80 and seven bits of its key's hash, so that a probe reads the control bytes, 64 to a cache
+    /// line, and compares a key only where the seven bits match (a slot is 64 bytes, a line each).
     struct Segment {
+        var control: [UInt8] = []
         var slots: ContiguousArray<Slot?> = []
         var count = 0
     }
@@ -43,44 +46,55 @@ struct AddressTable<Value>: Sequence, ExpressibleByDictionaryLiteral {
     /// The keys, in the table's order.
     var keys: [IPAddress] { map(\.key) }
 
-    /// The slots held, empty ones included: what the table costs, in `MemoryLayout<Slot?>.stride` each.
+    /// The slots held, empty ones included: what the table costs, in `MemoryLayout<Slot?>.stride`
+    /// and a control byte each.
     var capacity: Int { segments.reduce(0) { $0 + $1.slots.count } }
 
-    /// The segment of a hash (its top bits), and the bits left to place the key in it.
-    @inline(__always)
-    static func split(_ key: IPAddress) -> (segment: Int, bits: UInt64) {
-        let hash = UInt64(bitPattern: Int64(key.hashValue))
-        return (Int(hash >> UInt64(64 - segmentBits)), hash << UInt64(segmentBits))
+    /// Where a key goes: its segment (the hash's top bits), the bits that place it in the segment
+    /// (the rest, shifted up), and its control byte (the low seven bits, and the high bit set).
+    struct Hash {
+        var segment: Int
+        var bits: UInt64
+        var tag: UInt8
+
+        @inline(__always)
+        init(_ key: IPAddress) {
+            let hash = UInt64(bitPattern: Int64(key.hashValue))
+            segment = Int(hash >> UInt64(64 - AddressTable.segmentBits))
+            bits = hash << UInt64(AddressTable.segmentBits)
+            tag = 0x80 | UInt8(truncatingIfNeeded: hash & 0x7F)
+        }
+
+        /// The key's first slot in a segment of `capacity` slots: the bits scaled to the capacity (so
+        /// that the capacity need not be a power of two).
+        @inline(__always)
+        func home(_ capacity: Int) -> Int { Int(bits.multipliedFullWidth(by: UInt64(capacity)).high) }
     }
 
-    /// A key's first slot in a segment of `capacity` slots: the hash bits scaled to the capacity (so
-    /// that the capacity need not be a power of two).
+    /// The slot that holds `key` in its segment, if one does.
     @inline(__always)
-    static func home(_ bits: UInt64, _ capacity: Int) -> Int {
-        Int(bits.multipliedFullWidth(by: UInt64(capacity)).high)
-    }
-
-    /// The slot that holds `key` in segment `s`, if one does.
-    @inline(__always)
-    func find(_ key: IPAddress, _ s: Int, _ bits: UInt64) -> Int? {
-        segments[s].slots.withUnsafeBufferPointer { slots in
-            let capacity = slots.count
+    func find(_ key: IPAddress, _ h: Hash) -> Int? {
+        segments[h.segment].control.withUnsafeBufferPointer { control in
+            let capacity = control.count
             guard capacity > 0 else { return nil }
-            var i = Self.home(bits, capacity)
-            while let slot = slots[i] {
-                if slot.key == key { return i }
-                i += 1
-                if i == capacity { i = 0 }
+            return segments[h.segment].slots.withUnsafeBufferPointer { slots in
+                var i = h.home(capacity)
+                while true {
+                    let c = control[i]
+                    if c == 0 { return nil }
+                    if c == h.tag && slots[i].unsafelyUnwrapped.key == key { return i }
+                    i += 1
+                    if i == capacity { i = 0 }
+                }
             }
-            return nil
         }
     }
 
     subscript(key: IPAddress) -> Value? {
         get {
-            let (s, bits) = Self.split(key)
-            guard let i = find(key, s, bits) else { return nil }
-            return segments[s].slots[i]!.value
+            let h = Hash(key)
+            guard let i = find(key, h) else { return nil }
+            return segments[h.segment].slots[i].unsafelyUnwrapped.value
         }
         set {
             if let newValue {
@@ -95,78 +109,88 @@ struct AddressTable<Value>: Sequence, ExpressibleByDictionaryLiteral {
     /// - Returns: what `body` returns, or nil when the key has no value.
     @discardableResult
     mutating func modify<R>(_ key: IPAddress, _ body: (inout Value) -> R) -> R? {
-        let (s, bits) = Self.split(key)
-        guard let i = find(key, s, bits) else { return nil }
-        return segments[s].slots.withUnsafeMutableBufferPointer { slots in body(&slots[i]!.value) }
+        let h = Hash(key)
+        guard let i = find(key, h) else { return nil }
+        return segments[h.segment].slots.withUnsafeMutableBufferPointer { slots in body(&slots[i]!.value) }
     }
 
     /// - Returns: the value replaced, if the key had one.
     @discardableResult
     mutating func updateValue(_ value: Value, forKey key: IPAddress) -> Value? {
-        let (s, bits) = Self.split(key)
-        if let i = find(key, s, bits) {
-            let old = segments[s].slots[i]!.value
-            segments[s].slots[i]!.value = value
+        let h = Hash(key)
+        if let i = find(key, h) {
+            let old = segments[h.segment].slots[i].unsafelyUnwrapped.value
+            segments[h.segment].slots[i]!.value = value
             return old
         }
         // Grown by half at three quarters full: a quarter of the slots stay empty, so that a probe for
         // a key that is not there soon meets an empty one.
-        let capacity = segments[s].slots.count
-        if 4 * (segments[s].count + 1) > 3 * capacity { grow(s, to: Swift.max(8, capacity + capacity / 2)) }
-        Self.place(Slot(key: key, value: value), bits, in: &segments[s])
+        let capacity = segments[h.segment].slots.count
+        if 4 * (segments[h.segment].count + 1) > 3 * capacity { grow(h.segment, to: Swift.max(8, capacity + capacity / 2)) }
+        Self.place(Slot(key: key, value: value), h, in: &segments[h.segment])
         count += 1
         return nil
     }
 
     /// Puts a slot in the first empty slot from its home (the key is not in the segment).
     @inline(__always)
-    static func place(_ slot: Slot, _ bits: UInt64, in segment: inout Segment) {
-        segment.slots.withUnsafeMutableBufferPointer { slots in
-            let capacity = slots.count
-            var i = home(bits, capacity)
-            while slots[i] != nil {
+    static func place(_ slot: Slot, _ h: Hash, in segment: inout Segment) {
+        let capacity = segment.control.count
+        var i = h.home(capacity)
+        segment.control.withUnsafeMutableBufferPointer { control in
+            while control[i] != 0 {
                 i += 1
                 if i == capacity { i = 0 }
             }
-            slots[i] = slot
+            control[i] = h.tag
         }
+        segment.slots.withUnsafeMutableBufferPointer { slots in slots[i] = slot }
         segment.count += 1
     }
 
     mutating func grow(_ s: Int, to capacity: Int) {
-        var grown = Segment(slots: ContiguousArray(repeating: nil, count: capacity), count: 0)
-        for case let slot? in segments[s].slots { Self.place(slot, Self.split(slot.key).bits, in: &grown) }
+        var grown = Segment(control: Array(repeating: 0, count: capacity), slots: ContiguousArray(repeating: nil, count: capacity), count: 0)
+        for case let slot? in segments[s].slots { Self.place(slot, Hash(slot.key), in: &grown) }
         segments[s] = grown
     }
 
     /// - Returns: the value removed, if the key had one.
     @discardableResult
     mutating func removeValue(forKey key: IPAddress) -> Value? {
-        let (s, bits) = Self.split(key)
-        guard let found = find(key, s, bits) else { return nil }
+        let h = Hash(key)
+        guard let found = find(key, h) else { return nil }
         count -= 1
-        segments[s].count -= 1
-        return segments[s].slots.withUnsafeMutableBufferPointer { slots in
-            let removed = slots[found]!.value
-            // Backward shift: each later key of the run moves into the hole if its home is not between
-            // the hole and itself, so that every key stays reachable from its home with no marker left.
-            let capacity = slots.count
-            var hole = found
-            var j = found
-            while true {
-                j += 1
-                if j == capacity { j = 0 }
-                guard let slot = slots[j] else { break }
-                let home = Self.home(Self.split(slot.key).bits, capacity)
-                let fromHome = (j - home + capacity) % capacity
-                let fromHole = (j - hole + capacity) % capacity
-                if fromHome >= fromHole {
-                    slots[hole] = slot
-                    hole = j
+        // Taken out while it changes, so that its two arrays are this segment's alone.
+        var segment = segments[h.segment]
+        segments[h.segment] = Segment()
+        defer { segments[h.segment] = segment }
+        segment.count -= 1
+        let capacity = segment.control.count
+        return segment.control.withUnsafeMutableBufferPointer { control in
+            segment.slots.withUnsafeMutableBufferPointer { slots in
+                let removed = slots[found].unsafelyUnwrapped.value
+                // Backward shift: each later key of the run moves into the hole if its home is not
+                // between the hole and itself, so that every key stays reachable from its home with no
+                // marker left.
+                var hole = found
+                var j = found
+                while true {
+                    j += 1
+                    if j == capacity { j = 0 }
+                    if control[j] == 0 { break }
+                    let home = Hash(slots[j].unsafelyUnwrapped.key).home(capacity)
+                    let fromHome = (j - home + capacity) % capacity
+                    let fromHole = (j - hole + capacity) % capacity
+                    if fromHome >= fromHole {
+                        slots[hole] = slots[j]
+                        control[hole] = control[j]
+                        hole = j
+                    }
                 }
+                slots[hole] = nil
+                control[hole] = 0
+                return removed
             }
-            slots[hole] = nil
-            return removed
         }
     }
 
@@ -189,10 +213,10 @@ struct AddressTable<Value>: Sequence, ExpressibleByDictionaryLiteral {
 
         mutating func next() -> Element? {
             while s < segments.count {
-                let slots = segments[s].slots
-                while i < slots.count {
+                let control = segments[s].control
+                while i < control.count {
                     defer { i += 1 }
-                    if let slot = slots[i] { return (slot.key, slot.value) }
+                    if control[i] != 0, let slot = segments[s].slots[i] { return (slot.key, slot.value) }
                 }
                 s += 1
                 i = 0
