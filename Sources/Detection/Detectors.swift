@@ -280,23 +280,71 @@ public struct SlowScanState: Sendable, Equatable {
         static func < (a: Target, b: Target) -> Bool { a.host != b.host ? a.host < b.host : a.port < b.port }
     }
     var targets: [Target: Double] = [:]
-    var portsByHost: [IPAddress: Int] = [:]
-    var hostsByPort: [UInt16: Int] = [:]
+    /// The counts per host and per port, kept from `countedFrom` targets on (empty below: counted
+    /// from the targets when asked). Most sources fail on a few targets over the horizon, and two
+    /// more tables for each of them were a fifth of detection's memory at a quarter of a million
+    /// sources.
+    private(set) var portsByHost: [IPAddress: Int] = [:]
+    private(set) var hostsByPort: [UInt16: Int] = [:]
     /// When targets older than the horizon were last dropped.
     var pruned = -Double.infinity
     /// A bound was reached: the source scans slowly (until its episode ends).
     var crossed = false
 
+    static let countedFrom = 16
+
     public init() {}
 
-    /// The counts, from the targets.
+    /// The counts, from the targets (none below `countedFrom`).
     mutating func recount() {
         portsByHost = [:]
         hostsByPort = [:]
+        guard targets.count >= Self.countedFrom else { return }
         for t in targets.keys {
             portsByHost[t.host, default: 0] += 1
             hostsByPort[t.port, default: 0] += 1
         }
+    }
+
+    /// Counts a target just added to `targets`. - Returns: the host's failed ports and the port's
+    /// failed hosts, the new target's included.
+    mutating func counted(_ target: Target) -> (ports: Int, hosts: Int) {
+        if targets.count < Self.countedFrom {
+            var ports = 0, hosts = 0
+            for t in targets.keys {
+                if t.host == target.host { ports += 1 }
+                if t.port == target.port { hosts += 1 }
+            }
+            return (ports, hosts)
+        }
+        if targets.count == Self.countedFrom {
+            recount()
+            return (portsByHost[target.host]!, hostsByPort[target.port]!)
+        }
+        let ports = portsByHost[target.host, default: 0] + 1
+        portsByHost[target.host] = ports
+        let hosts = hostsByPort[target.port, default: 0] + 1
+        hostsByPort[target.port] = hosts
+        return (ports, hosts)
+    }
+
+    /// The host with the most failed ports and the port with the most failed hosts (ties: the lower
+    /// address or port), with their counts.
+    var busiest: (host: (key: IPAddress, value: Int)?, port: (key: UInt16, value: Int)?) {
+        if targets.count >= Self.countedFrom {
+            return (
+                portsByHost.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key },
+                hostsByPort.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }
+            )
+        }
+        var host: (key: IPAddress, value: Int)? = nil, port: (key: UInt16, value: Int)? = nil
+        for t in targets.keys {
+            let ports = targets.keys.reduce(0) { $0 + ($1.host == t.host ? 1 : 0) }
+            let hosts = targets.keys.reduce(0) { $0 + ($1.port == t.port ? 1 : 0) }
+            if host.map({ ports > $0.value || ports == $0.value && t.host < $0.key }) ?? true { host = (t.host, ports) }
+            if port.map({ hosts > $0.value || hosts == $0.value && t.port < $0.key }) ?? true { port = (t.port, hosts) }
+        }
+        return (host, port)
     }
 
     /// Drops the targets that last failed before `cutoff`.
@@ -346,10 +394,7 @@ public struct SlowScanDetector: ScanDetector, Sendable {
             return
         }
         memory.slow.targets[target] = flow.start
-        let ports = memory.slow.portsByHost[target.host, default: 0] + 1
-        memory.slow.portsByHost[target.host] = ports
-        let hosts = memory.slow.hostsByPort[target.port, default: 0] + 1
-        memory.slow.hostsByPort[target.port] = hosts
+        let (ports, hosts) = memory.slow.counted(target)
         if ports >= portsPerHost || hosts >= hostsPerPort {
             memory.slow.crossed = true
         } else if memory.slow.targets.count > Self.maximumTargets {
@@ -384,8 +429,7 @@ public struct SlowScanDetector: ScanDetector, Sendable {
         let hours = CivilTime.durationText(horizon)
         return windows.map { w in
             let s = w.memory.slow
-            let host = s.portsByHost.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }
-            let port = s.hostsByPort.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }
+            let (host, port) = s.busiest
             let vertical = Double(host?.value ?? 0) / Double(portsPerHost)
             let horizontal = Double(port?.value ?? 0) / Double(hostsPerPort)
             let flagged = s.crossed && w.activity.failedTargets.count > 0

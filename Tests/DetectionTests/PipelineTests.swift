@@ -376,6 +376,44 @@ import Testing
         #expect(memory.slow.portsByHost.values.reduce(0, +) == memory.slow.targets.count)
     }
 
+    /// The counts per host and per port are kept only from `countedFrom` targets on; below, they are
+    /// counted from the targets. Either way the busiest host and port are the targets' own, through
+    /// growth past the bound and drops back under it at the horizon.
+    @Test func slowScanCountsAreTheTargetsWhetherKeptOrNot() throws {
+        var detector = SlowScanDetector()
+        detector.portsPerHost = 1000
+        detector.hostsPerPort = 1000
+        detector.horizon = 400
+        var memory = SourceMemory()
+        var sawSmall = false, sawKept = false
+        for i in 0..<600 {
+            // A burst of many targets every 600 s, a few in between, so the count crosses the bound
+            // both ways as the horizon drops the bursts.
+            let spread = i % 300 < 40 ? 12 : 3
+            let f = flow("10.9.1.4", "10.1.1.\(i * 7 % spread)", UInt16(20 + i / spread % spread), Double(i * 2), .rejected)
+            detector.observe(f, &memory)
+            let s = memory.slow
+            var ports: [IPAddress: Int] = [:], hosts: [UInt16: Int] = [:]
+            for t in s.targets.keys {
+                ports[t.host, default: 0] += 1
+                hosts[t.port, default: 0] += 1
+            }
+            let host = ports.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }
+            let port = hosts.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }
+            let busiest = s.busiest
+            #expect(busiest.host?.key == host?.key && busiest.host?.value == host?.value, "flow \(i)")
+            #expect(busiest.port?.key == port?.key && busiest.port?.value == port?.value, "flow \(i)")
+            if s.targets.count >= SlowScanState.countedFrom {
+                sawKept = true
+                #expect(s.portsByHost == ports && s.hostsByPort == hosts, "flow \(i)")
+            } else {
+                sawSmall = sawSmall || !s.targets.isEmpty
+                #expect(s.portsByHost.isEmpty && s.hostsByPort.isEmpty, "flow \(i)")
+            }
+        }
+        #expect(sawSmall && sawKept && memory.slow.targets.count < SlowScanState.countedFrom)
+    }
+
     /// Six failed hosts on one port when a quarter of the attempts fail is a small sweep (as Slips
     /// calls it), flagged at the sixth; the same six among a busy client's successes are not.
     @Test func aSmallSweepIsFlaggedUnlessTheSourceMostlySucceeds() throws {
