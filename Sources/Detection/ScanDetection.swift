@@ -202,6 +202,22 @@ public final class ScanDetection {
                     window: window, activity: activity, memory: memory, lastSeen: lastSeen, inEpisode: inEpisode,
                     openJudgedTargets: openJudgedTargets, openDue: openDue)
             }
+
+            /// Empties the open window (the next flow opens a new one); the detectors that decide per
+            /// flow forget what they counted in it.
+            func clearWindow(_ deciders: [any ScanDetector]) {
+                activity = ActivityAccumulator()
+                for detector in deciders { detector.windowClosed(&memory) }
+                openJudgedTargets = 0
+                openDue = false
+            }
+
+            /// The open window as the detectors see it.
+            func closed(_ source: IPAddress, windowLength: Double) -> ClosedWindow {
+                ClosedWindow(
+                    source: source, windowStart: Double(window) * windowLength, windowLength: windowLength,
+                    activity: activity, memory: memory)
+            }
         }
 
         private var storage: Storage
@@ -254,20 +270,14 @@ public final class ScanDetection {
 
         /// Empties the open window (the next flow opens a new one); the detectors that decide per flow
         /// forget what they counted in it.
-        mutating func clearWindow(_ deciders: [any ScanDetector]) {
-            let s = unique()
-            s.activity = ActivityAccumulator()
-            for detector in deciders { detector.windowClosed(&s.memory) }
-            s.openJudgedTargets = 0
-            s.openDue = false
-        }
+        mutating func clearWindow(_ deciders: [any ScanDetector]) { unique().clearWindow(deciders) }
 
         /// The open window as the detectors see it.
-        func closed(_ source: IPAddress, windowLength: Double) -> ClosedWindow {
-            ClosedWindow(
-                source: source, windowStart: Double(window) * windowLength, windowLength: windowLength,
-                activity: storage.activity, memory: storage.memory)
-        }
+        func closed(_ source: IPAddress, windowLength: Double) -> ClosedWindow { storage.closed(source, windowLength: windowLength) }
+
+        /// The storage, this state's alone, to change many of its parts at once through one reference
+        /// (every flow: the accessors would check that it is unshared at each part).
+        mutating func uniqueStorage() -> Storage { unique() }
     }
 
     /// A held first flow: what detection reads of it (the parts of a `FlowKey`, and the outcome), 48
@@ -495,10 +505,11 @@ public final class ScanDetection {
         var crossed = false
         var due = false
         // Nothing changes `sources` between the lookup and here, so `index` still finds the state.
-        withState(at: index) { state in
+        withState(at: index) { table in
+            let state = table.uniqueStorage()
             if w > state.window {
                 moved = true
-                if state.activity.flows > 0 && needsJudging(source, state) {
+                if state.activity.flows > 0 && needsJudging(source, inEpisode: state.inEpisode, state.activity, state.memory) {
                     closed = state.closed(source, windowLength: windowLength)
                 }
                 state.clearWindow(deciders)
@@ -955,9 +966,13 @@ public final class ScanDetection {
     /// whatever their verdict), or a detector could flag it. The others would be judged unflagged and
     /// dropped; they are retired unjudged instead.
     private func needsJudging(_ source: IPAddress, _ state: SourceState) -> Bool {
-        guard retiresUnjudgeable, !state.inEpisode, episodes[source] == nil else { return true }
+        needsJudging(source, inEpisode: state.inEpisode, state.activity, state.memory)
+    }
+
+    private func needsJudging(_ source: IPAddress, inEpisode: Bool, _ activity: ActivityAccumulator, _ memory: SourceMemory) -> Bool {
+        guard retiresUnjudgeable, !inEpisode, episodes[source] == nil else { return true }
         return detectors.withUnsafeBufferPointer { list in
-            for i in list.indices where list[i].mayFlag(state.activity, state.memory) { return true }
+            for i in list.indices where list[i].mayFlag(activity, memory) { return true }
             return false
         }
     }
