@@ -345,8 +345,8 @@ public final class ScanDetection {
     // exclusivity checks on them cost about a tenth of `detect`'s throughput.
     @exclusivity(unchecked)
     var sources: [IPAddress: SourceState] = [:]
-    /// Sources seen once, with that flow, while `holdsFirstContacts`: a compact flow and a table slot
-    /// (80 bytes, about 170 with the table's spare capacity) rather than a source's state with its tables
+    /// Sources seen once, with that flow, while `holdsFirstContacts`: a compact flow in a 64-byte slot
+    /// (about 110 bytes with the table's spare capacity) rather than a source's state with its tables
     /// (about 1.5 KB), for the millions of sources that send a single flow.
     /// `closed`: a sweep has closed the flow's window (and filed the source to be forgotten).
     @exclusivity(unchecked)
