@@ -157,7 +157,7 @@ import Testing
 
     /// A held attempt is the state a host would have had after it: the same state, and the same
     /// state back from it; a state of more than one attempt has no held form.
-    @Test func aHeldAttemptIsTheStateItStandsFor() {
+    @Test func aHeldAttemptIsTheStateItStandsFor() throws {
         let d = DistributedScanDetector()
         let first = Self.attempt("198.51.100.7", 445, at: 10)
         var state = TargetState(at: first.start)
@@ -170,6 +170,20 @@ import Testing
         one.sources = 1
         one.ports = 1
         #expect(d.holdsFirstProbes && !one.holdsFirstProbes)
+        // With both bounds at 1 one attempt is a scan of its host: nothing is held, the episode starts
+        // at the first attempt, and a checkpoint taken then restores into the same watch.
+        let recipe = Self.detection {
+            $0.distributed.sources = 1
+            $0.distributed.ports = 1
+        }
+        let pipeline = recipe.make(model: nil)
+        var starts: [DistributedScanAlert] = []
+        pipeline.onDistributedAlert = { if $0.phase == .start { starts.append($0) } }
+        try pipeline.add(first)
+        #expect(starts.count == 1 && starts[0].detectedAt == first.start && pipeline.heldTargets.isEmpty)
+        let fresh = recipe.make(model: nil)
+        try fresh.restore(from: pipeline.checkpoint())
+        #expect(fresh.checkpoint() == pipeline.checkpoint() && fresh.heldTargets.isEmpty)
     }
 
     /// A checkpoint carries the watched hosts and open episodes: an interrupted run raises the same
