@@ -34,8 +34,6 @@ private func window(_ flows: [FlowRecord]) -> ClosedWindow {
         #expect(!v[3].flagged && v[3].score == 0)  // answered attempts never count
     }
 
-    /// With θ0 = 0.8, θ1 = 0.2, PD = 0.99, PF = 0.01 each failed first contact adds ln 4 to the walk
-    /// and the scanner bound is ln 99: the fourth failure decides (4 ln 4 = 5.55 ≥ 4.60).
     /// The CNN scores a long batch a part at a time (`imagesAtOnce`): each window gets the verdict it
     /// gets alone, whichever part it falls in.
     @Test func theCNNJudgesALongBatchAsItJudgesEachWindow() throws {
@@ -61,6 +59,8 @@ private func window(_ flows: [FlowRecord]) -> ClosedWindow {
         }
     }
 
+    /// With θ0 = 0.8, θ1 = 0.2, PD = 0.99, PF = 0.01 each failed first contact adds ln 4 to the walk
+    /// and the scanner bound is ln 99: the fourth failure decides (4 ln 4 = 5.55 ≥ 4.60).
     @Test func randomWalkDecidesOnTheFourthFailedFirstContact() {
         let trw = RandomWalkDetector()
         var state = RandomWalkState()
