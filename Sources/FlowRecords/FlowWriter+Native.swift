@@ -76,24 +76,24 @@ extension FlowWriter {
     static func appendDate(_ t: Double, separator: UInt8, micros: Bool, to out: inout [UInt8]) {
         let whole = t.rounded(.down)
         let c = CivilTime(unixSeconds: Int64(whole))
-        appendDigits(UInt64(c.year), count: 4, to: &out); out.append(separator)
-        appendDigits(UInt64(c.month), count: 2, to: &out); out.append(separator)
-        appendDigits(UInt64(c.day), count: 2, to: &out); out.append(0x20)
-        appendDigits(UInt64(c.hour), count: 2, to: &out); out.append(0x3A)
-        appendDigits(UInt64(c.minute), count: 2, to: &out); out.append(0x3A)
-        appendDigits(UInt64(c.second), count: 2, to: &out)
+        appendDecimal(UInt64(c.year), minimumDigits: 4, to: &out); out.append(separator)
+        appendDecimal(UInt64(c.month), minimumDigits: 2, to: &out); out.append(separator)
+        appendDecimal(UInt64(c.day), minimumDigits: 2, to: &out); out.append(0x20)
+        appendDecimal(UInt64(c.hour), minimumDigits: 2, to: &out); out.append(0x3A)
+        appendDecimal(UInt64(c.minute), minimumDigits: 2, to: &out); out.append(0x3A)
+        appendDecimal(UInt64(c.second), minimumDigits: 2, to: &out)
         if micros {
             out.append(0x2E)
-            appendDigits(UInt64(((t - whole) * 1e6).rounded()) % 1_000_000, count: 6, to: &out)
+            appendDecimal(UInt64(((t - whole) * 1e6).rounded()) % 1_000_000, minimumDigits: 6, to: &out)
         }
     }
 
     /// Seconds with exactly `decimals` (3) digits.
     static func appendFixed3(_ value: Double, to out: inout [UInt8]) {
         let millis = UInt64((max(0, value) * 1000).rounded())
-        appendUnsigned(millis / 1000, to: &out)
+        appendDecimal(millis / 1000, to: &out)
         out.append(0x2E)
-        appendDigits(millis % 1000, count: 3, to: &out)
+        appendDecimal(millis % 1000, minimumDigits: 3, to: &out)
     }
 
     // MARK: Zeek
@@ -171,21 +171,21 @@ extension FlowWriter {
         appendFixed6(r.start, to: &out); out.append(0x09)
         appendString(r.uid.isEmpty ? zeekUID(r) : r.uid.description, to: &out); out.append(0x09)
         appendString(r.source.description, to: &out); out.append(0x09)
-        appendUnsigned(UInt64(r.sourcePort), to: &out); out.append(0x09)
+        appendDecimal(UInt64(r.sourcePort), to: &out); out.append(0x09)
         appendString(r.destination.description, to: &out); out.append(0x09)
-        appendUnsigned(UInt64(r.destinationPort), to: &out); out.append(0x09)
+        appendDecimal(UInt64(r.destinationPort), to: &out); out.append(0x09)
         appendString(r.transport.description, to: &out); out.append(0x09)
         out.append(UInt8(ascii: "-")); out.append(0x09)
         appendFixed6(r.duration, to: &out); out.append(0x09)
-        appendUnsigned(payloadOut, to: &out); out.append(0x09)
-        appendUnsigned(payloadIn, to: &out); out.append(0x09)
+        appendDecimal(payloadOut, to: &out); out.append(0x09)
+        appendDecimal(payloadIn, to: &out); out.append(0x09)
         appendString(state, to: &out); out.append(0x09)
         appendString("-\t-\t0\t", to: &out)
         appendString(history.isEmpty ? "-" : history, to: &out); out.append(0x09)
-        appendUnsigned(r.sourcePackets, to: &out); out.append(0x09)
-        appendUnsigned(r.sourceBytes, to: &out); out.append(0x09)
-        appendUnsigned(r.destinationPackets, to: &out); out.append(0x09)
-        appendUnsigned(r.destinationBytes, to: &out); out.append(0x09)
+        appendDecimal(r.sourcePackets, to: &out); out.append(0x09)
+        appendDecimal(r.sourceBytes, to: &out); out.append(0x09)
+        appendDecimal(r.destinationPackets, to: &out); out.append(0x09)
+        appendDecimal(r.destinationBytes, to: &out); out.append(0x09)
         appendString("(empty)\t", to: &out)
         appendZeekText(r.label, to: &out); out.append(0x09)
         appendZeekText(r.detailedLabel, to: &out)
@@ -227,13 +227,13 @@ extension FlowWriter {
         appendString(r.source.description, to: &out); out.append(0x2C)
         appendString(r.destination.description, to: &out); out.append(0x2C)
         let icmp = r.transport == .icmp || r.transport == .icmpv6
-        appendUnsigned(icmp ? 0 : UInt64(r.sourcePort), to: &out); out.append(0x2C)
-        appendUnsigned(icmp ? UInt64(r.sourcePort) << 8 | UInt64(r.destinationPort & 0xFF) : UInt64(r.destinationPort), to: &out); out.append(0x2C)
+        appendDecimal(icmp ? 0 : UInt64(r.sourcePort), to: &out); out.append(0x2C)
+        appendDecimal(icmp ? UInt64(r.sourcePort) << 8 | UInt64(r.destinationPort & 0xFF) : UInt64(r.destinationPort), to: &out); out.append(0x2C)
         appendString(r.transport.description.uppercased(), to: &out); out.append(0x2C)
         appendNfdumpFlags(flags, to: &out); out.append(0x2C)
         appendString("0,0,", to: &out)
-        appendUnsigned(packets, to: &out); out.append(0x2C)
-        appendUnsigned(bytes, to: &out)
+        appendDecimal(packets, to: &out); out.append(0x2C)
+        appendDecimal(bytes, to: &out)
         appendString(
             ",0,0,0,0,0,0,0,0,0,0,0.0.0.0,0.0.0.0,0,0,00:00:00:00:00:00,00:00:00:00:00:00,00:00:00:00:00:00,00:00:00:00:00:00,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,    0.000,    0.000,    0.000,0.0.0.0,0/0,0,",
             to: &out)
@@ -279,22 +279,22 @@ extension FlowWriter {
         if icmp {
             appendString("0x" + String(r.sourcePort, radix: 16).leftPadded(4, with: "0"), to: &out)
         } else {
-            appendUnsigned(UInt64(r.sourcePort), to: &out)
+            appendDecimal(UInt64(r.sourcePort), to: &out)
         }
         appendString(r.destinationPackets > 0 ? ",  <->," : ",   ->,", to: &out)
         appendString(r.destination.description, to: &out); out.append(0x2C)
         if icmp {
             appendString("0x" + String(r.destinationPort, radix: 16).leftPadded(4, with: "0"), to: &out)
         } else {
-            appendUnsigned(UInt64(r.destinationPort), to: &out)
+            appendDecimal(UInt64(r.destinationPort), to: &out)
         }
         out.append(0x2C)
         appendString(argusState(r), to: &out)
         appendString(",0,0,", to: &out)
-        appendUnsigned(r.sourcePackets + r.destinationPackets, to: &out); out.append(0x2C)
-        appendUnsigned(r.sourceBytes + r.destinationBytes, to: &out); out.append(0x2C)
-        appendUnsigned(r.sourceBytes, to: &out); out.append(0x2C)
-        appendUnsigned(r.sourcePackets, to: &out); out.append(0x2C)
+        appendDecimal(r.sourcePackets + r.destinationPackets, to: &out); out.append(0x2C)
+        appendDecimal(r.sourceBytes + r.destinationBytes, to: &out); out.append(0x2C)
+        appendDecimal(r.sourceBytes, to: &out); out.append(0x2C)
+        appendDecimal(r.sourcePackets, to: &out); out.append(0x2C)
         if let label = r.label {
             for b in label.utf8 where b != 0x2C && b != 0x0A && b != 0x0D { out.append(b) }
         }
@@ -314,13 +314,13 @@ extension FlowWriter {
         appendString("2 123456789010 eni-0f1e2d3c4b5a69788 ", to: &out)
         appendString(r.source.description, to: &out); out.append(0x20)
         appendString(r.destination.description, to: &out); out.append(0x20)
-        appendUnsigned(UInt64(r.sourcePort), to: &out); out.append(0x20)
-        appendUnsigned(UInt64(r.destinationPort), to: &out); out.append(0x20)
-        appendUnsigned(UInt64(r.transport.rawValue), to: &out); out.append(0x20)
-        appendUnsigned(max(1, packets), to: &out); out.append(0x20)
-        appendUnsigned(bytes, to: &out); out.append(0x20)
-        appendUnsigned(UInt64(max(0, r.start.rounded(.down))), to: &out); out.append(0x20)
-        appendUnsigned(UInt64(max(0, r.end.rounded(.up))), to: &out); out.append(0x20)
+        appendDecimal(UInt64(r.sourcePort), to: &out); out.append(0x20)
+        appendDecimal(UInt64(r.destinationPort), to: &out); out.append(0x20)
+        appendDecimal(UInt64(r.transport.rawValue), to: &out); out.append(0x20)
+        appendDecimal(max(1, packets), to: &out); out.append(0x20)
+        appendDecimal(bytes, to: &out); out.append(0x20)
+        appendDecimal(UInt64(max(0, r.start.rounded(.down))), to: &out); out.append(0x20)
+        appendDecimal(UInt64(max(0, r.end.rounded(.up))), to: &out); out.append(0x20)
         appendString(action, to: &out)
         appendString(" OK\n", to: &out)
     }

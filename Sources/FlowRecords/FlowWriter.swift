@@ -124,14 +124,14 @@ public final class FlowWriter {
         appendFixed6(r.start, to: &out); out.append(0x2C)
         appendFixed6(r.end, to: &out); out.append(0x2C)
         out.append(contentsOf: r.source.description.utf8); out.append(0x2C)
-        appendUnsigned(UInt64(r.sourcePort), to: &out); out.append(0x2C)
+        appendDecimal(UInt64(r.sourcePort), to: &out); out.append(0x2C)
         out.append(contentsOf: r.destination.description.utf8); out.append(0x2C)
-        appendUnsigned(UInt64(r.destinationPort), to: &out); out.append(0x2C)
+        appendDecimal(UInt64(r.destinationPort), to: &out); out.append(0x2C)
         out.append(contentsOf: r.transport.description.utf8); out.append(0x2C)
-        appendUnsigned(r.sourcePackets, to: &out); out.append(0x2C)
-        appendUnsigned(r.sourceBytes, to: &out); out.append(0x2C)
-        appendUnsigned(r.destinationPackets, to: &out); out.append(0x2C)
-        appendUnsigned(r.destinationBytes, to: &out); out.append(0x2C)
+        appendDecimal(r.sourcePackets, to: &out); out.append(0x2C)
+        appendDecimal(r.sourceBytes, to: &out); out.append(0x2C)
+        appendDecimal(r.destinationPackets, to: &out); out.append(0x2C)
+        appendDecimal(r.destinationBytes, to: &out); out.append(0x2C)
         out.append(contentsOf: r.tcpFlags.description.utf8); out.append(0x2C)
         out.append(contentsOf: r.outcome.description.utf8); out.append(0x2C)
         appendCSVField(r.state, to: &out); out.append(0x2C)
@@ -151,14 +151,14 @@ public final class FlowWriter {
         key("ts"); appendFixed6(r.start, to: &out); out.append(0x2C)
         key("end"); appendFixed6(r.end, to: &out); out.append(0x2C)
         key("src"); appendJSONString(r.source.description, to: &out); out.append(0x2C)
-        key("sport"); appendUnsigned(UInt64(r.sourcePort), to: &out); out.append(0x2C)
+        key("sport"); appendDecimal(UInt64(r.sourcePort), to: &out); out.append(0x2C)
         key("dst"); appendJSONString(r.destination.description, to: &out); out.append(0x2C)
-        key("dport"); appendUnsigned(UInt64(r.destinationPort), to: &out); out.append(0x2C)
+        key("dport"); appendDecimal(UInt64(r.destinationPort), to: &out); out.append(0x2C)
         key("proto"); appendJSONString(r.transport.description, to: &out); out.append(0x2C)
-        key("src_pkts"); appendUnsigned(r.sourcePackets, to: &out); out.append(0x2C)
-        key("src_bytes"); appendUnsigned(r.sourceBytes, to: &out); out.append(0x2C)
-        key("dst_pkts"); appendUnsigned(r.destinationPackets, to: &out); out.append(0x2C)
-        key("dst_bytes"); appendUnsigned(r.destinationBytes, to: &out); out.append(0x2C)
+        key("src_pkts"); appendDecimal(r.sourcePackets, to: &out); out.append(0x2C)
+        key("src_bytes"); appendDecimal(r.sourceBytes, to: &out); out.append(0x2C)
+        key("dst_pkts"); appendDecimal(r.destinationPackets, to: &out); out.append(0x2C)
+        key("dst_bytes"); appendDecimal(r.destinationBytes, to: &out); out.append(0x2C)
         key("flags"); appendJSONString(r.tcpFlags.description, to: &out); out.append(0x2C)
         key("outcome"); appendJSONString(r.outcome.description, to: &out); out.append(0x2C)
         key("state"); appendJSONString(r.state, to: &out)
@@ -166,27 +166,6 @@ public final class FlowWriter {
         if let detail = r.detailedLabel { out.append(0x2C); key("detailed_label"); appendJSONString(detail, to: &out) }
         if !r.uid.isEmpty { out.append(0x2C); key("uid"); appendJSONString(r.uid.description, to: &out) }
         out.append(contentsOf: [UInt8(ascii: "}"), 0x0A])
-    }
-
-    static func appendUnsigned(_ value: UInt64, to out: inout [UInt8]) {
-        var digits = 1
-        var v = value
-        while v >= 10 { v /= 10; digits += 1 }
-        appendDigits(value, count: digits, to: &out)
-    }
-
-    /// Appends exactly `count` decimal digits of `value`, zero-padded on the left.
-    @inline(__always)
-    static func appendDigits(_ value: UInt64, count: Int, to out: inout [UInt8]) {
-        let start = out.count
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
-        var x = value
-        var i = start + count - 1
-        while i >= start {
-            out[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: x % 10)
-            x /= 10
-            i -= 1
-        }
     }
 
     /// Seconds with exactly six decimals (microseconds), as Zeek writes times.
@@ -197,9 +176,9 @@ public final class FlowWriter {
             v = -v
         }
         let micros = UInt64((v * 1e6).rounded())
-        appendUnsigned(micros / 1_000_000, to: &out)
+        appendDecimal(micros / 1_000_000, to: &out)
         out.append(UInt8(ascii: "."))
-        appendDigits(micros % 1_000_000, count: 6, to: &out)
+        appendDecimal(micros % 1_000_000, minimumDigits: 6, to: &out)
     }
 
     /// RFC 4180: quote a field holding a comma or quote and double inner quotes. Line breaks are

@@ -61,10 +61,10 @@ public func appendJSONString(bytes text: UnsafeBufferPointer<UInt8>, to out: ino
     out.append(UInt8(ascii: "\""))
 }
 
-/// Appends `value` in decimal, as `String(value)` writes it, padded with zeros to `digits` at least.
-public func appendDecimal(_ value: Int64, minimumDigits digits: Int = 1, to out: inout [UInt8]) {
-    if value < 0 { out.append(UInt8(ascii: "-")) }
-    var m = value.magnitude
+/// Appends `value` in decimal, as `String(value)` writes it, padded with zeros to `digits` at least:
+/// the one way Flowhound writes a number's digits as bytes (alerts, and every flow format it writes).
+public func appendDecimal(_ value: UInt64, minimumDigits digits: Int = 1, to out: inout [UInt8]) {
+    var m = value
     if m < 10 && digits <= 1 {
         out.append(UInt8(ascii: "0") + UInt8(m))
         return
@@ -78,6 +78,12 @@ public func appendDecimal(_ value: Int64, minimumDigits digits: Int = 1, to out:
         } while m > 0 || buffer.count - i < min(digits, 20)
         out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[i...]))
     }
+}
+
+/// `appendDecimal` of a signed value: a minus sign, then the magnitude's digits.
+public func appendDecimal(_ value: Int64, minimumDigits digits: Int = 1, to out: inout [UInt8]) {
+    if value < 0 { out.append(UInt8(ascii: "-")) }
+    appendDecimal(value.magnitude, minimumDigits: digits, to: &out)
 }
 
 /// The JSON values `jsonLine`'s encoder builds, in one array: a node is an index, an object's members
@@ -397,7 +403,9 @@ public struct JSONLineWriter {
 
     public mutating func integer(_ value: some BinaryInteger) {
         valueStart()
-        if let v = Int64(exactly: value) {
+        if let v = UInt64(exactly: value) {
+            appendDecimal(v, to: &bytes)
+        } else if let v = Int64(exactly: value) {
             appendDecimal(v, to: &bytes)
         } else {
             bytes.append(contentsOf: String(value).utf8)
