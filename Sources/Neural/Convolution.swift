@@ -136,74 +136,182 @@ public final class Conv2D: Layer {
     ///   differ from `background`.
     /// - Complexity: O(N · (F·H'·W' + changed outputs · F·C·k²)).
     func forwardChanged(_ input: Tensor, changed: [[Int32]], background: Tensor) -> Tensor {
-        precondition(stride == 1, "only stride-1 convolutions compute changed outputs alone")
-        let n = input.shape[0]
-        let (k, p, f) = (patchSize, positions, filters)
+        let (f, p) = (filters, positions)
         let base = forward(background, training: false)
-        var output = Tensor(zeros: [n, f, outHeight, outWidth])
-        var marked = [Bool](repeating: false, count: p)
-        var dirty: [Int] = []
-        var cols = [Float](), product = [Float]()
-        let sampleSize = channels * height * width
-        input.scalars.withUnsafeBufferPointer { x in
-            output.scalars.withUnsafeMutableBufferPointer { y in
-                for s in 0..<n {
-                    // Outputs whose window holds a changed input.
-                    dirty.removeAll(keepingCapacity: true)
-                    for position in changed[s] {
-                        let iy = Int(position) / width, ix = Int(position) % width
-                        let (top, bottom) = (max(0, iy + padding - kernel + 1), min(outHeight - 1, iy + padding))
-                        let (left, right) = (max(0, ix + padding - kernel + 1), min(outWidth - 1, ix + padding))
-                        guard top <= bottom, left <= right else { continue }
-                        for oy in top...bottom {
-                            for ox in left...right where !marked[oy * outWidth + ox] {
-                                marked[oy * outWidth + ox] = true
-                                dirty.append(oy * outWidth + ox)
-                            }
-                        }
-                    }
+        var output = Tensor(zeros: [input.shape[0], f, outHeight, outWidth])
+        output.scalars.withUnsafeMutableBufferPointer { y in
+            base.scalars.withUnsafeBufferPointer { b in
+                forEachChanged(input, changed: changed, background: background) { s, dirty, values in
                     let out = y.baseAddress! + s * f * p
-                    base.scalars.withUnsafeBufferPointer { b in out.update(from: b.baseAddress!, count: f * p) }
-                    guard !dirty.isEmpty else { continue }
+                    out.update(from: b.baseAddress!, count: f * p)
                     let d = dirty.count
-                    if cols.count < k * d { cols = [Float](repeating: 0, count: k * d) }
-                    if product.count < f * d { product = [Float](repeating: 0, count: f * d) }
-                    let sample = x.baseAddress! + s * sampleSize
-                    cols.withUnsafeMutableBufferPointer { c in
-                        for (column, position) in dirty.enumerated() {
-                            let oy = position / outWidth, ox = position % outWidth
-                            var row = 0
-                            for ch in 0..<channels {
-                                for ki in 0..<kernel {
-                                    let iy = oy - padding + ki
-                                    for kj in 0..<kernel {
-                                        let ix = ox - padding + kj
-                                        c[row * d + column] =
-                                            iy >= 0 && iy < height && ix >= 0 && ix < width
-                                            ? sample[(ch * height + iy) * width + ix] : 0
-                                        row += 1
-                                    }
-                                }
-                            }
-                        }
-                        product.withUnsafeMutableBufferPointer { r in
-                            weight.value.scalars.withUnsafeBufferPointer { w in
-                                BLAS.gemm(
-                                    m: f, n: d, k: k, a: w.baseAddress!, lda: k, b: c.baseAddress!, ldb: d,
-                                    beta: 0, c: r.baseAddress!, ldc: d)
-                            }
-                            bias.value.scalars.withUnsafeBufferPointer { bias in
-                                for j in 0..<f {
-                                    for (column, position) in dirty.enumerated() { out[j * p + position] = r[j * d + column] + bias[j] }
-                                }
-                            }
-                        }
+                    for j in 0..<f {
+                        for (column, position) in dirty.enumerated() { out[j * p + position] = values[j * d + column] }
                     }
-                    for position in dirty { marked[position] = false }
                 }
             }
         }
         return output
+    }
+
+    /// `forwardChanged` followed by ReLU and `pool`, whose windows must not overlap: only the pooled
+    /// outputs whose window holds a changed output are computed, every other is the background's.
+    /// Equals the three layers run one after another, bit for bit: each value goes through the
+    /// ReLU's `max(x, 0)` and each window is pooled in the pool's order.
+    /// - Complexity: O(N · (F·H''·W'' + changed outputs · F·C·k²)).
+    func forwardChangedPooled(_ input: Tensor, changed: [[Int32]], background: Tensor, pool: MaxPool2D) -> Tensor {
+        precondition(
+            pool.size == pool.stride && pool.channels == filters && pool.height == outHeight && pool.width == outWidth,
+            "a pool of non-overlapping windows over this convolution's output")
+        let (f, p, size) = (filters, positions, pool.size)
+        let (poolHeight, poolWidth) = (pool.outHeight, pool.outWidth)
+        let pooled = poolHeight * poolWidth
+        // The background's outputs after ReLU (a scratch plane set that changed outputs are written
+        // into and restored from) and after the pool.
+        var rectified = forward(background, training: false)
+        rectified.scalars.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = max(v[i], 0) } }
+        let base = pool.forward(rectified, training: false)
+        var plane = rectified.scalars
+        var output = Tensor(zeros: [input.shape[0], f, poolHeight, poolWidth])
+        var marked = [Bool](repeating: false, count: pooled)
+        var windows: [Int] = []
+        output.scalars.withUnsafeMutableBufferPointer { y in
+            base.scalars.withUnsafeBufferPointer { b in
+                rectified.scalars.withUnsafeBufferPointer { r in
+                    plane.withUnsafeMutableBufferPointer { plane in
+                        let plane = plane.baseAddress!
+                        forEachChanged(input, changed: changed, background: background) { s, dirty, values in
+                            let out = y.baseAddress! + s * f * pooled
+                            out.update(from: b.baseAddress!, count: f * pooled)
+                            let d = dirty.count
+                            windows.removeAll(keepingCapacity: true)
+                            for (column, position) in dirty.enumerated() {
+                                for j in 0..<f { plane[j * p + position] = max(values[j * d + column], 0) }
+                                let py = position / outWidth / size, px = position % outWidth / size
+                                guard py < poolHeight, px < poolWidth, !marked[py * poolWidth + px] else { continue }
+                                marked[py * poolWidth + px] = true
+                                windows.append(py * poolWidth + px)
+                            }
+                            for window in windows {
+                                marked[window] = false
+                                let top = window / poolWidth * size, left = window % poolWidth * size
+                                for j in 0..<f {
+                                    let src = plane + j * p
+                                    var value = src[top * outWidth + left]
+                                    for dy in 0..<size {
+                                        let rowStart = (top + dy) * outWidth + left
+                                        for dx in 0..<size where src[rowStart + dx] > value { value = src[rowStart + dx] }
+                                    }
+                                    out[j * pooled + window] = value
+                                }
+                            }
+                            for position in dirty {
+                                for j in 0..<f { plane[j * p + position] = r[j * p + position] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// Calls `body(sample, dirty, values)` for every sample whose changed inputs reach an output:
+    /// `dirty` lists those output positions (`oy · W' + ox`), and `values` holds their outputs, bias
+    /// included, filter by filter (`values[j · dirty.count + column]`). Each sample must equal
+    /// `background` outside its `changed` positions: windows are read from the background with the
+    /// changed inputs written in.
+    private func forEachChanged(
+        _ input: Tensor, changed: [[Int32]], background: Tensor, _ body: (_ sample: Int, _ dirty: [Int], _ values: UnsafePointer<Float>) -> Void
+    ) {
+        precondition(stride == 1, "only stride-1 convolutions compute changed outputs alone")
+        let n = input.shape[0]
+        let (k, p, f) = (patchSize, positions, filters)
+        var marked = [Bool](repeating: false, count: p)
+        var dirty: [Int] = []
+        var corners: [Int] = []
+        var cols = [Float](), product = [Float]()
+        let sampleSize = channels * height * width
+        // The background sample with its zero padding written out, so that reading a window needs
+        // no bounds check.
+        let (paddedHeight, paddedWidth) = (height + 2 * padding, width + 2 * padding)
+        let (plane, paddedPlane) = (height * width, paddedHeight * paddedWidth)
+        func paddedOffset(_ position: Int) -> Int { (position / width + padding) * paddedWidth + position % width + padding }
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: channels * paddedPlane)
+        padded.initialize(repeating: 0, count: channels * paddedPlane)
+        defer { padded.deallocate() }
+        let background = background.scalars
+        for ch in 0..<channels {
+            for position in 0..<plane { padded[ch * paddedPlane + paddedOffset(position)] = background[ch * plane + position] }
+        }
+        input.scalars.withUnsafeBufferPointer { x in
+            for s in 0..<n {
+                // Outputs whose window holds a changed input.
+                dirty.removeAll(keepingCapacity: true)
+                for position in changed[s] {
+                    let iy = Int(position) / width, ix = Int(position) % width
+                    let (top, bottom) = (max(0, iy + padding - kernel + 1), min(outHeight - 1, iy + padding))
+                    let (left, right) = (max(0, ix + padding - kernel + 1), min(outWidth - 1, ix + padding))
+                    guard top <= bottom, left <= right else { continue }
+                    for oy in top...bottom {
+                        for ox in left...right where !marked[oy * outWidth + ox] {
+                            marked[oy * outWidth + ox] = true
+                            dirty.append(oy * outWidth + ox)
+                        }
+                    }
+                }
+                for position in dirty { marked[position] = false }
+                guard !dirty.isEmpty else {
+                    body(s, dirty, product)
+                    continue
+                }
+                let d = dirty.count
+                if cols.count < k * d { cols = [Float](repeating: 0, count: k * d) }
+                if product.count < f * d { product = [Float](repeating: 0, count: f * d) }
+                let sample = x.baseAddress! + s * sampleSize
+                // The sample in the padded copy of the background: only its changed inputs differ.
+                for position in changed[s] {
+                    let at = paddedOffset(Int(position))
+                    for ch in 0..<channels { padded[ch &* paddedPlane &+ at] = sample[ch &* plane &+ Int(position)] }
+                }
+                defer {
+                    for position in changed[s] {
+                        let at = paddedOffset(Int(position))
+                        for ch in 0..<channels { padded[ch &* paddedPlane &+ at] = background[ch &* plane &+ Int(position)] }
+                    }
+                }
+                corners.removeAll(keepingCapacity: true)
+                for position in dirty { corners.append(position / outWidth * paddedWidth + position % outWidth) }
+                cols.withUnsafeMutableBufferPointer { c in
+                    // Row by row of the patch matrix, so that its writes are contiguous.
+                    corners.withUnsafeBufferPointer { corners in
+                        var row = c.baseAddress!
+                        for ch in 0..<channels {
+                            for ki in 0..<kernel {
+                                for kj in 0..<kernel {
+                                    let tap = padded + ((ch &* paddedHeight &+ ki) &* paddedWidth &+ kj)
+                                    for column in 0..<d { row[column] = tap[corners[column]] }
+                                    row += d
+                                }
+                            }
+                        }
+                    }
+                    product.withUnsafeMutableBufferPointer { r in
+                        weight.value.scalars.withUnsafeBufferPointer { w in
+                            BLAS.gemm(
+                                m: f, n: d, k: k, a: w.baseAddress!, lda: k, b: c.baseAddress!, ldb: d,
+                                beta: 0, c: r.baseAddress!, ldc: d)
+                        }
+                        bias.value.scalars.withUnsafeBufferPointer { bias in
+                            for j in 0..<f {
+                                for column in 0..<d { r[j * d + column] += bias[j] }
+                            }
+                        }
+                    }
+                }
+                body(s, dirty, product)
+            }
+        }
     }
 
     /// The output columns `lo...hi` whose input column `ox·stride − padding + kj` is inside the image.

@@ -17,6 +17,14 @@ public final class Network {
     public let layers: [any Layer]
     /// The first three layers computed from the input's non-zero values, when they have that shape.
     let front: SparseFront?
+    /// When layers 3-5 are a stride-1 convolution, ReLU and a pool of non-overlapping windows after
+    /// the front, the pool: in prediction the three then compute only what the input changes.
+    var changedPool: MaxPool2D? {
+        guard layers.count > 5, let conv = layers[3] as? Conv2D, conv.stride == 1, layers[4] is ReLU,
+            let pool = layers[5] as? MaxPool2D, pool.size == pool.stride
+        else { return nil }
+        return pool
+    }
     /// Whether the last training forward pass went through `front`.
     private var frontInTraining = false
 
@@ -94,54 +102,67 @@ public final class Network {
 
     /// `forward` for a batch already checked.
     func run(_ batch: Tensor, training: Bool) -> Tensor {
-        var x = batch
+        let sparse = front.flatMap { front in
+            batch.scalars.withUnsafeBufferPointer { front.sparse($0.baseAddress!, samples: batch.shape[0]) }
+        }
+        return run(sparse: sparse, training: training) { batch }
+    }
+
+    /// `forward` for a checked batch given as its non-zero values when the sparse front takes it
+    /// (`SparseFront.sparse`), else by `dense`, which is called only then. `lap`, when given, is
+    /// called with each stage's name as soon as it is done.
+    func run(sparse: SparseFront.SparseBatch?, training: Bool, lap: ((String) -> Void)? = nil, dense: () -> Tensor) -> Tensor {
+        var x: Tensor
         var first = 0
-        if let front, front.accepts(batch) {
+        if let front, let sparse {
             if !training, layers.count > 3, let next = layers[3] as? Conv2D, next.stride == 1 {
-                // Predicting: the convolution after the front computes only what the input changes.
+                // Predicting: the convolution after the front computes only what the input changes,
+                // and so do a ReLU and a pool after it.
                 var changed: [[Int32]] = []
-                x = withUnsafeMutablePointer(to: &changed) { front.forward(batch, training: false, changed: $0) }
-                x = next.forwardChanged(x, changed: changed, background: front.backgroundOutput())
-                first = 4
+                x = withUnsafeMutablePointer(to: &changed) { front.forward(sparse, training: false, changed: $0) }
+                lap?("sparse front (layers 0-2)")
+                if let pool = changedPool {
+                    x = next.forwardChangedPooled(x, changed: changed, background: front.backgroundOutput(), pool: pool)
+                    lap?("3-5 conv2d, relu, pool: changed only")
+                    first = 6
+                } else {
+                    x = next.forwardChanged(x, changed: changed, background: front.backgroundOutput())
+                    lap?("3 conv2d, changed outputs only")
+                    first = 4
+                }
             } else {
-                x = front.forward(batch, training: training)
+                x = front.forward(sparse, training: training)
+                lap?("sparse front (layers 0-2)")
                 first = 3
             }
+        } else {
+            x = dense()
         }
         if training { frontInTraining = first == 3 }
-        for layer in layers[first...] { x = layer.forward(x, training: training) }
+        for (i, layer) in layers.enumerated() where i >= first {
+            x = layer.forward(x, training: training)
+            lap?("\(i) \(layer.spec.description)")
+        }
         return x
     }
 
     /// Prediction on one batch, stage by stage: the name of each stage (the fused sparse front counts
-    /// as one) and the seconds it took. For benchmarks and for finding where time goes.
+    /// as one, reading the input's non-zero values included) and the seconds it took. For benchmarks
+    /// and for finding where time goes.
     public func stageTimes(_ batch: Tensor) throws(ShapeError) -> [(stage: String, seconds: Double)] {
         try check(batch)
         func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
         var times: [(String, Double)] = []
-        var x = batch
-        var first = 0
         var t = now()
-        if let front, front.accepts(batch) {
-            if layers.count > 3, let next = layers[3] as? Conv2D, next.stride == 1 {
-                var changed: [[Int32]] = []
-                x = withUnsafeMutablePointer(to: &changed) { front.forward(batch, training: false, changed: $0) }
-                times.append(("sparse front (layers 0-2)", Double(now() - t) / 1e9))
-                t = now()
-                x = next.forwardChanged(x, changed: changed, background: front.backgroundOutput())
-                times.append(("3 conv2d, changed outputs only", Double(now() - t) / 1e9))
-                first = 4
-            } else {
-                x = front.forward(batch, training: false)
-                first = 3
-                times.append(("sparse front (layers 0-2)", Double(now() - t) / 1e9))
-            }
+        let sparse = front.flatMap { front in
+            batch.scalars.withUnsafeBufferPointer { front.sparse($0.baseAddress!, samples: batch.shape[0]) }
         }
-        for (i, layer) in layers.enumerated() where i >= first {
-            t = now()
-            x = layer.forward(x, training: false)
-            times.append(("\(i) \(layer.spec.description)", Double(now() - t) / 1e9))
+        func lap(_ stage: String) {
+            let lapped = now()
+            times.append((stage, Double(lapped - t) / 1e9))
+            t = lapped
         }
+        _ = run(sparse: sparse, training: false, lap: lap, dense: { batch })
         return times
     }
 

@@ -30,6 +30,9 @@ final class SparseFront {
     // Scratch reused between samples.
     private var slotOf: [Int32]
     private var windowCount: [Int32]
+    /// The pooling window of each convolution output (`py · W'' + px`), or -1 for an output the pool
+    /// leaves out (past its last whole window): no division on the hot path.
+    private let windowOf: [Int32]
     private var transposed: [Float] = []  // weights as (c, ki, kj) × F
 
     /// The fused path for `layers`, or nil when they do not have its shape.
@@ -43,15 +46,43 @@ final class SparseFront {
         (outHeight, outWidth, poolHeight, poolWidth) = (conv.outHeight, conv.outWidth, pool.outHeight, pool.outWidth)
         slotOf = [Int32](repeating: -1, count: conv.outHeight * conv.outWidth)
         windowCount = [Int32](repeating: 0, count: pool.outHeight * pool.outWidth)
+        windowOf = (0..<(conv.outHeight * conv.outWidth)).map { position in
+            let py = position / conv.outWidth / pool.size, px = position % conv.outWidth / pool.size
+            return py < pool.outHeight && px < pool.outWidth ? Int32(py * pool.outWidth + px) : -1
+        }
+    }
+
+    /// A batch's non-zero input values, sample by sample: sample `s`'s are at
+    /// `start[s] ..< start[s + 1]` of `index` (into the sample's `C·H·W` values) and `value`.
+    struct SparseBatch {
+        var start: [Int] = [0]
+        var index: [Int32] = []
+        var value: [Float] = []
+        var count: Int { start.count - 1 }
+    }
+
+    /// The non-zero values of `n` samples that follow each other from `x`, read in one pass; nil when
+    /// the batch is too dense for this path (over `maximumDensity` of its values are non-zero).
+    func sparse(_ x: UnsafePointer<Float>, samples n: Int) -> SparseBatch? {
+        let plane = channels * height * width
+        let limit = SparseFront.maximumDensity * Double(max(n * plane, 1))
+        var batch = SparseBatch()
+        batch.start.reserveCapacity(n + 1)
+        for s in 0..<n {
+            let sample = x + s * plane
+            forEachNonzero(sample, count: plane) { i in
+                batch.index.append(Int32(i))
+                batch.value.append(sample[i])
+            }
+            if Double(batch.index.count) > limit { return nil }
+            batch.start.append(batch.index.count)
+        }
+        return batch
     }
 
     /// Whether a batch is sparse enough for this path.
     func accepts(_ input: Tensor) -> Bool {
-        var nonzero = 0
-        input.scalars.withUnsafeBufferPointer { x in
-            forEachNonzero(x.baseAddress!, count: x.count) { _ in nonzero += 1 }
-        }
-        return Double(nonzero) <= SparseFront.maximumDensity * Double(max(input.count, 1))
+        input.scalars.withUnsafeBufferPointer { sparse($0.baseAddress!, samples: input.shape[0]) } != nil
     }
 
     /// Calls `body(index)` for every non-zero value, skipping zeros eight at a time.
@@ -72,6 +103,23 @@ final class SparseFront {
         }
     }
 
+    /// `a[j] += v · w[j]` for `j < count`, sixteen at a time (a multiply, then an add: the same bits
+    /// as the scalar loop, which the compiler could not vectorise without checking for overlap).
+    @inline(__always)
+    private func multiplyAdd(_ v: Float, _ w: UnsafePointer<Float>, into a: UnsafeMutablePointer<Float>, count: Int) {
+        var j = 0
+        let (wr, ar) = (UnsafeRawPointer(w), UnsafeMutableRawPointer(a))
+        while j &+ 16 <= count {
+            let sum = ar.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self) + v * wr.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
+            ar.storeBytes(of: sum, toByteOffset: j &* 4, as: SIMD16<Float>.self)
+            j &+= 16
+        }
+        while j < count {
+            a[j] += v * w[j]
+            j &+= 1
+        }
+    }
+
     /// Calls `body(oy, ox)` for every output position the kernel reaches from input row `y`, column `x`.
     @inline(__always)
     private func forEachReach(_ y: Int, _ x: Int, _ body: (_ tap: Int, _ position: Int) -> Void) {
@@ -88,18 +136,15 @@ final class SparseFront {
 
     /// - Parameter changed: when given, receives per sample the pooled positions (`py · W'' + px`) that
     ///   may differ from the background: every other pooled output is `ReLU(bias)` of its channel.
-    /// - Complexity: O(N · (C·H·W + non-zeros · F·k² + F·H'·W' / size²)).
-    func forward(_ input: Tensor, training: Bool, changed: UnsafeMutablePointer<[[Int32]]>? = nil) -> Tensor {
-        let n = input.shape[0]
-        let (f, taps, plane, pooled) = (filters, kernel * kernel, channels * height * width, poolHeight * poolWidth)
+    /// - Complexity: O(N · (non-zeros · F·k² + F·H'·W' / size²)), after `sparse`'s O(N · C·H·W).
+    func forward(_ input: SparseBatch, training: Bool, changed: UnsafeMutablePointer<[[Int32]]>? = nil) -> Tensor {
+        let n = input.count
+        let (f, taps, pooled) = (filters, kernel * kernel, poolHeight * poolWidth)
         let area = height * width
         refreshTransposedWeights()
         var result = Tensor(zeros: [n, f, poolHeight, poolWidth])
         if training {
-            sampleStart = [0]
             slotStart = [0]
-            nonzeroIndex.removeAll(keepingCapacity: true)
-            nonzeroValue.removeAll(keepingCapacity: true)
             slotPosition.removeAll(keepingCapacity: true)
             argmax = [Int32](repeating: -1, count: n * f * pooled)
         }
@@ -108,97 +153,101 @@ final class SparseFront {
         values.removeAll(keepingCapacity: true)
         var slotOf = self.slotOf, windowCount = self.windowCount, argmax = self.argmax
         self.argmax = []
-        var positions: [Int32] = [], nonzeros: [Int32] = [], touched: [Int32] = []
+        var positions: [Int32] = [], touched: [Int32] = []
+        var coordinates: [(channel: Int, y: Int, x: Int)] = []  // of the sample's non-zero values
         positions.reserveCapacity(outHeight * outWidth)
         let bias = Array(conv.bias.value.scalars)
-        input.scalars.withUnsafeBufferPointer { x in
-            for s in 0..<n {
-                // 1. The sample's non-zero values, and the outputs they reach (each output once).
-                nonzeros.removeAll(keepingCapacity: true)
-                positions.removeAll(keepingCapacity: true)
-                let sample = x.baseAddress! + s * plane
-                forEachNonzero(sample, count: plane) { nonzeros.append(Int32($0)) }
-                for index in nonzeros {
-                    let i = Int(index)
-                    forEachReach((i % area) / width, i % width) { _, position in
-                        if slotOf[position] < 0 {
-                            slotOf[position] = Int32(positions.count)
-                            positions.append(Int32(position))
-                        }
+        input.index.withUnsafeBufferPointer { inputIndex in
+            input.value.withUnsafeBufferPointer { inputValue in
+                for s in 0..<n {
+                    // 1. The outputs the sample's non-zero values reach (each output once).
+                    let nonzeros = input.start[s]..<input.start[s + 1]
+                    positions.removeAll(keepingCapacity: true)
+                    coordinates.removeAll(keepingCapacity: true)
+                    for z in nonzeros {
+                        let i = Int(inputIndex[z])
+                        let c = i / area, y = (i - c * area) / width
+                        coordinates.append((c, y, i - c * area - y * width))
                     }
-                }
-                // 2. Each reached output starts at the bias and gathers every non-zero input's share.
-                let base = training ? values.count / f : 0
-                if !training { values.removeAll(keepingCapacity: true) }
-                for _ in positions { values.append(contentsOf: bias) }
-                values.withUnsafeMutableBufferPointer { sv in
-                    transposed.withUnsafeBufferPointer { wt in
-                        for index in nonzeros {
-                            let i = Int(index)
-                            let v = sample[i], c = i / area
-                            forEachReach((i % area) / width, i % width) { tap, position in
-                                let a = sv.baseAddress! + (base + Int(slotOf[position])) * f
-                                let w = wt.baseAddress! + (c * taps + tap) * f
-                                for j in 0..<f { a[j] += v * w[j] }
+                    for (_, y, x) in coordinates {
+                        forEachReach(y, x) { _, position in
+                            if slotOf[position] < 0 {
+                                slotOf[position] = Int32(positions.count)
+                                positions.append(Int32(position))
                             }
                         }
                     }
-                    // 3. Pool: the largest reached output of each window, or the bias where the window
-                    //    holds an output no input reached; then ReLU, which commutes with the maximum.
-                    result.scalars.withUnsafeMutableBufferPointer { out in
-                        argmax.withUnsafeMutableBufferPointer { am in
-                            let o = out.baseAddress! + s * f * pooled
-                            let where_ = training ? am.baseAddress.map { $0 + s * f * pooled } : nil
-                            // Windows no input reached hold ReLU(bias); the others start empty.
-                            for j in 0..<f { (o + j * pooled).update(repeating: max(bias[j], 0), count: pooled) }
-                            touched.removeAll(keepingCapacity: true)
-                            for (slot, position) in positions.enumerated() {
-                                let py = Int(position) / outWidth / size, px = Int(position) % outWidth / size
-                                guard py < poolHeight, px < poolWidth else { continue }
-                                let window = py * poolWidth + px
-                                if windowCount[window] == 0 {
-                                    touched.append(Int32(window))
-                                    for j in 0..<f { o[j * pooled + window] = -.infinity }
+                    // 2. Each reached output starts at the bias and gathers every non-zero input's share.
+                    let base = training ? values.count / f : 0
+                    if !training { values.removeAll(keepingCapacity: true) }
+                    for _ in positions { values.append(contentsOf: bias) }
+                    values.withUnsafeMutableBufferPointer { sv in
+                        transposed.withUnsafeBufferPointer { wt in
+                            for (z, (c, y, x)) in zip(nonzeros, coordinates) {
+                                let v = inputValue[z]
+                                forEachReach(y, x) { tap, position in
+                                    let a = sv.baseAddress! + (base + Int(slotOf[position])) * f
+                                    let w = wt.baseAddress! + (c * taps + tap) * f
+                                    multiplyAdd(v, w, into: a, count: f)
                                 }
-                                windowCount[window] += 1
-                                let a = sv.baseAddress! + (base + slot) * f
-                                if let where_ {
-                                    for j in 0..<f where a[j] > o[j * pooled + window] {
-                                        o[j * pooled + window] = a[j]
-                                        where_[j * pooled + window] = Int32(base + slot)
+                            }
+                        }
+                        // 3. Pool: the largest reached output of each window, or the bias where the window
+                        //    holds an output no input reached; then ReLU, which commutes with the maximum.
+                        result.scalars.withUnsafeMutableBufferPointer { out in
+                            argmax.withUnsafeMutableBufferPointer { am in
+                                let o = out.baseAddress! + s * f * pooled
+                                let where_ = training ? am.baseAddress.map { $0 + s * f * pooled } : nil
+                                // Windows no input reached hold ReLU(bias); the others start empty.
+                                for j in 0..<f { (o + j * pooled).update(repeating: max(bias[j], 0), count: pooled) }
+                                touched.removeAll(keepingCapacity: true)
+                                for (slot, position) in positions.enumerated() {
+                                    let window = Int(windowOf[Int(position)])
+                                    guard window >= 0 else { continue }
+                                    if windowCount[window] == 0 {
+                                        touched.append(Int32(window))
+                                        for j in 0..<f { o[j * pooled + window] = -.infinity }
                                     }
-                                } else {
-                                    for j in 0..<f { o[j * pooled + window] = max(o[j * pooled + window], a[j]) }
-                                }
-                            }
-                            for w in touched {
-                                let window = Int(w)
-                                let partial = Int(windowCount[window]) < size * size
-                                windowCount[window] = 0
-                                for j in 0..<f {
-                                    let i = j * pooled + window
-                                    if partial && bias[j] >= o[i] {
-                                        o[i] = bias[j]
-                                        where_?[i] = -1
+                                    windowCount[window] += 1
+                                    let a = sv.baseAddress! + (base + slot) * f
+                                    if let where_ {
+                                        for j in 0..<f where a[j] > o[j * pooled + window] {
+                                            o[j * pooled + window] = a[j]
+                                            where_[j * pooled + window] = Int32(base + slot)
+                                        }
+                                    } else {
+                                        for j in 0..<f { o[j * pooled + window] = max(o[j * pooled + window], a[j]) }
                                     }
-                                    o[i] = max(o[i], 0)  // ReLU, which commutes with the maximum
+                                }
+                                for w in touched {
+                                    let window = Int(w)
+                                    let partial = Int(windowCount[window]) < size * size
+                                    windowCount[window] = 0
+                                    for j in 0..<f {
+                                        let i = j * pooled + window
+                                        if partial && bias[j] >= o[i] {
+                                            o[i] = bias[j]
+                                            where_?[i] = -1
+                                        }
+                                        o[i] = max(o[i], 0)  // ReLU, which commutes with the maximum
+                                    }
                                 }
                             }
                         }
                     }
-                }
-                for position in positions { slotOf[Int(position)] = -1 }
-                changed?.pointee.append(touched)
-                if training {
-                    for index in nonzeros {
-                        nonzeroIndex.append(index)
-                        nonzeroValue.append(sample[Int(index)])
+                    for position in positions { slotOf[Int(position)] = -1 }
+                    changed?.pointee.append(touched)
+                    if training {
+                        slotPosition.append(contentsOf: positions)
+                        slotStart.append(slotPosition.count)
                     }
-                    slotPosition.append(contentsOf: positions)
-                    sampleStart.append(nonzeroIndex.count)
-                    slotStart.append(slotPosition.count)
                 }
             }
+        }
+        if training {
+            sampleStart = input.start
+            nonzeroIndex = input.index
+            nonzeroValue = input.value
         }
         slotValues = values
         self.slotOf = slotOf

@@ -249,9 +249,17 @@ extension Network {
                 let (copies, samples) = shared.value
                 var start = w * n / workers
                 let end = (w + 1) * n / workers
+                let network = copies[w]
                 while start < end {
                     let stop = min(start + batchSize, end)
-                    let x = copies[w].run(samples.batch(start..<stop), training: false)
+                    // The samples follow each other in `features`: the sparse front reads them there,
+                    // and only a batch it does not take is copied out.
+                    let sparse = network.front.flatMap { front in
+                        samples.features.withUnsafeBufferPointer { f in
+                            front.sparse(f.baseAddress! + start * samples.sampleShape.count, samples: stop - start)
+                        }
+                    }
+                    let x = network.run(sparse: sparse, training: false) { samples.batch(start..<stop) }
                     x.scalars.withUnsafeBufferPointer { y in
                         (out.value.baseAddress! + start * classes).update(from: y.baseAddress!, count: y.count)
                     }

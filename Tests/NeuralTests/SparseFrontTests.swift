@@ -106,6 +106,46 @@ import Testing
         #expect(worstRelativeError(try network(x).scalars, expected.scalars) < 1e-5)
     }
 
+    /// With a ReLU and a pool after the next convolution, prediction computes only the pooled outputs
+    /// whose window the input changed: the same as the layers one by one up to rounding, and bit for
+    /// bit the same as the changed-only convolution followed by the two layers. Front filters of 17
+    /// take the sixteen-wide multiply-add and its remainder; pools of 3 leave outputs out.
+    @Test(arguments: [
+        (LayerSpec.conv2d(filters: 4, kernel: 3, stride: 1, padding: 1), 2, 4),
+        (.conv2d(filters: 3, kernel: 3, stride: 1, padding: 0), 3, 17),
+        (.conv2d(filters: 5, kernel: 2, stride: 1, padding: 1), 2, 16),
+        (.conv2d(filters: 2, kernel: 3, stride: 1, padding: 2), 3, 5),
+    ])
+    func theNextConvolutionReLUAndPoolComputeChangedWindowsOnly(_ second: LayerSpec, _ pool: Int, _ frontFilters: Int) throws {
+        let network = try Network(
+            Architecture(
+                input: [2, 16, 12],
+                layers: [
+                    .conv2d(filters: frontFilters, kernel: 3, stride: 1, padding: 1), .relu, .maxPool2d(size: 2, stride: 2),
+                    second, .relu, .maxPool2d(size: pool, stride: pool), .flatten, .dense(units: 3),
+                ]), seed: 7)
+        #expect(network.changedPool != nil)
+        for p in network.parameters where p.name.hasSuffix("bias") {
+            p.value = randomTensor(p.value.shape, seed: 12, scale: 0.2)
+        }
+        var x = Self.sparseBatch([4, 2, 16, 12], density: 0.03, seed: 13)
+        for i in (2 * 2 * 16 * 12)..<(3 * 2 * 16 * 12) { x.scalars[i] = 0 }  // an empty sample
+        var expected = x
+        for layer in network.layers { expected = layer.forward(expected, training: false) }
+        #expect(worstRelativeError(try network(x).scalars, expected.scalars) < 1e-5)
+
+        let front = network.front!, conv = network.layers[3] as! Conv2D
+        let sparse = try #require(x.scalars.withUnsafeBufferPointer { front.sparse($0.baseAddress!, samples: 4) })
+        var changed: [[Int32]] = []
+        let y = withUnsafeMutablePointer(to: &changed) { front.forward(sparse, training: false, changed: $0) }
+        let unfused = network.layers[5].forward(
+            network.layers[4].forward(conv.forwardChanged(y, changed: changed, background: front.backgroundOutput()), training: false),
+            training: false)
+        let fused = conv.forwardChangedPooled(y, changed: changed, background: front.backgroundOutput(), pool: network.changedPool!)
+        #expect(fused.shape == unfused.shape)
+        #expect(fused.scalars == unfused.scalars)
+    }
+
     @Test func denseBatchesTakeTheOrdinaryPath() throws {
         let network = try Network(
             Architecture(

@@ -73,6 +73,23 @@ case "cnn-stages":
         print("\(stage.padding(toLength: 36, withPad: " ", startingAt: 0)) \(String(format: "%8.2f", totals[stage]! / images * 1e6)) µs/image")
     }
     print("total \(String(format: "%.2f", all / images * 1e6)) µs/image, \(Int(images / all)) images/s on one thread (batch \(batch))")
+case "cnn-predict":
+    // Scoring a dataset's images with `Network.predict` (what `eval scan` and `detect` call): images/s,
+    // the median of PASSES passes over every image.
+    guard arguments.count >= 4 else { fail("usage: flowhound-bench cnn-predict MODEL DATASET [THREADS] [PASSES]") }
+    let model = try ScanModel.load(path: arguments[2])
+    let samples = try ScanDataset.load(directory: arguments[3]).train.samples
+    let threads = arguments.count > 4 ? Int(arguments[4]) ?? 2 : 2
+    let passes = arguments.count > 5 ? Int(arguments[5]) ?? 5 : 5
+    var rates: [Double] = []
+    var checksum: Float = 0
+    for _ in 0..<passes {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let logits = try model.network.predict(samples, threads: threads)
+        rates.append(Double(samples.count) / (Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
+        checksum = logits.scalars.reduce(0, +)
+    }
+    print("\(Int(rates.sorted()[rates.count / 2])) images/s (median of \(passes), \(samples.count) images, \(threads) threads), logits sum \(checksum)")
 case "forest":
     // Fit, batch prediction and single-row latency of a random forest on NumPy arrays (as
     // Benchmarks/forest/compare_forest.py writes them); prints one JSON object.
@@ -120,5 +137,5 @@ case "forest":
         "{\"fit_seconds\":\(fitSeconds),\"batch_rows_per_second\":\(batchRates.sorted()[batchRates.count / 2]),"
             + "\"single_row_microseconds\":\(latencies.sorted()[latencies.count / 2]),\"roc_auc\":\(auc),\"nodes\":\(nodes),\"checksum\":\(sink)}")
 default:
-    fail("usage: flowhound-bench generate|read|cnn-stages|forest ...")
+    fail("usage: flowhound-bench generate|read|cnn-stages|cnn-predict|forest ...")
 }
