@@ -18,6 +18,18 @@ public final class Conv2D: Layer {
     private var cachedBatch = 0
     /// One patch matrix, for prediction and for the input gradient.
     private var scratch = ContiguousArray<Float>()
+    /// `forwardChangedPooled`'s outputs for its background, with what they were computed from.
+    private var pooledBackground: PooledBackground?
+
+    private struct PooledBackground {
+        let background, weight, bias: Tensor
+        let size: Int
+        let rectified, pooled: Tensor
+
+        func matches(_ background: Tensor, _ weight: Tensor, _ bias: Tensor, _ size: Int) -> Bool {
+            self.size == size && self.background == background && self.weight == weight && self.bias == bias
+        }
+    }
 
     init(spec: LayerSpec, position: Int, input: Shape, initializer: Initializer, rng: inout SplitMix64) throws(ShapeError) {
         guard case let .conv2d(filters, kernel, stride, padding) = spec else { preconditionFailure() }
@@ -167,10 +179,16 @@ public final class Conv2D: Layer {
         let (poolHeight, poolWidth) = (pool.outHeight, pool.outWidth)
         let pooled = poolHeight * poolWidth
         // The background's outputs after ReLU (a scratch plane set that changed outputs are written
-        // into and restored from) and after the pool.
-        var rectified = forward(background, training: false)
-        rectified.scalars.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = max(v[i], 0) } }
-        let base = pool.forward(rectified, training: false)
+        // into and restored from) and after the pool: the same from batch to batch while the weights
+        // stay, so kept (comparing arrays that share their storage costs nothing).
+        if pooledBackground?.matches(background, weight.value, bias.value, pool.size) != true {
+            var rectified = forward(background, training: false)
+            rectified.scalars.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = max(v[i], 0) } }
+            pooledBackground = PooledBackground(
+                background: background, weight: weight.value, bias: bias.value, size: pool.size,
+                rectified: rectified, pooled: pool.forward(rectified, training: false))
+        }
+        let (rectified, base) = (pooledBackground!.rectified, pooledBackground!.pooled)
         var plane = rectified.scalars
         var output = Tensor(zeros: [input.shape[0], f, poolHeight, poolWidth])
         var marked = [Bool](repeating: false, count: pooled)

@@ -169,11 +169,13 @@ final class SparseFront {
                         let c = i / area, y = (i - c * area) / width
                         coordinates.append((c, y, i - c * area - y * width))
                     }
-                    for (_, y, x) in coordinates {
-                        forEachReach(y, x) { _, position in
-                            if slotOf[position] < 0 {
-                                slotOf[position] = Int32(positions.count)
-                                positions.append(Int32(position))
+                    slotOf.withUnsafeMutableBufferPointer { slotOf in
+                        for (_, y, x) in coordinates {
+                            forEachReach(y, x) { _, position in
+                                if slotOf[position] < 0 {
+                                    slotOf[position] = Int32(positions.count)
+                                    positions.append(Int32(position))
+                                }
                             }
                         }
                     }
@@ -183,12 +185,14 @@ final class SparseFront {
                     for _ in positions { values.append(contentsOf: bias) }
                     values.withUnsafeMutableBufferPointer { sv in
                         transposed.withUnsafeBufferPointer { wt in
-                            for (z, (c, y, x)) in zip(nonzeros, coordinates) {
-                                let v = inputValue[z]
-                                forEachReach(y, x) { tap, position in
-                                    let a = sv.baseAddress! + (base + Int(slotOf[position])) * f
-                                    let w = wt.baseAddress! + (c * taps + tap) * f
-                                    multiplyAdd(v, w, into: a, count: f)
+                            slotOf.withUnsafeBufferPointer { slotOf in
+                                for (z, (c, y, x)) in zip(nonzeros, coordinates) {
+                                    let v = inputValue[z]
+                                    forEachReach(y, x) { tap, position in
+                                        let a = sv.baseAddress! + (base &+ Int(slotOf[position])) &* f
+                                        let w = wt.baseAddress! + (c &* taps &+ tap) &* f
+                                        multiplyAdd(v, w, into: a, count: f)
+                                    }
                                 }
                             }
                         }

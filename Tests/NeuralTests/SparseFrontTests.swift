@@ -144,6 +144,12 @@ import Testing
         let fused = conv.forwardChangedPooled(y, changed: changed, background: front.backgroundOutput(), pool: network.changedPool!)
         #expect(fused.shape == unfused.shape)
         #expect(fused.scalars == unfused.scalars)
+
+        // The background's outputs are kept between batches; new weights must not meet old ones.
+        conv.bias.value = randomTensor(conv.bias.value.shape, seed: 14, scale: 0.5)
+        var changedExpected = x
+        for layer in network.layers { changedExpected = layer.forward(changedExpected, training: false) }
+        #expect(worstRelativeError(try network(x).scalars, changedExpected.scalars) < 1e-5)
     }
 
     @Test func denseBatchesTakeTheOrdinaryPath() throws {
