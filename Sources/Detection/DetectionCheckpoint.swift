@@ -187,10 +187,10 @@ extension ScanDetection {
                 firstContacts[flow.source] = FirstContact(flow: flow, closed: try r.bool("whether \(flow.source)'s window closed"))
             }
         }
-        var bucketTables: [[Int64: [IPAddress]]] = []
+        var bucketTables: [[Int64: AddressBlocks]] = []
         for name in ["window buckets", "expiry buckets"] {
             let count = try r.count("count of \(name)", minimumItemSize: 2)
-            var table: [Int64: [IPAddress]] = [:]
+            var table: [Int64: AddressBlocks] = [:]
             table.reserveCapacity(count)
             var previous: Int64? = nil
             for _ in 0..<count {
@@ -198,8 +198,7 @@ extension ScanDetection {
                 if let previous, window <= previous { throw WireError("\(name): window \(window) after \(previous), not in ascending order") }
                 previous = window
                 let n = try r.count("sources in \(name)", minimumItemSize: 5)
-                var list: [IPAddress] = []
-                list.reserveCapacity(n)
+                var list = AddressBlocks()
                 for _ in 0..<n { list.append(try r.address("source in \(name)")) }
                 table[window] = list
             }

@@ -354,10 +354,10 @@ public final class ScanDetection {
     /// Sources by the window they opened, so that a sweep visits only the windows it closes (an entry
     /// is stale when its source has moved on or gone).
     @exclusivity(unchecked)
-    var windowBuckets: [Int64: [IPAddress]] = [:]
+    var windowBuckets: [Int64: AddressBlocks] = [:]
     /// Quiet sources by the window in which they become idle.
     @exclusivity(unchecked)
-    var expiryBuckets: [Int64: [IPAddress]] = [:]
+    var expiryBuckets: [Int64: AddressBlocks] = [:]
     @exclusivity(unchecked)
     var episodes: [IPAddress: Episode] = [:]
     @exclusivity(unchecked)
@@ -854,13 +854,13 @@ public final class ScanDetection {
                 }
                 return seen.insert(source).inserted
             }
-            windowBuckets[w] = live.isEmpty ? nil : live
+            windowBuckets[w] = live.isEmpty ? nil : AddressBlocks(live)
             kept += live.count
         }
         var seen = Set<IPAddress>()
         for e in expiryBuckets.keys.sorted(by: >) {
             let live = expiryBuckets[e]!.filter { source in lastSeenIfClosed(source) != nil && seen.insert(source).inserted }
-            expiryBuckets[e] = live.isEmpty ? nil : live
+            expiryBuckets[e] = live.isEmpty ? nil : AddressBlocks(live)
             kept += live.count
         }
         bucketEntries = kept
