@@ -79,8 +79,11 @@ case "cnn-predict":
     guard arguments.count >= 4 else { fail("usage: flowhound-bench cnn-predict MODEL DATASET [THREADS] [PASSES]") }
     let model = try ScanModel.load(path: arguments[2])
     let samples = try ScanDataset.load(directory: arguments[3]).train.samples
-    let threads = arguments.count > 4 ? Int(arguments[4]) ?? 2 : 2
-    let passes = arguments.count > 5 ? Int(arguments[5]) ?? 5 : 5
+    let threads = arguments.count > 4 ? Int(arguments[4]) ?? 0 : 2
+    let passes = arguments.count > 5 ? Int(arguments[5]) ?? 0 : 5
+    guard (1...256).contains(threads), (1...1000).contains(passes) else {
+        fail("cnn-predict: THREADS must be a whole number from 1 to 256 and PASSES from 1 to 1000")
+    }
     var rates: [Double] = []
     var checksum: Float = 0
     for _ in 0..<passes {
