@@ -181,7 +181,7 @@ extension ScanDetection {
                 previous = flow.source
                 guard sources[flow.source] == nil else { throw WireError("\(flow.source) is both held and a source with state") }
                 let window = try r.signed("window of \(flow.source)'s held flow")
-                guard window == Int64((flow.start / settings.window).rounded(.down)) else {
+                guard window == windowIndex(flow.start) else {
                     throw WireError("\(flow.source)'s held flow starts at \(flow.start), outside its window \(window)")
                 }
                 firstContacts[flow.source] = FirstContact(flow: flow, closed: try r.bool("whether \(flow.source)'s window closed"))

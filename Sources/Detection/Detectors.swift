@@ -309,14 +309,7 @@ public struct SlowScanState: Sendable, Equatable {
     /// Counts a target just added to `targets`. - Returns: the host's failed ports and the port's
     /// failed hosts, the new target's included.
     mutating func counted(_ target: Target) -> (ports: Int, hosts: Int) {
-        if targets.count < Self.countedFrom {
-            var ports = 0, hosts = 0
-            for t in targets.keys {
-                if t.host == target.host { ports += 1 }
-                if t.port == target.port { hosts += 1 }
-            }
-            return (ports, hosts)
-        }
+        if targets.count < Self.countedFrom { return countedByScan(target) }
         if targets.count == Self.countedFrom {
             recount()
             return (portsByHost[target.host]!, hostsByPort[target.port]!)
@@ -325,6 +318,17 @@ public struct SlowScanState: Sendable, Equatable {
         portsByHost[target.host] = ports
         let hosts = hostsByPort[target.port, default: 0] + 1
         hostsByPort[target.port] = hosts
+        return (ports, hosts)
+    }
+
+    /// The failed ports of `target`'s host and the failed hosts of its port, read off the targets
+    /// (below `countedFrom`, where the tables are not kept).
+    private func countedByScan(_ target: Target) -> (ports: Int, hosts: Int) {
+        var ports = 0, hosts = 0
+        for t in targets.keys {
+            if t.host == target.host { ports += 1 }
+            if t.port == target.port { hosts += 1 }
+        }
         return (ports, hosts)
     }
 
@@ -339,8 +343,7 @@ public struct SlowScanState: Sendable, Equatable {
         }
         var host: (key: IPAddress, value: Int)? = nil, port: (key: UInt16, value: Int)? = nil
         for t in targets.keys {
-            let ports = targets.keys.reduce(0) { $0 + ($1.host == t.host ? 1 : 0) }
-            let hosts = targets.keys.reduce(0) { $0 + ($1.port == t.port ? 1 : 0) }
+            let (ports, hosts) = countedByScan(t)
             if host.map({ ports > $0.value || ports == $0.value && t.host < $0.key }) ?? true { host = (t.host, ports) }
             if port.map({ hosts > $0.value || hosts == $0.value && t.port < $0.key }) ?? true { port = (t.port, hosts) }
         }
