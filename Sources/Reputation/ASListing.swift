@@ -3,6 +3,20 @@ import FlowRecords
 import Foundation
 import Neural
 
+/// A reference blocklist's counts that a model file carries for one feature (`ASListing`,
+/// `NetworkListing`): a float32 tensor of exact integers, a JSON header under the feature's name in
+/// the metadata, and a reader that checks every value.
+protocol ListingTable: Sendable, Equatable {
+    associatedtype Header: Codable
+    /// The tensor's name in the model file.
+    static var tensorName: String { get }
+    /// The feature's name, which is also the header's key in the metadata.
+    static var feature: String { get }
+    var tensor: Tensor { get }
+    var header: Header { get }
+    static func read(_ tensor: Tensor, header: Header) -> Result<Self, ReputationDataError>
+}
+
 /// How many entries of a reference blocklist fall in each autonomous system: an operator's record,
 /// which carries over to its addresses that no list names and to operators a model never saw in
 /// training (`train ip --as-listing`, the `as_listing` feature). An abusive hoster's networks are
@@ -12,7 +26,7 @@ import Neural
 /// databases place it in. Entries that are rows of the training data are not counted, so a row's
 /// own label never reaches its features: the count says what is known of the AS besides the row.
 /// The table travels in the model file, so scoring needs no list.
-public struct ASListing: Sendable, Equatable {
+public struct ASListing: ListingTable {
     /// What the model card and explanations call the list (its file name).
     public var name: String
     public var sha256: String
@@ -83,6 +97,7 @@ public struct ASListing: Sendable, Equatable {
     }
 
     static let tensorName = "as_listing.table"
+    static let feature = "as_listing"
 
     /// The table as one float32 tensor of rows (AS number's high 16 bits, low 16 bits, count): every
     /// value an integer below 2^24, which float32 holds exactly.

@@ -93,6 +93,12 @@ public struct ObservationSyntaxError: Error, Sendable, CustomStringConvertible {
 ///   (/32), the countries they are in (/8), and the share of them that is anycast
 ///   [`as_addresses`, `as_networks`, `as_mean_network`, `as_countries`, `as_anycast_share`,
 ///   `as_profile=unknown`]. Unlike the ASN, these carry over to systems the model never saw;
+/// - `as_listing`: the entries of the address's AS on a reference blocklist, and per 65,536 of its
+///   IPv4 addresses, each a log₂ scaled to about 0–1 (`ASListing`) [`as_listed`,
+///   `as_listed_per_65536`, `as_listing=unknown`];
+/// - `network_listing`: the entries of a reference blocklist in the address's /24, /22, /20 and /16,
+///   each a log₂ scaled by the network's host bits to about 0–1 (`NetworkListing`; IPv6 is unknown)
+///   [`listed_in_24`, `listed_in_22`, `listed_in_20`, `listed_in_16`, `network_listing=unknown`];
 /// - `lists`: membership in each named infrastructure list [`list=NAME`].
 public struct FeatureSpec: Codable, Sendable, Equatable {
     public var hour: Bool
@@ -109,6 +115,9 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     /// Whether the AS's entries on a reference blocklist are a feature (`ASListing`; models from
     /// before it was added decode as false).
     public var asListing: Bool
+    /// Whether the entries of a reference blocklist around the address are a feature
+    /// (`NetworkListing`; models from before it was added decode as false).
+    public var networkListing: Bool
     /// Names of infrastructure lists, in column order.
     public var lists: [String]
 
@@ -116,7 +125,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
 
     public init(
         hour: Bool, port: Bool, countries: [String], location: Bool, asnBuckets: Int, asnHashSeed: UInt64 = 0x5EED_A5,
-        flags: Bool, prefixLength: Bool, asProfile: Bool = false, asListing: Bool = false, lists: [String]
+        flags: Bool, prefixLength: Bool, asProfile: Bool = false, asListing: Bool = false, networkListing: Bool = false, lists: [String]
     ) {
         self.hour = hour
         self.port = port
@@ -128,11 +137,12 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         self.prefixLength = prefixLength
         self.asProfile = asProfile
         self.asListing = asListing
+        self.networkListing = networkListing
         self.lists = lists
     }
 
     private enum CodingKeys: String, CodingKey {
-        case hour, port, countries, location, asnBuckets, asnHashSeed, flags, prefixLength, asProfile, asListing, lists
+        case hour, port, countries, location, asnBuckets, asnHashSeed, flags, prefixLength, asProfile, asListing, networkListing, lists
     }
 
     public init(from decoder: any Decoder) throws {
@@ -147,6 +157,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         prefixLength = try c.decode(Bool.self, forKey: .prefixLength)
         asProfile = try c.decodeIfPresent(Bool.self, forKey: .asProfile) ?? false
         asListing = try c.decodeIfPresent(Bool.self, forKey: .asListing) ?? false
+        networkListing = try c.decodeIfPresent(Bool.self, forKey: .networkListing) ?? false
         lists = try c.decode([String].self, forKey: .lists)
     }
 
@@ -173,6 +184,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         if prefixLength { add("prefix_length", ["network_size", "network=unknown"]) }
         if asProfile { add("as_profile", ["as_addresses", "as_networks", "as_mean_network", "as_countries", "as_anycast_share", "as_profile=unknown"]) }
         if asListing { add("as_listing", ["as_listed", "as_listed_per_65536", "as_listing=unknown"]) }
+        if networkListing { add("network_listing", NetworkListing.prefixLengths.map { "listed_in_\($0)" } + ["network_listing=unknown"]) }
         for name in lists { add("list:\(name)", ["list=\(name)"]) }
         return out
     }
@@ -180,7 +192,8 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     /// `columns.count`, counted without building the names (encoding checks it for every row).
     public var columnCount: Int {
         (hour ? 2 : 0) + (port ? 7 : 0) + countries.count + 2 + FeatureSpec.continents.count + 1 + (location ? 4 : 0)
-            + (asnBuckets > 0 ? asnBuckets + 1 : 0) + (flags ? 5 : 0) + (prefixLength ? 2 : 0) + (asProfile ? 6 : 0) + (asListing ? 3 : 0) + lists.count
+            + (asnBuckets > 0 ? asnBuckets + 1 : 0) + (flags ? 5 : 0) + (prefixLength ? 2 : 0) + (asProfile ? 6 : 0) + (asListing ? 3 : 0)
+            + (networkListing ? NetworkListing.prefixLengths.count + 1 : 0) + lists.count
     }
 
     /// The feature names in column order, each once.
@@ -197,10 +210,12 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
 
     /// Writes the columns of one observation into `row` (which must hold `columnCount` values).
     /// `membership[i]` says whether the address is on `lists[i]`; `asListed`, the entries of the
-    /// address's AS on the model's reference blocklist (nil when the AS is unknown). An unknown hour
+    /// address's AS on the model's reference blocklist (nil when the AS is unknown); `networkListed`,
+    /// the entries around it at each of `NetworkListing.prefixLengths` (nil for IPv6). An unknown hour
     /// or port, for a spec that uses them, is encoded as zeros; callers check first (see `missingInputs`).
     public func encode(
-        _ facts: AddressFacts, _ observation: Observation, membership: [Bool], asListed: Int? = nil, into row: UnsafeMutableBufferPointer<Float>
+        _ facts: AddressFacts, _ observation: Observation, membership: [Bool], asListed: Int? = nil, networkListed: [Int]? = nil,
+        into row: UnsafeMutableBufferPointer<Float>
     ) {
         precondition(row.count == columnCount && membership.count == lists.count, "a row of \(columnCount) columns, one membership per list")
         var i = 0
@@ -277,6 +292,16 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
                 put(0)
             } else {
                 put(0); put(0); put(1)
+            }
+        }
+        if networkListing {
+            if let listed = networkListed, listed.count == NetworkListing.prefixLengths.count {
+                // A /24 holds at most 256 entries, a /16 65,536: each log₂ over the network's host bits.
+                for (count, length) in zip(listed, NetworkListing.prefixLengths) { put(log2f(Float(max(0, count)) + 1) / Float(32 - length)) }
+                put(0)
+            } else {
+                for _ in NetworkListing.prefixLengths { put(0) }
+                put(1)
             }
         }
         for member in membership { put(member ? 1 : 0) }

@@ -48,6 +48,8 @@ public struct IPModel {
     public var lists: [ListRequirement]
     /// The entries on a reference blocklist of each AS, for the `as_listing` feature.
     public var asListing: ASListing?
+    /// The entries on a reference blocklist of each /24, for the `network_listing` feature.
+    public var networkListing: NetworkListing?
     public var forest: RandomForest?
     public var mlp: Network?
     /// The forest's share of the combined probability when both parts are present (the network has the rest).
@@ -60,14 +62,17 @@ public struct IPModel {
 
     public init(
         spec: FeatureSpec, databases: [DatabaseRequirement], lists: [ListRequirement], asListing: ASListing? = nil,
-        forest: RandomForest?, mlp: Network?, forestWeight: Double = 0.5, threshold: Double, targetRecall: Double, card: IPModelCard? = nil
+        networkListing: NetworkListing? = nil, forest: RandomForest?, mlp: Network?, forestWeight: Double = 0.5, threshold: Double, targetRecall: Double,
+        card: IPModelCard? = nil
     ) {
         precondition(forest != nil || mlp != nil, "a forest, a network or both")
         precondition(spec.asListing == (asListing != nil), "an AS listing exactly when the spec uses it")
+        precondition(spec.networkListing == (networkListing != nil), "a network listing exactly when the spec uses it")
         self.spec = spec
         self.databases = databases
         self.lists = lists
         self.asListing = asListing
+        self.networkListing = networkListing
         self.forest = forest
         self.mlp = mlp
         self.forestWeight = forestWeight
@@ -141,10 +146,13 @@ public struct IPModel {
         file.metadata["columns"] = json(spec.columns.map(\.name))
         file.metadata["databases"] = json(databases)
         file.metadata["lists"] = json(lists)
-        if let asListing {
-            file.tensors.append((ASListing.tensorName, asListing.tensor))
-            file.metadata["as_listing"] = json(asListing.header)
+        func put<T: ListingTable>(_ table: T?) {
+            guard let table else { return }
+            file.tensors.append((T.tensorName, table.tensor))
+            file.metadata[T.feature] = json(table.header)
         }
+        put(asListing)
+        put(networkListing)
         file.metadata["forest_weight"] = String(forestWeight)
         file.metadata["threshold"] = String(threshold)
         file.metadata["target_recall"] = String(targetRecall)
@@ -213,20 +221,25 @@ public struct IPModel {
         let card = m["card"].flatMap { try? JSONDecoder().decode(IPModelCard.self, from: Data($0.utf8)) }
         if let problem = card?.problem { throw fail("has a card whose \(problem)") }
 
-        var asListing: ASListing? = nil
-        if spec.asListing {
-            guard let table = file[ASListing.tensorName] else { throw fail("uses the as_listing feature but has no '\(ASListing.tensorName)' tensor") }
-            switch ASListing.read(table, header: try decode(ASListing.Header.self, "as_listing")) {
-            case .success(let listing): asListing = listing
+        /// The table of a listing feature: there exactly when the spec uses the feature, and sound.
+        func table<T: ListingTable>(_ type: T.Type, used: Bool) throws(ModelFileError) -> T? {
+            guard used else { return nil }
+            guard let tensor = file[T.tensorName] else { throw fail("uses the \(T.feature) feature but has no '\(T.tensorName)' tensor") }
+            switch T.read(tensor, header: try decode(T.Header.self, T.feature)) {
+            case .success(let listing): return listing
             case .failure(let error): throw fail(error.description)
             }
         }
-        let known = Set(IPModel.forestTensorNames + (spec.asListing ? [ASListing.tensorName] : []))
+        let asListing = try table(ASListing.self, used: spec.asListing)
+        let networkListing = try table(NetworkListing.self, used: spec.networkListing)
+        let tables = (spec.asListing ? [ASListing.tensorName] : []) + (spec.networkListing ? [NetworkListing.tensorName] : [])
+        let known = Set(IPModel.forestTensorNames + tables)
         if let stray = file.tensors.first(where: { !known.contains($0.name) && !$0.name.hasPrefix("mlp.") }) {
             throw fail("has a tensor '\(stray.name)' that an ip-reputation model does not use")
         }
         var forest: RandomForest? = nil
-        if file.tensors.contains(where: { known.contains($0.name) }) {
+        // The listing tables are not the forest: a network-only model may carry them too.
+        if file.tensors.contains(where: { IPModel.forestTensorNames.contains($0.name) }) {
             forest = try IPModel.readForest(file, features: columns.count, fail: fail)
         }
         var mlp: Network? = nil
@@ -249,7 +262,8 @@ public struct IPModel {
         }
         guard forest != nil || mlp != nil else { throw fail("holds neither a forest nor a network") }
         self.init(
-            spec: spec, databases: databases, lists: lists, asListing: asListing, forest: forest, mlp: mlp, forestWeight: weight,
+            spec: spec, databases: databases, lists: lists, asListing: asListing, networkListing: networkListing, forest: forest, mlp: mlp,
+            forestWeight: weight,
             threshold: threshold, targetRecall: target, card: card)
     }
 

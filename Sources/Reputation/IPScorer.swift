@@ -88,7 +88,7 @@ public final class IPScorer {
         guard !model.spec.asProfile || intelligence.asProfiles else {
             throw ReputationDataError("the IP model uses AS profiles, but the libloc database was opened without them (asProfiles)")
         }
-        encoder = try FeatureEncoder(spec: model.spec, lists: lists, asListing: model.asListing)
+        encoder = try FeatureEncoder(spec: model.spec, lists: lists, asListing: model.asListing, networkListing: model.networkListing)
         for (need, have) in zip(model.lists, encoder.lists) where need.sha256 != have.requirement.sha256 {
             warnings.append("list '\(need.name)' differs from the one the model was trained with (\(have.requirement.blocks) blocks now, \(need.blocks) then)")
         }
@@ -164,6 +164,8 @@ public final class IPScorer {
                     value = encoder.lists.first { $0.name == name }!.set.contains(observation.address) ? "member" : "not a member"
                 } else if feature == "as_listing", let listing = encoder.asListing {
                     value = facts.asn.map { "\(listing.count(of: $0)) entries of AS\($0) on \(listing.name)" } ?? "unknown"
+                } else if feature == "network_listing", let listing = encoder.networkListing {
+                    value = listing.describe(observation.address)
                 } else {
                     value = FeatureSpec.describe(feature, facts, observation)
                 }

@@ -66,10 +66,12 @@ public struct IPTrainingResult {
 public enum IPTraining {
     /// Trains on `data` (facts looked up in `intelligence`); `progress` receives one line per stage.
     /// With `asListing`, a reference blocklist (and its checksum), the entries of each AS on it become
-    /// a feature (`ASListing`), counted without the training rows' own addresses.
+    /// a feature (`ASListing`), counted without the training rows' own addresses; with
+    /// `networkListing`, the entries around each address (`NetworkListing`), counted the same way.
     public static func train(
         _ data: LabelledData, loading: LoadingOptions, intelligence: IntelligenceSetup, lists: [NamedList],
-        asListing listingSource: (list: AddressList, sha256: String)? = nil, options: IPTrainingOptions,
+        asListing listingSource: (list: AddressList, sha256: String)? = nil,
+        networkListing networkSource: (list: AddressList, sha256: String)? = nil, options: IPTrainingOptions,
         progress: (String) -> Void = { _ in }
     ) throws -> IPTrainingResult {
         let facts = try intelligence.facts(for: data.rows.map(\.observation.address))
@@ -90,6 +92,18 @@ public enum IPTraining {
             )
             asListing = listing
         }
+        var networkListing: NetworkListing? = nil
+        if let networkSource {
+            let (listing, tally) = NetworkListing.count(
+                networkSource.list, sha256: networkSource.sha256, excluding: Set(data.rows.map(\.observation.address)))
+            guard listing.counted > 0 else {
+                throw ReputationDataError("\(networkSource.list.name): no IPv4 entry of the network listing is left once the training rows are left out")
+            }
+            notes.append(
+                "network listing \(listing.name): \(listing.counted) of its \(tally.entries) entries counted in \(listing.networks.count) /24 networks; \(tally.trainingRows) left out as training rows, \(tally.ipv6) IPv6"
+            )
+            networkListing = listing
+        }
         notes.forEach(progress)
         let parts = options.split.parts(rows, facts: facts)
 
@@ -104,8 +118,9 @@ public enum IPTraining {
         let spec = FeatureSpec(
             hour: data.hasHour, port: data.hasPort, countries: countries, location: intelligence.hasCity,
             asnBuckets: options.asnBuckets, flags: intelligence.hasLibloc, prefixLength: true,
-            asProfile: facts.values.contains { $0.asProfile != nil }, asListing: asListing != nil, lists: lists.map(\.name))
-        let encoder = try FeatureEncoder(spec: spec, lists: lists, asListing: asListing)
+            asProfile: facts.values.contains { $0.asProfile != nil }, asListing: asListing != nil, networkListing: networkListing != nil,
+            lists: lists.map(\.name))
+        let encoder = try FeatureEncoder(spec: spec, lists: lists, asListing: asListing, networkListing: networkListing)
         try checkLeaks(lists: encoder.lists, rows)
 
         var encoded: [SplitOptions.Part: EncodedPart] = [:]
@@ -159,7 +174,8 @@ public enum IPTraining {
             mlp = network
         }
         var model = IPModel(
-            spec: spec, databases: intelligence.databases, lists: encoder.lists.map(\.requirement), asListing: asListing, forest: forest, mlp: mlp,
+            spec: spec, databases: intelligence.databases, lists: encoder.lists.map(\.requirement), asListing: asListing,
+            networkListing: networkListing, forest: forest, mlp: mlp,
             forestWeight: options.forestWeight, threshold: 0.5, targetRecall: options.targetRecall)
         let validationScores = try model.scores(validation.matrix, threads: options.threads).combined
         model.threshold = RankingMetrics.threshold(forRecall: options.targetRecall, scores: validationScores, positives: validation.labels) ?? 0.5

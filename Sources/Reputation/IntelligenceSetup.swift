@@ -108,18 +108,27 @@ public struct FeatureEncoder {
     public let lists: [NamedList]
     /// The AS listing the spec's `as_listing` feature reads (nil when the spec has none).
     public let asListing: ASListing?
+    /// The network listing the spec's `network_listing` feature reads (nil when the spec has none).
+    public let networkListing: NetworkListing?
     /// `spec.columns`, built once.
     public let columns: [FeatureSpec.Column]
 
     /// `lists` must hold every list `spec` names; they are put in the spec's order. A spec with
-    /// the `as_listing` feature needs `asListing`.
-    public init(spec: FeatureSpec, lists: [NamedList], asListing: ASListing? = nil) throws {
+    /// the `as_listing` feature needs `asListing`, and one with `network_listing` `networkListing`.
+    public init(spec: FeatureSpec, lists: [NamedList], asListing: ASListing? = nil, networkListing: NetworkListing? = nil) throws {
         guard spec.asListing == (asListing != nil) else {
             throw ReputationDataError(
                 spec.asListing ? "the IP model counts its ASes' blocklist entries but holds no table of them" : "an AS listing for a spec without the feature")
         }
+        guard spec.networkListing == (networkListing != nil) else {
+            throw ReputationDataError(
+                spec.networkListing
+                    ? "the IP model counts blocklist entries around each address but holds no table of them"
+                    : "a network listing for a spec without the feature")
+        }
         self.spec = spec
         self.asListing = asListing
+        self.networkListing = networkListing
         self.lists = try spec.lists.map { name in
             guard let list = lists.first(where: { $0.name == name }) else {
                 throw ReputationDataError("the model uses the infrastructure list '\(name)': give it under that name", setting: .infrastructureList)
@@ -137,10 +146,15 @@ public struct FeatureEncoder {
         return asListing.count(of: asn)
     }
 
+    /// The entries of the network listing around the address (nil without a listing, or for IPv6).
+    public func networkListed(_ address: IPAddress) -> [Int]? { networkListing?.counts(around: address) }
+
     public func row(_ facts: AddressFacts, _ observation: Observation) -> [Float] {
         var row = [Float](repeating: 0, count: spec.columnCount)
         row.withUnsafeMutableBufferPointer {
-            spec.encode(facts, observation, membership: membership(observation.address), asListed: asListed(facts), into: $0)
+            spec.encode(
+                facts, observation, membership: membership(observation.address), asListed: asListed(facts),
+                networkListed: networkListed(observation.address), into: $0)
         }
         return row
     }
@@ -152,7 +166,7 @@ public struct FeatureEncoder {
             for (i, o) in observations.enumerated() {
                 let f = facts[o.address] ?? AddressFacts()
                 spec.encode(
-                    f, o, membership: membership(o.address), asListed: asListed(f),
+                    f, o, membership: membership(o.address), asListed: asListed(f), networkListed: networkListed(o.address),
                     into: UnsafeMutableBufferPointer(rebasing: buffer[(i * columns)..<((i + 1) * columns)]))
             }
         }

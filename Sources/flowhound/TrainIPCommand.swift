@@ -61,6 +61,12 @@ struct TrainIP: ParsableCommand {
             valueName: "file"))
     var asListing: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "A blocklist (the same forms as --as-listing, and it may be the same file) whose entries are counted around each address: in its /24, /22, /20 and /16. Attackers cluster, and the service networks people use every day hold next to no listed addresses, even inside a hoster with a poor record, so this tells a clean server in a busy hoster from its listed neighbours. IPv4 only; training rows' own addresses are not counted; the table is kept in the model.",
+            valueName: "file"))
+    var networkListing: String?
+
     @Option(name: .shortAndLong, help: "Where to write the model.")
     var output = "ip-model.safetensors"
 
@@ -150,13 +156,17 @@ struct TrainIP: ParsableCommand {
             let malicious = data.rows.filter(\.malicious).count
             Diagnostics.note(
                 "\(data.rows.count) rows: \(malicious) malicious, \(data.rows.count - malicious) benign; hour \(data.hourNote); port \(data.portNote)")
-            let listing = try asListing.map { path in
+            var read: [String: (list: AddressList, sha256: String)] = [:]
+            let listing = { (path: String) throws -> (list: AddressList, sha256: String) in
+                if let known = read[path] { return known }
                 let list = try AddressList.read(path: path, strict: inputs.strict)
                 if let note = list.malformedNote { Diagnostics.note(note) }
-                return (list: list, sha256: try LabelledData.checksum(files: [path]))
+                read[path] = (list: list, sha256: try LabelledData.checksum(files: [path]))
+                return read[path]!
             }
             var result = try IPTraining.train(
-                data, loading: loading, intelligence: intelligence, lists: try lists.load(), asListing: listing, options: options
+                data, loading: loading, intelligence: intelligence, lists: try lists.load(), asListing: try asListing.map(listing),
+                networkListing: try networkListing.map(listing), options: options
             ) { Diagnostics.note($0) }
             let test = try IPTraining.evaluate(result.model, result.parts[.test]!, threads: threads)
             result.model.card = IPModelCard(training: result, data: data, loading: loading, options: options, test: test)

@@ -99,18 +99,59 @@ struct ModelTests {
         let asn = try #require(score.asn)
         #expect(score.drivers.contains { $0.feature == "as_listing" && $0.value == "\(listing.count(of: asn)) entries of AS\(asn) on ipsum-excerpt.txt" })
 
-        // A file whose spec uses the feature but whose table is gone is refused, not scored as unknown.
+        try Self.expectTableChecked(listing, of: model, at: file)
+    }
+
+    /// A file whose spec uses a listing feature but whose table is gone is refused, not scored as
+    /// unknown; and the table in a model without the feature is a stray tensor.
+    static func expectTableChecked<T: ListingTable>(_ listing: T, of model: IPModel, at file: String) throws {
         var stripped = model.safeTensors()
-        stripped.tensors.removeAll { $0.name == ASListing.tensorName }
+        stripped.tensors.removeAll { $0.name == T.tensorName }
         try stripped.sealed().write(to: file)
         let missing = #expect(throws: ModelFileError.self) { _ = try IPModel.read(path: file) }
-        #expect(missing?.reason == "uses the as_listing feature but has no 'as_listing.table' tensor")
-        // A table in a model without the feature is a stray tensor.
+        #expect(missing?.reason == "uses the \(T.feature) feature but has no '\(T.tensorName)' tensor")
         var plain = Self.trained.model.safeTensors()
-        plain.tensors.append((ASListing.tensorName, listing.tensor))
+        plain.tensors.append((T.tensorName, listing.tensor))
         try plain.sealed().write(to: file)
         let stray = #expect(throws: ModelFileError.self) { _ = try IPModel.read(path: file) }
-        #expect(stray?.reason.contains("'as_listing.table' that an ip-reputation model does not use") == true)
+        #expect(stray?.reason.contains("'\(T.tensorName)' that an ip-reputation model does not use") == true)
+    }
+
+    /// With `--network-listing`, a blocklist's entries around each address are a feature: counted
+    /// without the training rows, kept in the model file (a network-only model included), and named
+    /// in explanations.
+    @Test func countsABlocklistAroundEachAddressWithoutItsTrainingRows() throws {
+        let path = FixtureDirectory.addressLists.path("ipsum-excerpt.txt")
+        let list = try AddressList.read(path: path)
+        let data = try Self.data()
+        var notes: [String] = []
+        // The network alone: a file whose only tensors besides the network's are the two tables.
+        let result = try IPTraining.train(
+            data, loading: LoadingOptions(), intelligence: Self.intelligence, lists: [], asListing: (list, "00"), networkListing: (list, "01"),
+            options: Self.options(.mlp)
+        ) { notes.append($0) }
+        let model = result.model
+        #expect(model.forest == nil && model.spec.asListing && model.spec.networkListing && model.spec.features.suffix(2) == ["as_listing", "network_listing"])
+        let listing = try #require(model.networkListing)
+        let rows = Set(data.rows.map(\.observation.address))
+        let (expected, tally) = NetworkListing.count(list, sha256: "01", excluding: rows)
+        #expect(listing == expected && tally.trainingRows > 0 && listing.counted == tally.entries - tally.trainingRows - tally.ipv6)
+        #expect(notes.contains { $0.hasPrefix("network listing ipsum-excerpt.txt: \(listing.counted) of its \(tally.entries) entries counted in") })
+
+        let file = try temporaryDirectory("model") + "/network.safetensors"
+        try model.write(to: file)
+        let read = try IPModel.read(path: file)
+        #expect(read.networkListing == listing && read.asListing == model.asListing && read.spec == model.spec && read.forest == nil)
+        let x = result.parts[.test]!.matrix
+        #expect(try read.scores(x).combined == model.scores(x).combined)
+        let scorer = try IPScorer(model: read, intelligence: Self.intelligence, lists: [])
+        scorer.driverCount = 20
+        let listed = try #require(list.entries.first { ($0.count ?? 0) < 2 }?.block.address)
+        let score = try scorer.score(Observation(address: listed))
+        // A listed address that is no training row counts itself at scoring.
+        #expect(try #require(listing.counts(around: listed)).first! >= 1)
+        #expect(score.drivers.contains { $0.feature == "network_listing" && $0.value == listing.describe(listed) })
+        try Self.expectTableChecked(listing, of: model, at: file)
     }
 
     @Test func refusesDamagedOrForeignFiles() throws {
