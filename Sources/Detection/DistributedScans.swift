@@ -260,8 +260,10 @@ extension ScanDetection {
 
     /// Drops the least recently probed tenth of the watched hosts, held ones included (ties by address).
     private func forgetLeastRecentTargets(_ d: DistributedScanDetector) {
-        let held = heldTargets.lazy.map { (time: $0.value.time, key: $0.key) }
-        let oldest = leastRecent(targets.map { (time: $0.value.lastSeen, key: $0.key) } + held, count: max(1, d.maxTargets / 10))
+        let oldest = leastRecent(count: max(1, d.maxTargets / 10), of: targets.count + heldTargets.count) { visit in
+            for (target, state) in targets { visit(state.lastSeen, target) }
+            for (target, probe) in heldTargets { visit(probe.time, target) }
+        }
         for (_, target) in oldest where heldTargets.removeValue(forKey: target) == nil { targets[target] = nil }
         statistics.evictedTargets += oldest.count
     }

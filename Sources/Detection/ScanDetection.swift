@@ -821,8 +821,10 @@ public final class ScanDetection {
         // Ties (sources last seen at the same moment) go by address, not by the table's hash order, so
         // that the same flows evict the same sources in every process, restored from a checkpoint or not.
         // Only times and addresses are ordered, not the states.
-        let held = firstContacts.lazy.map { (time: $0.value.start, key: $0.key) }
-        let oldest = leastRecent(sources.map { (time: $0.value.lastSeen, key: $0.key) } + held, count: drop)
+        let oldest = leastRecent(count: drop, of: sources.count + firstContacts.count) { visit in
+            for (source, state) in sources { visit(state.lastSeen, source) }
+            for (source, contact) in firstContacts { visit(contact.start, source) }
+        }
         for (_, source) in oldest {
             // A held source's window holds one flow: nothing to judge.
             if firstContacts.removeValue(forKey: source) != nil { continue }

@@ -3,15 +3,42 @@
 /// taking the first `count`, in O(n + count log count) on average where the sort takes O(n log n).
 /// Times must not be NaN.
 @inlinable public func leastRecent<Key: Comparable>(_ entries: [(time: Double, key: Key)], count: Int) -> [(time: Double, key: Key)] {
+    leastRecent(count: count, of: entries.count) { visit in
+        for e in entries { visit(e.time, e.key) }
+    }
+}
+
+/// `leastRecent(_:count:)` of the entries `each` lists, without gathering them first: `each` calls its
+/// argument once for every entry (about `total` of them), the same entries on every call, and is
+/// called twice. Only the times and the chosen entries are held, so a table's states are read where
+/// they lie.
+@inlinable public func leastRecent<Key: Comparable>(
+    count: Int, of total: Int, _ each: ((Double, Key) -> Void) -> Void
+) -> [(time: Double, key: Key)] {
     func earlier(_ a: (time: Double, key: Key), _ b: (time: Double, key: Key)) -> Bool {
         a.time != b.time ? a.time < b.time : a.key < b.key
     }
     guard count > 0 else { return [] }
-    guard count < entries.count else { return entries.sorted(by: earlier) }
-    var times = entries.map(\.time)
+    var times: [Double] = []
+    times.reserveCapacity(total)
+    each { time, _ in times.append(time) }
+    var chosen: [(time: Double, key: Key)] = []
+    guard count < times.count else {
+        chosen.reserveCapacity(times.count)
+        each { chosen.append((time: $0, key: $1)) }
+        return chosen.sorted(by: earlier)
+    }
     let cutoff = kthSmallest(&times, count - 1)
-    var chosen = entries.filter { $0.time < cutoff }
-    chosen += entries.filter { $0.time == cutoff }.sorted(by: earlier).prefix(count - chosen.count)
+    var ties: [(time: Double, key: Key)] = []
+    chosen.reserveCapacity(count)
+    each { time, key in
+        if time < cutoff {
+            chosen.append((time: time, key: key))
+        } else if time == cutoff {
+            ties.append((time: time, key: key))
+        }
+    }
+    chosen += ties.sorted(by: earlier).prefix(count - chosen.count)
     return chosen.sorted(by: earlier)
 }
 
