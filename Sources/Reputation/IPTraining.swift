@@ -183,6 +183,23 @@ public enum IPTraining {
         return IPTrainingResult(model: model, parts: encoded, epochs: epochs, notes: notes)
     }
 
+    /// The part of every row of `rows` as training with `split` gave it. Training splits the rows it
+    /// keeps (`withoutUnroutedMalicious`), so splitting all of them would move the boundary between
+    /// parts and put some of the rows it trained on in the test part. A row training left out takes
+    /// its group's part among the kept rows, or, in a group of its own, the part the split gives it.
+    public static func partsAsTrained(_ rows: [LabelledRow], facts: [IPAddress: AddressFacts], split: SplitOptions) -> [SplitOptions.Part] {
+        var notes: [String] = []
+        let kept = withoutUnroutedMalicious(rows, facts: facts, notes: &notes)
+        guard kept.count < rows.count else { return split.parts(rows, facts: facts) }
+        var byGroup: [UInt64: SplitOptions.Part] = [:]
+        for (row, part) in zip(kept, split.parts(kept, facts: facts)) {
+            byGroup[split.group(row.observation.address, facts[row.observation.address])] = part
+        }
+        return zip(rows, split.parts(rows, facts: facts)).map { row, part in
+            byGroup[split.group(row.observation.address, facts[row.observation.address])] ?? part
+        }
+    }
+
     /// Leaves out malicious rows whose address no database places in an autonomous system, when
     /// every benign row has one. Benign rows drawn from the networks of a list of ASes all have an
     /// AS by construction, while blocklists name addresses the database does not route (assigned

@@ -14,8 +14,9 @@ struct EvalIP: ParsableCommand {
         abstract: "Measure an IP model on labelled addresses: ROC-AUC, PR-AUC, recall at 1% false positives, Brier score, confusion at its threshold.",
         discussion: """
             With --split test (the default) give the inputs the model was trained on: they are loaded and \
-            split as its card records, and only the held-out part is scored. With --split all every row \
-            is scored (for data the model never saw).
+            split as its card records, and only the held-out part is scored. --split validation scores \
+            the part its threshold was chosen on. With --split all every row is scored (for data the \
+            model never saw).
 
             Example:
               flowhound eval ip --model ip-model.safetensors --malicious ipsum.txt --benign cloud.txt
@@ -28,7 +29,7 @@ struct EvalIP: ParsableCommand {
     @OptionGroup(title: "Address databases") var databases: AddressDatabaseOptions
     @OptionGroup(title: "Feature lists") var lists: ListOptions
 
-    @Option(help: "Which rows to score: test, train (training and validation parts) or all.")
+    @Option(help: "Which rows to score: test, validation (where the threshold was chosen), train (training and validation parts) or all.")
     var split = "test"
 
     @Option(help: "Threads (default: one per core).")
@@ -38,7 +39,9 @@ struct EvalIP: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard ["test", "train", "all"].contains(split) else { throw ValidationError("--split must be test, train or all") }
+        guard ["test", "validation", "train", "all"].contains(split) else {
+            throw ValidationError("--split must be test, validation, train or all, not '\(split)'")
+        }
         try inputs.requireBothClasses()
         try OptionCheck.threads(threads)
     }
@@ -63,9 +66,14 @@ struct EvalIP: ParsableCommand {
             let scorer = try IPScorer(model: ipModel, intelligence: intelligence, lists: try lists.load())
             for warning in scorer.warnings { Diagnostics.note("warning: \(warning)") }
             let facts = try intelligence.facts(for: data.rows.map(\.observation.address))
-            let parts = card.map { $0.split.parts(data.rows, facts: facts) } ?? data.rows.map { _ in .test }
+            let parts = card.map { IPTraining.partsAsTrained(data.rows, facts: facts, split: $0.split) } ?? data.rows.map { _ in .test }
             let rows = zip(data.rows, parts).filter { row, part in
-                split == "all" || (split == "test" ? part == .test : part != .test)
+                switch split {
+                case "all": true
+                case "test": part == .test
+                case "validation": part == .validation
+                default: part != .test
+                }
             }.map(\.0)
             let unscorable = rows.first { !ipModel.spec.missingInputs($0.observation).isEmpty }
             if let unscorable {

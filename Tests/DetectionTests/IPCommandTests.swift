@@ -32,6 +32,14 @@ struct IPCommandTests {
         #expect(auc > 0.85)
         // The test part of the same inputs: no warning that they differ.
         #expect(!eval.stderr.contains("not the ones the model was trained on"))
+        // The validation part, where the threshold was chosen: the rows training set aside.
+        let validation = try FlowhoundCLI.run(["eval", "ip", "--model", model, "--json", "--split", "validation"] + inputs)
+        let validationParts = try #require(try JSONSerialization.jsonObject(with: Data(validation.stdout.utf8)) as? [[String: Any]])
+        let ranking = try #require(validationParts.first?["ranking"] as? [String: Any])
+        let counted = (ranking["positives"] as? Int ?? 0) + (ranking["negatives"] as? Int ?? 0)
+        #expect(train.stderr.contains(", \(counted) validation, "), "\(counted) rows: \(train.stderr)")
+        let unknown = try FlowhoundCLI.run(["eval", "ip", "--model", model, "--split", "valid"] + inputs)
+        #expect(unknown.status == 64 && unknown.stderr.contains("--split must be test, validation, train or all, not 'valid'"), "\(unknown.stderr)")
 
         let score = try FlowhoundCLI.run(["score", "ip", "--model", model, "--output-format", "jsonl", "45.148.10.5", "104.16.1.1", "10.0.0.1"])
         #expect(score.status == 0, "\(score.stderr)")

@@ -243,6 +243,35 @@ struct ModelTests {
         #expect(IPTraining.withoutUnroutedMalicious(rows, facts: facts, notes: &notes).count == 4 && notes.isEmpty)
     }
 
+    /// `eval ip` splits the rows as training did: training splits only the rows it keeps, so splitting
+    /// the unrouted ones too would move the parts' boundaries and put rows it trained on in the test part.
+    @Test func evaluationSplitsTheRowsAsTrainingDid() {
+        var rows: [LabelledRow] = []
+        var facts: [IPAddress: AddressFacts] = [:]
+        for n in 0..<400 {
+            let address = IPAddress(ipv4: 0x0A00_0001 + UInt32(n) << 8)
+            rows.append(LabelledRow(observation: Observation(address: address), malicious: n % 2 == 0, input: 0))
+            facts[address] = AddressFacts(asn: UInt32(64_500 + n % 7))
+        }
+        // Unrouted attackers: 150 in /24s of their own, and one beside a routed row.
+        for n in 0..<150 {
+            rows.append(LabelledRow(observation: Observation(address: IPAddress(ipv4: 0xC000_0001 + UInt32(n) << 8)), malicious: true, input: 0))
+        }
+        rows.append(LabelledRow(observation: Observation(address: IPAddress(ipv4: 0x0A00_0009)), malicious: true, input: 0))
+        var split = SplitOptions()
+        split.seed = 3
+        var notes: [String] = []
+        let kept = IPTraining.withoutUnroutedMalicious(rows, facts: facts, notes: &notes)
+        #expect(kept.count == 400)
+        let trained = split.parts(kept, facts: facts)
+        let evaluated = IPTraining.partsAsTrained(rows, facts: facts, split: split)
+        #expect(Array(evaluated.prefix(400)) == trained)
+        #expect(evaluated.last == trained[0], "the unrouted row beside 10.0.0.1 is in that /24's part")
+        #expect(Set(evaluated.dropFirst(400)).isSuperset(of: [.test, .train]))
+        // Splitting every row would have moved some of the rows training kept.
+        #expect(zip(split.parts(rows, facts: facts).prefix(400), trained).contains { $0 != $1 })
+    }
+
     /// The shipped model knows where popular services live: it ranks the blocklisted addresses of
     /// the IPsum excerpt above addresses of large services' own networks, and calls most of those
     /// unremarkable with the AS profile among its reasons. Loose bounds: the installed database's
