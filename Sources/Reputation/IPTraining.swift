@@ -180,7 +180,29 @@ public enum IPTraining {
         let validationScores = try model.scores(validation.matrix, threads: options.threads).combined
         model.threshold = RankingMetrics.threshold(forRecall: options.targetRecall, scores: validationScores, positives: validation.labels) ?? 0.5
         progress("threshold \(String(format: "%.4f", model.threshold)) for recall \(options.targetRecall) on validation")
+        if let overshoot = thresholdOvershoot(validationScores, positives: validation.labels, threshold: model.threshold, target: options.targetRecall) {
+            notes.append(overshoot)
+            progress(overshoot)
+        }
         return IPTrainingResult(model: model, parts: encoded, epochs: epochs, notes: notes)
+    }
+
+    /// What to say when the threshold's recall on validation is well above the target (by 0.01 or
+    /// more): the positive at the target's rank shares its score with a block of others (addresses
+    /// alike in every feature score alike), so all of them are flagged, and the next score up would
+    /// leave recall below the target. Nil when the recall is near the target. `threshold` is the one
+    /// `RankingMetrics.threshold(forRecall:)` chose for `target`.
+    static func thresholdOvershoot(_ scores: [Double], positives labels: [Bool], threshold: Double, target: Double) -> String? {
+        let positive = zip(scores, labels).filter(\.1).map(\.0)
+        guard !positive.isEmpty else { return nil }
+        let reached = Double(positive.filter { $0 >= threshold }.count) / Double(positive.count)
+        guard reached - target >= 0.01 else { return nil }
+        let tied = positive.filter { $0 == threshold }.count
+        let above = Double(positive.filter { $0 > threshold }.count) / Double(positive.count)
+        return String(
+            format:
+                "the threshold %.4f flags %.3f of the validation part's malicious rows, not %.3f: %d of them score exactly %.4f (rows alike in every feature score alike), and any higher threshold flags only %.3f; --target-recall %.3f or lower puts the threshold above them",
+            threshold, reached, target, tied, threshold, above, above)
     }
 
     /// The part of every row of `rows` as training with `split` gave it. Training splits the rows it

@@ -243,6 +243,27 @@ struct ModelTests {
         #expect(IPTraining.withoutUnroutedMalicious(rows, facts: facts, notes: &notes).count == 4 && notes.isEmpty)
     }
 
+    /// When a block of malicious rows shares the score at the target recall's rank, the threshold
+    /// flags all of them: training says so, with the recall reached and the target that avoids it.
+    @Test func saysWhenTheThresholdFallsInABlockOfEqualScores() throws {
+        // 100 malicious rows: 80 spread above, 15 at exactly 0.6, 5 below; and benign rows.
+        let malicious = (0..<80).map { 0.7 + Double($0) / 1000 } + [Double](repeating: 0.6, count: 15) + [0.1, 0.2, 0.3, 0.35, 0.4]
+        let scores = malicious + [0.05, 0.6, 0.5]
+        let labels = malicious.map { _ in true } + [false, false, false]
+        let threshold = try #require(RankingMetrics.threshold(forRecall: 0.85, scores: scores, positives: labels))
+        #expect(threshold == 0.6)
+        let note = try #require(IPTraining.thresholdOvershoot(scores, positives: labels, threshold: threshold, target: 0.85))
+        #expect(
+            note
+                == "the threshold 0.6000 flags 0.950 of the validation part's malicious rows, not 0.850: 15 of them score exactly 0.6000 (rows alike in every feature score alike), and any higher threshold flags only 0.800; --target-recall 0.800 or lower puts the threshold above them"
+        )
+        #expect(RankingMetrics.threshold(forRecall: 0.8, scores: scores, positives: labels)! > 0.6)
+        // Near the target, nothing to say.
+        let spread = (0..<100).map { Double($0) / 100 }
+        let t = try #require(RankingMetrics.threshold(forRecall: 0.85, scores: spread, positives: spread.map { _ in true }))
+        #expect(IPTraining.thresholdOvershoot(spread, positives: spread.map { _ in true }, threshold: t, target: 0.85) == nil)
+    }
+
     /// `eval ip` splits the rows as training did: training splits only the rows it keeps, so splitting
     /// the unrouted ones too would move the parts' boundaries and put rows it trained on in the test part.
     @Test func evaluationSplitsTheRowsAsTrainingDid() {
