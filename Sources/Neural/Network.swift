@@ -102,10 +102,12 @@ public final class Network {
 
     /// `forward` for a batch already checked.
     func run(_ batch: Tensor, training: Bool) -> Tensor {
-        let sparse = front.flatMap { front in
-            batch.scalars.withUnsafeBufferPointer { front.sparse($0.baseAddress!, samples: batch.shape[0]) }
-        }
-        return run(sparse: sparse, training: training) { batch }
+        run(sparse: sparse(batch), training: training) { batch }
+    }
+
+    /// The batch's non-zero values when the sparse front takes it (`SparseFront.sparse`).
+    private func sparse(_ batch: Tensor) -> SparseFront.SparseBatch? {
+        front.flatMap { front in batch.scalars.withUnsafeBufferPointer { front.sparse($0.baseAddress!, samples: batch.shape[0]) } }
     }
 
     /// `forward` for a checked batch given as its non-zero values when the sparse front takes it
@@ -154,15 +156,13 @@ public final class Network {
         func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
         var times: [(String, Double)] = []
         var t = now()
-        let sparse = front.flatMap { front in
-            batch.scalars.withUnsafeBufferPointer { front.sparse($0.baseAddress!, samples: batch.shape[0]) }
-        }
+        let nonzeros = sparse(batch)
         func lap(_ stage: String) {
             let lapped = now()
             times.append((stage, Double(lapped - t) / 1e9))
             t = lapped
         }
-        _ = run(sparse: sparse, training: false, lap: lap, dense: { batch })
+        _ = run(sparse: nonzeros, training: false, lap: lap, dense: { batch })
         return times
     }
 

@@ -19,9 +19,7 @@ final class SparseFront {
     static let maximumDensity = 0.25
 
     // What the last training pass remembers, for all samples of the batch one after another.
-    private var sampleStart: [Int] = []  // into nonzeroIndex/Value, per sample (+1)
-    private var nonzeroIndex: [Int32] = []
-    private var nonzeroValue: [Float] = []
+    private var trainingInput = SparseBatch()
     private var slotStart: [Int] = []  // into slotPosition, per sample (+1)
     private var slotPosition: [Int32] = []
     private var slotValues: [Float] = []  // F per slot: the convolution output before ReLU
@@ -248,11 +246,7 @@ final class SparseFront {
                 }
             }
         }
-        if training {
-            sampleStart = input.start
-            nonzeroIndex = input.index
-            nonzeroValue = input.value
-        }
+        if training { trainingInput = input }
         slotValues = values
         self.slotOf = slotOf
         self.windowCount = windowCount
@@ -263,7 +257,8 @@ final class SparseFront {
 
     /// Adds the weight and bias gradients of the last training batch; the input needs none.
     func backward(_ outputGradient: Tensor) {
-        let n = sampleStart.count - 1
+        let input = trainingInput
+        let n = input.count
         let (f, taps, pooled, area) = (filters, kernel * kernel, poolHeight * poolWidth, height * width)
         precondition(outputGradient.shape == [n, f, poolHeight, poolWidth], "sparse front backward without a matching forward")
         var slotGradient = [Float](repeating: 0, count: slotPosition.count * f)
@@ -287,8 +282,8 @@ final class SparseFront {
             weightGradient.withUnsafeMutableBufferPointer { wg in
                 for s in 0..<n {
                     for slot in slotStart[s]..<slotStart[s + 1] { slotOf[Int(slotPosition[slot])] = Int32(slot) }
-                    for z in sampleStart[s]..<sampleStart[s + 1] {
-                        let i = Int(nonzeroIndex[z]), v = nonzeroValue[z], c = i / area
+                    for z in input.start[s]..<input.start[s + 1] {
+                        let i = Int(input.index[z]), v = input.value[z], c = i / area
                         forEachReach((i % area) / width, i % width) { tap, position in
                             let a = sg.baseAddress! + Int(slotOf[position]) * f
                             let w = wg.baseAddress! + (c * taps + tap) * f
