@@ -38,10 +38,12 @@ let package = Package(
         .systemLibrary(name: "CMaxMindDB", path: "Sources/CMaxMindDB"),
         .systemLibrary(name: "CLibloc", path: "Sources/CLibloc"),
         .systemLibrary(name: "CNATS", path: "Sources/CNATS", pkgConfig: "libnats"),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // The layers, each depending only on layers below it (ARCHITECTURE.md).
         // 0. What every layer needs.
         .target(
             name: "Support",
+            dependencies: ["CMalloc"],
             swiftSettings: optimiseInDebug),
         .target(
             name: "Randomness",

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Swift's and the system's modules every target may use.
 common="Foundation Glibc Musl Darwin Dispatch Synchronization _Concurrency"
 declare -A allowed=(
-    [Support]=""
+    [Support]="CMalloc"
     [Randomness]=""
     [FlowRecords]="Support CZlib"
     [ActivityImage]="FlowRecords Support CZlib"

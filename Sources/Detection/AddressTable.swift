@@ -1,4 +1,5 @@
 import FlowRecords
+import Support
 
 /// A hash table from addresses to small values, for the tables that hold millions of addresses (the
 /// sources whose one flow detection holds).
@@ -6,10 +7,11 @@ import FlowRecords
 /// Why not `Dictionary`: at a million entries a dictionary has 2²¹ buckets (it doubles at three
 /// quarters full), keys and values in two arrays, so a lookup that reads the value misses the cache
 /// twice; and growing it allocates the next table while the last is still held, half as much again
-/// for the moment of the copy. This table keeps each key beside its value, grows by half rather than
-/// doubling, and is cut by the hash into 64 segments that grow one at a time, so that growing holds a
-/// sixty-fourth more rather than the whole table twice. At a million 48-byte values it took 107 MB
-/// where the dictionary took 168 MB, 252 MB while it grew.
+/// for the moment of the copy. This table keeps each key beside its value, grows by a third rather
+/// than doubling, and is cut by the hash into 64 segments that grow one at a time, so that growing
+/// holds a sixty-fourth more rather than the whole table twice. At a million 48-byte values its
+/// arrays take 86 MB (107 MB measured when it grew by half at three quarters full) where the
+/// dictionary took 168 MB, 252 MB while it grew.
 ///
 /// Hashing is `Hashable`'s, seeded per process, so that addresses chosen to collide cannot be found
 /// ahead of time; the order of iteration is the table's own, as a dictionary's is.
@@ -31,6 +33,9 @@ struct AddressTable<Value>: Sequence, ExpressibleByDictionaryLiteral {
     }
 
     static var segmentBits: Int { 6 }
+    /// Growing a segment whose slots take this many bytes or more gives the freed pages back to the
+    /// system (`releaseFreedMemory`): a few calls a segment at most, from about 8,000 slots of 64 bytes.
+    static var releasedBytes: Int { 512 << 10 }
     var segments: [Segment]
     private(set) var count = 0
 
@@ -123,10 +128,11 @@ struct AddressTable<Value>: Sequence, ExpressibleByDictionaryLiteral {
             segments[h.segment].slots[i]!.value = value
             return old
         }
-        // Grown by half at three quarters full: a quarter of the slots stay empty, so that a probe for
-        // a key that is not there soon meets an empty one.
+        // Grown by a third at four fifths full: a fifth of the slots stay empty, so that a probe for a
+        // key that is not there soon meets an empty one (13 slots on average when fullest, a line or
+        // two of control bytes). Growing by half at three quarters full, the table took a fifth more.
         let capacity = segments[h.segment].slots.count
-        if 4 * (segments[h.segment].count + 1) > 3 * capacity { grow(h.segment, to: Swift.max(8, capacity + capacity / 2)) }
+        if 5 * (segments[h.segment].count + 1) > 4 * capacity { grow(h.segment, to: Swift.max(8, capacity + capacity / 3)) }
         Self.place(Slot(key: key, value: value), h, in: &segments[h.segment])
         count += 1
         return nil
@@ -151,7 +157,11 @@ struct AddressTable<Value>: Sequence, ExpressibleByDictionaryLiteral {
     mutating func grow(_ s: Int, to capacity: Int) {
         var grown = Segment(control: Array(repeating: 0, count: capacity), slots: ContiguousArray(repeating: nil, count: capacity), count: 0)
         for case let slot? in segments[s].slots { Self.place(slot, Hash(slot.key), in: &grown) }
+        let freed = segments[s].slots.count * MemoryLayout<Slot?>.stride
         segments[s] = grown
+        // The old arrays' pages go back to the system rather than stay in the heap: a million held
+        // sources' peak was 190 MiB, 150 MiB so (`detect --jobs 1`, Benchmarks/run-sources.sh's log).
+        if freed >= Self.releasedBytes { releaseFreedMemory() }
     }
 
     /// - Returns: the value removed, if the key had one.
@@ -202,8 +212,8 @@ struct AddressTable<Value>: Sequence, ExpressibleByDictionaryLiteral {
     mutating func reserveCapacity(_ count: Int) {
         let share = count / segments.count + 1
         let wanted = share + 6 * Int(Double(share).squareRoot()) + 16
-        for s in segments.indices where 4 * wanted > 3 * segments[s].slots.count {
-            grow(s, to: (4 * wanted) / 3 + 1)
+        for s in segments.indices where 5 * wanted > 4 * segments[s].slots.count {
+            grow(s, to: (5 * wanted) / 4 + 1)
         }
     }
 

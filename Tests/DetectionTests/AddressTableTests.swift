@@ -73,8 +73,8 @@ import Testing
         for n in 0..<10_000 { table[Self.key(UInt64(n))] = n }
         #expect(table.capacity == reserved && table.count == 10_000)
         #expect(table[Self.key(1234)] == 1234 && table[Self.key(10_001)] == nil)
-        // Three quarters full at most: a probe for a missing key meets an empty slot.
-        #expect(4 * table.count <= 3 * table.capacity)
+        // Four fifths full at most: a probe for a missing key meets an empty slot.
+        #expect(5 * table.count <= 4 * table.capacity)
         table.removeAll()
         #expect(table.isEmpty && table.capacity == 0)
         let literal: AddressTable<Int> = [IPAddress("10.0.0.1")!: 1, IPAddress("2001:db8::1")!: 2]
