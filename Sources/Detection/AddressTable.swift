@@ -130,7 +130,8 @@ struct AddressTable<Value>: Sequence, ExpressibleByDictionaryLiteral {
         }
         // Grown by a third at four fifths full: a fifth of the slots stay empty, so that a probe for a
         // key that is not there soon meets an empty one (13 slots on average when fullest, a line or
-        // two of control bytes). Growing by half at three quarters full, the table took a fifth more.
+        // two of control bytes). A segment holds 1.25-1.67 slots a key (1.33-2 grown by half at three
+        // quarters full).
         let capacity = segments[h.segment].slots.count
         if 5 * (segments[h.segment].count + 1) > 4 * capacity { grow(h.segment, to: Swift.max(8, capacity + capacity / 3)) }
         Self.place(Slot(key: key, value: value), h, in: &segments[h.segment])
@@ -159,8 +160,9 @@ struct AddressTable<Value>: Sequence, ExpressibleByDictionaryLiteral {
         for case let slot? in segments[s].slots { Self.place(slot, Hash(slot.key), in: &grown) }
         let freed = segments[s].slots.count * MemoryLayout<Slot?>.stride
         segments[s] = grown
-        // The old arrays' pages go back to the system rather than stay in the heap: a million held
-        // sources' peak was 190 MiB, 150 MiB so (`detect --jobs 1`, Benchmarks/run-sources.sh's log).
+        // The old arrays' pages go back to the system rather than stay in the heap: with this, a
+        // million held sources' peak fell from 164 to 148 MiB (`detect --jobs 1` on
+        // Benchmarks/run-sources.sh's one-flow log).
         if freed >= Self.releasedBytes { releaseFreedMemory() }
     }
 
