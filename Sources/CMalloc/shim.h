@@ -13,7 +13,7 @@ static inline int flowhound_release_free_memory(void) {
     return malloc_trim(0);
 }
 #else
-/// Other C libraries return large blocks to the system as they are freed.
+/// Elsewhere there is nothing to call: the C library keeps to its own policy.
 static inline int flowhound_release_free_memory(void) {
     return 0;
 }
