@@ -33,6 +33,10 @@ fi
 py="$venv/bin/python"
 
 note "building flowhound-bench (release)"
+# SwiftPM reads the main package's sources when it plans this package's build, and plans again only
+# when a manifest changes: a file added to a library target since would be missing ("cannot find ...
+# in scope"). Touching this manifest makes it plan again (a few seconds).
+touch "$here/Package.swift"
 swift build -c release --package-path "$here" >&2 || die "swift build failed"
 bench="$(swift build -c release --package-path "$here" --show-bin-path)/flowhound-bench"
 
