@@ -138,7 +138,7 @@ public struct ScanAlert: Sendable {
     private func write(to w: inout JSONLineWriter, _ context: AlertFields.Context) {
         let severity = self.severity
         let onePort = ports.count == 1 ? ports.first : nil
-        let hosts = self.hosts.prefix(ScanAlert.listedHosts).map(\.description)
+        let hosts = self.hosts.prefix(ScanAlert.listedHosts)
         w.beginObject()
         w.key("@timestamp"); w.time(phaseTime)
         if scannedHost != nil || onePort != nil {
@@ -163,7 +163,7 @@ public struct ScanAlert: Sendable {
         w.key("failure_ratio"); w.double((failureRatio * 10000).rounded() / 10000)
         if let firstFlow { w.key("first_flow"); AlertFlow.write(firstFlow, to: &w) }
         w.key("flows"); w.integer(flows)
-        w.key("hosts"); w.strings(hosts)
+        w.key("hosts"); w.addresses(hosts)
         w.key("hosts_truncated"); w.bool(self.hosts.count > ScanAlert.listedHosts)
         if let lastFlow { w.key("last_flow"); AlertFlow.write(lastFlow, to: &w) }
         w.key("phase"); w.string(phase.rawValue)
@@ -180,7 +180,7 @@ public struct ScanAlert: Sendable {
         w.key("message"); w.string(explanation)
         if let transport { w.key("network"); AlertNetwork(transport: transport.description).write(to: &w) }
         w.key("observer"); AlertFields.Observer(context).write(to: &w)
-        w.key("related"); AlertRelated(ip: [source.description] + hosts).write(to: &w)
+        w.key("related"); AlertRelated.write(source, hosts, to: &w)
         w.key("rule")
         AlertFields.Rule(
             id: "flowhound-scan-\(scanType)", name: "Port scan (\(scanType))", category: "port scan",
@@ -300,6 +300,17 @@ struct AlertRelated: Encodable {
         w.key("ip"); w.strings(ip)
         w.endObject()
     }
+
+    /// `AlertRelated(ip: [first] + rest)` written, without building the addresses' strings.
+    static func write(_ first: IPAddress, _ rest: some Sequence<IPAddress>, to w: inout JSONLineWriter) {
+        w.beginObject()
+        w.key("ip")
+        w.beginArray()
+        w.address(first)
+        for a in rest { w.address(a) }
+        w.endArray()
+        w.endObject()
+    }
 }
 
 /// A flow behind an alert, as another tool can find it: its start, ends, transport, Community ID, and
@@ -327,10 +338,10 @@ struct AlertFlow: Encodable {
     /// `AlertFlow(key)` written, members in sorted key order, without building its strings first.
     static func write(_ key: FlowKey, to w: inout JSONLineWriter) {
         w.beginObject()
-        if let id = key.communityID { w.key("community_id"); w.string(id) }
-        w.key("destination_ip"); w.string(key.destination.description)
+        if key.hasCommunityID { w.key("community_id"); w.plainString { key.appendCommunityID(to: &$0) } }
+        w.key("destination_ip"); w.address(key.destination)
         w.key("destination_port"); w.integer(key.destinationPort)
-        w.key("source_ip"); w.string(key.source.description)
+        w.key("source_ip"); w.address(key.source)
         w.key("source_port"); w.integer(key.sourcePort)
         w.key("timestamp"); w.time(key.start)
         w.key("transport"); w.string(key.transport.description)

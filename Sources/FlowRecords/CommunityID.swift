@@ -11,24 +11,92 @@ public enum CommunityID {
     public static func of(
         source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16, transport: Transport, seed: UInt16 = 0
     ) -> String? {
-        guard transport == .tcp || transport == .udp || transport == .sctp else { return nil }
-        // Both ends of one family, written as that family's bytes; the lower end first.
-        guard source.isIPv4 == destination.isIPv4 else { return nil }
-        var a = (bytes(source), sourcePort), b = (bytes(destination), destinationPort)
-        if a.0.lexicographicallyPrecedes(b.0) || (a.0 == b.0 && a.1 <= b.1) {
-        } else {
-            swap(&a, &b)
-        }
-        var input: [UInt8] = [UInt8(seed >> 8), UInt8(truncatingIfNeeded: seed)]
-        input += a.0
-        input += b.0
-        input += [transport.rawValue, 0, UInt8(a.1 >> 8), UInt8(truncatingIfNeeded: a.1), UInt8(b.1 >> 8), UInt8(truncatingIfNeeded: b.1)]
-        return "1:" + Data(sha1(input)).base64EncodedString()
+        guard applies(source: source, destination: destination, transport: transport) else { return nil }
+        var text: [UInt8] = []
+        text.reserveCapacity(length)
+        append(source: source, sourcePort: sourcePort, destination: destination, destinationPort: destinationPort, transport: transport, seed: seed, to: &text)
+        return String(decoding: text, as: UTF8.self)
     }
 
-    private static func bytes(_ a: IPAddress) -> [UInt8] {
-        if let v4 = a.ipv4 { return (0..<4).map { UInt8(truncatingIfNeeded: v4 >> UInt32(24 - 8 * $0)) } }
-        return (0..<16).map { i in UInt8(truncatingIfNeeded: (i < 8 ? a.high : a.low) >> UInt64(56 - 8 * (i % 8))) }
+    /// Whether a flow has a Community ID: a transport with ports (TCP, UDP, SCTP), and both ends of one
+    /// address family.
+    public static func applies(source: IPAddress, destination: IPAddress, transport: Transport) -> Bool {
+        (transport == .tcp || transport == .udp || transport == .sctp) && source.isIPv4 == destination.isIPv4
+    }
+
+    /// The length of every Community ID: `1:` and 28 characters of base64.
+    public static let length = 30
+
+    /// Appends the flow's Community ID (`of`'s text) to `out` without allocating; the flow must have
+    /// one (`applies`). Its characters (`1:`, base64) need no escape in JSON.
+    public static func append(
+        source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16, transport: Transport, seed: UInt16 = 0,
+        to out: inout [UInt8]
+    ) {
+        precondition(applies(source: source, destination: destination, transport: transport), "a flow with a Community ID")
+        // seed (2), the lower end's address, the higher end's, protocol, 0, the lower end's port, the higher's.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { input in
+            let size = source.isIPv4 ? 4 : 16
+            input[0] = UInt8(seed >> 8)
+            input[1] = UInt8(truncatingIfNeeded: seed)
+            write(source, size, into: input.baseAddress! + 2)
+            write(destination, size, into: input.baseAddress! + 2 + size)
+            var (lowPort, highPort) = (sourcePort, destinationPort)
+            // The ends ordered by address bytes, then port.
+            let a = UnsafeBufferPointer(start: input.baseAddress! + 2, count: size)
+            let b = UnsafeBufferPointer(start: input.baseAddress! + 2 + size, count: size)
+            if !(a.lexicographicallyPrecedes(b) || (a.elementsEqual(b) && sourcePort <= destinationPort)) {
+                for i in 0..<size { input.swapAt(2 + i, 2 + size + i) }
+                swap(&lowPort, &highPort)
+            }
+            let at = 2 + 2 * size
+            input[at] = transport.rawValue
+            input[at + 1] = 0
+            input[at + 2] = UInt8(lowPort >> 8)
+            input[at + 3] = UInt8(truncatingIfNeeded: lowPort)
+            input[at + 4] = UInt8(highPort >> 8)
+            input[at + 5] = UInt8(truncatingIfNeeded: highPort)
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digest in
+                sha1(UnsafeRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(input)[0..<(at + 6)]), into: UnsafeMutableRawBufferPointer(digest))
+                out.append(UInt8(ascii: "1"))
+                out.append(UInt8(ascii: ":"))
+                appendBase64(UnsafeBufferPointer(digest), to: &out)
+            }
+        }
+    }
+
+    /// An address's bytes in network order: its four IPv4 bytes, or its sixteen.
+    private static func write(_ a: IPAddress, _ size: Int, into p: UnsafeMutablePointer<UInt8>) {
+        if size == 4 {
+            UnsafeMutableRawPointer(p).storeBytes(of: UInt32(truncatingIfNeeded: a.low).bigEndian, as: UInt32.self)
+        } else {
+            UnsafeMutableRawPointer(p).storeBytes(of: a.high.bigEndian, as: UInt64.self)
+            UnsafeMutableRawPointer(p + 8).storeBytes(of: a.low.bigEndian, as: UInt64.self)
+        }
+    }
+
+    private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Standard base64 (RFC 4648, with `=` padding), as Foundation's `base64EncodedString()` writes it.
+    static func appendBase64(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        base64Alphabet.withUnsafeBufferPointer { alphabet in
+            var i = 0
+            while i + 3 <= bytes.count {
+                let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+                out.append(alphabet[Int(v >> 18)])
+                out.append(alphabet[Int(v >> 12 & 63)])
+                out.append(alphabet[Int(v >> 6 & 63)])
+                out.append(alphabet[Int(v & 63)])
+                i += 3
+            }
+            let rest = bytes.count - i
+            guard rest > 0 else { return }
+            let v = UInt32(bytes[i]) << 16 | (rest == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
+            out.append(alphabet[Int(v >> 18)])
+            out.append(alphabet[Int(v >> 12 & 63)])
+            out.append(rest == 2 ? alphabet[Int(v >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(UInt8(ascii: "="))
+        }
     }
 }
 
@@ -65,6 +133,15 @@ public struct FlowKey: Sendable, Equatable {
 
     public var communityID: String? {
         CommunityID.of(source: source, sourcePort: sourcePort, destination: destination, destinationPort: destinationPort, transport: transport)
+    }
+
+    /// Whether the flow has a Community ID (`CommunityID.applies`).
+    public var hasCommunityID: Bool { CommunityID.applies(source: source, destination: destination, transport: transport) }
+
+    /// Appends `communityID`'s text to `out` without building a string; the flow must have one.
+    public func appendCommunityID(to out: inout [UInt8]) {
+        CommunityID.append(
+            source: source, sourcePort: sourcePort, destination: destination, destinationPort: destinationPort, transport: transport, to: &out)
     }
 }
 

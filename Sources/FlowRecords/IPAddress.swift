@@ -218,7 +218,8 @@ extension IPAddress: CustomStringConvertible, LosslessStringConvertible {
     /// Dotted quad for IPv4; RFC 5952 canonical text for IPv6 (lower case, longest zero run as `::`).
     public var description: String {
         if let v4 = ipv4 {
-            return "\(v4 >> 24).\(v4 >> 16 & 0xFF).\(v4 >> 8 & 0xFF).\(v4 & 0xFF)"
+            // At most 15 characters: a small string, written in place.
+            return String(unsafeUninitializedCapacity: 15) { IPAddress.dottedQuad(v4, into: $0) }
         }
         var groups = [UInt16](repeating: 0, count: 8)
         for k in 0..<4 {
@@ -251,6 +252,57 @@ extension IPAddress: CustomStringConvertible, LosslessStringConvertible {
             k += 1
         }
         return text
+    }
+}
+
+extension IPAddress {
+    /// Appends `description`'s UTF-8 to `out`; an IPv4 address without building a string. The text
+    /// (digits, dots, hexadecimal and colons) needs no escape in JSON.
+    public func appendText(to out: inout [UInt8]) {
+        guard let v4 = ipv4 else {
+            out.append(contentsOf: description.utf8)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 15) { text in
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: text[0..<IPAddress.dottedQuad(v4, into: text)]))
+        }
+    }
+
+    /// Writes `v4` as a dotted quad to the start of `text` (15 bytes at least); returns its length.
+    static func dottedQuad(_ v4: UInt32, into text: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var at = 0
+        for shift in stride(from: 24, through: 0, by: -8) {
+            let octet = UInt8(truncatingIfNeeded: v4 >> UInt32(shift))
+            if octet >= 100 {
+                text[at] = UInt8(ascii: "0") + octet / 100
+                at += 1
+            }
+            if octet >= 10 {
+                text[at] = UInt8(ascii: "0") + octet / 10 % 10
+                at += 1
+            }
+            text[at] = UInt8(ascii: "0") + octet % 10
+            at += 1
+            if shift > 0 {
+                text[at] = UInt8(ascii: ".")
+                at += 1
+            }
+        }
+        return at
+    }
+}
+
+extension JSONLineWriter {
+    /// An address as a JSON string (its `description`), written without building the string.
+    public mutating func address(_ a: IPAddress) {
+        plainString { a.appendText(to: &$0) }
+    }
+
+    /// An array of addresses.
+    public mutating func addresses(_ items: some Sequence<IPAddress>) {
+        beginArray()
+        for a in items { address(a) }
+        endArray()
     }
 }
 

@@ -401,15 +401,41 @@ public struct JSONLineWriter {
         appendJSONString(text, to: &bytes)
     }
 
-    public mutating func integer(_ value: some BinaryInteger) {
-        valueStart()
+    /// Inlined, so that each caller's integer type is known where it is converted: the generic
+    /// conversion through the runtime cost more than writing the digits.
+    @inlinable public mutating func integer(_ value: some BinaryInteger) {
         if let v = UInt64(exactly: value) {
-            appendDecimal(v, to: &bytes)
+            unsigned(v)
         } else if let v = Int64(exactly: value) {
-            appendDecimal(v, to: &bytes)
+            signed(v)
         } else {
-            bytes.append(contentsOf: String(value).utf8)
+            number(String(value))
         }
+    }
+
+    public mutating func unsigned(_ value: UInt64) {
+        valueStart()
+        appendDecimal(value, to: &bytes)
+    }
+
+    public mutating func signed(_ value: Int64) {
+        valueStart()
+        appendDecimal(value, to: &bytes)
+    }
+
+    /// A number's text as it is (an integer too wide for 64 bits).
+    public mutating func number(_ text: String) {
+        valueStart()
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    /// A string whose UTF-8 `write` appends, for text that needs no escape (no `"`, `\\` or control
+    /// character: digits, addresses, base64), so that no `String` is built for it.
+    public mutating func plainString(_ write: (inout [UInt8]) -> Void) {
+        valueStart()
+        bytes.append(UInt8(ascii: "\""))
+        write(&bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// A time as `CivilTime.iso8601Milliseconds` writes it, a string.
@@ -445,14 +471,14 @@ public struct JSONLineWriter {
 
 extension JSONLineWriter {
     /// An array of strings.
-    public mutating func strings(_ items: some Sequence<String>) {
+    @inlinable public mutating func strings(_ items: some Sequence<String>) {
         beginArray()
         for item in items { string(item) }
         endArray()
     }
 
     /// An object of a dictionary's members, in `jsonLine`'s key order, each value written by `value`.
-    public mutating func object<Value>(_ members: [String: Value], _ value: (inout JSONLineWriter, Value) -> Void) {
+    @inlinable public mutating func object<Value>(_ members: [String: Value], _ value: (inout JSONLineWriter, Value) -> Void) {
         beginObject()
         for name in members.keys.sorted(by: jsonKeyPrecedes) {
             key(name)
@@ -462,7 +488,7 @@ extension JSONLineWriter {
     }
 
     /// An array of integers.
-    public mutating func integers<T: BinaryInteger>(_ items: some Sequence<T>) {
+    @inlinable public mutating func integers<T: BinaryInteger>(_ items: some Sequence<T>) {
         beginArray()
         for item in items { integer(item) }
         endArray()

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import TestSupport
 import Testing
 
@@ -25,6 +26,31 @@ import Testing
         let address = try #require(IPAddress(input))
         #expect(address.description == canonical)
         #expect(IPAddress(canonical) == address)
+    }
+
+    /// Every octet value in every place, written as `String(octet)` writes it; `appendText` and the
+    /// JSON writer give the same text without building a string (IPv6 too).
+    @Test func writesEveryOctet() throws {
+        for octet in 0...255 {
+            for place in 0..<4 {
+                let value = UInt32(octet) << UInt32(8 * place) | (place == 0 ? 0x0A00_0000 : 7)
+                let address = IPAddress(ipv4: value)
+                let expected = (0..<4).map { String(value >> UInt32(24 - 8 * $0) & 0xFF) }.joined(separator: ".")
+                #expect(address.description == expected)
+                var bytes: [UInt8] = []
+                address.appendText(to: &bytes)
+                #expect(String(decoding: bytes, as: UTF8.self) == expected)
+            }
+        }
+        for text in ["255.255.255.255", "0.0.0.0", "2001:db8::1", "::"] {
+            let address = try #require(IPAddress(text))
+            var w = JSONLineWriter()
+            w.beginArray()
+            w.address(address)
+            w.addresses([address, address])
+            w.endArray()
+            #expect(w.line == "[\"\(text)\",[\"\(text)\",\"\(text)\"]]")
+        }
     }
 
     @Test(arguments: [

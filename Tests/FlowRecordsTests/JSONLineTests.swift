@@ -113,6 +113,14 @@ import Testing
         #expect(hex(sha1(Array("abc".utf8))) == "a9993e364706816aba3e25717850c26c9cd0d89d")
         #expect(hex(sha1(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))) == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
         #expect(hex(sha1([UInt8](repeating: 0x61, count: 1_000_000))) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
+        // Lengths either side of where the padding takes a second block (Python's hashlib of bytes 0, 1, 2, ...).
+        let expected = [
+            55: "8ae2d46729cfe68ff927af5eec9c7d1b66d65ac2", 56: "636e2ec698dac903498e648bd2f3af641d3c88cb",
+            63: "6d942da0c4392b123528f2905c713a3ce28364bd", 64: "c6138d514ffa2135bfce0ed0b8fac65669917ec7",
+            65: "69bd728ad6e13cd76ff19751fde427b00e395746", 119: "41c89d06001bab4ab78736b44efe7ce18ce6ae08",
+            120: "d3dbd653bd8597b7475321b60a36891278e6a04a", 128: "e6434bc401f98603d7eda504790c98c67385d535",
+        ]
+        for (count, digest) in expected { #expect(hex(sha1((0..<count).map(UInt8.init))) == digest, "\(count) bytes") }
     }
 
     /// The examples of the Community ID specification's implementations, in both directions.
@@ -125,6 +133,44 @@ import Testing
         #expect(id("8.8.8.8", 53, "192.168.1.52", 54585, .udp) == "1:d/FP5EW3wiY1vCndhwleRRKHowQ=")
         #expect(id("192.168.170.8", 7, "192.168.170.56", 7, .sctp) == "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs=")
         #expect(id("192.168.0.89", 8, "192.168.0.1", 0, .icmp) == nil)
+        #expect(id("192.168.0.89", 8, "2001:db8::1", 80, .tcp) == nil)
+    }
+
+    /// The Community ID written into bytes equals the specification's recipe spelled out with arrays,
+    /// `sha1` and Foundation's base64, for random flows of both families, equal ends and equal ports.
+    @Test func communityIDBytesMatchTheRecipe() {
+        var rng = SystemRandomNumberGenerator()
+        func recipe(_ a: IPAddress, _ ap: UInt16, _ b: IPAddress, _ bp: UInt16, _ t: Transport) -> String {
+            func bytes(_ x: IPAddress) -> [UInt8] {
+                x.isIPv4
+                    ? (0..<4).map { UInt8(truncatingIfNeeded: x.low >> UInt64(24 - 8 * $0)) }
+                    : (0..<16).map { UInt8(truncatingIfNeeded: ($0 < 8 ? x.high : x.low) >> UInt64(56 - 8 * ($0 % 8))) }
+            }
+            var ends = [(bytes(a), ap), (bytes(b), bp)]
+            if !(ends[0].0.lexicographicallyPrecedes(ends[1].0) || (ends[0].0 == ends[1].0 && ap <= bp)) { ends.swapAt(0, 1) }
+            let input =
+                [0, 0] + ends[0].0 + ends[1].0 + [
+                    t.rawValue, 0, UInt8(ends[0].1 >> 8), UInt8(ends[0].1 & 0xFF), UInt8(ends[1].1 >> 8), UInt8(ends[1].1 & 0xFF),
+                ]
+            return "1:" + Data(sha1(input)).base64EncodedString()
+        }
+        for i in 0..<2000 {
+            let v4 = i % 2 == 0
+            func address() -> IPAddress {
+                v4
+                    ? IPAddress(ipv4: UInt32.random(in: 0...3, using: &rng) << 30 | 1)
+                    : IPAddress(high: UInt64.random(in: 0...2, using: &rng), low: UInt64.random(in: 0...2, using: &rng) << 40)
+            }
+            let (a, b) = (address(), address())
+            let (ap, bp) = (UInt16.random(in: 0...2, using: &rng), UInt16.random(in: 0...UInt16.max, using: &rng) % 3)
+            let t: Transport = [.tcp, .udp, .sctp][i % 3]
+            let key = FlowKey(start: 0, source: a, sourcePort: ap, destination: b, destinationPort: bp, transport: t)
+            #expect(key.hasCommunityID)
+            #expect(key.communityID == recipe(a, ap, b, bp, t), "\(a):\(ap) \(b):\(bp) \(t)")
+            var out: [UInt8] = []
+            key.appendCommunityID(to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == key.communityID)
+        }
     }
 
     /// Zeek's uids in 16 bytes: every one written back as it was read, anything else left out.
