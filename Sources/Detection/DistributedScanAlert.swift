@@ -35,9 +35,7 @@ public struct DistributedScanAlert: Sendable {
     /// 16 hex digits of SHA-256 over the host and the time the episode was recognised, apart from a
     /// source's episode identifiers.
     static func episodeID(_ target: IPAddress, _ detectedAt: Double) -> String {
-        var bytes = Array("distributed \(target)".utf8)
-        withUnsafeBytes(of: detectedAt.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
-        return String(bytes.withUnsafeBytes { hex(sha256($0)) }.prefix(16))
+        shortID("distributed \(target)", time: detectedAt)
     }
 
     /// One sentence a person can read.

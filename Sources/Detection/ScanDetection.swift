@@ -1028,9 +1028,7 @@ public final class ScanDetection {
     /// 16 hex digits of SHA-256 over the source and the time the episode was recognised: the same in
     /// every process that sees the same flows, so a replay from a checkpoint keeps the identifiers.
     static func episodeID(_ source: IPAddress, _ detectedAt: Double) -> String {
-        var bytes = Array(source.description.utf8)
-        withUnsafeBytes(of: detectedAt.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
-        return String(bytes.withUnsafeBytes { hex(sha256($0)) }.prefix(16))
+        shortID(source.description, time: detectedAt)
     }
 
     /// Ends the tenth of the open episodes flagged longest ago, alerting each: open episodes are held

@@ -28,9 +28,7 @@ public struct ConnectionAlert: Sendable {
     /// 16 hex digits of SHA-256 over the remote address and the flow's start: the same whenever the same
     /// flows are read again. A remote address alerts once per run.
     public var eventID: String {
-        var bytes = Array("connection \(remote)".utf8)
-        withUnsafeBytes(of: flow.start.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
-        return String(bytes.withUnsafeBytes { hex(sha256($0)) }.prefix(16))
+        shortID("connection \(remote)", time: flow.start)
     }
 
     /// One line of JSON with Elastic Common Schema names; Flowhound's detail under `flowhound`.

@@ -123,6 +123,37 @@ import Testing
         for (count, digest) in expected { #expect(hex(sha1((0..<count).map(UInt8.init))) == digest, "\(count) bytes") }
     }
 
+    /// SHA-256 at lengths either side of where the padding takes a second block, whole and fed in two
+    /// pieces split anywhere (Python's hashlib of bytes `i % 251`); `shortID` is its first 16 digits.
+    @Test func sha256MatchesHashlib() {
+        let expected = [
+            0: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            3: "ae4b3280e56e2faf83f414a6e3dabe9d5fbe18976544c05fed121accb85b53fc",
+            55: "463eb28e72f82e0a96c0a4cc53690c571281131f672aa229e0d45ae59b598b59",
+            56: "da2ae4d6b36748f2a318f23e7ab1dfdf45acdc9d049bd80e59de82a60895f562",
+            63: "29af2686fd53374a36b0846694cc342177e428d1647515f078784d69cdb9e488",
+            64: "fdeab9acf3710362bd2658cdc9a29e8f9c757fcf9811603a8c447cd1d9151108",
+            65: "4bfd2c8b6f1eec7a2afeb48b934ee4b2694182027e6d0fc075074f2fabb31781",
+            119: "da18797ed7c3a777f0847f429724a2d8cd5138e6ed2895c3fa1a6d39d18f7ec6",
+            120: "f52b23db1fbb6ded89ef42a23ce0c8922c45f25c50b568a93bf1c075420bbb7c",
+            200: "1901da1c9f699b48f6b2636e65cbf73abf99d0441ef67f5c540a42f7051dec6f",
+        ]
+        for (count, digest) in expected {
+            let bytes = (0..<count).map { UInt8($0 % 251) }
+            #expect(bytes.withUnsafeBytes { hex(sha256($0)) } == digest, "\(count) bytes")
+            for split in 0...count {
+                var hasher = SHA256()
+                bytes.withUnsafeBytes { all in
+                    hasher.update(UnsafeRawBufferPointer(rebasing: all[..<split]))
+                    hasher.update(UnsafeRawBufferPointer(rebasing: all[split...]))
+                }
+                #expect(hex(hasher.finish()) == digest, "\(count) bytes split at \(split)")
+            }
+        }
+        // hashlib.sha256(b"10.0.0.1" + struct.pack("<d", 1700000000.5)).hexdigest()[:16]
+        #expect(shortID("10.0.0.1", time: 1_700_000_000.5) == "9402a30739a59426")
+    }
+
     /// The examples of the Community ID specification's implementations, in both directions.
     @Test func communityIDMatchesOtherTools() {
         func id(_ a: String, _ ap: UInt16, _ b: String, _ bp: UInt16, _ t: Transport) -> String? {
