@@ -91,13 +91,14 @@ public enum AlertFields {
 
     /// `event.*` of an alert.
     public struct Event: Encodable, Sendable {
-        var kind = "alert"
+        static let kind = "alert"
         /// A network observation that an intrusion detector raised; `info` is the event type both
         /// categories expect (ECS's `expected_event_types`).
-        var category = ["network", "intrusion_detection"], type = ["info"]
-        var module = "flowhound"
+        static let category = ["network", "intrusion_detection"], type = ["info"]
+        static let module = "flowhound"
         var id: String, action: String, dataset: String
-        var created: String, start: String, end: String
+        /// Unix seconds, written as ISO 8601 times with milliseconds (`CivilTime.iso8601Milliseconds`).
+        var created: Double, start: Double, end: Double
         /// Nanoseconds.
         var duration: Int64
         var severity: Int, risk_score: Double
@@ -109,13 +110,34 @@ public enum AlertFields {
             self.id = id
             self.action = action
             self.dataset = dataset
-            created = CivilTime.iso8601Milliseconds(context.created)
-            self.start = CivilTime.iso8601Milliseconds(start)
-            self.end = CivilTime.iso8601Milliseconds(end)
+            created = context.created
+            self.start = start
+            self.end = end
             let seconds = max(0, end - start)
             duration = seconds.isFinite ? Int64(min(seconds * 1e9, 9e18).rounded()) : 0
             self.severity = severity.rawValue
             risk_score = riskScore ?? severity.riskScore
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case kind, category, type, module, id, action, dataset, created, start, end, duration, severity, risk_score
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(Self.kind, forKey: .kind)
+            try c.encode(Self.category, forKey: .category)
+            try c.encode(Self.type, forKey: .type)
+            try c.encode(Self.module, forKey: .module)
+            try c.encode(id, forKey: .id)
+            try c.encode(action, forKey: .action)
+            try c.encode(dataset, forKey: .dataset)
+            try c.encode(CivilTime.iso8601Milliseconds(created), forKey: .created)
+            try c.encode(CivilTime.iso8601Milliseconds(start), forKey: .start)
+            try c.encode(CivilTime.iso8601Milliseconds(end), forKey: .end)
+            try c.encode(duration, forKey: .duration)
+            try c.encode(severity, forKey: .severity)
+            try c.encode(risk_score, forKey: .risk_score)
         }
     }
 
@@ -168,18 +190,18 @@ extension AlertFields.Event {
     public func write(to w: inout JSONLineWriter) {
         w.beginObject()
         w.key("action"); w.string(action)
-        w.key("category"); w.strings(category)
-        w.key("created"); w.string(created)
+        w.key("category"); w.strings(Self.category)
+        w.key("created"); w.time(created)
         w.key("dataset"); w.string(dataset)
         w.key("duration"); w.integer(duration)
-        w.key("end"); w.string(end)
+        w.key("end"); w.time(end)
         w.key("id"); w.string(id)
-        w.key("kind"); w.string(kind)
-        w.key("module"); w.string(module)
+        w.key("kind"); w.string(Self.kind)
+        w.key("module"); w.string(Self.module)
         w.key("risk_score"); w.double(risk_score)
         w.key("severity"); w.integer(severity)
-        w.key("start"); w.string(start)
-        w.key("type"); w.strings(type)
+        w.key("start"); w.time(start)
+        w.key("type"); w.strings(Self.type)
         w.endObject()
     }
 }
