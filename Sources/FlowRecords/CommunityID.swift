@@ -1,4 +1,3 @@
-import Foundation
 import Support
 
 /// The Community ID (version 1) of a flow: the hash that Zeek, Suricata, Elastic and others write

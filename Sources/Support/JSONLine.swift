@@ -413,11 +413,13 @@ public struct JSONLineWriter {
         }
     }
 
+    /// A non-negative integer, in decimal.
     public mutating func unsigned(_ value: UInt64) {
         valueStart()
         appendDecimal(value, to: &bytes)
     }
 
+    /// A signed integer, in decimal.
     public mutating func signed(_ value: Int64) {
         valueStart()
         appendDecimal(value, to: &bytes)
@@ -429,7 +431,7 @@ public struct JSONLineWriter {
         bytes.append(contentsOf: text.utf8)
     }
 
-    /// A string whose UTF-8 `write` appends, for text that needs no escape (no `"`, `\\` or control
+    /// A string whose UTF-8 `write` appends, for text that needs no escape (no `"`, `\` or control
     /// character: digits, addresses, base64), so that no `String` is built for it.
     public mutating func plainString(_ write: (inout [UInt8]) -> Void) {
         valueStart()
