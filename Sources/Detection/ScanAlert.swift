@@ -295,12 +295,6 @@ struct AlertNetwork: Encodable {
 struct AlertRelated: Encodable {
     var ip: [String]
 
-    func write(to w: inout JSONLineWriter) {
-        w.beginObject()
-        w.key("ip"); w.strings(ip)
-        w.endObject()
-    }
-
     /// `AlertRelated(ip: [first] + rest)` written, without building the addresses' strings.
     static func write(_ first: IPAddress, _ rest: some Sequence<IPAddress>, to w: inout JSONLineWriter) {
         w.beginObject()
